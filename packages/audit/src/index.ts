@@ -1,0 +1,4 @@
+export * from './types.js';
+export * from './schema.js';
+export * from './object-ref.js';
+export * from './record-id.js';
