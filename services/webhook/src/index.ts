@@ -1,1 +1,4 @@
-export {};
+export * from './app.js';
+export * from './errors.js';
+export * from './metrics.js';
+export * from './server.js';

@@ -1,1 +1,5 @@
-export {};
+export * from './metrics.js';
+export * from './process-batch.js';
+export * from './tracker.js';
+export * from './simple-tracker.js';
+export * from './worker.js';

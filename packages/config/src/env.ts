@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const url = z.string().url();
+const optionalPath = z.string().min(1).optional();
+
+/** Every CRTRAIL_* environment variable, with the defaults of the contract. */
+export const envSchema = z
+  .object({
+    CRTRAIL_REDIS_URL: url.default('redis://127.0.0.1:6379'),
+    CRTRAIL_ES_URL: url.default('http://127.0.0.1:9200'),
+    CRTRAIL_ES_USERNAME: z.string().optional(),
+    CRTRAIL_ES_PASSWORD: z.string().optional(),
+    CRTRAIL_ES_API_KEY: z.string().optional(),
+    CRTRAIL_ES_CA: optionalPath,
+    CRTRAIL_HOST: z.string().min(1).default('127.0.0.1'),
+    CRTRAIL_PORT: port.default(8080),
+    CRTRAIL_WORKER_PORT: port.default(9464),
+    CRTRAIL_TLS_CERT: optionalPath,
+    CRTRAIL_TLS_KEY: optionalPath,
+    CRTRAIL_TLS_CLIENT_CA: optionalPath,
+    CRTRAIL_AUTH_TOKENS_FILE: optionalPath,
+    CRTRAIL_CLUSTER: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a cluster name: letters, digits, . _ - (max 63)')
+      .default('default'),
+    CRTRAIL_INDEX_PREFIX: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{0,100}$/, 'lowercase letters, digits, . _ - (an Elasticsearch index name prefix)')
+      .default('crtrail'),
+    CRTRAIL_CONFIG: optionalPath,
+    CRTRAIL_SIGNING_KEY: optionalPath,
+    CRTRAIL_BODY_LIMIT: z.coerce.number().int().positive().default(32 * 1024 * 1024),
+    CRTRAIL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    CRTRAIL_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    CRTRAIL_CACHE_DIR: optionalPath,
+  })
+  .refine((e) => Boolean(e.CRTRAIL_TLS_CERT) === Boolean(e.CRTRAIL_TLS_KEY), {
+    message: 'CRTRAIL_TLS_CERT and CRTRAIL_TLS_KEY must be set together',
+    path: ['CRTRAIL_TLS_CERT'],
+  });
+
+export type Env = Readonly<z.infer<typeof envSchema>>;
+
+export class ConfigError extends Error {
+  readonly code = 'CRTRAIL_ERR_CONFIG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Reads and validates the CRTRAIL_* variables once. A bad value throws a {@link ConfigError} naming
+ * the variable, so a service fails at start rather than at the first request.
+ */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const picked: Record<string, string> = {};
+  for (const [key, value] of Object.entries(source)) {
+    // An empty variable means "unset": `CRTRAIL_TLS_CERT= npm start` should not fail on ''.
+    if (key.startsWith('CRTRAIL_') && value !== undefined && value !== '') picked[key] = value;
+  }
+  const result = envSchema.safeParse(picked);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => {
+      const key = i.path.join('.');
+      return `${key}=${JSON.stringify(picked[key] ?? '')}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid environment:\n  ${lines.join('\n  ')}`);
+  }
+  return Object.freeze(result.data);
+}

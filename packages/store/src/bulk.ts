@@ -1,0 +1,115 @@
+import type { Client, estypes } from '@elastic/elasticsearch';
+
+/** Retry policy for items Elasticsearch answered 429 / 5xx (named, not inline, so it can be reasoned about). */
+export const BULK_RETRY = Object.freeze({
+  initialDelayMs: 200,
+  factor: 2,
+  maxDelayMs: 10_000,
+  jitter: 0.2,
+  maxAttempts: 8,
+});
+/** Flush a bulk request at this many bytes or documents, whichever comes first. */
+export const BULK_MAX_BYTES = 8 * 1024 * 1024;
+export const BULK_MAX_DOCS = 2_000;
+
+export type BulkAction =
+  | { kind: 'create'; id: string; doc: Record<string, unknown> }
+  /** Partial update of an existing record in place (late-event repair). */
+  | { kind: 'update'; id: string; doc: Record<string, unknown>; index?: string };
+
+export interface BulkRejection {
+  action: BulkAction;
+  status: number;
+  reason: string;
+}
+
+export interface BulkStats {
+  created: number;
+  duplicates: number;
+  updated: number;
+  retries: number;
+  rejected: BulkRejection[];
+}
+
+/** A retryable item status: throttled or a server-side failure. */
+export function isRetryable(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
+export function backoffDelay(attempt: number, policy = BULK_RETRY): number {
+  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** attempt);
+  const spread = base * policy.jitter;
+  return Math.round(base - spread + Math.random() * 2 * spread);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function chunk(actions: BulkAction[]): BulkAction[][] {
+  const out: BulkAction[][] = [];
+  let current: BulkAction[] = [];
+  let bytes = 0;
+  for (const a of actions) {
+    const size = Buffer.byteLength(JSON.stringify(a.doc));
+    if (current.length > 0 && (bytes + size > BULK_MAX_BYTES || current.length >= BULK_MAX_DOCS)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(a);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+function toOperations(actions: BulkAction[], alias: string): estypes.BulkRequest['operations'] {
+  const ops: unknown[] = [];
+  for (const a of actions) {
+    if (a.kind === 'create') {
+      ops.push({ create: { _index: alias, _id: a.id } }, a.doc);
+    } else {
+      ops.push({ update: { _index: a.index ?? alias, _id: a.id, retry_on_conflict: 3 } }, { doc: a.doc });
+    }
+  }
+  return ops as estypes.BulkRequest['operations'];
+}
+
+/**
+ * Writes actions with `create` semantics (a replayed record answers 409 = already there, counted
+ * as a duplicate), retrying only 429/5xx items with exponential backoff + jitter. Items Elasticsearch
+ * rejects for good (mapping errors, too large, update of a missing record) are returned, never
+ * dropped: the caller dead-letters them. Transport errors (Elasticsearch down) throw, so the job is
+ * retried as a whole.
+ */
+export async function bulkWrite(es: Client, alias: string, actions: BulkAction[], refresh: boolean | 'wait_for' = false): Promise<BulkStats> {
+  const stats: BulkStats = { created: 0, duplicates: 0, updated: 0, retries: 0, rejected: [] };
+  for (const batch of chunk(actions)) {
+    let pending = batch;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const res = await es.bulk({ operations: toOperations(pending, alias), refresh });
+      const retry: BulkAction[] = [];
+      res.items.forEach((item, i) => {
+        const action = pending[i]!;
+        const result = item.create ?? item.update ?? item.index;
+        const status = result?.status ?? 500;
+        if (status < 300) {
+          if (action.kind === 'create') stats.created++;
+          else stats.updated++;
+        } else if (status === 409 && action.kind === 'create') {
+          stats.duplicates++;
+        } else if (isRetryable(status) && attempt + 1 < BULK_RETRY.maxAttempts) {
+          retry.push(action);
+        } else {
+          const err = result?.error;
+          stats.rejected.push({ action, status, reason: err ? `${err.type}: ${err.reason ?? ''}` : `status ${status}` });
+        }
+      });
+      if (retry.length > 0) {
+        stats.retries += retry.length;
+        await sleep(backoffDelay(attempt));
+      }
+      pending = retry;
+    }
+  }
+  return stats;
+}

@@ -1,0 +1,144 @@
+import type { AuditEvent, KubeObject } from '@crtrail/audit';
+import { responseCode } from '@crtrail/audit';
+
+export interface RecordOp {
+  op: 'add' | 'remove' | 'replace';
+  path: string;
+  old?: unknown;
+  new?: unknown;
+}
+
+/** `crtrail.change` as the worker computes it (change engine + enrichment). */
+export interface RecordChange {
+  ops: RecordOp[];
+  paths: string[];
+  patch?: unknown[];
+  server_mutations?: RecordOp[];
+  kind: string;
+  baseline: 'known' | 'unknown' | 'none';
+  dry_run: boolean;
+  patch_type?: string | undefined;
+  critical?: boolean;
+  critical_paths?: string[];
+  drift?: boolean;
+  state_hash?: string | undefined;
+}
+
+export interface RecordActor {
+  kind: string;
+  name: string;
+  tool: string;
+}
+
+export interface RecordInput {
+  cluster: string;
+  event: AuditEvent;
+  /** The object this record is about (response object, or one deletecollection item). */
+  object?: KubeObject | undefined;
+  change: RecordChange;
+  actor: RecordActor;
+  /** Stored state after the write, when there is one. */
+  stateAfter?: KubeObject | undefined;
+}
+
+const MAX_TEXT_VALUE = 200;
+
+function short(value: unknown): string {
+  if (value === undefined) return '∅';
+  const s = typeof value === 'string' ? value : JSON.stringify(value);
+  return s.length > MAX_TEXT_VALUE ? `${s.slice(0, MAX_TEXT_VALUE)}…` : s;
+}
+
+/** One line per op, `path: old → new`: the searchable string form of values that are not mapped. */
+export function opsText(ops: RecordOp[]): string {
+  return ops.map((o) => `${o.path}: ${short(o.old)} → ${short(o.new)}`).join('\n');
+}
+
+function versionOf(event: AuditEvent, object?: KubeObject): string | undefined {
+  if (event.objectRef?.apiVersion) return event.objectRef.apiVersion;
+  const av = object?.apiVersion;
+  return typeof av === 'string' ? av.split('/').pop() : undefined;
+}
+
+/**
+ * The Elasticsearch document of one change record: ECS + `kubernetes.audit.*` (as Elastic's
+ * Kubernetes audit integration names them) + `crtrail.*`. Request/response bodies are kept in
+ * `_source` (unindexed) so an auditor sees exactly what the apiserver logged (after redaction).
+ */
+export function buildRecord(input: RecordInput): Record<string, unknown> {
+  const { event, object, cluster, change, actor } = input;
+  const ref = event.objectRef ?? {};
+  const meta = object?.metadata ?? {};
+  const code = responseCode(event);
+  const name = ref.name ?? meta.name;
+  const namespace = ref.namespace ?? meta.namespace;
+  const uid = meta.uid ?? ref.uid;
+  const objectRef: Record<string, unknown> = {
+    apiGroup: ref.apiGroup ?? '',
+    apiVersion: versionOf(event, object),
+    resource: ref.resource,
+    subresource: ref.subresource,
+    namespace,
+    name,
+    uid,
+    resourceVersion: meta.resourceVersion ?? ref.resourceVersion,
+  };
+  const sourceIPs = event.sourceIPs ?? [];
+  return {
+    '@timestamp': event.stageTimestamp ?? event.requestReceivedTimestamp,
+    ecs: { version: '8.11.0' },
+    event: {
+      id: event.auditID,
+      action: event.verb,
+      outcome: code >= 400 ? 'failure' : 'success',
+      kind: 'event',
+      category: ['configuration'],
+      type: [change.kind === 'create' ? 'creation' : change.kind === 'delete' ? 'deletion' : 'change'],
+      created: event.requestReceivedTimestamp,
+    },
+    orchestrator: {
+      cluster: { name: cluster },
+      type: 'kubernetes',
+      namespace,
+      resource: { type: ref.resource, name },
+    },
+    user: { name: actor.name },
+    source: sourceIPs.length > 0 ? { ip: sourceIPs[0] } : undefined,
+    user_agent: event.userAgent ? { original: event.userAgent } : undefined,
+    kubernetes: {
+      audit: {
+        auditID: event.auditID,
+        level: event.level,
+        stage: event.stage,
+        verb: event.verb,
+        requestURI: event.requestURI,
+        userAgent: event.userAgent,
+        sourceIPs,
+        requestReceivedTimestamp: event.requestReceivedTimestamp,
+        stageTimestamp: event.stageTimestamp,
+        objectRef,
+        user: event.user,
+        impersonatedUser: event.impersonatedUser ?? undefined,
+        responseStatus: { ...(event.responseStatus ?? {}), code },
+        annotations: event.annotations,
+        requestObject: event.requestObject,
+        responseObject: event.verb === 'deletecollection' ? object : event.responseObject,
+      },
+    },
+    crtrail: {
+      actor,
+      object: {
+        kind: object?.kind,
+        group: ref.apiGroup ?? '',
+        version: objectRef.apiVersion,
+        resource: ref.resource,
+        namespace,
+        name,
+        uid,
+        resourceVersion: objectRef.resourceVersion,
+      },
+      change: { ...change, text: opsText(change.ops) },
+      state: input.stateAfter ? { after: input.stateAfter } : undefined,
+    },
+  };
+}

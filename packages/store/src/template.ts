@@ -1,0 +1,41 @@
+import type { Client } from '@elastic/elasticsearch';
+import { recordMapping, recordSettings } from './mapping.js';
+import { indexNames } from './names.js';
+
+/**
+ * Installs the composable index template and bootstraps the write alias over the first backing
+ * index. Idempotent: safe on every start and from several processes at once.
+ */
+export async function installTemplates(es: Client, prefix: string): Promise<void> {
+  const names = indexNames(prefix);
+  await es.indices.putIndexTemplate({
+    name: names.template,
+    index_patterns: [names.pattern],
+    priority: 200,
+    template: { settings: recordSettings, mappings: recordMapping },
+    _meta: { managed_by: 'crtrail', description: 'custom-resource change records' },
+  });
+  const aliasExists = await es.indices.existsAlias({ name: names.alias });
+  if (aliasExists) return;
+  try {
+    await es.indices.create({
+      index: names.initial,
+      aliases: { [names.alias]: { is_write_index: true } },
+    });
+  } catch (err) {
+    // Another process bootstrapped it between our check and our create.
+    if (!isAlreadyExists(err)) throw err;
+  }
+}
+
+function isAlreadyExists(err: unknown): boolean {
+  const type = (err as { body?: { error?: { type?: string } } }).body?.error?.type;
+  return type === 'resource_already_exists_exception';
+}
+
+/** Deletes every index and the template of `prefix` (tests clean up with this). */
+export async function deletePrefix(es: Client, prefix: string): Promise<void> {
+  const names = indexNames(prefix);
+  await es.indices.delete({ index: names.pattern, ignore_unavailable: true, allow_no_indices: true });
+  await es.indices.deleteIndexTemplate({ name: names.template }, { ignore: [404] });
+}

@@ -1,0 +1,102 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { validateEventList } from '@crtrail/audit';
+import { JOB_NAME, type BatchJob } from '@crtrail/queue';
+import { errors, WebhookError } from './errors.js';
+import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
+
+const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+/** How long /readyz waits for Redis before calling it unreachable. */
+const READY_PING_TIMEOUT_MS = 1_000;
+
+export interface WebhookOptions {
+  queue: Queue<BatchJob>;
+  /** The Redis connection used for readiness checks. */
+  redis: Redis;
+  defaultCluster: string;
+  bodyLimit: number;
+  /** A pino logger to use (or `false`/a fastify logger config). */
+  logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
+  metrics?: WebhookMetrics;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The audit webhook: takes `audit.k8s.io/v1` EventList batches as kube-apiserver's webhook backend
+ * POSTs them and acks `200 {"accepted": n}` only once the batch is a job in Redis.
+ */
+export function buildWebhook(options: WebhookOptions): FastifyInstance {
+  const metrics = options.metrics ?? createWebhookMetrics();
+  const logger = options.logger ?? false;
+  const isInstance = typeof logger === 'object' && typeof (logger as FastifyBaseLogger).child === 'function';
+  const app = Fastify({
+    ...(isInstance ? { loggerInstance: logger as FastifyBaseLogger } : { logger: logger as FastifyServerOptions['logger'] }),
+    bodyLimit: options.bodyLimit,
+    // Fastify's JSON parser uses secure-json-parse: __proto__ / constructor.prototype → 400.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const known = err instanceof WebhookError;
+    const status = known ? err.statusCode : (err.statusCode ?? 500);
+    const code = err.code ?? 'CRTRAIL_ERR_INTERNAL';
+    metrics.rejected.inc({ reason: code });
+    if (status >= 500) request.log.error({ err, code }, 'request failed');
+    else request.log.warn({ code, reason: err.message }, 'request rejected');
+    if (known && err.retryAfterSeconds) reply.header('retry-after', String(err.retryAfterSeconds));
+    void reply.code(status).send({ error: code, reason: status >= 500 && !known ? 'internal error' : err.message, statusCode: status });
+  });
+
+  const receive = async (clusterParam: string | undefined, body: unknown, started: bigint) => {
+    const cluster = clusterParam ?? options.defaultCluster;
+    if (!CLUSTER_NAME.test(cluster)) throw errors.invalidCluster(cluster);
+    const checked = validateEventList(body);
+    if (!checked.ok) throw errors.invalidBatch(checked.reason);
+    const events = checked.value.items;
+    metrics.received.inc(events.length);
+    if (events.length > 0) {
+      const job: BatchJob = { cluster, receivedAt: Date.now(), events };
+      try {
+        await options.queue.add(JOB_NAME, job);
+      } catch (err) {
+        throw errors.queueUnavailable((err as Error).message);
+      }
+    }
+    metrics.accepted.inc({ cluster }, events.length);
+    metrics.batchSize.observe(events.length);
+    metrics.ackLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    return { accepted: events.length };
+  };
+
+  app.post('/audit', async (request) => receive(undefined, request.body, process.hrtime.bigint()));
+  app.post<{ Params: { cluster: string } }>('/audit/:cluster', async (request) =>
+    receive(request.params.cluster, request.body, process.hrtime.bigint()),
+  );
+  app.addHook('onRequest', async (request) => {
+    if (request.method === 'POST') metrics.bodyBytes.inc(Number(request.headers['content-length'] ?? 0));
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await withTimeout(options.redis.ping(), READY_PING_TIMEOUT_MS, 'redis ping');
+      return { status: 'ready' };
+    } catch (err) {
+      return reply.code(503).header('retry-after', '5').send({ status: 'unavailable', reason: (err as Error).message });
+    }
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  return app;
+}

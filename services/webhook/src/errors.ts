@@ -1,0 +1,22 @@
+/**
+ * Every error the webhook answers with is made here, once, with its code and HTTP status
+ * (the fastify habit): routes never build status codes by hand.
+ */
+export class WebhookError extends Error {
+  constructor(
+    readonly code: string,
+    readonly statusCode: number,
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'WebhookError';
+  }
+}
+
+export const errors = {
+  invalidBatch: (reason: string) => new WebhookError('CRTRAIL_ERR_INVALID_BATCH', 400, reason),
+  invalidCluster: (name: string) =>
+    new WebhookError('CRTRAIL_ERR_INVALID_CLUSTER', 400, `cluster name ${JSON.stringify(name)}: letters, digits, . _ - (max 63)`),
+  queueUnavailable: (reason: string) => new WebhookError('CRTRAIL_ERR_QUEUE_UNAVAILABLE', 503, `queue unavailable: ${reason}`, 10),
+} as const;

@@ -1,0 +1,22 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createWebhookMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'crtrail_webhook_' });
+  return {
+    registry,
+    received: new Counter({ name: 'crtrail_webhook_events_received_total', help: 'Audit events received in POSTed batches', registers: [registry] }),
+    accepted: new Counter({ name: 'crtrail_webhook_events_accepted_total', help: 'Audit events acked (durably enqueued)', labelNames: ['cluster'], registers: [registry] }),
+    rejected: new Counter({ name: 'crtrail_webhook_batches_rejected_total', help: 'Batches rejected, by reason code', labelNames: ['reason'], registers: [registry] }),
+    batchSize: new Histogram({ name: 'crtrail_webhook_batch_events', help: 'Events per accepted batch', buckets: [1, 10, 50, 100, 200, 400, 800, 2000], registers: [registry] }),
+    bodyBytes: new Counter({ name: 'crtrail_webhook_body_bytes_total', help: 'Bytes of accepted request bodies', registers: [registry] }),
+    ackLatency: new Histogram({
+      name: 'crtrail_webhook_ack_latency_seconds',
+      help: 'From request start to the 200 ack (includes the Redis write)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+  };
+}
+
+export type WebhookMetrics = ReturnType<typeof createWebhookMetrics>;

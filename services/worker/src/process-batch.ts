@@ -1,0 +1,106 @@
+import type { Client } from '@elastic/elasticsearch';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { AuditEvent } from '@crtrail/audit';
+import { classifyEvent, type FilterOptions } from '@crtrail/filter';
+import { dlqKey, type BatchJob } from '@crtrail/queue';
+import { buildRecord, bulkWrite, indexNames, type BulkAction, type BulkRejection } from '@crtrail/store';
+import type { WorkerMetrics } from './metrics.js';
+import type { ActorClassifier, ChangeTracker, TrackOutput } from './tracker.js';
+
+export interface BatchDeps {
+  es: Client;
+  redis: Redis;
+  prefix: string;
+  tracker: ChangeTracker;
+  classifyActor: ActorClassifier;
+  filter?: FilterOptions;
+  metrics?: WorkerMetrics;
+  log?: Logger;
+  /** `wait_for` makes records searchable before the job completes (tests, replays); off for throughput. */
+  refresh?: boolean | 'wait_for';
+}
+
+export interface BatchResult {
+  events: number;
+  mutations: number;
+  created: number;
+  duplicates: number;
+  repaired: number;
+  deadLettered: number;
+}
+
+/** A dead letter: the record Elasticsearch refused, why, and the (already redacted) event it came from. */
+export interface DeadLetter {
+  id: string;
+  at: string;
+  cluster: string;
+  status: number;
+  reason: string;
+  action: BulkAction;
+}
+
+async function deadLetter(deps: BatchDeps, cluster: string, rejected: BulkRejection[]): Promise<void> {
+  if (rejected.length === 0) return;
+  const at = new Date().toISOString();
+  const entries = rejected.map((r) =>
+    JSON.stringify({ id: r.action.id, at, cluster, status: r.status, reason: r.reason, action: r.action } satisfies DeadLetter),
+  );
+  await deps.redis.rpush(dlqKey(deps.prefix), ...entries);
+  deps.metrics?.dlq.inc(rejected.length);
+  for (const r of rejected) deps.log?.error({ cluster, id: r.action.id, status: r.status, reason: r.reason }, 'record dead-lettered');
+}
+
+/**
+ * One BullMQ job: keep the custom-resource mutations of the batch, turn them into change records
+ * and write them. Throws (→ BullMQ retries the whole batch, which is safe: `_id`s are
+ * deterministic and writes are `create`) when Elasticsearch or Redis is unreachable.
+ */
+export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<BatchResult> {
+  const kept: AuditEvent[] = [];
+  for (const event of job.events) {
+    const decision = classifyEvent(event, deps.filter);
+    deps.metrics?.events.inc({ decision: decision.keep ? 'kept' : decision.reason });
+    if (decision.keep) kept.push(event);
+  }
+  const result: BatchResult = { events: job.events.length, mutations: 0, created: 0, duplicates: 0, repaired: 0, deadLettered: 0 };
+  if (kept.length === 0) return result;
+  const alias = indexNames(deps.prefix).alias;
+  const started = process.hrtime.bigint();
+
+  await deps.tracker.track(job.cluster, kept, async (out: TrackOutput) => {
+    deps.metrics?.diffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    const actions: BulkAction[] = out.records.map((r) => ({
+      kind: 'create',
+      id: r.id,
+      doc: buildRecord({
+        cluster: job.cluster,
+        event: r.event,
+        object: r.object,
+        change: r.change,
+        actor: deps.classifyActor(r.event, r.object ?? r.previous),
+        stateAfter: r.stateAfter,
+      }),
+    }));
+    for (const repair of out.repairs) {
+      actions.push({ kind: 'update', id: repair.id, doc: { crtrail: { change: repair.change } } });
+    }
+    result.mutations += out.records.length;
+    if (actions.length === 0) return;
+    const stats = await bulkWrite(deps.es, alias, actions, deps.refresh ?? false);
+    result.created += stats.created;
+    result.duplicates += stats.duplicates;
+    result.repaired += stats.updated;
+    deps.metrics?.records.inc({ result: 'created' }, stats.created);
+    deps.metrics?.records.inc({ result: 'duplicate' }, stats.duplicates);
+    deps.metrics?.records.inc({ result: 'repaired' }, stats.updated);
+    deps.metrics?.bulkRetries.inc(stats.retries);
+    // A repair of a record that is not in Elasticsearch yet (its own job crashed before writing and
+    // will be retried against the repaired history) is not an error worth a dead letter.
+    const rejected = stats.rejected.filter((r) => !(r.action.kind === 'update' && r.status === 404));
+    await deadLetter(deps, job.cluster, rejected);
+    result.deadLettered += rejected.length;
+  });
+  deps.metrics?.lag.observe((Date.now() - job.receivedAt) / 1000);
+  return result;
+}

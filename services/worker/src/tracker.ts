@@ -1,0 +1,35 @@
+import type { AuditEvent, KubeObject } from '@crtrail/audit';
+import type { RecordActor, RecordChange } from '@crtrail/store';
+
+/** One record the tracker produced for one mutation (one per object for deletecollection). */
+export interface TrackedRecord {
+  id: string;
+  event: AuditEvent;
+  object?: KubeObject | undefined;
+  change: RecordChange;
+  stateAfter?: KubeObject | undefined;
+  previous?: KubeObject | undefined;
+}
+
+/** A record written earlier whose diff was computed against the wrong base (late event): rewrite its change in place. */
+export interface TrackedRepair {
+  id: string;
+  change: RecordChange;
+}
+
+export interface TrackOutput {
+  records: TrackedRecord[];
+  repairs: TrackedRepair[];
+}
+
+/**
+ * Turns a batch's custom-resource mutations into records. `write` runs while the tracker still
+ * holds whatever makes one object's events serial, so a record and a later repair of it reach
+ * Elasticsearch in that order.
+ */
+export interface ChangeTracker {
+  track(cluster: string, events: AuditEvent[], write: (out: TrackOutput) => Promise<void>): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export type ActorClassifier = (event: AuditEvent, object: KubeObject | undefined) => RecordActor;

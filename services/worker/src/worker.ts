@@ -1,0 +1,113 @@
+import { createServer, type Server } from 'node:http';
+import { Worker, type Job } from 'bullmq';
+import type { Client } from '@elastic/elasticsearch';
+import type { Redis } from 'ioredis';
+import { pino, type Logger } from 'pino';
+import type { Env } from '@crtrail/config';
+import { createRedis, dlqKey, jobBackoff, queueName, type BatchJob } from '@crtrail/queue';
+import { createEsClient, esConnectionFromEnv, installTemplates } from '@crtrail/store';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+import { processBatch, type BatchResult } from './process-batch.js';
+import { createSimpleTracker } from './simple-tracker.js';
+import { classifyActorBasic } from './actor.js';
+import type { ActorClassifier, ChangeTracker } from './tracker.js';
+
+export interface WorkerOptions {
+  env: Env;
+  log?: Logger;
+  /** Serve /metrics and /healthz (off in tests that run several workers). */
+  serveMetrics?: boolean;
+  refresh?: boolean | 'wait_for';
+  tracker?: ChangeTracker;
+  classifyActor?: ActorClassifier;
+}
+
+export interface RunningWorker {
+  worker: Worker<BatchJob, BatchResult>;
+  es: Client;
+  redis: Redis;
+  metrics: WorkerMetrics;
+  metricsUrl?: string;
+  close(): Promise<void>;
+}
+
+function serve(metrics: WorkerMetrics, host: string, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      void metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+      });
+    } else if (req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((resolveServe, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolveServe(server));
+  });
+}
+
+/** Starts one BullMQ worker consuming `<prefix>-batches` and writing records to `<prefix>-changes`. */
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const { env } = options;
+  const log = options.log ?? pino({ level: env.CRTRAIL_LOG_LEVEL, base: { service: 'worker' } });
+  const es = createEsClient(esConnectionFromEnv(env));
+  await installTemplates(es, env.CRTRAIL_INDEX_PREFIX);
+  const redis = createRedis(env.CRTRAIL_REDIS_URL);
+  redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
+  const metrics = createWorkerMetrics();
+  const tracker = options.tracker ?? createSimpleTracker();
+  const deps = {
+    es,
+    redis,
+    prefix: env.CRTRAIL_INDEX_PREFIX,
+    tracker,
+    classifyActor: options.classifyActor ?? classifyActorBasic,
+    metrics,
+    log,
+    refresh: options.refresh ?? false,
+  };
+  const worker = new Worker<BatchJob, BatchResult>(
+    queueName(env.CRTRAIL_INDEX_PREFIX),
+    async (job: Job<BatchJob>) => {
+      const result = await processBatch(job.data, deps);
+      log.info({ job: job.id, cluster: job.data.cluster, ...result }, 'batch done');
+      return result;
+    },
+    {
+      connection: redis,
+      concurrency: env.CRTRAIL_WORKER_CONCURRENCY,
+      settings: { backoffStrategy: (attemptsMade: number) => jobBackoff(attemptsMade) },
+    },
+  );
+  worker.on('failed', (job, err) => {
+    log.warn({ job: job?.id, cluster: job?.data.cluster, attempt: job?.attemptsMade, err: err.message }, 'batch failed; will retry');
+  });
+  worker.on('error', (err) => log.warn({ err: err.message }, 'worker error'));
+  const dlqTimer = setInterval(() => {
+    redis.llen(dlqKey(env.CRTRAIL_INDEX_PREFIX)).then((n) => metrics.dlqSize.set(n), () => {});
+  }, 5_000);
+  dlqTimer.unref();
+  let server: Server | undefined;
+  if (options.serveMetrics ?? true) server = await serve(metrics, env.CRTRAIL_HOST, env.CRTRAIL_WORKER_PORT);
+  const address = server?.address();
+  return {
+    worker,
+    es,
+    redis,
+    metrics,
+    ...(address && typeof address === 'object' ? { metricsUrl: `http://${env.CRTRAIL_HOST}:${address.port}/metrics` } : {}),
+    async close() {
+      clearInterval(dlqTimer);
+      // Waits for the jobs in progress to finish (their records are written), takes no new ones.
+      await worker.close();
+      await tracker.close?.();
+      server?.close();
+      await es.close();
+      redis.disconnect();
+    },
+  };
+}
