@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Queue } from 'bullmq';
+import sjson from 'secure-json-parse';
 import type { Redis } from 'ioredis';
 import { validateEventList } from '@crtrail/audit';
 import { JOB_NAME, type BatchJob } from '@crtrail/queue';
@@ -40,9 +41,17 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
   const app = Fastify({
     ...(isInstance ? { loggerInstance: logger as FastifyBaseLogger } : { logger: logger as FastifyServerOptions['logger'] }),
     bodyLimit: options.bodyLimit,
-    // Fastify's JSON parser uses secure-json-parse: __proto__ / constructor.prototype → 400.
-    onProtoPoisoning: 'error',
-    onConstructorPoisoning: 'error',
+  });
+
+  // JSON bodies go through secure-json-parse: `__proto__` / `constructor.prototype` keys are a 400,
+  // never an object whose prototype an attacker chose. Only JSON is parsed: any other type is a 415.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(/^application\/([a-z0-9.+-]*\+)?json$/, { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, sjson.parse(String(body), undefined, { protoAction: 'error', constructorAction: 'error' }));
+    } catch (err) {
+      done(errors.invalidJson((err as Error).message), undefined);
+    }
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
@@ -50,10 +59,18 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
     const status = known ? err.statusCode : (err.statusCode ?? 500);
     const code = err.code ?? 'CRTRAIL_ERR_INTERNAL';
     metrics.rejected.inc({ reason: code });
-    if (status >= 500) request.log.error({ err, code }, 'request failed');
-    else request.log.warn({ code, reason: err.message }, 'request rejected');
+    if (status >= 500 && !known) request.log.error({ err, code }, 'request failed');
+    else request.log.warn({ code, reason: err.message, cluster: (request.params as { cluster?: string }).cluster }, 'request rejected');
     if (known && err.retryAfterSeconds) reply.header('retry-after', String(err.retryAfterSeconds));
-    void reply.code(status).send({ error: code, reason: status >= 500 && !known ? 'internal error' : err.message, statusCode: status });
+    const reason =
+      code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+        ? `content-type ${JSON.stringify(request.headers['content-type'] ?? '')} is not supported: send application/json`
+        : code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+          ? `body larger than the limit of ${options.bodyLimit} bytes (CRTRAIL_BODY_LIMIT)`
+          : status >= 500 && !known
+            ? 'internal error'
+            : err.message;
+    void reply.code(status).send({ error: code, reason, statusCode: status });
   });
 
   const receive = async (clusterParam: string | undefined, body: unknown, started: bigint) => {

@@ -15,6 +15,7 @@ export class WebhookError extends Error {
 }
 
 export const errors = {
+  invalidJson: (detail: string) => new WebhookError('CRTRAIL_ERR_INVALID_JSON', 400, `body is not valid JSON: ${detail}`),
   invalidBatch: (reason: string) => new WebhookError('CRTRAIL_ERR_INVALID_BATCH', 400, reason),
   invalidCluster: (name: string) =>
     new WebhookError('CRTRAIL_ERR_INVALID_CLUSTER', 400, `cluster name ${JSON.stringify(name)}: letters, digits, . _ - (max 63)`),
