@@ -1,4 +1,5 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
+import type { RecordLocator } from './locate.js';
 
 /** Retry policy for items Elasticsearch answered 429 / 5xx (named, not inline, so it can be reasoned about). */
 export const BULK_RETRY = Object.freeze({
@@ -81,9 +82,26 @@ function toOperations(actions: BulkAction[], alias: string): estypes.BulkRequest
  * dropped: the caller dead-letters them. Transport errors (Elasticsearch down) throw, so the job is
  * retried as a whole.
  */
-export async function bulkWrite(es: Client, alias: string, actions: BulkAction[], refresh: boolean | 'wait_for' = false): Promise<BulkStats> {
+export async function bulkWrite(
+  es: Client,
+  alias: string,
+  actions: BulkAction[],
+  refresh: boolean | 'wait_for' = false,
+  locator?: RecordLocator,
+): Promise<BulkStats> {
   const stats: BulkStats = { created: 0, duplicates: 0, updated: 0, retries: 0, rejected: [] };
-  for (const batch of chunk(actions)) {
+  let todo = actions;
+  if (locator) {
+    const found = await locator.findInOlder(actions.map((a) => a.id));
+    todo = [];
+    for (const a of actions) {
+      const index = found.get(a.id);
+      if (index === undefined) todo.push(a);
+      else if (a.kind === 'create') stats.duplicates++;
+      else todo.push({ ...a, index });
+    }
+  }
+  for (const batch of chunk(todo)) {
     let pending = batch;
     for (let attempt = 0; pending.length > 0; attempt++) {
       const res = await es.bulk({ operations: toOperations(pending, alias), refresh });

@@ -4,3 +4,6 @@ export * from './mapping.js';
 export * from './template.js';
 export * from './bulk.js';
 export * from './record.js';
+export * from './locate.js';
+export * from './rollover.js';
+export * from './query.js';

@@ -1,6 +1,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import { recordMapping, recordSettings } from './mapping.js';
 import { indexNames } from './names.js';
+import { DEFAULT_ROLLOVER, hasIlm } from './rollover.js';
 
 /**
  * Installs the composable index template and bootstraps the write alias over the first backing
@@ -8,11 +9,24 @@ import { indexNames } from './names.js';
  */
 export async function installTemplates(es: Client, prefix: string): Promise<void> {
   const names = indexNames(prefix);
+  const settings: Record<string, unknown> = { ...recordSettings };
+  if (await hasIlm(es)) {
+    // A full distribution: let ILM roll the alias over (crtrail's own periodic rollover then finds nothing to do).
+    await es.ilm.putLifecycle({
+      name: names.template,
+      policy: {
+        phases: { hot: { actions: { rollover: { max_primary_shard_size: DEFAULT_ROLLOVER.maxPrimaryShardSize, max_age: DEFAULT_ROLLOVER.maxAge } } } },
+        _meta: { managed_by: 'crtrail' },
+      },
+    });
+    settings['index.lifecycle.name'] = names.template;
+    settings['index.lifecycle.rollover_alias'] = names.alias;
+  }
   await es.indices.putIndexTemplate({
     name: names.template,
     index_patterns: [names.pattern],
     priority: 200,
-    template: { settings: recordSettings, mappings: recordMapping },
+    template: { settings, mappings: recordMapping },
     _meta: { managed_by: 'crtrail', description: 'custom-resource change records' },
   });
   const aliasExists = await es.indices.existsAlias({ name: names.alias });

@@ -1,6 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { up } from './up.js';
 import { replay } from './replay.js';
+import { registerChanges } from './commands/changes.js';
+import { registerDlq } from './commands/dlq.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -56,6 +58,9 @@ export async function main(argv: string[]): Promise<void> {
       for (const r of summary.rejections) process.stderr.write(`rejected: ${r}\n`);
       if (summary.rejected > 0 || summary.invalidLines > 0) process.exitCode = 1;
     });
+
+  registerChanges(program);
+  registerDlq(program);
 
   await program.parseAsync(argv);
 }

@@ -3,3 +3,5 @@ export * from './process-batch.js';
 export * from './tracker.js';
 export * from './simple-tracker.js';
 export * from './worker.js';
+export * from './dead-letters.js';
+export * from './object-locks.js';

@@ -3,8 +3,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AuditEvent } from '@crtrail/audit';
 import { classifyEvent, type FilterOptions } from '@crtrail/filter';
-import { dlqKey, type BatchJob } from '@crtrail/queue';
-import { buildRecord, bulkWrite, indexNames, type BulkAction, type BulkRejection } from '@crtrail/store';
+import type { BatchJob } from '@crtrail/queue';
+import { buildRecord, bulkWrite, indexNames, type BulkAction, type BulkRejection, type RecordLocator } from '@crtrail/store';
+import { pushDeadLetters } from './dead-letters.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { ActorClassifier, ChangeTracker, TrackOutput } from './tracker.js';
 
@@ -13,6 +14,8 @@ export interface BatchDeps {
   redis: Redis;
   prefix: string;
   tracker: ChangeTracker;
+  /** Finds records already in older backing indices (exactly-once across rollovers). */
+  locator?: RecordLocator;
   classifyActor: ActorClassifier;
   filter?: FilterOptions;
   metrics?: WorkerMetrics;
@@ -30,23 +33,9 @@ export interface BatchResult {
   deadLettered: number;
 }
 
-/** A dead letter: the record Elasticsearch refused, why, and the (already redacted) event it came from. */
-export interface DeadLetter {
-  id: string;
-  at: string;
-  cluster: string;
-  status: number;
-  reason: string;
-  action: BulkAction;
-}
-
 async function deadLetter(deps: BatchDeps, cluster: string, rejected: BulkRejection[]): Promise<void> {
   if (rejected.length === 0) return;
-  const at = new Date().toISOString();
-  const entries = rejected.map((r) =>
-    JSON.stringify({ id: r.action.id, at, cluster, status: r.status, reason: r.reason, action: r.action } satisfies DeadLetter),
-  );
-  await deps.redis.rpush(dlqKey(deps.prefix), ...entries);
+  await pushDeadLetters(deps.redis, deps.prefix, cluster, rejected);
   deps.metrics?.dlq.inc(rejected.length);
   for (const r of rejected) deps.log?.error({ cluster, id: r.action.id, status: r.status, reason: r.reason }, 'record dead-lettered');
 }
@@ -87,7 +76,7 @@ export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<Batc
     }
     result.mutations += out.records.length;
     if (actions.length === 0) return;
-    const stats = await bulkWrite(deps.es, alias, actions, deps.refresh ?? false);
+    const stats = await bulkWrite(deps.es, alias, actions, deps.refresh ?? false, deps.locator);
     result.created += stats.created;
     result.duplicates += stats.duplicates;
     result.repaired += stats.updated;

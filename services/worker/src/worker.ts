@@ -5,12 +5,15 @@ import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import type { Env } from '@crtrail/config';
 import { createRedis, dlqKey, jobBackoff, queueName, type BatchJob } from '@crtrail/queue';
-import { createEsClient, esConnectionFromEnv, installTemplates } from '@crtrail/store';
+import { createEsClient, esConnectionFromEnv, hasIlm, indexNames, installTemplates, RecordLocator, rolloverIfNeeded } from '@crtrail/store';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { processBatch, type BatchResult } from './process-batch.js';
 import { createSimpleTracker } from './simple-tracker.js';
 import { classifyActorBasic } from './actor.js';
 import type { ActorClassifier, ChangeTracker } from './tracker.js';
+
+/** How often a worker checks the rollover conditions when ILM is absent. */
+const ROLLOVER_CHECK_MS = 60_000;
 
 export interface WorkerOptions {
   env: Env;
@@ -60,8 +63,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
   const metrics = createWorkerMetrics();
   const tracker = options.tracker ?? createSimpleTracker();
+  const locator = new RecordLocator(es, indexNames(env.CRTRAIL_INDEX_PREFIX).alias);
   const deps = {
     es,
+    locator,
     redis,
     prefix: env.CRTRAIL_INDEX_PREFIX,
     tracker,
@@ -91,6 +96,18 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     redis.llen(dlqKey(env.CRTRAIL_INDEX_PREFIX)).then((n) => metrics.dlqSize.set(n), () => {});
   }, 5_000);
   dlqTimer.unref();
+  // Without ILM (the bundled distribution) crtrail rolls the alias over itself.
+  const ilm = await hasIlm(es);
+  const rolloverTimer = setInterval(() => {
+    if (ilm) return;
+    rolloverIfNeeded(es, env.CRTRAIL_INDEX_PREFIX).then(
+      (index) => {
+        if (index) log.info({ index }, 'rolled over');
+      },
+      (err: Error) => log.warn({ err: err.message }, 'rollover check failed'),
+    );
+  }, ROLLOVER_CHECK_MS);
+  rolloverTimer.unref();
   let server: Server | undefined;
   if (options.serveMetrics ?? true) server = await serve(metrics, env.CRTRAIL_HOST, env.CRTRAIL_WORKER_PORT);
   const address = server?.address();
@@ -102,6 +119,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     ...(address && typeof address === 'object' ? { metricsUrl: `http://${env.CRTRAIL_HOST}:${address.port}/metrics` } : {}),
     async close() {
       clearInterval(dlqTimer);
+      clearInterval(rolloverTimer);
       // Waits for the jobs in progress to finish (their records are written), takes no new ones.
       await worker.close();
       await tracker.close?.();
