@@ -24,3 +24,19 @@ export function runCli(args: string[], env: Record<string, string> = {}, input?:
     child.stdin.end(input ?? '');
   });
 }
+
+/** Starts the real `crtrail` bin as a long-running process (e.g. `up --worker-only`), output kept for diagnosis. */
+export function spawnCli(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [join(repoRoot(), 'services', 'cli', 'bin', 'crtrail.js'), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  return {
+    child,
+    output: () => output,
+    exited: new Promise<number | null>((r) => child.on('exit', (code) => r(code))),
+  };
+}

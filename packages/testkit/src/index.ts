@@ -76,3 +76,4 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
 }
 
 export const thisDir = (url: string): string => dirname(fileURLToPath(url));
+export * from './proxy.js';
