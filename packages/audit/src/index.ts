@@ -2,3 +2,4 @@ export * from './types.js';
 export * from './schema.js';
 export * from './object-ref.js';
 export * from './record-id.js';
+export * from './canonical.js';
