@@ -231,7 +231,9 @@ export function applyMutation(history: History | undefined, m: Mutation, options
   const patchType = patchTypeOf(event, rawObject);
   const dryRun = isDryRun(event);
   const failed = responseCode(event) >= 400;
-  const uid = object?.metadata?.uid ?? event.objectRef?.uid ?? '';
+  // A failed update answers a Status: its uid is the one of the object it sent.
+  const requestUid = isObject(event.requestObject) && isObject(event.requestObject.metadata) ? event.requestObject.metadata.uid : undefined;
+  const uid = object?.metadata?.uid ?? (typeof requestUid === 'string' ? requestUid : undefined) ?? event.objectRef?.uid ?? '';
   const subject = (obj: KubeObject, rv: string): Subject => ({
     recordId: m.recordId,
     auditID: event.auditID,
