@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { AuditEvent } from '@crtrail/audit';
 import { classifyEvent, type FilterOptions } from '@crtrail/filter';
 import type { BatchJob } from '@crtrail/queue';
-import { buildRecord, bulkWrite, indexNames, type BulkAction, type BulkRejection, type RecordLocator } from '@crtrail/store';
+import { buildRecord, bulkWrite, indexNames, opsText, type BulkAction, type BulkRejection, type RecordLocator } from '@crtrail/store';
 import { pushDeadLetters } from './dead-letters.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { ActorClassifier, ChangeTracker, TrackOutput } from './tracker.js';
@@ -72,7 +72,7 @@ export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<Batc
       }),
     }));
     for (const repair of out.repairs) {
-      actions.push({ kind: 'update', id: repair.id, doc: { crtrail: { change: repair.change } } });
+      actions.push({ kind: 'update', id: repair.id, doc: { crtrail: { change: { ...repair.change, text: opsText(repair.change.ops) } } } });
     }
     result.mutations += out.records.length;
     if (actions.length === 0) return;

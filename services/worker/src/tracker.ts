@@ -14,7 +14,8 @@ export interface TrackedRecord {
 /** A record written earlier whose diff was computed against the wrong base (late event): rewrite its change in place. */
 export interface TrackedRepair {
   id: string;
-  change: RecordChange;
+  /** Only the predecessor-dependent fields (ops, paths, patch, kind, baseline[, server_mutations]). */
+  change: Partial<RecordChange> & Pick<RecordChange, 'ops'>;
 }
 
 export interface TrackOutput {

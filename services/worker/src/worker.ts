@@ -8,7 +8,8 @@ import { createRedis, dlqKey, jobBackoff, queueName, type BatchJob } from '@crtr
 import { createEsClient, esConnectionFromEnv, hasIlm, indexNames, installTemplates, RecordLocator, rolloverIfNeeded } from '@crtrail/store';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { processBatch, type BatchResult } from './process-batch.js';
-import { createSimpleTracker } from './simple-tracker.js';
+import { createEngineTracker } from './engine-tracker.js';
+import { pushDeadLetters } from './dead-letters.js';
 import { classifyActorBasic } from './actor.js';
 import type { ActorClassifier, ChangeTracker } from './tracker.js';
 
@@ -62,7 +63,17 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const redis = createRedis(env.CRTRAIL_REDIS_URL);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
   const metrics = createWorkerMetrics();
-  const tracker = options.tracker ?? createSimpleTracker();
+  const tracker =
+    options.tracker ??
+    createEngineTracker({
+      redis,
+      prefix: env.CRTRAIL_INDEX_PREFIX,
+      log,
+      onPoison: async (cluster, rejected) => {
+        await pushDeadLetters(redis, env.CRTRAIL_INDEX_PREFIX, cluster, rejected);
+        metrics.dlq.inc(rejected.length);
+      },
+    });
   const locator = new RecordLocator(es, indexNames(env.CRTRAIL_INDEX_PREFIX).alias);
   const deps = {
     es,

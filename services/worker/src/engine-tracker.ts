@@ -1,0 +1,109 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { objectKeyString, type AuditEvent, type ObjectKey } from '@crtrail/audit';
+import { applyMutation, expandMutations, type History, type Mutation } from '@crtrail/diff';
+import type { BulkRejection } from '@crtrail/store';
+import { withLocks } from './object-locks.js';
+import type { ChangeTracker, TrackedRecord, TrackedRepair } from './tracker.js';
+
+export interface EngineTrackerOptions {
+  redis: Redis;
+  prefix: string;
+  log?: Logger;
+  /** Paths left out of diffs (JSON pointers); the engine's defaults when absent. */
+  ignorePaths?: string[];
+  /** Called with events the engine could not process (poison input): they are dead-lettered, not retried forever. */
+  onPoison?: (cluster: string, rejected: BulkRejection[]) => Promise<void>;
+}
+
+interface Group {
+  key: ObjectKey;
+  keyString: string;
+  mutations: Mutation[];
+}
+
+export const stateKey = (prefix: string, key: string): string => `${prefix}:state:${key}`;
+const lockKey = (prefix: string, key: string): string => `${prefix}:lock:${key}`;
+
+/**
+ * The change engine at its Redis edge: per object, the bounded history of stored states lives under
+ * `<prefix>:state:<cluster/group/resource/namespace/name>`. A batch's objects are locked (sorted,
+ * so workers never deadlock), their histories read in one MGET, every mutation applied in batch
+ * order, the records written (inside the lock, so a record always reaches Elasticsearch before any
+ * repair of it), and only then the new histories saved. A crash anywhere is safe: the retried job
+ * recomputes identical records (deterministic `_id`s, `create` → 409).
+ */
+export function createEngineTracker(options: EngineTrackerOptions): ChangeTracker {
+  const { redis, prefix } = options;
+  return {
+    async track(cluster: string, events: AuditEvent[], write) {
+      const groups = new Map<string, Group>();
+      for (const event of events) {
+        let expanded: ReturnType<typeof expandMutations>;
+        try {
+          expanded = expandMutations(event, cluster);
+        } catch (err) {
+          await poison(cluster, event, err as Error);
+          continue;
+        }
+        for (const { key, mutation } of expanded) {
+          const keyString = objectKeyString(key);
+          let g = groups.get(keyString);
+          if (!g) groups.set(keyString, (g = { key, keyString, mutations: [] }));
+          g.mutations.push(mutation);
+        }
+      }
+      if (groups.size === 0) return;
+      const list = [...groups.values()];
+      await withLocks(
+        redis,
+        list.map((g) => lockKey(prefix, g.keyString)),
+        async () => {
+          const raw = await redis.mget(...list.map((g) => stateKey(prefix, g.keyString)));
+          const records: TrackedRecord[] = [];
+          const repairs: TrackedRepair[] = [];
+          const histories: Array<[string, History]> = [];
+          const poisoned: Array<[AuditEvent, Error]> = [];
+          list.forEach((g, i) => {
+            let history: History | undefined = raw[i] ? (JSON.parse(raw[i]!) as History) : undefined;
+            for (const m of g.mutations) {
+              let result: ReturnType<typeof applyMutation>;
+              try {
+                result = applyMutation(history, m, options.ignorePaths ? { ignorePaths: options.ignorePaths } : undefined);
+              } catch (err) {
+                poisoned.push([m.event, err as Error]);
+                continue;
+              }
+              history = result.history;
+              const own = records.findIndex((r) => r.id === m.recordId);
+              const record: TrackedRecord = { id: m.recordId, event: m.event, object: m.object ?? undefined, change: result.record, previous: result.previous };
+              if (own >= 0) records[own] = record;
+              else records.push(record);
+              for (const repair of result.repairs) {
+                // A repair of a record made in this same batch: fold it into that record.
+                const inBatch = records.find((r) => r.id === repair.recordId);
+                if (inBatch) inBatch.change = { ...inBatch.change, ...repair.change };
+                else repairs.push({ id: repair.recordId, change: repair.change });
+              }
+            }
+            if (history) histories.push([stateKey(prefix, g.keyString), history]);
+          });
+          for (const [event, err] of poisoned) await poison(cluster, event, err);
+          await write({ records, repairs });
+          if (histories.length > 0) {
+            const tx = redis.multi();
+            for (const [k, h] of histories) tx.set(k, JSON.stringify(h));
+            await tx.exec();
+          }
+        },
+      );
+    },
+  };
+
+  async function poison(cluster: string, event: AuditEvent, err: Error): Promise<void> {
+    options.log?.error({ cluster, auditID: event.auditID, err: err.message }, 'event could not be diffed; dead-lettered');
+    await options.onPoison?.(cluster, [
+      { action: { kind: 'create', id: `poison:${event.auditID}`, doc: { event } }, status: 0, reason: `change engine: ${err.message}` },
+    ]);
+  }
+}
