@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { uniquePrefix } from '@crtrail/testkit';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { eventList } from './helpers/events.js';
-import { haBatches, orderedEvents } from './fixtures/lifecycle.js';
+import { haBatches, lifecycle, orderedEvents } from './fixtures/lifecycle.js';
+import { runCli } from './helpers/cli.js';
+import { testEsUrl } from '@crtrail/testkit';
 
 const FIN = ['serving.kserve.io/inferenceservice-finalizer'];
 const V1 = 's3://models/fraud/v1';
@@ -131,5 +133,23 @@ describe('change engine end to end: a GitOps-managed CR\'s lifecycle through web
       const a = new Map(inOrder.map((d) => [key(d), comparable(d)]));
       for (const d of shuffled) assert.deepEqual(comparable(d), a.get(key(d)), `seed ${seed}: ${key(d)}`);
     }
+  });
+
+  test('(c) `crtrail baseline` imports kubectl output: the first audited change already has old values', async () => {
+    const steps = lifecycle();
+    const current = steps[2]!.events.at(-1)!.responseObject; // the object as stored after the status write
+    const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [current] });
+    const env = { CRTRAIL_INDEX_PREFIX: p.prefix, CRTRAIL_ES_URL: testEsUrl() };
+    const run = await runCli(['baseline', '-', '--cluster', 'lifecycle-c'], env, list);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /imported 1 object/);
+    const later = steps.slice(3, 5).flatMap((s) => s.events);
+    const docs = await deliver('lifecycle-c', [later]);
+    const edit = docs.find((d) => d._source.event.id.endsWith('004'))!;
+    assert.equal(edit._source.crtrail.change.baseline, 'known');
+    assert.deepEqual(edit._source.crtrail.change.ops, EXPECTED['004']!.ops);
+    const bad = await runCli(['baseline', '-', '--cluster', 'x'], env, 'not json');
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /not JSON/);
   });
 });

@@ -361,3 +361,38 @@ export function expandMutations(event: AuditEvent, cluster: string): Array<{ key
   const object = responseKubeObject(event);
   return [{ key: keyOf(object), mutation: { event, object, recordId: recordIdOf(cluster, event.auditID) } }];
 }
+
+/**
+ * Adds an object as it is stored now (from `kubectl get -o json`) to its history, so the first
+ * audited change to it already has old values. An object whose resourceVersion is already known is
+ * left alone; an import never repairs records (it precedes them).
+ */
+export function importBaseline(history: History | undefined, object: KubeObject, importedAt: string): History {
+  const h: History = history ?? { versions: [] };
+  const rv = resourceVersionOf(object);
+  const uid = object.metadata?.uid;
+  if (!rv || !uid) throw new Error(`${object.kind ?? 'object'} ${object.metadata?.name ?? ''}: metadata.uid and metadata.resourceVersion are required`);
+  if (byRv(h.versions, uid, rv)) return h;
+  const version: Version = {
+    recordId: `baseline:${uid}:${rv}`,
+    auditID: 'baseline',
+    uid,
+    resourceVersion: rv,
+    stageTimestamp: importedAt,
+    verb: 'baseline',
+    object: sanitize(object),
+    deleted: false,
+  };
+  return { ...h, versions: insertVersion(h.versions, version) };
+}
+
+/**
+ * The plural resource name of a kind, as Kubernetes' own defaulting derives it for CRDs that do
+ * not override it (`InferenceService` → `inferenceservices`, `Policy` → `policies`).
+ */
+export function defaultPlural(kind: string): string {
+  const lower = kind.toLowerCase();
+  if (/[^aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
+  if (/(s|x|z|ch|sh)$/.test(lower)) return `${lower}es`;
+  return `${lower}s`;
+}

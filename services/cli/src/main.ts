@@ -3,6 +3,7 @@ import { up } from './up.js';
 import { replay } from './replay.js';
 import { registerChanges } from './commands/changes.js';
 import { registerDlq } from './commands/dlq.js';
+import { registerBaseline } from './commands/baseline.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -61,6 +62,7 @@ export async function main(argv: string[]): Promise<void> {
 
   registerChanges(program);
   registerDlq(program);
+  registerBaseline(program);
 
   await program.parseAsync(argv);
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { objectKeyString, type AuditEvent, type ObjectKey } from '@crtrail/audit';
-import { applyMutation, expandMutations, type History, type Mutation } from '@crtrail/diff';
+import { objectKeyString, type AuditEvent, type KubeObject, type ObjectKey } from '@crtrail/audit';
+import { applyMutation, expandMutations, importBaseline, type History, type Mutation } from '@crtrail/diff';
 import type { BulkRejection } from '@crtrail/store';
 import { withLocks } from './object-locks.js';
 import type { ChangeTracker, TrackedRecord, TrackedRepair } from './tracker.js';
@@ -106,4 +106,47 @@ export function createEngineTracker(options: EngineTrackerOptions): ChangeTracke
       { action: { kind: 'create', id: `poison:${event.auditID}`, doc: { event } }, status: 0, reason: `change engine: ${err.message}` },
     ]);
   }
+}
+
+export interface BaselineResult {
+  imported: number;
+  skipped: Array<{ object: string; reason: string }>;
+}
+
+/**
+ * `crtrail baseline`: stores the current state of objects (a `kubectl get <kinds> -A -o json` List)
+ * as the known previous state, under the same locks as the worker.
+ */
+export async function importBaselineObjects(
+  redis: Redis,
+  prefix: string,
+  cluster: string,
+  objects: KubeObject[],
+  resourceOf: (object: KubeObject) => string,
+): Promise<BaselineResult> {
+  const result: BaselineResult = { imported: 0, skipped: [] };
+  const at = new Date().toISOString();
+  for (const object of objects) {
+    const label = `${object.kind ?? '?'} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ''}${object.metadata?.name ?? '?'}`;
+    const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
+    const key: ObjectKey = {
+      cluster,
+      group: apiVersion.includes('/') ? apiVersion.split('/')[0]! : '',
+      resource: resourceOf(object),
+      namespace: object.metadata?.namespace ?? '',
+      name: object.metadata?.name ?? '',
+    };
+    const keyString = objectKeyString(key);
+    try {
+      await withLocks(redis, [lockKey(prefix, keyString)], async () => {
+        const raw = await redis.get(stateKey(prefix, keyString));
+        const next = importBaseline(raw ? (JSON.parse(raw) as History) : undefined, object, at);
+        await redis.set(stateKey(prefix, keyString), JSON.stringify(next));
+      });
+      result.imported++;
+    } catch (err) {
+      result.skipped.push({ object: label, reason: (err as Error).message });
+    }
+  }
+  return result;
 }

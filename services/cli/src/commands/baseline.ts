@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { isObject, type KubeObject } from '@crtrail/audit';
+import { loadEnv } from '@crtrail/config';
+import { defaultPlural } from '@crtrail/diff';
+import { createRedis } from '@crtrail/queue';
+import { importBaselineObjects } from '@crtrail/worker';
+
+/** Objects of a `kubectl get -o json` answer: a List, a single object, or a JSON array. */
+export function baselineObjects(text: string): KubeObject[] {
+  const doc: unknown = JSON.parse(text);
+  const items = Array.isArray(doc) ? doc : isObject(doc) && Array.isArray(doc.items) ? doc.items : [doc];
+  return items.filter(isObject) as KubeObject[];
+}
+
+export function registerBaseline(program: Command): void {
+  program
+    .command('baseline')
+    .description('import `kubectl get <kinds> -A -o json` output as the current state, so the first audited change has old values')
+    .argument('<file>', 'JSON file, - for stdin')
+    .requiredOption('--cluster <name>', 'cluster the objects are in')
+    .option('--resource <Kind=plural...>', 'plural resource of a kind whose plural is not the default (e.g. Endpoints=endpoints)')
+    .action(async (file: string, opts: { cluster: string; resource?: string[] }) => {
+      const env = loadEnv();
+      const plurals = new Map((opts.resource ?? []).map((r) => r.split('=', 2) as [string, string]));
+      const text = readFileSync(file === '-' ? 0 : file, 'utf8');
+      let objects: KubeObject[];
+      try {
+        objects = baselineObjects(text);
+      } catch (err) {
+        throw new Error(`${file}: not JSON (${(err as Error).message}); use kubectl get ... -o json`);
+      }
+      const redis = createRedis(env.CRTRAIL_REDIS_URL, { maxRetriesPerRequest: 1 });
+      try {
+        const r = await importBaselineObjects(redis, env.CRTRAIL_INDEX_PREFIX, opts.cluster, objects, (o) => plurals.get(String(o.kind)) ?? defaultPlural(String(o.kind ?? '')));
+        process.stdout.write(`imported ${r.imported} object(s) into cluster ${opts.cluster}, skipped ${r.skipped.length}\n`);
+        for (const s of r.skipped) process.stderr.write(`skipped ${s.object}: ${s.reason}\n`);
+        if (r.skipped.length > 0) process.exitCode = 1;
+      } finally {
+        redis.disconnect();
+      }
+    });
+}
