@@ -40,6 +40,20 @@ function apply(history: History | undefined, event: AuditEvent): ApplyResult {
   return applyMutation(history, mutation);
 }
 
+/** Applies events in the given order, repairs in place: the final records (sorted by id) and history. */
+function deliver(order: AuditEvent[]) {
+  let h: History | undefined;
+  const records = new Map<string, unknown>();
+  for (const e of order) {
+    const [{ mutation }] = expandMutations(e, 'c') as [{ mutation: Parameters<typeof applyMutation>[1] }];
+    const r = applyMutation(h, mutation);
+    h = r.history;
+    records.set(mutation.recordId, r.record);
+    for (const rep of r.repairs) records.set(rep.recordId, { ...(records.get(rep.recordId) as object), ...rep.change });
+  }
+  return { records: [...records.entries()].sort(), h };
+}
+
 test('create: every field an add, baseline none; server defaulting is a server mutation; status dropped by the server is not', () => {
   const r = apply(undefined, ev('create', obj(1, { size: 1, mode: 'auto' }), { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { size: 1 }, status: { x: 1 } }));
   assert.equal(r.record.kind, 'create');
@@ -158,18 +172,7 @@ test('late event: 1,3,2 and 3,2,1 give the records and history of 1,2,3 (repairs
   const e1 = ev('create', obj(1, { size: 1 }));
   const e2 = ev('patch', obj(2, { size: 2 }), { spec: { size: 2 } });
   const e3 = ev('update', obj(3, { size: 3 }, { status: { ok: true } }), obj(2, { size: 3 }, { status: { ok: true } }));
-  const run = (order: AuditEvent[]) => {
-    let h: History | undefined;
-    const records = new Map<string, unknown>();
-    for (const e of order) {
-      const [{ mutation }] = expandMutations(e, 'c') as [{ mutation: Parameters<typeof applyMutation>[1] }];
-      const r = applyMutation(h, mutation);
-      h = r.history;
-      records.set(mutation.recordId, r.record);
-      for (const rep of r.repairs) records.set(rep.recordId, { ...(records.get(rep.recordId) as object), ...rep.change });
-    }
-    return { records: [...records.entries()].sort(), h };
-  };
+  const run = deliver;
   const inOrder = run([e1, e2, e3]);
   assert.deepEqual(run([e1, e3, e2]), inOrder);
   assert.deepEqual(run([e3, e2, e1]), inOrder);
@@ -206,18 +209,7 @@ test('property: any delivery order (with duplicates) of one object\'s writes yie
           else events.push(ev('patch', o, [{ op: 'replace', path: '/spec/size', value: next.size }]));
         }
       }
-      const run = (order: AuditEvent[]) => {
-        let h: History | undefined;
-        const records = new Map<string, unknown>();
-        for (const e of order) {
-          const [{ mutation }] = expandMutations(e, 'c') as [{ mutation: Parameters<typeof applyMutation>[1] }];
-          const r = applyMutation(h, mutation);
-          h = r.history;
-          records.set(mutation.recordId, r.record);
-          for (const rep of r.repairs) records.set(rep.recordId, { ...(records.get(rep.recordId) as object), ...rep.change });
-        }
-        return JSON.stringify([...records.entries()].sort());
-      };
+      const run = (order: AuditEvent[]) => JSON.stringify(deliver(order));
       const shuffled = [...events];
       const it = rand[Symbol.iterator]();
       for (let i = shuffled.length - 1; i > 0; i--) {
