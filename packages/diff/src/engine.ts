@@ -212,7 +212,8 @@ const byRv = (list: Version[], uid: string, rv: string): Version | undefined => 
 
 function addDependent(history: History, d: Dependent): History {
   const others = (history.dependents ?? []).filter((x) => x.recordId !== d.recordId);
-  const dependents = [...others, d].slice(-MAX_DEPENDENTS);
+  // Sorted like versions so that the stored history, too, is the same whatever the delivery order.
+  const dependents = [...others, d].sort((a, b) => compareVersions({ ...a, deleted: false }, { ...b, deleted: false })).slice(-MAX_DEPENDENTS);
   return { ...history, dependents };
 }
 
@@ -315,7 +316,8 @@ export function applyMutation(history: History | undefined, m: Mutation, options
     }
     // This write came first: it takes the version over, and the other becomes the no-op.
     const versions = h.versions.map((v) => (v === same ? version : v));
-    let next: History = addDependent({ ...h, versions }, { ...same, role: 'noop' });
+    const { deleted: _deleted, ...demoted } = same;
+    let next: History = addDependent({ ...h, versions }, { ...demoted, role: 'noop' });
     repairs.push({ recordId: same.recordId, change: computeFields(same, 'noop', false, version, ignore) });
     const pred = predecessorOf(version, versions);
     next = repairDependents(next, version, repairs, ignore);
