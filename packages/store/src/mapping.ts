@@ -99,6 +99,7 @@ export const recordMapping: estypes.MappingTypeMapping = {
         },
         state: { properties: { after: stored } },
         integrity: { properties: { seq: { type: 'long' }, hash: keyword, prev_hash: keyword } },
+        received_at: date,
       },
     },
   },

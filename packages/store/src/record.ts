@@ -39,6 +39,9 @@ export interface RecordInput {
   actor: RecordActor;
   /** Stored state after the write, when there is one. */
   stateAfter?: KubeObject | undefined;
+  /** When the webhook acked the batch and when the worker wrote the record (epoch ms): pipeline lag. */
+  receivedAt?: number;
+  ingestedAt?: number;
 }
 
 const MAX_TEXT_VALUE = 200;
@@ -95,6 +98,7 @@ export function buildRecord(input: RecordInput): Record<string, unknown> {
       category: ['configuration'],
       type: [change.kind === 'create' ? 'creation' : change.kind === 'delete' ? 'deletion' : 'change'],
       created: event.requestReceivedTimestamp,
+      ingested: input.ingestedAt !== undefined ? new Date(input.ingestedAt).toISOString() : undefined,
     },
     orchestrator: {
       cluster: { name: cluster },
@@ -139,6 +143,7 @@ export function buildRecord(input: RecordInput): Record<string, unknown> {
       },
       change: { ...change, text: opsText(change.ops) },
       state: input.stateAfter ? { after: input.stateAfter } : undefined,
+      received_at: input.receivedAt !== undefined ? new Date(input.receivedAt).toISOString() : undefined,
     },
   };
 }

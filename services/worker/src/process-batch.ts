@@ -59,6 +59,7 @@ export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<Batc
 
   await deps.tracker.track(job.cluster, kept, async (out: TrackOutput) => {
     deps.metrics?.diffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    const ingestedAt = Date.now();
     const actions: BulkAction[] = out.records.map((r) => ({
       kind: 'create',
       id: r.id,
@@ -69,6 +70,8 @@ export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<Batc
         change: r.change,
         actor: deps.classifyActor(r.event, r.object ?? r.previous),
         stateAfter: r.stateAfter,
+        receivedAt: job.receivedAt,
+        ingestedAt,
       }),
     }));
     for (const repair of out.repairs) {
