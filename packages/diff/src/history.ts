@@ -40,13 +40,14 @@ export interface History {
 }
 
 /**
- * How many versions / dependents of one object are kept. Enough for any realistic reordering (HA
- * apiservers reorder within seconds: a handful of writes); bounded so a hot object (controller
- * status churn) does not grow its Redis value without limit. An event later than this window is
- * diffed with an unknown baseline rather than against a wrong one.
+ * How many versions / dependents of one object are kept. Enough for realistic reordering (HA
+ * apiservers reorder within seconds: a handful of writes of one object); small because every batch
+ * that touches the object reads and writes its whole history (a 20 KB CR × 8 versions), so the
+ * window costs throughput and worker memory directly (measured by `npm run bench`). An event later
+ * than this window is diffed with an unknown baseline rather than against a wrong one.
  */
-export const MAX_VERSIONS = 32;
-export const MAX_DEPENDENTS = 32;
+export const MAX_VERSIONS = 8;
+export const MAX_DEPENDENTS = 8;
 
 const DECIMAL = /^\d+$/;
 

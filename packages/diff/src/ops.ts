@@ -28,6 +28,7 @@ export const DEFAULT_IGNORE_PATHS: readonly string[] = Object.freeze([
 ]);
 
 export function escapeSegment(segment: string): string {
+  if (segment.indexOf('~') < 0 && segment.indexOf('/') < 0) return segment;
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
@@ -67,28 +68,68 @@ function deepEqual(a: unknown, b: unknown): boolean {
  */
 export function diffValues(a: unknown, b: unknown, ignore: readonly string[] = DEFAULT_IGNORE_PATHS, path = ''): Op[] {
   const out: Op[] = [];
-  walk(a, b, path, new Set(ignore), out);
+  if (ignore.includes(path)) return out;
+  walk(a, b, path, ignoreTrie(ignore, path), out);
   return out;
 }
 
-function walk(a: unknown, b: unknown, path: string, ignore: Set<string>, out: Op[]): void {
-  if (ignore.has(path)) return;
+/**
+ * Ignored pointers as a tree of segments, so the walk checks a key against the few ignored names at
+ * its depth instead of building and looking up a pointer string for every field of every object
+ * (the diff is the worker's hottest code: 20 KB custom resources, every write).
+ */
+interface IgnoreNode {
+  children: Map<string, IgnoreNode>;
+  ignored: boolean;
+}
+
+const trieCache = new Map<string, IgnoreNode | undefined>();
+
+function ignoreTrie(ignore: readonly string[], base: string): IgnoreNode | undefined {
+  const cacheKey = `${base}\u0000${ignore.join('\u0000')}`;
+  if (trieCache.has(cacheKey)) return trieCache.get(cacheKey);
+  let root: IgnoreNode | undefined;
+  const baseSegments = splitPointer(base);
+  for (const pointer of ignore) {
+    const segments = splitPointer(pointer);
+    if (segments.length <= baseSegments.length || !baseSegments.every((s, i) => segments[i] === s)) continue;
+    root ??= { children: new Map(), ignored: false };
+    let node = root;
+    for (const s of segments.slice(baseSegments.length)) {
+      let child = node.children.get(s);
+      if (!child) node.children.set(s, (child = { children: new Map(), ignored: false }));
+      node = child;
+    }
+    node.ignored = true;
+  }
+  if (trieCache.size > 64) trieCache.clear();
+  trieCache.set(cacheKey, root);
+  return root;
+}
+
+function walk(a: unknown, b: unknown, path: string, ignore: IgnoreNode | undefined, out: Op[]): void {
   if (isPlainObject(a) && isPlainObject(b)) {
-    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    const keys = Object.keys(a);
+    for (const k of Object.keys(b)) if (!Object.prototype.hasOwnProperty.call(a, k)) keys.push(k);
+    keys.sort();
     for (const k of keys) {
+      const sub = ignore?.children.get(k);
+      if (sub?.ignored) continue;
+      const va = a[k];
+      const vb = b[k];
+      if (va === vb) continue;
       const p = `${path}/${escapeSegment(k)}`;
-      if (ignore.has(p)) continue;
-      const inA = Object.prototype.hasOwnProperty.call(a, k) && a[k] !== undefined;
-      const inB = Object.prototype.hasOwnProperty.call(b, k) && b[k] !== undefined;
-      if (inA && !inB) out.push({ op: 'remove', path: p, old: a[k] });
-      else if (!inA && inB) out.push({ op: 'add', path: p, new: b[k] });
-      else if (inA && inB) walk(a[k], b[k], p, ignore, out);
+      if (va === undefined) out.push({ op: 'add', path: p, new: vb });
+      else if (vb === undefined) out.push({ op: 'remove', path: p, old: va });
+      else walk(va, vb, p, sub, out);
     }
     return;
   }
   if (Array.isArray(a) && Array.isArray(b)) {
     const common = Math.min(a.length, b.length);
-    for (let i = 0; i < common; i++) walk(a[i], b[i], `${path}/${i}`, ignore, out);
+    for (let i = 0; i < common; i++) {
+      if (a[i] !== b[i]) walk(a[i], b[i], `${path}/${i}`, ignore?.children.get(String(i)), out);
+    }
     for (let i = common; i < b.length; i++) out.push({ op: 'add', path: `${path}/${i}`, new: b[i] });
     for (let i = a.length - 1; i >= common; i--) out.push({ op: 'remove', path: `${path}/${i}`, old: a[i] });
     return;

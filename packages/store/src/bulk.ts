@@ -45,34 +45,37 @@ export function backoffDelay(attempt: number, policy = BULK_RETRY): number {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function chunk(actions: BulkAction[]): BulkAction[][] {
-  const out: BulkAction[][] = [];
-  let current: BulkAction[] = [];
+/** An action with its two NDJSON lines, serialized once (the size check and the request share them). */
+interface Serialized {
+  action: BulkAction;
+  lines: string;
+  bytes: number;
+}
+
+function serialize(a: BulkAction, alias: string): Serialized {
+  const header =
+    a.kind === 'create'
+      ? { create: { _index: alias, _id: a.id } }
+      : { update: { _index: a.index ?? alias, _id: a.id, retry_on_conflict: 3 } };
+  const lines = `${JSON.stringify(header)}\n${JSON.stringify(a.kind === 'create' ? a.doc : { doc: a.doc })}\n`;
+  return { action: a, lines, bytes: Buffer.byteLength(lines) };
+}
+
+function chunk(items: Serialized[]): Serialized[][] {
+  const out: Serialized[][] = [];
+  let current: Serialized[] = [];
   let bytes = 0;
-  for (const a of actions) {
-    const size = Buffer.byteLength(JSON.stringify(a.doc));
-    if (current.length > 0 && (bytes + size > BULK_MAX_BYTES || current.length >= BULK_MAX_DOCS)) {
+  for (const item of items) {
+    if (current.length > 0 && (bytes + item.bytes > BULK_MAX_BYTES || current.length >= BULK_MAX_DOCS)) {
       out.push(current);
       current = [];
       bytes = 0;
     }
-    current.push(a);
-    bytes += size;
+    current.push(item);
+    bytes += item.bytes;
   }
   if (current.length > 0) out.push(current);
   return out;
-}
-
-function toOperations(actions: BulkAction[], alias: string): estypes.BulkRequest['operations'] {
-  const ops: unknown[] = [];
-  for (const a of actions) {
-    if (a.kind === 'create') {
-      ops.push({ create: { _index: alias, _id: a.id } }, a.doc);
-    } else {
-      ops.push({ update: { _index: a.index ?? alias, _id: a.id, retry_on_conflict: 3 } }, { doc: a.doc });
-    }
-  }
-  return ops as estypes.BulkRequest['operations'];
 }
 
 /**
@@ -101,13 +104,15 @@ export async function bulkWrite(
       else todo.push({ ...a, index });
     }
   }
-  for (const batch of chunk(todo)) {
+  for (const batch of chunk(todo.map((a) => serialize(a, alias)))) {
     let pending = batch;
     for (let attempt = 0; pending.length > 0; attempt++) {
-      const res = await es.bulk({ operations: toOperations(pending, alias), refresh });
-      const retry: BulkAction[] = [];
+      // A pre-serialized NDJSON body: the client sends strings as they are.
+      const body = pending.map((p) => p.lines).join('');
+      const res = await es.bulk({ operations: body as unknown as estypes.BulkRequest['operations'], refresh });
+      const retry: Serialized[] = [];
       res.items.forEach((item, i) => {
-        const action = pending[i]!;
+        const action = pending[i]!.action;
         const result = item.create ?? item.update ?? item.index;
         const status = result?.status ?? 500;
         if (status < 300) {
@@ -116,7 +121,7 @@ export async function bulkWrite(
         } else if (status === 409 && action.kind === 'create') {
           stats.duplicates++;
         } else if (isRetryable(status) && attempt + 1 < BULK_RETRY.maxAttempts) {
-          retry.push(action);
+          retry.push(pending[i]!);
         } else {
           const err = result?.error;
           stats.rejected.push({ action, status, reason: err ? `${err.type}: ${err.reason ?? ''}` : `status ${status}` });

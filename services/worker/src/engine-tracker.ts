@@ -23,6 +23,32 @@ interface Group {
 }
 
 export const stateKey = (prefix: string, key: string): string => `${prefix}:state:${key}`;
+
+/**
+ * Parsed histories by their exact Redis text. Parsing a hot object's history (a few 20 KB versions)
+ * on every batch was a top cost in the worker's profile; when the text in Redis is the one this
+ * worker last read or wrote, the parsed form is reused (the engine never mutates a history).
+ * Another worker's write changes the text, so the cache can never serve a stale history.
+ */
+class HistoryCache {
+  private readonly entries = new Map<string, { text: string; history: History }>();
+  constructor(private readonly max = 2_000) {}
+
+  parse(key: string, text: string | null): History | undefined {
+    if (text === null) return undefined;
+    const hit = this.entries.get(key);
+    if (hit && hit.text === text) return hit.history;
+    const history = JSON.parse(text) as History;
+    this.remember(key, text, history);
+    return history;
+  }
+
+  remember(key: string, text: string, history: History): void {
+    this.entries.delete(key);
+    this.entries.set(key, { text, history });
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+  }
+}
 const lockKey = (prefix: string, key: string): string => `${prefix}:lock:${key}`;
 
 /**
@@ -35,6 +61,7 @@ const lockKey = (prefix: string, key: string): string => `${prefix}:lock:${key}`
  */
 export function createEngineTracker(options: EngineTrackerOptions): ChangeTracker {
   const { redis, prefix } = options;
+  const cache = new HistoryCache();
   return {
     async track(cluster: string, events: AuditEvent[], write) {
       const groups = new Map<string, Group>();
@@ -65,7 +92,9 @@ export function createEngineTracker(options: EngineTrackerOptions): ChangeTracke
           const histories: Array<[string, History]> = [];
           const poisoned: Array<[AuditEvent, Error]> = [];
           list.forEach((g, i) => {
-            let history: History | undefined = raw[i] ? (JSON.parse(raw[i]!) as History) : undefined;
+            const key = stateKey(prefix, g.keyString);
+            let history: History | undefined = cache.parse(key, raw[i] ?? null);
+            const before = history;
             for (const m of g.mutations) {
               let result: ReturnType<typeof applyMutation>;
               try {
@@ -86,13 +115,18 @@ export function createEngineTracker(options: EngineTrackerOptions): ChangeTracke
                 else repairs.push({ id: repair.recordId, change: repair.change });
               }
             }
-            if (history) histories.push([stateKey(prefix, g.keyString), history]);
+            // Replays change nothing: no write back.
+            if (history && history !== before) histories.push([key, history]);
           });
           for (const [event, err] of poisoned) await poison(cluster, event, err);
           await write({ records, repairs });
           if (histories.length > 0) {
             const tx = redis.multi();
-            for (const [k, h] of histories) tx.set(k, JSON.stringify(h));
+            for (const [k, h] of histories) {
+              const text = JSON.stringify(h);
+              tx.set(k, text);
+              cache.remember(k, text, h);
+            }
             await tx.exec();
           }
         },

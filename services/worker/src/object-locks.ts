@@ -21,37 +21,43 @@ const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class LockTimeoutError extends Error {
-  constructor(key: string) {
-    super(`could not lock ${key} within ${LOCK.acquireDeadlineMs} ms`);
+  constructor(keys: string) {
+    super(`could not lock ${keys} within ${LOCK.acquireDeadlineMs} ms`);
     this.name = 'LockTimeoutError';
   }
 }
 
 /**
- * Runs `fn` holding the locks of all `keys`. Keys are taken in sorted order so two workers that
- * need overlapping sets never deadlock.
+ * Takes every key or none, atomically: one round trip for a batch's whole set of objects, and no
+ * deadlock between workers whose sets overlap (nobody ever holds part of a set while waiting).
  */
+const ACQUIRE_ALL = `
+for i = 1, #KEYS do
+  if redis.call('exists', KEYS[i]) == 1 then return 0 end
+end
+for i = 1, #KEYS do
+  redis.call('set', KEYS[i], ARGV[1], 'PX', ARGV[2])
+end
+return 1`;
+
+/** Runs `fn` holding the locks of all `keys`, renewed while it runs, released after. */
 export async function withLocks<T>(redis: Redis, keys: string[], fn: () => Promise<T>): Promise<T> {
-  const sorted = [...new Set(keys)].sort();
+  const all = [...new Set(keys)];
   const token = randomBytes(12).toString('hex');
-  const held: string[] = [];
+  const deadline = Date.now() + LOCK.acquireDeadlineMs;
+  for (;;) {
+    const ok = await redis.eval(ACQUIRE_ALL, all.length, ...all, token, String(LOCK.leaseMs));
+    if (ok === 1) break;
+    if (Date.now() > deadline) throw new LockTimeoutError(all.join(', '));
+    await sleep(LOCK.retryMinMs + Math.random() * (LOCK.retryMaxMs - LOCK.retryMinMs));
+  }
   const renew = setInterval(() => {
-    for (const k of held) void redis.eval(RENEW, 1, k, token, String(LOCK.leaseMs)).catch(() => {});
+    for (const k of all) void redis.eval(RENEW, 1, k, token, String(LOCK.leaseMs)).catch(() => {});
   }, LOCK.renewEveryMs);
   try {
-    for (const key of sorted) {
-      const deadline = Date.now() + LOCK.acquireDeadlineMs;
-      for (;;) {
-        const ok = await redis.set(key, token, 'PX', LOCK.leaseMs, 'NX');
-        if (ok === 'OK') break;
-        if (Date.now() > deadline) throw new LockTimeoutError(key);
-        await sleep(LOCK.retryMinMs + Math.random() * (LOCK.retryMaxMs - LOCK.retryMinMs));
-      }
-      held.push(key);
-    }
     return await fn();
   } finally {
     clearInterval(renew);
-    await Promise.all(held.map((k) => redis.eval(RELEASE, 1, k, token).catch(() => 0)));
+    await Promise.all(all.map((k) => redis.eval(RELEASE, 1, k, token).catch(() => 0)));
   }
 }

@@ -1,0 +1,51 @@
+// Profiles one worker process draining a pre-filled queue of the bench workload:
+// node --import tsx bench/profile-worker.ts [batches]  → a .cpuprofile in .cache/profiles/ and a top-20 summary.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { loadEnv } from '@crtrail/config';
+import { repoRoot } from '@crtrail/stack';
+import { startWebhook } from '@crtrail/webhook';
+import { testEs, testRedis, cleanupPrefix } from '@crtrail/testkit';
+import { generateWorkload } from './workload.js';
+
+const batches = Number(process.argv[2] || 100);
+const prefix = `prof-${Date.now().toString(36)}`;
+const dir = join(repoRoot(), '.cache', 'profiles');
+mkdirSync(dir, { recursive: true });
+const w = generateWorkload(batches);
+const hook = await startWebhook(loadEnv({ CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0' }), false);
+for (const b of w.bodies) await fetch(`${hook.url}/audit/${b.cluster}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b.body });
+const t0 = performance.now();
+const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, join(repoRoot(), 'services/cli/bin/crtrail.js'), 'up', '--worker-only'], {
+  env: { ...process.env, CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_WORKER_PORT: '0', CRTRAIL_LOG_LEVEL: 'warn' },
+  stdio: 'inherit',
+});
+for (;;) {
+  const c = await hook.queue.getJobCounts('waiting', 'active', 'delayed');
+  if (Object.values(c).every((x) => x === 0)) break;
+  await new Promise((r) => setTimeout(r, 100));
+}
+const s = (performance.now() - t0) / 1000;
+console.log(`${w.crWrites} changes in ${s.toFixed(1)} s = ${Math.round(w.crWrites / s)} changes/s (incl. start-up)`);
+child.kill('SIGTERM');
+await new Promise((r) => child.once('exit', r));
+await hook.close();
+const es = testEs();
+const redis = testRedis();
+await cleanupPrefix(prefix, es, redis);
+await es.close();
+redis.disconnect();
+const file = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().at(-1)!;
+const prof = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+const self = new Map<string, number>();
+const dt = prof.timeDeltas as number[];
+const byId = new Map(prof.nodes.map((n: any) => [n.id, n]));
+prof.samples.forEach((id: number, i: number) => {
+  const n: any = byId.get(id);
+  const key = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber}`;
+  self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0));
+});
+const total = [...self.values()].reduce((a, b) => a + b, 0);
+for (const [k, v] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
