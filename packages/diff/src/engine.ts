@@ -15,6 +15,7 @@ import { DEFAULT_IGNORE_PATHS, diffValues, escapeSegment, leaves, pathsOf, sanit
 import { applyJsonPatch, applyMergePatch } from './patch-apply.js';
 import { classifyKind, type ChangeKind } from './kind.js';
 import {
+  baseOf,
   compareVersions,
   insertVersion,
   MAX_DEPENDENTS,
@@ -173,7 +174,7 @@ function computeFields(s: Subject, role: Role, removal: boolean, pred: Version |
   const known = pred !== undefined && !pred.deleted;
   let ops: Op[];
   let baseline: Baseline;
-  if (role === 'write' && removal && (s.verb === 'delete' || s.verb === 'deletecollection')) {
+  if ((role === 'write' || role === 'dry-run') && removal && (s.verb === 'delete' || s.verb === 'deletecollection')) {
     // The removed object is recorded field by field; from our state when we have it.
     ops = leaves(known ? pred.object : s.object, 'remove', ignore);
     baseline = known ? 'known' : 'unknown';
@@ -246,14 +247,17 @@ export function applyMutation(history: History | undefined, m: Mutation, options
     object: obj,
     ...(event.verb === 'patch' ? { request: event.requestObject, ...(patchType ? { patchType } : {}) } : {}),
   });
-  const record = (fields: RepairFields, extra: { stored?: KubeObject } = {}): ChangeFields => ({
+  // `gone`: the write removed the object, so no state is left to hash.
+  type Extra = { stored?: KubeObject; gone?: boolean; repairs?: ApplyResult['repairs']; duplicate?: boolean };
+  const record = (fields: RepairFields, extra: Extra = {}): ChangeFields => ({
     ...fields,
     server_mutations: fields.server_mutations ?? requestServerMutations(event, extra.stored ?? object, ignore),
     dry_run: dryRun,
     ...(patchType ? { patch_type: patchType } : {}),
-    ...(extra.stored ? { state_hash: stateHash(extra.stored) } : {}),
+    ...(extra.stored && !extra.gone ? { state_hash: stateHash(extra.stored) } : {}),
   });
-  const result = (next: History, fields: RepairFields, pred: Version | undefined, extra: { stored?: KubeObject; repairs?: ApplyResult['repairs']; duplicate?: boolean } = {}): ApplyResult => ({
+  const known = (recordId: string): boolean => (h.dependents ?? []).some((d) => d.recordId === recordId);
+  const result = (next: History, fields: RepairFields, pred: Version | undefined, extra: Extra = {}): ApplyResult => ({
     history: next,
     record: { ...record(fields, extra), ...(failed ? { server_mutations: [] } : {}) },
     repairs: extra.repairs ?? [],
@@ -268,15 +272,27 @@ export function applyMutation(history: History | undefined, m: Mutation, options
     const rv = resourceVersionOf(req);
     if (event.verb === 'update' && req && rv) {
       const s = subject(req, rv);
-      const pred = byRv(h.versions, uid, rv);
-      return result(addDependent(h, { ...s, role: 'failed-update' }), computeFields(s, 'failed-update', false, pred, ignore), pred);
+      const pred = baseOf({ uid, resourceVersion: rv, role: 'failed-update' }, h.versions);
+      const fields = computeFields(s, 'failed-update', false, pred, ignore);
+      return result(addDependent(h, { ...s, role: 'failed-update' }), fields, pred, { duplicate: known(m.recordId) });
     }
-    const s = subject(object ?? {}, '');
+    // A failed create shows everything it tried to create; a failed patch its document (new
+    // values only: nothing was stored to read them back from). A denied request (403) has no body.
+    if (event.verb === 'create' && req) {
+      const ops = leaves(req, 'add', ignore);
+      return result(h, { ops, paths: pathsOf(ops), patch: toJsonPatch(ops), kind: 'create', baseline: 'none' }, undefined);
+    }
     const ops = event.verb === 'patch' ? patchDocOps(event.requestObject, patchType, undefined, ignore) : [];
-    return result(h, { ops, paths: pathsOf(ops), patch: toJsonPatch(ops), kind: classifyKind(s.verb, s.subresource, ops, 'unknown'), baseline: 'unknown' }, undefined);
+    const kind = classifyKind(event.verb, event.objectRef?.subresource, ops, 'unknown');
+    return result(h, { ops, paths: pathsOf(ops), patch: toJsonPatch(ops), kind, baseline: 'unknown' }, undefined);
   }
 
   const rv = resourceVersionOf(object);
+  if (object && !rv && event.verb === 'create') {
+    // A dry-run create answers the would-be object without a resourceVersion (nothing stored).
+    const ops = leaves(object, 'add', ignore);
+    return result(h, { ops, paths: pathsOf(ops), patch: toJsonPatch(ops), kind: 'create', baseline: 'none' }, undefined);
+  }
   if (!object || !rv) {
     // Metadata level, or a Status answer: only what the request shows.
     const ops = patchDocOps(event.requestObject, patchType, object, ignore);
@@ -285,12 +301,13 @@ export function applyMutation(history: History | undefined, m: Mutation, options
   const s = subject(object, rv);
 
   // A dry run stores nothing; its response keeps the stored resourceVersion, which names its base.
+  const removal = isRemoval(event.verb, object);
   if (dryRun) {
-    const pred = byRv(h.versions, uid, rv);
-    return result(addDependent(h, { ...s, role: 'dry-run' }), computeFields(s, 'dry-run', false, pred, ignore), pred);
+    const pred = baseOf({ uid, resourceVersion: rv, role: 'dry-run' }, h.versions);
+    const fields = computeFields(s, 'dry-run', removal, pred, ignore);
+    return result(addDependent(h, { ...s, role: 'dry-run' }), fields, pred, { duplicate: known(m.recordId) });
   }
 
-  const removal = isRemoval(event.verb, object);
   const version: Version = { ...s, deleted: removal };
   const repairs: ApplyResult['repairs'] = [];
 
@@ -298,7 +315,7 @@ export function applyMutation(history: History | undefined, m: Mutation, options
   const seen = h.versions.find((v) => v.recordId === m.recordId);
   if (seen) {
     const pred = predecessorOf(seen, h.versions);
-    return result(h, computeFields(seen, 'write', seen.deleted, pred, ignore), pred, { stored: object, duplicate: true });
+    return result(h, computeFields(seen, 'write', seen.deleted, pred, ignore), pred, { stored: object, gone: seen.deleted, duplicate: true });
   }
   const seenNoop = h.dependents?.find((d) => d.recordId === m.recordId && d.role === 'noop');
   if (seenNoop) {
@@ -317,11 +334,10 @@ export function applyMutation(history: History | undefined, m: Mutation, options
     // This write came first: it takes the version over, and the other becomes the no-op.
     const versions = h.versions.map((v) => (v === same ? version : v));
     const { deleted: _deleted, ...demoted } = same;
-    let next: History = addDependent({ ...h, versions }, { ...demoted, role: 'noop' });
-    repairs.push({ recordId: same.recordId, change: computeFields(same, 'noop', false, version, ignore) });
+    // The demoted write is now a dependent of this version: repairDependents recomputes it as a no-op.
+    const next = repairDependents(addDependent({ ...h, versions }, { ...demoted, role: 'noop' }), version, repairs, ignore);
     const pred = predecessorOf(version, versions);
-    next = repairDependents(next, version, repairs, ignore);
-    return result(next, computeFields(s, 'write', removal, pred, ignore), pred, { stored: object, repairs });
+    return result(next, computeFields(s, 'write', removal, pred, ignore), pred, { stored: object, gone: removal, repairs });
   }
 
   const versions = insertVersion(h.versions, version);
@@ -329,14 +345,19 @@ export function applyMutation(history: History | undefined, m: Mutation, options
   const successor = successorOf(version, versions);
   if (successor) repairs.push({ recordId: successor.recordId, change: computeFields(successor, 'write', successor.deleted, version, ignore) });
   const next = repairDependents({ ...h, versions }, version, repairs, ignore);
-  return result(next, computeFields(s, 'write', removal, pred, ignore), pred, { stored: object, repairs });
+  return result(next, computeFields(s, 'write', removal, pred, ignore), pred, { stored: object, gone: removal, repairs });
 }
 
-/** Dry runs, failed updates and no-ops that named `version` before it arrived: recompute them against it. */
+/**
+ * Dry runs, failed updates and no-ops whose base is now `version` (it arrived after them):
+ * recompute them against it. `h` already holds `version`.
+ */
 function repairDependents(h: History, version: Version, repairs: ApplyResult['repairs'], ignore: readonly string[]): History {
   for (const d of h.dependents ?? []) {
-    if (d.uid !== version.uid || d.resourceVersion !== version.resourceVersion || d.recordId === version.recordId) continue;
-    repairs.push({ recordId: d.recordId, change: computeFields(d, d.role, false, version, ignore) });
+    if (d.uid !== version.uid || d.recordId === version.recordId) continue;
+    if (baseOf(d, h.versions) !== version) continue;
+    const removal = d.role === 'dry-run' && isRemoval(d.verb, d.object);
+    repairs.push({ recordId: d.recordId, change: computeFields(d, d.role, removal, version, ignore) });
   }
   return h;
 }

@@ -51,6 +51,14 @@ export const MAX_DEPENDENTS = 8;
 
 const DECIMAL = /^\d+$/;
 
+/** Two resourceVersions compared as etcd revisions (integers); `undefined` when either is opaque. */
+export function compareResourceVersions(a: string, b: string): number | undefined {
+  if (!DECIMAL.test(a) || !DECIMAL.test(b)) return undefined;
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 /**
  * Orders writes of one object. resourceVersions are etcd revisions (decimal) in every real
  * apiserver, so they compare as integers; opaque ones fall back to stageTimestamp. At an equal
@@ -59,9 +67,8 @@ const DECIMAL = /^\d+$/;
  */
 export function compareVersions(a: Version, b: Version): number {
   if (a.resourceVersion !== b.resourceVersion) {
-    if (DECIMAL.test(a.resourceVersion) && DECIMAL.test(b.resourceVersion)) {
-      return BigInt(a.resourceVersion) < BigInt(b.resourceVersion) ? -1 : 1;
-    }
+    const byRevision = compareResourceVersions(a.resourceVersion, b.resourceVersion);
+    if (byRevision !== undefined && byRevision !== 0) return byRevision;
     if (a.stageTimestamp !== b.stageTimestamp) return a.stageTimestamp < b.stageTimestamp ? -1 : 1;
   }
   if (a.deleted !== b.deleted) return a.deleted ? 1 : -1;
@@ -88,4 +95,22 @@ export function predecessorOf(v: Version, versions: Version[]): Version | undefi
 /** The first version of the same incarnation strictly after `v`. */
 export function successorOf(v: Version, versions: Version[]): Version | undefined {
   return versions.find((x) => x.uid === v.uid && x.recordId !== v.recordId && compareVersions(x, v) > 0);
+}
+
+/**
+ * The stored version a record that made none was diffed against: the live version (same uid, not
+ * deleted) with the resourceVersion it names. A dry run's response keeps the stored
+ * resourceVersion, so when that version is not (yet) in the history, its base is the latest earlier
+ * one we have: a function of the set of versions only, never of the delivery order, so a version
+ * arriving late can repair it ({@link Dependent}). Failed updates and no-ops name their version
+ * exactly or have none.
+ */
+export function baseOf(d: Pick<Dependent, 'uid' | 'resourceVersion' | 'role'>, versions: Version[]): Version | undefined {
+  let earlier: Version | undefined;
+  for (const v of versions) {
+    if (v.uid !== d.uid || v.deleted) continue;
+    if (v.resourceVersion === d.resourceVersion) return v;
+    if (d.role === 'dry-run' && compareResourceVersions(v.resourceVersion, d.resourceVersion) === -1) earlier = v;
+  }
+  return earlier;
 }

@@ -125,7 +125,10 @@ export function buildRecord(input: RecordInput): Record<string, unknown> {
         impersonatedUser: event.impersonatedUser ?? undefined,
         responseStatus: { ...(event.responseStatus ?? {}), code },
         annotations: event.annotations,
-        requestObject: event.requestObject,
+        // A create/update request is the full object: it equals the stored response minus the
+        // recorded server_mutations, so storing both would double every record's size (measured:
+        // Elasticsearch's indexing cost is what bounds the pipeline). Patches keep their document.
+        requestObject: event.verb === 'create' || event.verb === 'update' ? undefined : event.requestObject,
         responseObject: event.verb === 'deletecollection' ? object : event.responseObject,
       },
     },

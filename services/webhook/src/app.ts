@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import sjson from 'secure-json-parse';
 import type { Redis } from 'ioredis';
 import { validateEventList } from '@crtrail/audit';
+import { isCustomResourceMutation, type FilterOptions } from '@crtrail/filter';
 import { JOB_NAME, type BatchJob } from '@crtrail/queue';
 import { errors, WebhookError } from './errors.js';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
@@ -17,6 +18,8 @@ export interface WebhookOptions {
   redis: Redis;
   defaultCluster: string;
   bodyLimit: number;
+  /** Which events are kept (the worker's filter, applied before the queue). */
+  filter?: FilterOptions;
   /** A pino logger to use (or `false`/a fastify logger config). */
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
   metrics?: WebhookMetrics;
@@ -80,8 +83,12 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
     if (!checked.ok) throw errors.invalidBatch(checked.reason);
     const events = checked.value.items;
     metrics.received.inc(events.length);
-    if (events.length > 0) {
-      const job: BatchJob = { cluster, receivedAt: Date.now(), events };
+    // Only custom-resource mutations are ever recorded; the ~95 % rest (reads, built-in resources,
+    // early stages) is dropped here rather than stored in Redis only for the worker to drop it.
+    const kept = events.filter((e) => isCustomResourceMutation(e, options.filter));
+    metrics.enqueued.inc(kept.length);
+    if (kept.length > 0) {
+      const job: BatchJob = { cluster, receivedAt: Date.now(), events: kept };
       try {
         await options.queue.add(JOB_NAME, job);
       } catch (err) {

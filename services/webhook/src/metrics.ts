@@ -7,6 +7,7 @@ export function createWebhookMetrics() {
     registry,
     received: new Counter({ name: 'crtrail_webhook_events_received_total', help: 'Audit events received in POSTed batches', registers: [registry] }),
     accepted: new Counter({ name: 'crtrail_webhook_events_accepted_total', help: 'Audit events acked (durably enqueued)', labelNames: ['cluster'], registers: [registry] }),
+    enqueued: new Counter({ name: 'crtrail_webhook_events_enqueued_total', help: 'Acked events that are custom-resource mutations, enqueued for the worker', registers: [registry] }),
     rejected: new Counter({ name: 'crtrail_webhook_batches_rejected_total', help: 'Batches rejected, by reason code', labelNames: ['reason'], registers: [registry] }),
     batchSize: new Histogram({ name: 'crtrail_webhook_batch_events', help: 'Events per accepted batch', buckets: [1, 10, 50, 100, 200, 400, 800, 2000], registers: [registry] }),
     bodyBytes: new Counter({ name: 'crtrail_webhook_body_bytes_total', help: 'Bytes of accepted request bodies', registers: [registry] }),

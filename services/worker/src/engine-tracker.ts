@@ -30,6 +30,27 @@ export const stateKey = (prefix: string, key: string): string => `${prefix}:stat
  * worker last read or wrote, the parsed form is reused (the engine never mutates a history).
  * Another worker's write changes the text, so the cache can never serve a stale history.
  */
+/**
+ * Versions never change once made, so each is serialized once and its text reused: saving a history
+ * after a write costs the new version's JSON plus a join, not the whole history again (a hot 20 KB
+ * object has several versions, saved on every batch that touches it).
+ */
+const serialized = new WeakMap<object, string>();
+function textOf(value: object): string {
+  let text = serialized.get(value);
+  if (text === undefined) {
+    text = JSON.stringify(value);
+    serialized.set(value, text);
+  }
+  return text;
+}
+
+export function serializeHistory(h: History): string {
+  const versions = h.versions.map(textOf).join(',');
+  const dependents = h.dependents ? `,"dependents":[${h.dependents.map(textOf).join(',')}]` : '';
+  return `{"versions":[${versions}]${dependents}}`;
+}
+
 class HistoryCache {
   private readonly entries = new Map<string, { text: string; history: History }>();
   constructor(private readonly max = 2_000) {}
@@ -123,7 +144,7 @@ export function createEngineTracker(options: EngineTrackerOptions): ChangeTracke
           if (histories.length > 0) {
             const tx = redis.multi();
             for (const [k, h] of histories) {
-              const text = JSON.stringify(h);
+              const text = serializeHistory(h);
               tx.set(k, text);
               cache.remember(k, text, h);
             }

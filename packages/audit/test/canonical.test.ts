@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fixturesDir } from '@crtrail/testkit';
+import { canonicalJson } from '../src/index.js';
+
+const reference = createRequire(import.meta.url)('canonicalize') as (v: unknown) => string | undefined;
+
+test('canonical JSON equals the canonicalize reference on every real audit event', () => {
+  const dir = join(fixturesDir(), 'public');
+  let n = 0;
+  for (const f of readdirSync(dir)) {
+    const text = readFileSync(join(dir, f), 'utf8').replace(/^\uFEFF/, '');
+    const docs = f.endsWith('.json') ? JSON.parse(text).items : text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    for (const d of docs) {
+      assert.equal(canonicalJson(d), reference(d));
+      n++;
+    }
+  }
+  assert.ok(n > 600);
+});
+
+test('RFC 8785 corner cases: key order by UTF-16 code units, numbers as ECMAScript prints them, undefined dropped', () => {
+  const v = { '\u20ac': 1, '\r': 2, '\ud83d\ude00': 3, a: [1e21, 1e-7, -0, 0.1, undefined], b: undefined, c: 'é\n"' };
+  assert.equal(canonicalJson(v), reference(v));
+  assert.equal(canonicalJson({ b: 1, a: { d: 2, c: 3 } }), '{"a":{"c":3,"d":2},"b":1}');
+  assert.throws(() => canonicalJson({ x: Number.NaN }), /not allowed/);
+});
