@@ -87,7 +87,8 @@ describe('foundation: apiserver EventList → webhook → Redis → worker → E
     assert.equal(s.kubernetes.audit.objectRef.resource, 'prometheusrules');
     assert.equal(s.kubernetes.audit.objectRef.name, 'kube-apiserver-slos-extended');
     assert.equal(s.kubernetes.audit.user.username, 'system:serviceaccount:openshift-kube-apiserver-operator:kube-apiserver-operator');
-    assert.equal(s.crtrail.actor.kind, 'serviceaccount');
+    assert.equal(s.crtrail.actor.kind, 'controller', 'an operator service account with its own userAgent');
+    assert.equal(s.crtrail.actor.tool, 'cluster-kube-apiserver-operator');
     assert.ok(Date.parse(s['@timestamp']) > 0);
     const status = docs.filter((d) => d._source.kubernetes.audit.objectRef.subresource === 'status');
     assert.equal(status.length, 3);

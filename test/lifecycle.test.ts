@@ -110,6 +110,20 @@ describe('change engine end to end: a GitOps-managed CR\'s lifecycle through web
       if (want.server_mutations) assert.deepEqual(c.server_mutations, want.server_mutations, label);
       assert.deepEqual(c.paths, [...new Set(c.ops.map((o: { path: string }) => o.path))].sort(), label);
     }
+    // Who and how bad: out-of-band changes of the Argo CD-managed object are drift; critical fields flagged.
+    const bySuffix = (suffix: string) => inOrder.find((d) => d._source.event.id.endsWith(suffix))!._source.crtrail;
+    const drift = Object.fromEntries(Object.keys(EXPECTED).map((k) => [k, bySuffix(k).change.drift]));
+    assert.deepEqual(drift, {
+      '001': false, '002': false, '003': false, '004': true, '005': true, '006': false,
+      '007': false, '008': false, '009': false, '010': false, '011': true, '012': false,
+    });
+    assert.deepEqual(bySuffix('005').change.critical_paths, ['/spec/predictor/model/storageUri']);
+    assert.equal(bySuffix('004').change.critical, false);
+    assert.deepEqual(bySuffix('001').actor, { kind: 'gitops', name: 'system:serviceaccount:argocd:argocd-application-controller', tool: 'argocd' });
+    assert.deepEqual(bySuffix('004').actor, { kind: 'human', name: 'alice@example.com', tool: 'kubectl-edit' });
+    assert.deepEqual(bySuffix('005').actor, { kind: 'human', name: 'carol@example.com', tool: 'kubectl-patch' });
+    assert.equal(bySuffix('002').actor.kind, 'controller');
+    assert.equal(inOrder.find((d) => d._source.event.id.endsWith('005'))!._source.kubernetes.audit.impersonatedUser.username, 'carol@example.com');
     const collection = inOrder.filter((d) => d._source.event.action === 'deletecollection');
     assert.deepEqual(collection.map((d) => d._source.kubernetes.audit.objectRef.name).sort(), ['churn-model', 'ltv-model']);
     for (const d of collection) {

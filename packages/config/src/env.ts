@@ -30,6 +30,7 @@ export const envSchema = z
       .default('crtrail'),
     CRTRAIL_CONFIG: optionalPath,
     CRTRAIL_SIGNING_KEY: optionalPath,
+    CRTRAIL_REDACTION_SALT: z.string().min(16, 'at least 16 characters').optional(),
     CRTRAIL_BODY_LIMIT: z.coerce.number().int().positive().default(32 * 1024 * 1024),
     CRTRAIL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     CRTRAIL_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),

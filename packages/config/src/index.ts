@@ -1,1 +1,4 @@
 export * from './env.js';
+export * from './schema.js';
+export * from './defaults.js';
+export * from './file.js';

@@ -1,1 +1,4 @@
-export {};
+export * from './actor.js';
+export * from './drift.js';
+export * from './critical.js';
+export * from './redact.js';

@@ -1,4 +1,5 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { AuditEvent } from '@crtrail/audit';
 
@@ -54,4 +55,18 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
 
 export function createBatchQueue(prefix: string, connection: ConnectionOptions | Redis): Queue<BatchJob> {
   return new Queue<BatchJob>(queueName(prefix), { connection: connection as ConnectionOptions, defaultJobOptions });
+}
+
+/**
+ * The salt of redaction hashes: `CRTRAIL_REDACTION_SALT`, else one generated once per deployment and
+ * kept in Redis (`<prefix>:redaction-salt`) so every webhook and worker — and every restart — hashes
+ * alike. It never goes to Elasticsearch, the logs or the dead letters, where the hashes are.
+ */
+export async function redactionSalt(redis: Redis, prefix: string, fromEnv: string | undefined): Promise<string> {
+  if (fromEnv) return fromEnv;
+  const key = `${prefix}:redaction-salt`;
+  await redis.set(key, randomBytes(32).toString('hex'), 'NX');
+  const salt = await redis.get(key);
+  if (!salt) throw new Error(`could not read ${key} from Redis`);
+  return salt;
 }

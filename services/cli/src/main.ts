@@ -4,6 +4,7 @@ import { replay } from './replay.js';
 import { registerChanges } from './commands/changes.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerBaseline } from './commands/baseline.js';
+import { registerConfig } from './commands/config.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -63,6 +64,7 @@ export async function main(argv: string[]): Promise<void> {
   registerChanges(program);
   registerDlq(program);
   registerBaseline(program);
+  registerConfig(program);
 
   await program.parseAsync(argv);
 }

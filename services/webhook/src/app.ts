@@ -2,7 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import type { Queue } from 'bullmq';
 import sjson from 'secure-json-parse';
 import type { Redis } from 'ioredis';
-import { validateEventList } from '@crtrail/audit';
+import { validateEventList, type AuditEvent } from '@crtrail/audit';
 import { isCustomResourceMutation, type FilterOptions } from '@crtrail/filter';
 import { JOB_NAME, type BatchJob } from '@crtrail/queue';
 import { errors, WebhookError } from './errors.js';
@@ -20,6 +20,8 @@ export interface WebhookOptions {
   bodyLimit: number;
   /** Which events are kept (the worker's filter, applied before the queue). */
   filter?: FilterOptions;
+  /** Replaces secret values by their salted hashes before the batch is written to Redis. */
+  redact?: (event: AuditEvent) => AuditEvent;
   /** A pino logger to use (or `false`/a fastify logger config). */
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
   metrics?: WebhookMetrics;
@@ -85,7 +87,8 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
     metrics.received.inc(events.length);
     // Only custom-resource mutations are ever recorded; the ~95 % rest (reads, built-in resources,
     // early stages) is dropped here rather than stored in Redis only for the worker to drop it.
-    const kept = events.filter((e) => isCustomResourceMutation(e, options.filter));
+    const redact = options.redact ?? ((e: AuditEvent) => e);
+    const kept = events.filter((e) => isCustomResourceMutation(e, options.filter)).map(redact);
     metrics.enqueued.inc(kept.length);
     if (kept.length > 0) {
       const job: BatchJob = { cluster, receivedAt: Date.now(), events: kept };

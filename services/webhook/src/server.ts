@@ -2,7 +2,9 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Env } from '@crtrail/config';
-import { createBatchQueue, createRedis, type BatchJob } from '@crtrail/queue';
+import { createBatchQueue, createRedis, redactionSalt, type BatchJob } from '@crtrail/queue';
+import { loadConfig } from '@crtrail/config';
+import { redactEvent } from '@crtrail/enrich';
 import { buildWebhook } from './app.js';
 
 export interface RunningWebhook {
@@ -17,6 +19,20 @@ export function producerRedis(url: string): Redis {
   return createRedis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 });
 }
 
+const READY_TIMEOUT_MS = 10_000;
+
+/** Waits for the producer connection (it queues nothing offline, by design) before first use. */
+function ready(redis: Redis, url: string): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Redis at ${url} did not answer within ${READY_TIMEOUT_MS / 1000}s`)), READY_TIMEOUT_MS);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolveReady();
+    });
+  });
+}
+
 /** Starts the webhook on CRTRAIL_HOST:CRTRAIL_PORT (port 0 = any free port). */
 export async function startWebhook(env: Env, logger: FastifyBaseLogger | boolean = true): Promise<RunningWebhook> {
   const redis = producerRedis(env.CRTRAIL_REDIS_URL);
@@ -24,12 +40,19 @@ export async function startWebhook(env: Env, logger: FastifyBaseLogger | boolean
     /* reported through /readyz and 503s; ioredis reconnects by itself */
   });
   const queue = createBatchQueue(env.CRTRAIL_INDEX_PREFIX, redis);
+  const config = loadConfig(env.CRTRAIL_CONFIG);
+  // Redaction before the queue: secret values never reach Redis either. The salt comes from Redis
+  // when not configured, so the webhook needs Redis at start (it cannot ack anything without it anyway).
+  await ready(redis, env.CRTRAIL_REDIS_URL);
+  const salt = await redactionSalt(redis, env.CRTRAIL_INDEX_PREFIX, env.CRTRAIL_REDACTION_SALT);
   queue.on('error', () => {});
   const app = buildWebhook({
     queue,
     redis,
     defaultCluster: env.CRTRAIL_CLUSTER,
     bodyLimit: env.CRTRAIL_BODY_LIMIT,
+    redact: (e) => redactEvent(e, config, salt),
+    ...(config.filter.builtInGroups ? { filter: { builtInGroups: config.filter.builtInGroups } } : {}),
     logger: typeof logger === 'boolean' ? (logger ? { level: env.CRTRAIL_LOG_LEVEL } : false) : logger,
   });
   await app.listen({ host: env.CRTRAIL_HOST, port: env.CRTRAIL_PORT });

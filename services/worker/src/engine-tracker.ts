@@ -12,6 +12,8 @@ export interface EngineTrackerOptions {
   log?: Logger;
   /** Paths left out of diffs (JSON pointers); the engine's defaults when absent. */
   ignorePaths?: string[];
+  /** Annotations kept with each write in the history (its actor), handed back with any repair of it. */
+  annotate?: (event: AuditEvent, object: KubeObject | undefined) => Record<string, unknown>;
   /** Called with events the engine could not process (poison input): they are dead-lettered, not retried forever. */
   onPoison?: (cluster: string, rejected: BulkRejection[]) => Promise<void>;
 }
@@ -21,6 +23,8 @@ interface Group {
   keyString: string;
   mutations: Mutation[];
 }
+
+const roleOf = (s: object): string | undefined => ('role' in s ? String(s.role) : undefined);
 
 export const stateKey = (prefix: string, key: string): string => `${prefix}:state:${key}`;
 
@@ -95,6 +99,7 @@ export function createEngineTracker(options: EngineTrackerOptions): ChangeTracke
           continue;
         }
         for (const { key, mutation } of expanded) {
+          if (options.annotate) mutation.meta = options.annotate(event, mutation.object);
           const keyString = objectKeyString(key);
           let g = groups.get(keyString);
           if (!g) groups.set(keyString, (g = { key, keyString, mutations: [] }));
@@ -132,8 +137,23 @@ export function createEngineTracker(options: EngineTrackerOptions): ChangeTracke
               for (const repair of result.repairs) {
                 // A repair of a record made in this same batch: fold it into that record.
                 const inBatch = records.find((r) => r.id === repair.recordId);
-                if (inBatch) inBatch.change = { ...inBatch.change, ...repair.change };
-                else repairs.push({ id: repair.recordId, change: repair.change });
+                if (inBatch) {
+                  inBatch.change = { ...inBatch.change, ...repair.change };
+                  inBatch.previous = repair.previous;
+                } else {
+                  repairs.push({
+                    id: repair.recordId,
+                    change: repair.change,
+                    object: repair.subject.object,
+                    previous: repair.previous,
+                    meta: repair.subject.meta,
+                    verb: repair.subject.verb,
+                    dryRun: roleOf(repair.subject) === 'dry-run',
+                    failed: roleOf(repair.subject) === 'failed-update',
+                    group: g.key.group,
+                    resource: g.key.resource,
+                  });
+                }
               }
             }
             // Replays change nothing: no write back.

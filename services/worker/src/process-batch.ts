@@ -7,7 +7,10 @@ import type { BatchJob } from '@crtrail/queue';
 import { buildRecord, bulkWrite, indexNames, opsText, type BulkAction, type BulkRejection, type RecordLocator } from '@crtrail/store';
 import { pushDeadLetters } from './dead-letters.js';
 import type { WorkerMetrics } from './metrics.js';
-import type { ActorClassifier, ChangeTracker, TrackOutput } from './tracker.js';
+import type { ChangeTracker, TrackOutput } from './tracker.js';
+import type { Enricher } from './enricher.js';
+import type { CrtrailConfig } from '@crtrail/config';
+import { redactEvent } from '@crtrail/enrich';
 
 export interface BatchDeps {
   es: Client;
@@ -16,7 +19,10 @@ export interface BatchDeps {
   tracker: ChangeTracker;
   /** Finds records already in older backing indices (exactly-once across rollovers). */
   locator?: RecordLocator;
-  classifyActor: ActorClassifier;
+  enrich: Enricher;
+  config: CrtrailConfig;
+  /** Salt of the redaction hashes (never stored with the data). */
+  salt: string;
   filter?: FilterOptions;
   metrics?: WorkerMetrics;
   log?: Logger;
@@ -50,7 +56,8 @@ export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<Batc
   for (const event of job.events) {
     const decision = classifyEvent(event, deps.filter);
     deps.metrics?.events.inc({ decision: decision.keep ? 'kept' : decision.reason });
-    if (decision.keep) kept.push(event);
+    // Redacted before anything else sees it: state store, records, logs, dead letters.
+    if (decision.keep) kept.push(redactEvent(event, deps.config, deps.salt));
   }
   const result: BatchResult = { events: job.events.length, mutations: 0, created: 0, duplicates: 0, repaired: 0, deadLettered: 0 };
   if (kept.length === 0) return result;
@@ -60,22 +67,26 @@ export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<Batc
   await deps.tracker.track(job.cluster, kept, async (out: TrackOutput) => {
     deps.metrics?.diffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     const ingestedAt = Date.now();
-    const actions: BulkAction[] = out.records.map((r) => ({
+    const actions: BulkAction[] = out.records.map((r) => {
+      const { actor, change } = deps.enrich(r);
+      return {
       kind: 'create',
       id: r.id,
       doc: buildRecord({
         cluster: job.cluster,
         event: r.event,
         object: r.object,
-        change: r.change,
-        actor: deps.classifyActor(r.event, r.object ?? r.previous),
+        change,
+        actor,
         stateAfter: r.stateAfter,
         receivedAt: job.receivedAt,
         ingestedAt,
       }),
-    }));
+      } satisfies BulkAction;
+    });
     for (const repair of out.repairs) {
-      actions.push({ kind: 'update', id: repair.id, doc: { crtrail: { change: { ...repair.change, text: opsText(repair.change.ops) } } } });
+      const change = { ...repair.change, ...deps.enrich.repair(repair), text: opsText(repair.change.ops) };
+      actions.push({ kind: 'update', id: repair.id, doc: { crtrail: { change } } });
     }
     result.mutations += out.records.length;
     if (actions.length === 0) return;

@@ -1,5 +1,5 @@
 import type { AuditEvent, KubeObject } from '@crtrail/audit';
-import type { RecordActor, RecordChange } from '@crtrail/store';
+import type { RecordChange } from '@crtrail/store';
 
 /** One record the tracker produced for one mutation (one per object for deletecollection). */
 export interface TrackedRecord {
@@ -15,7 +15,18 @@ export interface TrackedRecord {
 export interface TrackedRepair {
   id: string;
   /** Only the predecessor-dependent fields (ops, paths, patch, kind, baseline[, server_mutations]). */
-  change: Partial<RecordChange> & Pick<RecordChange, 'ops'>;
+  change: Partial<RecordChange> & Pick<RecordChange, 'ops' | 'paths' | 'kind'>;
+  /** The repaired write's stored object and its (now known) predecessor, for re-enrichment. */
+  object?: KubeObject | undefined;
+  previous?: KubeObject | undefined;
+  /** What the write was annotated with when first seen (its actor). */
+  meta?: Record<string, unknown> | undefined;
+  verb: string;
+  /** The repaired record is a dry run / a failed write (dependents of a version): never drift. */
+  dryRun: boolean;
+  failed: boolean;
+  group: string;
+  resource?: string | undefined;
 }
 
 export interface TrackOutput {
@@ -32,5 +43,3 @@ export interface ChangeTracker {
   track(cluster: string, events: AuditEvent[], write: (out: TrackOutput) => Promise<void>): Promise<void>;
   close?(): Promise<void>;
 }
-
-export type ActorClassifier = (event: AuditEvent, object: KubeObject | undefined) => RecordActor;

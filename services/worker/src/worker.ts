@@ -10,8 +10,11 @@ import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { processBatch, type BatchResult } from './process-batch.js';
 import { createEngineTracker } from './engine-tracker.js';
 import { pushDeadLetters } from './dead-letters.js';
-import { classifyActorBasic } from './actor.js';
-import type { ActorClassifier, ChangeTracker } from './tracker.js';
+import { createEnricher } from './enricher.js';
+import type { ChangeTracker } from './tracker.js';
+import { DEFAULT_IGNORE_PATHS } from '@crtrail/diff';
+import { loadConfig, type CrtrailConfig } from '@crtrail/config';
+import { redactionSalt } from '@crtrail/queue';
 
 /** How often a worker checks the rollover conditions when ILM is absent. */
 const ROLLOVER_CHECK_MS = 60_000;
@@ -23,7 +26,8 @@ export interface WorkerOptions {
   serveMetrics?: boolean;
   refresh?: boolean | 'wait_for';
   tracker?: ChangeTracker;
-  classifyActor?: ActorClassifier;
+  /** Validated CRTRAIL_CONFIG; loaded from the environment when absent. */
+  config?: CrtrailConfig;
 }
 
 export interface RunningWorker {
@@ -58,17 +62,21 @@ function serve(metrics: WorkerMetrics, host: string, port: number): Promise<Serv
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const { env } = options;
   const log = options.log ?? pino({ level: env.CRTRAIL_LOG_LEVEL, base: { service: 'worker' } });
+  const config = options.config ?? loadConfig(env.CRTRAIL_CONFIG);
   const es = createEsClient(esConnectionFromEnv(env));
   await installTemplates(es, env.CRTRAIL_INDEX_PREFIX);
   const redis = createRedis(env.CRTRAIL_REDIS_URL);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
   const metrics = createWorkerMetrics();
+  const enrich = createEnricher(config);
   const tracker =
     options.tracker ??
     createEngineTracker({
       redis,
       prefix: env.CRTRAIL_INDEX_PREFIX,
       log,
+      ignorePaths: [...DEFAULT_IGNORE_PATHS, ...config.filter.ignorePaths],
+      annotate: (event, object) => ({ actor: enrich.actorOf(event, object) }),
       onPoison: async (cluster, rejected) => {
         await pushDeadLetters(redis, env.CRTRAIL_INDEX_PREFIX, cluster, rejected);
         metrics.dlq.inc(rejected.length);
@@ -81,7 +89,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     redis,
     prefix: env.CRTRAIL_INDEX_PREFIX,
     tracker,
-    classifyActor: options.classifyActor ?? classifyActorBasic,
+    enrich,
+    config,
+    salt: await redactionSalt(redis, env.CRTRAIL_INDEX_PREFIX, env.CRTRAIL_REDACTION_SALT),
+    ...(config.filter.builtInGroups ? { filter: { builtInGroups: config.filter.builtInGroups } } : {}),
     metrics,
     log,
     refresh: options.refresh ?? false,

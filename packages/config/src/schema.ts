@@ -1,0 +1,68 @@
+import { z } from 'zod';
+
+/** A regular expression given as a string; invalid ones are config errors, not crashes later. */
+const regex = z.string().min(1).refine((s) => {
+  try {
+    new RegExp(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a valid regular expression');
+
+/** Which objects a rule applies to: an API group, and a kind and/or plural resource. */
+const target = {
+  group: z.string(),
+  kind: z.string().optional(),
+  resource: z.string().optional(),
+};
+
+/** A path in dot form (`spec.predictor.model.storageUri`, `spec.containers[*].image`). */
+const dotPath = z.string().regex(/^[A-Za-z0-9_.$@*\-[\]/]+$/, 'a dot path like spec.model.version');
+
+export const configSchema = z
+  .object({
+    filter: z
+      .object({
+        /** API groups treated as built-in (not recorded); replaces the default list when given. */
+        builtInGroups: z.array(z.string()).optional(),
+        /** JSON pointers left out of diffs, added to the defaults. */
+        ignorePaths: z.array(z.string().regex(/^(\/[^/]*)+$/, 'a JSON pointer like /metadata/annotations')).default([]),
+      })
+      .strict()
+      .default({}),
+    actors: z
+      .object({
+        /** `tool` of a write, from its userAgent and/or the field manager of the response's managedFields. First match wins. */
+        tools: z.array(z.object({ tool: z.string().min(1), userAgent: regex.optional(), manager: regex.optional() }).strict()).default([]),
+        /** Usernames (regex) that are controllers/operators even with a kubectl-like userAgent. */
+        controllers: z.array(regex).default([]),
+        /** GitOps managers: a write matching one is `gitops`; objects they manage are drift-checked. */
+        gitops: z
+          .array(z.object({ name: z.string().min(1), userAgent: regex.optional(), manager: regex.optional(), username: regex.optional() }).strict())
+          .default([]),
+        /** userAgents (regex) of interactive clients: a service account using one is not a controller. */
+        interactive: z.array(regex).default([]),
+      })
+      .strict()
+      .default({}),
+    critical: z.array(z.object({ ...target, paths: z.array(dotPath).min(1) }).strict()).default([]),
+    redaction: z
+      .object({
+        paths: z.array(z.object({ ...target, paths: z.array(dotPath).min(1) }).strict()).default([]),
+        /** Kinds (regex) whose top-level `data`/`stringData` are always redacted. */
+        secretLikeKinds: z.array(regex).default([]),
+      })
+      .strict()
+      .default({}),
+    alerts: z
+      .object({
+        sinks: z.array(z.object({ type: z.enum(['webhook', 'slack']), url: z.string().url(), critical_only: z.boolean().default(true) }).strict()).default([]),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+export type CrtrailConfig = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

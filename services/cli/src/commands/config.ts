@@ -1,0 +1,20 @@
+import type { Command } from 'commander';
+import { checkConfigFile } from '@crtrail/config';
+
+export function registerConfig(program: Command): void {
+  const config = program.command('config').description('configuration file (CRTRAIL_CONFIG)');
+  config
+    .command('check')
+    .description('validate a CRTRAIL_CONFIG file; names each bad key with its line (unknown keys are errors)')
+    .argument('<file>')
+    .action((file: string) => {
+      const r = checkConfigFile(file);
+      if (r.ok) {
+        const c = r.config;
+        process.stdout.write(`${file}: ok (${c.actors.tools.length} tool rules, ${c.actors.gitops.length} GitOps managers, ${c.critical.length} critical-field rules, ${c.redaction.paths.length} redaction rules)\n`);
+        return;
+      }
+      for (const e of r.errors) process.stderr.write(`${e}\n`);
+      process.exitCode = 1;
+    });
+}
