@@ -3,7 +3,7 @@ import { cleanupPrefix, eventually, testEs, testRedis, testEsUrl, testRedisUrl }
 import { startWebhook, type RunningWebhook } from '@crtrail/webhook';
 import { startWorker, type RunningWorker, type WorkerOptions } from '@crtrail/worker';
 import { indexNames } from '@crtrail/store';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 
 export interface Pipeline {
   prefix: string;
@@ -22,7 +22,7 @@ export interface Pipeline {
 }
 
 /** The real webhook (port 0) and real worker(s) on real Redis + Elasticsearch, under a test's own prefix. */
-export async function startPipeline(prefix: string, options: { workers?: number; worker?: Partial<WorkerOptions>; env?: Record<string, string> } = {}): Promise<Pipeline> {
+export async function startPipeline(prefix: string, options: { workers?: number; worker?: Partial<WorkerOptions>; env?: Record<string, string>; log?: Logger } = {}): Promise<Pipeline> {
   const env = loadEnv({
     CRTRAIL_REDIS_URL: testRedisUrl(),
     CRTRAIL_ES_URL: testEsUrl(),
@@ -31,7 +31,7 @@ export async function startPipeline(prefix: string, options: { workers?: number;
     CRTRAIL_LOG_LEVEL: process.env.CRTRAIL_LOG_LEVEL || 'warn',
     ...options.env,
   });
-  const log = pino({ level: env.CRTRAIL_LOG_LEVEL });
+  const log = options.log ?? pino({ level: env.CRTRAIL_LOG_LEVEL });
   const workers: RunningWorker[] = [];
   for (let i = 0; i < (options.workers ?? 1); i++) {
     workers.push(await startWorker({ env, log, serveMetrics: false, refresh: 'wait_for', ...options.worker }));
