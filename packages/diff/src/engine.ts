@@ -16,13 +16,16 @@ import { applyJsonPatch, applyMergePatch } from './patch-apply.js';
 import { classifyKind, type ChangeKind } from './kind.js';
 import {
   baseOf,
+  boundVersions,
   compareVersions,
   insertVersion,
   MAX_DEPENDENTS,
+  orderKey,
   predecessorOf,
   successorOf,
   type Dependent,
   type History,
+  type StoredFields,
   type Subject,
   type Version,
 } from './history.js';
@@ -52,6 +55,18 @@ export interface Mutation {
   event: AuditEvent;
   object?: KubeObject | undefined;
   recordId: string;
+  /** Opaque annotations kept with the write (see {@link Subject.meta}). */
+  meta?: Record<string, unknown>;
+}
+
+/** A record to rewrite in place, with what the caller needs to re-enrich it. */
+export interface Repair {
+  recordId: string;
+  change: RepairFields;
+  /** The repaired write (its object, verb, meta). */
+  subject: Subject;
+  /** Its predecessor's stored state, now known. */
+  previous?: KubeObject | undefined;
 }
 
 export interface EngineOptions {
@@ -63,7 +78,7 @@ export interface ApplyResult {
   history: History;
   record: ChangeFields;
   /** Records written earlier whose predecessor changed (a late event arrived after them): rewrite in place. */
-  repairs: Array<{ recordId: string; change: RepairFields }>;
+  repairs: Repair[];
   /** Stored state before this write, when known (drift detection compares it with the new one). */
   previous?: KubeObject | undefined;
   /** The recordId was already applied: the record was recomputed identically and nothing moved. */
@@ -75,6 +90,7 @@ type Role = 'write' | Dependent['role'];
 /** CR create drops `.status` from the request: not a server mutation. */
 const CREATE_REQUEST_IGNORE = ['/status'];
 
+/** sha256 (hex) of the RFC 8785 canonical JSON of a stored state: `state_hash`, the link between a record and the state it left. */
 export function stateHash(object: KubeObject): string {
   return createHash('sha256').update(canonicalJson(object) ?? '').digest('hex');
 }
@@ -85,20 +101,26 @@ function resourceVersionOf(o: unknown): string | undefined {
 }
 
 /**
- * How a patch was sent. A JSON array is JSON Patch; an object is a merge patch, or a server-side
- * apply when the response's managedFields record an `Apply` by this field manager (the audit event
- * does not log the Content-Type) and the document names apiVersion/kind as apply configurations must.
+ * How a patch was sent; the audit event does not log the Content-Type, so it is inferred. A JSON
+ * array is JSON Patch. An object is a server-side apply configuration when it names apiVersion and
+ * kind (apply configurations must) and either the response's managedFields record an `Apply` by this
+ * request's field manager, or the URI has `force` (accepted only for apply), or the response has no
+ * managedFields at all (an audit policy with `omitManagedFields` strips them, so the stronger signal
+ * is missing). Any other object is a JSON merge patch (strategic merge patch does not exist for CRs).
  */
 export function patchTypeOf(event: AuditEvent, response: KubeObject | undefined): PatchType | undefined {
   if (event.verb !== 'patch') return undefined;
   if (Array.isArray(event.requestObject)) return 'json';
   if (!isObject(event.requestObject)) return undefined;
-  const q = event.requestURI.indexOf('?');
-  const manager = q >= 0 ? new URLSearchParams(event.requestURI.slice(q + 1)).get('fieldManager') : null;
-  const entries = (response?.metadata?.managedFields ?? []) as Array<{ manager?: string; operation?: string }>;
-  const applied = entries.some((e) => e.operation === 'Apply' && (manager === null || e.manager === manager));
   const req = event.requestObject;
-  return applied && typeof req.apiVersion === 'string' && typeof req.kind === 'string' ? 'apply' : 'merge';
+  if (typeof req.apiVersion !== 'string' || typeof req.kind !== 'string') return 'merge';
+  const q = event.requestURI.indexOf('?');
+  const query = new URLSearchParams(q >= 0 ? event.requestURI.slice(q + 1) : '');
+  const manager = query.get('fieldManager');
+  const entries = response?.metadata?.managedFields;
+  if (!Array.isArray(entries) || query.has('force')) return 'apply';
+  const applied = (entries as Array<{ manager?: string; operation?: string }>).some((e) => e.operation === 'Apply' && (manager === null || e.manager === manager));
+  return applied ? 'apply' : 'merge';
 }
 
 function pointerGet(doc: unknown, pointer: string): unknown {
@@ -121,15 +143,38 @@ const ignored = (path: string, ignore: readonly string[]): boolean => ignore.som
 function patchDocOps(request: unknown, type: string | undefined, response: KubeObject | undefined, ignore: readonly string[]): Op[] {
   const ops: Op[] = [];
   if (type === 'json' && Array.isArray(request)) {
-    for (const raw of request as Array<{ op?: string; path?: string; value?: unknown }>) {
-      if (typeof raw?.path !== 'string' || raw.op === 'test' || ignored(raw.path, ignore)) continue;
+    const docOps = (request as unknown[]).filter(isObject) as Array<{ op?: unknown; path?: unknown; from?: unknown; value?: unknown }>;
+    // `/list/-` appends: name the element by its index in the response (the k-th of m appends to
+    // one array is at length - m + k), so the path is the same one a known-baseline diff would give.
+    const appends = new Map<string, number>();
+    for (const o of docOps) if (typeof o.path === 'string' && o.path.endsWith('/-')) appends.set(o.path, (appends.get(o.path) ?? 0) + 1);
+    const seen = new Map<string, number>();
+    const resolve = (path: string): string => {
+      if (!path.endsWith('/-') || !response) return path;
+      const list = pointerGet(response, path.slice(0, -2));
+      if (!Array.isArray(list)) return path;
+      const k = seen.get(path) ?? 0;
+      seen.set(path, k + 1);
+      return `${path.slice(0, -2)}/${list.length - (appends.get(path) ?? 1) + k}`;
+    };
+    const pointer = (p: unknown): p is string => typeof p === 'string' && (p === '' || p.startsWith('/'));
+    for (const raw of docOps) {
+      if (!pointer(raw.path) || raw.op === 'test') continue;
+      if (raw.op === 'move' && pointer(raw.from) && !ignored(raw.from, ignore)) ops.push({ op: 'remove', path: raw.from });
+      const path = resolve(raw.path);
+      if (ignored(path, ignore)) continue;
       if (raw.op === 'remove') {
-        ops.push({ op: 'remove', path: raw.path });
+        ops.push({ op: 'remove', path });
         continue;
       }
-      const value = response ? pointerGet(response, raw.path) : raw.value;
-      ops.push({ op: 'replace', path: raw.path, new: value === undefined ? raw.value : value });
+      // The stored value when the response has it (the server may have mutated it), else what was sent.
+      const stored = response ? pointerGet(response, path) : undefined;
+      const value = stored !== undefined ? stored : raw.op === 'add' || raw.op === 'replace' ? raw.value : undefined;
+      ops.push(value === undefined ? { op: 'replace', path } : { op: 'replace', path, new: value });
     }
+    // Several ops of one document on one path: the last one is what happened.
+    const last = new Map(ops.map((o, i) => [o.path, i]));
+    return ops.filter((o, i) => last.get(o.path) === i);
   } else if ((type === 'merge' || type === 'apply') && isObject(request)) {
     const visit = (patch: unknown, path: string): void => {
       if (ignored(path, ignore)) return;
@@ -246,6 +291,7 @@ export function applyMutation(history: History | undefined, m: Mutation, options
     ...(event.objectRef?.subresource ? { subresource: event.objectRef.subresource } : {}),
     object: obj,
     ...(event.verb === 'patch' ? { request: event.requestObject, ...(patchType ? { patchType } : {}) } : {}),
+    ...(m.meta ? { meta: m.meta } : {}),
   });
   // `gone`: the write removed the object, so no state is left to hash.
   type Extra = { stored?: KubeObject; gone?: boolean; repairs?: ApplyResult['repairs']; duplicate?: boolean };
@@ -256,7 +302,6 @@ export function applyMutation(history: History | undefined, m: Mutation, options
     ...(patchType ? { patch_type: patchType } : {}),
     ...(extra.stored && !extra.gone ? { state_hash: stateHash(extra.stored) } : {}),
   });
-  const known = (recordId: string): boolean => (h.dependents ?? []).some((d) => d.recordId === recordId);
   const result = (next: History, fields: RepairFields, pred: Version | undefined, extra: Extra = {}): ApplyResult => ({
     history: next,
     record: { ...record(fields, extra), ...(failed ? { server_mutations: [] } : {}) },
@@ -271,10 +316,12 @@ export function applyMutation(history: History | undefined, m: Mutation, options
     const req = isObject(event.requestObject) ? sanitize(event.requestObject as KubeObject) : undefined;
     const rv = resourceVersionOf(req);
     if (event.verb === 'update' && req && rv) {
+      const replay = replayDependent(h, m.recordId, ignore);
+      if (replay) return result(h, replay.fields, replay.base, { duplicate: true });
       const s = subject(req, rv);
       const pred = baseOf({ uid, resourceVersion: rv, role: 'failed-update' }, h.versions);
       const fields = computeFields(s, 'failed-update', false, pred, ignore);
-      return result(addDependent(h, { ...s, role: 'failed-update' }), fields, pred, { duplicate: known(m.recordId) });
+      return result(addDependent(h, remember({ ...s, role: 'failed-update' }, fields, pred)), fields, pred);
     }
     // A failed create shows everything it tried to create; a failed patch its document (new
     // values only: nothing was stored to read them back from). A denied request (403) has no body.
@@ -303,9 +350,11 @@ export function applyMutation(history: History | undefined, m: Mutation, options
   // A dry run stores nothing; its response keeps the stored resourceVersion, which names its base.
   const removal = isRemoval(event.verb, object);
   if (dryRun) {
+    const replay = replayDependent(h, m.recordId, ignore);
+    if (replay) return result(h, replay.fields, replay.base, { duplicate: true });
     const pred = baseOf({ uid, resourceVersion: rv, role: 'dry-run' }, h.versions);
     const fields = computeFields(s, 'dry-run', removal, pred, ignore);
-    return result(addDependent(h, { ...s, role: 'dry-run' }), fields, pred, { duplicate: known(m.recordId) });
+    return result(addDependent(h, remember({ ...s, role: 'dry-run' }, fields, pred)), fields, pred);
   }
 
   const version: Version = { ...s, deleted: removal };
@@ -315,37 +364,83 @@ export function applyMutation(history: History | undefined, m: Mutation, options
   const seen = h.versions.find((v) => v.recordId === m.recordId);
   if (seen) {
     const pred = predecessorOf(seen, h.versions);
-    return result(h, computeFields(seen, 'write', seen.deleted, pred, ignore), pred, { stored: object, gone: seen.deleted, duplicate: true });
+    return result(h, recall(seen, 'write', pred, ignore), pred, { stored: object, gone: seen.deleted, duplicate: true });
   }
-  const seenNoop = h.dependents?.find((d) => d.recordId === m.recordId && d.role === 'noop');
-  if (seenNoop) {
-    const pred = byRv(h.versions, uid, rv);
-    return result(h, computeFields(seenNoop, 'noop', false, pred, ignore), pred, { stored: object, duplicate: true });
-  }
+  const replay = replayDependent(h, m.recordId, ignore);
+  if (replay) return result(h, replay.fields, replay.base, { stored: object, duplicate: true });
 
   // The same resourceVersion as a stored version: one of the two writes changed nothing (a no-op PUT
   // or apply answers the stored object). The earlier one produced the version; the later is a no-op.
   const same = removal && (event.verb === 'delete' || event.verb === 'deletecollection') ? undefined : byRv(h.versions, uid, rv);
   if (same) {
     if (compareVersions(version, same) >= 0) {
-      const next = addDependent(h, { ...s, role: 'noop' });
-      return result(next, computeFields(s, 'noop', false, same, ignore), same, { stored: object });
+      const fields = computeFields(s, 'noop', false, same, ignore);
+      return result(addDependent(h, remember({ ...s, role: 'noop' }, fields, same)), fields, same, { stored: object });
     }
     // This write came first: it takes the version over, and the other becomes the no-op.
-    const versions = h.versions.map((v) => (v === same ? version : v));
+    const before = predecessorOf(same, h.versions);
+    const fields = computeFields(s, 'write', removal, before, ignore);
+    const taken = remember(version, fields, before);
+    // Records diffed against the demoted write were diffed against this same state (same
+    // resourceVersion): their fields stand, their base is now this write.
+    const rebase = <T extends Subject>(x: T): T => (x.base && x.base.auditID === same.auditID && x.base.resourceVersion === same.resourceVersion ? { ...x, base: orderKey(taken) } : x);
+    const versions = h.versions.map((v) => (v === same ? taken : rebase(v)));
     const { deleted: _deleted, ...demoted } = same;
+    const dependents = h.dependents?.map(rebase);
     // The demoted write is now a dependent of this version: repairDependents recomputes it as a no-op.
-    const next = repairDependents(addDependent({ ...h, versions }, { ...demoted, role: 'noop' }), version, repairs, ignore);
-    const pred = predecessorOf(version, versions);
-    return result(next, computeFields(s, 'write', removal, pred, ignore), pred, { stored: object, gone: removal, repairs });
+    const next = repairDependents(addDependent({ ...h, versions, ...(dependents ? { dependents } : {}) }, { ...demoted, role: 'noop' }), taken, repairs, ignore);
+    return result(next, fields, before, { stored: object, gone: removal, repairs });
   }
 
-  const versions = insertVersion(h.versions, version);
-  const pred = predecessorOf(version, versions);
-  const successor = successorOf(version, versions);
-  if (successor) repairs.push({ recordId: successor.recordId, change: computeFields(successor, 'write', successor.deleted, version, ignore) });
-  const next = repairDependents({ ...h, versions }, version, repairs, ignore);
-  return result(next, computeFields(s, 'write', removal, pred, ignore), pred, { stored: object, gone: removal, repairs });
+  let all = [...h.versions, version].sort(compareVersions);
+  const pred = predecessorOf(version, all);
+  const fields = computeFields(s, 'write', removal, pred, ignore);
+  const stored = remember(version, fields, pred);
+  all = all.map((v) => (v === version ? stored : v));
+  const successor = successorOf(version, all);
+  if (successor && betterBase(version, successor)) {
+    const change = computeFields(successor, 'write', successor.deleted, version, ignore);
+    repairs.push({ recordId: successor.recordId, change, subject: successor, previous: version.deleted ? undefined : version.object });
+    all = all.map((v) => (v === successor ? remember(successor, change, version) : v));
+  }
+  const next = repairDependents({ ...h, versions: all }, stored, repairs, ignore);
+  return result({ ...next, versions: boundVersions(next.versions) }, fields, pred, { stored: object, gone: removal, repairs });
+}
+
+/**
+ * `x` with the record fields just computed for it against `base`, so that a replay gives them back
+ * even after `base` has left the bounded history. A create's fields depend on its object only: not
+ * stored (they would double the history's size while the create is in it).
+ */
+function remember<T extends Subject>(x: T, fields: RepairFields, base: Version | undefined): T {
+  const { fields: _fields, base: _base, ...rest } = x;
+  if (x.verb === 'create' && !base) return rest as T;
+  const kept: StoredFields = { ops: fields.ops, kind: fields.kind, baseline: fields.baseline, ...(fields.server_mutations ? { server_mutations: fields.server_mutations } : {}) };
+  return { ...rest, fields: kept, ...(base ? { base: orderKey(base) } : {}) } as T;
+}
+
+/** The record fields of a write already made: as stored, else (a create, or a history stored before fields were kept) recomputed. */
+function recall(x: Subject, role: Role, base: Version | undefined, ignore: readonly string[]): RepairFields {
+  if (!x.fields) return computeFields(x, role, role === 'write' ? (x as Version).deleted : dryRunRemoval(x), base, ignore);
+  const f = x.fields;
+  return { ops: f.ops, paths: pathsOf(f.ops), patch: toJsonPatch(f.ops), kind: f.kind, baseline: f.baseline, ...(f.server_mutations ? { server_mutations: f.server_mutations } : {}) };
+}
+
+/**
+ * Whether `candidate` is a closer base for `x` than the one its record was computed against. Its
+ * stored base may have left the history, so the comparison is with that base's order key: a late
+ * write older than it is not `x`'s predecessor, whatever the history still holds.
+ */
+const betterBase = (candidate: Version, x: Subject): boolean => !x.base || compareVersions(candidate, x.base) > 0;
+
+const dryRunRemoval = (d: Subject): boolean => (d as Dependent).role === 'dry-run' && isRemoval(d.verb, d.object);
+
+/** A dependent record already made (same recordId): its fields, identical to the first time. */
+function replayDependent(h: History, recordId: string, ignore: readonly string[]): { fields: RepairFields; base: Version | undefined } | undefined {
+  const d = h.dependents?.find((x) => x.recordId === recordId);
+  if (!d) return undefined;
+  const base = baseOf(d, h.versions);
+  return { fields: recall(d, d.role, base, ignore), base };
 }
 
 /**
@@ -353,13 +448,15 @@ export function applyMutation(history: History | undefined, m: Mutation, options
  * recompute them against it. `h` already holds `version`.
  */
 function repairDependents(h: History, version: Version, repairs: ApplyResult['repairs'], ignore: readonly string[]): History {
-  for (const d of h.dependents ?? []) {
-    if (d.uid !== version.uid || d.recordId === version.recordId) continue;
-    if (baseOf(d, h.versions) !== version) continue;
-    const removal = d.role === 'dry-run' && isRemoval(d.verb, d.object);
-    repairs.push({ recordId: d.recordId, change: computeFields(d, d.role, removal, version, ignore) });
-  }
-  return h;
+  if (!h.dependents) return h;
+  const dependents = h.dependents.map((d) => {
+    if (d.uid !== version.uid || d.recordId === version.recordId) return d;
+    if (baseOf(d, h.versions)?.recordId !== version.recordId || !betterBase(version, d)) return d;
+    const change = computeFields(d, d.role, dryRunRemoval(d), version, ignore);
+    repairs.push({ recordId: d.recordId, change, subject: d, previous: version.object });
+    return remember(d, change, version);
+  });
+  return { ...h, dependents };
 }
 
 /** One mutation per object the event wrote: deletecollection becomes one per item of its List. */

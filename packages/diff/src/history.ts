@@ -1,4 +1,21 @@
 import type { KubeObject } from '@crtrail/audit';
+import type { ChangeKind } from './kind.js';
+import type { Op } from './ops.js';
+
+/** What orders writes of one object (see {@link compareVersions}). */
+export type OrderKey = Pick<Version, 'resourceVersion' | 'stageTimestamp' | 'auditID' | 'deleted'>;
+
+/**
+ * A record's predecessor-dependent fields as last computed (paths and patch are derived from ops,
+ * so not stored). Kept with the write because the version it was diffed against may leave the
+ * bounded history, and a replay must still give the identical record.
+ */
+export interface StoredFields {
+  ops: Op[];
+  kind: ChangeKind;
+  baseline: 'known' | 'unknown' | 'none';
+  server_mutations?: Op[];
+}
 
 /** What the engine keeps of one write, enough to recompute its record against another predecessor. */
 export interface Subject {
@@ -15,6 +32,15 @@ export interface Subject {
   /** For patches: the patch document and its type. */
   request?: unknown;
   patchType?: string;
+  /** Caller's annotations of the write (e.g. its actor), carried so a repair can re-enrich the record. */
+  meta?: Record<string, unknown>;
+  /** Its record's predecessor-dependent fields; absent for a create (they depend on nothing but its object). */
+  fields?: StoredFields;
+  /**
+   * Order key of the version those fields were diffed against (absent: none was known). A late
+   * write is a better base only when ordered after it, even once that version has left the history.
+   */
+  base?: OrderKey;
 }
 
 /** One stored state of one object, as a state-changing write left it. */
@@ -44,7 +70,9 @@ export interface History {
  * apiservers reorder within seconds: a handful of writes of one object); small because every batch
  * that touches the object reads and writes its whole history (a 20 KB CR × 8 versions), so the
  * window costs throughput and worker memory directly (measured by `npm run bench`). An event later
- * than this window is diffed with an unknown baseline rather than against a wrong one.
+ * than this window is diffed with an unknown baseline rather than against a wrong one. Records are
+ * independent of delivery order as long as no event arrives after MAX_VERSIONS newer versions of
+ * its object (the property tests check up to that edge).
  */
 export const MAX_VERSIONS = 8;
 export const MAX_DEPENDENTS = 8;
@@ -65,7 +93,7 @@ export function compareResourceVersions(a: string, b: string): number | undefine
  * resourceVersion a delete comes after the write it deleted (a delete answers with the last stored
  * state, resourceVersion unchanged). auditID breaks the remaining ties deterministically.
  */
-export function compareVersions(a: Version, b: Version): number {
+export function compareVersions(a: OrderKey, b: OrderKey): number {
   if (a.resourceVersion !== b.resourceVersion) {
     const byRevision = compareResourceVersions(a.resourceVersion, b.resourceVersion);
     if (byRevision !== undefined && byRevision !== 0) return byRevision;
@@ -78,8 +106,21 @@ export function compareVersions(a: Version, b: Version): number {
 
 /** A new sorted list with `v` inserted, keeping the newest {@link MAX_VERSIONS}. */
 export function insertVersion(versions: Version[], v: Version): Version[] {
-  const next = [...versions, v].sort(compareVersions);
-  return next.length > MAX_VERSIONS ? next.slice(next.length - MAX_VERSIONS) : next;
+  return boundVersions([...versions, v].sort(compareVersions));
+}
+
+/**
+ * The newest {@link MAX_VERSIONS} of a sorted list. Applied only after a write's predecessor and
+ * successor were found in the full list: a late write whose predecessor is the oldest kept version
+ * must still be diffed against it, whichever version the bound then drops.
+ */
+export function boundVersions(sorted: Version[]): Version[] {
+  return sorted.length > MAX_VERSIONS ? sorted.slice(sorted.length - MAX_VERSIONS) : sorted;
+}
+
+/** The order key of a version (what {@link Subject.base} keeps of it). */
+export function orderKey(v: OrderKey): OrderKey {
+  return { resourceVersion: v.resourceVersion, stageTimestamp: v.stageTimestamp, auditID: v.auditID, deleted: v.deleted };
 }
 
 /** The latest version of the same incarnation (uid) strictly before `v`. */

@@ -1,14 +1,29 @@
-import { isPlainObject, splitPointer } from './ops.js';
+import { deepEqual, isPlainObject, splitPointer } from './ops.js';
 
 const clone = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T));
 
-/** RFC 7386 JSON merge patch: objects merge, `null` deletes, anything else replaces. */
+const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+
+/**
+ * Sets an own property even for `__proto__`: patch documents come from clients, and a plain
+ * assignment of that key would replace the object's prototype instead of adding a field.
+ */
+function setOwn(o: Record<string, unknown>, k: string, value: unknown): void {
+  Object.defineProperty(o, k, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/**
+ * RFC 7386 JSON merge patch: objects merge recursively, `null` deletes a member, anything else
+ * (arrays included) replaces. Returns a new value; `target` is not modified.
+ */
 export function applyMergePatch(target: unknown, patch: unknown): unknown {
   if (!isPlainObject(patch)) return clone(patch);
-  const result: Record<string, unknown> = isPlainObject(target) ? { ...target } : {};
-  for (const [k, v] of Object.entries(patch)) {
+  const result: Record<string, unknown> = {};
+  if (isPlainObject(target)) for (const k of Object.keys(target)) setOwn(result, k, target[k]);
+  for (const k of Object.keys(patch)) {
+    const v = patch[k];
     if (v === null) delete result[k];
-    else result[k] = applyMergePatch(result[k], v);
+    else setOwn(result, k, applyMergePatch(hasOwn(result, k) ? result[k] : undefined, v));
   }
   return result;
 }
@@ -20,71 +35,100 @@ interface PatchOp {
   from?: string;
 }
 
-function parent(doc: unknown, segments: string[]): { container: any; key: string } {
-  let node: any = doc;
-  for (const s of segments.slice(0, -1)) {
-    node = Array.isArray(node) ? node[Number(s)] : node?.[s];
-    if (node === undefined || node === null || typeof node !== 'object') throw new Error(`path not found: /${segments.join('/')}`);
-  }
+const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
+
+/** RFC 6901 §4: an array index is decimal without leading zeros; `-` (past the end) only where the caller allows it. */
+function arrayIndex(arr: unknown[], key: string, pointer: string, allowEnd: boolean): number {
+  if (allowEnd && key === '-') return arr.length;
+  if (!ARRAY_INDEX.test(key)) throw new Error(`bad array index in ${pointer}`);
+  const i = Number(key);
+  if (i > arr.length || (!allowEnd && i === arr.length)) throw new Error(`array index out of range: ${pointer}`);
+  return i;
+}
+
+function child(node: unknown, key: string, pointer: string): unknown {
+  if (Array.isArray(node)) return node[arrayIndex(node, key, pointer, false)];
+  if (isPlainObject(node) && hasOwn(node, key)) return node[key];
+  throw new Error(`path not found: ${pointer}`);
+}
+
+/** The container of the last segment of `pointer` (which must exist), and that segment. */
+function parent(doc: unknown, pointer: string): { container: unknown; key: string } {
+  const segments = splitPointer(pointer);
+  let node = doc;
+  for (const s of segments.slice(0, -1)) node = child(node, s, pointer);
+  if (!Array.isArray(node) && !isPlainObject(node)) throw new Error(`path not found: ${pointer}`);
   return { container: node, key: segments[segments.length - 1]! };
 }
 
 function get(doc: unknown, pointer: string): unknown {
-  let node: any = doc;
-  for (const s of splitPointer(pointer)) {
-    node = Array.isArray(node) ? node[Number(s)] : node?.[s];
-    if (node === undefined) throw new Error(`path not found: ${pointer}`);
-  }
+  let node = doc;
+  for (const s of splitPointer(pointer)) node = child(node, s, pointer);
   return node;
 }
 
-/** RFC 6902 JSON Patch (add, remove, replace, move, copy, test) on a copy of `doc`. Throws on a failed op. */
+function remove(doc: unknown, pointer: string): void {
+  const { container, key } = parent(doc, pointer);
+  if (Array.isArray(container)) container.splice(arrayIndex(container, key, pointer, false), 1);
+  else {
+    const obj = container as Record<string, unknown>;
+    if (!hasOwn(obj, key)) throw new Error(`path not found: ${pointer}`);
+    delete obj[key];
+  }
+}
+
+function add(doc: unknown, pointer: string, value: unknown): void {
+  const { container, key } = parent(doc, pointer);
+  if (Array.isArray(container)) container.splice(arrayIndex(container, key, pointer, true), 0, value);
+  else setOwn(container as Record<string, unknown>, key, value);
+}
+
+/**
+ * RFC 6902 JSON Patch (add, remove, replace, move, copy, test) applied to a copy of `doc`; `doc`
+ * is not modified. Throws on any op that RFC 6902 says fails (missing path, bad index, failed
+ * test), as the apiserver does: a patch that does not apply to what we believe was stored must not
+ * produce an expectation.
+ */
 export function applyJsonPatch(doc: unknown, ops: unknown[]): unknown {
-  let result = clone(doc);
+  // A wrapper makes the root an ordinary member, so "" needs no special case.
+  const box: Record<string, unknown> = { root: clone(doc) };
+  const at = (pointer: unknown): string => {
+    if (typeof pointer !== 'string') throw new Error(`JSON Patch op without a string path`);
+    splitPointer(pointer); // validates the syntax
+    return `/root${pointer}`;
+  };
   for (const raw of ops) {
-    const o = raw as PatchOp;
-    const segments = splitPointer(o.path);
-    if (segments.length === 0) {
-      if (o.op === 'add' || o.op === 'replace') result = clone(o.value);
-      else if (o.op === 'test') {
-        if (JSON.stringify(result) !== JSON.stringify(o.value)) throw new Error('test failed at the root');
-      } else throw new Error(`cannot ${o.op} the root`);
-      continue;
-    }
-    const value = o.op === 'move' || o.op === 'copy' ? clone(get(result, o.from ?? '')) : clone(o.value);
-    if (o.op === 'move') {
-      const from = parent(result, splitPointer(o.from ?? ''));
-      if (Array.isArray(from.container)) from.container.splice(Number(from.key), 1);
-      else delete from.container[from.key];
-    }
-    const { container, key } = parent(result, segments);
+    if (!isPlainObject(raw)) throw new Error('JSON Patch op is not an object');
+    const o = raw as unknown as PatchOp;
+    const path = at(o.path);
     switch (o.op) {
       case 'add':
-      case 'move':
-      case 'copy':
-        if (Array.isArray(container)) container.splice(key === '-' ? container.length : Number(key), 0, value);
-        else container[key] = value;
-        break;
-      case 'replace':
-        if (Array.isArray(container)) container[Number(key)] = value;
-        else {
-          if (!(key in container)) throw new Error(`path not found: ${o.path}`);
-          container[key] = value;
-        }
+        add(box, path, clone(o.value));
         break;
       case 'remove':
-        if (Array.isArray(container)) container.splice(Number(key), 1);
-        else {
-          if (!(key in container)) throw new Error(`path not found: ${o.path}`);
-          delete container[key];
-        }
+        remove(box, path);
+        break;
+      case 'replace':
+        remove(box, path);
+        add(box, path, clone(o.value));
+        break;
+      case 'move': {
+        const from = at(o.from);
+        if (path.startsWith(`${from}/`)) throw new Error(`cannot move ${o.from} into itself`);
+        const value = get(box, from);
+        remove(box, from);
+        add(box, path, value);
+        break;
+      }
+      case 'copy':
+        add(box, path, clone(get(box, at(o.from))));
         break;
       case 'test':
-        if (JSON.stringify(container[key]) !== JSON.stringify(o.value)) throw new Error(`test failed at ${o.path}`);
+        if (!deepEqual(get(box, path), o.value)) throw new Error(`test failed at ${o.path || 'the root'}`);
         break;
       default:
         throw new Error(`unknown JSON Patch op ${JSON.stringify(o.op)}`);
     }
   }
-  return result;
+  return box.root;
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { AuditEvent, KubeObject } from '@crtrail/audit';
-import { applyMutation, expandMutations, type ApplyResult, type History } from '../src/index.js';
+import { applyMutation, expandMutations, MAX_VERSIONS, type ApplyResult, type History } from '../src/index.js';
 
 const REF = { apiGroup: 'example.com', apiVersion: 'v1', resource: 'widgets', namespace: 'ns', name: 'w' };
 
@@ -179,46 +179,320 @@ test('late event: 1,3,2 and 3,2,1 give the records and history of 1,2,3 (repairs
   assert.deepEqual(run([e3, e3, e1, e2, e1]), inOrder, 'duplicates change nothing');
 });
 
-test('property: any delivery order (with duplicates) of one object\'s writes yields the in-order records', () => {
-  const write = fc.record({
-    kind: fc.constantFrom('update', 'patch-merge', 'patch-json', 'status', 'noop', 'dry', 'fail'),
-    size: fc.integer({ min: 0, max: 5 }),
-    label: fc.constantFrom('a', 'b', 'c'),
-    ready: fc.boolean(),
-  });
+const writeArb = fc.record({
+  kind: fc.constantFrom('update', 'patch-merge', 'patch-json', 'status', 'noop', 'dry', 'fail', 'recreate'),
+  size: fc.integer({ min: 0, max: 5 }),
+  label: fc.constantFrom('a', 'b', 'c'),
+  ready: fc.boolean(),
+});
+
+/**
+ * One object's audit events for random writes: create, then spec/status/label changes, no-ops, dry
+ * runs, conflicts, delete + recreate, storing at most 1 + `budget` versions. Order independence is
+ * promised within the history window: an event arriving after MAX_VERSIONS newer versions is out of it.
+ */
+function scenario(writes: Array<{ kind: string; size: number; label: string; ready: boolean }>, budget = MAX_VERSIONS - 1): AuditEvent[] {
+  n = 0;
+  type S = { size: number; label: string; ready: boolean };
+  let uid = 1;
+  const mk = (v: number, s: S) => obj(v, { size: s.size }, { metadata: { labels: { l: s.label } }, status: { ready: s.ready } }, `uid-${uid}`);
+  let rv = 1;
+  let state: S = { size: 0, label: 'a', ready: false };
+  const events: AuditEvent[] = [ev('create', mk(1, state))];
+  for (const w of writes) {
+    const stores = w.kind === 'recreate' ? 2 : ['dry', 'fail', 'noop'].includes(w.kind) ? 0 : 1;
+    if (stores > budget) continue;
+    budget -= stores;
+    const next = { size: w.size, label: w.label, ready: w.ready };
+    if (w.kind === 'dry') events.push(ev('patch', mk(rv, next), { spec: { size: next.size } }, { requestURI: '/x?dryRun=All' }));
+    else if (w.kind === 'fail') events.push(ev('update', { kind: 'Status' }, mk(rv, next), { responseStatus: { code: 409 } }));
+    else if (w.kind === 'noop') events.push(ev('update', mk(rv, state), mk(rv, state)));
+    else if (w.kind === 'recreate') {
+      events.push(ev('delete', mk(rv, state)));
+      uid++;
+      rv += 1 + (w.size % 2);
+      state = next;
+      events.push(ev('create', mk(rv, next)));
+    } else {
+      rv += 1 + (w.size % 2);
+      state = next;
+      const o = mk(rv, next);
+      if (w.kind === 'update') events.push(ev('update', o, o));
+      else if (w.kind === 'status') events.push(ev('update', o, o, { objectRef: { ...REF, subresource: 'status' } }));
+      else if (w.kind === 'patch-merge') events.push(ev('patch', o, { spec: { size: next.size }, metadata: { labels: { l: next.label } } }));
+      else events.push(ev('patch', o, [{ op: 'replace', path: '/spec/size', value: next.size }]));
+    }
+  }
+  return events;
+}
+
+/** A random permutation of `events` (Fisher-Yates driven by fast-check's stream), with `dups` random re-deliveries at random places. */
+function shuffle(events: AuditEvent[], rand: Iterator<number>, dups: number): AuditEvent[] {
+  const out = [...events];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rand.next().value % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  for (let d = 0; d < dups; d++) out.splice(rand.next().value % (out.length + 1), 0, out[rand.next().value % out.length]!);
+  return out;
+}
+
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 300);
+
+test('property: any delivery order (with duplicates) of one object\'s writes yields the in-order records and history', () => {
   fc.assert(
-    fc.property(fc.array(write, { minLength: 2, maxLength: 8 }), fc.infiniteStream(fc.nat()), (writes, rand) => {
-      n = 0;
-      type S = { size: number; label: string; ready: boolean };
-      const mk = (v: number, s: S) => obj(v, { size: s.size }, { metadata: { labels: { l: s.label } }, status: { ready: s.ready } });
-      let rv = 1;
-      let state: S = { size: 0, label: 'a', ready: false };
-      const events: AuditEvent[] = [ev('create', mk(1, state))];
-      for (const w of writes) {
-        const next = { size: w.size, label: w.label, ready: w.ready };
-        if (w.kind === 'dry') events.push(ev('patch', mk(rv, next), { spec: { size: next.size } }, { requestURI: '/x?dryRun=All' }));
-        else if (w.kind === 'fail') events.push(ev('update', { kind: 'Status' }, mk(rv, next), { responseStatus: { code: 409 } }));
-        else if (w.kind === 'noop') events.push(ev('update', mk(rv, state), mk(rv, state)));
-        else {
-          rv += 1 + (w.size % 2);
-          state = next;
-          const o = mk(rv, next);
-          if (w.kind === 'update') events.push(ev('update', o, o));
-          else if (w.kind === 'status') events.push(ev('update', o, o, { objectRef: { ...REF, subresource: 'status' } }));
-          else if (w.kind === 'patch-merge') events.push(ev('patch', o, { spec: { size: next.size }, metadata: { labels: { l: next.label } } }));
-          else events.push(ev('patch', o, [{ op: 'replace', path: '/spec/size', value: next.size }]));
-        }
-      }
+    fc.property(fc.array(writeArb, { minLength: 2, maxLength: 8 }), fc.infiniteStream(fc.nat()), fc.integer({ min: 0, max: 3 }), (writes, rand, dups) => {
+      const events = scenario(writes);
       const run = (order: AuditEvent[]) => JSON.stringify(deliver(order));
-      const shuffled = [...events];
-      const it = rand[Symbol.iterator]();
-      for (let i = shuffled.length - 1; i > 0; i--) {
-        const j = (it.next().value as number) % (i + 1);
-        [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
-      }
-      const dup = shuffled[(it.next().value as number) % shuffled.length]!;
-      assert.equal(run([...shuffled, dup]), run(events));
+      assert.equal(run(shuffle(events, rand[Symbol.iterator](), dups)), run(events));
     }),
-    { numRuns: 300 },
+    { numRuns: RUNS },
   );
+});
+
+test('property: at the window edge (MAX_VERSIONS + 1 versions: the oldest is dropped), records and history stay order-independent', () => {
+  const stateWrite = fc.record({ kind: fc.constantFrom('update', 'patch-merge', 'patch-json', 'status'), size: fc.integer({ min: 0, max: 5 }), label: fc.constantFrom('a', 'b', 'c'), ready: fc.boolean() });
+  fc.assert(
+    fc.property(fc.array(stateWrite, { minLength: MAX_VERSIONS, maxLength: MAX_VERSIONS }), fc.infiniteStream(fc.nat()), fc.integer({ min: 0, max: 3 }), (writes, rand, dups) => {
+      const events = scenario(writes, MAX_VERSIONS);
+      const run = (order: AuditEvent[]) => JSON.stringify(deliver(order));
+      assert.equal(run(shuffle(events, rand[Symbol.iterator](), dups)), run(events));
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('property: with lost events, any delivery order of what did arrive yields the records of its in-order delivery', () => {
+  fc.assert(
+    fc.property(fc.array(writeArb, { minLength: 2, maxLength: 8 }), fc.infiniteStream(fc.nat()), fc.infiniteStream(fc.boolean()), (writes, rand, keep) => {
+      const it = keep[Symbol.iterator]();
+      const arrived = scenario(writes).filter(() => it.next().value);
+      fc.pre(arrived.length > 0);
+      const run = (order: AuditEvent[]) => JSON.stringify(deliver(order));
+      assert.equal(run(shuffle(arrived, rand[Symbol.iterator](), 1)), run(arrived));
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('JSON-pointer escaping and array index ops through the engine', () => {
+  const h = apply(undefined, ev('create', obj(1, { ports: [80, 443, 8080], rules: [{ host: 'a' }] }, { metadata: { labels: { 'app.kubernetes.io/name': 'w', 'a~b': 'x' } } }))).history;
+  const r = apply(h, ev('update', obj(2, { ports: [80, 8443], rules: [{ host: 'b' }, { host: 'c' }] }, { metadata: { labels: { 'app.kubernetes.io/name': 'v', 'a~b': 'y' } } })));
+  assert.deepEqual(r.record.ops, [
+    { op: 'replace', path: '/metadata/labels/app.kubernetes.io~1name', old: 'w', new: 'v' },
+    { op: 'replace', path: '/metadata/labels/a~0b', old: 'x', new: 'y' },
+    { op: 'replace', path: '/spec/ports/1', old: 443, new: 8443 },
+    { op: 'remove', path: '/spec/ports/2', old: 8080 },
+    { op: 'replace', path: '/spec/rules/0/host', old: 'a', new: 'b' },
+    { op: 'add', path: '/spec/rules/1', new: { host: 'c' } },
+  ]);
+  assert.deepEqual(r.record.paths, ['/metadata/labels/app.kubernetes.io~1name', '/metadata/labels/a~0b', '/spec/ports/1', '/spec/ports/2', '/spec/rules/0/host', '/spec/rules/1']);
+  assert.deepEqual(r.record.patch, [
+    { op: 'replace', path: '/metadata/labels/app.kubernetes.io~1name', value: 'v' },
+    { op: 'replace', path: '/metadata/labels/a~0b', value: 'y' },
+    { op: 'replace', path: '/spec/ports/1', value: 8443 },
+    { op: 'remove', path: '/spec/ports/2' },
+    { op: 'replace', path: '/spec/rules/0/host', value: 'b' },
+    { op: 'add', path: '/spec/rules/1', value: { host: 'c' } },
+  ]);
+  assert.equal(r.record.kind, 'mixed');
+});
+
+test('JSON Patch appends (`/-`) without a baseline are named by their index in the response; move removes its source', () => {
+  const patch = [
+    { op: 'add', path: '/spec/list/-', value: 'x' },
+    { op: 'add', path: '/spec/list/-', value: 'y' },
+    { op: 'move', from: '/spec/a', path: '/spec/b' },
+    { op: 'test', path: '/spec/c', value: 1 },
+  ];
+  const r = apply(undefined, ev('patch', obj(4, { list: ['p', 'x', 'y'], b: 7, c: 1 }), patch));
+  assert.deepEqual(r.record.ops, [
+    { op: 'replace', path: '/spec/list/1', new: 'x' },
+    { op: 'replace', path: '/spec/list/2', new: 'y' },
+    { op: 'remove', path: '/spec/a' },
+    { op: 'replace', path: '/spec/b', new: 7 },
+  ]);
+  assert.equal(r.record.baseline, 'unknown');
+});
+
+test('server-side apply is recognised without managedFields (omitManagedFields policy) by force=true', () => {
+  const response = obj(3, { size: 2 });
+  delete (response.metadata as Record<string, unknown>).managedFields;
+  const r = apply(undefined, ev('patch', response, { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'ns' }, spec: { size: 2 } }, { requestURI: '/apis/example.com/v1/namespaces/ns/widgets/w?fieldManager=flux&force=true' }));
+  assert.equal(r.record.patch_type, 'apply');
+  assert.deepEqual(r.record.ops, [{ op: 'replace', path: '/spec/size', new: 2 }]);
+  // A merge patch document that happens to carry apiVersion/kind, with managedFields showing an Update: merge.
+  const merge = apply(undefined, ev('patch', obj(3, { size: 2 }), { apiVersion: 'example.com/v1', kind: 'Widget', spec: { size: 2 } }, { requestURI: '/apis/example.com/v1/namespaces/ns/widgets/w?fieldManager=m' }));
+  assert.equal(merge.record.patch_type, 'merge');
+});
+
+test('server mutations of a merge patch: the patch applied to the known state vs what was stored', () => {
+  const h = apply(undefined, ev('create', obj(1, { size: 1, keep: true }))).history;
+  const r = apply(h, ev('patch', obj(2, { size: 2, keep: true, mode: 'defaulted' }), { spec: { size: 2 } }));
+  assert.equal(r.record.patch_type, 'merge');
+  assert.deepEqual(r.record.ops, [{ op: 'add', path: '/spec/mode', new: 'defaulted' }, { op: 'replace', path: '/spec/size', old: 1, new: 2 }]);
+  assert.deepEqual(r.record.server_mutations, [{ op: 'add', path: '/spec/mode', new: 'defaulted' }]);
+});
+
+test('a status write that changes nothing is noop; with an unknown baseline it is status', () => {
+  const h = apply(undefined, ev('create', obj(1, { size: 1 }, { status: { ready: true } }))).history;
+  const same = apply(h, ev('update', obj(2, { size: 1 }, { status: { ready: true } }), undefined, { objectRef: { ...REF, subresource: 'status' } }));
+  assert.equal(same.record.kind, 'noop');
+  const cold = apply(undefined, ev('update', obj(2, { size: 1 }, { status: { ready: true } }), undefined, { objectRef: { ...REF, subresource: 'status' } }));
+  assert.equal(cold.record.kind, 'status');
+  assert.equal(cold.record.baseline, 'unknown');
+  assert.deepEqual(cold.record.ops, []);
+});
+
+test('finalizers: held delete, then the update removing the last finalizer removes the object; a recreate is a new object', () => {
+  const t = '2026-11-02T10:00:00Z';
+  let r = apply(undefined, ev('create', obj(1, { size: 1 }, { metadata: { finalizers: ['f'] } })));
+  r = apply(r.history, ev('delete', obj(2, { size: 1 }, { metadata: { finalizers: ['f'], deletionTimestamp: t } })));
+  assert.equal(r.record.kind, 'delete');
+  assert.equal(r.history.versions.at(-1)!.deleted, false, 'terminating, still stored');
+  assert.ok(r.record.state_hash);
+  r = apply(r.history, ev('update', obj(3, { size: 1 }, { metadata: { finalizers: [], deletionTimestamp: t } })));
+  assert.deepEqual(r.record.ops, [{ op: 'remove', path: '/metadata/finalizers/0', old: 'f' }]);
+  assert.equal(r.record.kind, 'metadata');
+  assert.equal(r.history.versions.at(-1)!.deleted, true);
+  assert.equal(r.record.state_hash, undefined, 'nothing stored after the removal');
+  r = apply(r.history, ev('create', obj(10, { size: 5 }, {}, 'uid-2')));
+  assert.equal(r.record.baseline, 'none');
+  r = apply(r.history, ev('update', obj(11, { size: 6 }, {}, 'uid-2')));
+  assert.deepEqual(r.record.ops, [{ op: 'replace', path: '/spec/size', old: 5, new: 6 }]);
+});
+
+test('a final delete records every removed field from the known state and leaves no state hash', () => {
+  const h = apply(undefined, ev('create', obj(1, { size: 1, tags: ['a'] }))).history;
+  const r = apply(h, ev('delete', obj(1, { size: 1, tags: ['a'] })));
+  assert.deepEqual(r.record.ops, [
+    { op: 'remove', path: '/apiVersion', old: 'example.com/v1' },
+    { op: 'remove', path: '/kind', old: 'Widget' },
+    { op: 'remove', path: '/metadata/name', old: 'w' },
+    { op: 'remove', path: '/metadata/namespace', old: 'ns' },
+    { op: 'remove', path: '/spec/size', old: 1 },
+    { op: 'remove', path: '/spec/tags/0', old: 'a' },
+  ]);
+  assert.equal(r.record.baseline, 'known');
+  assert.equal(r.record.state_hash, undefined);
+});
+
+test('deletecollection without a List body (Metadata level): one record for the request', () => {
+  const e = ev('deletecollection', undefined, undefined, { level: 'Metadata', objectRef: { apiGroup: 'example.com', resource: 'widgets', namespace: 'ns' } });
+  const muts = expandMutations(e, 'c');
+  assert.equal(muts.length, 1);
+  const r = applyMutation(undefined, muts[0]!.mutation);
+  assert.equal(r.record.kind, 'delete');
+  assert.deepEqual(r.record.ops, []);
+});
+
+test('create with generateName: the object key takes the name from the response', () => {
+  const e = ev('create', obj(1, { size: 1 }), { metadata: { generateName: 'w-' }, spec: { size: 1 } }, { objectRef: { apiGroup: 'example.com', resource: 'widgets', namespace: 'ns' } });
+  const [m] = expandMutations(e, 'c');
+  assert.deepEqual(m!.key, { cluster: 'c', group: 'example.com', resource: 'widgets', namespace: 'ns', name: 'w' });
+});
+
+test('422 invalid create shows what was attempted; 422 patch its document; 409 update without a known version shows nothing', () => {
+  const create = apply(undefined, ev('create', { kind: 'Status', code: 422 }, { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', managedFields: [{}] }, spec: { size: -1 } }, { responseStatus: { code: 422 } }));
+  assert.deepEqual(create.record.ops, [
+    { op: 'add', path: '/apiVersion', new: 'example.com/v1' },
+    { op: 'add', path: '/kind', new: 'Widget' },
+    { op: 'add', path: '/metadata/name', new: 'w' },
+    { op: 'add', path: '/spec/size', new: -1 },
+  ]);
+  assert.equal(create.record.kind, 'create');
+  assert.equal(create.record.baseline, 'none');
+  assert.deepEqual(create.record.server_mutations, []);
+  assert.deepEqual(create.history, { versions: [] });
+  const patch = apply(undefined, ev('patch', { kind: 'Status', code: 422 }, [{ op: 'replace', path: '/spec/size', value: -1 }], { responseStatus: { code: 422 } }));
+  assert.deepEqual(patch.record.ops, [{ op: 'replace', path: '/spec/size', new: -1 }]);
+  assert.equal(patch.record.kind, 'spec');
+  assert.equal(patch.record.state_hash, undefined);
+  const conflict = apply(undefined, ev('update', { kind: 'Status', code: 409 }, obj(5, { size: 9 }), { responseStatus: { code: 409 } }));
+  assert.deepEqual(conflict.record.ops, []);
+  assert.equal(conflict.record.baseline, 'unknown');
+});
+
+test('a failed update whose named version arrives late is repaired against it', () => {
+  const e1 = ev('create', obj(1, { size: 1 }));
+  const fail = ev('update', { kind: 'Status', code: 409 }, obj(1, { size: 9 }), { responseStatus: { code: 409 } });
+  const late = deliver([fail, e1]);
+  assert.deepEqual(late, deliver([e1, fail]));
+  const failRecord = late.records.find(([, r]) => (r as { ops: unknown[] }).ops.length === 1)![1] as { ops: unknown[] };
+  assert.deepEqual(failRecord.ops, [{ op: 'replace', path: '/spec/size', old: 1, new: 9 }]);
+});
+
+test('dry runs: create shows all adds; delete shows removes; an unseen named version falls back to the latest earlier one, then is repaired', () => {
+  const dry = { requestURI: '/apis/example.com/v1/namespaces/ns/widgets?dryRun=All' };
+  const wouldBe = obj(0, { size: 1 });
+  delete (wouldBe.metadata as Record<string, unknown>).resourceVersion;
+  const create = apply(undefined, ev('create', wouldBe, undefined, dry));
+  assert.equal(create.record.dry_run, true);
+  assert.equal(create.record.baseline, 'none');
+  assert.deepEqual(create.record.paths, ['/apiVersion', '/kind', '/metadata/name', '/metadata/namespace', '/spec/size']);
+  assert.equal(create.record.state_hash, undefined);
+  assert.deepEqual(create.history, { versions: [] });
+
+  const e1 = ev('create', obj(1, { size: 1 }));
+  const e2 = ev('patch', obj(2, { size: 2 }), { spec: { size: 2 } });
+  const h1 = apply(undefined, e1).history;
+  const del = apply(h1, ev('delete', obj(1, { size: 1 }), undefined, dry));
+  assert.equal(del.record.kind, 'delete');
+  assert.ok(del.record.ops.some((o) => o.op === 'remove' && o.path === '/spec/size' && o.old === 1));
+  assert.equal(del.history.versions.at(-1)!.deleted, false, 'a dry-run delete deletes nothing');
+
+  const d = ev('patch', obj(2, { size: 7 }), { spec: { size: 7 } }, dry);
+  const early = apply(h1, d);
+  assert.deepEqual(early.record.ops, [{ op: 'replace', path: '/spec/size', old: 1, new: 7 }], 'against version 1 while version 2 is unseen');
+  assert.equal(early.record.baseline, 'known');
+  const arrival = apply(early.history, e2);
+  const dRecordId = expandMutations(d, 'c')[0]!.mutation.recordId;
+  assert.deepEqual(arrival.repairs.map((x) => [x.recordId, x.change.ops]), [[dRecordId, [{ op: 'replace', path: '/spec/size', old: 2, new: 7 }]]]);
+  assert.deepEqual(deliver([e1, d, e2]), deliver([e1, e2, d]));
+});
+
+test('replays: the same record, duplicate set, no repairs, history unchanged', () => {
+  const e1 = ev('create', obj(1, { size: 1 }));
+  const e2 = ev('update', obj(2, { size: 2 }));
+  const d = ev('patch', obj(2, { size: 3 }), { spec: { size: 3 } }, { requestURI: '/x?dryRun=All' });
+  let h = apply(undefined, e1).history;
+  const first = apply(h, e2);
+  h = first.history;
+  const again = apply(h, e2);
+  assert.equal(again.duplicate, true);
+  assert.deepEqual(again.record, first.record);
+  assert.deepEqual(again.repairs, []);
+  assert.equal(again.history, h);
+  const dry1 = apply(h, d);
+  const dry2 = apply(dry1.history, d);
+  assert.equal(dry1.duplicate, false);
+  assert.equal(dry2.duplicate, true);
+  assert.deepEqual(dry2.record, dry1.record);
+  assert.deepEqual(dry2.history, dry1.history);
+});
+
+test('window edge: a replay after the predecessor left the history is identical; a write older than a dropped base repairs nothing', () => {
+  // resourceVersions 10, 20, 30, …: room for a late write between two of them.
+  const events = [ev('create', obj(10, { size: 1 }))];
+  for (let v = 2; v <= MAX_VERSIONS + 2; v++) events.push(ev('update', obj(v * 10, { size: v })));
+  let h: History | undefined;
+  const first = new Map<string, unknown>();
+  for (const e of events) {
+    const r = apply(h, e);
+    h = r.history;
+    first.set(e.auditID, r.record);
+  }
+  assert.equal(h!.versions.length, MAX_VERSIONS);
+  assert.equal(h!.versions[0]!.resourceVersion, '30', 'versions 10 and 20 were dropped');
+  const oldest = events[2]!; // resourceVersion 30, diffed against 20, which is gone
+  const again = apply(h, oldest);
+  assert.equal(again.duplicate, true);
+  assert.deepEqual(again.record, first.get(oldest.auditID));
+  assert.deepEqual(again.record.ops, [{ op: 'replace', path: '/spec/size', old: 2, new: 3 }]);
+  // A late write at 15 sits before the dropped 20: it is not version 30's predecessor.
+  const stray = apply(h, ev('update', obj(15, { size: 99 })));
+  assert.deepEqual(stray.repairs, [], 'version 30 keeps its record');
+  // One at 25 is: version 30 is repaired against it.
+  const closer = apply(h, ev('update', obj(25, { size: 7 })));
+  assert.deepEqual(closer.repairs.map((r) => [r.recordId, r.change.ops]), [[expandMutations(oldest, 'c')[0]!.mutation.recordId, [{ op: 'replace', path: '/spec/size', old: 7, new: 3 }]]]);
 });
