@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { publicFixtureFiles, uniquePrefix } from '@crtrail/testkit';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { runCli } from './helpers/cli.js';
@@ -105,6 +106,18 @@ describe('crtrail up with Elasticsearch unreachable', () => {
     });
     assert.notEqual(run.code, 0);
     assert.match(run.stderr, /crtrail: Elasticsearch at http:\/\/127\.0\.0\.2:9 does not answer/);
+    assert.doesNotMatch(run.stderr, /^\s+at /m);
+  });
+});
+
+describe('crtrail up with a config file that has a typo', () => {
+  test('fails at start naming the key and its line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crtrail-cfg-'));
+    const file = join(dir, 'crtrail.yaml');
+    writeFileSync(file, 'critical:\n  - group: serving.example.ai\n    kind: InferenceService\n    pahts: [spec.modelVersion]\n');
+    const run = await runCli(['up', '--worker-only'], { CRTRAIL_CONFIG: file, CRTRAIL_WORKER_PORT: '0', CRTRAIL_INDEX_PREFIX: uniquePrefix('badcfg') });
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /crtrail\.yaml:4: critical\.0\.pahts: unknown key/);
     assert.doesNotMatch(run.stderr, /^\s+at /m);
   });
 });

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
-import { loadEnv } from '@crtrail/config';
+import { loadConfig, loadEnv } from '@crtrail/config';
 import { ensureElasticsearch, ensureRedis, repoRoot, type Managed } from '@crtrail/stack';
 import { authHeaders, esConnectionFromEnv, indexNames } from '@crtrail/store';
 import { startWebhook, type RunningWebhook } from '@crtrail/webhook';
@@ -21,6 +21,8 @@ const SHUTDOWN_GRACE_MS = 60_000;
 /** `npm start` / `crtrail up`: Redis and Elasticsearch (started if absent), templates, webhook and worker(s). */
 export async function up(options: UpOptions): Promise<void> {
   const env = loadEnv();
+  // Validated before anything starts: a typo fails here, naming the key and its line.
+  const config = loadConfig(env.CRTRAIL_CONFIG);
   const log = pino({ level: env.CRTRAIL_LOG_LEVEL, base: { service: 'crtrail' } });
   const say = (m: string): void => void process.stderr.write(`crtrail: ${m}\n`);
   const started: Managed[] = [];
@@ -52,7 +54,7 @@ export async function up(options: UpOptions): Promise<void> {
       const count = Math.max(1, options.workers ?? 1);
       for (let i = 0; i < count; i++) {
         const workerEnv = { ...env, CRTRAIL_WORKER_PORT: env.CRTRAIL_WORKER_PORT + i };
-        workers.push(await startWorker({ env: workerEnv, log: log.child({ service: 'worker', worker: i }) }));
+        workers.push(await startWorker({ env: workerEnv, config, log: log.child({ service: 'worker', worker: i }) }));
       }
     }
     if (!options.workerOnly) {
