@@ -83,49 +83,43 @@ await ensureElasticsearch(ES_URL, {}, say);
 const es = createEsClient({ url: ES_URL });
 const redis = new Redis(REDIS_URL);
 
+/** Runs `fn` over every workload body from SENDERS concurrent loops (like that many apiservers). */
+async function eachBody(fn: (b: (typeof workload.bodies)[number], index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: SENDERS }, async () => {
+      for (let i = next++; i < workload.bodies.length; i = next++) await fn(workload.bodies[i]!, i);
+    }),
+  );
+}
+
 /** Sends every body with SENDERS concurrent connections; returns per-request ack latencies and ack times. */
 async function send(url: string) {
   const latencies: number[] = [];
   const acks: Array<{ at: number; cr: number; index: number }> = [];
-  let next = 0;
   let acked = 0;
   const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: SENDERS }, async () => {
-      for (;;) {
-        const i = next++;
-        if (i >= workload.bodies.length) return;
-        const b = workload.bodies[i]!;
-        const start = performance.now();
-        const res = await fetch(`${url}/audit/${b.cluster}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b.body });
-        await res.arrayBuffer();
-        if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
-        const end = performance.now();
-        latencies.push(end - start);
-        acks.push({ at: end, cr: b.crWrites, index: i });
-        acked += b.events;
-      }
-    }),
-  );
+  await eachBody(async (b, i) => {
+    const start = performance.now();
+    const res = await fetch(`${url}/audit/${b.cluster}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b.body });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
+    const end = performance.now();
+    latencies.push(end - start);
+    acks.push({ at: end, cr: b.crWrites, index: i });
+    acked += b.events;
+  });
   const seconds = (performance.now() - t0) / 1000;
   return { latencies, acks, acked, seconds, t0 };
 }
 
 async function ceilingParseRedis(prefix: string): Promise<number> {
   const key = `${prefix}:ceiling`;
-  let next = 0;
   const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: SENDERS }, async () => {
-      for (;;) {
-        const i = next++;
-        if (i >= workload.bodies.length) return;
-        const body = workload.bodies[i]!.body;
-        JSON.parse(body);
-        await redis.rpush(key, body);
-      }
-    }),
-  );
+  await eachBody(async (b) => {
+    JSON.parse(b.body);
+    await redis.rpush(key, b.body);
+  });
   const s = (performance.now() - t0) / 1000;
   await redis.del(key);
   return workload.events / s;
