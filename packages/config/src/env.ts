@@ -32,6 +32,8 @@ export const envSchema = z
     CRTRAIL_SIGNING_KEY: optionalPath,
     CRTRAIL_REDACTION_SALT: z.string().min(16, 'at least 16 characters').optional(),
     CRTRAIL_BODY_LIMIT: z.coerce.number().int().positive().default(32 * 1024 * 1024),
+    CRTRAIL_QUEUE_MAX_WAITING: z.coerce.number().int().min(0).default(10_000),
+    CRTRAIL_MAX_CONNECTIONS: z.coerce.number().int().min(0).default(0),
     CRTRAIL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     CRTRAIL_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     CRTRAIL_CACHE_DIR: optionalPath,

@@ -1,3 +1,4 @@
+import { createGunzip } from 'node:zlib';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Queue } from 'bullmq';
 import sjson from 'secure-json-parse';
@@ -11,6 +12,31 @@ import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
 const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 /** How long /readyz waits for Redis before calling it unreachable. */
 const READY_PING_TIMEOUT_MS = 1_000;
+/** Deeper JSON than any Kubernetes object: a 400, before anything recursive (BullMQ's stringify) sees it. */
+export const MAX_JSON_DEPTH = 128;
+/** How often the queue's waiting count is read for backpressure (not once per request). */
+const WAITING_REFRESH_MS = 200;
+/**
+ * Server-side time limits: a client must send its headers within HEADERS_TIMEOUT_MS and its whole
+ * request within REQUEST_TIMEOUT_MS (slowloris), below the apiserver's own 30 s client timeout ×2.
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 60_000;
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+/** Depth of a parsed JSON value, iteratively (no recursion to overflow), stopping past `limit`. */
+export function jsonDepthExceeds(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (d > limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, d + 1]);
+    }
+  }
+  return false;
+}
 
 export interface WebhookOptions {
   queue: Queue<BatchJob>;
@@ -22,6 +48,10 @@ export interface WebhookOptions {
   filter?: FilterOptions;
   /** Replaces secret values by their salted hashes before the batch is written to Redis. */
   redact?: (event: AuditEvent) => AuditEvent;
+  /** Answer 429 while more than this many batches wait in the queue (the worker is behind). */
+  maxWaiting?: number;
+  /** Server limits: concurrent connections (0 = unlimited). */
+  maxConnections?: number;
   /** A pino logger to use (or `false`/a fastify logger config). */
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
   metrics?: WebhookMetrics;
@@ -46,7 +76,41 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
   const app = Fastify({
     ...(isInstance ? { loggerInstance: logger as FastifyBaseLogger } : { logger: logger as FastifyServerOptions['logger'] }),
     bodyLimit: options.bodyLimit,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
   });
+  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  if (options.maxConnections) app.server.maxConnections = options.maxConnections;
+
+  // `Content-Encoding: gzip` is inflated as a stream; Fastify counts the *inflated* bytes against
+  // the body limit, so a gzip bomb ends as a 413 after bodyLimit bytes, never inflated in full.
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    const encoding = String(request.headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (encoding === 'identity') return payload;
+    if (encoding !== 'gzip') throw errors.unsupportedEncoding(encoding);
+    const inflated = payload.pipe(createGunzip());
+    payload.on('error', (e) => inflated.destroy(e));
+    (inflated as unknown as { receivedEncodedLength: number }).receivedEncodedLength = 0;
+    payload.on('data', (c: Buffer) => {
+      (inflated as unknown as { receivedEncodedLength: number }).receivedEncodedLength += c.length;
+    });
+    return inflated;
+  });
+
+  // Backpressure: while the workers are behind, refuse fast with Retry-After (the apiserver retries)
+  // rather than queue without bound. The waiting count is refreshed in the background.
+  let waiting = 0;
+  const refreshWaiting = (): void => {
+    options.queue.getWaitingCount().then(
+      (n) => {
+        waiting = n;
+      },
+      () => {},
+    );
+  };
+  const waitingTimer = options.maxWaiting ? setInterval(refreshWaiting, WAITING_REFRESH_MS) : undefined;
+  waitingTimer?.unref();
+  app.addHook('onClose', async () => clearInterval(waitingTimer));
 
   // JSON bodies go through secure-json-parse: `__proto__` / `constructor.prototype` keys are a 400,
   // never an object whose prototype an attacker chose. Only JSON is parsed: any other type is a 415.
@@ -81,6 +145,8 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
   const receive = async (clusterParam: string | undefined, body: unknown, started: bigint) => {
     const cluster = clusterParam ?? options.defaultCluster;
     if (!CLUSTER_NAME.test(cluster)) throw errors.invalidCluster(cluster);
+    if (options.maxWaiting && waiting > options.maxWaiting) throw errors.queueFull(waiting);
+    if (jsonDepthExceeds(body, MAX_JSON_DEPTH)) throw errors.invalidBatch(`body: nested deeper than ${MAX_JSON_DEPTH} levels`);
     const checked = validateEventList(body);
     if (!checked.ok) throw errors.invalidBatch(checked.reason);
     const events = checked.value.items;

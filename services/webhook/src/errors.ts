@@ -19,5 +19,9 @@ export const errors = {
   invalidBatch: (reason: string) => new WebhookError('CRTRAIL_ERR_INVALID_BATCH', 400, reason),
   invalidCluster: (name: string) =>
     new WebhookError('CRTRAIL_ERR_INVALID_CLUSTER', 400, `cluster name ${JSON.stringify(name)}: letters, digits, . _ - (max 63)`),
+  unsupportedEncoding: (encoding: string) =>
+    new WebhookError('CRTRAIL_ERR_UNSUPPORTED_ENCODING', 415, `content-encoding ${JSON.stringify(encoding)} is not supported: send identity or gzip`),
+  queueFull: (waiting: number) =>
+    new WebhookError('CRTRAIL_ERR_QUEUE_FULL', 429, `${waiting} batches are waiting for the workers; retry later`, 5),
   queueUnavailable: (reason: string) => new WebhookError('CRTRAIL_ERR_QUEUE_UNAVAILABLE', 503, `queue unavailable: ${reason}`, 10),
 } as const;

@@ -51,6 +51,8 @@ export async function startWebhook(env: Env, logger: FastifyBaseLogger | boolean
     redis,
     defaultCluster: env.CRTRAIL_CLUSTER,
     bodyLimit: env.CRTRAIL_BODY_LIMIT,
+    maxWaiting: env.CRTRAIL_QUEUE_MAX_WAITING,
+    maxConnections: env.CRTRAIL_MAX_CONNECTIONS,
     redact: (e) => redactEvent(e, config, salt),
     ...(config.filter.builtInGroups ? { filter: { builtInGroups: config.filter.builtInGroups } } : {}),
     logger: typeof logger === 'boolean' ? (logger ? { level: env.CRTRAIL_LOG_LEVEL } : false) : logger,
