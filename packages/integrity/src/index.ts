@@ -1,1 +1,3 @@
-export {};
+export * from './chain.js';
+export * from './verify.js';
+export * from './manifest.js';

@@ -7,3 +7,4 @@ export * from './record.js';
 export * from './locate.js';
 export * from './rollover.js';
 export * from './query.js';
+export * from './scan.js';

@@ -39,11 +39,25 @@ export class RecordLocator {
 
   /** Maps each id found in an older backing index to that index (absent = not there). */
   async findInOlder(ids: string[]): Promise<Map<string, string>> {
+    return this.find(ids, false);
+  }
+
+  /**
+   * Maps each id found in any backing index, the write index included, to its index. The hash
+   * chain needs this before a record is created: a seq handed to a record that then answers 409
+   * (it was already there) would be a hole in the chain.
+   */
+  async findExisting(ids: string[]): Promise<Map<string, string>> {
+    return this.find(ids, true);
+  }
+
+  private async find(ids: string[], includeWrite: boolean): Promise<Map<string, string>> {
     const found = new Map<string, string>();
     if (ids.length === 0) return found;
-    const { older } = await this.backing();
-    if (older.length === 0) return found;
-    const docs = older.flatMap((index) => ids.map((id) => ({ _index: index, _id: id })));
+    const { write, older } = await this.backing();
+    const indices = includeWrite && write ? [write, ...older] : older;
+    if (indices.length === 0) return found;
+    const docs = indices.flatMap((index) => ids.map((id) => ({ _index: index, _id: id })));
     const res = await this.es.mget({ docs, _source: false, realtime: true });
     for (const d of res.docs) {
       if ('found' in d && d.found && !found.has(d._id)) found.set(d._id, d._index);

@@ -5,6 +5,9 @@ import { registerChanges } from './commands/changes.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerBaseline } from './commands/baseline.js';
 import { registerConfig } from './commands/config.js';
+import { registerExport } from './commands/export.js';
+import { registerVerify } from './commands/verify.js';
+import { registerKeygen } from './commands/keygen.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -65,6 +68,9 @@ export async function main(argv: string[]): Promise<void> {
   registerDlq(program);
   registerBaseline(program);
   registerConfig(program);
+  registerExport(program);
+  registerVerify(program);
+  registerKeygen(program);
 
   await program.parseAsync(argv);
 }

@@ -5,3 +5,4 @@ export * from './engine-tracker.js';
 export * from './worker.js';
 export * from './dead-letters.js';
 export * from './object-locks.js';
+export * from './chain.js';

@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { AuditEvent } from '@crtrail/audit';
 import { classifyEvent, type FilterOptions } from '@crtrail/filter';
 import type { BatchJob } from '@crtrail/queue';
-import { buildRecord, bulkWrite, indexNames, opsText, type BulkAction, type BulkRejection, type RecordLocator } from '@crtrail/store';
+import { buildRecord, bulkWrite, indexNames, opsText, RecordLocator, type BulkAction, type BulkRejection } from '@crtrail/store';
+import { confirmChain, sealChain } from './chain.js';
 import { pushDeadLetters } from './dead-letters.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { ChangeTracker, TrackOutput } from './tracker.js';
@@ -67,30 +68,45 @@ export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<Batc
   await deps.tracker.track(job.cluster, kept, async (out: TrackOutput) => {
     deps.metrics?.diffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     const ingestedAt = Date.now();
-    const actions: BulkAction[] = out.records.map((r) => {
+    const creates = out.records.map((r) => {
       const { actor, change } = deps.enrich(r);
       return {
-      kind: 'create',
-      id: r.id,
-      doc: buildRecord({
-        cluster: job.cluster,
-        event: r.event,
-        object: r.object,
-        change,
-        actor,
-        stateAfter: r.stateAfter,
-        receivedAt: job.receivedAt,
-        ingestedAt,
-      }),
+        kind: 'create',
+        id: r.id,
+        doc: buildRecord({
+          cluster: job.cluster,
+          event: r.event,
+          object: r.object,
+          change,
+          actor,
+          stateAfter: r.stateAfter,
+          receivedAt: job.receivedAt,
+          ingestedAt,
+        }),
       } satisfies BulkAction;
     });
+    // Records already stored (a replay, or a retry after the write landed) keep their place in the
+    // chain: only new ones are sealed, so a seq is never handed to a record that then answers 409.
+    const locator = deps.locator ?? new RecordLocator(deps.es, alias);
+    const existing = await locator.findExisting(creates.map((c) => c.id));
+    const fresh = creates.filter((c) => !existing.has(c.id));
+    await sealChain(deps.redis, deps.prefix, job.cluster, fresh);
+    result.duplicates += creates.length - fresh.length;
+    deps.metrics?.records.inc({ result: 'duplicate' }, creates.length - fresh.length);
+    const actions: BulkAction[] = [...fresh];
     for (const repair of out.repairs) {
       const change = { ...repair.change, ...deps.enrich.repair(repair), text: opsText(repair.change.ops) };
       actions.push({ kind: 'update', id: repair.id, doc: { crtrail: { change } } });
     }
     result.mutations += out.records.length;
-    if (actions.length === 0) return;
-    const stats = await bulkWrite(deps.es, alias, actions, deps.refresh ?? false, deps.locator);
+    if (actions.length === 0) {
+      await confirmChain(deps.redis, deps.prefix, job.cluster, creates.map((c) => c.id));
+      return;
+    }
+    // The locator's second look only matters for repairs (which backing index holds the record).
+    const stats = await bulkWrite(deps.es, alias, actions, deps.refresh ?? false, out.repairs.length > 0 ? locator : undefined);
+    // Stored, duplicate or dead-lettered (the dead letter keeps its links): the pending links are done with.
+    await confirmChain(deps.redis, deps.prefix, job.cluster, creates.map((c) => c.id));
     result.created += stats.created;
     result.duplicates += stats.duplicates;
     result.repaired += stats.updated;

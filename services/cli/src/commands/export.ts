@@ -1,0 +1,207 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream, readFileSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { stringify } from 'csv-stringify/sync';
+import { loadEnv } from '@crtrail/config';
+import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, scanRecords, type RecordFilters, type RecordOp } from '@crtrail/store';
+import { signManifest, type Integrity, type Manifest, type ManifestCluster } from '@crtrail/integrity';
+import { Progress } from '../progress.js';
+
+export const manifestPathOf = (file: string): string => `${file}.manifest.json`;
+
+/** What the chain covers, written into every manifest so an auditor reads it next to the data. */
+export const CHAINED_FIELDS_NOTE =
+  'hash = sha256(prev_hash || RFC 8785 JSON of the record with v, cluster and seq, without event.ingested, crtrail.received_at, crtrail.integrity and crtrail.change other than state_hash and dry_run); ops are checked against the chained response body';
+
+export const EXPORT_ORDER = 'orchestrator.cluster.name asc, crtrail.integrity.seq asc';
+
+const CSV_COLUMNS = [
+  'cluster', 'seq', 'hash', 'prev_hash', 'timestamp', 'event_id', 'verb', 'outcome', 'actor_kind', 'actor_name', 'actor_tool',
+  'username', 'impersonated_user', 'source_ip', 'group', 'resource', 'subresource', 'namespace', 'name', 'change_kind',
+  'op', 'path', 'old', 'new',
+];
+
+interface ExportDoc {
+  '@timestamp'?: string;
+  event?: { id?: string; action?: string; outcome?: string };
+  orchestrator?: { cluster?: { name?: string } };
+  source?: { ip?: string };
+  kubernetes?: {
+    audit?: {
+      user?: { username?: string };
+      impersonatedUser?: { username?: string };
+      objectRef?: { apiGroup?: string; resource?: string; subresource?: string; namespace?: string; name?: string };
+    };
+  };
+  crtrail?: { actor?: { kind?: string; name?: string; tool?: string }; change?: { kind?: string; ops?: RecordOp[] }; integrity?: Integrity };
+}
+
+const json = (v: unknown): string => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+
+/** One CSV row per changed field (a record without ops is one row with the op columns empty). */
+export function csvRows(doc: ExportDoc): string[][] {
+  const a = doc.kubernetes?.audit ?? {};
+  const ref = a.objectRef ?? {};
+  const i = doc.crtrail?.integrity;
+  const head = [
+    doc.orchestrator?.cluster?.name ?? '', i ? String(i.seq) : '', i?.hash ?? '', i?.prev_hash ?? '', doc['@timestamp'] ?? '',
+    doc.event?.id ?? '', doc.event?.action ?? '', doc.event?.outcome ?? '', doc.crtrail?.actor?.kind ?? '', doc.crtrail?.actor?.name ?? '',
+    doc.crtrail?.actor?.tool ?? '', a.user?.username ?? '', a.impersonatedUser?.username ?? '', doc.source?.ip ?? '', ref.apiGroup ?? '',
+    ref.resource ?? '', ref.subresource ?? '', ref.namespace ?? '', ref.name ?? '', doc.crtrail?.change?.kind ?? '',
+  ];
+  const ops = doc.crtrail?.change?.ops ?? [];
+  if (ops.length === 0) return [[...head, '', '', '', '']];
+  return ops.map((o) => [...head, o.op, o.path, json(o.old), json(o.new)]);
+}
+
+/** Writes with backpressure while hashing exactly the bytes written. */
+class HashingWriter {
+  private readonly hash = createHash('sha256');
+  bytes = 0;
+  constructor(private readonly out: WriteStream) {}
+
+  async write(text: string): Promise<void> {
+    const buf = Buffer.from(text);
+    this.hash.update(buf);
+    this.bytes += buf.length;
+    if (!this.out.write(buf)) await new Promise<void>((r) => this.out.once('drain', r));
+  }
+
+  async end(): Promise<string> {
+    await new Promise<void>((resolveEnd, reject) => {
+      this.out.once('error', reject);
+      this.out.end(resolveEnd);
+    });
+    return this.hash.digest('hex');
+  }
+}
+
+interface Tally {
+  count: number;
+  first?: Integrity;
+  last?: Integrity;
+  gaps: Array<[number, number]>;
+}
+
+function timeArg(value: string): string {
+  if (!/^now([+-]\d+[smhdwMy])*(\/[smhdwMy])?$/.test(value) && Number.isNaN(Date.parse(value))) {
+    throw new InvalidArgumentError('expected an ISO time (2026-01-31T00:00:00Z) or date math (now-1d)');
+  }
+  return value;
+}
+
+export interface ExportOptions extends RecordFilters {
+  since: string;
+  until: string;
+  format: 'ndjson' | 'csv';
+  out: string;
+  pageSize?: number;
+}
+
+export async function runExport(opts: ExportOptions): Promise<Manifest> {
+  const env = loadEnv();
+  const es = createEsClient(esConnectionFromEnv(env));
+  // Written under a temporary name first: a half-written export never sits next to a manifest.
+  const partial = `${opts.out}.partial`;
+  const writer = new HashingWriter(createWriteStream(partial));
+  const clusters = new Map<string, Tally>();
+  const progress = new Progress('export');
+  const filters: RecordFilters = {
+    cluster: opts.cluster,
+    group: opts.group,
+    resource: opts.resource,
+    namespace: opts.namespace,
+    name: opts.name,
+    actor: opts.actor,
+    since: opts.since,
+    until: opts.until,
+  };
+  let count = 0;
+  try {
+    if (opts.format === 'csv') await writer.write(stringify([CSV_COLUMNS]));
+    const hits = scanRecords<ExportDoc>(es, {
+      index: indexNames(env.CRTRAIL_INDEX_PREFIX).alias,
+      query: recordQuery(filters),
+      sort: [{ 'orchestrator.cluster.name': 'asc' }, { 'crtrail.integrity.seq': { order: 'asc', missing: '_last', unmapped_type: 'long' } }],
+      ...(opts.pageSize ? { pageSize: opts.pageSize } : {}),
+      onTotal: (total) => progress.total(total),
+    });
+    for await (const { source } of hits) {
+      await writer.write(opts.format === 'csv' ? stringify(csvRows(source)) : `${JSON.stringify(source)}\n`);
+      count++;
+      progress.tick();
+      const cluster = source.orchestrator?.cluster?.name ?? '?';
+      let t = clusters.get(cluster);
+      if (!t) clusters.set(cluster, (t = { count: 0, gaps: [] }));
+      t.count++;
+      const link = source.crtrail?.integrity;
+      if (!link) continue;
+      t.first ??= link;
+      // Seqs the filter left out are listed, so `verify` can tell them from a deleted line.
+      if (t.last && link.seq > t.last.seq + 1) t.gaps.push([t.last.seq + 1, link.seq - 1]);
+      t.last = link;
+    }
+  } catch (err) {
+    await writer.end().catch(() => {});
+    const type = (err as { body?: { error?: { type?: string } } }).body?.error?.type;
+    throw new Error(`export failed${type ? ` (${type})` : ''}: ${(err as Error).message}`);
+  } finally {
+    progress.done();
+    await es.close();
+  }
+  const sha256 = await writer.end();
+  renameSync(partial, opts.out);
+  const manifestClusters: Record<string, ManifestCluster> = {};
+  for (const [name, t] of [...clusters].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (t.first && t.last) manifestClusters[name] = { count: t.count, first: t.first, last: t.last, gaps: t.gaps };
+  }
+  let manifest: Manifest = {
+    crtrail_export: 1,
+    created_at: new Date().toISOString(),
+    format: opts.format,
+    file: { name: basename(opts.out), sha256, bytes: writer.bytes },
+    count,
+    range: { since: opts.since, until: opts.until },
+    filters: Object.fromEntries(Object.entries(filters).filter(([k, v]) => v !== undefined && k !== 'since' && k !== 'until')) as Record<string, string>,
+    order: EXPORT_ORDER,
+    chained_fields: CHAINED_FIELDS_NOTE,
+    clusters: manifestClusters,
+  };
+  if (env.CRTRAIL_SIGNING_KEY) {
+    let pem: Buffer;
+    try {
+      pem = readFileSync(env.CRTRAIL_SIGNING_KEY);
+    } catch (err) {
+      throw new Error(`CRTRAIL_SIGNING_KEY: cannot read ${env.CRTRAIL_SIGNING_KEY}: ${(err as Error).message}`);
+    }
+    manifest = signManifest(manifest, pem);
+  }
+  writeFileSync(manifestPathOf(opts.out), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}
+
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('stream change records to a file (NDJSON or CSV) with a manifest: count, chain links, sha256, Ed25519 signature')
+    .requiredOption('--since <time>', 'ISO time or date math (now-7d), inclusive', timeArg)
+    .requiredOption('--until <time>', 'ISO time or date math (now), exclusive', timeArg)
+    .option('--cluster <name>')
+    .option('--group <group>', 'API group, e.g. argoproj.io')
+    .option('--resource <resource>', 'plural resource, e.g. applications')
+    .option('--namespace <ns>')
+    .option('--name <name>')
+    .option('--actor <user>', 'effective actor or authenticated username')
+    .option('--format <format>', 'ndjson (verifiable record by record) or csv (one row per changed field)', (v) => {
+      if (v !== 'ndjson' && v !== 'csv') throw new InvalidArgumentError('expected ndjson or csv');
+      return v;
+    }, 'ndjson')
+    .requiredOption('--out <file>', 'file to write; the manifest goes to FILE.manifest.json')
+    .action(async (opts: ExportOptions) => {
+      const manifest = await runExport(opts);
+      const signed = manifest.signature ? `signed by key ${manifest.signature.key_id.slice(0, 16)}…` : 'unsigned (set CRTRAIL_SIGNING_KEY to sign)';
+      process.stderr.write(`exported ${manifest.count} records to ${opts.out} (sha256 ${manifest.file.sha256.slice(0, 16)}…), manifest ${manifestPathOf(opts.out)}, ${signed}\n`);
+    });
+}

@@ -1,0 +1,78 @@
+import type { Redis } from 'ioredis';
+import { GENESIS_HASH, sealRecords, type ChainHead, type ChainedRecord, type Integrity } from '@crtrail/integrity';
+
+/** The head of a cluster's chain: a hash with `seq` and `hash`. */
+export const chainHeadKey = (prefix: string, cluster: string): string => `${prefix}:chain:${cluster}`;
+/**
+ * Links handed out but not yet confirmed in Elasticsearch (record id → integrity JSON). A retried
+ * job finds its records here and reuses their links, so a crash between sealing and writing never
+ * leaves a gap; entries are dropped once the bulk write has answered for them.
+ */
+export const chainPendingKey = (prefix: string, cluster: string): string => `${prefix}:chain:${cluster}:pending`;
+
+/**
+ * Compare-and-set of the head plus the new pending links in one step: it succeeds only if the head
+ * is still the one the links were computed from. Optimistic rather than a lock, because a worker's
+ * jobs share one Redis connection (WATCH would be per connection) and the critical section is just
+ * a few hashes: under contention the loser re-reads and recomputes.
+ */
+const ADVANCE = `
+local seq = redis.call('hget', KEYS[1], 'seq')
+if (seq or '0') ~= ARGV[1] then return 0 end
+redis.call('hset', KEYS[1], 'seq', ARGV[2], 'hash', ARGV[3])
+for i = 4, #ARGV, 2 do redis.call('hset', KEYS[2], ARGV[i], ARGV[i + 1]) end
+return 1`;
+
+const MAX_ATTEMPTS = 1_000;
+
+export interface SealInput {
+  id: string;
+  doc: ChainedRecord;
+}
+
+/**
+ * Gives each new record of `cluster` the next seq, its predecessor's hash and its own hash
+ * (mutating `doc.crtrail.integrity`), atomically across any number of workers. Records already
+ * sealed by an earlier attempt of the same job get the same links back.
+ */
+export async function sealChain(redis: Redis, prefix: string, cluster: string, inputs: SealInput[]): Promise<void> {
+  if (inputs.length === 0) return;
+  const headKey = chainHeadKey(prefix, cluster);
+  const pendingKey = chainPendingKey(prefix, cluster);
+  const earlier = await redis.hmget(pendingKey, ...inputs.map((i) => i.id));
+  const fresh: SealInput[] = [];
+  inputs.forEach((input, i) => {
+    const text = earlier[i];
+    if (text) {
+      input.doc.crtrail ??= {};
+      input.doc.crtrail.integrity = JSON.parse(text) as Integrity;
+    } else {
+      fresh.push(input);
+    }
+  });
+  if (fresh.length === 0) return;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const [seqText, hash] = await redis.hmget(headKey, 'seq', 'hash');
+    const head: ChainHead = { seq: Number(seqText ?? 0), hash: hash ?? GENESIS_HASH };
+    const next = sealRecords(head, cluster, fresh.map((f) => f.doc));
+    const links = fresh.flatMap((f) => [f.id, JSON.stringify(f.doc.crtrail!.integrity)]);
+    const ok = await redis.eval(ADVANCE, 2, headKey, pendingKey, String(head.seq), String(next.seq), next.hash, ...links);
+    if (ok === 1) return;
+  }
+  throw new Error(`could not advance the hash chain of cluster ${cluster}: too much contention`);
+}
+
+/** The records' writes have been answered (stored, duplicate or dead-lettered with their links): forget the pending links. */
+export async function confirmChain(redis: Redis, prefix: string, cluster: string, ids: string[]): Promise<void> {
+  if (ids.length > 0) await redis.hdel(chainPendingKey(prefix, cluster), ...ids);
+}
+
+/** The stored head of a cluster's chain (seq 0 before the first record). */
+export async function chainHead(redis: Redis, prefix: string, cluster: string): Promise<ChainHead & { pending: number }> {
+  const [[, head], [, pending]] = (await redis
+    .multi()
+    .hmget(chainHeadKey(prefix, cluster), 'seq', 'hash')
+    .hlen(chainPendingKey(prefix, cluster))
+    .exec()) as [[null, [string | null, string | null]], [null, number]];
+  return { seq: Number(head[0] ?? 0), hash: head[1] ?? GENESIS_HASH, pending: pending };
+}
