@@ -1,15 +1,17 @@
 import { createGunzip } from 'node:zlib';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { TLSSocket } from 'node:tls';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Queue } from 'bullmq';
 import sjson from 'secure-json-parse';
 import type { Redis } from 'ioredis';
 import { validateEventList, type AuditEvent } from '@crtrail/audit';
 import { isCustomResourceMutation, type FilterOptions } from '@crtrail/filter';
 import { JOB_NAME, type BatchJob } from '@crtrail/queue';
+import { resolveCluster, type WebhookAuth } from './auth.js';
+import { CLUSTER_NAME } from './cluster.js';
 import { errors, WebhookError } from './errors.js';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
 
-const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 /** How long /readyz waits for Redis before calling it unreachable. */
 const READY_PING_TIMEOUT_MS = 1_000;
 /** Deeper JSON than any Kubernetes object: a 400, before anything recursive (BullMQ's stringify) sees it. */
@@ -55,6 +57,8 @@ export interface WebhookOptions {
   /** A pino logger to use (or `false`/a fastify logger config). */
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
   metrics?: WebhookMetrics;
+  /** TLS (HTTPS, optionally requiring client certificates) and bearer tokens; none = plain HTTP, open. */
+  auth?: WebhookAuth;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -73,14 +77,38 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
   const metrics = options.metrics ?? createWebhookMetrics();
   const logger = options.logger ?? false;
   const isInstance = typeof logger === 'object' && typeof (logger as FastifyBaseLogger).child === 'function';
-  const app = Fastify({
+  const auth = options.auth ?? {};
+  const common = {
     ...(isInstance ? { loggerInstance: logger as FastifyBaseLogger } : { logger: logger as FastifyServerOptions['logger'] }),
     bodyLimit: options.bodyLimit,
     requestTimeout: REQUEST_TIMEOUT_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-  });
+  };
+  const tls = auth.tls;
+  // The https overload types the instance with https.Server; routes and hooks do not depend on the
+  // server type, and what is used of `app.server` (timeouts, maxConnections, events) both have.
+  const app: FastifyInstance = tls
+    ? (Fastify({
+        ...common,
+        https: {
+          cert: tls.cert,
+          key: tls.key,
+          // mTLS: a client without a certificate, or with one from another CA, fails the handshake:
+          // it never reaches a route, let alone the body parser.
+          ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+        },
+      }) as unknown as FastifyInstance)
+    : Fastify(common);
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
   if (options.maxConnections) app.server.maxConnections = options.maxConnections;
+  if (tls) {
+    // Handshake failures never become requests: count and log them here, or they would be invisible.
+    app.server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+      metrics.rejected.inc({ reason: 'CRTRAIL_ERR_TLS_HANDSHAKE' });
+      app.log.warn({ code: 'CRTRAIL_ERR_TLS_HANDSHAKE', reason: err.code ?? err.message, remoteAddress: socket.remoteAddress }, 'TLS handshake rejected');
+      socket.destroy();
+    });
+  }
 
   // `Content-Encoding: gzip` is inflated as a stream; Fastify counts the *inflated* bytes against
   // the body limit, so a gzip bomb ends as a 413 after bodyLimit bytes, never inflated in full.
@@ -100,14 +128,14 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
   // Backpressure: while the workers are behind, refuse fast with Retry-After (the apiserver retries)
   // rather than queue without bound. The waiting count is refreshed in the background.
   let waiting = 0;
-  const refreshWaiting = (): void => {
+  const refreshWaiting = (): Promise<void> =>
     options.queue.getWaitingCount().then(
       (n) => {
         waiting = n;
+        metrics.queueWaiting.set(n);
       },
       () => {},
     );
-  };
   const waitingTimer = options.maxWaiting ? setInterval(refreshWaiting, WAITING_REFRESH_MS) : undefined;
   waitingTimer?.unref();
   app.addHook('onClose', async () => clearInterval(waitingTimer));
@@ -129,8 +157,9 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
     const code = err.code ?? 'CRTRAIL_ERR_INTERNAL';
     metrics.rejected.inc({ reason: code });
     if (status >= 500 && !known) request.log.error({ err, code }, 'request failed');
-    else request.log.warn({ code, reason: err.message, cluster: (request.params as { cluster?: string }).cluster }, 'request rejected');
+    else request.log.warn({ code, reason: err.message, cluster: (request.params as { cluster?: string }).cluster, remoteAddress: request.ip }, 'request rejected');
     if (known && err.retryAfterSeconds) reply.header('retry-after', String(err.retryAfterSeconds));
+    if (known && err.headers) void reply.headers(err.headers);
     const reason =
       code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
         ? `content-type ${JSON.stringify(request.headers['content-type'] ?? '')} is not supported: send application/json`
@@ -142,9 +171,18 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
     void reply.code(status).send({ error: code, reason, statusCode: status });
   });
 
-  const receive = async (clusterParam: string | undefined, body: unknown, started: bigint) => {
-    const cluster = clusterParam ?? options.defaultCluster;
+  // Who may send for which cluster is decided from the credentials and the path alone, in onRequest:
+  // before the body is read, so an unauthenticated client cannot make us inflate or parse 32 MiB.
+  const clusterOf = new WeakMap<FastifyRequest, string>();
+  const identify = async (request: FastifyRequest): Promise<void> => {
+    const cluster = resolveCluster(request, auth, (request.params as { cluster?: string }).cluster, options.defaultCluster);
     if (!CLUSTER_NAME.test(cluster)) throw errors.invalidCluster(cluster);
+    clusterOf.set(request, cluster);
+  };
+
+  const receive = async (request: FastifyRequest, started: bigint) => {
+    const cluster = clusterOf.get(request)!;
+    const body = request.body;
     if (options.maxWaiting && waiting > options.maxWaiting) throw errors.queueFull(waiting);
     if (jsonDepthExceeds(body, MAX_JSON_DEPTH)) throw errors.invalidBatch(`body: nested deeper than ${MAX_JSON_DEPTH} levels`);
     const checked = validateEventList(body);
@@ -170,10 +208,8 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
     return { accepted: events.length };
   };
 
-  app.post('/audit', async (request) => receive(undefined, request.body, process.hrtime.bigint()));
-  app.post<{ Params: { cluster: string } }>('/audit/:cluster', async (request) =>
-    receive(request.params.cluster, request.body, process.hrtime.bigint()),
-  );
+  app.post('/audit', { onRequest: identify }, async (request) => receive(request, process.hrtime.bigint()));
+  app.post('/audit/:cluster', { onRequest: identify }, async (request) => receive(request, process.hrtime.bigint()));
   app.addHook('onRequest', async (request) => {
     if (request.method === 'POST') metrics.bodyBytes.inc(Number(request.headers['content-length'] ?? 0));
   });
@@ -188,6 +224,8 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
     }
   });
   app.get('/metrics', async (_request, reply) => {
+    // Queue depth as of this scrape (bounded: a Redis outage must not hang the scrape).
+    await withTimeout(refreshWaiting(), READY_PING_TIMEOUT_MS, 'queue depth').catch(() => {});
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });

@@ -8,6 +8,8 @@ export class WebhookError extends Error {
     readonly statusCode: number,
     message: string,
     readonly retryAfterSeconds?: number,
+    /** Response headers the status requires (e.g. `WWW-Authenticate` with a 401). */
+    readonly headers?: Readonly<Record<string, string>>,
   ) {
     super(message);
     this.name = 'WebhookError';
@@ -23,5 +25,9 @@ export const errors = {
     new WebhookError('CRTRAIL_ERR_UNSUPPORTED_ENCODING', 415, `content-encoding ${JSON.stringify(encoding)} is not supported: send identity or gzip`),
   queueFull: (waiting: number) =>
     new WebhookError('CRTRAIL_ERR_QUEUE_FULL', 429, `${waiting} batches are waiting for the workers; retry later`, 5),
+  // RFC 6750: a 401 names the scheme the client must use.
+  unauthorized: (reason: string) =>
+    new WebhookError('CRTRAIL_ERR_UNAUTHORIZED', 401, reason, undefined, { 'www-authenticate': 'Bearer realm="crtrail"' }),
+  forbidden: (reason: string) => new WebhookError('CRTRAIL_ERR_FORBIDDEN', 403, reason),
   queueUnavailable: (reason: string) => new WebhookError('CRTRAIL_ERR_QUEUE_UNAVAILABLE', 503, `queue unavailable: ${reason}`, 10),
 } as const;

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createWebhookMetrics() {
   const registry = new Registry();
@@ -10,6 +10,11 @@ export function createWebhookMetrics() {
     enqueued: new Counter({ name: 'crtrail_webhook_events_enqueued_total', help: 'Acked events that are custom-resource mutations, enqueued for the worker', registers: [registry] }),
     rejected: new Counter({ name: 'crtrail_webhook_batches_rejected_total', help: 'Batches rejected, by reason code', labelNames: ['reason'], registers: [registry] }),
     batchSize: new Histogram({ name: 'crtrail_webhook_batch_events', help: 'Events per accepted batch', buckets: [1, 10, 50, 100, 200, 400, 800, 2000], registers: [registry] }),
+    queueWaiting: new Gauge({
+      name: 'crtrail_webhook_queue_waiting',
+      help: 'Batches waiting in the queue for a worker (read at each scrape and by the backpressure check)',
+      registers: [registry],
+    }),
     bodyBytes: new Counter({ name: 'crtrail_webhook_body_bytes_total', help: 'Bytes of accepted request bodies', registers: [registry] }),
     ackLatency: new Histogram({
       name: 'crtrail_webhook_ack_latency_seconds',

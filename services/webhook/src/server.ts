@@ -6,6 +6,7 @@ import { createBatchQueue, createRedis, redactionSalt, type BatchJob } from '@cr
 import { loadConfig } from '@crtrail/config';
 import { redactEvent } from '@crtrail/enrich';
 import { buildWebhook } from './app.js';
+import { loadWebhookAuth, type WebhookAuth } from './auth.js';
 
 export interface RunningWebhook {
   app: FastifyInstance;
@@ -33,8 +34,16 @@ function ready(redis: Redis, url: string): Promise<void> {
   });
 }
 
-/** Starts the webhook on CRTRAIL_HOST:CRTRAIL_PORT (port 0 = any free port). */
-export async function startWebhook(env: Env, logger: FastifyBaseLogger | boolean = true): Promise<RunningWebhook> {
+/**
+ * Starts the webhook on CRTRAIL_HOST:CRTRAIL_PORT (port 0 = any free port), over HTTPS when
+ * CRTRAIL_TLS_CERT/KEY are set. `auth` is what {@link loadWebhookAuth} reads from `env` (read here when
+ * not given; `crtrail up` reads it before starting anything so a bad file fails first).
+ */
+export async function startWebhook(
+  env: Env,
+  logger: FastifyBaseLogger | boolean = true,
+  auth: WebhookAuth = loadWebhookAuth(env),
+): Promise<RunningWebhook> {
   const redis = producerRedis(env.CRTRAIL_REDIS_URL);
   redis.on('error', () => {
     /* reported through /readyz and 503s; ioredis reconnects by itself */
@@ -53,6 +62,7 @@ export async function startWebhook(env: Env, logger: FastifyBaseLogger | boolean
     bodyLimit: env.CRTRAIL_BODY_LIMIT,
     maxWaiting: env.CRTRAIL_QUEUE_MAX_WAITING,
     maxConnections: env.CRTRAIL_MAX_CONNECTIONS,
+    auth,
     redact: (e) => redactEvent(e, config, salt),
     ...(config.filter.builtInGroups ? { filter: { builtInGroups: config.filter.builtInGroups } } : {}),
     logger: typeof logger === 'boolean' ? (logger ? { level: env.CRTRAIL_LOG_LEVEL } : false) : logger,
@@ -63,7 +73,7 @@ export async function startWebhook(env: Env, logger: FastifyBaseLogger | boolean
   const host = env.CRTRAIL_HOST.includes(':') ? `[${env.CRTRAIL_HOST}]` : env.CRTRAIL_HOST;
   return {
     app,
-    url: `http://${host}:${port}`,
+    url: `${auth.tls ? 'https' : 'http'}://${host}:${port}`,
     queue,
     async close() {
       // Stop accepting, let in-flight requests finish (each is enqueued+acked or answered 503), then close Redis.
