@@ -5,9 +5,9 @@ import { pino } from 'pino';
 import { loadConfig, loadEnv } from '@crtrail/config';
 import { ensureElasticsearch, ensureRedis, repoRoot, type Managed } from '@crtrail/stack';
 import { authHeaders, esConnectionFromEnv, indexNames } from '@crtrail/store';
-import { startWebhook, type RunningWebhook } from '@crtrail/webhook';
+import { loadWebhookAuth, startWebhook, type RunningWebhook } from '@crtrail/webhook';
 import { startWorker, type RunningWorker } from '@crtrail/worker';
-import { webhookKubeconfig } from './kubeconfig.js';
+import { serverCertificateAuthority, webhookKubeconfig } from './kubeconfig.js';
 
 export interface UpOptions {
   webhookOnly?: boolean;
@@ -23,6 +23,8 @@ export async function up(options: UpOptions): Promise<void> {
   const env = loadEnv();
   // Validated before anything starts: a typo fails here, naming the key and its line.
   const config = loadConfig(env.CRTRAIL_CONFIG);
+  // Likewise TLS files and the tokens file (a malformed line names file:line).
+  const auth = options.workerOnly ? undefined : loadWebhookAuth(env);
   const log = pino({ level: env.CRTRAIL_LOG_LEVEL, base: { service: 'crtrail' } });
   const say = (m: string): void => void process.stderr.write(`crtrail: ${m}\n`);
   const started: Managed[] = [];
@@ -58,7 +60,7 @@ export async function up(options: UpOptions): Promise<void> {
       }
     }
     if (!options.workerOnly) {
-      webhook = await startWebhook(env, log.child({ service: 'webhook' }));
+      webhook = await startWebhook(env, log.child({ service: 'webhook' }), auth);
     }
   } catch (err) {
     await stopAll();
@@ -70,9 +72,16 @@ export async function up(options: UpOptions): Promise<void> {
     const dir = join(repoRoot(), '.crtrail');
     mkdirSync(dir, { recursive: true });
     const kubeconfig = join(dir, 'audit-webhook.kubeconfig');
-    writeFileSync(kubeconfig, webhookKubeconfig(webhook.url, env.CRTRAIL_CLUSTER));
+    writeFileSync(
+      kubeconfig,
+      webhookKubeconfig(webhook.url, env.CRTRAIL_CLUSTER, {
+        ...(env.CRTRAIL_TLS_CERT ? { tls: { certificateAuthority: serverCertificateAuthority(env.CRTRAIL_TLS_CERT, env.CRTRAIL_TLS_CLIENT_CA) } } : {}),
+        clientCertificate: Boolean(env.CRTRAIL_TLS_CLIENT_CA),
+        bearerToken: Boolean(auth?.tokens),
+      }),
+    );
     lines.push(
-      `webhook      ${webhook.url}/audit/<cluster>   (POST audit.k8s.io/v1 EventList)`,
+      `webhook      ${webhook.url}/audit${auth?.tokens || auth?.tls?.clientCa ? '' : '/<cluster>'}   (POST audit.k8s.io/v1 EventList)`,
       `kubeconfig   ${kubeconfig}   (kube-apiserver --audit-webhook-config-file)`,
       `metrics      ${webhook.url}/metrics`,
     );
