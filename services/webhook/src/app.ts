@@ -140,6 +140,21 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
   waitingTimer?.unref();
   app.addHook('onClose', async () => clearInterval(waitingTimer));
 
+  // Graceful shutdown: server.close() reaps only the keep-alive connections idle at that moment. One
+  // busy with a request would, after its response, idle on for KEEP_ALIVE_TIMEOUT_MS and hold close()
+  // (and the process) that long. So once closing, every response says `Connection: close`, and the
+  // connection it leaves idle is reaped right after.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) void reply.header('connection', 'close');
+  });
+  app.addHook('onResponse', async () => {
+    if (closing) setImmediate(() => app.server.closeIdleConnections?.());
+  });
+
   // JSON bodies go through secure-json-parse: `__proto__` / `constructor.prototype` keys are a 400,
   // never an object whose prototype an attacker chose. Only JSON is parsed: any other type is a 415.
   app.removeAllContentTypeParsers();
