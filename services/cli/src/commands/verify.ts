@@ -8,7 +8,7 @@ import { loadEnv } from '@crtrail/config';
 import { createEsClient, esConnectionFromEnv, indexNames, scanRecords } from '@crtrail/store';
 import { createRedis } from '@crtrail/queue';
 import { ChainVerifier, checkSignature, type ChainedRecord, type Manifest } from '@crtrail/integrity';
-import { chainHead } from '@crtrail/worker';
+import { chainHead, listDeadLetters } from '@crtrail/worker';
 import { manifestPathOf } from './export.js';
 import { Progress } from '../progress.js';
 
@@ -208,6 +208,12 @@ export async function verifyStoredChain(cluster: string, since?: string): Promis
       } else if (head.seq > 0) {
         notes.push(`head: matches Redis (seq ${head.seq})`);
       }
+      // A record Elasticsearch refused for good waits in the dead-letter queue with its links.
+      const parked = (await listDeadLetters(redis, env.CRTRAIL_INDEX_PREFIX))
+        .filter((d) => d.cluster === cluster)
+        .map((d) => (d.action.doc as ChainedRecord).crtrail?.integrity?.seq)
+        .filter((seq): seq is number => typeof seq === 'number');
+      if (parked.length > 0) notes.push(`dead letters: seq ${parked.slice(0, 20).join(', ')}${parked.length > 20 ? ', …' : ''} of this cluster wait in the dead-letter queue (crtrail dlq replay puts them back)`);
     } catch (err) {
       notes.push(`head: not compared, Redis unreachable (${(err as Error).message})`);
     } finally {
