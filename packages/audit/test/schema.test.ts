@@ -1,0 +1,35 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { validateEvent, validateEventList } from '../src/index.js';
+
+const ev = { level: 'Metadata', auditID: 'a', stage: 'ResponseComplete', requestURI: '/x', verb: 'get', user: { username: 'u' } };
+const list = (items: unknown[]) => ({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items });
+const reason = (input: unknown) => {
+  const r = validateEventList(input);
+  return r.ok ? 'ok' : r.reason;
+};
+
+test('valid lists pass and are returned as is (no copy)', () => {
+  const input = list([ev, { ...ev, kind: 'Event', apiVersion: 'audit.k8s.io/v1', objectRef: null, impersonatedUser: null, extraField: 1 }]);
+  const r = validateEventList(input);
+  assert.ok(r.ok);
+  assert.equal(r.value, input);
+});
+
+test('each bad input is named by the path of its first bad field', () => {
+  assert.equal(reason([]), 'body: expected an audit.k8s.io/v1 EventList object');
+  assert.equal(reason({ kind: 'Pod', apiVersion: 'v1', items: [] }), 'body.kind: must be "EventList"');
+  assert.equal(reason({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1beta1', items: [] }), 'body.apiVersion: must be "audit.k8s.io/v1"');
+  assert.equal(reason({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1' }), 'body.items: required');
+  assert.equal(reason(list([ev, { ...ev, auditID: undefined }])), 'items[1].auditID: required');
+  assert.equal(reason(list([{ ...ev, auditID: '' }])), 'items[0].auditID: must NOT have fewer than 1 characters');
+  assert.match(reason(list([{ ...ev, stage: 'Done' }])), /^items\[0\]\.stage: must be one of RequestReceived/);
+  assert.equal(reason(list([{ ...ev, kind: 'Pod' }])), 'items[0].kind: must be "Event"');
+  assert.equal(reason(list([{ ...ev, user: { groups: ['a', 1] } }])), 'items[0].user.groups[1]: must be string');
+  // Nullable fields explain the value, not "must be null".
+  assert.equal(reason(list([{ ...ev, objectRef: { name: 3 } }])), 'items[0].objectRef.name: must be string');
+  assert.equal(reason(list([{ ...ev, responseStatus: { code: 1.5 } }])), 'items[0].responseStatus.code: must be integer');
+  assert.equal(reason(list(['not an event'])), 'items[0]: must be object');
+  const one = validateEvent({ ...ev, verb: '' }, 'line 3');
+  assert.equal(one.ok ? 'ok' : one.reason, 'line 3.verb: must NOT have fewer than 1 characters');
+});
