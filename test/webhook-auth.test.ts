@@ -152,6 +152,18 @@ describe('webhook TLS', () => {
         const noToken = await postBatch(hook.url, '/audit', ['b-3'], { ca, client: prodEu });
         assert.equal(noToken.status, 401);
         assert.deepEqual(await jobs(hook), [{ cluster: 'prod-eu', ids: ['b-1'] }]);
+
+        // `crtrail replay` carries the same credentials an apiserver's kubeconfig does.
+        const file = join(dir, 'events.ndjson');
+        writeFileSync(file, `${JSON.stringify(event('r-1'))}\n`);
+        const client = pki.client('prod-eu');
+        const replayed = await runCli(['replay', file, '--url', hook.url, '--cluster', 'prod-eu', '--ca', pki.ca.cert, '--cert', client.cert, '--key', client.key, '--token', 'eu-token']);
+        assert.equal(replayed.code, 0, replayed.stderr);
+        assert.match(replayed.stdout, /accepted 1/);
+        const refused = await runCli(['replay', file, '--url', hook.url, '--cluster', 'prod-eu', '--ca', pki.ca.cert, '--cert', client.cert, '--key', client.key, '--token', 'nope']);
+        assert.equal(refused.code, 1);
+        assert.match(refused.stderr, /HTTP 401/);
+        assert.deepEqual((await jobs(hook)).map((j) => j.ids), [['b-1'], ['r-1']]);
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });

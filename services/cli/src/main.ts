@@ -43,12 +43,20 @@ export async function main(argv: string[]): Promise<void> {
     .option('--cluster <name>', 'cluster name the events come from', process.env.CRTRAIL_CLUSTER || 'default')
     .option('--url <url>', 'webhook base URL', defaultWebhookUrl())
     .option('--batch <n>', 'events per EventList POST', positiveInt, 400)
-    .action(async (files: string[], opts: { cluster: string; url: string; batch: number }) => {
+    .option('--token <token>', 'bearer token, when the webhook has CRTRAIL_AUTH_TOKENS_FILE (default: CRTRAIL_REPLAY_TOKEN)', process.env.CRTRAIL_REPLAY_TOKEN)
+    .option('--ca <file>', "PEM CA that signed the webhook's certificate (https URLs)")
+    .option('--cert <file>', 'PEM client certificate, when the webhook has CRTRAIL_TLS_CLIENT_CA')
+    .option('--key <file>', 'PEM key of --cert')
+    .action(async (files: string[], opts: { cluster: string; url: string; batch: number; token?: string; ca?: string; cert?: string; key?: string }) => {
       const tty = process.stderr.isTTY;
       const summary = await replay({
         files,
         url: `${opts.url.replace(/\/+$/, '')}/audit/${encodeURIComponent(opts.cluster)}`,
         batch: opts.batch,
+        ...(opts.token ? { token: opts.token } : {}),
+        ...(opts.ca ? { ca: opts.ca } : {}),
+        ...(opts.cert ? { cert: opts.cert } : {}),
+        ...(opts.key ? { key: opts.key } : {}),
         progress: (line) => process.stderr.write(tty ? `\r${line}` : `${line}\n`),
       });
       if (tty) process.stderr.write('\n');

@@ -90,6 +90,17 @@ export async function up(options: UpOptions): Promise<void> {
   if (workers.length > 0) {
     lines.push(`records      ${env.CRTRAIL_ES_URL}/${indexNames(env.CRTRAIL_INDEX_PREFIX).alias}/_search`);
   }
-  lines.push(`try          npx crtrail replay ../shared/fixtures/audit/public/*.ndjson --cluster demo`, 'Ctrl-C stops everything crtrail started.', '');
+  // The replay hint carries what this webhook demands, so it works as printed (credentials as placeholders).
+  const replayFlags = [
+    webhook && webhook.url !== 'http://127.0.0.1:8080' ? `--url ${webhook.url}` : '',
+    env.CRTRAIL_TLS_CERT ? `--ca ${serverCertificateAuthority(env.CRTRAIL_TLS_CERT, env.CRTRAIL_TLS_CLIENT_CA) ?? '<CA file>'}` : '',
+    env.CRTRAIL_TLS_CLIENT_CA ? '--cert <client.crt> --key <client.key>' : '',
+    auth?.tokens ? '--token <token>' : '',
+  ].filter(Boolean);
+  lines.push(
+    `try          npx crtrail replay ../shared/fixtures/audit/public/*.ndjson --cluster demo${replayFlags.length ? ` ${replayFlags.join(' ')}` : ''}`,
+    'Ctrl-C stops everything crtrail started.',
+    '',
+  );
   process.stderr.write(lines.join('\n') + '\n');
 }
