@@ -189,13 +189,19 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
   // Who may send for which cluster is decided from the credentials and the path alone, in onRequest:
   // before the body is read, so an unauthenticated client cannot make us inflate or parse 32 MiB.
   const clusterOf = new WeakMap<FastifyRequest, string>();
+  const startedAt = new WeakMap<FastifyRequest, bigint>();
   const identify = async (request: FastifyRequest): Promise<void> => {
+    // Ack latency is what the apiserver waits: from the request's arrival, body transfer and parse included.
+    startedAt.set(request, process.hrtime.bigint());
     const cluster = resolveCluster(request, auth, (request.params as { cluster?: string }).cluster, options.defaultCluster);
     if (!CLUSTER_NAME.test(cluster)) throw errors.invalidCluster(cluster);
+    // Over the limit: refuse before reading (and parsing) a body that could not be queued anyway.
+    if (options.maxWaiting && waiting > options.maxWaiting) throw errors.queueFull(waiting);
     clusterOf.set(request, cluster);
   };
 
-  const receive = async (request: FastifyRequest, started: bigint) => {
+  const receive = async (request: FastifyRequest) => {
+    const started = startedAt.get(request) ?? process.hrtime.bigint();
     const cluster = clusterOf.get(request)!;
     const body = request.body;
     if (options.maxWaiting && waiting > options.maxWaiting) throw errors.queueFull(waiting);
@@ -223,8 +229,8 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
     return { accepted: events.length };
   };
 
-  app.post('/audit', { onRequest: identify }, async (request) => receive(request, process.hrtime.bigint()));
-  app.post('/audit/:cluster', { onRequest: identify }, async (request) => receive(request, process.hrtime.bigint()));
+  app.post('/audit', { onRequest: identify }, async (request) => receive(request));
+  app.post('/audit/:cluster', { onRequest: identify }, async (request) => receive(request));
   app.addHook('onRequest', async (request) => {
     if (request.method === 'POST') metrics.bodyBytes.inc(Number(request.headers['content-length'] ?? 0));
   });
