@@ -28,3 +28,13 @@ test('RFC 8785 corner cases: key order by UTF-16 code units, numbers as ECMAScri
   assert.equal(canonicalJson({ b: 1, a: { d: 2, c: 3 } }), '{"a":{"c":3,"d":2},"b":1}');
   assert.throws(() => canonicalJson({ x: Number.NaN }), /not allowed/);
 });
+
+test('property: equals the reference on any JSON value, sorted or not', async () => {
+  const fc = (await import('fast-check')).default;
+  fc.assert(
+    fc.property(fc.jsonValue(), (v) => canonicalJson(v) === reference(v)),
+    { numRuns: 2000 },
+  );
+  const withDate = { b: new Date(0), a: [{ toJSON: () => ({ z: 1, y: 2 }) }] };
+  assert.equal(canonicalJson(withDate), reference(withDate));
+});
