@@ -7,7 +7,7 @@ import { uniquePrefix, testEsUrl, testRedisUrl } from '@crtrail/testkit';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { eventList } from './helpers/events.js';
 import { haBatches, NAME, orderedEvents, UID } from './fixtures/lifecycle.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, spawnCli } from './helpers/cli.js';
 
 const OBJECTS = 5;
 /** The lifecycle scenario once per object: 5 InferenceServices, 14 records each. */
@@ -32,13 +32,17 @@ describe('tamper-evident history: hash chain, signed exports, verify', () => {
   let dir: string;
   let env: Record<string, string>;
   let key: string;
+  const workers: Array<ReturnType<typeof spawnCli>> = [];
 
   before(async () => {
-    p = await startPipeline(uniquePrefix('integrity'), { workers: 3 });
+    p = await startPipeline(uniquePrefix('integrity'), { workers: 0 });
     dir = mkdtempSync(join(tmpdir(), 'crtrail-integrity-'));
     env = { CRTRAIL_INDEX_PREFIX: p.prefix, CRTRAIL_ES_URL: testEsUrl(), CRTRAIL_REDIS_URL: testRedisUrl() };
-    // Small batches, shuffled as two HA apiservers deliver them, posted concurrently: 3 workers
-    // seal records of the same cluster at the same time.
+    // 3 worker processes, 4 jobs each at a time, fed small batches shuffled as two HA apiservers
+    // deliver them and posted concurrently: up to 12 jobs seal records of one cluster at once.
+    for (let i = 0; i < 3; i++) {
+      workers.push(spawnCli(['up', '--worker-only'], { ...env, CRTRAIL_WORKER_PORT: '0', CRTRAIL_WORKER_CONCURRENCY: '4', CRTRAIL_LOG_LEVEL: 'warn' }));
+    }
     const batches = haBatches(manyObjects(), 7, 4);
     for (let i = 0; i < batches.length; i += 8) {
       await Promise.all(
@@ -55,11 +59,13 @@ describe('tamper-evident history: hash chain, signed exports, verify', () => {
   });
 
   after(async () => {
+    for (const w of workers) w.child.kill('SIGTERM');
+    await Promise.all(workers.map((w) => w.exited));
     await p?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test('3 parallel workers: the chain is gap-free, every link checks out', async () => {
+  test('3 worker processes in parallel: the chain is gap-free, every link checks out', async () => {
     const docs = await p.search({ term: { 'orchestrator.cluster.name': CLUSTER } }, 1000);
     assert.equal(docs.length, RECORDS);
     const seqs = docs.map((d) => d._source.crtrail.integrity.seq as number).sort((a, b) => a - b);

@@ -145,6 +145,18 @@ describe('store: failures of the parts', () => {
         await eventually(async () => ((await p.count()) === clusters.length * LIFECYCLE_RECORDS ? true : undefined), 60_000, 'all records');
         const docs = await p.search({ match_all: {} }, 10_000);
         assert.equal(new Set(docs.map((d) => d._id)).size, clusters.length * LIFECYCLE_RECORDS);
+        // The hash chain survived the kill: every cluster's seqs are 1..14, each link intact (a job
+        // killed between sealing and writing reused its pending links when it was retried).
+        const bySeq = new Map<string, number[]>();
+        for (const d of docs) {
+          const c = d._source.orchestrator.cluster.name as string;
+          bySeq.set(c, [...(bySeq.get(c) ?? []), d._source.crtrail.integrity.seq as number]);
+        }
+        for (const [c, seqs] of bySeq) assert.deepEqual(seqs.sort((a, b) => a - b), Array.from({ length: LIFECYCLE_RECORDS }, (_, i) => i + 1), c);
+        for (const c of ['kill-0', 'kill-75', 'kill-149']) {
+          const run = await runCli(['verify', '--cluster', c], { CRTRAIL_INDEX_PREFIX: prefix });
+          assert.equal(run.code, 0, run.stderr);
+        }
       } finally {
         second.child.kill('SIGTERM');
         await second.exited;
