@@ -19,7 +19,7 @@ const hook = await startWebhook(loadEnv({ CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_
 for (const b of w.bodies) await fetch(`${hook.url}/audit/${b.cluster}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b.body });
 const t0 = performance.now();
 const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, join(repoRoot(), 'services/cli/bin/crtrail.js'), 'up', '--worker-only'], {
-  env: { ...process.env, CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_WORKER_PORT: '0', CRTRAIL_LOG_LEVEL: 'warn' },
+  env: { ...process.env, CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_WORKER_PORT: '0', CRTRAIL_LOG_LEVEL: 'warn', NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS ?? '' },
   stdio: 'inherit',
 });
 for (;;) {
@@ -28,7 +28,8 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 100));
 }
 const s = (performance.now() - t0) / 1000;
-console.log(`${w.crWrites} changes in ${s.toFixed(1)} s = ${Math.round(w.crWrites / s)} changes/s (incl. start-up)`);
+const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+console.log(`${w.crWrites} changes in ${s.toFixed(1)} s = ${Math.round(w.crWrites / s)} changes/s (incl. start-up), peak RSS ${hwm ? Math.round(Number(hwm[1]) / 1024) : '?'} MB`);
 child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
 await hook.close();

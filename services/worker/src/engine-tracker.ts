@@ -58,7 +58,7 @@ export function serializeHistory(h: History): string {
 class HistoryCache {
   private readonly entries = new Map<string, { text: string; history: History }>();
   // Bounded: a hot object's history is ~100 KB; 256 of them keep the worker well under its memory budget.
-  constructor(private readonly max = 256) {}
+  constructor(private readonly max = 64) {}
 
   parse(key: string, text: string | null): History | undefined {
     if (text === null) return undefined;
