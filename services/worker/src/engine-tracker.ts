@@ -4,6 +4,7 @@ import { objectKeyString, type AuditEvent, type KubeObject, type ObjectKey } fro
 import { applyMutation, expandMutations, importBaseline, type History, type Mutation } from '@crtrail/diff';
 import type { BulkRejection } from '@crtrail/store';
 import { withLocks } from './object-locks.js';
+import { HistoryCache, loadHistories, saveHistories, type HistoryWrite } from './history-store.js';
 import type { ChangeTracker, TrackedRecord, TrackedRepair } from './tracker.js';
 
 export interface EngineTrackerOptions {
@@ -28,53 +29,6 @@ const roleOf = (s: object): string | undefined => ('role' in s ? String(s.role) 
 
 export const stateKey = (prefix: string, key: string): string => `${prefix}:state:${key}`;
 
-/**
- * Parsed histories by their exact Redis text. Parsing a hot object's history (a few 20 KB versions)
- * on every batch was a top cost in the worker's profile; when the text in Redis is the one this
- * worker last read or wrote, the parsed form is reused (the engine never mutates a history).
- * Another worker's write changes the text, so the cache can never serve a stale history.
- */
-/**
- * Versions never change once made, so each is serialized once and its text reused: saving a history
- * after a write costs the new version's JSON plus a join, not the whole history again (a hot 20 KB
- * object has several versions, saved on every batch that touches it).
- */
-const serialized = new WeakMap<object, string>();
-function textOf(value: object): string {
-  let text = serialized.get(value);
-  if (text === undefined) {
-    text = JSON.stringify(value);
-    serialized.set(value, text);
-  }
-  return text;
-}
-
-export function serializeHistory(h: History): string {
-  const versions = h.versions.map(textOf).join(',');
-  const dependents = h.dependents ? `,"dependents":[${h.dependents.map(textOf).join(',')}]` : '';
-  return `{"versions":[${versions}]${dependents}}`;
-}
-
-class HistoryCache {
-  private readonly entries = new Map<string, { text: string; history: History }>();
-  // Bounded: a hot object's history is ~100 KB; 256 of them keep the worker well under its memory budget.
-  constructor(private readonly max = 64) {}
-
-  parse(key: string, text: string | null): History | undefined {
-    if (text === null) return undefined;
-    const hit = this.entries.get(key);
-    if (hit && hit.text === text) return hit.history;
-    const history = JSON.parse(text) as History;
-    this.remember(key, text, history);
-    return history;
-  }
-
-  remember(key: string, text: string, history: History): void {
-    this.entries.delete(key);
-    this.entries.set(key, { text, history });
-    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
-  }
-}
 const lockKey = (prefix: string, key: string): string => `${prefix}:lock:${key}`;
 
 /**
@@ -113,14 +67,15 @@ export function createEngineTracker(options: EngineTrackerOptions): ChangeTracke
         redis,
         list.map((g) => lockKey(prefix, g.keyString)),
         async () => {
-          const raw = await redis.mget(...list.map((g) => stateKey(prefix, g.keyString)));
+          const loaded = await loadHistories(redis, list.map((g) => stateKey(prefix, g.keyString)), cache);
           const records: TrackedRecord[] = [];
           const repairs: TrackedRepair[] = [];
-          const histories: Array<[string, History]> = [];
+          const histories: HistoryWrite[] = [];
           const poisoned: Array<[AuditEvent, Error]> = [];
           list.forEach((g, i) => {
             const key = stateKey(prefix, g.keyString);
-            let history: History | undefined = cache.parse(key, raw[i] ?? null);
+            const stored = loaded[i]!;
+            let history: History | undefined = stored.history;
             const before = history;
             for (const m of g.mutations) {
               let result: ReturnType<typeof applyMutation>;
@@ -158,19 +113,11 @@ export function createEngineTracker(options: EngineTrackerOptions): ChangeTracke
               }
             }
             // Replays change nothing: no write back.
-            if (history && history !== before) histories.push([key, history]);
+            if (history && history !== before) histories.push({ key, before: stored, after: history });
           });
           for (const [event, err] of poisoned) await poison(cluster, event, err);
           await write({ records, repairs });
-          if (histories.length > 0) {
-            const tx = redis.multi();
-            for (const [k, h] of histories) {
-              const text = serializeHistory(h);
-              tx.set(k, text);
-              cache.remember(k, text, h);
-            }
-            await tx.exec();
-          }
+          await saveHistories(redis, histories, cache);
         },
       );
     },
@@ -201,6 +148,7 @@ export async function importBaselineObjects(
   resourceOf: (object: KubeObject) => string,
 ): Promise<BaselineResult> {
   const result: BaselineResult = { imported: 0, skipped: [] };
+  const cache = new HistoryCache();
   const at = new Date().toISOString();
   for (const object of objects) {
     const label = `${object.kind ?? '?'} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ''}${object.metadata?.name ?? '?'}`;
@@ -215,9 +163,10 @@ export async function importBaselineObjects(
     const keyString = objectKeyString(key);
     try {
       await withLocks(redis, [lockKey(prefix, keyString)], async () => {
-        const raw = await redis.get(stateKey(prefix, keyString));
-        const next = importBaseline(raw ? (JSON.parse(raw) as History) : undefined, object, at);
-        await redis.set(stateKey(prefix, keyString), JSON.stringify(next));
+        const key = stateKey(prefix, keyString);
+        const [before] = await loadHistories(redis, [key], cache);
+        const next = importBaseline(before!.history, object, at);
+        await saveHistories(redis, [{ key, before: before!, after: next }], cache);
       });
       result.imported++;
     } catch (err) {

@@ -6,3 +6,4 @@ export * from './worker.js';
 export * from './dead-letters.js';
 export * from './object-locks.js';
 export * from './chain.js';
+export * from './history-store.js';

@@ -1,0 +1,156 @@
+import type { Redis } from 'ioredis';
+import { compareVersions, type Dependent, type History, type Version } from '@crtrail/diff';
+
+/**
+ * Object histories in Redis, one hash per object: a field per version (`v:<recordId>`) and per
+ * dependent (`d:<recordId>`), plus `rev`, bumped on every save. A batch writes only the versions it
+ * made or changed and deletes the ones that left the window, instead of rewriting the whole history
+ * (8 × a 20 KB custom resource for a hot object) as one string; and a worker that still holds the
+ * history it last saved (same `rev`) reads back a number instead of the history. Both were among
+ * the worker's top costs, and the 160 KB strings went straight to V8's large-object space, which
+ * only a full GC frees (worker RSS).
+ */
+
+/** Versions never change once made: each is serialized once and its text reused on every save. */
+const serialized = new WeakMap<object, string>();
+function textOf(value: object): string {
+  let text = serialized.get(value);
+  if (text === undefined) {
+    text = JSON.stringify(value);
+    serialized.set(value, text);
+  }
+  return text;
+}
+
+interface Cached {
+  rev: number;
+  history: History;
+}
+
+/**
+ * The histories this worker last read or saved, by key and `rev`. Bounded: a hot object's parsed
+ * history is a few hundred KB of heap; 64 of them cover the hot set of the bench workload.
+ */
+export class HistoryCache {
+  private readonly entries = new Map<string, Cached>();
+  constructor(private readonly max = 64) {}
+
+  get(key: string): Cached | undefined {
+    return this.entries.get(key);
+  }
+
+  remember(key: string, rev: number, history: History): void {
+    this.entries.delete(key);
+    this.entries.set(key, { rev, history });
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+  }
+}
+
+/**
+ * Per key: `{0}` when its `rev` equals the caller's cached one, else `{rev, field, value, ...}`;
+ * `{-1, text}` for a history still stored as one JSON string by an earlier version of crtrail.
+ */
+const LOAD = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local t = redis.call('type', key).ok
+  if t == 'string' then
+    out[i] = {-1, redis.call('get', key)}
+  elseif t == 'none' then
+    out[i] = {}
+  else
+    local rev = tonumber(redis.call('hget', key, 'rev') or '0')
+    if rev == tonumber(ARGV[i]) then
+      out[i] = {0}
+    else
+      local all = redis.call('hgetall', key)
+      table.insert(all, 1, rev)
+      out[i] = all
+    end
+  end
+end
+return out`;
+
+type LoadReply = Array<[] | [0] | [-1, string] | [number, ...string[]]>;
+
+export interface LoadedHistory {
+  history: History | undefined;
+  rev: number;
+  /** Stored as one string by an earlier version: rewritten as a hash on the next save. */
+  legacy: boolean;
+}
+
+function fromFields(rev: number, flat: string[]): History {
+  const versions: Version[] = [];
+  const dependents: Dependent[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const field = flat[i]!;
+    if (field.startsWith('v:')) versions.push(JSON.parse(flat[i + 1]!) as Version);
+    else if (field.startsWith('d:')) dependents.push(JSON.parse(flat[i + 1]!) as Dependent);
+  }
+  // Hash fields have no order; the engine keeps both lists sorted by the write order of the object.
+  versions.sort(compareVersions);
+  dependents.sort((a, b) => compareVersions({ ...a, deleted: false }, { ...b, deleted: false }));
+  return dependents.length > 0 ? { versions, dependents } : { versions };
+}
+
+/** Reads the histories of `keys` in one round trip, reusing cached ones Redis confirms are current. */
+export async function loadHistories(redis: Redis, keys: string[], cache: HistoryCache): Promise<LoadedHistory[]> {
+  if (keys.length === 0) return [];
+  const cachedRevs = keys.map((k) => String(cache.get(k)?.rev ?? -2));
+  const reply = (await redis.eval(LOAD, keys.length, ...keys, ...cachedRevs)) as LoadReply;
+  return keys.map((key, i) => {
+    const r = reply[i]!;
+    if (r.length === 0) return { history: undefined, rev: 0, legacy: false };
+    if (r[0] === -1) return { history: JSON.parse(r[1] as string) as History, rev: 0, legacy: true };
+    if (r[0] === 0 && r.length === 1) return { history: cache.get(key)!.history, rev: cache.get(key)!.rev, legacy: false };
+    const rev = Number(r[0]);
+    const history = fromFields(rev, r.slice(1) as string[]);
+    cache.remember(key, rev, history);
+    return { history, rev, legacy: false };
+  });
+}
+
+export interface HistoryWrite {
+  key: string;
+  before: LoadedHistory;
+  after: History;
+}
+
+/**
+ * Saves new histories (the caller holds the objects' locks): only versions and dependents that
+ * are new or changed (a new object: histories are immutable, a changed entry is a new object) are
+ * written, the ones gone from the window deleted, and `rev` bumped — in one MULTI.
+ */
+export async function saveHistories(redis: Redis, writes: HistoryWrite[], cache: HistoryCache): Promise<void> {
+  if (writes.length === 0) return;
+  const tx = redis.multi();
+  const remembered: Array<[string, number, History]> = [];
+  for (const { key, before, after } of writes) {
+    const old = before.legacy ? undefined : before.history;
+    const oldEntries = new Set<object>([...(old?.versions ?? []), ...(old?.dependents ?? [])]);
+    const set: string[] = [];
+    const keep = new Set<string>();
+    for (const [prefix, list] of [['v:', after.versions], ['d:', after.dependents ?? []]] as const) {
+      for (const entry of list) {
+        const field = `${prefix}${entry.recordId}`;
+        keep.add(field);
+        if (!oldEntries.has(entry)) set.push(field, textOf(entry));
+      }
+    }
+    const gone: string[] = [];
+    for (const [prefix, list] of [['v:', old?.versions ?? []], ['d:', old?.dependents ?? []]] as const) {
+      for (const entry of list) if (!keep.has(`${prefix}${entry.recordId}`)) gone.push(`${prefix}${entry.recordId}`);
+    }
+    if (before.legacy) tx.del(key);
+    if (gone.length > 0) tx.hdel(key, ...gone);
+    const rev = before.rev + 1;
+    tx.hset(key, ...set, 'rev', String(rev));
+    remembered.push([key, rev, after]);
+  }
+  const results = await tx.exec();
+  const failed = results?.find(([err]) => err);
+  if (!results || failed) throw new Error(`saving object histories failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
+  // Only now: a cached rev Redis does not hold could otherwise match another worker's later save.
+  for (const [key, rev, after] of remembered) cache.remember(key, rev, after);
+}

@@ -1,0 +1,63 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { testRedis, uniquePrefix, deleteRedisPrefix } from '@crtrail/testkit';
+import { HistoryCache, loadHistories, saveHistories } from '@crtrail/worker';
+import type { History, Version } from '@crtrail/diff';
+
+const redis = testRedis();
+const prefix = uniquePrefix('history');
+after(async () => {
+  await deleteRedisPrefix(redis, prefix);
+  redis.disconnect();
+});
+
+const version = (rv: number): Version => ({
+  recordId: `c/audit-${rv}`,
+  auditID: `audit-${rv}`,
+  uid: 'u1',
+  resourceVersion: String(rv),
+  stageTimestamp: `2026-01-01T00:00:0${rv % 10}Z`,
+  verb: 'update',
+  object: { apiVersion: 'x/v1', kind: 'X', metadata: { name: 'a', resourceVersion: String(rv) }, spec: { n: rv } },
+  deleted: false,
+});
+
+test('a history saved as fields reads back whole and in order; only changed fields are written', async () => {
+  const key = `${prefix}:state:a`;
+  const cache = new HistoryCache();
+  const [empty] = await loadHistories(redis, [key], cache);
+  assert.equal(empty!.history, undefined);
+  const h1: History = { versions: [version(12), version(3)].sort((a, b) => Number(a.resourceVersion) - Number(b.resourceVersion)) };
+  await saveHistories(redis, [{ key, before: empty!, after: h1 }], cache);
+  // Another worker (its own cache) sees the same history, ordered by resourceVersion (12 after 3).
+  const other = new HistoryCache();
+  const [seen] = await loadHistories(redis, [key], other);
+  assert.deepEqual(seen!.history, h1);
+  assert.deepEqual(seen!.history!.versions.map((v) => v.resourceVersion), ['3', '12']);
+  // It adds a version and drops the oldest: one field written, one deleted.
+  const h2: History = { versions: [seen!.history!.versions[1]!, version(20)] };
+  await saveHistories(redis, [{ key, before: seen!, after: h2 }], other);
+  assert.deepEqual((await redis.hkeys(key)).sort(), ['rev', 'v:c/audit-12', 'v:c/audit-20']);
+  // The first worker's cached copy is now stale: Redis says so (rev), and it reads the new one.
+  const [fresh] = await loadHistories(redis, [key], cache);
+  assert.deepEqual(fresh!.history, h2);
+  assert.equal(fresh!.rev, 2);
+  // Unchanged since: answered from the cache (the very same object).
+  const [again] = await loadHistories(redis, [key], cache);
+  assert.equal(again!.history, fresh!.history);
+});
+
+test('a history stored as one JSON string by an earlier version is read, then rewritten as a hash', async () => {
+  const key = `${prefix}:state:legacy`;
+  const legacy: History = { versions: [version(1), version(2)] };
+  await redis.set(key, JSON.stringify(legacy));
+  const cache = new HistoryCache();
+  const [loaded] = await loadHistories(redis, [key], cache);
+  assert.equal(loaded!.legacy, true);
+  assert.deepEqual(loaded!.history, legacy);
+  const next: History = { versions: [...legacy.versions, version(3)] };
+  await saveHistories(redis, [{ key, before: loaded!, after: next }], cache);
+  assert.equal(await redis.type(key), 'hash');
+  const [reread] = await loadHistories(redis, [key], new HistoryCache());
+  assert.deepEqual(reread!.history, next);
+});
