@@ -11,6 +11,7 @@ import { loadWebhookAuth, startWebhook, TokenTable, type RunningWebhook } from '
 import { serverCertificateAuthority, webhookKubeconfig } from '../services/cli/src/kubeconfig.js';
 import { runCli } from './helpers/cli.js';
 import { eventList } from './helpers/events.js';
+import { withWebhook } from './helpers/webhook.js';
 import { makeTestPki, type KeyPair, type TestPki } from './helpers/pki.js';
 
 const event = (id: string) => ({
@@ -55,18 +56,6 @@ function call(base: string, c: Call): Promise<Answer> {
 const postBatch = (base: string, path: string, ids: string[], extra: Omit<Call, 'path'> = {}) =>
   call(base, { ...extra, method: 'POST', path, headers: { 'content-type': 'application/json', ...extra.headers }, body: eventList(ids.map(event)) });
 
-async function withWebhook(env: Record<string, string>, fn: (hook: RunningWebhook) => Promise<void>): Promise<void> {
-  const prefix = uniquePrefix('webhook-auth');
-  const hook = await startWebhook(loadEnv({ CRTRAIL_REDIS_URL: testRedisUrl(), CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0', ...env }), false);
-  try {
-    await fn(hook);
-  } finally {
-    await hook.close();
-    const redis = testRedis();
-    await deleteRedisPrefix(redis, prefix);
-    redis.disconnect();
-  }
-}
 
 /** The cluster and auditIDs of every job in the queue, oldest first. */
 async function jobs(hook: RunningWebhook): Promise<Array<{ cluster: string; ids: string[] }>> {
@@ -97,7 +86,7 @@ after(() => pki.remove());
 
 describe('webhook TLS', () => {
   test('with CRTRAIL_TLS_CERT/KEY the webhook serves HTTPS (and only HTTPS)', async () => {
-    await withWebhook({ CRTRAIL_TLS_CERT: pki.server.cert, CRTRAIL_TLS_KEY: pki.server.key }, async (hook) => {
+    await withWebhook('webhook-auth', { CRTRAIL_TLS_CERT: pki.server.cert, CRTRAIL_TLS_KEY: pki.server.key }, async (hook) => {
       assert.match(hook.url, /^https:\/\/127\.0\.0\.1:\d+$/);
       const ok = await postBatch(hook.url, '/audit/tls-only', ['t-1'], { ca });
       assert.equal(ok.status, 200, ok.body);
@@ -111,7 +100,7 @@ describe('webhook TLS', () => {
 
   test('mTLS: no client certificate or one from another CA fails the handshake; the CN names the cluster; a path naming another cluster is a 403', async () => {
     const env = { CRTRAIL_TLS_CERT: pki.server.cert, CRTRAIL_TLS_KEY: pki.server.key, CRTRAIL_TLS_CLIENT_CA: pki.ca.cert };
-    await withWebhook(env, async (hook) => {
+    await withWebhook('webhook-auth', env, async (hook) => {
       // TLS 1.3: the client learns of the refusal after its own handshake, as an alert or a reset.
       const refused = /CERTIFICATE_REQUIRED|UNKNOWN_CA|ECONNRESET/;
       await assert.rejects(postBatch(hook.url, '/audit', ['no-cert'], { ca }), { code: refused }, 'no client certificate');
@@ -144,7 +133,7 @@ describe('webhook TLS', () => {
       const tokens = join(dir, 'tokens');
       writeFileSync(tokens, 'eu-token prod-eu\nus-token prod-us\n');
       const env = { CRTRAIL_TLS_CERT: pki.server.cert, CRTRAIL_TLS_KEY: pki.server.key, CRTRAIL_TLS_CLIENT_CA: pki.ca.cert, CRTRAIL_AUTH_TOKENS_FILE: tokens };
-      await withWebhook(env, async (hook) => {
+      await withWebhook('webhook-auth', env, async (hook) => {
         const both = await postBatch(hook.url, '/audit', ['b-1'], { ca, client: prodEu, headers: { authorization: 'Bearer eu-token' } });
         assert.equal(both.status, 200, both.body);
         const mismatch = await postBatch(hook.url, '/audit', ['b-2'], { ca, client: prodEu, headers: { authorization: 'Bearer us-token' } });
@@ -182,7 +171,7 @@ describe('webhook bearer tokens (CRTRAIL_AUTH_TOKENS_FILE)', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   test('401 without or with an unknown token, 200 naming the token\'s cluster, 403 for a path naming another; health and metrics stay open', async () => {
-    await withWebhook({ CRTRAIL_AUTH_TOKENS_FILE: tokensFile, CRTRAIL_CLUSTER: 'fallback' }, async (hook) => {
+    await withWebhook('webhook-auth', { CRTRAIL_AUTH_TOKENS_FILE: tokensFile, CRTRAIL_CLUSTER: 'fallback' }, async (hook) => {
       const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
       const cases: Array<{ name: string; path: string; extra: Omit<Call, 'path'>; status: number; reason?: RegExp }> = [
         { name: 'no token', path: '/audit', extra: {}, status: 401, reason: /missing bearer token/ },
@@ -217,7 +206,7 @@ describe('webhook bearer tokens (CRTRAIL_AUTH_TOKENS_FILE)', () => {
   });
 
   test('auth is decided before the body is read: a 401 comes back for an unparseable body and for a 30 MiB body never sent', async () => {
-    await withWebhook({ CRTRAIL_AUTH_TOKENS_FILE: tokensFile }, async (hook) => {
+    await withWebhook('webhook-auth', { CRTRAIL_AUTH_TOKENS_FILE: tokensFile }, async (hook) => {
       const garbage = await call(hook.url, { method: 'POST', path: '/audit', headers: { 'content-type': 'application/json' }, body: '{not json' });
       assert.equal(garbage.status, 401, 'not the 400 a parsed body would get');
       // Headers announce 30 MiB, only 16 bytes follow: the answer must not wait for the rest.

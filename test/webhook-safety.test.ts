@@ -7,26 +7,13 @@ import { startRedisServer } from '@crtrail/stack';
 import { cleanupPrefix, testEs, testRedis, testRedisUrl, uniquePrefix } from '@crtrail/testkit';
 import { startWebhook, type RunningWebhook } from '@crtrail/webhook';
 import { eventList } from './helpers/events.js';
+import { withWebhook } from './helpers/webhook.js';
 
 const event = (i: number) => ({
   level: 'Metadata', auditID: `s-${i}`, stage: 'ResponseComplete', requestURI: '/apis/example.com/v1/namespaces/x/widgets/w',
   verb: 'patch', user: { username: 'alice' }, objectRef: { apiGroup: 'example.com', resource: 'widgets', namespace: 'x', name: 'w' },
 });
 
-async function withWebhook(env: Record<string, string>, fn: (hook: RunningWebhook) => Promise<void>): Promise<void> {
-  const prefix = uniquePrefix('webhook-safety');
-  const hook = await startWebhook(loadEnv({ CRTRAIL_REDIS_URL: testRedisUrl(), CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0', ...env }), false);
-  try {
-    await fn(hook);
-  } finally {
-    await hook.close();
-    const redis = testRedis();
-    const es = testEs();
-    await cleanupPrefix(prefix, es, redis);
-    redis.disconnect();
-    await es.close();
-  }
-}
 
 const post = (hook: RunningWebhook, body: string | Buffer, headers: Record<string, string> = {}) =>
   fetch(`${hook.url}/audit/c1`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
@@ -43,7 +30,7 @@ function freePort(): Promise<number> {
 
 describe('webhook safety on a real server with real Redis', () => {
   test('gzip bodies are accepted; a gzip bomb is a 413; unknown encodings a 415; deep nesting a 400; over the limit a 413', async () => {
-    await withWebhook({ CRTRAIL_BODY_LIMIT: String(1024 * 1024) }, async (hook) => {
+    await withWebhook('webhook-safety', { CRTRAIL_BODY_LIMIT: String(1024 * 1024) }, async (hook) => {
       const ok = await post(hook, gzipSync(eventList([event(1), event(2)])), { 'content-encoding': 'gzip' });
       assert.equal(ok.status, 200);
       assert.deepEqual(await ok.json(), { accepted: 2 });
@@ -68,7 +55,7 @@ describe('webhook safety on a real server with real Redis', () => {
   });
 
   test('a 12 MiB 400-event RequestResponse batch is accepted', async () => {
-    await withWebhook({}, async (hook) => {
+    await withWebhook('webhook-safety', {}, async (hook) => {
       const blob = 'x'.repeat(16_000);
       const items = Array.from({ length: 400 }, (_, i) => ({ ...event(i), level: 'RequestResponse', requestObject: { spec: { blob } }, responseObject: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', resourceVersion: String(i) }, spec: { blob } } }));
       const body = eventList(items);
@@ -80,7 +67,7 @@ describe('webhook safety on a real server with real Redis', () => {
   });
 
   test('backpressure: over the waiting limit the answer is 429 with Retry-After', async () => {
-    await withWebhook({ CRTRAIL_QUEUE_MAX_WAITING: '2' }, async (hook) => {
+    await withWebhook('webhook-safety', { CRTRAIL_QUEUE_MAX_WAITING: '2' }, async (hook) => {
       for (let i = 0; i < 3; i++) assert.equal((await post(hook, eventList([event(i)]))).status, 200);
       await new Promise((r) => setTimeout(r, 500)); // the waiting count is refreshed in the background
       const res = await post(hook, eventList([event(9)]));

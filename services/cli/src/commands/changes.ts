@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { addRecordFilterOptions } from './filter-options.js';
 import { loadEnv } from '@crtrail/config';
 import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, type RecordFilters, type RecordOp } from '@crtrail/store';
 
@@ -35,15 +36,7 @@ export function formatChange(doc: Doc, colour: boolean): string[] {
 }
 
 export function registerChanges(program: Command): void {
-  program
-    .command('changes')
-    .description('print the change history from Elasticsearch, newest first, one changed field per line')
-    .option('--cluster <name>')
-    .option('--group <group>', 'API group, e.g. argoproj.io')
-    .option('--resource <resource>', 'plural resource, e.g. applications')
-    .option('--namespace <ns>')
-    .option('--name <name>')
-    .option('--actor <user>', 'effective actor or authenticated username')
+  addRecordFilterOptions(program.command('changes').description('print the change history from Elasticsearch, newest first, one changed field per line'))
     .option('--since <time>', 'ISO time or date math (now-1h)')
     .option('--until <time>')
     .option('--critical', 'only changes touching critical fields')

@@ -8,6 +8,7 @@ import { loadEnv } from '@crtrail/config';
 import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, scanRecords, type RecordFilters, type RecordOp } from '@crtrail/store';
 import { signManifest, type Integrity, type Manifest, type ManifestCluster } from '@crtrail/integrity';
 import { Progress } from '../progress.js';
+import { addRecordFilterOptions } from './filter-options.js';
 
 export const manifestPathOf = (file: string): string => `${file}.manifest.json`;
 
@@ -183,17 +184,13 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
 }
 
 export function registerExport(program: Command): void {
-  program
-    .command('export')
-    .description('stream change records to a file (NDJSON or CSV) with a manifest: count, chain links, sha256, Ed25519 signature')
-    .requiredOption('--since <time>', 'ISO time or date math (now-7d), inclusive', timeArg)
-    .requiredOption('--until <time>', 'ISO time or date math (now), exclusive', timeArg)
-    .option('--cluster <name>')
-    .option('--group <group>', 'API group, e.g. argoproj.io')
-    .option('--resource <resource>', 'plural resource, e.g. applications')
-    .option('--namespace <ns>')
-    .option('--name <name>')
-    .option('--actor <user>', 'effective actor or authenticated username')
+  addRecordFilterOptions(
+    program
+      .command('export')
+      .description('stream change records to a file (NDJSON or CSV) with a manifest: count, chain links, sha256, Ed25519 signature')
+      .requiredOption('--since <time>', 'ISO time or date math (now-7d), inclusive', timeArg)
+      .requiredOption('--until <time>', 'ISO time or date math (now), exclusive', timeArg),
+  )
     .option('--format <format>', 'ndjson (verifiable record by record) or csv (one row per changed field)', (v) => {
       if (v !== 'ndjson' && v !== 'csv') throw new InvalidArgumentError('expected ndjson or csv');
       return v;
