@@ -28,7 +28,8 @@ export interface Manifest {
   format: 'ndjson' | 'csv';
   file: { name: string; sha256: string; bytes: number };
   count: number;
-  range: { since: string; until: string };
+  /** Absolute when given as `now±N{s,m,h,d,w}`; `requested` keeps what the user typed. */
+  range: { since: string; until: string; requested?: { since: string; until: string } };
   filters: Record<string, string>;
   /** Sort order of the file: what makes the chain checkable line by line. */
   order: string;

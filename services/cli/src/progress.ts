@@ -6,8 +6,10 @@ export class Progress {
   private count = 0;
   private expected: number | undefined;
   private readonly started = Date.now();
-  private lastDraw = 0;
   private readonly tty = Boolean(process.stderr.isTTY);
+  // Nothing is drawn for the first second (terminal) or five (log): a quick run stays quiet.
+  private lastDraw = Date.now();
+  private drawn = false;
 
   constructor(private readonly label: string) {}
 
@@ -18,14 +20,15 @@ export class Progress {
   tick(n = 1): void {
     this.count += n;
     const now = Date.now();
-    if (now - this.lastDraw >= (this.tty ? 200 : 5_000)) {
+    if (now - this.lastDraw >= (this.tty ? (this.drawn ? 200 : 1_000) : 5_000)) {
       this.lastDraw = now;
+      this.drawn = true;
       this.draw(false);
     }
   }
 
   done(): void {
-    if (this.lastDraw > 0) this.draw(true);
+    if (this.drawn) this.draw(true);
   }
 
   private draw(final: boolean): void {

@@ -25,7 +25,8 @@ export async function up(options: UpOptions): Promise<void> {
   const config = loadConfig(env.CRTRAIL_CONFIG);
   // Likewise TLS files and the tokens file (a malformed line names file:line).
   const auth = options.workerOnly ? undefined : loadWebhookAuth(env);
-  const log = pino({ level: env.CRTRAIL_LOG_LEVEL, base: { service: 'crtrail' } });
+  // No `service` in the base: each child names its own, and pino would print a key twice otherwise.
+  const log = pino({ level: env.CRTRAIL_LOG_LEVEL, base: { pid: process.pid } });
   const say = (m: string): void => void process.stderr.write(`crtrail: ${m}\n`);
   const started: Managed[] = [];
   const workers: RunningWorker[] = [];

@@ -93,6 +93,20 @@ function timeArg(value: string): string {
   return value;
 }
 
+const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/**
+ * `now-7d` as the instant it means when the export starts: a manifest must name the range it
+ * covers, not a range relative to whenever someone reads it. Months/years and rounding (`now/d`)
+ * are left to Elasticsearch and recorded as given, with the export's start time beside them.
+ */
+export function resolveTime(value: string, now: number): string {
+  const m = /^now(?:([+-])(\d+)([smhdw]))?$/.exec(value);
+  if (!m) return value;
+  const offset = m[1] ? (m[1] === '-' ? -1 : 1) * Number(m[2]) * UNIT_MS[m[3]!]! : 0;
+  return new Date(now + offset).toISOString();
+}
+
 export interface ExportOptions extends RecordFilters {
   since: string;
   until: string;
@@ -109,6 +123,9 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
   const writer = new HashingWriter(createWriteStream(partial));
   const clusters = new Map<string, Tally>();
   const progress = new Progress('export');
+  const startedAt = Date.now();
+  const since = resolveTime(opts.since, startedAt);
+  const until = resolveTime(opts.until, startedAt);
   const filters: RecordFilters = {
     cluster: opts.cluster,
     group: opts.group,
@@ -116,8 +133,8 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
     namespace: opts.namespace,
     name: opts.name,
     actor: opts.actor,
-    since: opts.since,
-    until: opts.until,
+    since,
+    until,
   };
   let count = 0;
   try {
@@ -160,11 +177,11 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
   }
   let manifest: Manifest = {
     crtrail_export: 1,
-    created_at: new Date().toISOString(),
+    created_at: new Date(startedAt).toISOString(),
     format: opts.format,
     file: { name: basename(opts.out), sha256, bytes: writer.bytes },
     count,
-    range: { since: opts.since, until: opts.until },
+    range: { since, until, ...(since !== opts.since || until !== opts.until ? { requested: { since: opts.since, until: opts.until } } : {}) },
     filters: Object.fromEntries(Object.entries(filters).filter(([k, v]) => v !== undefined && k !== 'since' && k !== 'until')) as Record<string, string>,
     order: EXPORT_ORDER,
     chained_fields: CHAINED_FIELDS_NOTE,

@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { csvRows, resolveTime } from '../src/commands/export.js';
+
+test('relative export bounds become the instants they meant when the export started', () => {
+  const now = Date.parse('2026-11-29T12:00:00.000Z');
+  assert.equal(resolveTime('now', now), '2026-11-29T12:00:00.000Z');
+  assert.equal(resolveTime('now-7d', now), '2026-11-22T12:00:00.000Z');
+  assert.equal(resolveTime('now+90m', now), '2026-11-29T13:30:00.000Z');
+  // Left to Elasticsearch (recorded as given, with the export's start time).
+  assert.equal(resolveTime('now-1M', now), 'now-1M');
+  assert.equal(resolveTime('now/d', now), 'now/d');
+  assert.equal(resolveTime('2026-01-01T00:00:00Z', now), '2026-01-01T00:00:00Z');
+});
+
+test('CSV: one row per changed field, a record without ops is one row', () => {
+  const doc = {
+    '@timestamp': 't',
+    event: { id: 'a1', action: 'patch', outcome: 'success' },
+    orchestrator: { cluster: { name: 'prod' } },
+    kubernetes: { audit: { user: { username: 'alice' }, objectRef: { apiGroup: 'g', resource: 'rs', namespace: 'ns', name: 'n' } } },
+    crtrail: {
+      actor: { kind: 'human', name: 'alice', tool: 'kubectl' },
+      change: { kind: 'spec', ops: [{ op: 'replace' as const, path: '/spec/a', old: 1, new: { b: 2 } }, { op: 'add' as const, path: '/spec/c', new: 'x' }] },
+      integrity: { seq: 4, hash: 'h', prev_hash: 'p' },
+    },
+  };
+  const rows = csvRows(doc);
+  assert.equal(rows.length, 2);
+  assert.deepEqual(rows[0]!.slice(0, 4), ['prod', '4', 'h', 'p']);
+  assert.deepEqual(rows[0]!.slice(-4), ['replace', '/spec/a', '1', '{"b":2}']);
+  assert.deepEqual(rows[1]!.slice(-4), ['add', '/spec/c', '', 'x']);
+  assert.equal(csvRows({ ...doc, crtrail: { ...doc.crtrail, change: { kind: 'noop', ops: [] } } }).length, 1);
+});
