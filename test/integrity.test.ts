@@ -206,6 +206,24 @@ describe('tamper-evident history: hash chain, signed exports, verify', () => {
     assert.match(run.stderr, /ISO time/);
   });
 
+  test('Redis loses the chain head (a restart without persistence): the chain continues from the store', async () => {
+    const cluster = 'chain-b';
+    const post = async (events: unknown[]) => {
+      const res = await fetch(`${p.url}/audit/${cluster}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eventList(events) });
+      assert.equal(res.status, 200);
+      await p.idle();
+    };
+    const all = manyObjects();
+    await post(all.filter((e) => e.auditID.endsWith('-0')));
+    assert.equal(await p.redis.del(`${p.prefix}:chain:${cluster}`), 1);
+    await post(all.filter((e) => e.auditID.endsWith('-1')));
+    const docs = await p.search({ term: { 'orchestrator.cluster.name': cluster } }, 1000);
+    assert.equal(docs.length, 28);
+    assert.deepEqual(docs.map((d) => d._source.crtrail.integrity.seq as number).sort((a, b) => a - b), Array.from({ length: 28 }, (_, i) => i + 1));
+    const run = await runCli(['verify', '--cluster', cluster], env);
+    assert.equal(run.code, 0, run.stderr);
+  });
+
   test('records edited or deleted in Elasticsearch: verify --cluster names them', async () => {
     const alias = `${p.prefix}-changes`;
     const docs = await p.search({ term: { 'orchestrator.cluster.name': CLUSTER } }, 1000);

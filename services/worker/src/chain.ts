@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { Client } from '@elastic/elasticsearch';
 import { GENESIS_HASH, sealRecords, type ChainHead, type ChainedRecord, type Integrity } from '@crtrail/integrity';
 
 /** The head of a cluster's chain: a hash with `seq` and `hash`. */
@@ -35,7 +36,14 @@ export interface SealInput {
  * (mutating `doc.crtrail.integrity`), atomically across any number of workers. Records already
  * sealed by an earlier attempt of the same job get the same links back.
  */
-export async function sealChain(redis: Redis, prefix: string, cluster: string, inputs: SealInput[]): Promise<void> {
+export async function sealChain(
+  redis: Redis,
+  prefix: string,
+  cluster: string,
+  inputs: SealInput[],
+  /** Where the chain ends in the store, for when Redis has lost the head (a restart without persistence). */
+  recoverHead?: () => Promise<ChainHead | undefined>,
+): Promise<void> {
   if (inputs.length === 0) return;
   const headKey = chainHeadKey(prefix, cluster);
   const pendingKey = chainPendingKey(prefix, cluster);
@@ -53,10 +61,15 @@ export async function sealChain(redis: Redis, prefix: string, cluster: string, i
   if (fresh.length === 0) return;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const [seqText, hash] = await redis.hmget(headKey, 'seq', 'hash');
-    const head: ChainHead = { seq: Number(seqText ?? 0), hash: hash ?? GENESIS_HASH };
+    let head: ChainHead = { seq: Number(seqText ?? 0), hash: hash ?? GENESIS_HASH };
+    // No head in Redis but records in the store: continue the stored chain rather than start a
+    // second one at seq 1. The compare-and-set still expects "no head", so if another worker
+    // recovered first, this attempt fails and re-reads its head.
+    if (seqText === null && recoverHead) head = (await recoverHead()) ?? head;
     const next = sealRecords(head, cluster, fresh.map((f) => f.doc));
     const links = fresh.flatMap((f) => [f.id, JSON.stringify(f.doc.crtrail!.integrity)]);
-    const ok = await redis.eval(ADVANCE, 2, headKey, pendingKey, String(head.seq), String(next.seq), next.hash, ...links);
+    // Compared with what Redis held (no head at all after a recovery), not with the recovered seq.
+    const ok = await redis.eval(ADVANCE, 2, headKey, pendingKey, seqText ?? '0', String(next.seq), next.hash, ...links);
     if (ok === 1) return;
   }
   throw new Error(`could not advance the hash chain of cluster ${cluster}: too much contention`);
@@ -75,4 +88,22 @@ export async function chainHead(redis: Redis, prefix: string, cluster: string): 
     .hlen(chainPendingKey(prefix, cluster))
     .exec()) as [[null, [string | null, string | null]], [null, number]];
   return { seq: Number(head[0] ?? 0), hash: head[1] ?? GENESIS_HASH, pending: pending };
+}
+
+/**
+ * The last link of a cluster's chain as stored in Elasticsearch (after a refresh, so the newest
+ * writes are seen), or undefined if it has none yet.
+ */
+export async function storedChainHead(es: Client, alias: string, cluster: string): Promise<ChainHead | undefined> {
+  await es.indices.refresh({ index: alias, ignore_unavailable: true });
+  const res = await es.search<{ crtrail?: { integrity?: Integrity } }>({
+    index: alias,
+    size: 1,
+    query: { bool: { filter: [{ term: { 'orchestrator.cluster.name': cluster } }, { exists: { field: 'crtrail.integrity.seq' } }] } },
+    sort: [{ 'crtrail.integrity.seq': 'desc' }],
+    _source: ['crtrail.integrity'],
+    ignore_unavailable: true,
+  });
+  const link = res.hits.hits[0]?._source?.crtrail?.integrity;
+  return link ? { seq: link.seq, hash: link.hash } : undefined;
 }

@@ -5,7 +5,7 @@ import type { AuditEvent } from '@crtrail/audit';
 import { classifyEvent, type FilterOptions } from '@crtrail/filter';
 import type { BatchJob } from '@crtrail/queue';
 import { buildRecord, bulkWrite, indexNames, opsText, RecordLocator, type BulkAction, type BulkRejection } from '@crtrail/store';
-import { confirmChain, sealChain } from './chain.js';
+import { confirmChain, sealChain, storedChainHead } from './chain.js';
 import { pushDeadLetters } from './dead-letters.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { ChangeTracker, TrackOutput } from './tracker.js';
@@ -90,7 +90,7 @@ export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<Batc
     const locator = deps.locator ?? new RecordLocator(deps.es, alias);
     const existing = await locator.findExisting(creates.map((c) => c.id));
     const fresh = creates.filter((c) => !existing.has(c.id));
-    await sealChain(deps.redis, deps.prefix, job.cluster, fresh);
+    await sealChain(deps.redis, deps.prefix, job.cluster, fresh, () => storedChainHead(deps.es, alias, job.cluster));
     result.duplicates += creates.length - fresh.length;
     deps.metrics?.records.inc({ result: 'duplicate' }, creates.length - fresh.length);
     const actions: BulkAction[] = [...fresh];
