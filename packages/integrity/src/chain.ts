@@ -56,10 +56,45 @@ export function chainedFields(record: ChainedRecord, cluster: string, seq: numbe
 
 /** `hash = sha256(prev_hash ‖ canonical JSON (RFC 8785) of the chained fields)`, hex. */
 export function recordHash(prevHash: string, record: ChainedRecord, cluster: string, seq: number): string {
-  return createHash('sha256')
-    .update(prevHash)
-    .update(canonicalJson(chainedFields(record, cluster, seq)) ?? '')
-    .digest('hex');
+  return hashOfParts(prevHash, chainParts(record, cluster), seq);
+}
+
+/**
+ * The canonical JSON of every chained field but `seq`, by key, in key order: what a worker computes
+ * once per record even when its compare-and-set on the chain head has to be retried with another
+ * seq (only the `seq` member and the hash are then recomputed, not the 20 KB bodies).
+ */
+export type ChainParts = Array<[key: string, canonical: string]>;
+
+export function chainParts(record: ChainedRecord, cluster: string): ChainParts {
+  const fields = chainedFields(record, cluster, 0);
+  delete fields.seq;
+  return Object.keys(fields)
+    .sort()
+    .flatMap((k) => {
+      const c = canonicalJson(fields[k]);
+      return c === undefined ? [] : [[k, c] as [string, string]];
+    });
+}
+
+/** Assembles `{…,"seq":n,…}` exactly as RFC 8785 orders it and hashes it after `prev_hash`. */
+export function hashOfParts(prevHash: string, parts: ChainParts, seq: number): string {
+  let json = '{';
+  let placed = false;
+  let first = true;
+  const member = (k: string, v: string): void => {
+    json += `${first ? '' : ','}${JSON.stringify(k)}:${v}`;
+    first = false;
+  };
+  for (const [k, v] of parts) {
+    if (!placed && 'seq' < k) {
+      member('seq', String(seq));
+      placed = true;
+    }
+    member(k, v);
+  }
+  if (!placed) member('seq', String(seq));
+  return createHash('sha256').update(prevHash).update(`${json}}`).digest('hex');
 }
 
 export function clusterOf(record: ChainedRecord): string | undefined {
@@ -77,14 +112,14 @@ export interface ChainHead {
  * Links records to a chain, in order: each gets the next seq, the previous hash and its own hash.
  * Mutates the records (their `crtrail.integrity`), returns the new head.
  */
-export function sealRecords(head: ChainHead, cluster: string, records: ChainedRecord[]): ChainHead {
+export function sealRecords(head: ChainHead, cluster: string, records: ChainedRecord[], parts?: ChainParts[]): ChainHead {
   let { seq, hash } = head;
-  for (const r of records) {
+  records.forEach((r, i) => {
     seq += 1;
-    const own = recordHash(hash, r, cluster, seq);
+    const own = hashOfParts(hash, parts?.[i] ?? chainParts(r, cluster), seq);
     r.crtrail ??= {};
     r.crtrail.integrity = { seq, prev_hash: hash, hash: own };
     hash = own;
-  }
+  });
   return { seq, hash };
 }

@@ -181,3 +181,18 @@ test('manifest signatures: valid, pinned, forged, wrong key, unsigned', () => {
   assert.match((checkSignature(manifest(), keys.publicKey) as { reason: string }).reason, /not signed/);
   assert.throws(() => signManifest(manifest(), 'not a key'));
 });
+
+test('the hash assembled from cached parts is exactly sha256(prev ‖ RFC 8785 JSON of the chained fields)', async () => {
+  const { createHash } = await import('node:crypto');
+  const { canonicalJson } = await import('@crtrail/audit');
+  const { chainedFields, chainParts, hashOfParts } = await import('../src/index.js');
+  for (const extra of [{}, { zzz: { b: 1, a: [2, { d: 1, c: 0 }] } }, { s: 'before seq', sz: 1 }]) {
+    const r = record(7, 'c9', extra);
+    const parts = chainParts(r, 'c9');
+    for (const seq of [1, 42, 100_000]) {
+      const direct = createHash('sha256').update(GENESIS_HASH).update(canonicalJson(chainedFields(r, 'c9', seq))!).digest('hex');
+      assert.equal(hashOfParts(GENESIS_HASH, parts, seq), direct);
+      assert.equal(recordHash(GENESIS_HASH, r, 'c9', seq), direct);
+    }
+  }
+});

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Client } from '@elastic/elasticsearch';
-import { GENESIS_HASH, sealRecords, type ChainHead, type ChainedRecord, type Integrity } from '@crtrail/integrity';
+import { GENESIS_HASH, chainParts, sealRecords, type ChainHead, type ChainedRecord, type Integrity } from '@crtrail/integrity';
 
 /** The head of a cluster's chain: a hash with `seq` and `hash`. */
 export const chainHeadKey = (prefix: string, cluster: string): string => `${prefix}:chain:${cluster}`;
@@ -59,6 +59,7 @@ export async function sealChain(
     }
   });
   if (fresh.length === 0) return;
+  const parts = fresh.map((f) => chainParts(f.doc, cluster));
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const [seqText, hash] = await redis.hmget(headKey, 'seq', 'hash');
     let head: ChainHead = { seq: Number(seqText ?? 0), hash: hash ?? GENESIS_HASH };
@@ -66,7 +67,7 @@ export async function sealChain(
     // second one at seq 1. The compare-and-set still expects "no head", so if another worker
     // recovered first, this attempt fails and re-reads its head.
     if (seqText === null && recoverHead) head = (await recoverHead()) ?? head;
-    const next = sealRecords(head, cluster, fresh.map((f) => f.doc));
+    const next = sealRecords(head, cluster, fresh.map((f) => f.doc), parts);
     const links = fresh.flatMap((f) => [f.id, JSON.stringify(f.doc.crtrail!.integrity)]);
     // Compared with what Redis held (no head at all after a recovery), not with the recovered seq.
     const ok = await redis.eval(ADVANCE, 2, headKey, pendingKey, seqText ?? '0', String(next.seq), next.hash, ...links);
