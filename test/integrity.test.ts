@@ -75,6 +75,9 @@ describe('tamper-evident history: hash chain, signed exports, verify', () => {
     assert.match(run.stdout, new RegExp(`INTACT cluster ${CLUSTER}`));
     assert.match(run.stdout, new RegExp(`${RECORDS} records`));
     assert.match(run.stdout, new RegExp(`head: matches Redis \\(seq ${RECORDS}\\)`));
+    // Every update/patch of the scenario names its predecessor, whatever the delivery order was.
+    const checked = Number(/old values: (\d+) records checked/.exec(run.stdout)?.[1]);
+    assert.ok(checked >= OBJECTS * 8, `${checked} records' old values checked`);
   });
 
   test('replaying the same events adds no record and no seq', async () => {
@@ -243,6 +246,13 @@ describe('tamper-evident history: hash chain, signed exports, verify', () => {
     await p.es.update({ index: backing, id: withOps._id, doc: { crtrail: { change: { ops } } }, refresh: true });
     run = await runCli(['verify', '--cluster', CLUSTER], env);
     assert.match(run.stderr, new RegExp(`ops-mismatch: _id ${withOps._id} \\(seq ${withOps._source.crtrail.integrity.seq}\\)`));
+
+    // A forged old value: checked against the predecessor's (chained) stored state.
+    const withOld = docs.find((d) => d._id !== withOps._id && d._source.crtrail.change.baseline === 'known' && d._source.crtrail.change.prev_state_hash && d._source.crtrail.change.ops.some((o: any) => o.op === 'replace'))!;
+    const forgedOld = withOld._source.crtrail.change.ops.map((o: any) => (o.op === 'replace' ? { ...o, old: 'forged-old' } : o));
+    await p.es.update({ index: backing, id: withOld._id, doc: { crtrail: { change: { ops: forgedOld } } }, refresh: true });
+    run = await runCli(['verify', '--cluster', CLUSTER], env);
+    assert.match(run.stderr, new RegExp(`ops-mismatch: _id ${withOld._id} \\(seq \\d+\\): .*old value differs from its predecessor`));
 
     // A record deleted, in the middle and at the end.
     const twelve = bySeq.get(12)!;

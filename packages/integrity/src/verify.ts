@@ -14,7 +14,7 @@ export type ProblemKind =
   | 'broken-link'
   /** No (valid) `crtrail.integrity` at all. */
   | 'unchained'
-  /** An op's new value is not what the record's own (chained) response body holds at that path. */
+  /** An op's new value is not what the record's own (chained) response body holds at that path, or its old value not what its predecessor's does. */
   | 'ops-mismatch';
 
 export interface Problem {
@@ -104,6 +104,49 @@ interface ClusterState extends ClusterSummary {
   allowed: SeqRange[];
 }
 
+/** How many predecessor states / waiting records the old-value check keeps (bounded memory). */
+const MAX_KEPT_STATES = 1_000;
+
+interface ChangeView {
+  ops?: unknown;
+  baseline?: unknown;
+  state_hash?: unknown;
+  prev_state_hash?: unknown;
+  dry_run?: unknown;
+}
+
+/** The record's stored state after its write, as its chained response body shows it (or undefined). */
+function storedState(record: ChainedRecord): { hash: string; body: Record<string, unknown> } | undefined {
+  const change = record.crtrail?.change as ChangeView | undefined;
+  const audit = record.kubernetes?.audit;
+  if (!change || typeof change.state_hash !== 'string' || change.dry_run === true) return undefined;
+  if (record.event?.outcome !== 'success' || !isObject(audit)) return undefined;
+  const body = audit.responseObject;
+  if (!isObject(body) || body.kind === 'Status') return undefined;
+  return { hash: change.state_hash, body };
+}
+
+/**
+ * The other half of the ops check: every op's old value must be what the predecessor's stored
+ * state held at that path (`add`: nothing there). The predecessor is the record whose `state_hash`
+ * is this record's `prev_state_hash`. Diffs of arrays are index-wise, so a path reads the same in
+ * both states.
+ */
+export function checkOldValues(ops: unknown, predecessor: Record<string, unknown>): string | undefined {
+  if (!Array.isArray(ops)) return undefined;
+  for (const op of ops) {
+    if (!isObject(op) || typeof op.path !== 'string') continue;
+    const at = pointerGet(predecessor, op.path);
+    if (op.op === 'add') {
+      if (at.found) return `${op.path}: added, but its predecessor's stored state already has it`;
+    } else if (op.op === 'replace' || op.op === 'remove') {
+      if (!at.found) return `${op.path} is not in its predecessor's stored state`;
+      if (canonicalJson(at.value) !== canonicalJson(op.old)) return `${op.path}: old value differs from its predecessor's stored state`;
+    }
+  }
+  return undefined;
+}
+
 /**
  * Walks records in order (per cluster by seq, as exports and the stored walk sort them), keeping
  * only each cluster's last link: constant memory whatever the length of the chain.
@@ -112,6 +155,11 @@ export class ChainVerifier {
   private readonly clusters = new Map<string, ClusterState>();
   readonly problems: Problem[] = [];
   private problemCount = 0;
+  /** Stored states by state_hash, and records waiting for theirs (a predecessor can come later in seq order). */
+  private readonly states = new Map<string, Record<string, unknown>>();
+  private readonly waiting = new Map<string, Array<{ ops: unknown; cluster: string; seq: number; where: string }>>();
+  /** Records whose old values were checked / could not be (predecessor outside the walk or the window). */
+  oldValuesChecked = 0;
 
   constructor(private readonly options: VerifyOptions = {}) {}
 
@@ -157,6 +205,7 @@ export class ChainVerifier {
       }
       const opsProblem = checkOps(record);
       if (opsProblem) this.report({ kind: 'ops-mismatch', cluster, seq, where, message: `${at}: ${opsProblem}` });
+      this.checkAgainstPredecessor(record, cluster, seq, at);
     }
     const last = state.last;
     if (!last) {
@@ -194,6 +243,38 @@ export class ChainVerifier {
     state.last = integrity;
   }
 
+  private checkAgainstPredecessor(record: ChainedRecord, cluster: string, seq: number, at: string): void {
+    const change = record.crtrail?.change as ChangeView | undefined;
+    const own = storedState(record);
+    if (own) {
+      remember(this.states, own.hash, own.body);
+      for (const w of this.waiting.get(own.hash) ?? []) this.compare(w.ops, own.body, w.cluster, w.seq, w.where);
+      this.waiting.delete(own.hash);
+    }
+    const prev = change?.prev_state_hash;
+    if (typeof prev !== 'string' || change?.baseline !== 'known') return;
+    const predecessor = this.states.get(prev);
+    if (predecessor) this.compare(change.ops, predecessor, cluster, seq, at);
+    else {
+      const list = this.waiting.get(prev) ?? [];
+      list.push({ ops: change.ops, cluster, seq, where: at });
+      remember(this.waiting, prev, list);
+    }
+  }
+
+  private compare(ops: unknown, predecessor: Record<string, unknown>, cluster: string, seq: number, at: string): void {
+    this.oldValuesChecked++;
+    const problem = checkOldValues(ops, predecessor);
+    if (problem) this.report({ kind: 'ops-mismatch', cluster, seq, where: at, message: `${at}: ${problem}` });
+  }
+
+  /** Records whose predecessor's state never showed up in the walk (filtered out, a baseline import, a body-less level). */
+  get oldValuesUnchecked(): number {
+    let n = 0;
+    for (const list of this.waiting.values()) n += list.length;
+    return n;
+  }
+
   /** Ends the walk: every gap no filter explains is a missing record. */
   finish(): void {
     for (const [cluster, state] of this.clusters) {
@@ -211,4 +292,11 @@ export class ChainVerifier {
     for (const [cluster, { allowed: _allowed, ...s }] of this.clusters) out.set(cluster, s);
     return out;
   }
+}
+
+/** Map.set that forgets the oldest entry past MAX_KEPT_STATES: constant memory on any length of walk. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_KEPT_STATES) map.delete(map.keys().next().value!);
 }

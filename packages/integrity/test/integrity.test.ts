@@ -196,3 +196,36 @@ test('the hash assembled from cached parts is exactly sha256(prev ‖ RFC 8785 J
     }
   }
 });
+
+test('old values are checked against the predecessor named by prev_state_hash, in either walk order', () => {
+  // Two writes of one object: replicas 1 → 2. The second's old value must be the first's stored value.
+  const first = record(1);
+  (first as any).crtrail.change = { ops: [], kind: 'create', baseline: 'none', state_hash: 's1', dry_run: false };
+  (first as any).kubernetes.audit.responseObject = { kind: 'Widget', spec: { replicas: 1, keep: 'x' } };
+  const second = record(2);
+  (second as any).crtrail.change = {
+    ops: [{ op: 'replace', path: '/spec/replicas', old: 1, new: 2 }, { op: 'add', path: '/spec/extra', new: true }],
+    kind: 'spec', baseline: 'known', state_hash: 's2', prev_state_hash: 's1', dry_run: false,
+  };
+  (second as any).kubernetes.audit.responseObject = { kind: 'Widget', spec: { replicas: 2, keep: 'x', extra: true } };
+  const kinds = (records: ChainedRecord[]) => {
+    const sealed = structuredClone(records);
+    sealRecords({ seq: 0, hash: GENESIS_HASH }, 'c1', sealed);
+    const v = new ChainVerifier();
+    // Walked in the given order (a late event's predecessor can come after it in seq order).
+    sealed.forEach((r, i) => v.push(r, `line ${i + 1}`));
+    v.finish();
+    return { problems: v.problems.map((p) => `${p.kind}: ${p.message}`), checked: v.oldValuesChecked, unchecked: v.oldValuesUnchecked };
+  };
+  assert.deepEqual(kinds([first, second]), { problems: [], checked: 1, unchecked: 0 });
+  assert.deepEqual(kinds([second, first]), { problems: [], checked: 1, unchecked: 0 });
+  const forged = structuredClone(second);
+  (forged as any).crtrail.change.ops[0].old = 7;
+  assert.match(kinds([first, forged]).problems.join(), /ops-mismatch: .*\/spec\/replicas: old value differs from its predecessor's stored state/);
+  const addedTwice = structuredClone(second);
+  (addedTwice as any).crtrail.change.ops[1].path = '/spec/keep';
+  (addedTwice as any).crtrail.change.ops[1].new = 'x';
+  assert.match(kinds([first, addedTwice]).problems.join(), /already has it/);
+  // Predecessor not in the walk (filtered out): not checkable, not an error.
+  assert.deepEqual(kinds([second]), { problems: [], checked: 0, unchecked: 1 });
+});

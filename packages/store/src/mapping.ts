@@ -95,6 +95,7 @@ export const recordMapping: estypes.MappingTypeMapping = {
             drift: bool,
             noise: keyword,
             state_hash: keyword,
+            prev_state_hash: keyword,
           },
         },
         state: { properties: { after: stored } },

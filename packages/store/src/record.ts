@@ -22,6 +22,8 @@ export interface RecordChange {
   critical_paths?: string[];
   drift?: boolean;
   state_hash?: string | undefined;
+  /** state_hash of the stored state this record was diffed against (rewritten by repairs; null = none known). */
+  prev_state_hash?: string | null | undefined;
 }
 
 export interface RecordActor {

@@ -6,6 +6,7 @@ import { classifyEvent, type FilterOptions } from '@crtrail/filter';
 import type { BatchJob } from '@crtrail/queue';
 import { buildRecord, bulkWrite, indexNames, opsText, RecordLocator, type BulkAction, type BulkRejection } from '@crtrail/store';
 import { confirmChain, sealChain, storedChainHead } from './chain.js';
+import { stateHash } from '@crtrail/diff';
 import { pushDeadLetters } from './dead-letters.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { ChangeTracker, TrackOutput } from './tracker.js';
@@ -69,7 +70,10 @@ export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<Batc
     deps.metrics?.diffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     const ingestedAt = Date.now();
     const creates = out.records.map((r) => {
-      const { actor, change } = deps.enrich(r);
+      const { actor, change: enriched } = deps.enrich(r);
+      // Which stored state the ops' old values come from: lets `verify` check them (not chained,
+      // as repairs rewrite it together with the ops).
+      const change = r.previous ? { ...enriched, prev_state_hash: stateHash(r.previous) } : enriched;
       return {
         kind: 'create',
         id: r.id,
@@ -95,7 +99,12 @@ export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<Batc
     deps.metrics?.records.inc({ result: 'duplicate' }, creates.length - fresh.length);
     const actions: BulkAction[] = [...fresh];
     for (const repair of out.repairs) {
-      const change = { ...repair.change, ...deps.enrich.repair(repair), text: opsText(repair.change.ops) };
+      const change = {
+        ...repair.change,
+        ...deps.enrich.repair(repair),
+        prev_state_hash: repair.previous ? stateHash(repair.previous) : null,
+        text: opsText(repair.change.ops),
+      };
       actions.push({ kind: 'update', id: repair.id, doc: { crtrail: { change } } });
     }
     result.mutations += out.records.length;

@@ -136,12 +136,18 @@ export async function verifyExport(file: string, options: { manifest?: string; p
   }
   for (const cluster of seen.keys()) if (!manifest.clusters?.[cluster]) fileProblems.push(`cluster ${cluster}: in the file, not in the manifest`);
   if (format === 'csv') notes.push('csv: seqs and links checked; record content is covered by the sha256 and signature only (export ndjson to recompute each hash)');
+  else notes.push(oldValuesNote(verifier));
   problems.push(...recordProblems, ...fileProblems);
   if (problems.length === 0) {
     const parts = [...seen].map(([c, s]) => `${c} seq ${s.first?.seq}–${s.last?.seq}${s.gaps.length ? ` (${s.gaps.length} filtered gaps)` : ''}`);
     notes.push(`chain: intact, ${walked.records} records${parts.length ? `: ${parts.join(', ')}` : ''}`);
   }
   return { ok: problems.length === 0, records: walked.records, problems, notes };
+}
+
+function oldValuesNote(v: ChainVerifier): string {
+  const unchecked = v.oldValuesUnchecked;
+  return `old values: ${v.oldValuesChecked} records checked against their predecessor's stored state${unchecked ? `, ${unchecked} not checkable (predecessor not in this walk)` : ''}`;
 }
 
 interface StoredRecord extends ChainedRecord {
@@ -219,6 +225,7 @@ export async function verifyStoredChain(cluster: string, since?: string): Promis
     } finally {
       redis.disconnect();
     }
+    notes.push(oldValuesNote(verifier));
     if (problems.length === 0) notes.push(`chain: intact, ${records} records of cluster ${cluster}${last ? `, seq ${startSeq}–${last.seq}` : ''}`);
     return { ok: problems.length === 0, records, problems, notes };
   } finally {
