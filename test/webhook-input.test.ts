@@ -1,8 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadEnv } from '@crtrail/config';
-import { cleanupPrefix, testEs, testRedis, testRedisUrl, uniquePrefix } from '@crtrail/testkit';
-import { startWebhook, type RunningWebhook } from '@crtrail/webhook';
+import type { RunningWebhook } from '@crtrail/webhook';
+import { startTestWebhook, type TestWebhook } from './helpers/webhook.js';
 
 const event = (i: number) => ({
   level: 'Metadata',
@@ -17,21 +16,15 @@ const list = (items: unknown[]) => ({ kind: 'EventList', apiVersion: 'audit.k8s.
 
 describe('webhook input handling (real Redis, no worker: jobs stay queued)', () => {
   let hook: RunningWebhook;
-  const prefix = uniquePrefix('webhook-input');
+  let running: TestWebhook;
   const post = (body: string, headers: Record<string, string> = { 'content-type': 'application/json' }, path = '/audit/c1') =>
     fetch(`${hook.url}${path}`, { method: 'POST', headers, body });
 
   before(async () => {
-    hook = await startWebhook(loadEnv({ CRTRAIL_REDIS_URL: testRedisUrl(), CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0' }), false);
+    running = await startTestWebhook('webhook-input');
+    hook = running.hook;
   });
-  after(async () => {
-    await hook.close();
-    const redis = testRedis();
-    const es = testEs();
-    await cleanupPrefix(prefix, es, redis);
-    redis.disconnect();
-    await es.close();
-  });
+  after(async () => running.stop());
 
   test('a valid batch is acked with its event count, one job per batch', async () => {
     const res = await post(JSON.stringify(list([event(1), event(2), event(3)])));

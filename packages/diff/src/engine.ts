@@ -90,9 +90,20 @@ type Role = 'write' | Dependent['role'];
 /** CR create drops `.status` from the request: not a server mutation. */
 const CREATE_REQUEST_IGNORE = ['/status'];
 
+/**
+ * Hashes by object: a version's state is hashed when its write is recorded and again as the next
+ * write's `prev_state_hash`; both see the same (never mutated) object while it is in the history.
+ */
+const stateHashes = new WeakMap<object, string>();
+
 /** sha256 (hex) of the RFC 8785 canonical JSON of a stored state: `state_hash`, the link between a record and the state it left. */
 export function stateHash(object: KubeObject): string {
-  return createHash('sha256').update(canonicalJson(object) ?? '').digest('hex');
+  let hash = stateHashes.get(object);
+  if (hash === undefined) {
+    hash = createHash('sha256').update(canonicalJson(object) ?? '').digest('hex');
+    stateHashes.set(object, hash);
+  }
+  return hash;
 }
 
 function resourceVersionOf(o: unknown): string | undefined {

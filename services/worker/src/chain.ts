@@ -60,13 +60,15 @@ export async function sealChain(
   });
   if (fresh.length === 0) return;
   const parts = fresh.map((f) => chainParts(f.doc, cluster));
+  // Asked once per call: a retry while Redis still has no head would only repeat the same search.
+  let recovered: Promise<ChainHead | undefined> | undefined;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const [seqText, hash] = await redis.hmget(headKey, 'seq', 'hash');
     let head: ChainHead = { seq: Number(seqText ?? 0), hash: hash ?? GENESIS_HASH };
     // No head in Redis but records in the store: continue the stored chain rather than start a
     // second one at seq 1. The compare-and-set still expects "no head", so if another worker
     // recovered first, this attempt fails and re-reads its head.
-    if (seqText === null && recoverHead) head = (await recoverHead()) ?? head;
+    if (seqText === null && recoverHead) head = (await (recovered ??= recoverHead())) ?? head;
     const next = sealRecords(head, cluster, fresh.map((f) => f.doc), parts);
     const links = fresh.flatMap((f) => [f.id, JSON.stringify(f.doc.crtrail!.integrity)]);
     // Compared with what Redis held (no head at all after a recovery), not with the recovered seq.

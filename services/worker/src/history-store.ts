@@ -80,7 +80,7 @@ export interface LoadedHistory {
   legacy: boolean;
 }
 
-function fromFields(rev: number, flat: string[]): History {
+function fromFields(flat: string[]): History {
   const versions: Version[] = [];
   const dependents: Dependent[] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) {
@@ -105,7 +105,7 @@ export async function loadHistories(redis: Redis, keys: string[], cache: History
     if (r[0] === -1) return { history: JSON.parse(r[1] as string) as History, rev: 0, legacy: true };
     if (r[0] === 0 && r.length === 1) return { history: cache.get(key)!.history, rev: cache.get(key)!.rev, legacy: false };
     const rev = Number(r[0]);
-    const history = fromFields(rev, r.slice(1) as string[]);
+    const history = fromFields(r.slice(1) as string[]);
     cache.remember(key, rev, history);
     return { history, rev, legacy: false };
   });

@@ -108,14 +108,11 @@ export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<Batc
       actions.push({ kind: 'update', id: repair.id, doc: { crtrail: { change } } });
     }
     result.mutations += out.records.length;
-    if (actions.length === 0) {
-      await confirmChain(deps.redis, deps.prefix, job.cluster, creates.map((c) => c.id));
-      return;
-    }
     // The locator's second look only matters for repairs (which backing index holds the record).
-    const stats = await bulkWrite(deps.es, alias, actions, deps.refresh ?? false, out.repairs.length > 0 ? locator : undefined);
+    const stats = actions.length > 0 ? await bulkWrite(deps.es, alias, actions, deps.refresh ?? false, out.repairs.length > 0 ? locator : undefined) : undefined;
     // Stored, duplicate or dead-lettered (the dead letter keeps its links): the pending links are done with.
     await confirmChain(deps.redis, deps.prefix, job.cluster, creates.map((c) => c.id));
+    if (!stats) return;
     result.created += stats.created;
     result.duplicates += stats.duplicates;
     result.repaired += stats.updated;

@@ -118,8 +118,7 @@ export async function verifyExport(file: string, options: { manifest?: string; p
   const recordProblems: string[] = [];
   const walked = await walkFile(file, format, verifier, (line, message) => recordProblems.push(`line ${line}: not valid JSON (edited): ${message}`));
   verifier.finish();
-  recordProblems.push(...verifier.problems.map((p) => `${p.kind}: ${p.message}`));
-  if (verifier.totalProblems > verifier.problems.length) recordProblems.push(`… and ${verifier.totalProblems - verifier.problems.length} more`);
+  recordProblems.push(...problemLines(verifier));
 
   if (walked.sha256 !== manifest.file?.sha256) fileProblems.push(`file: sha256 ${walked.sha256.slice(0, 16)}… differs from the manifest's ${String(manifest.file?.sha256).slice(0, 16)}… (the file was changed)`);
   else notes.push(`sha256: matches the manifest (${walked.bytes} bytes)`);
@@ -143,6 +142,13 @@ export async function verifyExport(file: string, options: { manifest?: string; p
     notes.push(`chain: intact, ${walked.records} records${parts.length ? `: ${parts.join(', ')}` : ''}`);
   }
   return { ok: problems.length === 0, records: walked.records, problems, notes };
+}
+
+/** The verifier's problems as report lines, with a count of those it stopped collecting. */
+function problemLines(v: ChainVerifier): string[] {
+  const lines = v.problems.map((p) => `${p.kind}: ${p.message}`);
+  if (v.totalProblems > v.problems.length) lines.push(`… and ${v.totalProblems - v.problems.length} more`);
+  return lines;
 }
 
 function oldValuesNote(v: ChainVerifier): string {
@@ -195,8 +201,7 @@ export async function verifyStoredChain(cluster: string, since?: string): Promis
     }
     progress.done();
     verifier.finish();
-    problems.push(...verifier.problems.map((p) => `${p.kind}: ${p.message}`));
-    if (verifier.totalProblems > verifier.problems.length) problems.push(`… and ${verifier.totalProblems - verifier.problems.length} more`);
+    problems.push(...problemLines(verifier));
     const last = verifier.summary().get(cluster)?.last;
     // Deleting the newest records leaves no gap inside the walk: the head in Redis still counts them.
     const redis = createRedis(env.CRTRAIL_REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2_000, enableOfflineQueue: true });
