@@ -61,3 +61,18 @@ test('a history stored as one JSON string by an earlier version is read, then re
   const [reread] = await loadHistories(redis, [key], new HistoryCache());
   assert.deepEqual(reread!.history, next);
 });
+
+test('a cached history evicted while Redis confirms it is current is still returned (concurrent jobs)', async () => {
+  const key = `${prefix}:state:evicted`;
+  const cache = new HistoryCache(1);
+  const [empty] = await loadHistories(redis, [key], cache);
+  const h: History = { versions: [version(7)] };
+  await saveHistories(redis, [{ key, before: empty!, after: h }], cache);
+  // The load is sent with the cached rev; another job fills the one-entry cache before the reply.
+  const loading = loadHistories(redis, [key], cache);
+  cache.remember(`${prefix}:state:other`, 1, { versions: [version(8)] });
+  assert.equal(cache.get(key), undefined);
+  const [loaded] = await loading;
+  assert.equal(loaded!.history, h);
+  assert.equal(loaded!.rev, 1);
+});

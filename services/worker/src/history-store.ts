@@ -97,13 +97,16 @@ function fromFields(flat: string[]): History {
 /** Reads the histories of `keys` in one round trip, reusing cached ones Redis confirms are current. */
 export async function loadHistories(redis: Redis, keys: string[], cache: HistoryCache): Promise<LoadedHistory[]> {
   if (keys.length === 0) return [];
-  const cachedRevs = keys.map((k) => String(cache.get(k)?.rev ?? -2));
+  // Taken now: concurrent jobs may evict these entries from the bounded cache while the reply is
+  // on its way, and a "yours is current" answer must still find the history it confirmed.
+  const cached = keys.map((k) => cache.get(k));
+  const cachedRevs = cached.map((c) => String(c?.rev ?? -2));
   const reply = (await redis.eval(LOAD, keys.length, ...keys, ...cachedRevs)) as LoadReply;
   return keys.map((key, i) => {
     const r = reply[i]!;
     if (r.length === 0) return { history: undefined, rev: 0, legacy: false };
     if (r[0] === -1) return { history: JSON.parse(r[1] as string) as History, rev: 0, legacy: true };
-    if (r[0] === 0 && r.length === 1) return { history: cache.get(key)!.history, rev: cache.get(key)!.rev, legacy: false };
+    if (r[0] === 0 && r.length === 1) return { history: cached[i]!.history, rev: cached[i]!.rev, legacy: false };
     const rev = Number(r[0]);
     const history = fromFields(r.slice(1) as string[]);
     cache.remember(key, rev, history);
