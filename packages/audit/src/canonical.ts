@@ -10,10 +10,74 @@
  * custom resources, where hashing every stored state and every chained record is a top worker cost.
  */
 export function canonicalJson(value: unknown): string | undefined {
+  return serialize(value, false);
+}
+
+function serialize(value: unknown, reuse: boolean): string | undefined {
   if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return undefined;
+  if (reuse && value !== null && typeof value === 'object') {
+    const known = remembered.get(value);
+    if (known !== undefined) return known;
+  }
   const unsorted = new Set<object>();
-  mark(value, unsorted);
-  return unsorted.size === 0 ? JSON.stringify(value) : write(value, unsorted);
+  mark(value, unsorted, reuse);
+  return unsorted.size === 0 ? JSON.stringify(value) : write(value, unsorted, reuse);
+}
+
+/**
+ * Canonical texts of objects that are never mutated once made (stored states): the same custom
+ * resource's `spec` and `status` are serialized for its state hash, again inside its record's hash
+ * chain link and again for the Elasticsearch document and its history entry; remembered, they are
+ * serialized once. Weak: a text lives as long as its object.
+ */
+const remembered = new WeakMap<object, string>();
+
+/**
+ * The canonical JSON of an object that will not be mutated again, remembered with that of each of
+ * its members: later `rememberCanonical` and `stringifyReusing` calls on values containing it, or
+ * containing one of its members (a response body that shares `spec` and `status` with the stored
+ * state), reuse them. `canonicalJson` never does: verifying must serialize what it is given.
+ */
+export function rememberCanonical(object: object): string {
+  const known = remembered.get(object);
+  if (known !== undefined) return known;
+  let text: string;
+  if (Array.isArray(object) || typeof (object as { toJSON?: unknown }).toJSON === 'function') {
+    text = serialize(object, true) ?? 'null';
+  } else {
+    const members: string[] = [];
+    for (const k of Object.keys(object).sort()) {
+      const v = (object as Record<string, unknown>)[k];
+      if (skipped(v)) continue;
+      const c = v !== null && typeof v === 'object' ? rememberMember(v) : serialize(v, false)!;
+      members.push(`${JSON.stringify(k)}:${c}`);
+    }
+    text = `{${members.join(',')}}`;
+  }
+  remembered.set(object, text);
+  return text;
+}
+
+/**
+ * JSON.stringify of an object whose members may have remembered canonical texts (a record holding
+ * a response body, a history entry holding a stored state): those members are not serialized again.
+ * Same JSON value as JSON.stringify; members keep their order, remembered ones are in key order.
+ */
+export function stringifyReusing(object: Record<string, unknown>): string {
+  let out = '{';
+  for (const k of Object.keys(object)) {
+    const v = object[k];
+    const text = v !== null && typeof v === 'object' ? (remembered.get(v) ?? JSON.stringify(v)) : JSON.stringify(v);
+    if (text === undefined) continue;
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${text}`;
+  }
+  return `${out}}`;
+}
+
+function rememberMember(v: object): string {
+  const text = serialize(v, true)!;
+  remembered.set(v, text);
+  return text;
 }
 
 const skipped = (v: unknown): boolean => v === undefined || typeof v === 'function' || typeof v === 'symbol';
@@ -22,41 +86,48 @@ const skipped = (v: unknown): boolean => v === undefined || typeof v === 'functi
  * Adds to `unsorted` every object (or array) whose subtree JSON.stringify would not print
  * canonically: keys out of order, or a `toJSON` to call first. Returns whether `v`'s subtree is fine.
  */
-function mark(v: unknown, unsorted: Set<object>): boolean {
+function mark(v: unknown, unsorted: Set<object>, reuse: boolean): boolean {
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new Error(`${v} is not allowed in canonical JSON`);
     return true;
   }
   if (typeof v === 'bigint') throw new Error('BigInt is not allowed in canonical JSON');
   if (v === null || typeof v !== 'object') return true;
+  // A remembered subtree is not walked: the writer takes its text as it is.
+  if (reuse && remembered.has(v)) {
+    unsorted.add(v);
+    return false;
+  }
   let ok = typeof (v as { toJSON?: unknown }).toJSON !== 'function';
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (!mark(v[i], unsorted)) ok = false;
+    for (let i = 0; i < v.length; i++) if (!mark(v[i], unsorted, reuse)) ok = false;
   } else {
     let prev: string | undefined;
     for (const k of Object.keys(v)) {
       if (prev !== undefined && !(prev < k)) ok = false;
       prev = k;
-      if (!mark((v as Record<string, unknown>)[k], unsorted)) ok = false;
+      if (!mark((v as Record<string, unknown>)[k], unsorted, reuse)) ok = false;
     }
   }
   if (!ok) unsorted.add(v);
   return ok;
 }
 
-function write(v: unknown, unsorted: Set<object>): string {
+function write(v: unknown, unsorted: Set<object>, reuse: boolean): string {
   if (v === null || typeof v !== 'object' || !unsorted.has(v)) return JSON.stringify(v) ?? 'null';
+  const known = reuse ? remembered.get(v) : undefined;
+  if (known !== undefined) return known;
   if (typeof (v as { toJSON?: unknown }).toJSON === 'function') {
     const json = (v as { toJSON: () => unknown }).toJSON();
     const inner = new Set<object>();
-    mark(json, inner);
-    return write(json, inner);
+    mark(json, inner, false);
+    return write(json, inner, false);
   }
   if (Array.isArray(v)) {
     let s = '[';
     for (let i = 0; i < v.length; i++) {
       if (i > 0) s += ',';
-      s += skipped(v[i]) ? 'null' : write(v[i], unsorted);
+      s += skipped(v[i]) ? 'null' : write(v[i], unsorted, reuse);
     }
     return `${s}]`;
   }
@@ -70,7 +141,7 @@ function write(v: unknown, unsorted: Set<object>): string {
     if (skipped(x)) continue;
     if (!first) s += ',';
     first = false;
-    s += `${JSON.stringify(k)}:${write(x, unsorted)}`;
+    s += `${JSON.stringify(k)}:${write(x, unsorted, reuse)}`;
   }
   return `${s}}`;
 }

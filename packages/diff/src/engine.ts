@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
-  canonicalJson,
+  rememberCanonical,
   isDryRun,
   isObject,
   listItems,
@@ -100,7 +100,7 @@ const stateHashes = new WeakMap<object, string>();
 export function stateHash(object: KubeObject): string {
   let hash = stateHashes.get(object);
   if (hash === undefined) {
-    hash = createHash('sha256').update(canonicalJson(object) ?? '').digest('hex');
+    hash = createHash('sha256').update(rememberCanonical(object)).digest('hex');
     stateHashes.set(object, hash);
   }
   return hash;

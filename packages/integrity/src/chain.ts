@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '@crtrail/audit';
+import { canonicalJson, rememberCanonical } from '@crtrail/audit';
 
 /** `prev_hash` of a cluster's first record. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -66,13 +66,22 @@ export function recordHash(prevHash: string, record: ChainedRecord, cluster: str
  */
 export type ChainParts = Array<[key: string, canonical: string]>;
 
-export function chainParts(record: ChainedRecord, cluster: string): ChainParts {
+export function chainParts(
+  record: ChainedRecord,
+  cluster: string,
+  /** Sealing a record just built (never when verifying): its bodies' canonical texts are remembered and reused. */
+  reuse = false,
+): ChainParts {
   const fields = chainedFields(record, cluster, 0);
   delete fields.seq;
+  const own = record as Record<string, unknown>;
   return Object.keys(fields)
     .sort()
     .flatMap((k) => {
-      const c = canonicalJson(fields[k]);
+      const v = fields[k];
+      // The record's own members (its bodies, in `kubernetes`) are remembered: the document sent
+      // to Elasticsearch reuses their text (records are not mutated there once sealed).
+      const c = reuse && own[k] === v && v !== null && typeof v === 'object' ? rememberCanonical(v) : canonicalJson(v);
       return c === undefined ? [] : [[k, c] as [string, string]];
     });
 }

@@ -70,3 +70,4 @@ export async function redactionSalt(redis: Redis, prefix: string, fromEnv: strin
   if (!salt) throw new Error(`could not read ${key} from Redis`);
   return salt;
 }
+export * from './lua.js';

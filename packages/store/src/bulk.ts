@@ -1,4 +1,5 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
+import { stringifyReusing } from '@crtrail/audit';
 import type { RecordLocator } from './locate.js';
 
 /** Retry policy for items Elasticsearch answered 429 / 5xx (named, not inline, so it can be reasoned about). */
@@ -57,7 +58,8 @@ function serialize(a: BulkAction, alias: string): Serialized {
     a.kind === 'create'
       ? { create: { _index: alias, _id: a.id } }
       : { update: { _index: a.index ?? alias, _id: a.id, retry_on_conflict: 3 } };
-  const lines = `${JSON.stringify(header)}\n${JSON.stringify(a.kind === 'create' ? a.doc : { doc: a.doc })}\n`;
+  // A record's bodies were serialized for its hash chain link already: reused, not serialized again.
+  const lines = `${JSON.stringify(header)}\n${a.kind === 'create' ? stringifyReusing(a.doc) : JSON.stringify({ doc: a.doc })}\n`;
   return { action: a, lines, bytes: Buffer.byteLength(lines) };
 }
 

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { luaScript } from '@crtrail/queue';
 import type { Client } from '@elastic/elasticsearch';
 import { GENESIS_HASH, chainParts, sealRecords, type ChainHead, type ChainedRecord, type Integrity } from '@crtrail/integrity';
 
@@ -17,12 +18,15 @@ export const chainPendingKey = (prefix: string, cluster: string): string => `${p
  * jobs share one Redis connection (WATCH would be per connection) and the critical section is just
  * a few hashes: under contention the loser re-reads and recomputes.
  */
-const ADVANCE = `
+const advance = luaScript(
+  'chain_advance',
+  `
 local seq = redis.call('hget', KEYS[1], 'seq')
 if (seq or '0') ~= ARGV[1] then return 0 end
 redis.call('hset', KEYS[1], 'seq', ARGV[2], 'hash', ARGV[3])
 for i = 4, #ARGV, 2 do redis.call('hset', KEYS[2], ARGV[i], ARGV[i + 1]) end
-return 1`;
+return 1`,
+);
 
 const MAX_ATTEMPTS = 1_000;
 
@@ -59,7 +63,7 @@ export async function sealChain(
     }
   });
   if (fresh.length === 0) return;
-  const parts = fresh.map((f) => chainParts(f.doc, cluster));
+  const parts = fresh.map((f) => chainParts(f.doc, cluster, true));
   // Asked once per call: a retry while Redis still has no head would only repeat the same search.
   let recovered: Promise<ChainHead | undefined> | undefined;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -72,7 +76,7 @@ export async function sealChain(
     const next = sealRecords(head, cluster, fresh.map((f) => f.doc), parts);
     const links = fresh.flatMap((f) => [f.id, JSON.stringify(f.doc.crtrail!.integrity)]);
     // Compared with what Redis held (no head at all after a recovery), not with the recovered seq.
-    const ok = await redis.eval(ADVANCE, 2, headKey, pendingKey, seqText ?? '0', String(next.seq), next.hash, ...links);
+    const ok = await advance(redis, [headKey, pendingKey], [seqText ?? '0', next.seq, next.hash, ...links]);
     if (ok === 1) return;
   }
   throw new Error(`could not advance the hash chain of cluster ${cluster}: too much contention`);

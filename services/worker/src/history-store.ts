@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import { luaScript } from '@crtrail/queue';
+import { stringifyReusing } from '@crtrail/audit';
 import { compareVersions, type Dependent, type History, type Version } from '@crtrail/diff';
 
 /**
@@ -16,7 +18,8 @@ const serialized = new WeakMap<object, string>();
 function textOf(value: object): string {
   let text = serialized.get(value);
   if (text === undefined) {
-    text = JSON.stringify(value);
+    // The stored state in it was serialized for its state hash already.
+    text = stringifyReusing(value as Record<string, unknown>);
     serialized.set(value, text);
   }
   return text;
@@ -50,7 +53,9 @@ export class HistoryCache {
  * Per key: `{0}` when its `rev` equals the caller's cached one, else `{rev, field, value, ...}`;
  * `{-1, text}` for a history still stored as one JSON string by an earlier version of crtrail.
  */
-const LOAD = `
+const load = luaScript(
+  'load_histories',
+  `
 local out = {}
 for i, key in ipairs(KEYS) do
   local t = redis.call('type', key).ok
@@ -69,7 +74,8 @@ for i, key in ipairs(KEYS) do
     end
   end
 end
-return out`;
+return out`,
+);
 
 type LoadReply = Array<[] | [0] | [-1, string] | [number, ...string[]]>;
 
@@ -101,7 +107,7 @@ export async function loadHistories(redis: Redis, keys: string[], cache: History
   // on its way, and a "yours is current" answer must still find the history it confirmed.
   const cached = keys.map((k) => cache.get(k));
   const cachedRevs = cached.map((c) => String(c?.rev ?? -2));
-  const reply = (await redis.eval(LOAD, keys.length, ...keys, ...cachedRevs)) as LoadReply;
+  const reply = (await load(redis, keys, cachedRevs)) as LoadReply;
   return keys.map((key, i) => {
     const r = reply[i]!;
     if (r.length === 0) return { history: undefined, rev: 0, legacy: false };

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { luaScript } from '@crtrail/queue';
 
 /**
  * Per-object mutual exclusion across any number of workers, so that one object's events are
@@ -15,9 +16,22 @@ export const LOCK = Object.freeze({
   acquireDeadlineMs: 120_000,
 });
 
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
-const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
-
+/** Every key still held with this token is released (compare-and-delete), in one round trip. */
+const releaseAll = luaScript(
+  'release_locks',
+  `for i = 1, #KEYS do
+  if redis.call('get', KEYS[i]) == ARGV[1] then redis.call('del', KEYS[i]) end
+end
+return 1`,
+);
+/** Every key still held with this token gets a new lease. */
+const renewAll = luaScript(
+  'renew_locks',
+  `for i = 1, #KEYS do
+  if redis.call('get', KEYS[i]) == ARGV[1] then redis.call('pexpire', KEYS[i], ARGV[2]) end
+end
+return 1`,
+);
 
 export class LockTimeoutError extends Error {
   constructor(keys: string) {
@@ -30,14 +44,16 @@ export class LockTimeoutError extends Error {
  * Takes every key or none, atomically: one round trip for a batch's whole set of objects, and no
  * deadlock between workers whose sets overlap (nobody ever holds part of a set while waiting).
  */
-const ACQUIRE_ALL = `
-for i = 1, #KEYS do
+const acquireAll = luaScript(
+  'acquire_locks',
+  `for i = 1, #KEYS do
   if redis.call('exists', KEYS[i]) == 1 then return 0 end
 end
 for i = 1, #KEYS do
   redis.call('set', KEYS[i], ARGV[1], 'PX', ARGV[2])
 end
-return 1`;
+return 1`,
+);
 
 /**
  * Jobs of this process waiting for a key another job of this process holds: woken the moment it is
@@ -77,20 +93,20 @@ export async function withLocks<T>(redis: Redis, keys: string[], fn: () => Promi
   const token = randomBytes(12).toString('hex');
   const deadline = Date.now() + LOCK.acquireDeadlineMs;
   for (;;) {
-    const ok = await redis.eval(ACQUIRE_ALL, all.length, ...all, token, String(LOCK.leaseMs));
+    const ok = await acquireAll(redis, all, [token, LOCK.leaseMs]);
     if (ok === 1) break;
     if (Date.now() > deadline) throw new LockTimeoutError(all.join(', '));
     // Other processes' releases are only seen by polling; this process's wake the waiter at once.
     await releasedLocally(all, LOCK.retryMinMs + Math.random() * (LOCK.retryMaxMs - LOCK.retryMinMs));
   }
   const renew = setInterval(() => {
-    for (const k of all) void redis.eval(RENEW, 1, k, token, String(LOCK.leaseMs)).catch(() => {});
+    void renewAll(redis, all, [token, LOCK.leaseMs]).catch(() => {});
   }, LOCK.renewEveryMs);
   try {
     return await fn();
   } finally {
     clearInterval(renew);
-    await Promise.all(all.map((k) => redis.eval(RELEASE, 1, k, token).catch(() => 0)));
+    await releaseAll(redis, all, [token]).catch(() => 0);
     wakeLocal(all);
   }
 }
