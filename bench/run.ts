@@ -1,10 +1,12 @@
 /**
  * `npm run bench`: measures the webhook and the whole pipeline against their physical ceilings in
  * one run, on this machine, with Redis and Elasticsearch brought up as `npm start` does.
+ * Capacities (events/s, changes/s) are measured at saturation; ack latency and lag at the rate real
+ * apiservers offer (see APISERVER_QPS), since at saturation they only describe the load generator.
  * Writes bench/results/latest.json + latest.md (`--scale`: latest-scale.*, 1–3 worker processes).
  */
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -14,12 +16,21 @@ import { ensureElasticsearch, ensureRedis, repoRoot } from '@crtrail/stack';
 import { createEsClient, deletePrefix, indexNames, recordMapping } from '@crtrail/store';
 import { createBatchQueue } from '@crtrail/queue';
 import { deleteRedisPrefix } from '@crtrail/testkit';
+import { prng } from '../test/fixtures/lifecycle.js';
 import { generateWorkload } from './workload.js';
 
 const args = new Set(process.argv.slice(2));
 const SCALE = args.has('--scale');
 const BATCHES = Number(process.env.BENCH_BATCHES || 300);
 const SENDERS = Number(process.env.BENCH_SENDERS || 5);
+/**
+ * kube-apiserver's audit webhook batch backend, defaults: batches of at most 400 events
+ * (--audit-webhook-batch-max-size=400) sent through a token bucket of
+ * --audit-webhook-batch-throttle-qps=10 batches/s and --audit-webhook-batch-throttle-burst=15.
+ * SENDERS apiservers at full throttle thus offer SENDERS × 10 × 400 events/s (5 → 20,000).
+ */
+const APISERVER_QPS = 10;
+const APISERVER_BURST = 15;
 const REDIS_URL = process.env.CRTRAIL_REDIS_URL || 'redis://127.0.0.1:6379';
 const ES_URL = process.env.CRTRAIL_ES_URL || 'http://127.0.0.1:9200';
 const REFRESH_POLL_MS = 100;
@@ -32,6 +43,7 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function freePort(): Promise<number> {
   return new Promise((r) => {
@@ -47,6 +59,31 @@ function freePort(): Promise<number> {
 function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? round(Number(m[1]) / 1024) : 0;
+}
+
+/** CPU time (user + system) a process has used so far, in ms; 0 if it is gone. */
+function cpuMs(pid: number): number {
+  try {
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+const CLOCK_TICKS = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
+
+/** The pid of the process whose command line contains `needle` (Elasticsearch's JVM, redis-server). */
+function pidOf(needle: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) return Number(entry);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
 }
 
 function crtrail(argsList: string[], env: Record<string, string>): ChildProcess {
@@ -93,17 +130,38 @@ async function eachBody(fn: (b: (typeof workload.bodies)[number], index: number)
   );
 }
 
-/** Sends every body with SENDERS concurrent connections; returns per-request ack latencies and ack times. */
-async function send(url: string) {
+/** POSTs one EventList as the apiserver does; resolves at the ack. */
+/** Bodies encoded once, as an apiserver serializes a batch once: the load generator's CPU is the webhook's competitor. */
+const encoded = new Map(workload.bodies.map((b) => [b, Buffer.from(b.body)]));
+
+async function post(url: string, b: (typeof workload.bodies)[number]): Promise<void> {
+  const res = await fetch(`${url}/audit/${b.cluster}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: encoded.get(b)! });
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
+}
+
+/** What a sender measured: per-request ack latencies and ack times. */
+interface Sent {
+  latencies: number[];
+  acks: Array<{ at: number; cr: number; index: number }>;
+  acked: number;
+  seconds: number;
+  t0: number;
+}
+
+/**
+ * Sends every body from SENDERS closed loops, each next request as soon as the previous is acked:
+ * saturation, for capacity. Its latencies are ≈ SENDERS × service time (Little's law), not the
+ * service's answer to a given load.
+ */
+async function send(url: string): Promise<Sent> {
   const latencies: number[] = [];
-  const acks: Array<{ at: number; cr: number; index: number }> = [];
+  const acks: Sent['acks'] = [];
   let acked = 0;
   const t0 = performance.now();
   await eachBody(async (b, i) => {
     const start = performance.now();
-    const res = await fetch(`${url}/audit/${b.cluster}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b.body });
-    await res.arrayBuffer();
-    if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
+    await post(url, b);
     const end = performance.now();
     latencies.push(end - start);
     acks.push({ at: end, cr: b.crWrites, index: i });
@@ -111,6 +169,75 @@ async function send(url: string) {
   });
   const seconds = (performance.now() - t0) / 1000;
   return { latencies, acks, acked, seconds, t0 };
+}
+
+/**
+ * One apiserver's batch throttle: a token every `period` ms, at most `burst` kept (more are dropped,
+ * and counted). A token carries the time it arrived, which is when the batch that takes it was due.
+ */
+class TokenBucket {
+  private readonly held: number[] = [];
+  private next: number;
+  dropped = 0;
+  constructor(
+    private readonly period: number,
+    private readonly burst: number,
+    firstAt: number,
+  ) {
+    this.next = firstAt;
+  }
+
+  /** Waits (on a timer) for a token; returns when it arrived: the batch's scheduled start. */
+  async take(): Promise<number> {
+    for (;;) {
+      const now = performance.now();
+      for (; this.next <= now; this.next += this.period) {
+        if (this.held.length < this.burst) this.held.push(this.next);
+        else this.dropped++;
+      }
+      const due = this.held.shift();
+      if (due !== undefined) return due;
+      await sleep(this.next - now);
+    }
+  }
+}
+
+/**
+ * Sends every body (in order, shared like `eachBody`) at the rate SENDERS apiservers at full throttle
+ * offer, open loop: each sender is one apiserver's batch backend with its own bucket and one request
+ * in flight. Buckets start drained (at full throttle each token is spent as it arrives; a full one
+ * would add a start-up burst the steady state does not have) at random phases (apiservers are not
+ * synchronised; seeded, so runs compare). Latency runs from the token's arrival, not from the send:
+ * a slow ack that holds its sender back is charged to every request it delays (no coordinated
+ * omission), and the burst lets the sender catch up as the apiserver's limiter would.
+ */
+async function sendAtApiserverRate(url: string): Promise<Sent & { tokensDropped: number }> {
+  const latencies: number[] = [];
+  const acks: Sent['acks'] = [];
+  let acked = 0;
+  let next = 0;
+  const period = 1000 / APISERVER_QPS;
+  const phase = prng(20261124);
+  const t0 = performance.now();
+  const buckets = Array.from({ length: SENDERS }, () => new TokenBucket(period, APISERVER_BURST, t0 + phase() * period));
+  await Promise.all(
+    buckets.map(async (bucket) => {
+      while (next < workload.bodies.length) {
+        const due = await bucket.take();
+        const i = next++;
+        const b = workload.bodies[i];
+        if (!b) return;
+        await post(url, b);
+        const end = performance.now();
+        latencies.push(end - due);
+        acks.push({ at: end, cr: b.crWrites, index: i });
+        acked += b.events;
+      }
+    }),
+  );
+  // Up to the last ack: a sender's wait for a token it then had no body for is not sending time.
+  const seconds = (Math.max(...acks.map((a) => a.at)) - t0) / 1000;
+  return { latencies, acks, acked, seconds, t0, tokensDropped: buckets.reduce((n, b) => n + b.dropped, 0) };
 }
 
 async function ceilingParseRedis(prefix: string): Promise<number> {
@@ -125,7 +252,8 @@ async function ceilingParseRedis(prefix: string): Promise<number> {
   return workload.events / s;
 }
 
-async function runPipeline(prefix: string, workers: number) {
+/** Webhook + `workers` worker processes under `sender`'s load; capacity and lag (ack → searchable). */
+async function runPipeline<S extends Sent>(prefix: string, workers: number, sender: (url: string) => Promise<S>) {
   const port = await freePort();
   const env = { CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: String(port), CRTRAIL_REDIS_URL: REDIS_URL, CRTRAIL_ES_URL: ES_URL };
   const workerProcs: ChildProcess[] = [];
@@ -149,8 +277,19 @@ async function runPipeline(prefix: string, workers: number) {
       await new Promise((r) => setTimeout(r, REFRESH_POLL_MS));
     }
   })();
-  const sent = await send(url);
-  const queue = createBatchQueue(prefix, new Redis(REDIS_URL, { maxRetriesPerRequest: null }));
+  // CPU each process spends on the run, from the first request until everything is searchable.
+  const processes: Record<string, number[]> = {
+    webhook: [hook.pid!],
+    worker: workerProcs.map((w) => w.pid!),
+    elasticsearch: [pidOf('org.elasticsearch.bootstrap.Elasticsearch')].filter((p): p is number => p !== undefined),
+    redis: [pidOf('redis-server')].filter((p): p is number => p !== undefined),
+    'load generator': [process.pid],
+  };
+  const cpuOf = () => Object.fromEntries(Object.entries(processes).map(([k, pids]) => [k, pids.reduce((n, pid) => n + cpuMs(pid), 0)]));
+  const cpu0 = cpuOf();
+  const sent = await sender(url);
+  const queueRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = createBatchQueue(prefix, queueRedis);
   for (;;) {
     const c = await queue.getJobCounts('waiting', 'active', 'delayed');
     const n = (await es.count({ index: alias }).catch(() => ({ count: 0 }))).count;
@@ -160,6 +299,7 @@ async function runPipeline(prefix: string, workers: number) {
   polling = false;
   await poller;
   const end = polls.at(-1)!.at;
+  const cpu1 = cpuOf();
   await es.indices.refresh({ index: alias });
   const indexed = (await es.count({ index: alias })).count;
   // Lag per batch, in ack order: when had the cumulative records up to it become searchable?
@@ -175,6 +315,8 @@ async function runPipeline(prefix: string, workers: number) {
   await stop(hook);
   await Promise.all(workerProcs.map(stop));
   await queue.close();
+  // BullMQ leaves open a connection it was handed; left open, it kept the bench from exiting.
+  queueRedis.disconnect();
   return {
     sent,
     changesPerS: indexed / ((end - sent.t0) / 1000),
@@ -182,6 +324,9 @@ async function runPipeline(prefix: string, workers: number) {
     lagP50: pct(lags, 50),
     lagP99: pct(lags, 99),
     rss,
+    /** CPU ms per indexed change, by process, and the wall time of the run. */
+    cpuPerChange: Object.fromEntries(Object.keys(cpu0).map((k) => [k, round((cpu1[k]! - cpu0[k]!) / Math.max(1, indexed), 3)])),
+    wallSeconds: (end - sent.t0) / 1000,
   };
 }
 
@@ -247,65 +392,131 @@ if (SCALE) {
   for (const workers of [1, 2, 3]) {
     const prefix = `bench-scale-${workers}-${Date.now().toString(36)}`;
     say(`pipeline with ${workers} worker process(es)…`);
-    const r = await runPipeline(prefix, workers);
-    rows.push({ workers, changes_per_s: round(r.changesPerS), lag_p99_ms: round(r.lagP99), webhook_events_per_s: round(r.sent.acked / r.sent.seconds), rss_mb_worker: r.rss.worker });
+    const r = await runPipeline(prefix, workers, send);
+    rows.push({ workers, changes_per_s: round(r.changesPerS), lag_p99_ms: round(r.lagP99), webhook_events_per_s: round(r.sent.acked / r.sent.seconds), rss_mb_worker: r.rss.worker, cpu_ms_per_change: r.cpuPerChange });
     await cleanup(prefix);
   }
   const json = { scale: rows, machine, git: { commit }, workload: { batches: BATCHES, events: workload.events, cr_writes: workload.crWrites } };
   writeFileSync(join(outDir, 'latest-scale.json'), JSON.stringify(json, null, 2) + '\n');
-  const md = ['# crtrail bench:scale', '', '| workers | changes/s | lag p99 ms | webhook events/s | worker RSS MB |', '|---|---|---|---|---|', ...rows.map((r) => `| ${r.workers} | ${r.changes_per_s} | ${r.lag_p99_ms} | ${r.webhook_events_per_s} | ${r.rss_mb_worker} |`), ''];
+  const cpuCell = (c: Record<string, number>) => `${c.worker} / ${c.elasticsearch} / ${c.webhook}`;
+  const md = [
+    '# crtrail bench:scale',
+    '',
+    '| workers | changes/s | lag p99 ms | webhook events/s | worker RSS MB | CPU ms/change: workers / Elasticsearch / webhook |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.workers} | ${r.changes_per_s} | ${r.lag_p99_ms} | ${r.webhook_events_per_s} | ${r.rss_mb_worker} | ${cpuCell(r.cpu_ms_per_change)} |`),
+    '',
+  ];
   writeFileSync(join(outDir, 'latest-scale.md'), md.join('\n'));
   process.stdout.write(md.join('\n'));
 } else {
   const prefix = `bench-${Date.now().toString(36)}`;
   say('ceiling: JSON.parse + Redis write of the same bodies…');
   const parseRedis = await ceilingParseRedis(prefix);
-  say('webhook alone (no worker)…');
-  const hookPort = await freePort();
-  const hook = crtrail(['up', '--webhook-only'], { CRTRAIL_INDEX_PREFIX: `${prefix}-w`, CRTRAIL_PORT: String(hookPort), CRTRAIL_REDIS_URL: REDIS_URL });
-  await waitHttp(`http://127.0.0.1:${hookPort}/healthz`);
-  const w = await send(`http://127.0.0.1:${hookPort}`);
-  const webhookRss = peakRssMb(hook.pid!);
-  await stop(hook);
-  await deleteRedisPrefix(redis, `${prefix}-w`);
-  say('whole pipeline (webhook + 1 worker)…');
-  const p = await runPipeline(prefix, 1);
+  /** The webhook alone (no worker: its batches just queue up in Redis) under `sender`'s load. */
+  const webhookAlone = async <S extends Sent>(sender: (url: string) => Promise<S>, label: string) => {
+    const hookPort = await freePort();
+    const hookPrefix = `${prefix}-${label}`;
+    const hook = crtrail(['up', '--webhook-only'], { CRTRAIL_INDEX_PREFIX: hookPrefix, CRTRAIL_PORT: String(hookPort), CRTRAIL_REDIS_URL: REDIS_URL });
+    await waitHttp(`http://127.0.0.1:${hookPort}/healthz`);
+    const sent = await sender(`http://127.0.0.1:${hookPort}`);
+    const rss = peakRssMb(hook.pid!);
+    await stop(hook);
+    await deleteRedisPrefix(redis, hookPrefix);
+    return { sent, rss };
+  };
+  say('webhook alone (no worker), saturated…');
+  const { sent: w, rss: webhookRss } = await webhookAlone(send, 'w');
+  say(`webhook alone (no worker) at the apiserver rate, ${SENDERS} × ${APISERVER_QPS} batches/s…`);
+  const { sent: wr, rss: webhookRatedRss } = await webhookAlone(sendAtApiserverRate, 'wr');
+  say('whole pipeline (webhook + 1 worker), saturated…');
+  const p = await runPipeline(prefix, 1, send);
   say('ceiling: raw bulk of the same documents…');
   const esBulk = await ceilingEsBulk(prefix);
   await cleanup(prefix);
+  // Latency at the load the targets are about; the same bodies again, into a fresh prefix.
+  say(`whole pipeline (webhook + 1 worker) at the apiserver rate, ${SENDERS} × ${APISERVER_QPS} batches/s…`);
+  const ratedPrefix = `${prefix}-r`;
+  const r = await runPipeline(ratedPrefix, 1, sendAtApiserverRate);
+  await cleanup(ratedPrefix);
   const webhookEps = w.acked / w.seconds;
   const result = {
-    webhook: { events_per_s: round(webhookEps), ack_p50_ms: round(pct(w.latencies, 50), 2), ack_p99_ms: round(pct(w.latencies, 99), 2) },
-    pipeline: { changes_per_s: round(p.changesPerS), lag_p99_ms: round(p.lagP99), lag_p50_ms: round(p.lagP50), changes_indexed: p.indexed },
+    webhook: {
+      events_per_s: round(webhookEps),
+      ack_p50_ms: round(pct(wr.latencies, 50), 2),
+      ack_p99_ms: round(pct(wr.latencies, 99), 2),
+      // The same load while the whole pipeline shares the machine's cores with the webhook.
+      pipeline_ack_p50_ms: round(pct(r.sent.latencies, 50), 2),
+      pipeline_ack_p99_ms: round(pct(r.sent.latencies, 99), 2),
+      saturated_ack_p50_ms: round(pct(w.latencies, 50), 2),
+      saturated_ack_p99_ms: round(pct(w.latencies, 99), 2),
+    },
+    pipeline: {
+      changes_per_s: round(p.changesPerS),
+      lag_p99_ms: round(r.lagP99),
+      lag_p50_ms: round(r.lagP50),
+      saturated_lag_p99_ms: round(p.lagP99),
+      saturated_lag_p50_ms: round(p.lagP50),
+      changes_indexed: p.indexed,
+    },
+    rated: {
+      offered_events_per_s: round(SENDERS * APISERVER_QPS * (workload.events / workload.bodies.length)),
+      acked_events_per_s: round(r.sent.acked / r.sent.seconds),
+      webhook_alone_acked_events_per_s: round(wr.acked / wr.seconds),
+      webhook_alone_tokens_dropped: wr.tokensDropped,
+      batches_per_s_per_sender: APISERVER_QPS,
+      burst: APISERVER_BURST,
+      senders: SENDERS,
+      seconds: round(r.sent.seconds, 2),
+      tokens_dropped: r.sent.tokensDropped,
+    },
     ceilings: { parse_redis_events_per_s: round(parseRedis), es_bulk_docs_per_s: round(esBulk) },
     ratios: { webhook_vs_parse_redis: round(webhookEps / parseRedis, 3), pipeline_vs_es_bulk: round(p.changesPerS / esBulk, 3) },
-    rss_mb: { webhook: Math.max(webhookRss, p.rss.webhook), worker: p.rss.worker },
+    rss_mb: { webhook: Math.max(webhookRss, webhookRatedRss, p.rss.webhook, r.rss.webhook), worker: Math.max(p.rss.worker, r.rss.worker) },
+    cpu_ms_per_change: { saturated: p.cpuPerChange, rated: r.cpuPerChange },
     machine,
     git: { commit },
     workload: { batches: BATCHES, events: workload.events, cr_writes: workload.crWrites, senders: SENDERS, batch_events: 400 },
     at: new Date().toISOString(),
   };
   writeFileSync(join(outDir, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
-  const targets: Array<[string, number, string, number]> = [
+  const rate = `at the apiserver rate (${SENDERS} × ${APISERVER_QPS} batches/s)`;
+  const saturated = `at saturation (${SENDERS} closed-loop senders)`;
+  // A null target: shown for reading the others, not a target.
+  const targets: Array<[string, number, string, number | null]> = [
     ['webhook events/s acked', result.webhook.events_per_s, '≥', 20000],
-    ['ack p99 ms', result.webhook.ack_p99_ms, '≤', 25],
+    [`ack p99 ms ${rate}, webhook alone (as events/s)`, result.webhook.ack_p99_ms, '≤', 25],
+    [`ack p99 ms ${rate}, whole pipeline on the same cores`, result.webhook.pipeline_ack_p99_ms, '', null],
+    [`ack p99 ms ${saturated}`, result.webhook.saturated_ack_p99_ms, '', null],
     ['pipeline CR changes/s', result.pipeline.changes_per_s, '≥', 2000],
-    ['lag p99 ms (ack → searchable)', result.pipeline.lag_p99_ms, '≤', 2000],
+    [`lag p99 ms (ack → searchable) ${rate}`, result.pipeline.lag_p99_ms, '≤', 2000],
+    [`lag p99 ms (ack → searchable) ${saturated}`, result.pipeline.saturated_lag_p99_ms, '', null],
     ['webhook / parse+Redis', result.ratios.webhook_vs_parse_redis, '≥', 0.5],
     ['pipeline / raw ES bulk', result.ratios.pipeline_vs_es_bulk, '≥', 0.5],
     ['webhook RSS MB', result.rss_mb.webhook, '≤', 300],
     ['worker RSS MB', result.rss_mb.worker, '≤', 300],
   ];
+  const row = ([name, v, op, t]: (typeof targets)[number]) =>
+    t === null ? `| ${name} | ${v} | — | — |` : `| ${name} | ${v} | ${op} ${t} | ${(op === '≥' ? v >= t : v <= t) ? 'yes' : '**no**'} |`;
   const md = [
     '# crtrail benchmark',
     '',
     `${result.at} · commit ${commit.slice(0, 12)} · ${machine.cores} cores, ${machine.memory_gb} GiB, Node ${machine.node} · Redis and Elasticsearch on the same machine`,
     '',
-    `Workload: ${BATCHES} EventList batches of 400 events (${workload.events} events, ${workload.crWrites} custom-resource writes at RequestResponse level), ${SENDERS} concurrent senders on loopback.`,
+    `Workload: ${BATCHES} EventList batches of 400 events (${workload.events} events, ${workload.crWrites} custom-resource writes at RequestResponse level), ${SENDERS} senders on loopback (two load models, below the table).`,
     '',
     '| figure | measured | target | met |',
     '|---|---|---|---|',
-    ...targets.map(([name, v, op, t]) => `| ${name} | ${v} | ${op} ${t} | ${(op === '≥' ? v >= t : v <= t) ? 'yes' : '**no**'} |`),
+    ...targets.map(row),
+    '',
+    `Two load models. Capacities (events/s, changes/s, the ratios) are measured at saturation: ${SENDERS} closed-loop senders, each sending its next batch as soon as the previous is acked, so ${SENDERS} requests are always in flight and ack latency and lag there are ≈ ${SENDERS} × service time and a growing backlog, a property of the load generator. Ack latency and lag are measured at the rate ${SENDERS} kube-apiservers at full throttle offer with the default batch flags (\`--audit-webhook-batch-max-size=400\`, \`--audit-webhook-batch-throttle-qps=10\`, \`--audit-webhook-batch-throttle-burst=15\`): open loop, each sender a token bucket of ${APISERVER_QPS} batches/s with burst ${APISERVER_BURST} and one request in flight, ${result.rated.offered_events_per_s} events/s offered (${result.rated.acked_events_per_s} acked over ${result.rated.seconds} s${result.rated.tokens_dropped ? `, ${result.rated.tokens_dropped} tokens dropped: senders fell more than a burst behind` : ''}). There each latency is timed from the batch's scheduled send time (its token), not from when it was sent, so a slow ack that delays later batches is counted in them too. Webhook figures come from the webhook alone (its batches queue up in Redis, as in a deployment where it has its own cores: ${result.rated.webhook_alone_acked_events_per_s} events/s acked at the apiserver rate); the pipeline figures, and the ack p99 marked so, from the webhook and a worker sharing this machine's ${machine.cores} cores with Elasticsearch, Redis and the load generator.`,
+    '',
+    `CPU time per indexed change, by process (from the first request until every record is searchable; ${machine.cores} cores give ${round((machine.cores * 1000) / Math.max(1, result.pipeline.changes_per_s), 2)} ms of CPU per change at the saturated rate):`,
+    '',
+    '| process | ms/change at saturation | ms/change at the apiserver rate |',
+    '|---|---|---|',
+    ...Object.keys(p.cpuPerChange).map((k) => `| ${k} | ${p.cpuPerChange[k]} | ${r.cpuPerChange[k] ?? '—'} |`),
+    `| all | ${round(Object.values(p.cpuPerChange).reduce((a, b) => a + b, 0), 3)} | ${round(Object.values(r.cpuPerChange).reduce((a, b) => a + b, 0), 3)} |`,
     '',
     `Ceilings in the same run: JSON.parse + Redis RPUSH of the same bodies ${result.ceilings.parse_redis_events_per_s} events/s; raw \`_bulk\` of the same final documents ${result.ceilings.es_bulk_docs_per_s} docs/s.`,
     '',

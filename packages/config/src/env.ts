@@ -36,6 +36,9 @@ export const envSchema = z
     CRTRAIL_MAX_CONNECTIONS: z.coerce.number().int().min(0).default(0),
     CRTRAIL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     CRTRAIL_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    // A worker-only process lowers its CPU priority by this much (0–19): on a shared host the
+    // webhook's acks, which the apiserver waits for, come before indexing, which may lag and catch up.
+    CRTRAIL_WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     CRTRAIL_CACHE_DIR: optionalPath,
   })
   .refine((e) => Boolean(e.CRTRAIL_TLS_CERT) === Boolean(e.CRTRAIL_TLS_KEY), {

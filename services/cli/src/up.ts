@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { join } from 'node:path';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
@@ -47,6 +48,10 @@ export async function up(options: UpOptions): Promise<void> {
     await stopAll();
   });
 
+  if (options.workerOnly && env.CRTRAIL_WORKER_NICE > 0) {
+    // Workers are throughput work; the webhook (its own process) answers the apiserver first.
+    setPriority(Math.min(19, getPriority() + env.CRTRAIL_WORKER_NICE));
+  }
   try {
     const redis = await ensureRedis(env.CRTRAIL_REDIS_URL, say);
     if (redis.started) started.push(redis.started);
