@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { loadEnv } from '@crtrail/config';
+import { loadEnv, workerExecArgv } from '@crtrail/config';
 import { repoRoot } from '@crtrail/stack';
 import { startWebhook } from '@crtrail/webhook';
 import { testEs, testRedis, cleanupPrefix } from '@crtrail/testkit';
@@ -18,7 +18,7 @@ const w = generateWorkload(batches);
 const hook = await startWebhook(loadEnv({ CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0' }), false);
 for (const b of w.bodies) await fetch(`${hook.url}/audit/${b.cluster}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b.body });
 const t0 = performance.now();
-const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, join(repoRoot(), 'services/cli/bin/crtrail.js'), 'up', '--worker-only'], {
+const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...workerExecArgv(loadEnv()), join(repoRoot(), 'services/cli/bin/crtrail.js'), 'up', '--worker-only'], {
   env: { ...process.env, CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_WORKER_PORT: '0', CRTRAIL_LOG_LEVEL: 'warn', NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS ?? '' },
   stdio: 'inherit',
 });

@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import { ensureElasticsearch, ensureRedis, repoRoot } from '@crtrail/stack';
 import { createEsClient, deletePrefix, indexNames, recordMapping } from '@crtrail/store';
 import { createBatchQueue } from '@crtrail/queue';
+import { loadEnv, workerExecArgv } from '@crtrail/config';
 import { deleteRedisPrefix } from '@crtrail/testkit';
 import { prng } from '../test/fixtures/lifecycle.js';
 import { generateWorkload } from './workload.js';
@@ -87,7 +88,9 @@ function pidOf(needle: string): number | undefined {
 }
 
 function crtrail(argsList: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [join(root, 'services/cli/bin/crtrail.js'), ...argsList], {
+  // Worker processes get the heap limit `crtrail up` gives the workers it starts.
+  const nodeArgs = argsList.includes('--worker-only') ? workerExecArgv(loadEnv()) : [];
+  return spawn(process.execPath, [...nodeArgs, join(root, 'services/cli/bin/crtrail.js'), ...argsList], {
     env: { ...process.env, CRTRAIL_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

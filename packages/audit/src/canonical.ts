@@ -33,51 +33,51 @@ function serialize(value: unknown, reuse: boolean): string | undefined {
 const remembered = new WeakMap<object, string>();
 
 /**
- * The canonical JSON of an object that will not be mutated again, remembered with that of each of
- * its members: later `rememberCanonical` and `stringifyReusing` calls on values containing it, or
- * containing one of its members (a response body that shares `spec` and `status` with the stored
- * state), reuse them. `canonicalJson` never does: verifying must serialize what it is given.
+ * The canonical JSON of an object that will not be mutated again. Remembered either whole (a
+ * record's bodies: its Elasticsearch document reuses the text its hash chain link made) or, with
+ * `members`, member by member (a stored state: its hash needs the whole text once, while its `spec`
+ * and `status` reappear in its record's response body and in its history entry). Later
+ * `rememberCanonical` and `stringifyReusing` calls on values containing them reuse the texts;
+ * `canonicalJson` never does: verifying must serialize what it is given.
  */
-export function rememberCanonical(object: object): string {
+export function rememberCanonical(object: object, members = false): string {
   const known = remembered.get(object);
   if (known !== undefined) return known;
-  let text: string;
-  if (Array.isArray(object) || typeof (object as { toJSON?: unknown }).toJSON === 'function') {
-    text = serialize(object, true) ?? 'null';
-  } else {
-    const members: string[] = [];
-    for (const k of Object.keys(object).sort()) {
-      const v = (object as Record<string, unknown>)[k];
-      if (skipped(v)) continue;
-      const c = v !== null && typeof v === 'object' ? rememberMember(v) : serialize(v, false)!;
-      members.push(`${JSON.stringify(k)}:${c}`);
-    }
-    text = `{${members.join(',')}}`;
+  if (!members || Array.isArray(object) || typeof (object as { toJSON?: unknown }).toJSON === 'function') {
+    const text = serialize(object, true) ?? 'null';
+    remembered.set(object, text);
+    return text;
   }
-  remembered.set(object, text);
-  return text;
+  const parts: string[] = [];
+  for (const k of Object.keys(object).sort()) {
+    const v = (object as Record<string, unknown>)[k];
+    if (skipped(v)) continue;
+    parts.push(`${JSON.stringify(k)}:${v !== null && typeof v === 'object' ? rememberCanonical(v) : serialize(v, false)!}`);
+  }
+  return `{${parts.join(',')}}`;
 }
 
 /**
- * JSON.stringify of an object whose members may have remembered canonical texts (a record holding
- * a response body, a history entry holding a stored state): those members are not serialized again.
- * Same JSON value as JSON.stringify; members keep their order, remembered ones are in key order.
+ * JSON.stringify of an object whose members, or their members, may have remembered canonical
+ * texts (a record holding its bodies, a history entry holding a stored state): those are not
+ * serialized again. Same JSON value as JSON.stringify; remembered parts are in key order.
  */
-export function stringifyReusing(object: Record<string, unknown>): string {
+export function stringifyReusing(object: Record<string, unknown>, depth = 2): string {
   let out = '{';
   for (const k of Object.keys(object)) {
     const v = object[k];
-    const text = v !== null && typeof v === 'object' ? (remembered.get(v) ?? JSON.stringify(v)) : JSON.stringify(v);
+    const text = v !== null && typeof v === 'object' ? reusedText(v, depth - 1) : JSON.stringify(v);
     if (text === undefined) continue;
     out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${text}`;
   }
   return `${out}}`;
 }
 
-function rememberMember(v: object): string {
-  const text = serialize(v, true)!;
-  remembered.set(v, text);
-  return text;
+function reusedText(v: object, depth: number): string | undefined {
+  const known = remembered.get(v);
+  if (known !== undefined) return known;
+  if (depth <= 0 || Array.isArray(v) || typeof (v as { toJSON?: unknown }).toJSON === 'function') return JSON.stringify(v);
+  return stringifyReusing(v as Record<string, unknown>, depth);
 }
 
 const skipped = (v: unknown): boolean => v === undefined || typeof v === 'function' || typeof v === 'symbol';

@@ -39,6 +39,9 @@ export const envSchema = z
     // A worker-only process lowers its CPU priority by this much (0–19): on a shared host the
     // webhook's acks, which the apiserver waits for, come before indexing, which may lag and catch up.
     CRTRAIL_WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
+    // V8 old-space limit of the worker processes `crtrail up` starts (MB; 0: Node's default). The
+    // live heap is ~50 MB; without a limit V8 lets garbage grow the process past 300 MB.
+    CRTRAIL_WORKER_HEAP_MB: z.coerce.number().int().min(0).max(65536).default(192),
     CRTRAIL_CACHE_DIR: optionalPath,
   })
   .refine((e) => Boolean(e.CRTRAIL_TLS_CERT) === Boolean(e.CRTRAIL_TLS_KEY), {
@@ -75,4 +78,9 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     throw new ConfigError(`invalid environment:\n  ${lines.join('\n  ')}`);
   }
   return Object.freeze(result.data);
+}
+
+/** Node options of a worker process (its heap limit), for whoever starts one. */
+export function workerExecArgv(env: Pick<Env, 'CRTRAIL_WORKER_HEAP_MB'>): string[] {
+  return env.CRTRAIL_WORKER_HEAP_MB > 0 ? [`--max-old-space-size=${env.CRTRAIL_WORKER_HEAP_MB}`] : [];
 }

@@ -100,7 +100,8 @@ const stateHashes = new WeakMap<object, string>();
 export function stateHash(object: KubeObject): string {
   let hash = stateHashes.get(object);
   if (hash === undefined) {
-    hash = createHash('sha256').update(rememberCanonical(object)).digest('hex');
+    // Its members' texts are remembered: the record's response body and the history entry reuse them.
+    hash = createHash('sha256').update(rememberCanonical(object, true)).digest('hex');
     stateHashes.set(object, hash);
   }
   return hash;

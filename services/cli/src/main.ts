@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { up } from './up.js';
 import { replay } from './replay.js';
 import { registerChanges } from './commands/changes.js';
@@ -31,8 +31,10 @@ export async function main(argv: string[]): Promise<void> {
     .description('start Redis (if absent), Elasticsearch (if absent), the webhook and a worker; Ctrl-C stops them')
     .option('--webhook-only', 'run only the webhook')
     .option('--worker-only', 'run only the worker(s)')
-    .option('--workers <n>', 'number of workers', positiveInt, 1)
-    .action(async (opts: { webhookOnly?: boolean; workerOnly?: boolean; workers: number }) => {
+    .option('--workers <n>', 'number of workers (processes of their own)', positiveInt, 1)
+    // Set by `up` on the worker processes it starts: their parent prints the summary.
+    .addOption(new Option('--supervised').hideHelp())
+    .action(async (opts: { webhookOnly?: boolean; workerOnly?: boolean; workers: number; supervised?: boolean }) => {
       await up(opts);
     });
 

@@ -1,9 +1,11 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
-import { loadConfig, loadEnv } from '@crtrail/config';
+import { loadConfig, loadEnv, workerExecArgv, type Env } from '@crtrail/config';
 import { ensureElasticsearch, ensureRedis, repoRoot, type Managed } from '@crtrail/stack';
 import { authHeaders, esConnectionFromEnv, indexNames } from '@crtrail/store';
 import { loadWebhookAuth, startWebhook, type RunningWebhook } from '@crtrail/webhook';
@@ -14,10 +16,61 @@ export interface UpOptions {
   webhookOnly?: boolean;
   workerOnly?: boolean;
   workers?: number;
+  /** Started by another `crtrail up`, which reports: no summary, no "using …" lines. */
+  supervised?: boolean;
 }
 
 /** How long a shutdown may take before close-with-grace exits anyway. */
 const SHUTDOWN_GRACE_MS = 60_000;
+/** How long a worker process may take to answer /healthz after it was started. */
+const WORKER_START_MS = 120_000;
+
+const CLI = fileURLToPath(new URL('../bin/crtrail.js', import.meta.url));
+
+/** A worker in its own process (`crtrail up --worker-only`), started by `crtrail up`. */
+interface WorkerProcess {
+  child: ChildProcess;
+  metricsUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Workers run in processes of their own, not in the webhook's: their CPU-bound batches would
+ * otherwise hold up the event loop that acks the apiserver, and each gets the heap limit and the
+ * lower CPU priority a worker-only process takes (CRTRAIL_WORKER_HEAP_MB, CRTRAIL_WORKER_NICE).
+ */
+async function startWorkerProcess(env: Env, index: number): Promise<WorkerProcess> {
+  const port = env.CRTRAIL_WORKER_PORT + index;
+  const child = spawn(process.execPath, [...workerExecArgv(env), CLI, 'up', '--worker-only', '--supervised'], {
+    env: { ...process.env, CRTRAIL_WORKER_PORT: String(port) },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  const host = env.CRTRAIL_HOST === '0.0.0.0' ? '127.0.0.1' : env.CRTRAIL_HOST;
+  const metricsUrl = `http://${host}:${port}/metrics`;
+  const deadline = Date.now() + WORKER_START_MS;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`worker ${index} exited with code ${child.exitCode} while starting (its messages are above)`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`worker ${index} did not answer on ${host}:${port} within ${WORKER_START_MS / 1000} s`);
+    }
+    try {
+      if ((await fetch(`http://${host}:${port}/healthz`)).ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    child,
+    metricsUrl,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
 
 /** `npm start` / `crtrail up`: Redis and Elasticsearch (started if absent), templates, webhook and worker(s). */
 export async function up(options: UpOptions): Promise<void> {
@@ -28,21 +81,28 @@ export async function up(options: UpOptions): Promise<void> {
   const auth = options.workerOnly ? undefined : loadWebhookAuth(env);
   // No `service` in the base: each child names its own, and pino would print a key twice otherwise.
   const log = pino({ level: env.CRTRAIL_LOG_LEVEL, base: { pid: process.pid } });
-  const say = (m: string): void => void process.stderr.write(`crtrail: ${m}\n`);
+  const say = (m: string): void => {
+    if (!options.supervised) process.stderr.write(`crtrail: ${m}\n`);
+  };
   const started: Managed[] = [];
   const workers: RunningWorker[] = [];
+  const workerProcesses: WorkerProcess[] = [];
+  let stopping = false;
   let webhook: RunningWebhook | undefined;
 
   const stopAll = async (): Promise<void> => {
+    stopping = true;
     // Order matters: stop taking batches, drain the workers, then the services we started.
     await webhook?.close();
     await Promise.all(workers.map((w) => w.close()));
+    await Promise.all(workerProcesses.map((w) => w.stop()));
     for (const m of started.reverse()) {
       say(`stopping ${m.name} (pid ${m.pid})`);
       await m.stop();
     }
   };
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+    stopping = true;
     if (err) log.error({ err }, 'fatal error, shutting down');
     else say(`${signal ?? 'exit'}: draining and stopping…`);
     await stopAll();
@@ -52,6 +112,23 @@ export async function up(options: UpOptions): Promise<void> {
     // Workers are throughput work; the webhook (its own process) answers the apiserver first.
     setPriority(Math.min(19, getPriority() + env.CRTRAIL_WORKER_NICE));
   }
+  // A worker process that dies (out of memory, killed) is started again: the webhook keeps queueing
+  // meanwhile, and its batches are retried from Redis. A Ctrl-C reaches the workers too: no restart then.
+  const supervise = (index: number, w: WorkerProcess): void => {
+    w.child.once('exit', (code, signal) => {
+      setTimeout(() => {
+        if (stopping) return;
+        say(`worker ${index} exited (${signal ?? `code ${code}`}); starting it again`);
+        startWorkerProcess(env, index).then(
+          (next) => {
+            workerProcesses[index] = next;
+            supervise(index, next);
+          },
+          (err: Error) => say(`worker ${index} could not be started again: ${err.message}`),
+        );
+      }, 1_000).unref();
+    });
+  };
   try {
     const redis = await ensureRedis(env.CRTRAIL_REDIS_URL, say);
     if (redis.started) started.push(redis.started);
@@ -61,8 +138,15 @@ export async function up(options: UpOptions): Promise<void> {
       if (es.started) started.push(es.started);
       const count = Math.max(1, options.workers ?? 1);
       for (let i = 0; i < count; i++) {
-        const workerEnv = { ...env, CRTRAIL_WORKER_PORT: env.CRTRAIL_WORKER_PORT + i };
-        workers.push(await startWorker({ env: workerEnv, config, log: log.child({ service: 'worker', worker: i }) }));
+        if (options.workerOnly) {
+          const workerEnv = { ...env, CRTRAIL_WORKER_PORT: env.CRTRAIL_WORKER_PORT + i };
+          workers.push(await startWorker({ env: workerEnv, config, log: log.child({ service: 'worker', worker: i }) }));
+        } else {
+          const w = await startWorkerProcess(env, i);
+          workerProcesses.push(w);
+          say(`worker ${i} started (pid ${w.child.pid})`);
+          supervise(i, w);
+        }
       }
     }
     if (!options.workerOnly) {
@@ -92,8 +176,8 @@ export async function up(options: UpOptions): Promise<void> {
       `metrics      ${webhook.url}/metrics`,
     );
   }
-  for (const w of workers) if (w.metricsUrl) lines.push(`worker       ${w.metricsUrl}`);
-  if (workers.length > 0) {
+  for (const w of [...workers, ...workerProcesses]) if (w.metricsUrl) lines.push(`worker       ${w.metricsUrl}`);
+  if (workers.length + workerProcesses.length > 0) {
     lines.push(`records      ${env.CRTRAIL_ES_URL}/${indexNames(env.CRTRAIL_INDEX_PREFIX).alias}/_search`);
   }
   // The replay hint carries what this webhook demands, so it works as printed (credentials as placeholders).
@@ -108,5 +192,5 @@ export async function up(options: UpOptions): Promise<void> {
     'Ctrl-C stops everything crtrail started.',
     '',
   );
-  process.stderr.write(lines.join('\n') + '\n');
+  if (!options.supervised) process.stderr.write(lines.join('\n') + '\n');
 }

@@ -13,17 +13,11 @@ import { compareVersions, type Dependent, type History, type Version } from '@cr
  * only a full GC frees (worker RSS).
  */
 
-/** Versions never change once made: each is serialized once and its text reused on every save. */
-const serialized = new WeakMap<object, string>();
-function textOf(value: object): string {
-  let text = serialized.get(value);
-  if (text === undefined) {
-    // The stored state in it was serialized for its state hash already.
-    text = stringifyReusing(value as Record<string, unknown>);
-    serialized.set(value, text);
-  }
-  return text;
-}
+/**
+ * A version's text, written once: only versions a save adds are written. Its stored state's
+ * members were serialized for its state hash already.
+ */
+const textOf = (value: object): string => stringifyReusing(value as Record<string, unknown>);
 
 interface Cached {
   rev: number;
