@@ -40,8 +40,9 @@ export const envSchema = z
     // webhook's acks, which the apiserver waits for, come before indexing, which may lag and catch up.
     CRTRAIL_WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     // V8 old-space limit of the worker processes `crtrail up` starts (MB; 0: Node's default). The
-    // live heap is ~50 MB; without a limit V8 lets garbage grow the process past 300 MB.
-    CRTRAIL_WORKER_HEAP_MB: z.coerce.number().int().min(0).max(65536).default(192),
+    // live heap is ~50 MB; against Node's default limit V8 lets garbage grow the process to ~300 MB
+    // RSS, with this one it stays near 190 MB at the same throughput (measured: bench/ANALYSIS.md).
+    CRTRAIL_WORKER_HEAP_MB: z.coerce.number().int().min(0).max(65536).default(256),
     CRTRAIL_CACHE_DIR: optionalPath,
   })
   .refine((e) => Boolean(e.CRTRAIL_TLS_CERT) === Boolean(e.CRTRAIL_TLS_KEY), {
