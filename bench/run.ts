@@ -414,8 +414,6 @@ if (SCALE) {
   process.stdout.write(md.join('\n'));
 } else {
   const prefix = `bench-${Date.now().toString(36)}`;
-  say('ceiling: JSON.parse + Redis write of the same bodies…');
-  const parseRedis = await ceilingParseRedis(prefix);
   /** The webhook alone (no worker: its batches just queue up in Redis) under `sender`'s load. */
   const webhookAlone = async <S extends Sent>(sender: (url: string) => Promise<S>, label: string) => {
     const hookPort = await freePort();
@@ -428,8 +426,19 @@ if (SCALE) {
     await deleteRedisPrefix(redis, hookPrefix);
     return { sent, rss };
   };
-  say('webhook alone (no worker), saturated…');
-  const { sent: w, rss: webhookRss } = await webhookAlone(send, 'w');
+  // The host is shared: the ceiling and the webhook are measured alternately, twice each, and the
+  // better of each kept, so a slow moment of the host does not decide the ratio between them.
+  let parseRedis = 0;
+  let best: Awaited<ReturnType<typeof webhookAlone<Sent>>> | undefined;
+  for (let round = 1; round <= 2; round++) {
+    say(`ceiling: JSON.parse + Redis write of the same bodies (${round}/2)…`);
+    parseRedis = Math.max(parseRedis, await ceilingParseRedis(prefix));
+    say(`webhook alone (no worker), saturated (${round}/2)…`);
+    const run = await webhookAlone(send, `w${round}`);
+    if (!best || run.sent.acked / run.sent.seconds > best.sent.acked / best.sent.seconds) best = { ...run, rss: Math.max(run.rss, best?.rss ?? 0) };
+    else best.rss = Math.max(best.rss, run.rss);
+  }
+  const { sent: w, rss: webhookRss } = best!;
   say(`webhook alone (no worker) at the apiserver rate, ${SENDERS} × ${APISERVER_QPS} batches/s…`);
   const { sent: wr, rss: webhookRatedRss } = await webhookAlone(sendAtApiserverRate, 'wr');
   say('whole pipeline (webhook + 1 worker), saturated…');

@@ -11,7 +11,7 @@ import { classifyEvent } from '@crtrail/filter';
 import { redactEvent } from '@crtrail/enrich';
 import { chainParts, sealRecords, GENESIS_HASH, type ChainHead } from '@crtrail/integrity';
 import { buildRecord } from '@crtrail/store';
-import { createEnricher } from '../services/worker/src/enricher.js';
+import { createEnricher } from '@crtrail/worker';
 import { generateWorkload } from './workload.js';
 
 const w = generateWorkload(Number(process.argv[2] || 300));

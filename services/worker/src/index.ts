@@ -7,3 +7,4 @@ export * from './dead-letters.js';
 export * from './object-locks.js';
 export * from './chain.js';
 export * from './history-store.js';
+export * from './enricher.js';

@@ -1,0 +1,27 @@
+// The worker's batch processing called directly, without BullMQ, on real Redis and Elasticsearch:
+// the bench workload's jobs, CONC (4) at a time, with the process's CPU time per change.
+// Usage: node --import tsx bench/worker-direct.ts   (N=batches, CONC=concurrency)
+import { performance } from 'node:perf_hooks';
+import type { AuditEvent } from '@crtrail/audit';
+import { defaultConfig } from '@crtrail/config';
+import { classifyEvent } from '@crtrail/filter';
+import { DEFAULT_IGNORE_PATHS } from '@crtrail/diff';
+import { indexNames, installTemplates, RecordLocator } from '@crtrail/store';
+import { testRedis, testEs, cleanupPrefix, uniquePrefix } from '@crtrail/testkit';
+import { processBatch, createEngineTracker, createEnricher } from '@crtrail/worker';
+import { generateWorkload } from './workload.js';
+const w = generateWorkload(Number(process.env.N || 300));
+const prefix = uniquePrefix('direct');
+const es = testEs(); const redis = testRedis();
+await installTemplates(es, prefix);
+const config = defaultConfig();
+const enrich = createEnricher(config);
+const tracker = createEngineTracker({ redis, prefix, ignorePaths: [...DEFAULT_IGNORE_PATHS], annotate: (e, o) => ({ actor: enrich.actorOf(e, o) }) });
+const deps = { es, redis, prefix, tracker, enrich, config, salt: 's', locator: new RecordLocator(es, indexNames(prefix).alias), refresh: false as const };
+const texts = w.bodies.map((b) => JSON.stringify({ cluster: b.cluster, receivedAt: Date.now(), events: (JSON.parse(b.body).items as AuditEvent[]).filter((e) => classifyEvent(e).keep) }));
+const t0 = performance.now(); const c0 = process.cpuUsage();
+let next = 0;
+await Promise.all(Array.from({ length: Number(process.env.CONC || 4) }, async () => { for (let i = next++; i < texts.length; i = next++) await processBatch(JSON.parse(texts[i]!), deps as never); }));
+const s = (performance.now() - t0) / 1000; const cpu = process.cpuUsage(c0);
+process.stdout.write(`direct processBatch: ${Math.round(w.crWrites / s)} changes/s, CPU ${((cpu.user + cpu.system) / 1000 / w.crWrites).toFixed(3)} ms/change (user ${(cpu.user / 1000 / w.crWrites).toFixed(3)}, sys ${(cpu.system / 1000 / w.crWrites).toFixed(3)})\n`);
+await cleanupPrefix(prefix, es, redis); await es.close(); redis.disconnect();
