@@ -76,3 +76,19 @@ test('a cached history evicted while Redis confirms it is current is still retur
   assert.equal(loaded!.history, h);
   assert.equal(loaded!.rev, 1);
 });
+
+test('the history cache is bounded by the JSON size it holds, least recently used dropped first', async () => {
+  const empty = { history: undefined, rev: 0, legacy: false };
+  const oneVersion = JSON.stringify(version(1)).length;
+  // Room for two one-version histories, not three.
+  const cache = new HistoryCache(2 * oneVersion + 10);
+  const keys = ['b1', 'b2', 'b3'].map((k) => `${prefix}:state:${k}`);
+  await saveHistories(redis, [{ key: keys[0]!, before: empty, after: { versions: [version(1)] } }], cache);
+  await saveHistories(redis, [{ key: keys[1]!, before: empty, after: { versions: [version(2)] } }], cache);
+  cache.get(keys[0]!); // a read does not refresh: order is that of the saves and loads
+  await saveHistories(redis, [{ key: keys[2]!, before: empty, after: { versions: [version(3)] } }], cache);
+  assert.deepEqual(keys.map((k) => cache.get(k) !== undefined), [false, true, true]);
+  // Loaded histories count their stored size too.
+  await loadHistories(redis, [keys[0]!], cache);
+  assert.deepEqual(keys.map((k) => cache.get(k) !== undefined), [true, false, true]);
+});

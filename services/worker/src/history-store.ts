@@ -22,24 +22,47 @@ const textOf = (value: object): string => stringifyReusing(value as Record<strin
 interface Cached {
   rev: number;
   history: History;
+  bytes: number;
 }
 
+/** JSON size of each version and dependent read or written, for the cache's budget. */
+const sizes = new WeakMap<object, number>();
+/** Counted for an entry whose size is not known (a baseline import, a test's history). */
+const UNKNOWN_ENTRY_BYTES = 16 * 1024;
+
 /**
- * The histories this worker last read or saved, by key and `rev`. Bounded: a hot object's parsed
- * history is a few hundred KB of heap; 64 of them cover the hot set of the bench workload.
+ * The histories this worker last read or saved, by key and `rev`, least recently used dropped
+ * first. Bounded by the JSON size of what it holds (the parsed heap is ~2–3× that), not by a count:
+ * a miss reads an object's whole window (8 versions) back from Redis and parses it, the worker's
+ * largest cost after the engine itself, so the hot set should fit (the bench's 80 hot objects take
+ * ~7 MB) while a few huge objects cannot crowd the heap.
  */
 export class HistoryCache {
   private readonly entries = new Map<string, Cached>();
-  constructor(private readonly max = 64) {}
+  private bytes = 0;
+  constructor(private readonly maxBytes = 32 * 1024 * 1024) {}
 
   get(key: string): Cached | undefined {
     return this.entries.get(key);
   }
 
   remember(key: string, rev: number, history: History): void {
+    this.forget(key);
+    let bytes = 0;
+    for (const entry of [...history.versions, ...(history.dependents ?? [])]) bytes += sizes.get(entry) ?? UNKNOWN_ENTRY_BYTES;
+    this.entries.set(key, { rev, history, bytes });
+    this.bytes += bytes;
+    for (const oldest of this.entries.keys()) {
+      if (this.bytes <= this.maxBytes || oldest === key) break;
+      this.forget(oldest);
+    }
+  }
+
+  private forget(key: string): void {
+    const cached = this.entries.get(key);
+    if (!cached) return;
     this.entries.delete(key);
-    this.entries.set(key, { rev, history });
-    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    this.bytes -= cached.bytes;
   }
 }
 
@@ -80,13 +103,19 @@ export interface LoadedHistory {
   legacy: boolean;
 }
 
+function sized<T extends object>(entry: T, text: string): T {
+  sizes.set(entry, text.length);
+  return entry;
+}
+
 function fromFields(flat: string[]): History {
   const versions: Version[] = [];
   const dependents: Dependent[] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const field = flat[i]!;
-    if (field.startsWith('v:')) versions.push(JSON.parse(flat[i + 1]!) as Version);
-    else if (field.startsWith('d:')) dependents.push(JSON.parse(flat[i + 1]!) as Dependent);
+    const text = flat[i + 1]!;
+    if (field.startsWith('v:')) versions.push(sized(JSON.parse(text) as Version, text));
+    else if (field.startsWith('d:')) dependents.push(sized(JSON.parse(text) as Dependent, text));
   }
   // Hash fields have no order; the engine keeps both lists sorted by the write order of the object.
   versions.sort(compareVersions);
@@ -138,7 +167,10 @@ export async function saveHistories(redis: Redis, writes: HistoryWrite[], cache:
       for (const entry of list) {
         const field = `${prefix}${entry.recordId}`;
         keep.add(field);
-        if (!oldEntries.has(entry)) set.push(field, textOf(entry));
+        if (oldEntries.has(entry)) continue;
+        const text = textOf(entry);
+        sizes.set(entry, text.length);
+        set.push(field, text);
       }
     }
     const gone: string[] = [];
