@@ -429,16 +429,16 @@ if (SCALE) {
   // The host is shared: the ceiling and the webhook are measured alternately, twice each, and the
   // better of each kept, so a slow moment of the host does not decide the ratio between them.
   let parseRedis = 0;
-  let best: Awaited<ReturnType<typeof webhookAlone<Sent>>> | undefined;
+  const runs: Array<Awaited<ReturnType<typeof webhookAlone<Sent>>>> = [];
   for (let round = 1; round <= 2; round++) {
     say(`ceiling: JSON.parse + Redis write of the same bodies (${round}/2)…`);
     parseRedis = Math.max(parseRedis, await ceilingParseRedis(prefix));
     say(`webhook alone (no worker), saturated (${round}/2)…`);
-    const run = await webhookAlone(send, `w${round}`);
-    if (!best || run.sent.acked / run.sent.seconds > best.sent.acked / best.sent.seconds) best = { ...run, rss: Math.max(run.rss, best?.rss ?? 0) };
-    else best.rss = Math.max(best.rss, run.rss);
+    runs.push(await webhookAlone(send, `w${round}`));
   }
-  const { sent: w, rss: webhookRss } = best!;
+  const rateOf = (r: (typeof runs)[number]) => r.sent.acked / r.sent.seconds;
+  const w = runs.reduce((a, b) => (rateOf(b) > rateOf(a) ? b : a)).sent;
+  const webhookRss = Math.max(...runs.map((r) => r.rss));
   say(`webhook alone (no worker) at the apiserver rate, ${SENDERS} × ${APISERVER_QPS} batches/s…`);
   const { sent: wr, rss: webhookRatedRss } = await webhookAlone(sendAtApiserverRate, 'wr');
   say('whole pipeline (webhook + 1 worker), saturated…');

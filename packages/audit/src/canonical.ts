@@ -43,7 +43,7 @@ const remembered = new WeakMap<object, string>();
 export function rememberCanonical(object: object, members = false): string {
   const known = remembered.get(object);
   if (known !== undefined) return known;
-  if (!members || Array.isArray(object) || typeof (object as { toJSON?: unknown }).toJSON === 'function') {
+  if (!members || Array.isArray(object) || hasToJSON(object)) {
     const text = serialize(object, true) ?? 'null';
     remembered.set(object, text);
     return text;
@@ -76,9 +76,12 @@ export function stringifyReusing(object: Record<string, unknown>, depth = 2): st
 function reusedText(v: object, depth: number): string | undefined {
   const known = remembered.get(v);
   if (known !== undefined) return known;
-  if (depth <= 0 || Array.isArray(v) || typeof (v as { toJSON?: unknown }).toJSON === 'function') return JSON.stringify(v);
+  if (depth <= 0 || Array.isArray(v) || hasToJSON(v)) return JSON.stringify(v);
   return stringifyReusing(v as Record<string, unknown>, depth);
 }
+
+/** JSON.stringify would print what its `toJSON` returns, not the object itself. */
+const hasToJSON = (v: object): boolean => typeof (v as { toJSON?: unknown }).toJSON === 'function';
 
 const skipped = (v: unknown): boolean => v === undefined || typeof v === 'function' || typeof v === 'symbol';
 
@@ -98,7 +101,7 @@ function mark(v: unknown, unsorted: Set<object>, reuse: boolean): boolean {
     unsorted.add(v);
     return false;
   }
-  let ok = typeof (v as { toJSON?: unknown }).toJSON !== 'function';
+  let ok = !hasToJSON(v);
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) if (!mark(v[i], unsorted, reuse)) ok = false;
   } else {
@@ -117,7 +120,7 @@ function write(v: unknown, unsorted: Set<object>, reuse: boolean): string {
   if (v === null || typeof v !== 'object' || !unsorted.has(v)) return JSON.stringify(v) ?? 'null';
   const known = reuse ? remembered.get(v) : undefined;
   if (known !== undefined) return known;
-  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+  if (hasToJSON(v)) {
     const json = (v as { toJSON: () => unknown }).toJSON();
     const inner = new Set<object>();
     mark(json, inner, false);

@@ -102,7 +102,6 @@ export async function up(options: UpOptions): Promise<void> {
     }
   };
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
-    stopping = true;
     if (err) log.error({ err }, 'fatal error, shutting down');
     else say(`${signal ?? 'exit'}: draining and stopping…`);
     await stopAll();

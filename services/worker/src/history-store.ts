@@ -31,8 +31,8 @@ const sizes = new WeakMap<object, number>();
 const UNKNOWN_ENTRY_BYTES = 16 * 1024;
 
 /**
- * The histories this worker last read or saved, by key and `rev`, least recently used dropped
- * first. Bounded by the JSON size of what it holds (the parsed heap is ~2–3× that), not by a count:
+ * The histories this worker last read or saved, by key and `rev`, the least recently read or
+ * saved dropped first. Bounded by the JSON size of what it holds (the parsed heap is ~2–3× that), not by a count:
  * a miss reads an object's whole window (8 versions) back from Redis and parses it, the worker's
  * largest cost after the engine itself, so the hot set should fit (the bench's 80 hot objects take
  * ~7 MB) while a few huge objects cannot crowd the heap.
@@ -169,7 +169,7 @@ export async function saveHistories(redis: Redis, writes: HistoryWrite[], cache:
         keep.add(field);
         if (oldEntries.has(entry)) continue;
         const text = textOf(entry);
-        sizes.set(entry, text.length);
+        sized(entry, text);
         set.push(field, text);
       }
     }
