@@ -118,8 +118,9 @@ async function stop(p: ChildProcess): Promise<void> {
 const workload = generateWorkload(BATCHES);
 say(`workload: ${workload.bodies.length} batches, ${workload.events} events, ${workload.crWrites} custom-resource writes`);
 
-await ensureRedis(REDIS_URL, say);
-await ensureElasticsearch(ES_URL, {}, say);
+// What the bench starts itself it stops at the end (as `npm test` does), or its process never exits.
+const startedRedis = (await ensureRedis(REDIS_URL, say)).started;
+const startedEs = (await ensureElasticsearch(ES_URL, {}, say)).started;
 const es = createEsClient({ url: ES_URL });
 const redis = new Redis(REDIS_URL);
 
@@ -544,3 +545,4 @@ if (SCALE) {
 }
 await es.close();
 redis.disconnect();
+for (const m of [startedEs, startedRedis]) if (m) await m.stop();
