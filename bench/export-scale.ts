@@ -77,8 +77,9 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
   });
 }
 
-await ensureRedis(REDIS_URL, say);
-await ensureElasticsearch(ES_URL, {}, say);
+// What this starts itself it stops at the end, or its process never exits.
+const startedRedis = (await ensureRedis(REDIS_URL, say)).started;
+const startedEs = (await ensureElasticsearch(ES_URL, {}, say)).started;
 const es = createEsClient({ url: ES_URL });
 const prefix = `bench-export-${Date.now().toString(36)}`;
 const alias = indexNames(prefix).alias;
@@ -163,4 +164,5 @@ try {
   rmSync(dir, { recursive: true, force: true });
   await deletePrefix(es, prefix).catch(() => {});
   await es.close();
+  for (const m of [startedEs, startedRedis]) if (m) await m.stop();
 }
