@@ -4,8 +4,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { objectKeyString, type AuditEvent } from '@crtrail/audit';
 import { applyMutation, expandMutations, type ChangeFields, type History } from '../src/index.js';
 
-// Real audit events captured by others (see shared/fixtures/audit/SOURCES.md), next to the repo.
-const DIR = new URL('../../../../shared/fixtures/audit/public/', import.meta.url);
+// Real audit events captured by others, shipped in the repository (see examples/audit/SOURCES.md).
+const DIR = new URL('../../../examples/audit/public/', import.meta.url);
 const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 const FINAL = new Set(['ResponseComplete', 'Panic']);
 /** Built-in groups (the filter package owns the real list; this is enough to tell the fixtures' CRs apart). */

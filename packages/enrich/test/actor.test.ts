@@ -10,7 +10,7 @@ const ev = (username: string, userAgent?: string, extra: Partial<AuditEvent> = {
   user: { username }, ...(userAgent ? { userAgent } : {}), ...extra,
 });
 
-// Usernames and userAgents as they appear in ../shared/fixtures/audit/public (plus GitOps tools).
+// Usernames and userAgents as they appear in examples/audit/public (plus GitOps tools).
 const rows: Array<[string, string | undefined, string, string]> = [
   ['minikube-user', 'kubectl/v1.17.3 (darwin/amd64) kubernetes/06ad960', 'human', 'kubectl'],
   ['kube:admin', 'oc/4.12.0 (linux/amd64) kubernetes/31aa3e8', 'human', 'oc'],

@@ -44,11 +44,11 @@ export async function cleanupPrefix(prefix: string, es: Client, redis: Redis): P
   await deleteRedisPrefix(redis, prefix);
 }
 
-/** The shared fixtures folder (`shared/` sits beside the repository). */
+/** The sample audit data shipped in the repository (`examples/audit`, sources in its SOURCES.md). */
 export function fixturesDir(): string {
   const fromEnv = process.env.CRTRAIL_FIXTURES_DIR;
   if (fromEnv) return fromEnv;
-  return join(dirname(repoRoot()), 'shared', 'fixtures', 'audit');
+  return join(repoRoot(), 'examples', 'audit');
 }
 
 export function publicFixtureFiles(): string[] {

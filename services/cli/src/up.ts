@@ -187,7 +187,7 @@ export async function up(options: UpOptions): Promise<void> {
     auth?.tokens ? '--token <token>' : '',
   ].filter(Boolean);
   lines.push(
-    `try          npx crtrail replay ../shared/fixtures/audit/public/*.ndjson --cluster demo${replayFlags.length ? ` ${replayFlags.join(' ')}` : ''}`,
+    `try          npx crtrail replay examples/audit/public/*.ndjson --cluster demo${replayFlags.length ? ` ${replayFlags.join(' ')}` : ''}`,
     'Ctrl-C stops everything crtrail started.',
     '',
   );
