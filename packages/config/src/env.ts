@@ -44,6 +44,9 @@ export const envSchema = z
     // RSS, with this one it stays near 190 MB at the same throughput (measured: bench/ANALYSIS.md).
     CRTRAIL_WORKER_HEAP_MB: z.coerce.number().int().min(0).max(65536).default(256),
     CRTRAIL_CACHE_DIR: optionalPath,
+    // The webhook's address as the apiserver reaches it (a load balancer, a DNS name): written into the
+    // kubeconfig instead of the address the webhook listens on.
+    CRTRAIL_PUBLIC_URL: url.optional(),
   })
   .refine((e) => Boolean(e.CRTRAIL_TLS_CERT) === Boolean(e.CRTRAIL_TLS_KEY), {
     message: 'CRTRAIL_TLS_CERT and CRTRAIL_TLS_KEY must be set together',

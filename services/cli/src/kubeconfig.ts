@@ -68,7 +68,7 @@ export function webhookKubeconfig(serverUrl: string, cluster: string, auth: Kube
   }
   return [
     '# kube-apiserver --audit-webhook-config-file=<this file>',
-    '# written by `crtrail up`; the cluster these events come from is named by '
+    '# written by crtrail (`crtrail up` or `crtrail kubeconfig`); the cluster these events come from is named by '
       + (credentialNamesCluster ? "the apiserver's credential (client certificate CN or token)" : 'the path of the URL'),
     'apiVersion: v1',
     'kind: Config',

@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { up } from './up.js';
-import { replay } from './replay.js';
+import { replayCommand, type ReplayFlags } from './commands/replay.js';
 import { registerChanges } from './commands/changes.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerBaseline } from './commands/baseline.js';
@@ -8,11 +9,18 @@ import { registerConfig } from './commands/config.js';
 import { registerExport } from './commands/export.js';
 import { registerVerify } from './commands/verify.js';
 import { registerKeygen } from './commands/keygen.js';
+import { registerKubeconfig } from './commands/kubeconfig.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;
+}
+
+/** The version of the installed crtrail (the root package.json). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
 
 function defaultWebhookUrl(): string {
@@ -24,6 +32,7 @@ function defaultWebhookUrl(): string {
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('crtrail')
     .description('Field-level audit trail of Kubernetes custom-resource changes')
+    .version(version(), '-V, --version', 'print the version')
     .showHelpAfterError();
 
   program
@@ -42,36 +51,16 @@ export async function main(argv: string[]): Promise<void> {
     .command('replay')
     .description('send audit events from files (NDJSON, EventList, JSON array, .gz) through the webhook as an apiserver would')
     .argument('<files...>', 'event files, - for stdin')
-    .option('--cluster <name>', 'cluster name the events come from', process.env.CRTRAIL_CLUSTER || 'default')
-    .option('--url <url>', 'webhook base URL', defaultWebhookUrl())
+    .option('--cluster <name>', 'cluster name the events come from (default: CRTRAIL_CLUSTER, else "default")', process.env.CRTRAIL_CLUSTER || 'default')
+    .option('--url <url>', 'webhook URL: its base, or .../audit, or .../audit/<cluster> as in the kubeconfig (default: from CRTRAIL_HOST/CRTRAIL_PORT)', defaultWebhookUrl())
     .option('--batch <n>', 'events per EventList POST', positiveInt, 400)
     .option('--token <token>', 'bearer token, when the webhook has CRTRAIL_AUTH_TOKENS_FILE (default: CRTRAIL_REPLAY_TOKEN)', process.env.CRTRAIL_REPLAY_TOKEN)
     .option('--ca <file>', "PEM CA that signed the webhook's certificate (https URLs)")
     .option('--cert <file>', 'PEM client certificate, when the webhook has CRTRAIL_TLS_CLIENT_CA')
     .option('--key <file>', 'PEM key of --cert')
-    .action(async (files: string[], opts: { cluster: string; url: string; batch: number; token?: string; ca?: string; cert?: string; key?: string }) => {
-      const tty = process.stderr.isTTY;
-      const summary = await replay({
-        files,
-        url: `${opts.url.replace(/\/+$/, '')}/audit/${encodeURIComponent(opts.cluster)}`,
-        batch: opts.batch,
-        ...(opts.token ? { token: opts.token } : {}),
-        ...(opts.ca ? { ca: opts.ca } : {}),
-        ...(opts.cert ? { cert: opts.cert } : {}),
-        ...(opts.key ? { key: opts.key } : {}),
-        progress: (line) => process.stderr.write(tty ? `\r${line}` : `${line}\n`),
-      });
-      if (tty) process.stderr.write('\n');
-      const parts = [
-        `sent ${summary.sent}`,
-        `accepted ${summary.accepted}`,
-        `rejected ${summary.rejected}`,
-        `skipped v1beta1 ${summary.skippedV1beta1}`,
-      ];
-      if (summary.invalidLines) parts.push(`unparseable lines ${summary.invalidLines}`);
-      process.stdout.write(`${parts.join(', ')}\n`);
-      for (const r of summary.rejections) process.stderr.write(`rejected: ${r}\n`);
-      if (summary.rejected > 0 || summary.invalidLines > 0) process.exitCode = 1;
+    .option('--wait [seconds]', 'then wait until the custom-resource writes are searchable (default 60 s; Elasticsearch at CRTRAIL_ES_URL)', positiveInt)
+    .action(async (files: string[], opts: ReplayFlags) => {
+      await replayCommand(files, opts);
     });
 
   registerChanges(program);
@@ -81,6 +70,7 @@ export async function main(argv: string[]): Promise<void> {
   registerExport(program);
   registerVerify(program);
   registerKeygen(program);
+  registerKubeconfig(program);
 
   await program.parseAsync(argv);
 }

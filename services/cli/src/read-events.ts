@@ -8,7 +8,18 @@ export interface ReadStats {
   events: number;
   skippedV1beta1: number;
   invalidLines: number;
+  /** `file:line: reason` of each line that is not JSON (first ones only; `invalidLines` counts all). */
+  invalid: string[];
 }
+
+/** An event read from a file, with where it was (`file:12`, or `file items[3]` in a whole-document file). */
+export interface ReadEvent {
+  event: Record<string, unknown>;
+  where: string;
+}
+
+/** How many bad lines are listed by name; the rest are only counted (a garbage file must not flood stderr). */
+export const MAX_LISTED_INVALID = 20;
 
 const V1 = 'audit.k8s.io/v1';
 
@@ -24,44 +35,55 @@ function open(file: string): Readable {
  * `audit.k8s.io/v1beta1` events are skipped and counted: their shape differs (timestamps, no
  * userAgent in old captures) and the webhook accepts v1 only.
  */
-export async function* readEvents(file: string, stats: ReadStats): AsyncGenerator<Record<string, unknown>> {
+export async function* readEvents(file: string, stats: ReadStats): AsyncGenerator<ReadEvent> {
   const chunks: string[] = [];
   let ndjson: boolean | undefined;
+  let lineNo = 0;
   const lines = createInterface({ input: open(file), crlfDelay: Infinity });
   for await (const line of lines) {
+    lineNo++;
+    const where = `${file}:${lineNo}`;
     if (ndjson === undefined) {
       const trimmed = line.replace(/^\uFEFF/, '').trim();
       if (trimmed === '') continue;
       // A whole-document JSON starts with `[`, or with `{` on a line that is not a complete object.
       ndjson = !(trimmed.startsWith('[') || (trimmed.startsWith('{') && !isCompleteJson(trimmed)));
       if (ndjson) {
-        const single = parseLine(trimmed, stats);
+        const single = parseLine(trimmed, where, stats);
         if (single && isEventList(single)) {
-          yield* fromList(single, stats);
+          yield* fromList(single, where, stats);
           continue;
         }
-        if (single) yield* accept(single, stats);
+        if (single) yield* accept(single, where, stats);
         continue;
       }
     }
     if (ndjson) {
       const trimmed = line.trim();
       if (trimmed === '') continue;
-      const parsed = parseLine(trimmed, stats);
-      if (parsed && isEventList(parsed)) yield* fromList(parsed, stats);
-      else if (parsed) yield* accept(parsed, stats);
+      const parsed = parseLine(trimmed, where, stats);
+      if (parsed && isEventList(parsed)) yield* fromList(parsed, where, stats);
+      else if (parsed) yield* accept(parsed, where, stats);
     } else {
       chunks.push(line);
     }
   }
   if (ndjson === false) {
-    const doc: unknown = JSON.parse(chunks.join('\n').replace(/^\uFEFF/, ''));
+    let doc: unknown;
+    try {
+      doc = JSON.parse(chunks.join('\n').replace(/^\uFEFF/, ''));
+    } catch (err) {
+      throw new Error(`${file}: not JSON, nor one JSON event per line: ${(err as Error).message}`);
+    }
     if (Array.isArray(doc)) {
-      for (const item of doc) if (isObject(item)) yield* accept(item, stats);
+      for (let i = 0; i < doc.length; i++) {
+        const item: unknown = doc[i];
+        if (isObject(item)) yield* accept(item, `${file} [${i}]`, stats);
+      }
     } else if (isObject(doc) && isEventList(doc)) {
-      yield* fromList(doc, stats);
+      yield* fromList(doc, file, stats);
     } else if (isObject(doc)) {
-      yield* accept(doc, stats);
+      yield* accept(doc, file, stats);
     }
   }
 }
@@ -75,14 +97,16 @@ function isCompleteJson(s: string): boolean {
   }
 }
 
-function parseLine(line: string, stats: ReadStats): Record<string, unknown> | undefined {
+function parseLine(line: string, where: string, stats: ReadStats): Record<string, unknown> | undefined {
+  let reason = 'not a JSON object';
   try {
     const v: unknown = JSON.parse(line);
     if (isObject(v)) return v;
-  } catch {
-    /* counted below */
+  } catch (err) {
+    reason = `not JSON (${(err as Error).message})`;
   }
   stats.invalidLines++;
+  if (stats.invalid.length < MAX_LISTED_INVALID) stats.invalid.push(`${where}: ${reason}`);
   return undefined;
 }
 
@@ -90,15 +114,17 @@ function isEventList(v: Record<string, unknown>): boolean {
   return v.kind === 'EventList' && Array.isArray(v.items);
 }
 
-function* fromList(list: Record<string, unknown>, stats: ReadStats): Generator<Record<string, unknown>> {
+function* fromList(list: Record<string, unknown>, where: string, stats: ReadStats): Generator<ReadEvent> {
   const listVersion = typeof list.apiVersion === 'string' ? list.apiVersion : V1;
-  for (const item of list.items as unknown[]) {
+  const items = list.items as unknown[];
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
     if (!isObject(item)) continue;
-    yield* accept(item.apiVersion === undefined ? { ...item, apiVersion: listVersion } : item, stats);
+    yield* accept(item.apiVersion === undefined ? { ...item, apiVersion: listVersion } : item, `${where} items[${i}]`, stats);
   }
 }
 
-function* accept(event: Record<string, unknown>, stats: ReadStats): Generator<Record<string, unknown>> {
+function* accept(event: Record<string, unknown>, where: string, stats: ReadStats): Generator<ReadEvent> {
   if (event.apiVersion !== undefined && event.apiVersion !== V1) {
     stats.skippedV1beta1++;
     return;
@@ -106,5 +132,5 @@ function* accept(event: Record<string, unknown>, stats: ReadStats): Generator<Re
   stats.events++;
   // The apiserver's webhook backend sends items without their own kind/apiVersion.
   const { kind: _kind, apiVersion: _apiVersion, ...rest } = event;
-  yield rest;
+  yield { event: rest, where };
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
+import { getPriority, hostname, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import closeWithGrace from 'close-with-grace';
@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { loadConfig, loadEnv, workerExecArgv, type Env } from '@crtrail/config';
 import { ensureElasticsearch, ensureRedis, repoRoot, type Managed } from '@crtrail/stack';
 import { authHeaders, esConnectionFromEnv, indexNames } from '@crtrail/store';
-import { loadWebhookAuth, startWebhook, type RunningWebhook } from '@crtrail/webhook';
+import { loadWebhookAuth, startWebhook, type RunningWebhook, type WebhookAuth } from '@crtrail/webhook';
 import { startWorker, type RunningWorker } from '@crtrail/worker';
 import { serverCertificateAuthority, webhookKubeconfig } from './kubeconfig.js';
 
@@ -70,6 +70,36 @@ async function startWorkerProcess(env: Env, index: number): Promise<WorkerProces
       await exited;
     },
   };
+}
+
+/**
+ * Writes `.crtrail/audit-webhook.kubeconfig` for the webhook this `up` runs. Its server is
+ * CRTRAIL_PUBLIC_URL when set, else the listening address, with a wildcard host (0.0.0.0, ::), which no
+ * apiserver can dial, replaced by this machine's name.
+ */
+function writeRepoKubeconfig(env: Env, listeningUrl: string, auth: WebhookAuth | undefined): string {
+  const dir = join(repoRoot(), '.crtrail');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'audit-webhook.kubeconfig');
+  writeFileSync(file, kubeconfigFor(env, reachableUrl(env, listeningUrl), auth));
+  return file;
+}
+
+/** The URL an apiserver dials for a webhook listening at `listeningUrl`. */
+export function reachableUrl(env: Pick<Env, 'CRTRAIL_PUBLIC_URL'>, listeningUrl: string): string {
+  if (env.CRTRAIL_PUBLIC_URL) return env.CRTRAIL_PUBLIC_URL.replace(/\/+$/, '');
+  const url = new URL(listeningUrl);
+  if (url.hostname === '0.0.0.0' || url.hostname === '[::]') url.hostname = hostname();
+  return url.toString().replace(/\/+$/, '');
+}
+
+/** The kubeconfig for the webhook at `serverUrl`, with the auth mode `env` configures. */
+export function kubeconfigFor(env: Env, serverUrl: string, auth: WebhookAuth | undefined, cluster = env.CRTRAIL_CLUSTER): string {
+  return webhookKubeconfig(serverUrl, cluster, {
+    ...(env.CRTRAIL_TLS_CERT ? { tls: { certificateAuthority: serverCertificateAuthority(env.CRTRAIL_TLS_CERT, env.CRTRAIL_TLS_CLIENT_CA) } } : {}),
+    clientCertificate: Boolean(env.CRTRAIL_TLS_CLIENT_CA),
+    bearerToken: Boolean(auth?.tokens),
+  });
 }
 
 /** `npm start` / `crtrail up`: Redis and Elasticsearch (started if absent), templates, webhook and worker(s). */
@@ -158,22 +188,14 @@ export async function up(options: UpOptions): Promise<void> {
 
   const lines: string[] = [''];
   if (webhook) {
-    const dir = join(repoRoot(), '.crtrail');
-    mkdirSync(dir, { recursive: true });
-    const kubeconfig = join(dir, 'audit-webhook.kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      webhookKubeconfig(webhook.url, env.CRTRAIL_CLUSTER, {
-        ...(env.CRTRAIL_TLS_CERT ? { tls: { certificateAuthority: serverCertificateAuthority(env.CRTRAIL_TLS_CERT, env.CRTRAIL_TLS_CLIENT_CA) } } : {}),
-        clientCertificate: Boolean(env.CRTRAIL_TLS_CLIENT_CA),
-        bearerToken: Boolean(auth?.tokens),
-      }),
-    );
-    lines.push(
-      `webhook      ${webhook.url}/audit${auth?.tokens || auth?.tls?.clientCa ? '' : '/<cluster>'}   (POST audit.k8s.io/v1 EventList)`,
-      `kubeconfig   ${kubeconfig}   (kube-apiserver --audit-webhook-config-file)`,
-      `metrics      ${webhook.url}/metrics`,
-    );
+    lines.push(`webhook      ${webhook.url}/audit${auth?.tokens || auth?.tls?.clientCa ? '' : '/<cluster>'}   (POST audit.k8s.io/v1 EventList)`);
+    // Only the all-in-one writes the repository's kubeconfig: a `--webhook-only` (tests run one on port
+    // 0) must not overwrite the file a running `npm start` handed to an apiserver.
+    if (!options.webhookOnly) {
+      const kubeconfig = writeRepoKubeconfig(env, webhook.url, auth);
+      lines.push(`kubeconfig   ${kubeconfig}   (kube-apiserver --audit-webhook-config-file)`);
+    }
+    lines.push(`metrics      ${webhook.url}/metrics`);
   }
   for (const w of [...workers, ...workerProcesses]) if (w.metricsUrl) lines.push(`worker       ${w.metricsUrl}`);
   if (workers.length + workerProcesses.length > 0) {

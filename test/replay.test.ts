@@ -1,0 +1,82 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { uniquePrefix } from '@crtrail/testkit';
+import { startPipeline, type Pipeline } from './helpers/pipeline.js';
+import { runCli } from './helpers/cli.js';
+import { orderedEvents } from './fixtures/lifecycle.js';
+
+/** A port nothing listens on (taken, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+describe('replay: fails fast, names bad lines, waits for records', () => {
+  let p: Pipeline;
+  let dir: string;
+  before(async () => {
+    p = await startPipeline(uniquePrefix('replay'));
+    dir = mkdtempSync(join(tmpdir(), 'crtrail-replay-'));
+  });
+  after(async () => {
+    await p?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('an unreachable webhook stops the replay at once, naming the cause and --url', async () => {
+    const file = join(dir, 'one.ndjson');
+    writeFileSync(file, `${JSON.stringify(orderedEvents()[0])}\n`);
+    const port = await closedPort();
+    const run = await runCli(['replay', file, '--url', `http://127.0.0.1:${port}`]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /ECONNREFUSED/);
+    assert.match(run.stderr, /--url/);
+    assert.match(run.stderr, /not sent/);
+    assert.doesNotMatch(run.stderr, /fetch failed/);
+  });
+
+  test('bad lines are named file:line and left out; the good events of their batch are sent; --wait sees the records', async () => {
+    const events = orderedEvents();
+    const writes = events.filter((e) => e.stage === 'ResponseComplete' && ['create', 'update', 'patch', 'delete', 'deletecollection'].includes(String(e.verb)));
+    assert.ok(writes.length >= 3);
+    const good = writes.slice(0, 3);
+    const { level: _level, ...noLevel } = writes[3]!;
+    const file = join(dir, 'mixed.ndjson');
+    // line 1 good, line 2 not JSON, line 3 good, line 4 no `level`, line 5 good
+    writeFileSync(file, [JSON.stringify(good[0]), '{"kind": "Event", oops', JSON.stringify(good[1]), JSON.stringify(noLevel), JSON.stringify(good[2])].join('\n') + '\n');
+    const cluster = 'replay-wait';
+    // A URL as the kubeconfig has it (ending in /audit): the cluster is appended, not /audit twice.
+    const run = await runCli(['replay', file, '--cluster', cluster, '--url', `${p.url}/audit`, '--wait', '120'], {
+      CRTRAIL_ES_URL: p.env.CRTRAIL_ES_URL,
+      CRTRAIL_INDEX_PREFIX: p.prefix,
+    });
+    assert.equal(run.code, 1, 'bad lines make the exit code 1');
+    assert.match(run.stdout, /sent 3, accepted 3 \(3 custom-resource writes queued for records\)/);
+    assert.match(run.stdout, /invalid events 1/);
+    assert.match(run.stdout, /unparseable lines 1/);
+    assert.match(run.stderr, /mixed\.ndjson:2: not JSON/);
+    assert.match(run.stderr, /mixed\.ndjson:4\.level: required/);
+    assert.match(run.stdout, /searchable: 3 of 3 custom-resource writes/);
+    const ids = new Set((await p.search({ term: { 'orchestrator.cluster.name': cluster } })).map((d) => d._source.event.id));
+    for (const e of good) assert.ok(ids.has(e.auditID), `record of ${String(e.auditID)}`);
+  });
+
+  test('a URL naming the cluster (/audit/<name>) is used as it is', async () => {
+    const file = join(dir, 'named.ndjson');
+    const write = orderedEvents().find((e) => e.stage === 'ResponseComplete' && e.verb === 'create')!;
+    writeFileSync(file, `${JSON.stringify(write)}\n`);
+    const run = await runCli(['replay', file, '--url', `${p.url}/audit/named-in-url/`, '--wait', '120'], {
+      CRTRAIL_ES_URL: p.env.CRTRAIL_ES_URL,
+      CRTRAIL_INDEX_PREFIX: p.prefix,
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(await p.count({ term: { 'orchestrator.cluster.name': 'named-in-url' } }), 1);
+  });
+});
