@@ -6,9 +6,16 @@ import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, type Reco
 const MAX_VALUE = 80;
 const colours = { dim: '\x1b[2m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', cyan: '\x1b[36m', reset: '\x1b[0m' };
 
+/** A redaction hash (`sha256:` + 64 hex) as a reader needs it: enough digits to see that it changed. */
+const REDACTED = /sha256:([0-9a-f]{8})[0-9a-f]{56}/g;
+
+export function shortenHashes(text: string): string {
+  return text.replace(REDACTED, 'sha256:$1…');
+}
+
 function value(v: unknown): string {
   if (v === undefined) return '∅';
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  const s = shortenHashes(typeof v === 'string' ? v : JSON.stringify(v));
   return s.length > MAX_VALUE ? `${s.slice(0, MAX_VALUE)}…` : s;
 }
 
