@@ -21,9 +21,15 @@ export function isRedacted(value: unknown): boolean {
  * change stays visible as a changed hash), but without the salt — which is never stored beside the
  * data — the value cannot be recovered or guessed by hashing candidates.
  */
-export function redactValue(value: unknown, salt: string): string {
+export function redactValue(value: unknown, salt: string, memo?: Map<string, string>): string {
   if (typeof value === 'string' && isRedacted(value)) return value; // already redacted (idempotent)
-  return `sha256:${createHmac('sha256', salt).update(canonicalJson(value) ?? 'null').digest('hex')}`;
+  const text = canonicalJson(value) ?? 'null';
+  let hash = memo?.get(text);
+  if (hash === undefined) {
+    hash = `sha256:${createHmac('sha256', salt).update(text).digest('hex')}`;
+    memo?.set(text, hash);
+  }
+  return hash;
 }
 
 /** What to redact in objects of one group/resource: pointer segments (`*` = any key or index). */
@@ -83,6 +89,8 @@ function cachedPathsFor(group: string, resource: string, kinds: readonly string[
 interface Ctx {
   salt: string;
   seen: Set<string>;
+  /** Hashes made in this event by canonical text: one secret is in the request, the response and both annotations. */
+  memo: Map<string, string>;
 }
 
 /** Shorter values are not looked for in Status messages (they would match ordinary words). */
@@ -98,7 +106,7 @@ function collect(value: unknown, seen: Set<string>): void {
 function hashIn(ctx: Ctx): (v: unknown) => string {
   return (v) => {
     collect(v, ctx.seen);
-    return redactValue(v, ctx.salt);
+    return redactValue(v, ctx.salt, ctx.memo);
   };
 }
 
@@ -270,7 +278,7 @@ function eventPaths(event: AuditEvent, config: CrtrailConfig, kinds: KindTable |
 export function redactEvent(event: AuditEvent, config: CrtrailConfig, salt: string, kinds?: KindTable): AuditEvent {
   const paths = eventPaths(event, config, kinds);
   if (paths.length === 0) return event;
-  const ctx: Ctx = { salt, seen: new Set() };
+  const ctx: Ctx = { salt, seen: new Set(), memo: new Map() };
   const out: AuditEvent = { ...event };
   if (Array.isArray(event.requestObject)) out.requestObject = redactJsonPatch(event.requestObject, paths, ctx);
   else if (event.requestObject !== undefined) out.requestObject = redactBody(event.requestObject, paths, ctx);
@@ -292,7 +300,7 @@ function redactBody(body: unknown, paths: Paths, ctx: Ctx): unknown {
 function scrub(value: unknown, ctx: Ctx): unknown {
   if (typeof value === 'string') {
     let s = value;
-    for (const secret of [...ctx.seen].sort((a, b) => b.length - a.length)) if (s.includes(secret)) s = s.split(secret).join(redactValue(secret, ctx.salt));
+    for (const secret of [...ctx.seen].sort((a, b) => b.length - a.length)) if (s.includes(secret)) s = s.split(secret).join(redactValue(secret, ctx.salt, ctx.memo));
     return s;
   }
   if (Array.isArray(value)) return value.map((v) => scrub(v, ctx));
@@ -309,5 +317,5 @@ export function redactStoredObject(object: KubeObject, resource: string, config:
   const known = [...(kinds?.kindsOf(group, resource) ?? [])];
   if (typeof object.kind === 'string') known.push(object.kind);
   const paths = cachedPathsFor(group, resource, known, config);
-  return paths.length === 0 ? object : (redactObject(object, paths, { salt, seen: new Set() }) as KubeObject);
+  return paths.length === 0 ? object : (redactObject(object, paths, { salt, seen: new Set(), memo: new Map() }) as KubeObject);
 }
