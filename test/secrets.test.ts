@@ -121,7 +121,12 @@ function batches(): unknown[][] {
     [
       // A Secret-like kind, created and updated with client-side apply (the annotation repeats the secret).
       event('create', { ...VS_REF, name: 'one' }, { requestObject: first, responseObject: first, responseStatus: { code: 201 } }),
-      event('update', one, { requestObject: rotated, responseObject: rotated }),
+      // A mutating webhook's JSON Patch is logged in the event's annotations.
+      event('update', one, {
+        requestObject: rotated,
+        responseObject: rotated,
+        annotations: { 'patch.webhook.admission.k8s.io/round_0_index_0': JSON.stringify({ configuration: 'injector', webhook: 'inject.example.com', patch: [{ op: 'add', path: '/data/injected', value: C('admission-patch') }], patchType: 'JSONPatch' }) },
+      }),
       // JSON Patch: a new key, a whole map, the annotation by its escaped path.
       event('patch', one, {
         requestObject: [

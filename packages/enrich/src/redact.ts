@@ -283,7 +283,41 @@ export function redactEvent(event: AuditEvent, config: CrtrailConfig, salt: stri
   if (Array.isArray(event.requestObject)) out.requestObject = redactJsonPatch(event.requestObject, paths, ctx);
   else if (event.requestObject !== undefined) out.requestObject = redactBody(event.requestObject, paths, ctx);
   if (event.responseObject !== undefined) out.responseObject = redactBody(event.responseObject, paths, ctx);
+  if (event.annotations) {
+    const annotations = redactAdmissionPatches(event.annotations, paths, ctx);
+    if (annotations !== event.annotations) out.annotations = annotations;
+  }
   if (isObject(out.responseObject) && out.responseObject.kind === 'Status' && ctx.seen.size > 0) out.responseObject = scrub(out.responseObject, ctx);
+  return out;
+}
+
+/** Prefix of the event annotations in which the apiserver logs each mutating webhook's JSON Patch. */
+const ADMISSION_PATCH = 'patch.webhook.admission.k8s.io/';
+
+/**
+ * `patch.webhook.admission.k8s.io/round_0_index_0: {"webhook":…,"patch":[…],"patchType":"JSONPatch"}`:
+ * a mutating webhook that injects a secret shows it here. Its patch is redacted like the request's;
+ * text that does not parse is hashed whole.
+ */
+function redactAdmissionPatches(annotations: Record<string, string>, paths: Paths, ctx: Ctx): Record<string, string> {
+  let out = annotations;
+  for (const [key, value] of Object.entries(annotations)) {
+    if (!key.startsWith(ADMISSION_PATCH) || typeof value !== 'string' || isRedacted(value)) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      parsed = undefined;
+    }
+    let next: string;
+    if (isObject(parsed) && Array.isArray(parsed.patch)) {
+      const patch = redactJsonPatch(parsed.patch, paths, ctx);
+      if (patch === parsed.patch) continue;
+      next = JSON.stringify({ ...parsed, patch });
+    } else if (isObject(parsed) && parsed.patch === undefined) continue;
+    else next = hashIn(ctx)(value);
+    out = { ...out, [key]: next };
+  }
   return out;
 }
 

@@ -223,3 +223,21 @@ test('baseline objects are redacted like their events', () => {
   assertNoCanary(out, pw);
   assert.equal((out as any).data.password, redactValue(pw, salt));
 });
+
+test("a mutating webhook's JSON Patch, logged in the event's annotations, is redacted too", () => {
+  const injected = canary('admission');
+  const garbled = canary('admission-garbled');
+  const annotations = {
+    'authorization.k8s.io/decision': 'allow',
+    'patch.webhook.admission.k8s.io/round_0_index_0': JSON.stringify({ configuration: 'injector', webhook: 'inject.example.com', patch: [{ op: 'add', path: '/data/injected', value: injected }, { op: 'add', path: '/metadata/labels/x', value: 'y' }], patchType: 'JSONPatch' }),
+    'patch.webhook.admission.k8s.io/round_0_index_1': `{"patch":[{"value":"${garbled}"`,
+  };
+  const out = redactEvent(base({ annotations, responseObject: vaultSecret({ injected }) }), config, salt);
+  assertNoCanary(out, injected, garbled);
+  const logged = JSON.parse(out.annotations!['patch.webhook.admission.k8s.io/round_0_index_0']!);
+  assert.equal(logged.patch[0].path, '/data/injected');
+  assert.equal(logged.patch[0].value, redactValue(injected, salt));
+  assert.equal(logged.patch[1].value, 'y');
+  assert.equal(out.annotations!['authorization.k8s.io/decision'], 'allow');
+  assert.deepEqual(redactEvent(out, config, salt), out, 'idempotent');
+});
