@@ -28,7 +28,8 @@ test('values on screen: bare strings, quoted when they would mislead, short hash
   assert.equal(showValue(null), 'null');
   assert.equal(showValue({ a: 1 }), '{"a":1}');
   const hash = `sha256:${'ab'.repeat(32)}`;
-  assert.equal(showValue(hash), `sha256:${'ab'.repeat(6)}…`);
+  assert.equal(showValue(hash), `sha256:${'ab'.repeat(4)}…`);
+  assert.equal(showValue({ password: hash }), `{"password":"sha256:${'ab'.repeat(4)}…"}`, 'hashes inside values too');
   assert.equal(showValue(hash, true), hash);
   assert.equal(showValue('x'.repeat(100)).length, 81);
   assert.equal(showValue('x'.repeat(100), true).length, 100);

@@ -68,7 +68,10 @@ export const configSchema = z
     redaction: z
       .object({
         paths: z.array(z.object({ ...target, paths: z.array(fieldPath).min(1) }).strict()).default([]),
-        /** Kinds (regex) whose top-level `data`/`stringData` are always redacted. */
+        /**
+         * Kinds (regex) whose top-level `data`/`stringData` values are always redacted; also matched,
+         * case-insensitively, against the resource name (singular and plural) when the kind is unknown.
+         */
         secretLikeKinds: z.array(regex).default([]),
       })
       .strict()

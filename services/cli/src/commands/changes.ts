@@ -8,7 +8,12 @@ import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, type Reco
 const MAX_VALUE = 80;
 /** Records fetched per search: pages follow with search_after, so `--limit` may pass Elasticsearch's 10,000 window. */
 const PAGE = 1_000;
-const REDACTED = /^sha256:([0-9a-f]{64})$/;
+/** A redaction hash (`sha256:` + 64 hex) as a reader needs it: enough digits to see that it changed. */
+const REDACTED = /sha256:([0-9a-f]{8})[0-9a-f]{56}/g;
+
+export function shortenHashes(text: string): string {
+  return text.replace(REDACTED, 'sha256:$1…');
+}
 const colours = { dim: '\x1b[2m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', cyan: '\x1b[36m', bold: '\x1b[1m', reset: '\x1b[0m' };
 const plain = Object.fromEntries(Object.keys(colours).map((k) => [k, ''])) as typeof colours;
 
@@ -28,13 +33,11 @@ export interface ChangeDoc {
  * padded, a number or a literal), other JSON as JSON; a redacted value as its short hash.
  */
 export function showValue(v: unknown, wide = false): string {
-  if (typeof v === 'string') {
-    const hash = REDACTED.exec(v);
-    if (hash) return wide ? v : `sha256:${hash[1]!.slice(0, 12)}…`;
-  }
   const bare = typeof v === 'string' && v !== '' && v.trim() === v && !/^(true|false|null|-?\d+(\.\d+)?([eE][+-]?\d+)?)$/.test(v) && !/[\n\r\t]/.test(v);
-  const s = bare ? (v as string) : JSON.stringify(v) ?? 'undefined';
-  return !wide && s.length > MAX_VALUE ? `${s.slice(0, MAX_VALUE)}…` : s;
+  const text = bare ? (v as string) : JSON.stringify(v) ?? 'undefined';
+  if (wide) return text;
+  const s = shortenHashes(text);
+  return s.length > MAX_VALUE ? `${s.slice(0, MAX_VALUE)}…` : s;
 }
 
 function isCritical(path: string, criticalPaths: string[] | undefined): boolean {

@@ -41,8 +41,20 @@ interface ExportDoc {
 
 const json = (v: unknown): string => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
 
-/** One CSV row per changed field (a record without ops is one row with the op columns empty). */
+/**
+ * A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a leading tab/CR, OWASP's
+ * CSV-injection list) gets a leading `'`: the values come from whoever wrote to the cluster.
+ */
+export function csvCell(value: string): string {
+  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}
+
+/** One CSV row per changed field (a record without ops is one row with the op columns empty), formula-safe. */
 export function csvRows(doc: ExportDoc): string[][] {
+  return rawCsvRows(doc).map((row) => row.map(csvCell));
+}
+
+function rawCsvRows(doc: ExportDoc): string[][] {
   const a = doc.kubernetes?.audit ?? {};
   const ref = a.objectRef ?? {};
   const i = doc.crtrail?.integrity;
