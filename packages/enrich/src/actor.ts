@@ -1,4 +1,4 @@
-import type { AuditEvent } from '@crtrail/audit';
+import type { AuditEvent, KubeObject } from '@crtrail/audit';
 import type { CrtrailConfig } from '@crtrail/config';
 
 export type ActorKind = 'human' | 'serviceaccount' | 'controller' | 'gitops' | 'system' | 'unknown';
@@ -108,7 +108,11 @@ function gitopsOf(config: CrtrailConfig, effective: string, authenticated: strin
  * Impersonation: `kubectl --as=bob` by `admin` is actor `bob` (kind by bob's identity) with
  * `impersonator: admin`.
  */
-export function classifyActor(event: AuditEvent, config: CrtrailConfig): Actor {
+export function classifyActor(event: AuditEvent, config: CrtrailConfig): Actor;
+/** @deprecated The object is not read (who wrote comes from the request): call `classifyActor(event, config)`. */
+export function classifyActor(event: AuditEvent, object: KubeObject | undefined, config: CrtrailConfig): Actor;
+export function classifyActor(event: AuditEvent, ...rest: [CrtrailConfig] | [KubeObject | undefined, CrtrailConfig]): Actor {
+  const config = (rest.length === 1 ? rest[0] : rest[1]) as CrtrailConfig;
   const authenticated = event.user?.username ?? '';
   const impersonated = event.impersonatedUser?.username ?? '';
   const name = impersonated || authenticated || 'unknown';

@@ -246,9 +246,11 @@ test('actor by the request: kind, effective name, tool, manager, impersonator', 
 });
 
 test('the response\'s managedFields never change who wrote', () => {
+  const flux: KubeObject = { metadata: { managedFields: [{ manager: 'kustomize-controller', operation: 'Apply', time: '2099-01-01T00:00:00Z' }] } };
   for (const r of rows) {
+    // The old call shape still works and still ignores the object.
+    assert.deepEqual(classifyActor(event(r), flux, config), r.want, `${r.what} (object argument)`);
     // The same request with every managedFields entry rewritten to Flux's, and without a body.
-    const flux: KubeObject = { metadata: { managedFields: [{ manager: 'kustomize-controller', operation: 'Apply', time: '2099-01-01T00:00:00Z' }] } };
     assert.deepEqual(classifyActor(event({ ...r, response: flux }), config), r.want, r.what);
     assert.deepEqual(classifyActor(event({ ...r, response: undefined }), config), r.want, r.what);
   }
