@@ -49,6 +49,20 @@ export function gitopsManagerOf(object: KubeObject | undefined, config: CrtrailC
   return gitopsManagersOf(object, config).values().next().value;
 }
 
+const under = (path: string, top: string) => path === top || path.startsWith(`${top}/`);
+
+/**
+ * The class of a change for drift: a `mixed` write whose paths are only status and metadata (an
+ * operator writing status on the main resource — Argo CD Applications have no status subresource —
+ * and adding its finalizer in the same PUT) counts as metadata-only, its status part as nobody's.
+ */
+function driftClass(change: { kind: string; paths?: string[] | undefined }): string {
+  if (change.kind !== 'mixed' || !change.paths) return change.kind;
+  const rest = change.paths.filter((p) => !under(p, '/status'));
+  if (rest.length === 0) return 'status';
+  return rest.every((p) => under(p, '/metadata')) ? 'metadata' : 'mixed';
+}
+
 /**
  * Out-of-band change of a GitOps-managed object: an object that a configured GitOps manager
  * manages (before or after the write) had its stored state changed by a writer — judged by the
@@ -59,7 +73,7 @@ export function gitopsManagerOf(object: KubeObject | undefined, config: CrtrailC
  * | failed, dry run, no-op, create | no: nothing out-of-band was stored |
  * | by a GitOps tool (`gitops` actor) | no: its own write |
  * | status (`change.kind: status`) by anyone | no: controllers own status, GitOps tools do not |
- * | metadata only (finalizers, annotations, labels) by a controller or system component | no: routine |
+ * | metadata only (finalizers, annotations, labels; also status + metadata) by a controller or system component | no: routine |
  * | metadata only by a person, a service-account token from kubectl & co., or unknown | yes |
  * | spec / mixed / delete by anyone else | yes |
  */
@@ -67,13 +81,14 @@ export function detectDrift(
   previous: KubeObject | undefined,
   next: KubeObject | undefined,
   actor: { kind: string }, // an Actor, or the RecordActor a history kept
-  change: { kind: string; dry_run: boolean },
+  change: { kind: string; dry_run: boolean; paths?: string[] | undefined },
   succeeded: boolean,
   config: CrtrailConfig,
 ): boolean {
   if (!succeeded || change.dry_run || actor.kind === 'gitops') return false;
-  if (change.kind === 'status' || change.kind === 'noop' || change.kind === 'create') return false;
+  const kind = driftClass(change);
+  if (kind === 'status' || kind === 'noop' || kind === 'create') return false;
   if (gitopsManagersOf(previous, config).size === 0 && gitopsManagersOf(next, config).size === 0) return false;
-  if (change.kind === 'metadata') return actor.kind === 'human' || actor.kind === 'serviceaccount' || actor.kind === 'unknown';
+  if (kind === 'metadata') return actor.kind === 'human' || actor.kind === 'serviceaccount' || actor.kind === 'unknown';
   return true;
 }

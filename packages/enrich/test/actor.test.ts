@@ -332,7 +332,7 @@ test('drift: a GitOps-managed object changed by someone other than a GitOps tool
   const asFlux = actorOf({ user: 'alice@example.com', impersonated: FLUX_SA, ua: KUBECTL_UA, uri: `${CERT}?fieldManager=kubectl-patch` });
   const claimsFlux = actorOf({ user: 'alice@example.com', ua: KUBECTL_UA, uri: `${CERT}?fieldManager=kustomize-controller&force=true` });
   const change = (kind: string, dry_run = false) => ({ kind, dry_run });
-  const cases: Array<[string, KubeObject | undefined, KubeObject | undefined, { kind: string }, { kind: string; dry_run: boolean }, boolean, boolean]> = [
+  const cases: Array<[string, KubeObject | undefined, KubeObject | undefined, { kind: string }, { kind: string; dry_run: boolean; paths?: string[] }, boolean, boolean]> = [
     // what, previous, next, writer, change, succeeded, drift
     ['a person patches spec of a Flux-managed object', fluxManaged, fluxManaged, human, change('spec'), true, true],
     ['a person patches spec of an Argo CD (client-side apply) object', argoCsaManaged, argoCsaManaged, human, change('spec'), true, true],
@@ -350,6 +350,9 @@ test('drift: a GitOps-managed object changed by someone other than a GitOps tool
     ['an operator adds a finalizer', fluxManaged, fluxManaged, operator, change('metadata'), true, false],
     ['system:apiserver status conditions', fluxManaged, fluxManaged, apiserver, change('status'), true, false],
     ['a person writes status', fluxManaged, fluxManaged, human, change('status'), true, false],
+    ['an operator PUTs status and its finalizer on the main resource', fluxManaged, fluxManaged, operator, { ...change('mixed'), paths: ['/metadata/finalizers', '/status/conditions/0/status'] }, true, false],
+    ['a person changes status and a label in one PUT', fluxManaged, fluxManaged, human, { ...change('mixed'), paths: ['/metadata/labels/team', '/status/phase'] }, true, true],
+    ['an operator changes spec and status in one PUT', fluxManaged, fluxManaged, operator, { ...change('mixed'), paths: ['/spec/replicas', '/status/replicas'] }, true, true],
     ['unmanaged object', plain, plain, human, change('spec'), true, false],
     ['Flux Kustomization a person made (status-only GitOps entry)', fluxStatusOnly, fluxStatusOnly, human, change('spec'), true, false],
     ['Argo CD Application a person made (status-only GitOps entry)', argoStatusOnly, argoStatusOnly, human, change('spec'), true, false],
