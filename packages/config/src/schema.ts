@@ -51,11 +51,11 @@ export const configSchema = z
       .default({}),
     actors: z
       .object({
-        /** `tool` of a write, from its userAgent and/or the field manager of the response's managedFields. First match wins. */
+        /** `tool` of a write, from its userAgent and/or the request's field manager (`?fieldManager=`, else the apiserver's default from the userAgent). First match wins. */
         tools: z.array(z.object({ tool: z.string().min(1), userAgent: regex.optional(), manager: regex.optional() }).strict()).default([]),
         /** Usernames (regex) that are controllers/operators even with a kubectl-like userAgent. */
         controllers: z.array(regex).default([]),
-        /** GitOps managers: a write matching one is `gitops`; objects they manage are drift-checked. */
+        /** GitOps managers: a write by one (its service account, or a service account with its userAgent/field manager) is `gitops`; objects whose managedFields name its `manager` are drift-checked. */
         gitops: z
           .array(z.object({ name: z.string().min(1), userAgent: regex.optional(), manager: regex.optional(), username: regex.optional() }).strict())
           .default([]),
