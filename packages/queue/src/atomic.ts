@@ -22,7 +22,15 @@ export async function addJobsAtomically<T>(queue: Queue<T>, name: string, datas:
     // not to an id); errors come back from exec() below.
     job.addJob(multi as never, {}).catch(() => {});
   }
-  const results = await multi.exec();
+  let results: Awaited<ReturnType<typeof multi.exec>>;
+  try {
+    results = await multi.exec();
+  } catch (err) {
+    // EXECABORT says only "previous errors": name the first (e.g. OOM command not allowed …).
+    const first = (err as { previousErrors?: Error[] }).previousErrors?.[0];
+    if (first) (err as Error).message += ` (${first.message})`;
+    throw err;
+  }
   // null: the transaction was aborted (a WATCHed key changed) — nothing was written.
   if (!results) throw new Error('Redis transaction aborted: no job written');
   const ids: string[] = [];
