@@ -28,7 +28,8 @@ function event(i: number, blobBytes: number) {
 
 const batches = {
   'typical 400 × ~1.2 KB': Array.from({ length: 400 }, (_, i) => event(i, 300)),
-  '20 MB: 400 × ~25 KB': Array.from({ length: 400 }, (_, i) => event(i, 12_400)),
+  '10 MB: 400 × ~25 KB': Array.from({ length: 400 }, (_, i) => event(i, 12_400)),
+  '20 MB: 400 × ~50 KB': Array.from({ length: 400 }, (_, i) => event(i, 24_900)),
   '21 MB: 60,000 small': Array.from({ length: 60_000 }, (_, i) => ({ ...event(i, 0), requestObject: undefined, responseObject: undefined })),
 };
 
@@ -62,7 +63,7 @@ for (const mb of [0.5, 2, 8, 20]) {
   say(`${(json.length / 1e6).toFixed(1)} MB job: +${((after - before) / 1e6).toFixed(1)} MB heap parsed (${((after - before) / json.length).toFixed(2)}×), + the ${(json.length / 1e6).toFixed(1)} MB string while it is read (${parsed.events.length} events)`);
 }
 
-say('\n## writing a 20 MB batch in one MULTI, by bound');
+say('\n## writing a batch in one MULTI (split included), by bound');
 const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
 const prefix = uniquePrefix('bench-jobs');
 const queue = createBatchQueue(prefix, redis);

@@ -62,6 +62,9 @@ export async function redisPersistence(redis: Redis): Promise<RedisPersistence> 
 export function persistenceWarning(url: string, p: RedisPersistence): string | undefined {
   if (p.persistent) return undefined;
   const where = redactUrl(url);
+  if (p.unknown) {
+    return `Redis at ${where}: its persistence settings could not be read (${p.how}); unless it runs with appendonly yes, a restart of it loses every acked batch not yet indexed, object histories and dead letters`;
+  }
   return `Redis at ${where} keeps nothing on disk (${p.how}): a restart of it loses every acked batch not yet indexed, object histories and dead letters; enable appendonly yes`;
 }
 

@@ -54,7 +54,7 @@ export async function startWebhook(
   // when not configured, so the webhook needs Redis at start (it cannot ack anything without it anyway).
   await ready(redis, env.CRTRAIL_REDIS_URL);
   const salt = await redactionSalt(redis, env.CRTRAIL_INDEX_PREFIX, env.CRTRAIL_REDACTION_SALT);
-  const persistence = await redisPersistence(redis);
+  const persistence = await redisPersistence(redis).catch((err: Error) => ({ aof: false, rdb: false, persistent: false, unknown: true, how: err.message }));
   queue.on('error', () => {});
   const app = buildWebhook({
     queue,
