@@ -358,7 +358,7 @@ describe('webhook durability: a Redis that persists', () => {
       } finally {
         await lonely.close();
       }
-      replica = await ownRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
+      replica = await ownRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port), '--enable-debug-command', 'yes'] });
       const conn = (replicaConn = new Redis(replica.url));
       await eventually(async () => ((await conn.info('replication')).includes('master_link_status:up') ? true : undefined), 20_000, 'replica in sync');
       const hook = await startWebhook(loadEnv({ CRTRAIL_REDIS_URL: primary.url, CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0', CRTRAIL_REDIS_WAIT_REPLICAS: '1' }), false);
@@ -370,6 +370,16 @@ describe('webhook durability: a Redis that persists', () => {
         const jobs = await onReplica.getJobs(['waiting']);
         assert.ok(jobs.some((j) => j.data.events.map((e) => e.auditID).join() === 'd-2,d-3'));
         await onReplica.close();
+        // A replica that is there but cannot confirm in time (frozen for 3 s): 503, even though the
+        // primary has the jobs. (A WAIT on a connection that wrote nothing would answer 1 at once.)
+        const sleeper = new Redis(replica.url);
+        const frozen = sleeper.call('DEBUG', 'SLEEP', '3').catch(() => {});
+        await new Promise((r) => setTimeout(r, 100));
+        const late = await post(hook.url, eventList([event(4)]));
+        assert.equal(late.status, 503);
+        assert.match((await late.json()).reason, /only 0 of 1 Redis replicas/);
+        await frozen;
+        sleeper.disconnect();
       } finally {
         await hook.close();
       }

@@ -198,8 +198,8 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
   });
 
   // The parsed body's size (inflated): re-serializing parsed JSON hardly ever makes it longer (only
-  // numbers such as 1e5 grow, by a few bytes), so it bounds
-  // the kept events' JSON and spares measuring them when a batch fits one job anyway.
+  // numbers such as 1e5 grow, by a few bytes), so it bounds the kept events' JSON and spares
+  // measuring them when a batch fits one job anyway.
   const bodyBytesOf = new WeakMap<FastifyRequest, number>();
   // JSON bodies go through secure-json-parse: `__proto__` / `constructor.prototype` keys are a 400,
   // never an object whose prototype an attacker chose. Only JSON is parsed: any other type is a 415.
@@ -288,7 +288,9 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
       if (waitReplicas > 0) {
         let acked: number;
         try {
-          acked = Number(await options.redis.call('WAIT', String(waitReplicas), String(waitTimeoutMs)));
+          // On the connection that wrote the jobs: WAIT counts replicas that have this client's writes.
+          const client = (await options.queue.client) as unknown as Redis;
+          acked = Number(await client.call('WAIT', String(waitReplicas), String(waitTimeoutMs)));
         } catch (err) {
           throw errors.queueUnavailable(`WAIT for replicas: ${(err as Error).message}`);
         }
