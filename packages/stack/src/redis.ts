@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheDir } from './paths.js';
@@ -59,6 +59,8 @@ export async function startRedisServer(port: number, options: RedisServerOptions
   let gone = false;
   void managed.exited.then(() => {
     gone = true;
+    // The temp folder of a throw-away Redis (empty: it persists nothing) goes with it; a given one stays.
+    if (!o.dir) rmSync(dir, { recursive: true, force: true });
   });
   const url = `redis://127.0.0.1:${port}`;
   const deadline = Date.now() + REDIS_START_DEADLINE_MS;
