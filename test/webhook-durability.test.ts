@@ -301,8 +301,15 @@ describe('webhook durability: a Redis that persists', () => {
     const r = new Redis(renamed.url);
     try {
       const expected = (await machine.call('CONFIG', 'GET', 'appendonly')) as string[];
+      const save = (await machine.call('CONFIG', 'GET', 'save')) as string[];
       const p = await redisPersistence(machine);
       assert.equal(p.aof, expected[1] === 'yes');
+      assert.equal(p.rdb, save[1] !== '');
+      await withWebhook('durability', {}, async (hook) => {
+        const body = await (await fetch(`${hook.url}/readyz`)).json();
+        assert.equal(body.redis.persistent, p.persistent);
+        assert.equal(body.warning === undefined, p.persistent, 'a warning exactly when nothing is persisted');
+      });
       await assert.rejects(r.call('CONFIG', 'GET', 'appendonly'), /unknown command/);
       const viaInfo = await redisPersistence(r);
       assert.equal(viaInfo.aof, true);
@@ -317,10 +324,14 @@ describe('webhook durability: a Redis that persists', () => {
 
   test('the Redis `crtrail up` starts is durable and keeps its data across a restart', async () => {
     const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'crtrail-up-redis-'));
+    const cache = mkdtempSync(join(tmpdir(), 'crtrail-up-redis-'));
+    const dir = join(cache, `redis-${port}`);
     const url = `redis://127.0.0.1:${port}`;
+    const before = process.env.CRTRAIL_CACHE_DIR;
+    process.env.CRTRAIL_CACHE_DIR = cache;
     try {
-      const first = await ensureRedis(url, () => {}, { dir });
+      // As `crtrail up` calls it: no options → durable, in <cache>/redis-<port>.
+      const first = await ensureRedis(url);
       assert.ok(first.started);
       let r = new Redis(url);
       assert.deepEqual(await r.call('CONFIG', 'GET', 'appendonly'), ['appendonly', 'yes']);
@@ -330,13 +341,15 @@ describe('webhook durability: a Redis that persists', () => {
       r.disconnect();
       await first.started.stop(); // SIGTERM, as Ctrl-C does: the AOF is flushed, the folder stays
       assert.ok(existsSync(dir));
-      const second = await ensureRedis(url, () => {}, { dir });
+      const second = await ensureRedis(url);
       r = new Redis(url);
       assert.equal(await r.get('acked'), 'batch-1');
       r.disconnect();
       await second.started?.stop();
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      if (before === undefined) delete process.env.CRTRAIL_CACHE_DIR;
+      else process.env.CRTRAIL_CACHE_DIR = before;
+      rmSync(cache, { recursive: true, force: true });
     }
   });
 
