@@ -27,11 +27,12 @@ async function fromInfo(redis: Redis): Promise<RedisPersistence> {
   const info = (await redis.call('INFO', 'persistence')) as string;
   const field = (k: string): string | undefined => new RegExp(`^${k}:(.*)$`, 'm').exec(info)?.[1]?.trim();
   const aof = field('aof_enabled') === '1';
-  // INFO does not show the save schedule; a snapshot ever taken (rdb_last_save_time > start) or
-  // pending changes since one are the best it tells. rdb_saves (Redis ≥ 7) counts snapshots taken.
+  // INFO does not show the RDB save schedule, only snapshots taken since start (rdb_saves, Redis ≥ 7):
+  // an RDB-only Redis that has not snapshotted yet reads as not persistent — a warning too many,
+  // never one too few.
   const saves = Number(field('rdb_saves') ?? '0');
   const rdb = saves > 0;
-  return { aof, rdb, persistent: aof || rdb, how: `aof_enabled:${aof ? 1 : 0}, rdb_saves:${saves} (from INFO persistence; CONFIG is not available)` };
+  return { aof, rdb, persistent: aof || rdb, how: `aof_enabled:${aof ? 1 : 0}, rdb_saves:${saves} (from INFO persistence; CONFIG is not available, the RDB schedule is not visible)` };
 }
 
 /**
