@@ -34,6 +34,9 @@ export const envSchema = z
     CRTRAIL_BODY_LIMIT: z.coerce.number().int().positive().default(32 * 1024 * 1024),
     CRTRAIL_QUEUE_MAX_WAITING: z.coerce.number().int().min(0).default(10_000),
     CRTRAIL_MAX_CONNECTIONS: z.coerce.number().int().min(0).default(0),
+    // After writing a batch the webhook runs `WAIT <n>`: the 200 then also means n replicas have it
+    // (fewer within 1 s → 503, the apiserver retries). 0: ack once the primary has it.
+    CRTRAIL_REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(100).default(0),
     CRTRAIL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     CRTRAIL_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     // A worker-only process lowers its CPU priority by this much (0–19): on a shared host the

@@ -3,12 +3,20 @@ import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { AuditEvent } from '@crtrail/audit';
 
-/** One webhook POST = one job: the apiserver's batch, split by the worker (keeps Redis load low). */
+/**
+ * A part of one webhook POST: the apiserver's batch, cut into jobs bounded in events and bytes
+ * ({@link JOB_BOUNDS}), all written in one Redis transaction. A small batch is one job.
+ */
 export interface BatchJob {
   cluster: string;
   /** Epoch ms when the webhook acked the batch (pipeline lag is measured from here). */
   receivedAt: number;
   events: AuditEvent[];
+  /** Id of the POST this job is a part of (the same on all its parts). Absent on jobs of older webhooks. */
+  batch?: string;
+  /** 1-based index of this part among `parts`. */
+  part?: number;
+  parts?: number;
 }
 
 export const JOB_NAME = 'batch';
@@ -72,3 +80,6 @@ export async function redactionSalt(redis: Redis, prefix: string, fromEnv: strin
 }
 export * from './lua.js';
 export { kindsKey, RedisKindTable } from './kinds.js';
+export * from './split.js';
+export * from './atomic.js';
+export * from './persistence.js';

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { loadConfig, loadEnv, workerExecArgv, type Env } from '@crtrail/config';
-import { ensureElasticsearch, ensureRedis, repoRoot, type Managed } from '@crtrail/stack';
+import { ensureElasticsearch, ensureRedis, pingRedis, repoRoot, type Managed } from '@crtrail/stack';
+import { redactUrl } from '@crtrail/queue';
 import { authHeaders, esConnectionFromEnv, indexNames } from '@crtrail/store';
 import { loadWebhookAuth, startWebhook, type RunningWebhook, type WebhookAuth } from '@crtrail/webhook';
 import { startWorker, type RunningWorker } from '@crtrail/worker';
@@ -159,8 +160,21 @@ export async function up(options: UpOptions): Promise<void> {
     });
   };
   try {
-    const redis = await ensureRedis(env.CRTRAIL_REDIS_URL, say);
-    if (redis.started) started.push(redis.started);
+    if (options.webhookOnly || options.workerOnly) {
+      // A webhook or worker alone is a part of a deployment whose Redis is someone else's: starting one
+      // here would ack batches into a Redis no other part sees. (A worker `up` supervises is started
+      // after `up` itself made sure of Redis, so it finds one.)
+      if (!(await pingRedis(env.CRTRAIL_REDIS_URL))) {
+        throw new Error(
+          `Redis at ${redactUrl(env.CRTRAIL_REDIS_URL)} does not answer: --${options.webhookOnly ? 'webhook' : 'worker'}-only never starts one; start Redis or set CRTRAIL_REDIS_URL to a running one`,
+        );
+      }
+      say(`using Redis at ${redactUrl(env.CRTRAIL_REDIS_URL)}`);
+    } else {
+      // The all-in-one starts a durable Redis (appendonly yes, data under the cache folder, kept across runs).
+      const redis = await ensureRedis(env.CRTRAIL_REDIS_URL, say);
+      if (redis.started) started.push(redis.started);
+    }
     if (!options.webhookOnly) {
       const conn = esConnectionFromEnv(env);
       const es = await ensureElasticsearch(env.CRTRAIL_ES_URL, authHeaders(conn), say);

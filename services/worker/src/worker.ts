@@ -4,7 +4,7 @@ import type { Client } from '@elastic/elasticsearch';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import type { Env } from '@crtrail/config';
-import { createRedis, dlqKey, jobBackoff, queueName, type BatchJob } from '@crtrail/queue';
+import { createRedis, dlqKey, jobBackoff, persistenceWarning, queueName, redisPersistence, type BatchJob } from '@crtrail/queue';
 import { createEsClient, esConnectionFromEnv, hasIlm, indexNames, installTemplates, RecordLocator, rolloverIfNeeded } from '@crtrail/store';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { processBatch, type BatchResult } from './process-batch.js';
@@ -67,6 +67,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   await installTemplates(es, env.CRTRAIL_INDEX_PREFIX);
   const redis = createRedis(env.CRTRAIL_REDIS_URL);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
+  // An ack is only as durable as this Redis: say it loudly when it keeps nothing on disk.
+  const unsafe = await redisPersistence(redis).then((p) => persistenceWarning(env.CRTRAIL_REDIS_URL, p), () => undefined);
+  if (unsafe) log.warn({ code: 'CRTRAIL_WARN_REDIS_NOT_PERSISTENT' }, unsafe);
   const metrics = createWorkerMetrics();
   const enrich = createEnricher(config);
   const tracker =
