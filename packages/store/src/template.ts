@@ -30,12 +30,7 @@ export async function installTemplates(es: Client, prefix: string): Promise<void
     _meta: { managed_by: 'crtrail', description: 'custom-resource change records' },
   });
   const aliasExists = await es.indices.existsAlias({ name: names.alias });
-  if (aliasExists) {
-    // The template only shapes indices made later: a field added since (crtrail.object.key) is put on
-    // the live ones too, else their records keep it unsearchable until the next rollover. Additive only.
-    await es.indices.putMapping({ index: names.alias, ...recordMapping });
-    return;
-  }
+  if (aliasExists) return;
   try {
     await es.indices.create({
       index: names.initial,
