@@ -68,6 +68,8 @@ async function startFakeKibana(auth: string): Promise<FakeKibana> {
     const form = await new Request('http://kibana/', { method: 'POST', headers: { 'content-type': String(req.headers['content-type']) }, body }).formData();
     const file = form.get('file');
     if (!file || typeof file === 'string') return json(res, 400, { statusCode: 400, error: 'Bad Request', message: '[request body.file]: expected value of type [Stream] but got [undefined]' });
+    // Kibana refuses a file whose name does not end in .ndjson.
+    if (!file.name.endsWith('.ndjson')) return json(res, 400, { statusCode: 400, error: 'Bad Request', message: `Invalid file extension ${file.name}` });
     const objects = (await file.text())
       .split('\n')
       .filter((l) => l.trim())
