@@ -59,6 +59,8 @@ async function startFakeKibana(auth: string): Promise<FakeKibana> {
     if (req.method === 'GET' && url.pathname === '/api/status') return json(res, fake.status.code, fake.status.body);
     const m = /^(?:\/s\/([a-z0-9_-]+))?\/api\/saved_objects\/_import$/.exec(url.pathname);
     if (!m) return json(res, 404, { statusCode: 404, error: 'Not Found', message: 'Not Found' });
+    // Kibana answers 404 for a space that does not exist.
+    if (m[1] !== undefined && m[1] !== 'team-a') return json(res, 404, { statusCode: 404, error: 'Not Found', message: `Saved object [space/${m[1]}] not found` });
     if (fake.forbidImport) return json(res, 403, { statusCode: 403, error: 'Forbidden', message: 'Unable to bulk_create index-pattern,search,lens,dashboard' });
     if (req.method !== 'POST') return json(res, 404, { statusCode: 404, error: 'Not Found' });
     if (req.headers['kbn-xsrf'] === undefined) return json(res, 400, { statusCode: 400, error: 'Bad Request', message: 'Request must contain a kbn-xsrf header.' });
@@ -139,6 +141,12 @@ describe('crtrail kibana setup', () => {
     assert.doesNotMatch(again.stdout, /created/);
     assert.equal(again.stdout.match(/^ {2}updated/gm)?.length, 11);
     assert.match(again.stdout, new RegExp(`${kb.url}/s/team-a/app/dashboards#/view/acme-dashboard`));
+    const missing = await runCli(['kibana', 'setup', '--kibana-url', kb.url, '--space', 'team-b'], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /has no space "team-b" \(404 from .*\/s\/team-b\/api\/saved_objects\/_import\?overwrite=true\): create it, or leave --space out/);
+    const bad = await runCli(['kibana', 'setup', '--kibana-url', kb.url, '--space', 'Team A'], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--space "Team A" is not a Kibana space id/);
   });
 
   test('wrong credentials: exit 1 naming the 401 and which credentials were used', async () => {

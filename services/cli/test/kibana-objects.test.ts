@@ -80,6 +80,36 @@ test('every bundled object parses, has a unique id, and every reference resolves
   JSON.parse(dash.attributes.optionsJSON);
 });
 
+// Attribute names Kibana 8's saved-object schemas accept per type (dashboard and data view schemas
+// forbid unknown keys: an extra one fails the import).
+const ALLOWED_ATTRIBUTES: Record<string, string[]> = {
+  'index-pattern': ['title', 'name', 'timeFieldName', 'fields', 'fieldAttrs', 'sourceFilters', 'fieldFormatMap', 'type', 'typeMeta', 'allowNoIndex', 'runtimeFieldMap', 'allowHidden'],
+  search: ['title', 'sort', 'columns', 'description', 'grid', 'hideChart', 'isTextBasedQuery', 'usesAdHocDataView', 'kibanaSavedObjectMeta', 'viewMode', 'hideAggregatedPreview', 'rowHeight', 'headerRowHeight', 'hits', 'timeRestore', 'timeRange', 'refreshInterval', 'rowsPerPage', 'sampleSize', 'breakdownField'],
+  lens: ['title', 'description', 'visualizationType', 'state', 'uiStateJSON', 'visState', 'savedSearchRefName'],
+  dashboard: ['title', 'description', 'kibanaSavedObjectMeta', 'timeRestore', 'timeFrom', 'timeTo', 'refreshInterval', 'controlGroupInput', 'panelsJSON', 'optionsJSON', 'hits', 'version'],
+};
+
+test("every object uses only attributes Kibana's schema for its type accepts, and each Lens state is consistent", () => {
+  for (const o of parseNdjson(readFileSync(BUNDLED, 'utf8'))) {
+    for (const k of Object.keys(o.attributes)) assert.ok(ALLOWED_ATTRIBUTES[o.type]!.includes(k), `${o.type} ${o.id}: attribute ${k}`);
+    assert.equal(typeof o.attributes.title, 'string');
+    if (o.type !== 'lens') continue;
+    const layers = o.attributes.state.datasourceStates.formBased.layers as Record<string, { columns: Record<string, { operationType: string; params?: any }>; columnOrder: string[] }>;
+    for (const [layerId, layer] of Object.entries(layers)) {
+      assert.deepEqual([...layer.columnOrder].sort(), Object.keys(layer.columns).sort(), `${o.id}: columnOrder lists every column`);
+      for (const c of Object.values(layer.columns)) {
+        if (c.operationType === 'terms') assert.ok(layer.columns[c.params.orderBy.columnId], `${o.id}: terms ordered by an existing column`);
+      }
+      const vis = o.attributes.state.visualization;
+      const used: string[] =
+        o.attributes.visualizationType === 'lnsXY'
+          ? vis.layers.flatMap((l: any) => (assert.equal(l.layerId, layerId), [l.xAccessor, l.splitAccessor, ...l.accessors].filter(Boolean)))
+          : (assert.equal(vis.layerId, layerId), vis.columns.map((c: any) => c.columnId));
+      for (const id of used) assert.ok(layer.columns[id], `${o.id}: visualization uses column ${id}, which exists`);
+    }
+  }
+});
+
 test('a non-default index prefix is substituted into the data view pattern, every id and every reference', () => {
   const objects = parseNdjson(toNdjson(kibanaSavedObjects('acme-audit')));
   assert.equal(objects.find((o) => o.type === 'index-pattern')!.attributes.title, 'acme-audit-changes*');

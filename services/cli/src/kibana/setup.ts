@@ -144,6 +144,7 @@ function describeError(e: NonNullable<ImportResponse['errors']>[number]): string
 
 /** Checks Kibana, imports the objects for `prefix` and reports each one; throws naming every object that failed. */
 export async function setupKibana(target: KibanaTarget, prefix: string): Promise<SetupResult> {
+  spacePath(target.space); // a bad --space fails before Kibana is asked anything
   const version = await checkKibana(target);
   const objects = kibanaSavedObjects(prefix);
   const answer = await importSavedObjects(target, objects);
