@@ -50,6 +50,15 @@ export const envSchema = z
     // The webhook's address as the apiserver reaches it (a load balancer, a DNS name): written into the
     // kubeconfig instead of the address the webhook listens on.
     CRTRAIL_PUBLIC_URL: url.optional(),
+    // `crtrail kibana setup`: where to import the saved objects, and as whom (basic auth or an API key).
+    CRTRAIL_KIBANA_URL: url.optional(),
+    CRTRAIL_KIBANA_USERNAME: z.string().optional(),
+    CRTRAIL_KIBANA_PASSWORD: z.string().optional(),
+    CRTRAIL_KIBANA_API_KEY: z.string().optional(),
+  })
+  .refine((e) => (e.CRTRAIL_KIBANA_USERNAME === undefined) === (e.CRTRAIL_KIBANA_PASSWORD === undefined), {
+    message: 'CRTRAIL_KIBANA_USERNAME and CRTRAIL_KIBANA_PASSWORD must be set together',
+    path: ['CRTRAIL_KIBANA_USERNAME'],
   })
   .refine((e) => Boolean(e.CRTRAIL_TLS_CERT) === Boolean(e.CRTRAIL_TLS_KEY), {
     message: 'CRTRAIL_TLS_CERT and CRTRAIL_TLS_KEY must be set together',

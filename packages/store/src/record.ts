@@ -74,6 +74,16 @@ function versionOf(event: AuditEvent, object?: KubeObject): string | undefined {
  * Kubernetes audit integration names them) + `crtrail.*`. Request/response bodies are kept in
  * `_source` (unindexed) so an auditor sees exactly what the apiserver logged (after redaction).
  */
+/**
+ * One keyword naming the object across its records, `cluster/group/resource/namespace/name`
+ * (namespace empty for a cluster-scoped object; no part can hold a `/`): what a Kibana link to an
+ * object's history and a "most-changed objects" terms aggregation need as a single value.
+ */
+export function objectKey(cluster: string, group: string, resource: string | undefined, namespace: string | undefined, name: string | undefined): string | undefined {
+  if (!resource || !name) return undefined;
+  return `${cluster}/${group}/${resource}/${namespace ?? ''}/${name}`;
+}
+
 export function buildRecord(input: RecordInput): Record<string, unknown> {
   const { event, object, cluster, change, actor } = input;
   const ref = event.objectRef ?? {};
@@ -149,6 +159,7 @@ export function buildRecord(input: RecordInput): Record<string, unknown> {
         name,
         uid,
         resourceVersion: objectRef.resourceVersion,
+        key: objectKey(cluster, ref.apiGroup ?? '', ref.resource, namespace, name),
       },
       change: { ...change, text: opsText(change.ops) },
       state: input.stateAfter ? { after: input.stateAfter } : undefined,

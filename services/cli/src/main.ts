@@ -11,6 +11,7 @@ import { registerVerify } from './commands/verify.js';
 import { registerKeygen } from './commands/keygen.js';
 import { registerKubeconfig } from './commands/kubeconfig.js';
 import { registerDemo } from './commands/demo.js';
+import { registerKibana } from './commands/kibana.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -73,6 +74,7 @@ export async function main(argv: string[]): Promise<void> {
   registerKeygen(program);
   registerKubeconfig(program);
   registerDemo(program, defaultWebhookUrl());
+  registerKibana(program);
 
   await program.parseAsync(argv);
 }
