@@ -36,6 +36,10 @@ export const envSchema = z
     CRTRAIL_MAX_CONNECTIONS: z.coerce.number().int().min(0).default(0),
     CRTRAIL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     CRTRAIL_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    // How long a crashed worker's job stays locked before another worker retries it (BullMQ
+    // lockDuration, also the stalled-check interval). A live worker renews its locks every half of it,
+    // which it can as no job holds the event loop for more than about a second (chunks + yields).
+    CRTRAIL_WORKER_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
     // A worker-only process lowers its CPU priority by this much (0–19): on a shared host the
     // webhook's acks, which the apiserver waits for, come before indexing, which may lag and catch up.
     CRTRAIL_WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
