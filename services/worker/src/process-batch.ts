@@ -61,8 +61,9 @@ export async function deadLetterEvents(deps: Pick<BatchDeps, 'redis' | 'prefix' 
 /**
  * Events processed between two yields to the event loop. A job may be large (an old webhook's
  * whole apiserver batch, or a replay); processed in one go, 60,000 events held the loop for 66 s,
- * so BullMQ could not renew the job's lock and another worker processed it a second time. 100
- * events of 25 KB take ~0.1–0.3 s to diff and enrich (bench/worker-memory.ts), well under a second.
+ * so BullMQ could not renew the job's lock and another worker processed it a second time. In
+ * chunks of 100 the longest block in such a job was 0.19 s (bench/worker-memory.ts), and a chunk of
+ * 100 events of 25 KB is 2.5 MB of JSON, the size of the largest job the webhook writes.
  * Chunks are processed in order, one after the other, so one object's writes keep their order.
  */
 export const CHUNK_EVENTS = 100;

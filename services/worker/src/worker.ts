@@ -86,9 +86,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
   const prefix = env.CRTRAIL_INDEX_PREFIX;
   // Before any job: a salt that differs from the one existing records were hashed with refuses the start.
-  const salt = await checkRedactionSalt(redis, es, prefix, env.CRTRAIL_REDACTION_SALT).catch((err: Error) => {
-    redis.disconnect();
-    void es.close();
+  const salt = await checkRedactionSalt(redis, es, prefix, env.CRTRAIL_REDACTION_SALT).catch(async (err: Error) => {
+    await redis.quit().catch(() => redis.disconnect());
+    await es.close();
     throw err;
   });
   const metrics = createWorkerMetrics();
@@ -168,6 +168,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   // Queue-wide gauges (all workers agree on them), read every few seconds rather than per scrape.
   const queue = new Queue<BatchJob>(queueName(prefix), { connection: redis });
   queue.on('error', () => {});
+  // Its set-up runs on the shared connection: finished before anyone can close() that connection.
+  await queue.waitUntilReady();
+  await worker.waitUntilReady();
   const gaugeTimer = setInterval(() => {
     void readQueueGauges(queue, redis, prefix, metrics).catch(() => {});
   }, 5_000);
@@ -204,7 +207,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       await tracker.close?.();
       server?.close();
       await es.close();
-      redis.disconnect();
+      // QUIT lets replies still on their way arrive; a plain disconnect rejected them (unhandled).
+      await redis.quit().catch(() => redis.disconnect());
     },
   };
 }
