@@ -1,8 +1,8 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { serviceRegistry } from '@crtrail/telemetry';
 
 export function createWorkerMetrics() {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'crtrail_worker_' });
+  const registry = serviceRegistry('worker');
   return {
     registry,
     events: new Counter({ name: 'crtrail_worker_events_total', help: 'Audit events seen, by filter decision', labelNames: ['decision'], registers: [registry] }),

@@ -46,9 +46,28 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-function serve(metrics: WorkerMetrics, host: string, port: number): Promise<Server> {
+/** How long /readyz waits for Redis or Elasticsearch before calling it unreachable. */
+const READY_TIMEOUT_MS = 2_000;
+
+/** Redis and Elasticsearch both answer: what a worker needs to take a batch and write its records. */
+export async function workerReadiness(redis: Redis, es: Client): Promise<{ ready: boolean; redis: string; elasticsearch: string }> {
+  const within = <T>(p: Promise<T>): Promise<T> =>
+    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS).unref())]);
+  const [r, e] = await Promise.allSettled([within(redis.ping()), within(es.cluster.health({ timeout: `${READY_TIMEOUT_MS}ms` }, { requestTimeout: READY_TIMEOUT_MS }))]);
+  const redisState = r.status === 'fulfilled' ? 'ok' : `unreachable (CRTRAIL_REDIS_URL): ${(r.reason as Error).message}`;
+  const esState =
+    e.status === 'fulfilled' ? (e.value.status === 'red' ? 'red' : 'ok') : `unreachable (CRTRAIL_ES_URL): ${(e.reason as Error).message}`;
+  return { ready: redisState === 'ok' && esState === 'ok', redis: redisState, elasticsearch: esState };
+}
+
+function serve(metrics: WorkerMetrics, host: string, port: number, readiness: () => ReturnType<typeof workerReadiness>): Promise<Server> {
   const server = createServer((req, res) => {
-    if (req.url === '/metrics') {
+    if (req.url === '/readyz') {
+      void readiness().then((r) => {
+        res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json', ...(r.ready ? {} : { 'retry-after': '5' }) });
+        res.end(JSON.stringify({ status: r.ready ? 'ready' : 'unavailable', redis: r.redis, elasticsearch: r.elasticsearch }));
+      });
+    } else if (req.url === '/metrics') {
       void metrics.registry.metrics().then((text) => {
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
         res.end(text);
@@ -193,7 +212,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   }, ROLLOVER_CHECK_MS);
   rolloverTimer.unref();
   let server: Server | undefined;
-  if (options.serveMetrics ?? true) server = await serve(metrics, env.CRTRAIL_HOST, env.CRTRAIL_WORKER_PORT);
+  if (options.serveMetrics ?? true) server = await serve(metrics, env.CRTRAIL_HOST, env.CRTRAIL_WORKER_PORT, () => workerReadiness(redis, es));
   const address = server?.address();
   return {
     worker,
