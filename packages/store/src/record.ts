@@ -41,6 +41,11 @@ export interface RecordInput {
   actor: RecordActor;
   /** Stored state after the write, when there is one. */
   stateAfter?: KubeObject | undefined;
+  /**
+   * sha256 of the configuration parts the derived fields (criticality, drift, actor, ignored paths)
+   * were computed with: chained, so `verify` knows which configuration to recompute them with.
+   */
+  configDigest?: string | undefined;
   /** When the webhook acked the batch and when the worker wrote the record (epoch ms): pipeline lag. */
   receivedAt?: number;
   ingestedAt?: number;
@@ -148,6 +153,7 @@ export function buildRecord(input: RecordInput): Record<string, unknown> {
       },
       change: { ...change, text: opsText(change.ops) },
       state: input.stateAfter ? { after: input.stateAfter } : undefined,
+      config_digest: input.configDigest,
       received_at: input.receivedAt !== undefined ? new Date(input.receivedAt).toISOString() : undefined,
     },
   };

@@ -6,6 +6,7 @@ import { classifyEvent, type FilterOptions } from '@crtrail/filter';
 import type { BatchJob } from '@crtrail/queue';
 import { buildRecord, bulkWrite, indexNames, opsText, RecordLocator, type BulkAction, type BulkRejection } from '@crtrail/store';
 import { confirmChain, sealChain, storedChainHead } from './chain.js';
+import { configDigest } from '@crtrail/integrity';
 import { stateHash } from '@crtrail/diff';
 import { pushDeadLetters } from './dead-letters.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -84,6 +85,7 @@ export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<Batc
           change,
           actor,
           stateAfter: r.stateAfter,
+          configDigest: configDigest(deps.config),
           receivedAt: job.receivedAt,
           ingestedAt,
         }),

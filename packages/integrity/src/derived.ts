@@ -1,0 +1,236 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson, isObject, type AuditEvent, type KubeObject } from '@crtrail/audit';
+import type { CrtrailConfig } from '@crtrail/config';
+import { DEFAULT_IGNORE_PATHS, classifyKind, diffValues, leaves, pathsOf, patchTypeOf, sanitize, toJsonPatch, type Op } from '@crtrail/diff';
+import { appliesTo, classifyActor, criticalPaths, detectDrift, type ActorKind } from '@crtrail/enrich';
+import { opsText } from '@crtrail/store';
+
+/**
+ * Bumped when the code that derives a record's summary fields changes its results: part of the
+ * configuration digest, so records derived by other code are reported as not checkable rather
+ * than as edited.
+ */
+export const DERIVATION_VERSION = 1;
+
+/**
+ * The parts of a validated configuration that a record's derived fields depend on: the diff's
+ * ignored paths (ops, and so everything computed from them), the actor rules (`crtrail.actor`,
+ * drift) and the critical rules. Redaction is not here (it changes the chained bodies before the
+ * record is hashed), nor the filter's built-in groups (they decide which events become records).
+ */
+export function derivationConfig(config: CrtrailConfig): Record<string, unknown> {
+  return {
+    derivation: DERIVATION_VERSION,
+    ignore_paths: [...DEFAULT_IGNORE_PATHS, ...config.filter.ignorePaths],
+    actors: config.actors,
+    critical: config.critical,
+  };
+}
+
+const digests = new WeakMap<object, string>();
+
+/** sha256 (hex) of the RFC 8785 JSON of {@link derivationConfig}: `crtrail.config_digest`, chained into every record. */
+export function configDigest(config: CrtrailConfig): string {
+  let digest = digests.get(config);
+  if (digest === undefined) {
+    digest = createHash('sha256').update(canonicalJson(derivationConfig(config)) ?? '').digest('hex');
+    digests.set(config, digest);
+  }
+  return digest;
+}
+
+/** One derived field whose stored value is not what the verified facts give. */
+export interface FieldEdit {
+  field: string;
+  stored: unknown;
+  recomputed: unknown;
+}
+
+/** What {@link checkDerived} found: edits, and the fields it could not recompute, with why. */
+export interface DerivedCheck {
+  edits: FieldEdit[];
+  /** Field → reason it could not be recomputed (counted by the verifier, never passed silently). */
+  unchecked: Array<{ field: string; reason: string }>;
+}
+
+interface StoredChange {
+  ops?: unknown;
+  paths?: unknown;
+  patch?: unknown;
+  text?: unknown;
+  kind?: unknown;
+  baseline?: unknown;
+  dry_run?: unknown;
+  patch_type?: unknown;
+  critical?: unknown;
+  critical_paths?: unknown;
+  drift?: unknown;
+  prev_state_hash?: unknown;
+}
+
+interface RecordView {
+  kubernetes?: { audit?: unknown };
+  crtrail?: { actor?: unknown; object?: unknown; change?: unknown; config_digest?: unknown };
+}
+
+/** The audit event as the record keeps it (chained): what the enricher read of it. */
+function eventOf(audit: Record<string, unknown>): AuditEvent {
+  return audit as unknown as AuditEvent;
+}
+
+/** The object the record is about, as the worker saw it: its response body, unless that is a Status. */
+function objectOf(audit: Record<string, unknown>): KubeObject | undefined {
+  const body = audit.responseObject;
+  return isObject(body) && body.kind !== 'Status' ? (body as KubeObject) : undefined;
+}
+
+const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
+
+/** A JSON value with its object keys sorted (as RFC 8785 orders them). */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (!isObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value).sort()) out[k] = sortedKeys(value[k]);
+  return out;
+}
+
+const sortedOp = (o: Op): Op => ({ ...o, ...('old' in o ? { old: sortedKeys(o.old) } : {}), ...('new' in o ? { new: sortedKeys(o.new) } : {}) });
+
+/**
+ * The ops the change engine gives this write, when every input is at hand: a create against
+ * nothing (its leaves), a write against its predecessor's stored state (their diff), a delete of a
+ * known state (the predecessor's leaves). Undefined when the engine read something the record does
+ * not keep (a failed update's request, a patch document against an unknown state).
+ */
+function expectedOps(change: StoredChange, audit: Record<string, unknown>, object: KubeObject | undefined, previous: KubeObject | undefined, ignore: readonly string[]): Op[] | undefined {
+  const verb = audit.verb;
+  const code = Number((audit.responseStatus as { code?: unknown } | undefined)?.code ?? 200);
+  if (code >= 400 || !object) return undefined;
+  if (change.baseline === 'none' && verb === 'create') return leaves(sanitize(object), 'add', ignore);
+  if (change.baseline !== 'known' || !previous) return undefined;
+  if (verb === 'delete' || verb === 'deletecollection') {
+    const finalizers = object.metadata?.finalizers ?? [];
+    return finalizers.length === 0 ? leaves(previous, 'remove', ignore) : diffValues(previous, sanitize(object), ignore);
+  }
+  return diffValues(previous, sanitize(object), ignore);
+}
+
+/**
+ * Recomputes a record's derived fields from facts that are themselves verified — its chained
+ * event and bodies, its ops (checked against those bodies), its predecessor's chained state — and
+ * the configuration whose digest the record carries, and compares them with what is stored.
+ *
+ * `previous` is the predecessor's stored state (its chained response body) when the walk has it;
+ * `'unknown'` when the record names one (`prev_state_hash`) that is not at hand.
+ * `config` is undefined when the record's configuration was not given: the fields that depend on
+ * it are then reported unchecked (with `configReason`).
+ */
+export function checkDerived(
+  record: RecordView,
+  config: CrtrailConfig | undefined,
+  configReason: string,
+  previousBody: Record<string, unknown> | 'unknown' | undefined,
+  /** Written by a worker that records `prev_state_hash` with every known baseline (it also records a config digest). */
+  current = true,
+): DerivedCheck {
+  const out: DerivedCheck = { edits: [], unchecked: [] };
+  const audit = record.kubernetes?.audit;
+  const change = record.crtrail?.change as StoredChange | undefined;
+  if (!isObject(audit) || !isObject(change)) return out;
+  const compare = (field: string, stored: unknown, recomputed: unknown): void => {
+    if (!same(stored, recomputed)) out.edits.push({ field: `crtrail.change.${field}`, stored, recomputed });
+  };
+  const ops = Array.isArray(change.ops) ? (change.ops as Op[]) : undefined;
+  if (!ops) {
+    out.edits.push({ field: 'crtrail.change.ops', stored: change.ops, recomputed: '[…]' });
+    return out;
+  }
+  const event = eventOf(audit);
+  const object = objectOf(audit);
+  const ref = isObject(audit.objectRef) ? audit.objectRef : {};
+  const verb = typeof audit.verb === 'string' ? audit.verb : '';
+  const subresource = typeof ref.subresource === 'string' ? ref.subresource : undefined;
+  const code = Number((audit.responseStatus as { code?: unknown } | undefined)?.code ?? 200);
+  const previous = isObject(previousBody) ? sanitize(previousBody as KubeObject) : undefined;
+
+  // The change engine's fields: functions of the ops, the verb and the baseline.
+  const paths = pathsOf(ops);
+  compare('paths', change.paths, paths);
+  // The text shows values as JSON, in the key order the worker had; the stored ops may come back
+  // in another (bodies are written in canonical order): either order is the worker's text.
+  const text = opsText(ops);
+  if (change.text !== text && change.text !== opsText(ops.map(sortedOp))) out.edits.push({ field: 'crtrail.change.text', stored: change.text, recomputed: text });
+  if (change.patch !== undefined) compare('patch', change.patch, toJsonPatch(ops));
+  // The baseline is not chained either, but it is tied to facts: a known one names its
+  // predecessor's state, an unknown one has no old values to show, and only a create has none.
+  const named = typeof change.prev_state_hash === 'string';
+  const deletes = verb === 'delete' || verb === 'deletecollection';
+  if (change.baseline === 'known' && !named && current) out.edits.push({ field: 'crtrail.change.prev_state_hash', stored: change.prev_state_hash ?? null, recomputed: 'the state hash of its predecessor (baseline known)' });
+  else if (change.baseline !== 'known' && named) out.edits.push({ field: 'crtrail.change.baseline', stored: change.baseline, recomputed: 'known' });
+  else if (change.baseline === 'none' && verb !== 'create') out.edits.push({ field: 'crtrail.change.baseline', stored: 'none', recomputed: 'unknown' });
+  else if (change.baseline === 'unknown' && !deletes && ops.some((o) => isObject(o) && 'old' in o)) out.edits.push({ field: 'crtrail.change.baseline', stored: 'unknown', recomputed: 'known (its ops carry old values)' });
+  compare('kind', change.kind, classifyKind(verb, subresource, ops, String(change.baseline)));
+  if (verb === 'patch') compare('patch_type', change.patch_type ?? null, patchTypeOf(event, object) ?? null);
+
+  // The enricher's fields: they depend on the configuration too.
+  if (!config) {
+    for (const field of ['ops', 'critical', 'critical_paths', 'drift', 'actor']) out.unchecked.push({ field, reason: configReason });
+    return out;
+  }
+  const ignore = [...DEFAULT_IGNORE_PATHS, ...config.filter.ignorePaths];
+  const waitsFor = (field: string): void => {
+    out.unchecked.push({ field, reason: 'predecessor not in this walk' });
+  };
+
+  // Completeness of the ops: an op removed with its paths, text and criticality is caught here.
+  const expected = expectedOps(change, audit, object, previous, ignore);
+  if (expected) {
+    if (!same(ops, expected)) {
+      const have = new Set(ops.map((o) => `${o.op} ${o.path}`));
+      const lost = expected.filter((o) => !have.has(`${o.op} ${o.path}`)).map((o) => `${o.op} ${o.path}`);
+      out.edits.push({ field: 'crtrail.change.ops', stored: `${ops.length} ops`, recomputed: `${expected.length} ops${lost.length ? ` (${lost.slice(0, 3).join(', ')}${lost.length > 3 ? ', …' : ''} left out)` : ''}` });
+    }
+  } else if (change.baseline === 'known' && previousBody === 'unknown' && code < 400 && object) waitsFor('ops');
+
+  const actor = classifyActor(event, object, config);
+  const storedActor = (isObject(record.crtrail?.actor) ? record.crtrail!.actor : {}) as Record<string, unknown>;
+  for (const k of ['kind', 'name', 'tool'] as const) {
+    if (storedActor[k] !== actor[k]) out.edits.push({ field: `crtrail.actor.${k}`, stored: storedActor[k], recomputed: actor[k] });
+  }
+
+  // Criticality: the paths against the rules that apply to this kind of object. The kind is the
+  // object's own, or (a failed write answers a Status) its predecessor's.
+  const target = isObject(record.crtrail?.object) ? (record.crtrail!.object as Record<string, unknown>) : {};
+  let kind = typeof target.kind === 'string' ? target.kind : undefined;
+  if (kind === undefined && previous && typeof previous.kind === 'string') kind = previous.kind;
+  const group = typeof ref.apiGroup === 'string' ? ref.apiGroup : '';
+  const resource = typeof ref.resource === 'string' ? ref.resource : undefined;
+  const kindMatters = kind === undefined && named && paths.length > 0 && config.critical.some((r) => r.kind && appliesTo({ group: r.group, ...(r.resource ? { resource: r.resource } : {}) }, { group, resource }));
+  if (kindMatters) {
+    waitsFor('critical');
+  } else {
+    const critical = criticalPaths({ group, resource, kind }, paths, config);
+    compare('critical', change.critical, critical.length > 0);
+    compare('critical_paths', change.critical_paths, critical);
+  }
+
+  // Drift reads the predecessor only to ask whether GitOps manages it: when the answer cannot
+  // change the result (a GitOps write, a status write, the new state managed anyway…), it is not needed.
+  const storedKind = typeof storedActor.kind === 'string' ? (storedActor.kind as ActorKind) : actor.kind;
+  const driftActor = { kind: storedKind, name: String(storedActor.name ?? actor.name), tool: String(storedActor.tool ?? actor.tool) };
+  const driftChange = { kind: String(change.kind), dry_run: change.dry_run === true };
+  const succeeded = code < 400;
+  const drift = (prev: KubeObject | undefined, next: KubeObject | undefined): boolean => detectDrift(prev, next, driftActor, driftChange, succeeded, config);
+  const managed: KubeObject = { metadata: { labels: { 'argocd.argoproj.io/instance': '?' } } };
+  const needsPrevious = named && !previous && drift(undefined, object) !== drift(managed, object);
+  if (needsPrevious) {
+    waitsFor('drift');
+  } else {
+    // A repair re-enriches from the history, which keeps states without managedFields: either reading is the worker's.
+    const a = drift(previous, object);
+    const b = drift(previous, object && sanitize(object));
+    if (change.drift !== a && change.drift !== b) out.edits.push({ field: 'crtrail.change.drift', stored: change.drift, recomputed: a });
+  }
+  return out;
+}
