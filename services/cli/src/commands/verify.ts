@@ -65,7 +65,8 @@ function esFailure(err: unknown, env: Env): VerifyUsageError {
   if (status === 401 || status === 403) {
     return new VerifyUsageError(`Elasticsearch at ${url} refused crtrail's credentials (CRTRAIL_ES_USERNAME/CRTRAIL_ES_PASSWORD or CRTRAIL_ES_API_KEY): ${e.message}`);
   }
-  if (status === undefined) return new VerifyUsageError(`Elasticsearch at ${url} does not answer (CRTRAIL_ES_URL): ${e.message ?? String(err)}`);
+  // No HTTP answer at all (refused, reset, timed out, no living connection): the transport has no status.
+  if (typeof status !== 'number' || status === 0) return new VerifyUsageError(`Elasticsearch at ${url} does not answer (CRTRAIL_ES_URL): ${e.message ?? String(err)}`);
   return new VerifyUsageError(`Elasticsearch at ${url} failed (CRTRAIL_ES_URL): ${e.message ?? String(err)}`);
 }
 
