@@ -39,6 +39,9 @@ export function configDigest(config: CrtrailConfig): string {
   return digest;
 }
 
+/** Every field {@link checkDerived} recomputes (`actor` = kind, name and tool). */
+export const DERIVED_FIELDS = ['ops', 'paths', 'text', 'patch', 'kind', 'baseline', 'patch_type', 'critical', 'critical_paths', 'drift', 'actor'];
+
 /** One derived field whose stored value is not what the verified facts give. */
 export interface FieldEdit {
   field: string;
@@ -131,8 +134,6 @@ export function checkDerived(
   config: CrtrailConfig | undefined,
   configReason: string,
   previousBody: Record<string, unknown> | 'unknown' | undefined,
-  /** Written by a worker that records `prev_state_hash` with every known baseline (it also records a config digest). */
-  current = true,
 ): DerivedCheck {
   const out: DerivedCheck = { edits: [], unchecked: [] };
   const audit = record.kubernetes?.audit;
@@ -166,7 +167,7 @@ export function checkDerived(
   // predecessor's state, an unknown one has no old values to show, and only a create has none.
   const named = typeof change.prev_state_hash === 'string';
   const deletes = verb === 'delete' || verb === 'deletecollection';
-  if (change.baseline === 'known' && !named && current) out.edits.push({ field: 'crtrail.change.prev_state_hash', stored: change.prev_state_hash ?? null, recomputed: 'the state hash of its predecessor (baseline known)' });
+  if (change.baseline === 'known' && !named) out.edits.push({ field: 'crtrail.change.prev_state_hash', stored: change.prev_state_hash ?? null, recomputed: 'the state hash of its predecessor (baseline known)' });
   else if (change.baseline !== 'known' && named) out.edits.push({ field: 'crtrail.change.baseline', stored: change.baseline, recomputed: 'known' });
   else if (change.baseline === 'none' && verb !== 'create') out.edits.push({ field: 'crtrail.change.baseline', stored: 'none', recomputed: 'unknown' });
   else if (change.baseline === 'unknown' && !deletes && ops.some((o) => isObject(o) && 'old' in o)) out.edits.push({ field: 'crtrail.change.baseline', stored: 'unknown', recomputed: 'known (its ops carry old values)' });
