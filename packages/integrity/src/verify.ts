@@ -287,7 +287,7 @@ export class ChainVerifier {
     }
     const prev = change?.prev_state_hash;
     if (typeof prev !== 'string') {
-      if (change?.baseline === 'unknown' && Array.isArray(change.ops) && change.ops.length > 0) this.uncheckedOld('no predecessor known when it was recorded (baseline unknown)');
+      if (change?.baseline === 'unknown' && Array.isArray(change.ops) && change.ops.length > 0) this.uncheckedOld('no predecessor known when recorded (baseline unknown)');
       this.derived(record, cluster, seq, at, undefined);
       return;
     }
@@ -410,6 +410,7 @@ function remember<V>(map: Map<string, V>, key: string, value: V): string | undef
 
 /** A value in a report line: JSON, shortened. */
 function shown(value: unknown): string {
-  const text = value === undefined ? 'nothing' : typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  // Plain words stay plain (`stored status`); an empty or multi-line string is quoted, so a report line stays one line.
+  const text = value === undefined ? 'nothing' : typeof value === 'string' && /^[^\n\r]+$/.test(value) ? value : (JSON.stringify(value) ?? String(value));
   return text.length > 120 ? `${text.slice(0, 120)}…` : text;
 }

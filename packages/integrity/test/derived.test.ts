@@ -102,7 +102,7 @@ const edits: Array<[string, (r: Record<string, any>) => void, RegExp]> = [
   ['critical', (r) => (r.crtrail.change.critical = false), /crtrail\.change\.critical edited \(stored false, recomputed true\)/],
   ['critical_paths', (r) => (r.crtrail.change.critical_paths = []), /crtrail\.change\.critical_paths edited \(stored \[\], recomputed \["\/spec\/predictor\/model\/storageUri"\]\)/],
   ['paths', (r) => (r.crtrail.change.paths = []), /crtrail\.change\.paths edited/],
-  ['text', (r) => (r.crtrail.change.text = ''), /crtrail\.change\.text edited \(stored , recomputed \/spec\/predictor\/model\/storageUri: s3:\/\/models\/v1 → s3:\/\/models\/v2\)/],
+  ['text', (r) => (r.crtrail.change.text = ''), /crtrail\.change\.text edited \(stored "", recomputed \/spec\/predictor\/model\/storageUri: s3:\/\/models\/v1 → s3:\/\/models\/v2\)/],
   ['patch', (r) => (r.crtrail.change.patch = []), /crtrail\.change\.patch edited/],
   ['kind', (r) => (r.crtrail.change.kind = 'status'), /crtrail\.change\.kind edited \(stored status, recomputed spec\)/],
   ['drift', (r) => (r.crtrail.change.drift = false), /crtrail\.change\.drift edited \(stored false, recomputed true\)/],

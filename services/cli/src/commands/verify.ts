@@ -133,11 +133,21 @@ function readTrustedKey(path: string): Buffer {
 
 function readManifest(path: string): Manifest {
   if (!existsSync(path)) throw new VerifyUsageError(`no manifest at ${path} (pass --manifest)`);
+  let manifest: Partial<Manifest>;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+    manifest = JSON.parse(readFileSync(path, 'utf8')) as Partial<Manifest>;
   } catch (err) {
     throw new VerifyUsageError(`manifest ${path} is not JSON: ${(err as Error).message}`);
   }
+  // An empty or foreign manifest proves nothing: nothing to check against (2), never "intact".
+  const missing = [
+    typeof manifest?.crtrail_export !== 'number' && 'crtrail_export',
+    typeof manifest?.count !== 'number' && 'count',
+    typeof manifest?.file?.sha256 !== 'string' && 'file.sha256',
+    (typeof manifest?.clusters !== 'object' || manifest.clusters === null) && 'clusters',
+  ].filter(Boolean);
+  if (missing.length > 0) throw new VerifyUsageError(`manifest ${path} is not a crtrail export manifest (no ${missing.join(', ')})`);
+  return manifest as Manifest;
 }
 
 /** Streams the file once: its sha256 over the raw bytes, and its records to the chain check. */
@@ -255,7 +265,7 @@ function problemLines(v: ChainVerifier): string[] {
 
 /** What the walk checked beyond the links, and what it could not check, by reason. */
 function checkNotes(v: ChainVerifier, configs: readonly CrtrailConfig[]): string[] {
-  const old = [...v.oldValuesUncheckedBy].map(([reason, n]) => `${n} ${reason}`);
+  const old = [...v.oldValuesUncheckedBy].map(([reason, n]) => `${n} records, ${reason}`);
   const derived = [...v.derivedUncheckedBy].map(([reason, d]) => `${d.records} records: ${reason} (${[...d.fields].join(', ')})`);
   return [
     `old values: ${v.oldValuesChecked} records checked against their predecessor's stored state${old.length ? `; not checkable: ${old.join('; ')}` : ''}`,
