@@ -14,7 +14,7 @@ export const manifestPathOf = (file: string): string => `${file}.manifest.json`;
 
 /** What the chain covers, written into every manifest so an auditor reads it next to the data. */
 export const CHAINED_FIELDS_NOTE =
-  'hash = sha256(prev_hash || RFC 8785 JSON of the record with v, cluster and seq, without event.ingested, crtrail.received_at, crtrail.integrity and crtrail.change other than state_hash and dry_run); ops are checked against the chained response body';
+  'hash = sha256(prev_hash || RFC 8785 JSON of the record with v, cluster and seq, without event.ingested, crtrail.received_at, crtrail.integrity and crtrail.change other than state_hash and dry_run); ops are checked against the chained response body, and the other crtrail.change fields recomputed with the configuration whose digest crtrail.config_digest chains';
 
 export const EXPORT_ORDER = 'orchestrator.cluster.name asc, crtrail.integrity.seq asc';
 
