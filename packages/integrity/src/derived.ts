@@ -173,7 +173,7 @@ export function checkDerived(
   // in another (bodies are written in canonical order): either order is the worker's text.
   const text = opsText(ops);
   if (change.text !== text && change.text !== opsText(ops.map(sortedOp))) out.edits.push({ field: 'crtrail.change.text', stored: change.text, recomputed: text });
-  if (change.patch !== undefined) compare('patch', change.patch, toJsonPatch(ops));
+  compare('patch', change.patch, toJsonPatch(ops));
   // The baseline is not chained either, but it is tied to facts: a known one names its
   // predecessor's state, an unknown one has no old values to show, and only a create has none.
   const named = typeof change.prev_state_hash === 'string';
