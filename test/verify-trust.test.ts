@@ -158,6 +158,12 @@ describe('verify never says INTACT when it should not', () => {
     assert.equal(run.code, 1);
     assert.match(run.stderr, new RegExp(`_id ${human._id} \\(seq \\d+\\): crtrail\\.actor\\.tool edited \\(stored argocd, recomputed ${human._source.crtrail.actor.tool}\\)`));
 
+    // A patch's server mutations: its document applied to its predecessor's state, against what was stored.
+    const patch = all.find((d) => d._source.event.action === 'patch' && ['json', 'merge'].includes(d._source.crtrail.change.patch_type) && d._source.crtrail.change.baseline === 'known')!;
+    run = await withEdit(patch, { crtrail: { change: { server_mutations: [{ op: 'replace', path: '/spec/forged', new: 1 }] } } });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, new RegExp(`_id ${patch._id} \\(seq \\d+\\): crtrail\\.change\\.server_mutations edited`));
+
     // The baseline downgraded to skip the old-value check: tied to prev_state_hash, caught.
     const known = all.find((d) => d._source.crtrail.change.baseline === 'known' && d._source.crtrail.change.prev_state_hash)!;
     run = await withEdit(known, { crtrail: { change: { baseline: 'unknown' } } });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, isObject, type AuditEvent, type KubeObject } from '@crtrail/audit';
 import type { CrtrailConfig } from '@crtrail/config';
-import { DEFAULT_IGNORE_PATHS, classifyKind, diffValues, leaves, pathsOf, patchTypeOf, sanitize, toJsonPatch, type Op } from '@crtrail/diff';
+import { DEFAULT_IGNORE_PATHS, applyJsonPatch, applyMergePatch, classifyKind, diffValues, leaves, pathsOf, patchTypeOf, sanitize, toJsonPatch, type Op } from '@crtrail/diff';
 import { appliesTo, classifyActor, criticalPaths, detectDrift, type ActorKind } from '@crtrail/enrich';
 import { opsText } from '@crtrail/store';
 
@@ -40,7 +40,7 @@ export function configDigest(config: CrtrailConfig): string {
 }
 
 /** Every field {@link checkDerived} recomputes (`actor` = kind, name and tool). */
-export const DERIVED_FIELDS = ['ops', 'paths', 'text', 'patch', 'kind', 'baseline', 'patch_type', 'critical', 'critical_paths', 'drift', 'actor'];
+export const DERIVED_FIELDS = ['ops', 'paths', 'text', 'patch', 'kind', 'baseline', 'patch_type', 'server_mutations', 'critical', 'critical_paths', 'drift', 'actor'];
 
 /** One derived field whose stored value is not what the verified facts give. */
 export interface FieldEdit {
@@ -65,6 +65,7 @@ interface StoredChange {
   baseline?: unknown;
   dry_run?: unknown;
   patch_type?: unknown;
+  server_mutations?: unknown;
   critical?: unknown;
   critical_paths?: unknown;
   drift?: unknown;
@@ -131,6 +132,55 @@ function expectedOps(change: StoredChange, audit: Record<string, unknown>, objec
 }
 
 /**
+ * What the server changed compared with what the client sent, as the change engine computes it:
+ * a patch's document applied to its predecessor's state against what was stored (none for an
+ * apply, a failure, an unknown predecessor), nothing for verbs that send no object. A create's or
+ * update's request body is not stored, so its server mutations are only checked to be in the
+ * stored response body (the op returned is one that is not).
+ */
+function serverMutations(
+  change: StoredChange,
+  audit: Record<string, unknown>,
+  object: KubeObject | undefined,
+  previous: KubeObject | undefined,
+  previousUnknown: boolean,
+  ignore: readonly string[],
+): Op[] | Op | 'waits' | undefined {
+  const verb = audit.verb;
+  const code = Number((audit.responseStatus as { code?: unknown } | undefined)?.code ?? 200);
+  if (code >= 400) return [];
+  if (verb === 'create' || verb === 'update') {
+    // Not an array at all: compared with "none", so a removed field is reported too.
+    if (!Array.isArray(change.server_mutations)) return [];
+    const stored = change.server_mutations as Op[];
+    if (!object) return stored.length === 0 ? undefined : stored[0];
+    const wrong = stored.find((o) => (o.op === 'add' || o.op === 'replace') && !same(valueAt(object, o.path), o.new));
+    return wrong ?? undefined;
+  }
+  if (verb !== 'patch') return [];
+  const type = change.patch_type;
+  if (!object || (type !== 'json' && type !== 'merge') || change.baseline !== 'known') return [];
+  if (!previous) return previousUnknown ? 'waits' : [];
+  try {
+    const expected = type === 'json' ? applyJsonPatch(previous, audit.requestObject as unknown[]) : applyMergePatch(previous, audit.requestObject);
+    return diffValues(expected, sanitize(object), ignore);
+  } catch {
+    return [];
+  }
+}
+
+function valueAt(doc: unknown, pointer: string): unknown {
+  let node: unknown = doc;
+  for (const raw of pointer === '' ? [] : pointer.slice(1).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(node)) node = node[Number(key)];
+    else if (isObject(node)) node = node[key];
+    else return undefined;
+  }
+  return node;
+}
+
+/**
  * Recomputes a record's derived fields from facts that are themselves verified — its chained
  * event and bodies, its ops (checked against those bodies), its predecessor's chained state — and
  * the configuration whose digest the record carries, and compares them with what is stored.
@@ -187,7 +237,7 @@ export function checkDerived(
 
   // The enricher's fields: they depend on the configuration too.
   if (!config) {
-    for (const field of ['ops', 'critical', 'critical_paths', 'drift', 'actor']) out.unchecked.push({ field, reason: configReason });
+    for (const field of ['ops', 'server_mutations', 'critical', 'critical_paths', 'drift', 'actor']) out.unchecked.push({ field, reason: configReason });
     return out;
   }
   const ignore = [...DEFAULT_IGNORE_PATHS, ...config.filter.ignorePaths];
@@ -204,6 +254,11 @@ export function checkDerived(
       out.edits.push({ field: 'crtrail.change.ops', stored: `${ops.length} ops`, recomputed: `${expected.length} ops${lost.length ? ` (${lost.slice(0, 3).join(', ')}${lost.length > 3 ? ', …' : ''} left out)` : ''}` });
     }
   } else if (change.baseline === 'known' && previousBody === 'unknown' && code < 400 && object) waitsFor('ops');
+
+  const server = serverMutations(change, audit, object, previous, previousBody === 'unknown', ignore);
+  if (server === 'waits') waitsFor('server_mutations');
+  else if (Array.isArray(server)) compare('server_mutations', change.server_mutations, server);
+  else if (server !== undefined) out.edits.push({ field: 'crtrail.change.server_mutations', stored: `${server.op} ${server.path}`, recomputed: 'not in the stored response body' });
 
   const actor = classifyActor(event, object, config);
   const storedActor = (isObject(record.crtrail?.actor) ? record.crtrail!.actor : {}) as Record<string, unknown>;

@@ -109,6 +109,7 @@ const edits: Array<[string, (r: Record<string, any>) => void, RegExp]> = [
   ['actor.kind', (r) => (r.crtrail.actor.kind = 'gitops'), /crtrail\.actor\.kind edited \(stored gitops, recomputed human\)/],
   ['actor.tool', (r) => (r.crtrail.actor.tool = 'argocd'), /crtrail\.actor\.tool edited \(stored argocd, recomputed kubectl\)/],
   ['baseline', (r) => (r.crtrail.change.baseline = 'unknown'), /crtrail\.change\.baseline edited \(stored unknown, recomputed known\)/],
+  ['server_mutations', (r) => (r.crtrail.change.server_mutations = [{ op: 'replace', path: '/spec/predictor/minReplicas', new: 9 }]), /crtrail\.change\.server_mutations edited \(stored replace \/spec\/predictor\/minReplicas, recomputed not in the stored response body\)/],
   ['prev_state_hash', (r) => delete r.crtrail.change.prev_state_hash, /crtrail\.change\.prev_state_hash edited/],
   [
     'ops (one left out)',
