@@ -13,6 +13,8 @@ import { runCli } from './helpers/cli.js';
 
 const CLUSTER = 'trust-a';
 const SAMPLES = 'trust-samples';
+/** A cluster whose records are all deleted: that is tampering, not "nothing to check". */
+const GONE = 'trust-gone';
 /** The lifecycle delivered out of order, as two HA apiservers do: records repaired in place after a late event. */
 const SHUFFLED = 'trust-shuffled';
 
@@ -38,6 +40,7 @@ describe('verify never says INTACT when it should not', () => {
     dir = mkdtempSync(join(tmpdir(), 'crtrail-trust-'));
     env = { CRTRAIL_INDEX_PREFIX: p.prefix, CRTRAIL_ES_URL: testEsUrl(), CRTRAIL_REDIS_URL: testRedisUrl() };
     await postLifecycle(p.url, CLUSTER);
+    await postLifecycle(p.url, GONE);
     const replay = await runCli(['replay', ...publicFixtureFiles(), '--cluster', SAMPLES, '--url', p.url, '--batch', '50']);
     assert.equal(replay.code, 0, replay.stderr);
     for (const seed of [3, 11]) {
@@ -100,6 +103,13 @@ describe('verify never says INTACT when it should not', () => {
     run = await verify('--cluster', CLUSTER, '--since', 'now+1d');
     assert.equal(run.code, 2, run.stdout + run.stderr);
     assert.match(run.stderr, new RegExp(`no records of cluster ${CLUSTER} since now\\+1d`));
+    // Every record of a cluster deleted: the chain head in Redis still counts them — broken, not empty.
+    const gone = await docs(GONE);
+    assert.equal(gone.length, LIFECYCLE_RECORDS);
+    for (const d of gone) await p.es.delete({ index: backing, id: d._id, refresh: true });
+    run = await verify('--cluster', GONE);
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stderr, new RegExp(`^BROKEN cluster ${GONE}: missing: seqs 1–${LIFECYCLE_RECORDS} missing at the end of the chain`));
   });
 
   test('Elasticsearch or Redis unreachable: exit 2 (not "broken"), naming the service and the variable', async () => {

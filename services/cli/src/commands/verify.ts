@@ -57,8 +57,8 @@ function shownUrl(url: string): string {
  * Any Elasticsearch failure means nothing was checked (exit 2), never "broken": a cron job must
  * not read an outage as tampering. The message names the service and the variable to fix.
  */
-function esFailure(err: unknown, env: Env): VerifyUsageError {
-  if (err instanceof CliError) return err as VerifyUsageError;
+function esFailure(err: unknown, env: Env): CliError {
+  if (err instanceof CliError) return err;
   const e = err as { name?: string; message?: string; meta?: { statusCode?: number } };
   const url = shownUrl(env.CRTRAIL_ES_URL);
   const status = e.meta?.statusCode;
@@ -329,16 +329,15 @@ export async function verifyStoredChain(cluster: string, since?: string, options
     } catch (err) {
       throw esFailure(err, env);
     }
-    const lastStored = stored.maxSeq ?? 0;
     // Deleting the newest records leaves no gap inside the walk: the head in Redis still counts them.
-    const endMissing = (): string | undefined => {
-      if (head.seq <= lastStored) return undefined;
-      const range = head.seq === lastStored + 1 ? `seq ${head.seq}` : `seqs ${lastStored + 1}–${head.seq}`;
+    const endMissing = (lastSeq: number): string | undefined => {
+      if (head.seq <= lastSeq) return undefined;
+      const range = head.seq === lastSeq + 1 ? `seq ${head.seq}` : `seqs ${lastSeq + 1}–${head.seq}`;
       return `missing: ${range} missing at the end of the chain (the head in Redis is at seq ${head.seq}${head.pending > 0 ? `; ${head.pending} records are still being written` : ''})`;
     };
     if (stored.count === 0 || (since && stored.sinceMin === null)) {
       // Nothing to walk. Records the head counts are deleted records (1); otherwise there is nothing to check (2).
-      const missing = endMissing();
+      const missing = endMissing(stored.maxSeq ?? 0);
       if (missing) return { ok: false, records: 0, problems: [missing], notes };
       if (stored.count > 0) throw new VerifyUsageError(`no records of cluster ${cluster} since ${since} (its newest record is from ${stored.newest ?? 'an unknown time'}): nothing to check`);
       throw new VerifyUsageError(`no records of cluster ${cluster} (${await knownClusters(es, index, env)})`);
@@ -366,10 +365,9 @@ export async function verifyStoredChain(cluster: string, since?: string, options
     verifier.finish();
     problems.push(...problemLines(verifier));
     const last = verifier.summary().get(cluster)?.last;
-    const lastSeq = last?.seq ?? startSeq - 1;
-    if (head.seq > lastSeq) {
-      const range = head.seq === lastSeq + 1 ? `seq ${head.seq}` : `seqs ${lastSeq + 1}–${head.seq}`;
-      problems.push(`missing: ${range} missing at the end of the chain (the head in Redis is at seq ${head.seq}${head.pending > 0 ? `; ${head.pending} records are still being written` : ''})`);
+    const missing = endMissing(last?.seq ?? startSeq - 1);
+    if (missing) {
+      problems.push(missing);
     } else if (last && head.seq === last.seq && head.hash !== last.hash) {
       problems.push(`broken-link: seq ${last.seq} is not the record the chain head in Redis points to (replaced)`);
     } else if (head.seq > 0) {
