@@ -406,7 +406,7 @@ async function knownClusters(es: ReturnType<typeof createEsClient>, index: strin
 export function registerVerify(program: Command): void {
   program
     .command('verify')
-    .description('check an export against its manifest, or the hash chain stored in Elasticsearch; exit 0 only if intact')
+    .description('check an export against its manifest, or the hash chain stored in Elasticsearch, recomputing every derived field; exit 0 only if intact and not empty, 1 if broken, 2 if nothing could be checked')
     .argument('[file]', 'an export written by crtrail export')
     .option('--manifest <file>', 'manifest (default FILE.manifest.json)')
     .option('--public-key <file>', 'trusted Ed25519 public key (PEM); the manifest must be signed by it')
