@@ -206,6 +206,15 @@ describe('verify never says INTACT when it should not', () => {
     run = await verify(file, '--public-key', `${key}.pub`);
     assert.equal(run.code, 0, run.stderr);
 
+    // The export carries the configuration its records were written with: an auditor given another still checks every field.
+    const manifest0 = JSON.parse(readFileSync(`${file}.manifest.json`, 'utf8'));
+    assert.deepEqual(Object.keys(manifest0.configurations), [(await docs())[0]!._source.crtrail.config_digest]);
+    const other = join(dir, 'auditor.yaml');
+    writeFileSync(other, 'actors:\n  controllers: ["^nobody$"]\n');
+    run = await verify(file, '--public-key', `${key}.pub`, '--config', other);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`derived fields: ${LIFECYCLE_RECORDS} records recomputed in full \\(configuration [0-9a-f]{16}…, [0-9a-f]{16}… \\(from the manifest\\)\\)`));
+
     run = await verify(file, '--public-key', key);
     assert.equal(run.code, 2, run.stdout + run.stderr);
     assert.match(run.stderr, /this is a private key; pass the \.pub file/);
@@ -226,10 +235,17 @@ describe('verify never says INTACT when it should not', () => {
     manifest.file.sha256 = createHash('sha256').update(forged).digest('hex');
     manifest.file.bytes = Buffer.byteLength(forged);
     writeFileSync(`${unsigned}.manifest.json`, JSON.stringify(manifest));
-    run = await verify(unsigned);
+    run = await verify(unsigned, '--config', other);
     assert.equal(run.code, 1, run.stdout + run.stderr);
     assert.match(run.stderr, new RegExp(`^BROKEN ${unsigned.replaceAll('.', '\\.')}: edited: line ${i + 1} \\(seq ${rec.crtrail.integrity.seq}\\): crtrail\\.change\\.critical edited \\(stored false, recomputed true\\)`));
     assert.match(run.stderr, /crtrail\.change\.critical_paths edited/);
+    // The manifest's configuration rewritten to match the forgery (no critical rules): it no longer hashes to the chained digest.
+    const [digest] = Object.keys(manifest.configurations);
+    manifest.configurations[digest!].critical = [];
+    writeFileSync(`${unsigned}.manifest.json`, JSON.stringify(manifest));
+    run = await verify(unsigned, '--config', other);
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stderr, /manifest: configuration [0-9a-f]{16}… is not the one its digest names \(edited\)/);
 
     // A window with no records: the export is empty, and so is there nothing to check.
     const empty = join(dir, 'empty.ndjson');

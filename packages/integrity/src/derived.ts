@@ -18,7 +18,7 @@ export const DERIVATION_VERSION = 1;
  * drift) and the critical rules. Redaction is not here (it changes the chained bodies before the
  * record is hashed), nor the filter's built-in groups (they decide which events become records).
  */
-export function derivationConfig(config: CrtrailConfig): Record<string, unknown> {
+export function derivationConfig(config: CrtrailConfig): Derivation {
   return {
     derivation: DERIVATION_VERSION,
     ignore_paths: [...DEFAULT_IGNORE_PATHS, ...config.filter.ignorePaths],
@@ -27,17 +27,46 @@ export function derivationConfig(config: CrtrailConfig): Record<string, unknown>
   };
 }
 
+/** What derived fields are computed with: {@link derivationConfig}, as an export's manifest carries it. */
+export interface Derivation {
+  derivation: number;
+  ignore_paths: string[];
+  actors: CrtrailConfig['actors'];
+  critical: CrtrailConfig['critical'];
+}
+
+/** sha256 (hex) of the RFC 8785 JSON of a derivation. */
+export function derivationDigest(derivation: Derivation): string {
+  return createHash('sha256').update(canonicalJson(derivation) ?? '').digest('hex');
+}
+
 const digests = new WeakMap<object, string>();
 
 /** sha256 (hex) of the RFC 8785 JSON of {@link derivationConfig}: `crtrail.config_digest`, chained into every record. */
 export function configDigest(config: CrtrailConfig): string {
   let digest = digests.get(config);
   if (digest === undefined) {
-    digest = createHash('sha256').update(canonicalJson(derivationConfig(config)) ?? '').digest('hex');
+    digest = derivationDigest(derivationConfig(config));
     digests.set(config, digest);
   }
   return digest;
 }
+
+/**
+ * A derivation read from elsewhere (an export's manifest) that is the one `digest` names and that
+ * this code derives with; undefined otherwise. A match proves it is the configuration the records
+ * were written with: their digest is chained.
+ */
+export function trustedDerivation(digest: string, value: unknown): Derivation | undefined {
+  if (!isObject(value) || value.derivation !== DERIVATION_VERSION) return undefined;
+  const d = value as unknown as Derivation;
+  if (!Array.isArray(d.ignore_paths) || !isObject(d.actors) || !Array.isArray(d.critical)) return undefined;
+  for (const k of ['tools', 'controllers', 'gitops', 'interactive'] as const) if (!Array.isArray(d.actors[k])) return undefined;
+  return derivationDigest(d) === digest ? d : undefined;
+}
+
+/** The enrich functions read only `actors` and `critical` of a configuration. */
+const asConfig = (d: Derivation): CrtrailConfig => ({ actors: d.actors, critical: d.critical }) as CrtrailConfig;
 
 /** Every field {@link checkDerived} recomputes (`actor` = kind, name and tool). */
 export const DERIVED_FIELDS = ['ops', 'paths', 'text', 'patch', 'kind', 'baseline', 'patch_type', 'server_mutations', 'critical', 'critical_paths', 'drift', 'actor'];
@@ -101,16 +130,6 @@ function same(a: unknown, b: unknown): boolean {
   return ka.length === kb.length && ka.every((k) => b[k] !== undefined && Object.prototype.hasOwnProperty.call(b, k) && same(a[k], b[k]));
 }
 
-/** A JSON value with its object keys sorted (as RFC 8785 orders them). */
-function sortedKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortedKeys);
-  if (!isObject(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(value).sort()) out[k] = sortedKeys(value[k]);
-  return out;
-}
-
-const sortedOp = (o: Op): Op => ({ ...o, ...('old' in o ? { old: sortedKeys(o.old) } : {}), ...('new' in o ? { new: sortedKeys(o.new) } : {}) });
 
 /**
  * The ops the change engine gives this write, when every input is at hand: a create against
@@ -187,12 +206,12 @@ function valueAt(doc: unknown, pointer: string): unknown {
  *
  * `previous` is the predecessor's stored state (its chained response body) when the walk has it;
  * `'unknown'` when the record names one (`prev_state_hash`) that is not at hand.
- * `config` is undefined when the record's configuration was not given: the fields that depend on
+ * `derivation` is undefined when the record's configuration was not given: the fields that depend on
  * it are then reported unchecked (with `configReason`).
  */
 export function checkDerived(
   record: RecordView,
-  config: CrtrailConfig | undefined,
+  derivation: Derivation | undefined,
   configReason: string,
   previousBody: Record<string, unknown> | 'unknown' | undefined,
 ): DerivedCheck {
@@ -219,10 +238,8 @@ export function checkDerived(
   // The change engine's fields: functions of the ops, the verb and the baseline.
   const paths = pathsOf(ops);
   compare('paths', change.paths, paths);
-  // The text shows values as JSON, in the key order the worker had; the stored ops may come back
-  // in another (bodies are written in canonical order): either order is the worker's text.
-  const text = opsText(ops);
-  if (change.text !== text && change.text !== opsText(ops.map(sortedOp))) out.edits.push({ field: 'crtrail.change.text', stored: change.text, recomputed: text });
+  // The text shows values as canonical JSON, so key order (which Elasticsearch changes on updates) does not matter.
+  compare('text', change.text, opsText(ops));
   compare('patch', change.patch, toJsonPatch(ops));
   // The baseline is not chained either, but it is tied to facts: a known one names its
   // predecessor's state, an unknown one has no old values to show, and only a create has none.
@@ -236,11 +253,12 @@ export function checkDerived(
   if (verb === 'patch') compare('patch_type', change.patch_type ?? null, patchTypeOf(event, object) ?? null);
 
   // The enricher's fields: they depend on the configuration too.
-  if (!config) {
+  if (!derivation) {
     for (const field of ['ops', 'server_mutations', 'critical', 'critical_paths', 'drift', 'actor']) out.unchecked.push({ field, reason: configReason });
     return out;
   }
-  const ignore = [...DEFAULT_IGNORE_PATHS, ...config.filter.ignorePaths];
+  const config = asConfig(derivation);
+  const ignore = derivation.ignore_paths;
   const waitsFor = (field: string): void => {
     out.unchecked.push({ field, reason: 'predecessor not in this walk' });
   };

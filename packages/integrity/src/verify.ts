@@ -1,7 +1,7 @@
 import { canonicalJson, isObject } from '@crtrail/audit';
 import type { CrtrailConfig } from '@crtrail/config';
 import { GENESIS_HASH, clusterOf, recordHash, type ChainedRecord, type Integrity } from './chain.js';
-import { DERIVED_FIELDS, checkDerived, configDigest } from './derived.js';
+import { DERIVED_FIELDS, checkDerived, configDigest, derivationConfig, type Derivation } from './derived.js';
 
 export type ProblemKind =
   /** The record's content does not hash to its stored hash: a chained field was changed. */
@@ -53,6 +53,8 @@ export interface VerifyOptions {
    * whose configuration is not among them has those fields counted as not checkable.
    */
   configs?: readonly CrtrailConfig[];
+  /** Derivations by the digest records name (an export's manifest carries its own, checked with `trustedDerivation`). */
+  derivations?: ReadonlyMap<string, Derivation>;
   /** The walk covers the chain from its first record with no gap allowed (a stored chain from seq 1): a predecessor not met is then no filter's doing. */
   complete?: boolean;
 }
@@ -178,7 +180,7 @@ export class ChainVerifier {
   private readonly waiting = new Map<string, Waiting[]>();
   /** State hashes that left `states` (bounded too): a predecessor met too long ago, not a missing one. */
   private readonly forgotten = new Set<string>();
-  private readonly configs = new Map<string, CrtrailConfig>();
+  private readonly configs = new Map<string, Derivation>();
   /** Records whose old values were checked against their predecessor's stored state. */
   oldValuesChecked = 0;
   /** Records whose old values could not be checked, by reason. */
@@ -189,7 +191,8 @@ export class ChainVerifier {
   readonly derivedUncheckedBy = new Map<string, { records: number; fields: Set<string> }>();
 
   constructor(private readonly options: VerifyOptions = {}) {
-    for (const c of options.configs ?? []) this.configs.set(configDigest(c), c);
+    for (const [digest, d] of options.derivations ?? []) this.configs.set(digest, d);
+    for (const c of options.configs ?? []) this.configs.set(configDigest(c), derivationConfig(c));
   }
 
   get totalProblems(): number {

@@ -5,7 +5,7 @@ import { checkConfigText, defaultConfig, type CrtrailConfig } from '@crtrail/con
 import { applyMutation, stateHash, type History } from '@crtrail/diff';
 import { classifyActor, criticalPaths, detectDrift } from '@crtrail/enrich';
 import { buildRecord } from '@crtrail/store';
-import { ChainVerifier, GENESIS_HASH, configDigest, sealRecords, type ChainedRecord } from '../src/index.js';
+import { ChainVerifier, GENESIS_HASH, configDigest, derivationConfig, sealRecords, trustedDerivation, type ChainedRecord } from '../src/index.js';
 
 const config = defaultConfig();
 const CLUSTER = 'c1';
@@ -173,4 +173,21 @@ test('a predecessor later in seq order is waited for; one never met is counted w
   // Its ops' completeness needs the predecessor; its drift would only if the object's own state did not say GitOps manages it.
   assert.equal(v.derivedChecked, 1);
   assert.deepEqual([...v.derivedUncheckedBy].map(([r, e]) => [r, e.records, [...e.fields]]), [['predecessor not in this walk', 1, ['ops']]]);
+});
+
+test('a configuration carried by a manifest is trusted only if it is the one the chained digest names', () => {
+  const digest = configDigest(config);
+  const carried = JSON.parse(JSON.stringify(derivationConfig(config)));
+  assert.ok(trustedDerivation(digest, carried));
+  assert.equal(trustedDerivation(digest, { ...carried, critical: [] }), undefined);
+  assert.equal(trustedDerivation(digest, { ...carried, derivation: 0 }), undefined);
+  assert.equal(trustedDerivation(digest, null), undefined);
+  // Given only as a derivation (from a manifest), the records check in full.
+  const v = new ChainVerifier({ startSeq: 1, derivations: new Map([[digest, trustedDerivation(digest, carried)!]]) });
+  const list = records();
+  list[1]!.crtrail.change.critical = false;
+  list.forEach((r, i) => v.push(r, `line ${i + 1}`));
+  v.finish();
+  assert.equal(v.problems.length, 1);
+  assert.match(v.problems[0]!.message, /crtrail\.change\.critical edited/);
 });

@@ -1,5 +1,5 @@
 import type { AuditEvent, KubeObject } from '@crtrail/audit';
-import { responseCode } from '@crtrail/audit';
+import { canonicalJson, responseCode } from '@crtrail/audit';
 
 export interface RecordOp {
   op: 'add' | 'remove' | 'replace';
@@ -55,7 +55,9 @@ const MAX_TEXT_VALUE = 200;
 
 function short(value: unknown): string {
   if (value === undefined) return '∅';
-  const s = typeof value === 'string' ? value : JSON.stringify(value);
+  // Canonical (RFC 8785) so the text is a function of the values, whatever key order they come back
+  // in: Elasticsearch re-orders keys when a repair updates a record, and `verify` recomputes the text.
+  const s = typeof value === 'string' ? value : (canonicalJson(value) ?? String(value));
   return s.length > MAX_TEXT_VALUE ? `${s.slice(0, MAX_TEXT_VALUE)}…` : s;
 }
 

@@ -4,9 +4,9 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { stringify } from 'csv-stringify/sync';
-import { loadEnv } from '@crtrail/config';
+import { loadConfig, loadEnv } from '@crtrail/config';
 import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, scanRecords, type RecordFilters, type RecordOp } from '@crtrail/store';
-import { signManifest, type Integrity, type Manifest, type ManifestCluster } from '@crtrail/integrity';
+import { configDigest, derivationConfig, signManifest, type Derivation, type Integrity, type Manifest, type ManifestCluster } from '@crtrail/integrity';
 import { Progress } from '../progress.js';
 import { addRecordFilterOptions } from './filter-options.js';
 
@@ -36,7 +36,7 @@ interface ExportDoc {
       objectRef?: { apiGroup?: string; resource?: string; subresource?: string; namespace?: string; name?: string };
     };
   };
-  crtrail?: { actor?: { kind?: string; name?: string; tool?: string }; change?: { kind?: string; ops?: RecordOp[] }; integrity?: Integrity };
+  crtrail?: { actor?: { kind?: string; name?: string; tool?: string }; change?: { kind?: string; ops?: RecordOp[] }; integrity?: Integrity; config_digest?: string };
 }
 
 const json = (v: unknown): string => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
@@ -137,6 +137,7 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
     until,
   };
   let count = 0;
+  const digests = new Set<string>();
   try {
     if (opts.format === 'csv') await writer.write(stringify([CSV_COLUMNS]));
     const hits = scanRecords<ExportDoc>(es, {
@@ -154,6 +155,8 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
       let t = clusters.get(cluster);
       if (!t) clusters.set(cluster, (t = { count: 0, gaps: [] }));
       t.count++;
+      const digest = source.crtrail?.config_digest;
+      if (typeof digest === 'string') digests.add(digest);
       const link = source.crtrail?.integrity;
       if (!link) continue;
       t.first ??= link;
@@ -187,6 +190,12 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
     chained_fields: CHAINED_FIELDS_NOTE,
     clusters: manifestClusters,
   };
+  // The exporter's own configuration, if records were written with it: the export then carries
+  // what its derived fields are recomputed with (the chained digest vouches for it).
+  const own = loadConfig(env.CRTRAIL_CONFIG);
+  if (opts.format === 'ndjson' && digests.has(configDigest(own))) {
+    manifest.configurations = { [configDigest(own)]: derivationConfig(own) satisfies Derivation };
+  }
   if (env.CRTRAIL_SIGNING_KEY) {
     let pem: Buffer;
     try {

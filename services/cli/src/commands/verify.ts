@@ -7,7 +7,7 @@ import { parse as parseCsv } from 'csv-parse';
 import { checkConfigFile, loadConfig, loadEnv, type CrtrailConfig, type Env } from '@crtrail/config';
 import { createEsClient, esConnectionFromEnv, indexNames, scanRecords } from '@crtrail/store';
 import { createRedis } from '@crtrail/queue';
-import { ChainVerifier, checkSignature, configDigest, type ChainedRecord, type Manifest } from '@crtrail/integrity';
+import { ChainVerifier, checkSignature, configDigest, trustedDerivation, type ChainedRecord, type Derivation, type Manifest } from '@crtrail/integrity';
 import { chainHead, listDeadLetters } from '@crtrail/worker';
 import { manifestPathOf } from './export.js';
 import { Progress } from '../progress.js';
@@ -220,10 +220,18 @@ export async function verifyExport(file: string, options: { manifest?: string; p
     notes.push('signature: none (the manifest is unsigned; it proves only that the file matches it)');
   }
   const format = manifest.format === 'csv' ? 'csv' : 'ndjson';
+  // The configurations the manifest carries count only where they are what the records' chained digest names.
+  const derivations = new Map<string, Derivation>();
+  for (const [digest, value] of Object.entries(manifest.configurations ?? {})) {
+    const trusted = trustedDerivation(digest, value);
+    if (trusted) derivations.set(digest, trusted);
+    else fileProblems.push(`manifest: configuration ${digest.slice(0, 16)}… is not the one its digest names (edited)`);
+  }
   const verifier = new ChainVerifier({
     linksOnly: format === 'csv',
     allowedGaps: (cluster) => manifest.clusters?.[cluster]?.gaps,
     configs,
+    derivations,
   });
   const recordProblems: string[] = [];
   const walked = await walkFile(file, format, verifier, (line, message) => recordProblems.push(`line ${line}: not valid JSON (edited): ${message}`));
@@ -245,7 +253,7 @@ export async function verifyExport(file: string, options: { manifest?: string; p
   }
   for (const cluster of seen.keys()) if (!manifest.clusters?.[cluster]) fileProblems.push(`cluster ${cluster}: in the file, not in the manifest`);
   if (format === 'csv') notes.push('csv: seqs and links checked; record content and derived fields are covered by the sha256 and signature only (export ndjson to recompute each hash and field)');
-  else notes.push(...checkNotes(verifier, configs));
+  else notes.push(...checkNotes(verifier, [...configs.map(configDigest), ...[...derivations.keys()].map((d) => `${d} (from the manifest)`)]));
   problems.push(...recordProblems, ...fileProblems);
   // An auditor's check must never pass on nothing.
   if (problems.length === 0 && walked.records === 0) throw new VerifyUsageError(`${file} holds no records (its manifest says ${manifest.count ?? 0}): nothing to check`);
@@ -264,12 +272,12 @@ function problemLines(v: ChainVerifier): string[] {
 }
 
 /** What the walk checked beyond the links, and what it could not check, by reason. */
-function checkNotes(v: ChainVerifier, configs: readonly CrtrailConfig[]): string[] {
+function checkNotes(v: ChainVerifier, digests: readonly string[]): string[] {
   const old = [...v.oldValuesUncheckedBy].map(([reason, n]) => `${n} records, ${reason}`);
   const derived = [...v.derivedUncheckedBy].map(([reason, d]) => `${d.records} records: ${reason} (${[...d.fields].join(', ')})`);
   return [
     `old values: ${v.oldValuesChecked} records checked against their predecessor's stored state${old.length ? `; not checkable: ${old.join('; ')}` : ''}`,
-    `derived fields: ${v.derivedChecked} records recomputed in full (configuration ${configs.map((c) => `${configDigest(c).slice(0, 16)}…`).join(', ')})${derived.length ? `; NOT CHECKED in part: ${derived.join('; ')}` : ''}`,
+    `derived fields: ${v.derivedChecked} records recomputed in full (configuration ${digests.map((d) => `${d.slice(0, 16)}…${d.slice(64)}`).join(', ')})${derived.length ? `; NOT CHECKED in part: ${derived.join('; ')}` : ''}`,
   ];
 }
 
@@ -383,7 +391,7 @@ export async function verifyStoredChain(cluster: string, since?: string, options
       .map((d) => (d.action.doc as ChainedRecord).crtrail?.integrity?.seq)
       .filter((seq): seq is number => typeof seq === 'number');
     if (parked.length > 0) notes.push(`dead letters: seq ${parked.slice(0, 20).join(', ')}${parked.length > 20 ? ', …' : ''} of this cluster wait in the dead-letter queue (crtrail dlq replay puts them back)`);
-    notes.push(...checkNotes(verifier, configs));
+    notes.push(...checkNotes(verifier, configs.map(configDigest)));
     if (problems.length === 0) notes.push(`chain: intact, ${records} records of cluster ${cluster}${last ? `, seq ${startSeq}–${last.seq}` : ''}`);
     return { ok: problems.length === 0, records, problems, notes, unchecked: uncheckedOf(verifier) };
   } finally {
