@@ -192,8 +192,14 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
   };
   // The exporter's own configuration, if records were written with it: the export then carries
   // what its derived fields are recomputed with (the chained digest vouches for it).
-  const own = loadConfig(env.CRTRAIL_CONFIG);
-  if (opts.format === 'ndjson' && digests.has(configDigest(own))) {
+  let own: ReturnType<typeof loadConfig> | undefined;
+  try {
+    own = loadConfig(env.CRTRAIL_CONFIG);
+  } catch (err) {
+    // The export itself does not need it: say so, and carry no configuration.
+    process.stderr.write(`export: no configuration in the manifest: ${(err as Error).message}\n`);
+  }
+  if (own && opts.format === 'ndjson' && digests.has(configDigest(own))) {
     manifest.configurations = { [configDigest(own)]: derivationConfig(own) satisfies Derivation };
   }
   if (env.CRTRAIL_SIGNING_KEY) {
