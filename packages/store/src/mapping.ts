@@ -100,6 +100,7 @@ export const recordMapping: estypes.MappingTypeMapping = {
         },
         state: { properties: { after: stored } },
         integrity: { properties: { seq: { type: 'long' }, hash: keyword, prev_hash: keyword } },
+        config_digest: keyword,
         received_at: date,
       },
     },

@@ -6,6 +6,7 @@ import { classifyEvent, type FilterOptions } from '@crtrail/filter';
 import type { BatchJob } from '@crtrail/queue';
 import { buildRecord, bulkWrite, indexNames, opsText, RecordLocator, type BulkAction, type BulkRejection } from '@crtrail/store';
 import { confirmChain, sealChain, storedChainHead } from './chain.js';
+import { configDigest } from '@crtrail/integrity';
 import { stateHash } from '@crtrail/diff';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { pushDeadLetters, pushEventDeadLetters } from './dead-letters.js';
@@ -123,6 +124,8 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
   await deps.tracker.track(job.cluster, kept, async (out: TrackOutput) => {
     deps.metrics?.diffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     const ingestedAt = Date.now();
+    // Chained into every record: which configuration its derived fields were computed with.
+    const digest = configDigest(deps.config);
     const creates: BulkAction[] = [];
     const unbuildable: Array<{ event: AuditEvent; reason: string }> = [];
     for (const r of out.records) {
@@ -141,6 +144,7 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
             change,
             actor,
             stateAfter: r.stateAfter,
+            configDigest: digest,
             receivedAt: job.receivedAt,
             ingestedAt,
           }),
