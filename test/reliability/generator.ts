@@ -146,16 +146,10 @@ export function unmappable(event: Obj): Obj {
 }
 
 /**
- * A poison event: a well-formed custom-resource patch whose JSON Patch document cannot be applied
- * (its `test` op fails), so the change engine cannot diff it, on every attempt. It must end as a
- * dead letter of its own, its batch's other events stored.
+ * A poison event: a well-formed custom-resource write (it passes the webhook's schema) whose stored
+ * object has a `metadata` that is no object, so the change engine fails on it on every attempt. It
+ * must end as a dead letter of its own, its batch-mates stored.
  */
 export function poison(event: Obj): Obj {
-  const name = event.objectRef.name as string;
-  return {
-    ...event,
-    verb: 'patch',
-    requestURI: `/apis/${GROUP}/${VERSION}/namespaces/${NAMESPACE}/${RESOURCE}/${name}`,
-    requestObject: [{ op: 'test', path: '/spec/nonexistent/deeper', value: 1 }, { op: 'remove', path: '/spec/nonexistent/deeper' }],
-  };
+  return { ...event, responseObject: { ...event.responseObject, metadata: 'not an object' } };
 }

@@ -61,6 +61,7 @@ export class Scenario {
   readonly notes: string[] = [];
   redis!: RedisServer;
   private readonly cleanups: Array<() => Promise<void> | void> = [];
+  private readonly checks: Array<(row: Row) => string | undefined> = [];
   private readonly started = Date.now();
   private queueClient?: { queue: Queue; redis: Redis };
 
@@ -74,6 +75,11 @@ export class Scenario {
 
   async setup(): Promise<void> {
     this.redis = await RedisServer.start(join(this.tmp, 'redis'), this.options.aof ?? true, this.tmp);
+  }
+
+  /** A check of the counted row (e.g. "every refused record is a dead letter"); a string returned is a problem. */
+  expect(check: (row: Row) => string | undefined): void {
+    this.checks.push(check);
   }
 
   onCleanup(fn: () => Promise<void> | void): void {
@@ -252,7 +258,7 @@ export class Scenario {
     const stored = [...this.expectedIds].filter((id) => tally.ids.has(id)).length;
     const statuses = this.statusSummary();
     if (statuses) this.notes.push(`answers: ${statuses}`);
-    return {
+    const row: Row = {
       scenario: this.name,
       expected: this.expectedIds.size,
       acked: this.ackedIds.size,
@@ -265,6 +271,11 @@ export class Scenario {
       note: this.notes.join('; '),
       ...extra,
     };
+    for (const check of this.checks) {
+      const problem = check(row);
+      if (problem) row.problems.push(problem);
+    }
+    return row;
   }
 
   /** "200×12, 503×3 (Retry-After 1), timeout×1": what the webhook answered, all attempts. */

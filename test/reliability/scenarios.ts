@@ -275,6 +275,7 @@ export const scenarios: ScenarioDef[] = [
         );
         await s.sendAll(webhook.url, list, 2);
         await s.drain(120_000);
+        s.expect((row) => (row.dead_lettered === refused ? undefined : `${refused} records refused by the mapping, ${row.dead_lettered} in the dead letters`));
         return { note: `${refused} refused by the mapping` };
       }),
   },
@@ -294,6 +295,9 @@ export const scenarios: ScenarioDef[] = [
         });
         await s.sendAll(webhook.url, list, 1);
         await s.drain(120_000);
+        const poisoned = list.length;
+        s.expect((row) => (row.dead_lettered === poisoned ? undefined : `${poisoned} poison events sent, ${row.dead_lettered} dead-lettered`));
+        s.expect((row) => (row.stored === row.expected - poisoned ? undefined : `${row.expected - poisoned} batch-mates of the poison events, ${row.stored} stored`));
       }),
   },
   {
