@@ -151,16 +151,20 @@ export class Scenario {
     return this.queue().getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'failed', 'completed', 'waiting-children');
   }
 
-  /** Waits (bounded) until a job is active: the worker is mid-job. Returns its id. */
-  async activeJob(timeoutMs = 60_000, notBefore?: string): Promise<string> {
+  /**
+   * Waits (bounded) until a job is active, i.e. a worker is mid-job, and returns its id. With `id` and
+   * `since`: until that job is active in an attempt started after `since` (the list of active jobs
+   * still names the job of a killed worker until BullMQ finds it stalled, which is not an attempt).
+   */
+  async activeJob(timeoutMs = 60_000, id?: string, since = 0): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const active = await this.queue().getActive(0, 10).catch(() => []);
-      const job = active.find((j) => j && j.id !== undefined && (notBefore === undefined || j.id === notBefore));
+      const active = await this.queue().getActive(0, 50).catch(() => []);
+      const job = active.find((j) => j?.id !== undefined && (id === undefined || j.id === id) && (j.processedOn ?? 0) >= since);
       if (job?.id) return job.id;
       await sleep(50);
     }
-    throw new Error(`no job became active within ${timeoutMs / 1000} s`);
+    throw new Error(`no job${id ? ` ${id}` : ''} became active within ${timeoutMs / 1000} s`);
   }
 
   /**
@@ -246,6 +250,8 @@ export class Scenario {
    * poison event, a failed batch); lost = acked events with neither.
    */
   async count(extra: Partial<Row> = {}): Promise<Row> {
+    const { note, ...rest } = extra;
+    if (note) this.notes.unshift(note);
     const tally = await this.tally();
     const lines = await this.deadLetterLines();
     const missing = [...this.expectedIds].filter((id) => !tally.ids.has(id));
@@ -269,7 +275,7 @@ export class Scenario {
       seconds: Math.round((Date.now() - this.started) / 1000),
       problems: this.problems,
       note: this.notes.join('; '),
-      ...extra,
+      ...rest,
     };
     for (const check of this.checks) {
       const problem = check(row);

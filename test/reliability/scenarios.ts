@@ -98,9 +98,10 @@ export const scenarios: ScenarioDef[] = [
         await s.sendAll(webhook.url, batches(s.generator({ objectBytes: 6_000 }), 3, 400), 1);
         const job = await s.activeJob(60_000);
         await worker.signal('SIGKILL');
+        const restarted = Date.now();
         await worker.start();
         // BullMQ hands a stalled job out again once its lock has expired (~30 s).
-        await s.activeJob(120_000, job);
+        await s.activeJob(120_000, job, restarted);
         await worker.signal('SIGKILL');
         await worker.start();
         await s.drain(180_000);
