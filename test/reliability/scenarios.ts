@@ -146,6 +146,7 @@ export const scenarios: ScenarioDef[] = [
         const { webhook } = await pipeline(s);
         const sending = s.sendAll(webhook.url, batches(s.generator({ objectBytes: 6_000 }), 8, 400), 4);
         await sleep(300);
+        const termAt = Date.now();
         const exit = await webhook.signal('SIGTERM', 90_000);
         if (exit.code !== 0) s.problems.push(`webhook exited with ${exit.signal ?? `code ${exit.code}`} after SIGTERM, not 0`);
         await webhook.start();
@@ -153,6 +154,9 @@ export const scenarios: ScenarioDef[] = [
         await s.drain(150_000);
         const fiveHundreds = s.outcomes.flatMap((o) => o.attempts).filter((a) => a.status >= 500 && a.status !== 503).length;
         if (fiveHundreds) s.problems.push(`${fiveHundreds} answer(s) 5xx other than 503 around the shutdown`);
+        const inFlight = s.outcomes.flatMap((o) => o.attempts).filter((a) => a.at < termAt && a.at + a.ms > termAt);
+        if (inFlight.length === 0) s.problems.push('no batch was in flight at the SIGTERM (the row tested nothing)');
+        return { note: `${inFlight.length} batch(es) in flight at the SIGTERM, answered ${inFlight.map((a) => a.status || a.error).join(', ')}` };
       }),
   },
   ...[true, false].map<ScenarioDef>((aof) => ({

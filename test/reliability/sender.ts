@@ -20,6 +20,8 @@ export interface Attempt {
   status: number;
   retryAfter?: string;
   error?: string;
+  /** When the attempt started (epoch ms), and how long it took. */
+  at: number;
   ms: number;
 }
 
@@ -45,7 +47,7 @@ export async function sendBatch(url: string, cluster: string, items: unknown[], 
         signal: AbortSignal.timeout(policy.timeoutMs),
       });
       const text = await res.text();
-      const attempt: Attempt = { status: res.status, ms: Date.now() - started };
+      const attempt: Attempt = { status: res.status, at: started, ms: Date.now() - started };
       const retryAfter = res.headers.get('retry-after');
       if (retryAfter) attempt.retryAfter = retryAfter;
       if (res.status !== 200) attempt.error = text.slice(0, 300);
@@ -53,7 +55,7 @@ export async function sendBatch(url: string, cluster: string, items: unknown[], 
       if (res.status === 200) return { acked: true, attempts };
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
-      attempts.push({ status: 0, error: e.cause?.code ?? e.name ?? e.message, ms: Date.now() - started });
+      attempts.push({ status: 0, error: e.cause?.code ?? e.name ?? e.message, at: started, ms: Date.now() - started });
     }
     if (i < policy.attempts - 1) {
       await sleep(delay);
