@@ -307,7 +307,7 @@ export class Scenario {
   /** Stops everything this scenario started and deletes its indices, templates, Redis and files. */
   async teardown(): Promise<void> {
     for (const fn of this.cleanups.reverse()) await Promise.resolve(fn()).catch(() => {});
-    await Promise.all(this.processes.map((p) => p.signal('SIGKILL', 5_000).catch(() => {})));
+    await Promise.all(this.processes.map((p) => p.killAll().catch(() => {})));
     if (this.queueClient) {
       await this.queueClient.queue.close().catch(() => {});
       this.queueClient.redis.disconnect();

@@ -24,24 +24,51 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Process groups this module started and that are still alive. Every process runs in a group of its
+ * own (`detached`), so `crtrail up`'s worker children go with it; whatever is left when this process
+ * exits (a failed scenario, Ctrl-C) is killed by group id.
+ */
+const liveGroups = new Set<number>();
+const killGroup = (pgid: number, signal: NodeJS.Signals): void => {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    /* already gone */
+  }
+};
+process.once('exit', () => {
+  for (const g of liveGroups) killGroup(g, 'SIGKILL');
+});
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => process.exit(130));
+}
+
 export interface Proc {
   name: string;
   child: ChildProcess;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Whether the process is still running. */
   alive(): boolean;
-  /** Sends `signal` and waits (at most `timeoutMs`, then SIGKILL) for the exit. */
+  /** SIGKILL to the process and everything it started (its group), and waits for its exit. */
+  killAll(): Promise<void>;
+  /** Sends `signal` to the process and waits (at most `timeoutMs`, then SIGKILL) for the exit. */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 function startProc(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): Proc {
   const log: WriteStream = createWriteStream(logFile, { flags: 'a' });
   log.write(`--- ${new Date().toISOString()} ${command} ${args.join(' ')}\n`);
-  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot() });
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot(), detached: true });
+  const pgid = child.pid!;
+  liveGroups.add(pgid);
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     child.once('exit', (code, signal) => {
+      // Children of the group (a supervised worker) are not orphaned: they belong to the scenario.
+      killGroup(pgid, 'SIGKILL');
+      liveGroups.delete(pgid);
       // Let the pipes flush what the process wrote last before the log is closed.
       setTimeout(() => {
         log.end(`--- exit code=${code} signal=${signal}\n`);
@@ -55,6 +82,10 @@ function startProc(name: string, command: string, args: string[], env: NodeJS.Pr
     child,
     exited,
     alive,
+    async killAll() {
+      killGroup(pgid, 'SIGKILL');
+      await exited;
+    },
     async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 60_000) {
       if (alive()) child.kill(signal);
       const timer = setTimeout(() => alive() && child.kill('SIGKILL'), timeoutMs);
@@ -120,7 +151,7 @@ export class RedisServer {
   }
 
   async stop(): Promise<void> {
-    await this.proc?.stop('SIGKILL', 5_000);
+    await this.proc?.killAll();
   }
 }
 
@@ -181,6 +212,11 @@ export class CrtrailProcess {
 
   alive(): boolean {
     return this.proc?.alive() ?? false;
+  }
+
+  /** The process and what it started (a supervised worker), SIGKILLed. */
+  async killAll(): Promise<void> {
+    await this.proc?.killAll();
   }
 
   log(): string {
