@@ -11,7 +11,7 @@ import { failures } from './report.js';
 describe('fault suite, fast rows', { concurrency: 1 }, () => {
   for (const s of scenarios.filter((x) => x.fast)) {
     test(`${s.name}: ${s.what}`, async () => {
-      const row = await s.run();
+      const row = { ...(await s.run()), scenario: s.name };
       assert.ok(row.expected > 0, 'the scenario sent custom-resource writes');
       assert.ok(row.acked > 0, `nothing was acked (${row.note})`);
       assert.equal(row.lost, 0, `lost acked events (${row.note})`);

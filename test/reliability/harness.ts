@@ -37,6 +37,15 @@ export interface ScenarioOptions {
 
 export const CLUSTER = 'rel';
 
+/**
+ * The environment without the caller's crtrail settings (a tokens file, a config, another prefix
+ * would change what the scenario tests), except Elasticsearch credentials.
+ */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  const keep = new Set(['CRTRAIL_ES_USERNAME', 'CRTRAIL_ES_PASSWORD', 'CRTRAIL_ES_API_KEY', 'CRTRAIL_ES_CA']);
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CRTRAIL_') || keep.has(k)));
+}
+
 /** Counts of what reached Elasticsearch for a set of event ids. */
 export interface Tally {
   docs: number;
@@ -89,7 +98,7 @@ export class Scenario {
   /** The environment of every crtrail process (and CLI call) of this scenario. */
   env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     return {
-      ...process.env,
+      ...inheritedEnv(),
       CRTRAIL_REDIS_URL: this.redis.url,
       CRTRAIL_ES_URL: this.options.esUrl ?? testEsUrl(),
       CRTRAIL_INDEX_PREFIX: this.prefix,

@@ -42,7 +42,7 @@ try {
   if (es.started) started.push(es.started);
   for (const s of chosen) {
     say(`${s.name}: ${s.what}`);
-    const row = await s.run();
+    const row = { ...(await s.run()), scenario: s.name };
     rows.push(row);
     const f = failures(row);
     say(`${s.name}: expected ${row.expected}, acked ${row.acked}, stored ${row.stored}, dead-lettered ${row.dead_lettered}, lost ${row.lost}, duplicates ${row.duplicates} (${row.seconds} s) ${f.length ? `FAIL: ${f.join('; ')}` : 'ok'}${row.note ? ` — ${row.note}` : ''}`);
