@@ -1,15 +1,27 @@
 import type { Command } from 'commander';
 import { loadEnv, type Env } from '@crtrail/config';
-import { createBatchQueue, createRedis } from '@crtrail/queue';
+import { createBatchQueue, createRedis, redactUrl } from '@crtrail/queue';
 import { createEsClient, esConnectionFromEnv } from '@crtrail/store';
 import { listDlqEntries, listFailedBatches, replayDeadLetters, replayFailedBatches } from '@crtrail/worker';
 
 /** Failed batches are named `batch:<job id>` in `dlq list`, next to the dead letters' own ids. */
 const BATCH = 'batch:';
 
-function connect(env: Env) {
-  const redis = createRedis(env.CRTRAIL_REDIS_URL, { maxRetriesPerRequest: 1 });
+/** Redis for the dead letters, or an error naming it and its variable (no ioredis retry noise). */
+async function connect(env: Env) {
+  const redis = createRedis(env.CRTRAIL_REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null, connectTimeout: 5_000 });
+  let cause: Error | undefined;
+  redis.on('error', (err: Error) => {
+    cause ??= err; // reported below, once
+  });
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw new Error(`Redis at ${redactUrl(env.CRTRAIL_REDIS_URL)} does not answer (CRTRAIL_REDIS_URL): ${(cause ?? (err as Error)).message}`);
+  }
   const queue = createBatchQueue(env.CRTRAIL_INDEX_PREFIX, redis);
+  queue.on('error', () => {});
   return { redis, queue, async close() { await queue.close(); redis.disconnect(); } };
 }
 
@@ -21,7 +33,7 @@ export function registerDlq(program: Command): void {
     .option('--json', 'one JSON entry per line (failed batches have type "batch")')
     .action(async (opts: { json?: boolean }) => {
       const env = loadEnv();
-      const c = connect(env);
+      const c = await connect(env);
       try {
         const letters = await listDlqEntries(c.redis, env.CRTRAIL_INDEX_PREFIX);
         const batches = await listFailedBatches(c.queue, c.redis, env.CRTRAIL_INDEX_PREFIX);
@@ -44,7 +56,7 @@ export function registerDlq(program: Command): void {
     .option('--id <id>', 'only this entry (a record id, event:<cluster>:<auditID>, or batch:<job id>)')
     .action(async (opts: { id?: string }) => {
       const env = loadEnv();
-      const c = connect(env);
+      const c = await connect(env);
       const es = createEsClient(esConnectionFromEnv(env));
       try {
         const onlyBatch = opts.id?.startsWith(BATCH) ? opts.id.slice(BATCH.length) : undefined;

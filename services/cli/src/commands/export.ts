@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, readFileSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
-import { basename } from 'node:path';
+import { createWriteStream, existsSync, readFileSync, renameSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { stringify } from 'csv-stringify/sync';
@@ -125,6 +125,8 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
   const es = createEsClient(esConnectionFromEnv(env));
   // Written under a temporary name first: a half-written export never sits next to a manifest.
   const partial = `${opts.out}.partial`;
+  const dir = dirname(resolve(opts.out));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--out ${opts.out}: the folder ${dir} does not exist (create it, or write elsewhere)`);
   const writer = new HashingWriter(createWriteStream(partial));
   const clusters = new Map<string, Tally>();
   const progress = new Progress('export');
