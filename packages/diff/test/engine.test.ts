@@ -112,10 +112,10 @@ test('status subresource writes are kind status; metadata-only changes are kind 
   assert.equal(mixed.record.kind, 'mixed');
 });
 
-test('delete: held by a finalizer is a delete that adds deletionTimestamp; a real removal records the removed fields', () => {
+test('delete: held by a finalizer is a metadata change that adds deletionTimestamp; a real removal records the removed fields', () => {
   const h = apply(undefined, ev('create', obj(1, { size: 1 }, { metadata: { finalizers: ['f'] } }))).history;
   const held = apply(h, ev('delete', obj(2, { size: 1 }, { metadata: { finalizers: ['f'], deletionTimestamp: '2026-11-02T10:00:00Z' } })));
-  assert.equal(held.record.kind, 'delete');
+  assert.equal(held.record.kind, 'metadata');
   assert.deepEqual(held.record.ops, [{ op: 'add', path: '/metadata/deletionTimestamp', new: '2026-11-02T10:00:00Z' }]);
   assert.equal(held.history.versions.at(-1)!.deleted, false);
   const gone = apply(h, ev('delete', obj(1, { size: 1 })));
@@ -307,10 +307,10 @@ test('JSON Patch appends (`/-`) without a baseline are named by their index in t
   ];
   const r = apply(undefined, ev('patch', obj(4, { list: ['p', 'x', 'y'], b: 7, c: 1 }), patch));
   assert.deepEqual(r.record.ops, [
-    { op: 'replace', path: '/spec/list/1', new: 'x' },
-    { op: 'replace', path: '/spec/list/2', new: 'y' },
+    { op: 'add', path: '/spec/list/1', new: 'x' },
+    { op: 'add', path: '/spec/list/2', new: 'y' },
     { op: 'remove', path: '/spec/a' },
-    { op: 'replace', path: '/spec/b', new: 7 },
+    { op: 'add', path: '/spec/b', new: 7 },
   ]);
   assert.equal(r.record.baseline, 'unknown');
 });
@@ -334,26 +334,26 @@ test('server mutations of a merge patch: the patch applied to the known state vs
   assert.deepEqual(r.record.server_mutations, [{ op: 'add', path: '/spec/mode', new: 'defaulted' }]);
 });
 
-test('a status write that changes nothing is noop; with an unknown baseline it is status', () => {
+test('a status write that changes nothing is noop; with an unknown baseline it shows its status', () => {
   const h = apply(undefined, ev('create', obj(1, { size: 1 }, { status: { ready: true } }))).history;
   const same = apply(h, ev('update', obj(2, { size: 1 }, { status: { ready: true } }), undefined, { objectRef: { ...REF, subresource: 'status' } }));
   assert.equal(same.record.kind, 'noop');
   const cold = apply(undefined, ev('update', obj(2, { size: 1 }, { status: { ready: true } }), undefined, { objectRef: { ...REF, subresource: 'status' } }));
   assert.equal(cold.record.kind, 'status');
   assert.equal(cold.record.baseline, 'unknown');
-  assert.deepEqual(cold.record.ops, []);
+  assert.deepEqual(cold.record.ops, [{ op: 'replace', path: '/status', new: { ready: true } }]);
 });
 
 test('finalizers: held delete, then the update removing the last finalizer removes the object; a recreate is a new object', () => {
   const t = '2026-11-02T10:00:00Z';
   let r = apply(undefined, ev('create', obj(1, { size: 1 }, { metadata: { finalizers: ['f'] } })));
   r = apply(r.history, ev('delete', obj(2, { size: 1 }, { metadata: { finalizers: ['f'], deletionTimestamp: t } })));
-  assert.equal(r.record.kind, 'delete');
+  assert.equal(r.record.kind, 'metadata', 'held: the object goes on');
   assert.equal(r.history.versions.at(-1)!.deleted, false, 'terminating, still stored');
   assert.ok(r.record.state_hash);
   r = apply(r.history, ev('update', obj(3, { size: 1 }, { metadata: { finalizers: [], deletionTimestamp: t } })));
   assert.deepEqual(r.record.ops, [{ op: 'remove', path: '/metadata/finalizers/0', old: 'f' }]);
-  assert.equal(r.record.kind, 'metadata');
+  assert.equal(r.record.kind, 'delete', 'removing the last finalizer ends the object');
   assert.equal(r.history.versions.at(-1)!.deleted, true);
   assert.equal(r.record.state_hash, undefined, 'nothing stored after the removal');
   r = apply(r.history, ev('create', obj(10, { size: 5 }, {}, 'uid-2')));
