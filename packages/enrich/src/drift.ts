@@ -27,13 +27,15 @@ export function detectDrift(
   previous: KubeObject | undefined,
   next: KubeObject | undefined,
   actor: Actor,
-  change: { kind: string; dry_run: boolean },
+  change: { kind: string; dry_run: boolean; ops?: ReadonlyArray<{ path: string }> },
   succeeded: boolean,
   config: CrtrailConfig,
 ): boolean {
   if (!succeeded || change.dry_run || actor.kind === 'gitops') return false;
   if (!gitopsManagerOf(previous, config) && !gitopsManagerOf(next, config)) return false;
   if (change.kind === 'status' || change.kind === 'noop' || change.kind === 'create') return false;
-  if (change.kind === 'metadata') return actor.kind === 'human' || actor.kind === 'serviceaccount' || actor.kind === 'unknown';
+  // Removing the last finalizer ends the object (kind delete) but changed only metadata: judged as such.
+  const metadataOnly = change.kind === 'metadata' || (change.kind === 'delete' && !!change.ops?.length && change.ops.every((o) => o.path.startsWith('/metadata/')));
+  if (metadataOnly) return actor.kind === 'human' || actor.kind === 'serviceaccount' || actor.kind === 'unknown';
   return true;
 }
