@@ -78,6 +78,8 @@ export class Story {
   private gap = false;
   /** The last state crtrail saw (a write logged without bodies moves the true state, not this). */
   private seen: Obj | undefined;
+  /** The served version the last seen state came in (a delete lists the removed fields from it). */
+  private seenVersion: string | undefined;
 
   constructor(readonly o: StoryOptions) {
     this.n = o.seq ?? 1;
@@ -154,6 +156,7 @@ export class Story {
     next.metadata.resourceVersion = String(++this.rv);
     this.state = next;
     this.seen = clone(next);
+    this.seenVersion = event.objectRef.apiVersion;
     const ops = opsOverride ?? (prev ? stateDiff(prev, next) : leaves(next, 'add'));
     const w: Written = {
       event,
@@ -191,6 +194,7 @@ export class Story {
     const response = () => this.served(next, this.versions[0]!, manager, 'Apply');
     const event = this.event('patch', actor, 201, { query: `fieldManager=${manager}&force=true`, request });
     this.state = undefined;
+    this.gap = false;
     const w = this.commit(next, event, { kind: 'create', baseline: 'none' }, leaves(next, 'add'));
     event.responseObject = response();
     return w;
@@ -204,6 +208,7 @@ export class Story {
     const next: Obj = { ...clone(request), metadata: { ...clone(request.metadata), uid, generation: 1, creationTimestamp: '2026-11-30T12:00:00Z' } };
     const event = this.event('create', actor, 201, { request });
     this.state = undefined;
+    this.gap = false;
     const w = this.commit(next, event, { kind: 'create', baseline: 'none' }, leaves(next, 'add'));
     event.responseObject = this.served(next, this.versions[0]!, actor.agent.split('/')[0]!, 'Update');
     event.objectRef.uid = undefined;
@@ -234,7 +239,7 @@ export class Story {
     const w = this.commit(next, event, { kind: 'spec' });
     w.expected.kind = this.kindOf(w.expected.ops);
     event.responseObject = this.served(next, this.versions[0]!, actor.agent.split('/')[0]!, 'Update');
-    if (this.gap) this.afterGap(w, shownIfGap ?? []);
+    if (this.gap) this.afterGap(w, shownIfGap ?? jsonShown(ops, event.responseObject));
     return w;
   }
 
@@ -257,7 +262,7 @@ export class Story {
     if (this.gap && prior === undefined) {
       // A full body after a gap: against the last state seen, flagged.
       this.gap = false;
-      w.expected.ops = stateDiff(seenBefore, next);
+      w.expected.ops = stateDiff(seenBefore, next).filter((o) => opts.sub !== 'status' || o.path === '/status' || o.path.startsWith('/status/'));
       w.expected.kind = this.kindOf(w.expected.ops);
       w.expected.baseline = 'unknown';
       w.expected.gap = true;
@@ -278,9 +283,20 @@ export class Story {
       status: { replicas: o.status?.replicas ?? 0, selector: `app=${this.o.name}` },
     });
     const event = this.event('update', actor, 200, { sub: 'scale', request: scaleOf(prev), uid: prev.metadata.uid });
+    const gap = this.gap;
+    const seen = this.seen;
+    const seenVersion = this.seenVersion;
     const w = this.commit(next, event, { kind: 'spec' });
     w.expected.kind = this.kindOf(w.expected.ops);
     event.responseObject = scaleOf(next, next.metadata.resourceVersion);
+    // A Scale is no body of the object: the last one seen stays the one it was served in.
+    this.seenVersion = seenVersion;
+    if (gap) {
+      // The Scale shows only the replicas: the object's state stays unknown past it.
+      w.expected = { ...w.expected, baseline: 'unknown', gap: true, ops: [{ op: 'replace', path: '/spec/replicas', new: replicas }], kind: 'spec' };
+      this.seen = seen;
+      this.seenVersion = seenVersion;
+    }
     return w;
   }
 
@@ -291,7 +307,13 @@ export class Story {
     next.metadata.deletionTimestamp = '2026-11-30T13:00:00Z';
     next.metadata.deletionGracePeriodSeconds = 0;
     const event = this.event('delete', actor, 200, { request: { kind: 'DeleteOptions', apiVersion: 'meta.k8s.io/v1', propagationPolicy: 'Background' } });
+    const seen = this.seen;
     const w = this.commit(next, event, { kind: 'metadata' });
+    if (this.gap) {
+      this.gap = false;
+      w.expected = { ...w.expected, baseline: 'unknown', gap: true, ops: stateDiff(seen, next) };
+    }
+    w.expected.kind = this.kindOf(w.expected.ops);
     event.responseObject = this.served(next, this.versions[0]!, actor.agent.split('/')[0]!, 'Update');
     return w;
   }
@@ -312,7 +334,14 @@ export class Story {
       request: { kind: 'DeleteOptions', apiVersion: 'meta.k8s.io/v1' },
       response: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: this.o.name, group: this.o.group, kind: this.o.resource, uid: prev.metadata.uid } },
     });
-    const w: Written = { event, expected: { action: 'delete', outcome: 'success', kind: 'delete', baseline: 'known', ops: leaves(prev, 'remove'), gap: false, uid: prev.metadata.uid, version: event.objectRef.apiVersion } };
+    const removed = { ...clone(this.seen ?? prev), apiVersion: `${this.o.group}/${this.seenVersion ?? this.versions[0]}` };
+    const w: Written = {
+      event,
+      expected: this.gap
+        ? { action: 'delete', outcome: 'success', kind: 'delete', baseline: 'unknown', ops: [], gap: true, uid: prev.metadata.uid, version: event.objectRef.apiVersion }
+        : { action: 'delete', outcome: 'success', kind: 'delete', baseline: 'known', ops: leaves(removed, 'remove'), gap: false, uid: prev.metadata.uid, version: event.objectRef.apiVersion },
+    };
+    this.gap = false;
     this.state = undefined;
     this.seen = undefined;
     this.out.push(w);
@@ -333,8 +362,9 @@ export class Story {
     const request = { apiVersion: prev.apiVersion, kind: this.o.kind, metadata: { name: this.o.name, namespace: this.o.namespace }, spec };
     const manager = actor.agent.split('/')[0]!;
     const event = this.event('patch', actor, 409, { query: `fieldManager=${manager}`, request, response: this.status(409, 'Conflict', { causes: [{ reason: 'FieldManagerConflict', message: 'conflict with "kustomize-controller"', field: '.spec' }] }) });
-    const ops = stateDiff(prev, applyMergePatch(prev, request));
-    const w: Written = { event, expected: { action: 'patch', outcome: 'failure', kind: this.kindOf(ops), baseline: 'known', ops, gap: false } };
+    // Against the state stored before it, when crtrail saw that one; else what the document shows.
+    const ops = this.gap ? mergeShown({ spec }, {}).map((o) => ({ ...o, path: o.path })) : stateDiff(this.seen, applyMergePatch(this.seen, request));
+    const w: Written = { event, expected: { action: 'patch', outcome: 'failure', kind: this.kindOf(ops), baseline: this.gap ? 'unknown' : 'known', ops, gap: false } };
     this.out.push(w);
     return w;
   }
@@ -343,8 +373,9 @@ export class Story {
   rejectedJsonPatch(actor: Actor, ops: Obj[]): Written {
     const prev = this.state!;
     const event = this.event('patch', actor, 422, { request: ops, response: this.status(422, 'Invalid') });
-    const want = stateDiff(prev, applyJsonPatch(prev, ops));
-    const w: Written = { event, expected: { action: 'patch', outcome: 'failure', kind: this.kindOf(want), baseline: 'known', ops: want, gap: false } };
+    // After a gap the stored state is unknown: what the document shows (its values, no old ones).
+    const want = this.gap ? ops.filter((o) => o.op === 'replace').map((o): Op => ({ op: 'replace', path: o.path, new: o.value })) : stateDiff(prev, applyJsonPatch(prev, ops));
+    const w: Written = { event, expected: { action: 'patch', outcome: 'failure', kind: this.kindOf(want), baseline: this.gap ? 'unknown' : 'known', ops: want, gap: false } };
     this.out.push(w);
     return w;
   }
@@ -380,4 +411,32 @@ function mergeShown(doc: Obj, response: Obj, sub?: string): Op[] {
   };
   visit(doc, '', response);
   return sub === 'status' ? ops.filter((o) => o.path.startsWith('/status')) : ops;
+}
+
+/** What a JSON Patch after a gap shows: its locations resolved in the response, no old values. */
+function jsonShown(ops: Obj[], response: Obj): Op[] {
+  const get = (path: string): unknown => path.slice(1).split('/').reduce<any>((n, k) => (n === undefined ? undefined : n[k]), response);
+  const appends = new Map<string, number>();
+  for (const o of ops) if (o.op === 'add' && String(o.path).endsWith('/-')) appends.set(o.path, (appends.get(o.path) ?? 0) + 1);
+  const seen = new Map<string, number>();
+  const out: Op[] = [];
+  for (const o of ops) {
+    if (o.op === 'test') continue;
+    if (o.op === 'remove') {
+      out.push({ op: 'remove', path: o.path });
+      continue;
+    }
+    let path: string = o.path;
+    let op: Op['op'] = 'replace';
+    if (path.endsWith('/-')) {
+      const list = get(path.slice(0, -2)) as unknown[];
+      const k = seen.get(path) ?? 0;
+      seen.set(path, k + 1);
+      path = `${path.slice(0, -2)}/${list.length - appends.get(o.path)! + k}`;
+      op = 'add';
+    }
+    out.push({ op, path, new: get(path) });
+  }
+  const last = new Map(out.map((x, i) => [x.path, i]));
+  return out.filter((x, i) => last.get(x.path) === i);
 }

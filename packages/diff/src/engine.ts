@@ -20,6 +20,7 @@ import {
   compareVersions,
   insertVersion,
   knownBefore,
+  lastWriteBefore,
   MAX_DEPENDENTS,
   orderKey,
   predecessorOf,
@@ -362,7 +363,8 @@ function computeFields(s: Subject, role: Role, removal: boolean, pred: Version |
     const prior = gap ? known : knownState(pred);
     if ((role === 'write' || role === 'dry-run') && removal && isDeleteVerb(s.verb)) {
       // The removed object is recorded field by field; from our state when we have it.
-      ops = leaves(prior && !gap ? prior.object : s.object, 'remove', ignore);
+      // A Status answer (no resourceVersion) shows no object: nothing to list without our state.
+      ops = prior && !gap ? leaves(prior.object, 'remove', ignore) : s.resourceVersion === '' ? [] : leaves(s.object, 'remove', ignore);
       baseline = prior && !gap ? 'known' : 'unknown';
     } else if (prior && !gap) {
       ops = restrict(diffValues(prior.object, s.scale ? overlayScale(prior.object, s.scale) : s.object, same), s.subresource);
@@ -572,6 +574,7 @@ export function applyMutation(history: History | undefined, m: Mutation, options
   // from its predecessor's, so the repair goes on down the chain until a write with its own state.
   let base: Version = stored;
   let force = false;
+  const rederived: Version[] = [];
   for (let successor = successorOf(base, all); successor && (force || betterBase(base, successor)); successor = successorOf(base, all)) {
     const fixed = materialize(successor, base);
     const change = computeFields(fixed, 'write', fixed.deleted, base, ignore, knownBefore(base, fixed.uid, all));
@@ -579,13 +582,15 @@ export function applyMutation(history: History | undefined, m: Mutation, options
     repairs.push({ recordId: successor.recordId, change, subject: fixed, previous });
     const next = remember(fixed, change, base);
     all = all.map((v) => (v === successor ? next : v));
+    if (successor.scale) rederived.push(next);
     // A write with its own state ends the chain; after a scale or an opaque write, the next
     // record's base (or the last state seen before the gap) may have changed too.
     if (!successor.scale && !successor.opaque) break;
     force = true;
     base = next;
   }
-  const next = repairDependents({ ...h, versions: all }, stored, repairs, ignore);
+  let next = repairDependents({ ...h, versions: all }, stored, repairs, ignore);
+  for (const v of rederived) next = repairDependents(next, v, repairs, ignore, true);
   return result({ ...next, versions: boundVersions(next.versions) }, fields, pred, { stored: stateOf(stored), gone: removal, repairs });
 }
 /**
@@ -642,11 +647,13 @@ function replayDependent(h: History, recordId: string, ignore: readonly string[]
  * Dry runs, failed updates and no-ops whose base is now `version` (it arrived after them):
  * recompute them against it. `h` already holds `version`.
  */
-function repairDependents(h: History, version: Version, repairs: ApplyResult['repairs'], ignore: readonly string[]): History {
+function repairDependents(h: History, version: Version, repairs: ApplyResult['repairs'], ignore: readonly string[], changed = false): History {
   if (!h.dependents) return h;
   const dependents = h.dependents.map((d) => {
     if (!sameLife(d, version) || d.recordId === version.recordId) return d;
-    if (baseOf(d, h.versions)?.recordId !== version.recordId || !betterBase(version, d)) return d;
+    const named = d.role === 'failed' ? lastWriteBefore(d, h.versions) : baseOf(d, h.versions);
+    // `changed`: the version's own state was recomputed (a scale write after a late predecessor).
+    if (named?.recordId !== version.recordId || !(changed || betterBase(version, d))) return d;
     const change = computeFields(d, d.role, dryRunRemoval(d), version, ignore);
     repairs.push({ recordId: d.recordId, change, subject: d, previous: change.baseline === 'known' ? knownState(version)?.object : undefined });
     return remember(d, change, version);

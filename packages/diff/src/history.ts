@@ -107,7 +107,8 @@ export function compareResourceVersions(a: string, b: string): number | undefine
  * state, resourceVersion unchanged). auditID breaks the remaining ties deterministically.
  */
 export function compareVersions(a: OrderKey, b: OrderKey): number {
-  if (a.resourceVersion !== b.resourceVersion) {
+  // Writes without a resourceVersion (logged without bodies, a delete answered by a Status) are placed by time.
+  if (a.resourceVersion !== b.resourceVersion || a.resourceVersion === '') {
     const byRevision = compareResourceVersions(a.resourceVersion, b.resourceVersion);
     if (byRevision !== undefined && byRevision !== 0) return byRevision;
     if (a.stageTimestamp !== b.stageTimestamp) return a.stageTimestamp < b.stageTimestamp ? -1 : 1;
@@ -173,6 +174,20 @@ export function knownBefore(pred: Version | undefined, uid: string, versions: Ve
 }
 
 /**
+ * A failed write names no version: the last write stored before it was answered (a failed write
+ * changes nothing, so it never becomes a base itself). When that one is opaque or a removal, the
+ * failed write has no base, but it is still the write a late arrival must be compared with.
+ */
+export function lastWriteBefore(d: Pick<Subject, 'uid' | 'stageTimestamp'>, versions: Version[]): Version | undefined {
+  let last: Version | undefined;
+  for (const v of versions) {
+    if (!sameLife(v, d) || v.stageTimestamp > d.stageTimestamp) continue;
+    if (!last || compareVersions(v, last) > 0) last = v;
+  }
+  return last;
+}
+
+/**
  * The stored version a record that made none was diffed against: the live version (same uid, not
  * deleted) with the resourceVersion it names. A dry run's response keeps the stored
  * resourceVersion, so when that version is not (yet) in the history, its base is the latest earlier
@@ -183,13 +198,8 @@ export function knownBefore(pred: Version | undefined, uid: string, versions: Ve
 export function baseOf(d: Pick<Dependent, 'uid' | 'resourceVersion' | 'role' | 'stageTimestamp'>, versions: Version[]): Version | undefined {
   let earlier: Version | undefined;
   if (d.role === 'failed') {
-    // No version named: the last one stored before the attempt was answered (a failed write
-    // changes nothing, so it never becomes a base itself).
-    for (const v of versions) {
-      if (!sameLife(v, d) || v.stageTimestamp > d.stageTimestamp) continue;
-      if (!earlier || compareVersions(v, earlier) > 0) earlier = v;
-    }
-    return earlier && !earlier.deleted && !earlier.opaque ? earlier : undefined;
+    const last = lastWriteBefore(d, versions);
+    return last && !last.deleted && !last.opaque ? last : undefined;
   }
   for (const v of versions) {
     if (v.uid !== d.uid || v.deleted) continue;
