@@ -17,6 +17,8 @@ export interface RecordChange {
   kind: string;
   baseline: 'known' | 'unknown' | 'none';
   dry_run: boolean;
+  /** Diffed across a write logged without bodies (its result unseen). */
+  gap?: boolean;
   patch_type?: string | undefined;
   critical?: boolean;
   critical_paths?: string[];
