@@ -181,6 +181,13 @@ function patchDocOps(request: unknown, type: string | undefined, response: KubeO
       return `${path.slice(0, -2)}/${list.length - (appends.get(path) ?? 1) + k}`;
     };
     const pointer = (p: unknown): p is string => typeof p === 'string' && (p === '' || p.startsWith('/'));
+    // The target a `-` would resolve to next, without consuming it.
+    const resolveOnce = (path: string): string => {
+      if (!path.endsWith('/-') || !response) return path;
+      const list = pointerGet(response, path.slice(0, -2));
+      if (!Array.isArray(list)) return path;
+      return `${path.slice(0, -2)}/${list.length - (appends.get(path) ?? 1) + (seen.get(path) ?? 0)}`;
+    };
     // An `add` into an array (index or `-`) always creates the element; into an object it may replace.
     const intoArray = (path: string): boolean => {
       const parent = path.slice(0, path.lastIndexOf('/'));
@@ -188,7 +195,11 @@ function patchDocOps(request: unknown, type: string | undefined, response: KubeO
     };
     for (const raw of docOps) {
       if (!pointer(raw.path) || raw.op === 'test') continue;
-      if (raw.op === 'move' && pointer(raw.from) && !ignored(raw.from, ignore)) ops.push({ op: 'remove', path: raw.from });
+      if (raw.op === 'move' && pointer(raw.from) && !ignored(raw.from, ignore)) {
+        // What left the source is what arrived at the target.
+        const moved = pointer(raw.path) && response ? pointerGet(response, resolveOnce(raw.path)) : undefined;
+        ops.push(moved === undefined ? { op: 'remove', path: raw.from } : { op: 'remove', path: raw.from, old: moved });
+      }
       const creates = (raw.op === 'add' || raw.op === 'move' || raw.op === 'copy') && intoArray(raw.path);
       const path = resolve(raw.path);
       if (ignored(path, ignore)) continue;
