@@ -1,5 +1,5 @@
 import type { AuditEvent, KubeObject } from '@crtrail/audit';
-import { responseCode } from '@crtrail/audit';
+import { canonicalJson, responseCode } from '@crtrail/audit';
 
 export interface RecordOp {
   op: 'add' | 'remove' | 'replace';
@@ -52,7 +52,8 @@ const MAX_TEXT_VALUE = 200;
 
 function short(value: unknown): string {
   if (value === undefined) return '∅';
-  const s = typeof value === 'string' ? value : JSON.stringify(value);
+  // Canonical (sorted keys): the same value reads the same whether it came from the event or from the stored history.
+  const s = typeof value === 'string' ? value : (canonicalJson(value) ?? JSON.stringify(value));
   return s.length > MAX_TEXT_VALUE ? `${s.slice(0, MAX_TEXT_VALUE)}…` : s;
 }
 

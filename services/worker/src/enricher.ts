@@ -27,8 +27,9 @@ export function createEnricher(config: CrtrailConfig): Enricher {
   enrich.actorOf = (event, object) => classifyActor(event, object, config);
   enrich.repair = (r) => {
     const actor = r.meta?.actor as RecordActor | undefined;
-    const critical = criticalPaths({ group: r.group, resource: r.resource, kind: kindOf(r.object) }, r.change.paths, config);
-    const change = { kind: r.change.kind, dry_run: r.dryRun };
+    // A failed write's subject is only its request: the kind comes from the state it was diffed against, as when first enriched.
+    const critical = criticalPaths({ group: r.group, resource: r.resource, kind: kindOf(r.object) ?? kindOf(r.previous) }, r.change.paths, config);
+    const change = { kind: r.change.kind, dry_run: r.dryRun, ops: r.change.ops };
     const drift = actor ? detectDrift(r.previous, r.object, actor as never, change, !r.failed, config) : false;
     return { critical: critical.length > 0, critical_paths: critical, drift };
   };
