@@ -116,3 +116,40 @@ test('property: any delivery order (with duplicates) of those writes gives the s
     { numRuns: RUNS },
   );
 });
+
+test('property: odd bodies in any write shape (subresources, Status answers, patch documents) never throw and never leave a kind the ops do not show', () => {
+  const json = fc.letrec((tie) => ({
+    value: fc.oneof({ depthSize: 'small' }, fc.integer(), fc.string({ maxLength: 3 }), fc.constant(null), tie('array'), tie('object')),
+    array: fc.array(tie('value'), { maxLength: 3 }),
+    object: fc.dictionary(fc.constantFrom('spec', 'status', 'metadata', 'op', 'path', 'from', 'value', 'replicas', 'kind', 'details', 'uid', '-'), tie('value'), { maxKeys: 4 }),
+  })).value;
+  const event = fc.record({
+    verb: fc.constantFrom('create', 'update', 'patch', 'delete', 'deletecollection'),
+    code: fc.constantFrom(200, 201, 403, 409, 422),
+    sub: fc.constantFrom(undefined, 'status', 'scale', 'approval'),
+    level: fc.constantFrom('Metadata', 'Request', 'RequestResponse'),
+    request: fc.option(json),
+    response: fc.option(fc.oneof(json, fc.constant({ kind: 'Status', details: { uid: 'u' } }), fc.constant({ kind: 'Scale', metadata: { uid: 'u', resourceVersion: '7' }, spec: { replicas: 2 } }))),
+  });
+  fc.assert(
+    fc.property(fc.array(event, { minLength: 1, maxLength: 6 }), (events) => {
+      let h: History | undefined;
+      events.forEach((e, i) => {
+        const audit = {
+          level: e.level, auditID: `odd-${i}`, stage: 'ResponseComplete', verb: e.verb, requestURI: '/apis/example.com/v1/namespaces/ns/widgets/w',
+          user: { username: 'u' }, objectRef: { apiGroup: 'example.com', apiVersion: 'v1', resource: 'widgets', namespace: 'ns', name: 'w', ...(e.sub ? { subresource: e.sub } : {}) },
+          responseStatus: { code: e.code }, stageTimestamp: `2026-11-30T12:00:0${i}.000000Z`,
+          ...(e.request !== null ? { requestObject: e.request } : {}), ...(e.response !== null ? { responseObject: e.response } : {}),
+        } as unknown as AuditEvent;
+        for (const { mutation } of expandMutations(audit, 'c')) {
+          const r = applyMutation(h, mutation);
+          h = r.history;
+          if (r.record.kind !== 'create' && r.record.kind !== 'delete') {
+            assert.equal(r.record.kind === 'noop', r.record.ops.length === 0, `${e.verb} ${e.code}: kind ${r.record.kind} with ${r.record.ops.length} ops`);
+          }
+        }
+      });
+    }),
+    { numRuns: RUNS },
+  );
+});
