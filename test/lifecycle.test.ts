@@ -119,9 +119,9 @@ describe('change engine end to end: a GitOps-managed CR\'s lifecycle through web
     });
     assert.deepEqual(bySuffix('005').change.critical_paths, ['/spec/predictor/model/storageUri']);
     assert.equal(bySuffix('004').change.critical, false);
-    assert.deepEqual(bySuffix('001').actor, { kind: 'gitops', name: 'system:serviceaccount:argocd:argocd-application-controller', tool: 'argocd' });
-    assert.deepEqual(bySuffix('004').actor, { kind: 'human', name: 'alice@example.com', tool: 'kubectl-edit' });
-    assert.deepEqual(bySuffix('005').actor, { kind: 'human', name: 'carol@example.com', tool: 'kubectl-patch' });
+    assert.deepEqual(bySuffix('001').actor, { kind: 'gitops', name: 'system:serviceaccount:argocd:argocd-application-controller', tool: 'argocd', manager: 'argocd-application-controller' });
+    assert.deepEqual(bySuffix('004').actor, { kind: 'human', name: 'alice@example.com', tool: 'kubectl-edit', manager: 'kubectl-edit' });
+    assert.deepEqual(bySuffix('005').actor, { kind: 'human', name: 'carol@example.com', tool: 'kubectl-patch', manager: 'kubectl-patch', impersonator: 'ops-bot' });
     assert.equal(bySuffix('002').actor.kind, 'controller');
     assert.equal(inOrder.find((d) => d._source.event.id.endsWith('005'))!._source.kubernetes.audit.impersonatedUser.username, 'carol@example.com');
     const collection = inOrder.filter((d) => d._source.event.action === 'deletecollection');

@@ -8,6 +8,8 @@ import { uniquePrefix } from '@crtrail/testkit';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { runCli } from './helpers/cli.js';
 import { orderedEvents } from './fixtures/lifecycle.js';
+import { validateEvent } from '@crtrail/audit';
+import { demoStory } from '../services/cli/src/demo-story.js';
 
 /** A port nothing listens on (taken, then released). */
 async function closedPort(): Promise<number> {
@@ -78,5 +80,38 @@ describe('replay: fails fast, names bad lines, waits for records', () => {
     });
     assert.equal(run.code, 0, run.stderr);
     assert.equal(await p.count({ term: { 'orchestrator.cluster.name': 'named-in-url' } }), 1);
+  });
+});
+
+describe('demo: a story of the last hour that every README example can show', () => {
+  let p: Pipeline;
+  before(async () => {
+    p = await startPipeline(uniquePrefix('demo'));
+  });
+  after(async () => p?.close());
+
+  test('its events are valid audit events of the last hour, and the records answer the Quick start commands', async () => {
+    const now = Date.now();
+    const story = demoStory(now);
+    for (const e of story) {
+      const checked = validateEvent(e);
+      assert.ok(checked.ok, checked.ok ? '' : checked.reason);
+      const t = Date.parse(String(e.stageTimestamp));
+      assert.ok(t <= now && t > now - 3_600_000, `${String(e.stageTimestamp)} within the last hour`);
+    }
+    const env = { CRTRAIL_ES_URL: p.env.CRTRAIL_ES_URL, CRTRAIL_INDEX_PREFIX: p.prefix, NO_COLOR: '1' };
+    const run = await runCli(['demo', '--url', p.url, '--cluster', 'demo'], env);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`searchable: ${story.length} of ${story.length} custom-resource writes`));
+    const recent = await runCli(['changes', '--cluster', 'demo', '--since', 'now-1h', '--json', '--all'], env);
+    assert.equal(recent.stdout.trim().split('\n').length, story.length);
+    const drift = await runCli(['changes', '--cluster', 'demo', '--critical', '--drift', '--json'], env);
+    const drifted = drift.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(drifted.some((d) => d.crtrail.actor.name === 'alice@example.com' && d.crtrail.change.paths.includes('/spec/dnsNames/1')), drift.stdout);
+    const failed = await runCli(['changes', '--cluster', 'demo', '--failed', '--json'], env);
+    const denied = failed.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(denied.map((d) => [d.crtrail.actor.name, d.kubernetes.audit.responseStatus.code]), [['mallory@example.com', 403]]);
+    const verify = await runCli(['verify', '--cluster', 'demo'], env);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   });
 });

@@ -4,6 +4,7 @@ import { testEsUrl, uniquePrefix } from '@crtrail/testkit';
 import { indexNames } from '@crtrail/store';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { runCli } from './helpers/cli.js';
+import { records, showValue } from '../services/cli/src/commands/changes.js';
 import { eventList, postLifecycle } from './helpers/events.js';
 
 function countFields(mapping: unknown): number {
@@ -17,6 +18,22 @@ function countFields(mapping: unknown): number {
   walk((mapping as { properties?: Record<string, any> }).properties);
   return n;
 }
+
+test('values on screen: bare strings, quoted when they would mislead, short hashes', () => {
+  assert.equal(showValue('web'), 'web');
+  assert.equal(showValue(''), '""');
+  assert.equal(showValue(' padded'), '" padded"');
+  assert.equal(showValue('42'), '"42"', 'a string that reads as a number');
+  assert.equal(showValue(42), '42');
+  assert.equal(showValue(null), 'null');
+  assert.equal(showValue({ a: 1 }), '{"a":1}');
+  const hash = `sha256:${'ab'.repeat(32)}`;
+  assert.equal(showValue(hash), `sha256:${'ab'.repeat(4)}…`);
+  assert.equal(showValue({ password: hash }), `{"password":"sha256:${'ab'.repeat(4)}…"}`, 'hashes inside values too');
+  assert.equal(showValue(hash, true), hash);
+  assert.equal(showValue('x'.repeat(100)).length, 81);
+  assert.equal(showValue('x'.repeat(100), true).length, 100);
+});
 
 describe('store: mapping and queries', () => {
   let p: Pipeline;
@@ -54,25 +71,79 @@ describe('store: mapping and queries', () => {
     assert.equal(await p.count({ match_phrase: { 'crtrail.change.text': '/spec/field_517/nested_517' } }), 1);
   });
 
-  test('`crtrail changes` prints one changed field per line, newest first, filtered per cluster and object', async () => {
+  test('`crtrail changes`: a header line per write, an indented line per field, newest first, filtered per cluster and object', async () => {
     await postLifecycle(p.url, 'prod-eu');
     await postLifecycle(p.url, 'prod-us');
     await p.idle();
     const env = { CRTRAIL_INDEX_PREFIX: p.prefix, CRTRAIL_ES_URL: testEsUrl(), NO_COLOR: '1' };
     const run = await runCli(['changes', '--cluster', 'prod-eu', '--name', 'fraud-model', '--actor', 'alice@example.com'], env);
     assert.equal(run.code, 0, run.stderr);
-    const lines = run.stdout.trim().split('\n');
+    const lines = run.stdout.trim().split('\n').map((l) => l.replace(/  id \S+$/, '  id <id>'));
     assert.deepEqual(lines, [
-      '2026-11-02T09:00:11.040000Z prod-eu alice@example.com delete serving.kserve.io/inferenceservices ml/fraud-model /metadata/deletionTimestamp: ∅ → 2026-11-02T09:00:11Z',
-      '2026-11-02T09:00:06.040000Z prod-eu alice@example.com patch serving.kserve.io/inferenceservices ml/fraud-model [dry-run] /spec/predictor/maxReplicas: 4 → 10',
-      '2026-11-02T09:00:04.040000Z prod-eu alice@example.com patch serving.kserve.io/inferenceservices ml/fraud-model /spec/predictor/minReplicas: 1 → 3',
+      '2026-11-02T09:00:11.040000Z  prod-eu  alice@example.com (human, kubectl)  delete  serving.kserve.io/inferenceservices  ml/fraud-model  delete [drift]  id <id>',
+      '    + /metadata/deletionTimestamp: 2026-11-02T09:00:11Z',
+      '2026-11-02T09:00:06.040000Z  prod-eu  alice@example.com (human, kubectl-patch)  patch  serving.kserve.io/inferenceservices  ml/fraud-model  spec [dry-run]  id <id>',
+      '    ~ /spec/predictor/maxReplicas: 4 → 10',
+      '2026-11-02T09:00:04.040000Z  prod-eu  alice@example.com (human, kubectl-edit)  patch  serving.kserve.io/inferenceservices  ml/fraud-model  spec [drift]  id <id>',
+      '    ~ /spec/predictor/minReplicas: 1 → 3',
     ]);
+    // The id printed is the record's _id: it can be looked up.
+    const id = /id (\S+)$/.exec(run.stdout.split('\n')[0]!)![1]!;
+    assert.equal(await p.count({ ids: { values: [id] } }), 1);
     const json = await runCli(['changes', '--cluster', 'prod-us', '--json', '--limit', '3'], env);
     const docs = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(docs.length, 3);
     assert.ok(docs.every((d) => d.orchestrator.cluster.name === 'prod-us'));
+    const total = await p.count({ term: { 'orchestrator.cluster.name': 'prod-us' } });
+    assert.ok(total > 3);
+    assert.match(json.stderr, new RegExp(`showing 3 of ${total} records \\(--limit N or --all for more\\)`));
     const none = await runCli(['changes', '--cluster', 'nowhere'], env);
     assert.equal(none.code, 0);
     assert.match(none.stderr, /no changes match/);
+  });
+
+  test('`crtrail changes` answers "who changed field X": path (dot or pointer), verb, failed, prefixes, timeline, paging', async () => {
+    const env = { CRTRAIL_INDEX_PREFIX: p.prefix, CRTRAIL_ES_URL: testEsUrl(), NO_COLOR: '1' };
+    const json = async (...args: string[]) => {
+      const r = await runCli(['changes', '--cluster', 'prod-eu', '--json', '--all', ...args], env);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trim() === '' ? [] : r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    };
+    const field = '/spec/predictor/minReplicas';
+    const byPointer = await json('--path', field);
+    const byDots = await json('--path', 'spec.predictor.minReplicas');
+    assert.ok(byPointer.length > 0);
+    assert.deepEqual(byDots.map((d) => d._id), byPointer.map((d) => d._id));
+    assert.equal(byPointer.length, await p.count({ bool: { filter: [{ term: { 'orchestrator.cluster.name': 'prod-eu' } }, { term: { 'crtrail.change.paths': field } }] } }));
+    // A parent path finds the changes under it.
+    const under = await json('--path', 'spec.predictor');
+    assert.ok(under.length >= byPointer.length && under.every((d) => d.crtrail.change.paths.some((x: string) => x.startsWith('/spec/predictor/'))));
+    const patches = await json('--verb', 'patch');
+    assert.ok(patches.length > 0 && patches.every((d) => d.event.action === 'patch'));
+    const failed = await json('--failed');
+    assert.ok(failed.length > 0 && failed.every((d) => d.event.outcome === 'failure'));
+    assert.deepEqual((await json('--actor', 'ALICE')).map((d) => d._id), (await json('--actor', 'alice@example.com')).map((d) => d._id), 'actor: case-insensitive prefix');
+    assert.ok((await json('--name', 'fraud')).some((d) => d.kubernetes.audit.objectRef.name === 'fraud-model'), 'name: prefix');
+    assert.ok((await json('--kind', 'inferenceservice')).length > 0, 'kind: case-insensitive');
+    const timeline = await runCli(['changes', '--cluster', 'prod-eu', '--name', 'fraud-model', '--timeline'], env);
+    const times = timeline.stdout.split('\n').filter((l) => /^\d{4}-/.test(l)).map((l) => l.split(' ')[0]!);
+    assert.ok(times.length > 2);
+    assert.deepEqual(times, [...times].sort(), 'oldest first');
+    // Paging with search_after: pages of 2 give the same records, in the same order, as one search.
+    const all = await json();
+    assert.equal(all.length, await p.count({ term: { 'orchestrator.cluster.name': 'prod-eu' } }));
+    assert.equal(new Set(all.map((d) => d._id)).size, all.length);
+    const paged: string[] = [];
+    let total = 0;
+    const query = { term: { 'orchestrator.cluster.name': 'prod-eu' } };
+    for await (const hit of records(p.es, indexNames(p.prefix).alias, query, 'desc', Number.MAX_SAFE_INTEGER, (n) => (total = n), 2)) paged.push(hit._id!);
+    assert.equal(total, all.length);
+    assert.deepEqual(paged, all.map((d) => d._id));
+    const badTime = await runCli(['changes', '--since', 'yesterday'], env);
+    assert.equal(badTime.code, 1);
+    assert.match(badTime.stderr, /--since.*expected an ISO time/);
+    const noName = await runCli(['changes', '--timeline'], env);
+    assert.equal(noName.code, 1);
+    assert.match(noName.stderr, /--timeline needs --name/);
   });
 });

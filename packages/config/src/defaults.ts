@@ -20,6 +20,8 @@ export const DEFAULTS: ConfigInput = {
       { tool: 'argocd', manager: '^argocd-controller$' },
       { tool: 'flux', userAgent: '^(kustomize|helm|source|notification|image-automation)-controller/' },
       { tool: 'kustomize-controller', manager: '^kustomize-controller$' },
+      { tool: 'cert-manager', userAgent: '^cert-manager(-[a-z0-9-]+)?/' },
+      { tool: 'cert-manager', manager: '^cert-manager(-[a-z0-9-]+)?$' },
       { tool: 'helm', userAgent: '^Helm/' },
       { tool: 'helm', manager: '^helm$' },
       { tool: 'terraform', userAgent: '^(HashiCorp|Terraform)' },
@@ -37,7 +39,7 @@ export const DEFAULTS: ConfigInput = {
     ],
     controllers: [],
     gitops: [
-      { name: 'argocd', userAgent: '^argocd-(application-controller|applicationset-controller)/', manager: '^argocd-controller$', username: '^system:serviceaccount:[^:]+:argocd-application-controller$' },
+      { name: 'argocd', userAgent: '^argocd-(application-controller|applicationset-controller)/', manager: '^argocd-(controller|application-controller)$', username: '^system:serviceaccount:[^:]+:argocd-application-controller$' },
       { name: 'flux', userAgent: '^(kustomize|helm)-controller/', manager: '^(kustomize|helm)-controller$', username: '^system:serviceaccount:flux-system:(kustomize|helm)-controller$' },
     ],
     interactive: ['^kubectl(\\.exe)?/', '^oc/', '^k9s/', '^(Lens|OpenLens)', '^Mozilla/'],

@@ -586,7 +586,11 @@ export function applyMutation(history: History | undefined, m: Mutation, options
   let base: Version = stored;
   let force = false;
   const rederived: Version[] = [];
-  for (let successor = successorOf(base, all); successor && (force || betterBase(base, successor)); successor = successorOf(base, all)) {
+  // Each version is repaired at most once: writes ordered by time (no resourceVersion) and writes
+  // ordered by resourceVersion need not agree when clocks or inputs are odd, and must not loop.
+  const visited = new Set<string>([stored.recordId]);
+  for (let successor = successorOf(base, all); successor && !visited.has(successor.recordId) && (force || betterBase(base, successor)); successor = successorOf(base, all)) {
+    visited.add(successor.recordId);
     const fixed = materialize(successor, base);
     const change = computeFields(fixed, 'write', fixed.deleted, base, ignore, knownBefore(base, fixed.uid, all));
     const previous = change.baseline === 'known' ? knownState(base)?.object : undefined;

@@ -497,10 +497,18 @@ test('window edge: a replay after the predecessor left the history is identical;
   assert.deepEqual(closer.repairs.map((r) => [r.recordId, r.change.ops]), [[expandMutations(oldest, 'c')[0]!.mutation.recordId, [{ op: 'replace', path: '/spec/size', old: 7, new: 3 }]]]);
 });
 
+
+/** ev() with its own increasing time: writes without a resourceVersion are ordered by time, and n wraps every minute. */
+let clock = 0;
+function tev(verb: string, response: unknown, request?: unknown, over: Partial<AuditEvent> = {}): AuditEvent {
+  clock++;
+  return ev(verb, response, request, { stageTimestamp: `2026-11-30T12:${String(Math.floor(clock / 60)).padStart(2, '0')}:${String(clock % 60).padStart(2, '0')}.000000Z`, ...over });
+}
+
 test('server-side apply that creates (PATCH 201): kind create, baseline none, every leaf an add, defaults are server mutations', () => {
   const applied = obj(1, { size: 1, mode: 'auto' }, { metadata: { managedFields: [{ manager: 'flux', operation: 'Apply' }] } });
   const config = { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'ns' }, spec: { size: 1 } };
-  const r = apply(undefined, ev('patch', applied, config, { responseStatus: { code: 201 }, requestURI: '/apis/example.com/v1/namespaces/ns/widgets/w?fieldManager=flux&force=true' }));
+  const r = apply(undefined, tev('patch', applied, config, { responseStatus: { code: 201 }, requestURI: '/apis/example.com/v1/namespaces/ns/widgets/w?fieldManager=flux&force=true' }));
   assert.equal(r.record.kind, 'create');
   assert.equal(r.record.baseline, 'none');
   assert.equal(r.record.patch_type, 'apply');
@@ -510,35 +518,35 @@ test('server-side apply that creates (PATCH 201): kind create, baseline none, ev
 });
 
 test('JSON Patch: a failed append is resolved against the stored object; 403 without a body is a noop', () => {
-  const h = apply(undefined, ev('create', obj(1, { names: ['a', 'b'] }))).history;
-  const bad = apply(h, ev('patch', { kind: 'Status', code: 422 }, [{ op: 'test', path: '/spec/names/0', value: 'a' }, { op: 'add', path: '/spec/names/-', value: 'c' }], { responseStatus: { code: 422 } }));
+  const h = apply(undefined, tev('create', obj(1, { names: ['a', 'b'] }))).history;
+  const bad = apply(h, tev('patch', { kind: 'Status', code: 422 }, [{ op: 'test', path: '/spec/names/0', value: 'a' }, { op: 'add', path: '/spec/names/-', value: 'c' }], { responseStatus: { code: 422 } }));
   assert.deepEqual(bad.record.ops, [{ op: 'add', path: '/spec/names/2', new: 'c' }]);
   assert.equal(bad.record.baseline, 'known');
   assert.equal(bad.record.kind, 'spec');
   assert.deepEqual(bad.history.versions, h.versions, 'a failed write changes no state (it is kept only as a dependent, for repairs)');
-  const denied = apply(h, ev('patch', { kind: 'Status', code: 403 }, undefined, { responseStatus: { code: 403 } }));
+  const denied = apply(h, tev('patch', { kind: 'Status', code: 403 }, undefined, { responseStatus: { code: 403 } }));
   assert.deepEqual([denied.record.kind, denied.record.ops, denied.record.baseline], ['noop', [], 'unknown']);
 });
 
 test('scale subresource: the replica change on the CR, never the Scale diffed against the object; unknown subresources touch no state', () => {
-  const h = apply(undefined, ev('create', obj(1, { replicas: 1, image: 'x' }))).history;
+  const h = apply(undefined, tev('create', obj(1, { replicas: 1, image: 'x' }))).history;
   const scaleRef = { objectRef: { ...REF, subresource: 'scale' } };
   const scaleBody = (rv: number, replicas: number) => ({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'w', namespace: 'ns', uid: 'uid-1', resourceVersion: String(rv) }, spec: { replicas }, status: { replicas: 1 } });
-  const r = apply(h, ev('update', scaleBody(2, 4), scaleBody(1, 4), scaleRef));
+  const r = apply(h, tev('update', scaleBody(2, 4), scaleBody(1, 4), scaleRef));
   assert.deepEqual(r.record.ops, [{ op: 'replace', path: '/spec/replicas', old: 1, new: 4 }]);
   assert.equal(r.record.kind, 'spec');
-  const next = apply(r.history, ev('patch', obj(3, { replicas: 4, image: 'y' }), { spec: { image: 'y' } }));
+  const next = apply(r.history, tev('patch', obj(3, { replicas: 4, image: 'y' }), { spec: { image: 'y' } }));
   assert.deepEqual(next.record.ops, [{ op: 'replace', path: '/spec/image', old: 'x', new: 'y' }], 'the state after the scale write is the CR with its new replicas');
-  const cold = apply(undefined, ev('update', scaleBody(2, 4), scaleBody(1, 4), scaleRef));
+  const cold = apply(undefined, tev('update', scaleBody(2, 4), scaleBody(1, 4), scaleRef));
   assert.deepEqual([cold.record.ops, cold.record.baseline], [[{ op: 'replace', path: '/spec/replicas', new: 4 }], 'unknown']);
-  const odd = apply(h, ev('update', obj(2, { replicas: 9 }), undefined, { objectRef: { ...REF, subresource: 'approval' } }));
+  const odd = apply(h, tev('update', obj(2, { replicas: 9 }), undefined, { objectRef: { ...REF, subresource: 'approval' } }));
   assert.deepEqual([odd.record.kind, odd.record.ops], ['noop', []]);
   assert.deepEqual(odd.history, h);
 });
 
 test('delete answered by a Status: the uid from details, removed fields from the known state', () => {
-  const h = apply(undefined, ev('create', obj(1, { size: 1 }))).history;
-  const r = apply(h, ev('delete', { kind: 'Status', apiVersion: 'v1', status: 'Success', details: { name: 'w', kind: 'widgets', uid: 'uid-1' } }));
+  const h = apply(undefined, tev('create', obj(1, { size: 1 }))).history;
+  const r = apply(h, tev('delete', { kind: 'Status', apiVersion: 'v1', status: 'Success', details: { name: 'w', kind: 'widgets', uid: 'uid-1' } }));
   assert.equal(r.record.kind, 'delete');
   assert.equal(r.record.baseline, 'known');
   assert.ok(r.record.ops.some((o) => o.op === 'remove' && o.path === '/spec/size' && o.old === 1));
@@ -546,20 +554,20 @@ test('delete answered by a Status: the uid from details, removed fields from the
 });
 
 test('one object through two served versions: apiVersion is no change', () => {
-  const h = apply(undefined, ev('create', obj(1, { size: 1 }))).history;
+  const h = apply(undefined, tev('create', obj(1, { size: 1 }))).history;
   const beta = { ...obj(2, { size: 2 }), apiVersion: 'example.com/v1beta1' };
-  const r = apply(h, ev('patch', beta, { spec: { size: 2 } }, { objectRef: { ...REF, apiVersion: 'v1beta1' } }));
+  const r = apply(h, tev('patch', beta, { spec: { size: 2 } }, { objectRef: { ...REF, apiVersion: 'v1beta1' } }));
   assert.deepEqual(r.record.ops, [{ op: 'replace', path: '/spec/size', old: 1, new: 2 }]);
   assert.equal(r.record.kind, 'spec');
   assert.deepEqual(r.record.server_mutations, []);
 });
 
 test('a write logged without bodies is recorded with no ops; the next one shows only what it shows (gap), then the history goes on', () => {
-  let r = apply(undefined, ev('create', obj(1, { size: 1, image: 'a' })));
-  r = apply(r.history, ev('patch', undefined, undefined, { level: 'Metadata' }));
+  let r = apply(undefined, tev('create', obj(1, { size: 1, image: 'a' })));
+  r = apply(r.history, tev('patch', undefined, undefined, { level: 'Metadata' }));
   assert.deepEqual([r.record.kind, r.record.baseline, r.record.ops, r.record.gap], ['noop', 'unknown', [], false]);
-  r = apply(r.history, ev('patch', obj(3, { size: 2, image: 'evil' }), { spec: { size: 2 } }));
+  r = apply(r.history, tev('patch', obj(3, { size: 2, image: 'evil' }), { spec: { size: 2 } }));
   assert.deepEqual([r.record.baseline, r.record.gap, r.record.ops], ['unknown', true, [{ op: 'replace', path: '/spec/size', new: 2 }]], 'the unseen image change is not this write\'s');
-  r = apply(r.history, ev('patch', obj(4, { size: 3, image: 'evil' }), { spec: { size: 3 } }));
+  r = apply(r.history, tev('patch', obj(4, { size: 3, image: 'evil' }), { spec: { size: 3 } }));
   assert.deepEqual([r.record.baseline, r.record.gap, r.record.ops], ['known', false, [{ op: 'replace', path: '/spec/size', old: 2, new: 3 }]]);
 });

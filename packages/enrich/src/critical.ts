@@ -8,6 +8,8 @@ export interface ObjectTarget {
 
 /** `spec.containers[*].image` → ['spec', 'containers', '*', 'image'] (JSON-pointer segments, `*` = any). */
 export function dotPathSegments(path: string): string[] {
+  // Config paths may be JSON pointers too (the schema accepts both forms).
+  if (path.startsWith('/')) return pointerSegments(path);
   return path.replace(/\[(\*|\d+)\]/g, '.$1').split('.').filter(Boolean);
 }
 

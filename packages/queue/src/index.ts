@@ -71,3 +71,4 @@ export async function redactionSalt(redis: Redis, prefix: string, fromEnv: strin
   return salt;
 }
 export * from './lua.js';
+export { kindsKey, RedisKindTable } from './kinds.js';

@@ -77,7 +77,7 @@ export const recordMapping: estypes.MappingTypeMapping = {
     },
     crtrail: {
       properties: {
-        actor: { properties: { kind: keyword, name: keyword, tool: keyword } },
+        actor: { properties: { kind: keyword, name: keyword, tool: keyword, manager: keyword, impersonator: keyword } },
         object: { properties: { kind: keyword, group: keyword, version: keyword, resource: keyword, namespace: keyword, name: keyword, uid: keyword, resourceVersion: keyword } },
         change: {
           properties: {

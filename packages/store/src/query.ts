@@ -5,13 +5,37 @@ export interface RecordFilters {
   cluster?: string;
   group?: string;
   resource?: string;
+  /** The object's kind (`Certificate`), case-insensitive. */
+  kind?: string;
   namespace?: string;
+  /** Prefix of the object's name (`web` finds `web` and `web-2`). */
   name?: string;
-  /** Effective actor name (`crtrail.actor.name`) or the authenticated username. */
+  /** Prefix of the effective actor (`crtrail.actor.name`) or of the authenticated username, case-insensitive. */
   actor?: string;
+  /** A changed field, as a JSON pointer (`/spec/replicas`) or a dot path (`spec.replicas`); the field or anything under it. */
+  path?: string;
+  /** The request's verb (`event.action`): create, update, patch, delete, deletecollection. */
+  verb?: string;
   since?: string;
   until?: string;
   critical?: boolean;
+  drift?: boolean;
+  /** Only failed attempts (`event.outcome: failure`: denied, conflicting, invalid). */
+  failed?: boolean;
+}
+
+/**
+ * A dot path (`spec.template.spec.containers[0].image`, `metadata.labels.app`) as the JSON pointer
+ * records use (`/spec/template/spec/containers/0/image`); a pointer is returned as it is. Keys that
+ * hold dots themselves (annotation names) need the pointer form.
+ */
+export function toPointer(path: string): string {
+  if (path.startsWith('/')) return path.replace(/\/+$/, '') || '/';
+  const segments = path
+    .replace(/\[(\d+)\]/g, '.$1')
+    .split('.')
+    .filter((s) => s !== '');
+  return `/${segments.map((s) => s.replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`;
 }
 
 /** A bool query over the record fields; `since`/`until` accept anything Elasticsearch date math does (`now-1h`, ISO times). */
@@ -24,12 +48,28 @@ export function recordQuery(f: RecordFilters): estypes.QueryDslQueryContainer {
   term('kubernetes.audit.objectRef.apiGroup', f.group);
   term('kubernetes.audit.objectRef.resource', f.resource);
   term('kubernetes.audit.objectRef.namespace', f.namespace);
-  term('kubernetes.audit.objectRef.name', f.name);
+  term('event.action', f.verb);
+  if (f.kind !== undefined) filter.push({ term: { 'crtrail.object.kind': { value: f.kind, case_insensitive: true } } });
+  if (f.name !== undefined) filter.push({ prefix: { 'kubernetes.audit.objectRef.name': { value: f.name } } });
   if (f.critical) term('crtrail.change.critical', true);
+  if (f.drift) term('crtrail.change.drift', true);
+  if (f.failed) term('event.outcome', 'failure');
+  if (f.path !== undefined) {
+    const pointer = toPointer(f.path);
+    filter.push({
+      bool: {
+        should: [{ term: { 'crtrail.change.paths': pointer } }, { prefix: { 'crtrail.change.paths': { value: pointer === '/' ? '/' : `${pointer}/` } } }],
+        minimum_should_match: 1,
+      },
+    });
+  }
   if (f.actor !== undefined) {
     filter.push({
       bool: {
-        should: [{ term: { 'crtrail.actor.name': f.actor } }, { term: { 'kubernetes.audit.user.username': f.actor } }],
+        should: [
+          { prefix: { 'crtrail.actor.name': { value: f.actor, case_insensitive: true } } },
+          { prefix: { 'kubernetes.audit.user.username': { value: f.actor, case_insensitive: true } } },
+        ],
         minimum_should_match: 1,
       },
     });

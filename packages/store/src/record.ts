@@ -32,6 +32,10 @@ export interface RecordActor {
   kind: string;
   name: string;
   tool: string;
+  /** The write's field manager (`?fieldManager=`, else the apiserver's default from the userAgent). */
+  manager?: string;
+  /** The authenticated user who impersonated `name`. */
+  impersonator?: string;
 }
 
 export interface RecordInput {

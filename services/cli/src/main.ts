@@ -10,6 +10,7 @@ import { registerExport } from './commands/export.js';
 import { registerVerify } from './commands/verify.js';
 import { registerKeygen } from './commands/keygen.js';
 import { registerKubeconfig } from './commands/kubeconfig.js';
+import { registerDemo } from './commands/demo.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -71,6 +72,7 @@ export async function main(argv: string[]): Promise<void> {
   registerVerify(program);
   registerKeygen(program);
   registerKubeconfig(program);
+  registerDemo(program, defaultWebhookUrl());
 
   await program.parseAsync(argv);
 }

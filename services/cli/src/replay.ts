@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, fetch } from 'undici';
 import { validateEvent, type AuditEvent } from '@crtrail/audit';
 import { isCustomResourceMutation } from '@crtrail/filter';
-import { MAX_LISTED_INVALID, readEvents, type ReadStats } from './read-events.js';
+import { MAX_LISTED_INVALID, readEvents, type ReadEvent, type ReadStats } from './read-events.js';
 
 /** Like the apiserver's webhook backend: retry a refused batch (429/5xx) with backoff, then give up on it. */
 export const REPLAY_RETRY = Object.freeze({ attempts: 6, initialDelayMs: 500, factor: 2, maxDelayMs: 10_000 });
@@ -43,7 +43,7 @@ function readPem(path: string, what: string): Buffer {
 }
 
 /** The credentials an apiserver's webhook kubeconfig would carry, for a webhook with TLS or tokens. */
-function transportOf(options: ReplayOptions): Transport {
+function transportOf(options: Omit<ReplayOptions, 'files'>): Transport {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (Boolean(options.cert) !== Boolean(options.key)) throw new Error('--cert and --key go together');
@@ -200,6 +200,18 @@ function backoff(attempt: number): number {
  * when the webhook cannot be reached.
  */
 export async function replay(options: ReplayOptions, summary: ReplaySummary = emptySummary()): Promise<ReplaySummary> {
+  async function* fromFiles(): AsyncGenerator<ReadEvent> {
+    for (const file of options.files) yield* readEvents(file, summary);
+  }
+  return replayEvents(fromFiles(), options, summary);
+}
+
+/** {@link replay} of events from anywhere (files, a generated story), each with where it came from. */
+export async function replayEvents(
+  source: AsyncIterable<ReadEvent> | Iterable<ReadEvent>,
+  options: Omit<ReplayOptions, 'files'>,
+  summary: ReplaySummary = emptySummary(),
+): Promise<ReplaySummary> {
   const transport = transportOf(options);
   let pending: AuditEvent[] = [];
   const flush = async (): Promise<void> => {
@@ -213,17 +225,15 @@ export async function replay(options: ReplayOptions, summary: ReplaySummary = em
     }
     options.progress?.(`sent ${summary.sent} events in ${summary.batches} batches`);
   };
-  for (const file of options.files) {
-    for await (const { event, where } of readEvents(file, summary)) {
-      const checked = validateEvent(event, where);
-      if (!checked.ok) {
-        summary.invalidEvents++;
-        if (summary.invalid.length < MAX_LISTED_INVALID) summary.invalid.push(checked.reason);
-        continue;
-      }
-      pending.push(checked.value);
-      if (pending.length >= options.batch) await flush();
+  for await (const { event, where } of source) {
+    const checked = validateEvent(event, where);
+    if (!checked.ok) {
+      summary.invalidEvents++;
+      if (summary.invalid.length < MAX_LISTED_INVALID) summary.invalid.push(checked.reason);
+      continue;
     }
+    pending.push(checked.value);
+    if (pending.length >= options.batch) await flush();
   }
   if (pending.length > 0) await flush();
   return summary;

@@ -209,7 +209,7 @@ export async function up(options: UpOptions): Promise<void> {
     auth?.tokens ? '--token <token>' : '',
   ].filter(Boolean);
   lines.push(
-    `try          npx crtrail replay examples/audit/public/*.ndjson --cluster demo${replayFlags.length ? ` ${replayFlags.join(' ')}` : ''}`,
+    `try          npx crtrail demo${replayFlags.length ? ` ${replayFlags.join(' ')}` : ''}   (or: npx crtrail replay examples/audit/public/* --cluster samples)`,
     'Ctrl-C stops everything crtrail started.',
     '',
   );

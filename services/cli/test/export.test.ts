@@ -32,3 +32,19 @@ test('CSV: one row per changed field, a record without ops is one row', () => {
   assert.deepEqual(rows[1]!.slice(-4), ['add', '/spec/c', '', 'x']);
   assert.equal(csvRows({ ...doc, crtrail: { ...doc.crtrail, change: { kind: 'noop', ops: [] } } }).length, 1);
 });
+
+test('CSV: a cell a spreadsheet would run as a formula is escaped with a leading quote', async () => {
+  const { csvCell } = await import('../src/commands/export.js');
+  for (const v of ['=1+1', '+SUM(A1)', '-2+3', '@cmd', '\tx', '\rx']) assert.equal(csvCell(v), `'${v}`);
+  for (const v of ['plain', 'sha256:ab', '1', '', "'already"]) assert.equal(csvCell(v), v);
+  const doc = { crtrail: { change: { kind: 'spec', ops: [{ op: 'replace' as const, path: '/spec/note', old: '=HYPERLINK("x")', new: -1 }] } } };
+  assert.deepEqual(csvRows(doc).map((r) => r.slice(-2)), [[`'=HYPERLINK("x")`, "'-1"]]);
+});
+
+test('changes: redaction hashes are shortened on screen, other text is left alone', async () => {
+  const { shortenHashes } = await import('../src/commands/changes.js');
+  const hash = `sha256:${'1a2b3c4d'}${'0'.repeat(56)}`;
+  assert.equal(shortenHashes(hash), 'sha256:1a2b3c4d…');
+  assert.equal(shortenHashes(JSON.stringify({ password: hash })), '{"password":"sha256:1a2b3c4d…"}');
+  assert.equal(shortenHashes('sha256:short'), 'sha256:short');
+});

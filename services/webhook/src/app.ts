@@ -63,6 +63,8 @@ export interface WebhookOptions {
   filter?: FilterOptions;
   /** Replaces secret values by their salted hashes before the batch is written to Redis. */
   redact?: (event: AuditEvent) => AuditEvent;
+  /** Runs on the kept events before `redact`: learns and loads the resource → kind table (one Redis round trip). */
+  prepareRedaction?: (events: AuditEvent[]) => Promise<void>;
   /** Answer 429 while more than this many batches wait in the queue (the worker is behind). */
   maxWaiting?: number;
   /** Server limits: concurrent connections (0 = unlimited). */
@@ -226,7 +228,9 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
     // Only custom-resource mutations are ever recorded; the ~95 % rest (reads, built-in resources,
     // early stages) is dropped here rather than stored in Redis only for the worker to drop it.
     const redact = options.redact ?? ((e: AuditEvent) => e);
-    const kept = events.filter((e) => isCustomResourceMutation(e, options.filter)).map(redact);
+    const mutations = events.filter((e) => isCustomResourceMutation(e, options.filter));
+    if (options.prepareRedaction && mutations.length > 0) await options.prepareRedaction(mutations).catch((err: Error) => Promise.reject(errors.queueUnavailable(err.message)));
+    const kept = mutations.map(redact);
     metrics.enqueued.inc(kept.length);
     if (kept.length > 0) {
       const job: BatchJob = { cluster, receivedAt: Date.now(), events: kept };

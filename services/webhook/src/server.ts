@@ -2,9 +2,9 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Env } from '@crtrail/config';
-import { createBatchQueue, createRedis, redactionSalt, type BatchJob } from '@crtrail/queue';
+import { createBatchQueue, createRedis, redactionSalt, RedisKindTable, type BatchJob } from '@crtrail/queue';
 import { loadConfig } from '@crtrail/config';
-import { redactEvent } from '@crtrail/enrich';
+import { learnKinds, redactEvent } from '@crtrail/enrich';
 import { buildWebhook } from './app.js';
 import { loadWebhookAuth, type WebhookAuth } from './auth.js';
 
@@ -54,6 +54,8 @@ export async function startWebhook(
   // when not configured, so the webhook needs Redis at start (it cannot ack anything without it anyway).
   await ready(redis, env.CRTRAIL_REDIS_URL);
   const salt = await redactionSalt(redis, env.CRTRAIL_INDEX_PREFIX, env.CRTRAIL_REDACTION_SALT);
+  // What is secret is decided from the objectRef: the resource → kind table shared with the workers.
+  const kinds = new RedisKindTable(redis, env.CRTRAIL_INDEX_PREFIX);
   queue.on('error', () => {});
   const app = buildWebhook({
     queue,
@@ -63,7 +65,8 @@ export async function startWebhook(
     maxWaiting: env.CRTRAIL_QUEUE_MAX_WAITING,
     maxConnections: env.CRTRAIL_MAX_CONNECTIONS,
     auth,
-    redact: (e) => redactEvent(e, config, salt),
+    redact: (e) => redactEvent(e, config, salt, kinds),
+    prepareRedaction: (events) => learnKinds(events, kinds),
     ...(config.filter.builtInGroups ? { filter: { builtInGroups: config.filter.builtInGroups } } : {}),
     logger: typeof logger === 'boolean' ? (logger ? { level: env.CRTRAIL_LOG_LEVEL } : false) : logger,
   });

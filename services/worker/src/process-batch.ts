@@ -12,7 +12,7 @@ import type { WorkerMetrics } from './metrics.js';
 import type { ChangeTracker, TrackOutput } from './tracker.js';
 import type { Enricher } from './enricher.js';
 import type { CrtrailConfig } from '@crtrail/config';
-import { redactEvent } from '@crtrail/enrich';
+import { learnKinds, redactEvent, type KindStore } from '@crtrail/enrich';
 
 export interface BatchDeps {
   es: Client;
@@ -25,6 +25,8 @@ export interface BatchDeps {
   config: CrtrailConfig;
   /** Salt of the redaction hashes (never stored with the data). */
   salt: string;
+  /** The resource → kind table redaction decides by (shared through Redis); resource names only when absent. */
+  kinds?: KindStore;
   filter?: FilterOptions;
   metrics?: WorkerMetrics;
   log?: Logger;
@@ -54,13 +56,15 @@ async function deadLetter(deps: BatchDeps, cluster: string, rejected: BulkReject
  * deterministic and writes are `create`) when Elasticsearch or Redis is unreachable.
  */
 export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<BatchResult> {
-  const kept: AuditEvent[] = [];
+  const mutations: AuditEvent[] = [];
   for (const event of job.events) {
     const decision = classifyEvent(event, deps.filter);
     deps.metrics?.events.inc({ decision: decision.keep ? 'kept' : decision.reason });
-    // Redacted before anything else sees it: state store, records, logs, dead letters.
-    if (decision.keep) kept.push(redactEvent(event, deps.config, deps.salt));
+    if (decision.keep) mutations.push(event);
   }
+  // Redacted before anything else sees it: state store, records, logs, dead letters.
+  if (deps.kinds && mutations.length > 0) await learnKinds(mutations, deps.kinds);
+  const kept = mutations.map((event) => redactEvent(event, deps.config, deps.salt, deps.kinds));
   const result: BatchResult = { events: job.events.length, mutations: 0, created: 0, duplicates: 0, repaired: 0, deadLettered: 0 };
   if (kept.length === 0) return result;
   const alias = indexNames(deps.prefix).alias;

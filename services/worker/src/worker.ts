@@ -14,7 +14,7 @@ import { createEnricher } from './enricher.js';
 import type { ChangeTracker } from './tracker.js';
 import { DEFAULT_IGNORE_PATHS } from '@crtrail/diff';
 import { loadConfig, type CrtrailConfig } from '@crtrail/config';
-import { redactionSalt } from '@crtrail/queue';
+import { redactionSalt, RedisKindTable } from '@crtrail/queue';
 
 /** How often a worker checks the rollover conditions when ILM is absent. */
 const ROLLOVER_CHECK_MS = 60_000;
@@ -92,6 +92,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     enrich,
     config,
     salt: await redactionSalt(redis, env.CRTRAIL_INDEX_PREFIX, env.CRTRAIL_REDACTION_SALT),
+    kinds: new RedisKindTable(redis, env.CRTRAIL_INDEX_PREFIX),
     ...(config.filter.builtInGroups ? { filter: { builtInGroups: config.filter.builtInGroups } } : {}),
     metrics,
     log,

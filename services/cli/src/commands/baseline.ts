@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isObject, type KubeObject } from '@crtrail/audit';
-import { loadEnv } from '@crtrail/config';
+import { loadConfig, loadEnv } from '@crtrail/config';
 import { defaultPlural } from '@crtrail/diff';
-import { createRedis } from '@crtrail/queue';
+import { groupOfApiVersion, redactStoredObject } from '@crtrail/enrich';
+import { createRedis, redactionSalt, RedisKindTable } from '@crtrail/queue';
 import { importBaselineObjects } from '@crtrail/worker';
 
 /** Objects of a `kubectl get -o json` answer: a List, a single object, or a JSON array. */
@@ -30,9 +31,16 @@ export function registerBaseline(program: Command): void {
       } catch (err) {
         throw new Error(`${file}: not JSON (${(err as Error).message}); use kubectl get ... -o json`);
       }
+      const config = loadConfig(env.CRTRAIL_CONFIG);
+      const resourceOf = (o: KubeObject): string => plurals.get(String(o.kind)) ?? defaultPlural(String(o.kind ?? ''));
       const redis = createRedis(env.CRTRAIL_REDIS_URL, { maxRetriesPerRequest: 1 });
       try {
-        const r = await importBaselineObjects(redis, env.CRTRAIL_INDEX_PREFIX, opts.cluster, objects, (o) => plurals.get(String(o.kind)) ?? defaultPlural(String(o.kind ?? '')));
+        // The state store never holds a secret: objects are redacted as their audit events would be.
+        const salt = await redactionSalt(redis, env.CRTRAIL_INDEX_PREFIX, env.CRTRAIL_REDACTION_SALT);
+        const kinds = new RedisKindTable(redis, env.CRTRAIL_INDEX_PREFIX);
+        await kinds.update([], objects.map((o) => ({ group: groupOfApiVersion(o.apiVersion) ?? '', resource: resourceOf(o) })));
+        const redacted = objects.map((o) => redactStoredObject(o, resourceOf(o), config, salt, kinds));
+        const r = await importBaselineObjects(redis, env.CRTRAIL_INDEX_PREFIX, opts.cluster, redacted, resourceOf);
         process.stdout.write(`imported ${r.imported} object(s) into cluster ${opts.cluster}, skipped ${r.skipped.length}\n`);
         for (const s of r.skipped) process.stderr.write(`skipped ${s.object}: ${s.reason}\n`);
         if (r.skipped.length > 0) process.exitCode = 1;

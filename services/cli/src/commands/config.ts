@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { checkConfigFile } from '@crtrail/config';
+import { stringify } from 'yaml';
+import { checkConfigFile, defaultConfig } from '@crtrail/config';
 
 export function registerConfig(program: Command): void {
   const config = program.command('config').description('configuration file (CRTRAIL_CONFIG)');
@@ -16,5 +17,23 @@ export function registerConfig(program: Command): void {
       }
       for (const e of r.errors) process.stderr.write(`${e}\n`);
       process.exitCode = 1;
+    });
+  config
+    .command('show')
+    .description('print the effective configuration as YAML: the built-in defaults merged with FILE (default: CRTRAIL_CONFIG)')
+    .argument('[file]')
+    .action((file: string | undefined) => {
+      const path = file ?? (process.env.CRTRAIL_CONFIG || undefined);
+      if (!path) {
+        process.stdout.write(`# built-in defaults (no CRTRAIL_CONFIG)\n${stringify(defaultConfig())}`);
+        return;
+      }
+      const r = checkConfigFile(path);
+      if (!r.ok) {
+        for (const e of r.errors) process.stderr.write(`${e}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(`# built-in defaults merged with ${path}\n${stringify(r.config)}`);
     });
 }

@@ -8,7 +8,7 @@ import { loadEnv } from '@crtrail/config';
 import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, scanRecords, type RecordFilters, type RecordOp } from '@crtrail/store';
 import { signManifest, type Integrity, type Manifest, type ManifestCluster } from '@crtrail/integrity';
 import { Progress } from '../progress.js';
-import { addRecordFilterOptions } from './filter-options.js';
+import { addRecordFilterOptions, pickFilters, timeArg } from './filter-options.js';
 
 export const manifestPathOf = (file: string): string => `${file}.manifest.json`;
 
@@ -41,8 +41,20 @@ interface ExportDoc {
 
 const json = (v: unknown): string => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
 
-/** One CSV row per changed field (a record without ops is one row with the op columns empty). */
+/**
+ * A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a leading tab/CR, OWASP's
+ * CSV-injection list) gets a leading `'`: the values come from whoever wrote to the cluster.
+ */
+export function csvCell(value: string): string {
+  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}
+
+/** One CSV row per changed field (a record without ops is one row with the op columns empty), formula-safe. */
 export function csvRows(doc: ExportDoc): string[][] {
+  return rawCsvRows(doc).map((row) => row.map(csvCell));
+}
+
+function rawCsvRows(doc: ExportDoc): string[][] {
   const a = doc.kubernetes?.audit ?? {};
   const ref = a.objectRef ?? {};
   const i = doc.crtrail?.integrity;
@@ -86,13 +98,6 @@ interface Tally {
   gaps: Array<[number, number]>;
 }
 
-function timeArg(value: string): string {
-  if (!/^now([+-]\d+[smhdwMy])*(\/[smhdwMy])?$/.test(value) && Number.isNaN(Date.parse(value))) {
-    throw new InvalidArgumentError('expected an ISO time (2026-01-31T00:00:00Z) or date math (now-1d)');
-  }
-  return value;
-}
-
 const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /**
@@ -126,16 +131,7 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
   const startedAt = Date.now();
   const since = resolveTime(opts.since, startedAt);
   const until = resolveTime(opts.until, startedAt);
-  const filters: RecordFilters = {
-    cluster: opts.cluster,
-    group: opts.group,
-    resource: opts.resource,
-    namespace: opts.namespace,
-    name: opts.name,
-    actor: opts.actor,
-    since,
-    until,
-  };
+  const filters: RecordFilters = { ...pickFilters(opts), since, until };
   let count = 0;
   try {
     if (opts.format === 'csv') await writer.write(stringify([CSV_COLUMNS]));
@@ -182,7 +178,7 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
     file: { name: basename(opts.out), sha256, bytes: writer.bytes },
     count,
     range: { since, until, ...(since !== opts.since || until !== opts.until ? { requested: { since: opts.since, until: opts.until } } : {}) },
-    filters: Object.fromEntries(Object.entries(filters).filter(([k, v]) => v !== undefined && k !== 'since' && k !== 'until')) as Record<string, string>,
+    filters: Object.fromEntries(Object.entries(pickFilters(filters)).map(([k, v]) => [k, String(v)])),
     order: EXPORT_ORDER,
     chained_fields: CHAINED_FIELDS_NOTE,
     clusters: manifestClusters,

@@ -1,6 +1,6 @@
 import { loadEnv } from '@crtrail/config';
 import { createEsClient, esConnectionFromEnv, indexNames } from '@crtrail/store';
-import { batchUrl, emptySummary, replay, WebhookUnreachableError } from '../replay.js';
+import { batchUrl, emptySummary, replay, WebhookUnreachableError, type ReplayOptions, type ReplaySummary } from '../replay.js';
 import { waitForRecords } from '../wait-records.js';
 
 export interface ReplayFlags {
@@ -18,6 +18,13 @@ const DEFAULT_WAIT_S = 60;
 
 /** `crtrail replay`: send, then print `sent / accepted / rejected / …`; exit 1 if anything was not taken. */
 export async function replayCommand(files: string[], opts: ReplayFlags): Promise<void> {
+  await sendAndReport((options, summary) => replay({ ...options, files }, summary), opts);
+}
+
+type Sender = (options: Omit<ReplayOptions, 'files'>, summary: ReplaySummary) => Promise<ReplaySummary>;
+
+/** Sends with `sender`, prints the summary (and the bad lines), then waits for the records with `--wait`. */
+export async function sendAndReport(sender: Sender, opts: ReplayFlags): Promise<void> {
   const tty = process.stderr.isTTY;
   const url = batchUrl(opts.url, opts.cluster);
   const cluster = decodeURIComponent(new URL(url).pathname.split('/').pop()!);
@@ -25,9 +32,8 @@ export async function replayCommand(files: string[], opts: ReplayFlags): Promise
   const summary = emptySummary();
   let stopped: string | undefined;
   try {
-    await replay(
+    await sender(
       {
-        files,
         url,
         batch: opts.batch,
         ...(opts.token ? { token: opts.token } : {}),
