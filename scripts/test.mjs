@@ -37,7 +37,8 @@ const say = (m) => process.stderr.write(`test: ${m}\n`);
 let code = 1;
 try {
   if (wantIntegration) {
-    const redis = await stack.ensureRedis(env.CRTRAIL_REDIS_URL, say);
+    // A throw-away Redis for the tests: nothing in it is worth keeping.
+    const redis = await stack.ensureRedis(env.CRTRAIL_REDIS_URL, say, { persistent: false });
     if (redis.started) started.push(redis.started);
     const es = await stack.ensureElasticsearch(env.CRTRAIL_ES_URL, {}, say);
     if (es.started) started.push(es.started);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { uniquePrefix } from '@crtrail/testkit';
+import { indexNames } from '@crtrail/store';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { eventList } from './helpers/events.js';
 
@@ -44,8 +45,13 @@ describe('redaction end to end: a secret value reaches no index, no Redis key, n
       const res = await fetch(`${p.url}/audit/redact`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eventList([dbEvent(n, pw, rv)]) });
       assert.equal(res.status, 200);
     }
-    // A record Elasticsearch refuses lands in the DLQ: it must be redacted too.
-    const bad = { ...dbEvent(3, `${CANARY}-dlq`, 12), requestReceivedTimestamp: 'not a date' };
+    // A record Elasticsearch refuses lands in the DLQ: it must be redacted too. (Refused through a
+    // stricter mapping: a bad timestamp would be a 400 at the webhook, which types what the shipped mapping types.)
+    await p.es.indices.putMapping({
+      index: indexNames(p.prefix).pattern,
+      properties: { kubernetes: { properties: { audit: { properties: { impersonatedUser: { properties: { uid: { type: 'long' } } } } } } } },
+    });
+    const bad = { ...dbEvent(3, `${CANARY}-dlq`, 12), impersonatedUser: { username: 'bob', uid: 'not-a-number' } };
     await fetch(`${p.url}/audit/redact`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eventList([bad]) });
     await p.idle();
 

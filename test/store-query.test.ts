@@ -114,6 +114,8 @@ describe('store: mapping and queries', () => {
     const byDots = await json('--path', 'spec.predictor.minReplicas');
     assert.ok(byPointer.length > 0);
     assert.deepEqual(byDots.map((d) => d._id), byPointer.map((d) => d._id));
+    const asFormat = await runCli(['changes', '--cluster', 'prod-eu', '--format', 'json', '--all', '--path', field], env);
+    assert.deepEqual(asFormat.stdout.trim().split('\n').map((l) => JSON.parse(l)._id), byPointer.map((d) => d._id), '--format json is --json');
     assert.equal(byPointer.length, await p.count({ bool: { filter: [{ term: { 'orchestrator.cluster.name': 'prod-eu' } }, { term: { 'crtrail.change.paths': field } }] } }));
     // A parent path finds the changes under it.
     const under = await json('--path', 'spec.predictor');

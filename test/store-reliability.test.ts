@@ -55,6 +55,14 @@ describe('store: exactly once', () => {
 
   test('a record Elasticsearch refuses goes to the dead-letter queue, and `dlq replay` indexes it after the fix', async () => {
     const cluster = 'dlq';
+    // A value the webhook cannot know Elasticsearch will refuse (it types every field the shipped
+    // mapping types, so a bad timestamp is a 400 at the door): an operator's mapping made stricter than
+    // the events — `impersonatedUser.uid`, stored unmapped, mapped as a number here.
+    const strictUid = { type: 'long' } as const;
+    await p.es.indices.putMapping({
+      index: indexNames(p.prefix).pattern,
+      properties: { kubernetes: { properties: { audit: { properties: { impersonatedUser: { properties: { uid: strictUid } } } } } } },
+    });
     const bad = {
       level: 'RequestResponse',
       auditID: 'bad-date-1',
@@ -64,7 +72,8 @@ describe('store: exactly once', () => {
       user: { username: 'alice' },
       objectRef: { apiGroup: 'example.com', apiVersion: 'v1', resource: 'widgets', namespace: 'x', name: 'w' },
       responseStatus: { code: 201 },
-      requestReceivedTimestamp: 'the day before yesterday',
+      impersonatedUser: { username: 'bob', uid: 'not-a-number' },
+      requestReceivedTimestamp: '2026-11-02T10:00:00.000000Z',
       stageTimestamp: '2026-11-02T10:00:00.000000Z',
       responseObject: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'x', uid: 'u-1', resourceVersion: '5' }, spec: { size: 1 } },
     };
@@ -78,17 +87,13 @@ describe('store: exactly once', () => {
     const letters = list.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(letters.length, 1);
     assert.equal(letters[0].status, 400);
-    assert.match(letters[0].reason, /failed to parse field \[(event\.created|kubernetes\.audit\.requestReceivedTimestamp)\]/);
+    assert.match(letters[0].reason, /failed to parse field \[kubernetes\.audit\.impersonatedUser\.uid\]/);
     assert.equal(letters[0].action.doc.kubernetes.audit.auditID, 'bad-date-1');
-    // Before the fix a replay keeps it (exit 1); the fix: let the date field accept malformed values.
+    // Before the fix a replay keeps it (exit 1); the fix: let the field accept malformed values.
     assert.equal((await runCli(['dlq', 'replay'], env)).code, 1);
-    const lenientDate = { type: 'date', ignore_malformed: true } as const;
     await p.es.indices.putMapping({
       index: indexNames(p.prefix).pattern,
-      properties: {
-        event: { properties: { created: lenientDate } },
-        kubernetes: { properties: { audit: { properties: { requestReceivedTimestamp: lenientDate } } } },
-      },
+      properties: { kubernetes: { properties: { audit: { properties: { impersonatedUser: { properties: { uid: { ...strictUid, ignore_malformed: true } } } } } } } },
     });
     const replayed = await runCli(['dlq', 'replay'], env);
     assert.equal(replayed.code, 0, replayed.stderr);

@@ -8,6 +8,30 @@ import { AUDIT_API_VERSION, type AuditEvent, type EventList } from './types.js';
  * of parse + validate).
  */
 const stringArray = { type: 'array', items: { type: 'string' } } as const;
+
+/*
+ * Every field the Elasticsearch mapping types (packages/store/src/mapping.ts) is typed here too: a
+ * batch acked with a `stageTimestamp` Elasticsearch cannot parse as a date, or a `responseStatus.code`
+ * of "200", would be refused by Elasticsearch only later, in the worker, after the apiserver was told
+ * it is safe. Refused at the door instead, with the field named, the sender can see and fix it.
+ */
+
+/**
+ * RFC 3339 date-time as Kubernetes writes metav1.MicroTime (`2026-01-02T03:04:05.123456Z`) and as
+ * Elasticsearch's `strict_date_optional_time` reads it: upper-case T, 1–9 fraction digits, Z or a
+ * ±hh:mm offset, a real calendar date (no 2026-02-30), no leap second (Elasticsearch refuses :60).
+ */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(\.\d{1,9})?(Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+export function isRfc3339(value: string): boolean {
+  const m = RFC3339.exec(value);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (mo < 1 || mo > 12 || d < 1) return false;
+  return d <= new Date(Date.UTC(y, mo, 0)).getUTCDate();
+}
+const timestamp = { type: 'string', format: 'rfc3339' } as const;
+/** Elasticsearch `integer`: a 32-bit signed whole number. */
+const int32 = { type: 'integer', minimum: -2147483648, maximum: 2147483647 } as const;
 const nullable = <T extends object>(schema: T) => ({ anyOf: [{ type: 'null' }, schema] });
 
 const userInfo = {
@@ -48,9 +72,12 @@ export const eventJsonSchema = {
     sourceIPs: nullable(stringArray),
     userAgent: nullable({ type: 'string' }),
     objectRef: nullable(objectRef),
-    responseStatus: nullable({ type: 'object', properties: { code: { type: 'integer' } } }),
-    requestReceivedTimestamp: nullable({ type: 'string' }),
-    stageTimestamp: nullable({ type: 'string' }),
+    responseStatus: nullable({
+      type: 'object',
+      properties: { code: int32, status: { type: 'string' }, reason: { type: 'string' }, message: { type: 'string' } },
+    }),
+    requestReceivedTimestamp: nullable(timestamp),
+    stageTimestamp: nullable(timestamp),
     annotations: nullable({ type: 'object', additionalProperties: { type: 'string' } }),
   },
 } as const;
@@ -66,6 +93,7 @@ const eventListHeaderSchema = {
 } as const;
 
 const ajv = new Ajv({ allErrors: false, strict: true });
+ajv.addFormat('rfc3339', { type: 'string', validate: isRfc3339 });
 const checkEvent: ValidateFunction = ajv.compile(eventJsonSchema);
 const checkHeader: ValidateFunction = ajv.compile(eventListHeaderSchema);
 
@@ -88,6 +116,8 @@ function describe(errors: ErrorObject[] | null | undefined, prefix: string): str
       return `${path}.${(error.params as { missingProperty: string }).missingProperty}: required`;
     case 'const':
       return `${path}: must be ${JSON.stringify((error.params as { allowedValue: unknown }).allowedValue)}`;
+    case 'format':
+      return `${path}: must be an RFC 3339 timestamp (e.g. 2026-01-02T03:04:05.123456Z)`;
     case 'enum':
       return `${path}: must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
     default:

@@ -181,13 +181,6 @@ function patchDocOps(request: unknown, type: string | undefined, response: KubeO
       return `${path.slice(0, -2)}/${list.length - (appends.get(path) ?? 1) + k}`;
     };
     const pointer = (p: unknown): p is string => typeof p === 'string' && (p === '' || p.startsWith('/'));
-    // The target a `-` would resolve to next, without consuming it.
-    const resolveOnce = (path: string): string => {
-      if (!path.endsWith('/-') || !response) return path;
-      const list = pointerGet(response, path.slice(0, -2));
-      if (!Array.isArray(list)) return path;
-      return `${path.slice(0, -2)}/${list.length - (appends.get(path) ?? 1) + (seen.get(path) ?? 0)}`;
-    };
     // An `add` into an array (index or `-`) always creates the element; into an object it may replace.
     const intoArray = (path: string): boolean => {
       const parent = path.slice(0, path.lastIndexOf('/'));
@@ -195,11 +188,8 @@ function patchDocOps(request: unknown, type: string | undefined, response: KubeO
     };
     for (const raw of docOps) {
       if (!pointer(raw.path) || raw.op === 'test') continue;
-      if (raw.op === 'move' && pointer(raw.from) && !ignored(raw.from, ignore)) {
-        // What left the source is what arrived at the target.
-        const moved = pointer(raw.path) && response ? pointerGet(response, resolveOnce(raw.path)) : undefined;
-        ops.push(moved === undefined ? { op: 'remove', path: raw.from } : { op: 'remove', path: raw.from, old: moved });
-      }
+      // Old values stay unknown without a baseline, even a moved one's (the server may have changed it).
+      if (raw.op === 'move' && pointer(raw.from) && !ignored(raw.from, ignore)) ops.push({ op: 'remove', path: raw.from });
       const creates = (raw.op === 'add' || raw.op === 'move' || raw.op === 'copy') && intoArray(raw.path);
       const path = resolve(raw.path);
       if (ignored(path, ignore)) continue;
@@ -490,7 +480,7 @@ export function applyMutation(history: History | undefined, m: Mutation, options
     if (event.verb === 'create' && req) {
       // A failed create shows everything it tried to create.
       const ops = leaves(req, 'add', ignore);
-      return result(h, plain(ops, 'create', 'none'), undefined);
+      return result(h, plain(ops, ops.length > 0 ? 'create' : 'noop', 'none'), undefined);
     }
     const attemptable = (event.verb === 'update' && req) || (event.verb === 'patch' && !truncated && event.requestObject !== undefined);
     if (!attemptable) return result(h, plain([], 'noop', 'unknown'), undefined);
@@ -505,7 +495,7 @@ export function applyMutation(history: History | undefined, m: Mutation, options
 
   const scale = subresource === 'scale' && object ? object : undefined;
   const rv = resourceVersionOf(object);
-  if (object && !rv && (event.verb === 'create' || code === 201)) {
+  if (object && !rv && (event.verb === 'create' || (event.verb === 'patch' && code === 201))) {
     // A dry-run create answers the would-be object without a resourceVersion (nothing stored).
     const ops = leaves(object, 'add', ignore);
     return result(h, plain(ops, 'create', 'none'), undefined);
@@ -536,7 +526,7 @@ export function applyMutation(history: History | undefined, m: Mutation, options
   } else {
     // Logged without the stored object: its state is unknown from here until a write shows one.
     s = { ...subject(stub(), ''), opaque: true };
-    removal = event.verb === 'delete';
+    removal = event.verb === 'delete' && !(object && (object.metadata?.finalizers ?? []).length > 0);
   }
   const version: Version = { ...s, deleted: removal };
   const repairs: ApplyResult['repairs'] = [];

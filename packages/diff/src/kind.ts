@@ -28,3 +28,34 @@ export function classifyKind(ops: Op[], outcome?: Outcome): ChangeKind {
   if (classes.size > 1) return 'mixed';
   return [...classes][0] as ChangeKind;
 }
+
+/** What {@link outcomeOf} reads of a write: facts every record keeps (verb, response code, subresource, response body). */
+export interface WriteFacts {
+  verb: string;
+  code: number;
+  subresource?: string | undefined;
+  /** The response body (for a deletecollection record: its item). */
+  response: unknown;
+}
+
+const isMap = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Whether a write created or removed its object, from the facts of its record alone, as the change
+ * engine decides it (so `verify` can recompute `kind` as `classifyKind(ops, outcomeOf(...))`).
+ * `ops`: a failed create with nothing to show is not classed `create`.
+ */
+export function outcomeOf(w: WriteFacts, ops: Op[]): Outcome {
+  // A subresource the engine does not follow changes no state.
+  if (w.subresource !== undefined && w.subresource !== 'status' && w.subresource !== 'scale') return undefined;
+  if (w.verb === 'create') return w.code >= 400 && ops.length === 0 ? undefined : 'create';
+  if (w.code >= 400) return undefined;
+  if (w.verb === 'patch' && w.code === 201) return 'create';
+  const object = isMap(w.response) && w.response.kind !== 'Status' ? w.response : undefined;
+  const meta = isMap(object?.metadata) ? object!.metadata : undefined;
+  const finalizers = Array.isArray(meta?.finalizers) ? meta!.finalizers : [];
+  if (w.verb === 'delete' || w.verb === 'deletecollection') return object && finalizers.length > 0 ? undefined : 'delete';
+  const rv = meta?.resourceVersion;
+  if (w.subresource !== 'scale' && typeof rv === 'string' && rv !== '' && meta?.deletionTimestamp && finalizers.length === 0) return 'delete';
+  return undefined;
+}

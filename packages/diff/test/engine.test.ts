@@ -309,7 +309,7 @@ test('JSON Patch appends (`/-`) without a baseline are named by their index in t
   assert.deepEqual(r.record.ops, [
     { op: 'add', path: '/spec/list/1', new: 'x' },
     { op: 'add', path: '/spec/list/2', new: 'y' },
-    { op: 'remove', path: '/spec/a', old: 7 },
+    { op: 'remove', path: '/spec/a' },
     { op: 'add', path: '/spec/b', new: 7 },
   ]);
   assert.equal(r.record.baseline, 'unknown');

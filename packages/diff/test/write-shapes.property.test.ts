@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { AuditEvent } from '@crtrail/audit';
-import { applyMutation, expandMutations, MAX_VERSIONS, type History, type Mutation } from '../src/index.js';
+import { applyMutation, classifyKind, expandMutations, MAX_VERSIONS, outcomeOf, type History, type Mutation } from '../src/index.js';
 // The generator that derives events and expected records from true stored states (shared with the end-to-end test).
 import { FLUX, K9S, KUBECTL, MALLORY, OPERATOR, Story, type Written } from '../../../test/scenarios/write-shapes.js';
 
@@ -144,6 +144,9 @@ test('property: odd bodies in any write shape (subresources, Status answers, pat
         for (const { mutation } of expandMutations(audit, 'c')) {
           const r = applyMutation(h, mutation);
           h = r.history;
+          // What verify recomputes from the record's facts alone.
+          const response = e.verb === 'deletecollection' ? mutation.object ?? audit.responseObject : audit.responseObject;
+          assert.equal(r.record.kind, classifyKind(r.record.ops, outcomeOf({ verb: e.verb, code: e.code, subresource: e.sub, response }, r.record.ops)), `${e.verb} ${e.code} ${e.sub}: kind`);
           if (r.record.kind !== 'create' && r.record.kind !== 'delete') {
             assert.equal(r.record.kind === 'noop', r.record.ops.length === 0, `${e.verb} ${e.code}: kind ${r.record.kind} with ${r.record.ops.length} ops`);
           }

@@ -1,16 +1,20 @@
+import { randomUUID } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import { createGunzip } from 'node:zlib';
 import type { TLSSocket } from 'node:tls';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Queue } from 'bullmq';
 import sjson from 'secure-json-parse';
 import type { Redis } from 'ioredis';
 import { validateEventList, type AuditEvent } from '@crtrail/audit';
 import { isCustomResourceMutation, type FilterOptions } from '@crtrail/filter';
-import { JOB_NAME, type BatchJob } from '@crtrail/queue';
+import { JOB_BOUNDS, JOB_NAME, addJobsAtomically, persistenceWarning, redisPersistence, splitEvents, type BatchJob, type JobBounds } from '@crtrail/queue';
 import { resolveCluster, type WebhookAuth } from './auth.js';
 import { CLUSTER_NAME } from './cluster.js';
 import { errors, WebhookError } from './errors.js';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
+import { boundedLabel } from '@crtrail/telemetry';
+import { invalidUtf8Offset } from './utf8.js';
 
 /** How long /readyz waits for Redis before calling it unreachable. */
 const READY_PING_TIMEOUT_MS = 1_000;
@@ -25,6 +29,33 @@ const WAITING_REFRESH_MS = 200;
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 60_000;
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/**
+ * How often Node checks connections against headersTimeout/requestTimeout. Node's default (30 s)
+ * lets a 10 s headers timeout fire only after 36–39 s; at 1 s a slow client is cut within ~1 s of it.
+ * The check walks the open connections only, so 1 s costs nothing measurable.
+ */
+export const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
+/** How long `WAIT <replicas>` may wait for replicas to confirm a batch before the answer is 503. */
+export const WAIT_REPLICAS_TIMEOUT_MS = 1_000;
+
+/**
+ * Our own reason codes for what Fastify refuses before a route runs, so the metrics' `reason` label
+ * and the body's `error` keep a stable vocabulary whatever Fastify version names them.
+ */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'CRTRAIL_ERR_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'CRTRAIL_ERR_BODY_TOO_LARGE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'CRTRAIL_ERR_INVALID_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'CRTRAIL_ERR_BAD_REQUEST',
+  FST_ERR_NOT_FOUND: 'CRTRAIL_ERR_NOT_FOUND',
+};
+
+function stableCode(code: string | undefined, status: number): string {
+  if (code && FASTIFY_CODES[code]) return FASTIFY_CODES[code];
+  if (code?.startsWith('CRTRAIL_')) return code;
+  if (status === 408) return 'CRTRAIL_ERR_TIMEOUT';
+  return status >= 500 ? 'CRTRAIL_ERR_INTERNAL' : 'CRTRAIL_ERR_BAD_REQUEST';
+}
 
 /** Whether a parsed JSON value nests more than `limit` objects/arrays deep (the root counts as 1). */
 export function jsonDepthExceeds(value: unknown, limit: number): boolean {
@@ -74,6 +105,18 @@ export interface WebhookOptions {
   metrics?: WebhookMetrics;
   /** TLS (HTTPS, optionally requiring client certificates) and bearer tokens; none = plain HTTP, open. */
   auth?: WebhookAuth;
+  /** How a batch's kept events are cut into jobs (default {@link JOB_BOUNDS}). */
+  jobBounds?: JobBounds;
+  /**
+   * After writing a batch, `WAIT` for this many replicas to have it (CRTRAIL_REDIS_WAIT_REPLICAS);
+   * fewer within {@link WAIT_REPLICAS_TIMEOUT_MS} (or `waitTimeoutMs`) → 503. 0 = do not wait.
+   */
+  waitReplicas?: number;
+  waitTimeoutMs?: number;
+  /** The Redis URL, as named in /readyz's persistence warning (password hidden). */
+  redisUrl?: string;
+  /** Server time limits (defaults {@link HEADERS_TIMEOUT_MS}, {@link REQUEST_TIMEOUT_MS}, {@link CONNECTIONS_CHECKING_INTERVAL_MS}); tests shorten them. */
+  timeouts?: { headersMs?: number; requestMs?: number; checkingIntervalMs?: number };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -90,14 +133,24 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  */
 export function buildWebhook(options: WebhookOptions): FastifyInstance {
   const metrics = options.metrics ?? createWebhookMetrics();
+  // Any `POST /audit/<name>` names a cluster: the label keeps the default one and the first 100 others.
+  const clusterLabel = boundedLabel([options.defaultCluster]);
   const logger = options.logger ?? false;
   const isInstance = typeof logger === 'object' && typeof (logger as FastifyBaseLogger).child === 'function';
   const auth = options.auth ?? {};
+  const headersTimeout = options.timeouts?.headersMs ?? HEADERS_TIMEOUT_MS;
+  const requestTimeout = options.timeouts?.requestMs ?? REQUEST_TIMEOUT_MS;
+  // Node server options (http and https alike): without connectionsCheckingInterval the timeouts
+  // above are only checked every 30 s.
+  const nodeServer = { connectionsCheckingInterval: options.timeouts?.checkingIntervalMs ?? CONNECTIONS_CHECKING_INTERVAL_MS, headersTimeout, requestTimeout };
   const common = {
     ...(isInstance ? { loggerInstance: logger as FastifyBaseLogger } : { logger: logger as FastifyServerOptions['logger'] }),
     bodyLimit: options.bodyLimit,
-    requestTimeout: REQUEST_TIMEOUT_MS,
+    requestTimeout,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // Fastify's two info lines per request would bury everything else (10 batches/s per apiserver):
+    // one debug line per request instead, below; rejections are logged at warn by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
   };
   const tls = auth.tls;
   // The https overload types the instance with https.Server; routes and hooks do not depend on the
@@ -106,6 +159,7 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
     ? (Fastify({
         ...common,
         https: {
+          ...nodeServer,
           cert: tls.cert,
           key: tls.key,
           // mTLS: a client without a certificate, or with one from another CA, fails the handshake:
@@ -113,8 +167,8 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
           ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
         },
       }) as unknown as FastifyInstance)
-    : Fastify(common);
-  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+    : Fastify({ ...common, http: nodeServer });
+  app.server.headersTimeout = headersTimeout;
   if (options.maxConnections) app.server.maxConnections = options.maxConnections;
   if (tls) {
     // Handshake failures never become requests: count and log them here, or they would be invisible.
@@ -170,12 +224,24 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
     if (closing) setImmediate(() => app.server.closeIdleConnections?.());
   });
 
+  // The parsed body's size (inflated): re-serializing parsed JSON hardly ever makes it longer (only
+  // numbers such as 1e5 grow, by a few bytes), so it bounds the kept events' JSON and spares
+  // measuring them when a batch fits one job anyway.
+  const bodyBytesOf = new WeakMap<FastifyRequest, number>();
   // JSON bodies go through secure-json-parse: `__proto__` / `constructor.prototype` keys are a 400,
   // never an object whose prototype an attacker chose. Only JSON is parsed: any other type is a 415.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(/^application\/([a-z0-9.+-]*\+)?json$/, { parseAs: 'string' }, (_request, body, done) => {
+  // Parsed from the raw bytes: decoding them as a string first would turn invalid UTF-8 into U+FFFD
+  // silently, and store (and hash) text the apiserver never sent. isUtf8 is a SIMD scan (~0.1 ms per MB).
+  app.addContentTypeParser(/^application\/([a-z0-9.+-]*\+)?json$/, { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer;
+    bodyBytesOf.set(request, bytes.length);
+    if (!isUtf8(bytes)) {
+      done(errors.invalidBatch(`body: invalid UTF-8 at byte ${invalidUtf8Offset(bytes)}`), undefined);
+      return;
+    }
     try {
-      done(null, sjson.parse(String(body), undefined, { protoAction: 'error', constructorAction: 'error' }));
+      done(null, sjson.parse(bytes.toString('utf8'), undefined, { protoAction: 'error', constructorAction: 'error' }));
     } catch (err) {
       done(errors.invalidJson((err as Error).message), undefined);
     }
@@ -184,16 +250,16 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
     const known = err instanceof WebhookError;
     const status = known ? err.statusCode : (err.statusCode ?? 500);
-    const code = err.code ?? 'CRTRAIL_ERR_INTERNAL';
+    const code = known ? err.code : stableCode(err.code, status);
     metrics.rejected.inc({ reason: code });
     if (status >= 500 && !known) request.log.error({ err, code }, 'request failed');
     else request.log.warn({ code, reason: err.message, cluster: (request.params as { cluster?: string }).cluster, remoteAddress: request.ip }, 'request rejected');
     if (known && err.retryAfterSeconds) reply.header('retry-after', String(err.retryAfterSeconds));
     if (known && err.headers) void reply.headers(err.headers);
     const reason =
-      code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+      code === 'CRTRAIL_ERR_UNSUPPORTED_MEDIA_TYPE'
         ? `content-type ${JSON.stringify(request.headers['content-type'] ?? '')} is not supported: send application/json`
-        : code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        : code === 'CRTRAIL_ERR_BODY_TOO_LARGE'
           ? `body larger than the limit of ${options.bodyLimit} bytes (CRTRAIL_BODY_LIMIT)`
           : status >= 500 && !known
             ? 'internal error'
@@ -215,6 +281,9 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
     clusterOf.set(request, cluster);
   };
 
+  const bounds = options.jobBounds ?? JOB_BOUNDS;
+  const waitReplicas = options.waitReplicas ?? 0;
+  const waitTimeoutMs = options.waitTimeoutMs ?? WAIT_REPLICAS_TIMEOUT_MS;
   const receive = async (request: FastifyRequest) => {
     const started = startedAt.get(request) ?? process.hrtime.bigint();
     const cluster = clusterOf.get(request)!;
@@ -231,16 +300,38 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
     const mutations = events.filter((e) => isCustomResourceMutation(e, options.filter));
     if (options.prepareRedaction && mutations.length > 0) await options.prepareRedaction(mutations).catch((err: Error) => Promise.reject(errors.queueUnavailable(err.message)));
     const kept = mutations.map(redact);
-    metrics.enqueued.inc(kept.length);
     if (kept.length > 0) {
-      const job: BatchJob = { cluster, receivedAt: Date.now(), events: kept };
+      // Bounded jobs, so no worker ever has to hold a 20 MB batch at once; all written in one
+      // transaction, so the 200 means all of them are in Redis, and a 503 means none is.
+      // Redaction may lengthen a value (a salted hash in place of a short secret): ×2 of room.
+      const rawBytes = bodyBytesOf.get(request);
+      const chunks = splitEvents(kept, bounds, rawBytes === undefined ? undefined : rawBytes * (options.redact ? 2 : 1));
+      const receivedAt = Date.now();
+      const batch = chunks.length > 1 ? randomUUID() : undefined;
+      const jobs: BatchJob[] = chunks.map((c, i) => ({ cluster, receivedAt, events: c.events, ...(batch ? { batch, part: i + 1, parts: chunks.length } : {}) }));
       try {
-        await options.queue.add(JOB_NAME, job);
+        await addJobsAtomically(options.queue, JOB_NAME, jobs);
       } catch (err) {
         throw errors.queueUnavailable((err as Error).message);
       }
+      if (waitReplicas > 0) {
+        let acked: number;
+        try {
+          // On the connection that wrote the jobs: WAIT counts replicas that have this client's writes.
+          const client = (await options.queue.client) as unknown as Redis;
+          acked = Number(await client.call('WAIT', String(waitReplicas), String(waitTimeoutMs)));
+        } catch (err) {
+          throw errors.queueUnavailable(`WAIT for replicas: ${(err as Error).message}`);
+        }
+        // The jobs stay in the primary: a retried batch is indexed twice at most, and record ids are
+        // deterministic, so the second indexing overwrites the first.
+        if (acked < waitReplicas) throw errors.replicasBehind(acked, waitReplicas, waitTimeoutMs);
+      }
+      metrics.jobsPerBatch.observe(chunks.length);
+      for (const c of chunks) metrics.jobBytes.observe(c.bytes);
     }
-    metrics.accepted.inc({ cluster }, events.length);
+    metrics.enqueued.inc(kept.length);
+    metrics.accepted.inc({ cluster: clusterLabel(cluster) }, events.length);
     metrics.batchSize.observe(events.length);
     metrics.ackLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     return { accepted: events.length };
@@ -248,6 +339,9 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
 
   app.post('/audit', { onRequest: identify }, async (request) => receive(request));
   app.post('/audit/:cluster', { onRequest: identify }, async (request) => receive(request));
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
   app.addHook('onRequest', async (request) => {
     if (request.method === 'POST') metrics.bodyBytes.inc(Number(request.headers['content-length'] ?? 0));
   });
@@ -256,9 +350,16 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
   app.get('/readyz', async (_request, reply) => {
     try {
       await withTimeout(options.redis.ping(), READY_PING_TIMEOUT_MS, 'redis ping');
-      return { status: 'ready' };
     } catch (err) {
       return reply.code(503).header('retry-after', '5').send({ status: 'unavailable', reason: (err as Error).message });
+    }
+    // Ready either way; the body says whether that Redis would keep an acked batch across its restart.
+    try {
+      const redis = await withTimeout(redisPersistence(options.redis), READY_PING_TIMEOUT_MS, 'redis persistence');
+      const warning = persistenceWarning(options.redisUrl ?? '(this webhook\'s connection)', redis);
+      return { status: 'ready', redis, ...(warning ? { warning } : {}) };
+    } catch (err) {
+      return { status: 'ready', redis: { unknown: true, how: `could not read: ${(err as Error).message}` } };
     }
   });
   app.get('/metrics', async (_request, reply) => {

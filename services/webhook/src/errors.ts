@@ -29,5 +29,12 @@ export const errors = {
   unauthorized: (reason: string) =>
     new WebhookError('CRTRAIL_ERR_UNAUTHORIZED', 401, reason, undefined, { 'www-authenticate': 'Bearer realm="crtrail"' }),
   forbidden: (reason: string) => new WebhookError('CRTRAIL_ERR_FORBIDDEN', 403, reason),
+  replicasBehind: (acked: number, wanted: number, ms: number) =>
+    new WebhookError(
+      'CRTRAIL_ERR_REPLICAS_BEHIND',
+      503,
+      `batch written, but only ${acked} of ${wanted} Redis replicas confirmed it within ${ms} ms (CRTRAIL_REDIS_WAIT_REPLICAS); retry later`,
+      5,
+    ),
   queueUnavailable: (reason: string) => new WebhookError('CRTRAIL_ERR_QUEUE_UNAVAILABLE', 503, `queue unavailable: ${reason}`, 10),
 } as const;

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Env } from '@crtrail/config';
-import { createBatchQueue, createRedis, redactionSalt, RedisKindTable, type BatchJob } from '@crtrail/queue';
+import { createBatchQueue, createRedis, persistenceWarning, redactionSalt, redisPersistence, RedisKindTable, type BatchJob } from '@crtrail/queue';
 import { loadConfig } from '@crtrail/config';
 import { learnKinds, redactEvent } from '@crtrail/enrich';
 import { buildWebhook } from './app.js';
@@ -56,6 +56,7 @@ export async function startWebhook(
   const salt = await redactionSalt(redis, env.CRTRAIL_INDEX_PREFIX, env.CRTRAIL_REDACTION_SALT);
   // What is secret is decided from the objectRef: the resource → kind table shared with the workers.
   const kinds = new RedisKindTable(redis, env.CRTRAIL_INDEX_PREFIX);
+  const persistence = await redisPersistence(redis).catch((err: Error) => ({ aof: false, rdb: false, persistent: false, unknown: true, how: err.message }));
   queue.on('error', () => {});
   const app = buildWebhook({
     queue,
@@ -64,12 +65,17 @@ export async function startWebhook(
     bodyLimit: env.CRTRAIL_BODY_LIMIT,
     maxWaiting: env.CRTRAIL_QUEUE_MAX_WAITING,
     maxConnections: env.CRTRAIL_MAX_CONNECTIONS,
+    waitReplicas: env.CRTRAIL_REDIS_WAIT_REPLICAS,
+    redisUrl: env.CRTRAIL_REDIS_URL,
     auth,
     redact: (e) => redactEvent(e, config, salt, kinds),
     prepareRedaction: (events) => learnKinds(events, kinds),
     ...(config.filter.builtInGroups ? { filter: { builtInGroups: config.filter.builtInGroups } } : {}),
     logger: typeof logger === 'boolean' ? (logger ? { level: env.CRTRAIL_LOG_LEVEL } : false) : logger,
   });
+  // Said loudly at start: an ack is only as durable as the Redis behind it.
+  const warning = persistenceWarning(env.CRTRAIL_REDIS_URL, persistence);
+  if (warning) app.log.warn({ code: 'CRTRAIL_WARN_REDIS_NOT_PERSISTENT', redis: persistence }, warning);
   await app.listen({ host: env.CRTRAIL_HOST, port: env.CRTRAIL_PORT });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : env.CRTRAIL_PORT;

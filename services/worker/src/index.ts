@@ -8,3 +8,5 @@ export * from './object-locks.js';
 export * from './chain.js';
 export * from './history-store.js';
 export * from './enricher.js';
+export * from './failed-batches.js';
+export * from './salt-guard.js';
