@@ -41,3 +41,33 @@ export function criticalPaths(target: ObjectTarget, changedPaths: string[], conf
     return critical.some((c) => overlaps(segs, c));
   });
 }
+
+/** A pointer for a config path (dot path or pointer), as records write paths. */
+function toPointer(path: string): string {
+  return `/${dotPathSegments(path).map((s) => s.replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`;
+}
+
+/**
+ * The critical paths of a change: the changed paths that touch a critical field of this kind of
+ * object — and for a delete of an object some critical rule covers, those fields themselves when no
+ * removed field was listed (a delete answered with a `Status` and no known state): deleting a critical
+ * object removes every critical field it had.
+ */
+export function criticalFor(target: ObjectTarget, change: { kind: string; paths: string[] }, config: CrtrailConfig): string[] {
+  const hit = criticalPaths(target, change.paths, config);
+  if (change.kind !== 'delete' || hit.length > 0) return hit;
+  return [...new Set(config.critical.filter((r) => appliesTo(r, target)).flatMap((r) => r.paths.map(toPointer)))];
+}
+
+/**
+ * The kind a record is about: the object's own, else its predecessor's (a failed write or a delete
+ * answers a `Status`), else the one kind learned for its group/resource (the resource → kind table):
+ * never `Status` or a `…List`, which describe the answer, not the object.
+ */
+export function subjectKind(candidates: Array<{ kind?: unknown } | undefined>, learned: readonly string[] = []): string | undefined {
+  for (const c of candidates) {
+    const k = c?.kind;
+    if (typeof k === 'string' && k !== 'Status' && !k.endsWith('List')) return k;
+  }
+  return learned.length === 1 ? learned[0] : undefined;
+}

@@ -20,3 +20,17 @@ test('field paths: dot paths and JSON pointers both accepted and mean the same f
     if (!r.ok) assert.match(r.errors.join('\n'), /bad\.yaml:3: critical\.0\.paths\.0: a dot path .* or a JSON pointer/);
   }
 });
+
+test('critical by the object, not the answer: a delete of a critical object is critical; the kind never comes from a Status', async () => {
+  const { criticalFor, subjectKind } = await import('../src/index.js');
+  const { defaultConfig } = await import('@crtrail/config');
+  const config = defaultConfig();
+  const policy = { group: 'security.istio.io', resource: 'authorizationpolicies', kind: 'AuthorizationPolicy' };
+  assert.deepEqual(criticalFor(policy, { kind: 'delete', paths: [] }, config), ['/spec'], 'no removed field listed: the rule fields');
+  assert.deepEqual(criticalFor(policy, { kind: 'delete', paths: ['/spec/rules/0/to', '/metadata/name'] }, config), ['/spec/rules/0/to']);
+  assert.deepEqual(criticalFor(policy, { kind: 'metadata', paths: ['/metadata/labels/a'] }, config), []);
+  assert.deepEqual(criticalFor({ ...policy, kind: undefined }, { kind: 'delete', paths: [] }, config), [], 'a rule for a kind needs the kind');
+  assert.equal(subjectKind([{ kind: 'Status' }, { kind: 'Application' }]), 'Application');
+  assert.equal(subjectKind([{ kind: 'ApplicationList' }, undefined], ['Application']), 'Application');
+  assert.equal(subjectKind([{ kind: 'Status' }], ['A', 'B']), undefined, 'two kinds learned for one resource: not guessed');
+});

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson, isObject, type AuditEvent, type KubeObject } from '@crtrail/audit';
 import type { CrtrailConfig } from '@crtrail/config';
 import { DEFAULT_IGNORE_PATHS, applyJsonPatch, applyMergePatch, classifyKind, diffValues, leaves, outcomeOf, pathsOf, patchTypeOf, sanitize, toJsonPatch, type Op } from '@crtrail/diff';
-import { appliesTo, classifyActor, criticalPaths, detectDrift, type ActorKind } from '@crtrail/enrich';
+import { appliesTo, classifyActor, criticalFor, detectDrift, type ActorKind } from '@crtrail/enrich';
 import { opsText } from '@crtrail/store';
 
 /**
@@ -314,7 +314,7 @@ export function checkDerived(
   if (kindMatters) {
     waitsFor('critical');
   } else {
-    const critical = criticalPaths({ group, resource, kind }, paths, config);
+    const critical = criticalFor({ group, resource, kind }, { kind: String(change.kind), paths }, config);
     compare('critical', change.critical, critical.length > 0);
     compare('critical_paths', change.critical_paths, critical);
   }

@@ -47,6 +47,8 @@ export interface RecordInput {
   actor: RecordActor;
   /** Stored state after the write, when there is one. */
   stateAfter?: KubeObject | undefined;
+  /** The object's kind when `object` does not say it (a `Status` answer): its predecessor's, or the learned one. */
+  kind?: string | undefined;
   /**
    * sha256 of the configuration parts the derived fields (criticality, drift, actor, ignored paths)
    * were computed with: chained, so `verify` knows which configuration to recompute them with.
@@ -163,7 +165,7 @@ export function buildRecord(input: RecordInput): Record<string, unknown> {
     crtrail: {
       actor,
       object: {
-        kind: object?.kind,
+        kind: input.kind ?? object?.kind,
         group: ref.apiGroup ?? '',
         version: objectRef.apiVersion,
         resource: ref.resource,

@@ -130,7 +130,7 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
     const unbuildable: Array<{ event: AuditEvent; reason: string }> = [];
     for (const r of out.records) {
       try {
-        const { actor, change: enriched } = deps.enrich(r);
+        const { actor, change: enriched, kind } = deps.enrich(r);
         // Which stored state the ops' old values come from: lets `verify` check them (not chained,
         // as repairs rewrite it together with the ops).
         const change = r.previous ? { ...enriched, prev_state_hash: stateHash(r.previous) } : enriched;
@@ -144,6 +144,7 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
             change,
             actor,
             stateAfter: r.stateAfter,
+            kind,
             configDigest: digest,
             receivedAt: job.receivedAt,
             ingestedAt,

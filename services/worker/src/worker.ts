@@ -114,7 +114,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     throw err;
   });
   const metrics = createWorkerMetrics();
-  const enrich = options.enricher ?? createEnricher(config);
+  // One resource → kind table for redaction and for the critical rules (a Status answer names no kind).
+  const kinds = new RedisKindTable(redis, env.CRTRAIL_INDEX_PREFIX);
+  const enrich = options.enricher ?? createEnricher(config, (group, resource) => kinds.kindsOf(group, resource));
   const alias = indexNames(prefix).alias;
   const tracker =
     options.tracker ??
@@ -137,7 +139,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     enrich,
     config,
     salt,
-    kinds: new RedisKindTable(redis, env.CRTRAIL_INDEX_PREFIX),
+    kinds,
     ...(config.filter.builtInGroups ? { filter: { builtInGroups: config.filter.builtInGroups } } : {}),
     metrics,
     log,
