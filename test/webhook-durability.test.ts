@@ -100,8 +100,8 @@ describe('webhook durability: bounded jobs, written atomically', () => {
       assert.ok(jobs.length >= 10, `${jobs.length} jobs`);
       assertBounded(jobs, items);
       const metrics = await (await fetch(`${hook.url}/metrics`)).text();
-      assert.match(metrics, new RegExp(`crtrail_webhook_jobs_per_batch_sum ${jobs.length}\\b`));
-      assert.match(metrics, new RegExp(`crtrail_webhook_job_bytes_count ${jobs.length}\\b`));
+      assert.match(metrics, new RegExp(`crtrail_webhook_jobs_per_batch_sum\\{service="webhook"\\} ${jobs.length}\\b`));
+      assert.match(metrics, new RegExp(`crtrail_webhook_job_bytes_count\\{service="webhook"\\} ${jobs.length}\\b`));
     });
   });
 

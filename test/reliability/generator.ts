@@ -152,11 +152,14 @@ export const STRICTER_MAPPING = {
   properties: { kubernetes: { properties: { audit: { properties: { impersonatedUser: { properties: { uid: { type: 'long' } } } } } } } },
 } as const;
 
+/** The annotation that makes the fault suite's worker (poison-worker.ts) throw on an event. */
+export const POISON_ANNOTATION = 'reliability.crtrail.dev/poison';
+
 /**
- * A poison event: a well-formed custom-resource write (it passes the webhook's schema) whose stored
- * object has a `metadata` that is no object, so the change engine fails on it on every attempt. It
- * must end as a dead letter of its own, its batch-mates stored.
+ * A poison event: a well-formed custom-resource write (it passes the webhook's schema) that makes
+ * processing throw on every attempt — the suite's worker throws on {@link POISON_ANNOTATION}. It must
+ * end as a dead letter of its own, its batch-mates stored.
  */
 export function poison(event: Obj): Obj {
-  return { ...event, responseObject: { ...event.responseObject, metadata: 'not an object' } };
+  return { ...event, annotations: { ...((event.annotations as Record<string, string> | undefined) ?? {}), [POISON_ANNOTATION]: 'true' } };
 }

@@ -112,9 +112,9 @@ export class Scenario {
   }
 
   /** Starts `crtrail up` in `mode` on free ports and waits for its /healthz. */
-  async start(mode: CrtrailMode, extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<CrtrailProcess> {
+  async start(mode: CrtrailMode, extra: Record<string, string> = {}, nodeArgs: string[] = [], entry?: string): Promise<CrtrailProcess> {
     const env = this.env({ CRTRAIL_PORT: String(await freePort()), CRTRAIL_WORKER_PORT: String(await freePort()), ...extra });
-    const p = new CrtrailProcess(mode, env, join(this.tmp, `${mode}-${this.processes.length}.log`), nodeArgs);
+    const p = new CrtrailProcess(mode, env, join(this.tmp, `${mode}-${this.processes.length}.log`), nodeArgs, entry);
     this.processes.push(p);
     await p.start();
     return p;

@@ -185,6 +185,8 @@ export class CrtrailProcess {
     readonly env: NodeJS.ProcessEnv,
     readonly logFile: string,
     readonly nodeArgs: string[] = [],
+    /** Instead of `crtrail up …`: a script that starts the same service (node args before it). */
+    readonly entry?: string,
   ) {}
 
   get port(): number {
@@ -201,7 +203,8 @@ export class CrtrailProcess {
 
   async start(): Promise<void> {
     const flags = this.mode === 'webhook' ? ['--webhook-only'] : this.mode === 'worker' ? ['--worker-only'] : [];
-    this.proc = startProc(`crtrail up ${flags.join(' ')}`.trim(), process.execPath, [...this.nodeArgs, CLI(), 'up', ...flags], this.env, this.logFile);
+    const args = this.entry ? [...this.nodeArgs, '--import', 'tsx', this.entry] : [...this.nodeArgs, CLI(), 'up', ...flags];
+    this.proc = startProc(this.entry ? `node ${this.entry}` : `crtrail up ${flags.join(' ')}`.trim(), process.execPath, args, this.env, this.logFile);
     this.starts.push(Date.now());
     await until(`crtrail ${this.mode}`, () => httpOk(`${this.url}/healthz`), 120_000, this.proc);
   }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startTcpProxy, testEsUrl } from '@crtrail/testkit';
 import { startEs429Proxy } from './es-429-proxy.js';
 import { poison, unmappable, STRICTER_MAPPING, type Generated } from './generator.js';
@@ -278,10 +279,12 @@ export const scenarios: ScenarioDef[] = [
   {
     name: 'poison event',
     fast: true,
-    what: 'one event per batch that the change engine cannot process: dead-lettered alone, its batch-mates stored',
+    what: 'one event per batch makes processing throw (the suite worker, poison-worker.ts, throws on a marked event): dead-lettered alone, its batch-mates stored',
     run: () =>
       runScenario('poison', {}, async (s) => {
-        const { webhook } = await pipeline(s);
+        // The worker of poison-worker.ts: the product's, with an enricher that throws on the poison mark.
+        await s.start('worker', {}, [], fileURLToPath(new URL('./poison-worker.ts', import.meta.url)));
+        const webhook = await s.start('webhook');
         const gen = s.generator({ objects: 20 });
         // First every object exists (so the poison patch meets a known object), then the batches with one poison each.
         await s.send(webhook.url, gen.batch(20).filter((g) => g.expected));
