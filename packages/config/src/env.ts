@@ -50,6 +50,8 @@ export const envSchema = z
     // The webhook's address as the apiserver reaches it (a load balancer, a DNS name): written into the
     // kubeconfig instead of the address the webhook listens on.
     CRTRAIL_PUBLIC_URL: url.optional(),
+    // Kibana's base URL: alerts link to the record and the object's timeline in Discover.
+    CRTRAIL_KIBANA_URL: url.refine((u) => /^https?:/.test(u), 'an http(s) URL').optional(),
   })
   .refine((e) => Boolean(e.CRTRAIL_TLS_CERT) === Boolean(e.CRTRAIL_TLS_KEY), {
     message: 'CRTRAIL_TLS_CERT and CRTRAIL_TLS_KEY must be set together',

@@ -15,6 +15,7 @@ import type { ChangeTracker } from './tracker.js';
 import { DEFAULT_IGNORE_PATHS } from '@crtrail/diff';
 import { loadConfig, type CrtrailConfig } from '@crtrail/config';
 import { redactionSalt, RedisKindTable } from '@crtrail/queue';
+import { createAlerting } from './alerts.js';
 
 /** How often a worker checks the rollover conditions when ILM is absent. */
 const ROLLOVER_CHECK_MS = 60_000;
@@ -85,6 +86,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         metrics.dlq.inc(rejected.length);
       },
     });
+  // Alerts only when a sink is configured: their queue and consumer share this Redis connection.
+  const alerts = config.alerts.sinks.length > 0 ? createAlerting({ redis, prefix: env.CRTRAIL_INDEX_PREFIX, config, kibanaUrl: env.CRTRAIL_KIBANA_URL, registry: metrics.registry, log }) : undefined;
   const locator = new RecordLocator(es, indexNames(env.CRTRAIL_INDEX_PREFIX).alias);
   const deps = {
     es,
@@ -100,6 +103,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     metrics,
     log,
     refresh: options.refresh ?? false,
+    ...(alerts ? { alerts } : {}),
   };
   const worker = new Worker<BatchJob, BatchResult>(
     queueName(env.CRTRAIL_INDEX_PREFIX),
@@ -149,6 +153,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       // Waits for the jobs in progress to finish (their records are written), takes no new ones.
       await worker.close();
       await tracker.close?.();
+      await alerts?.close();
       server?.close();
       await es.close();
       redis.disconnect();
