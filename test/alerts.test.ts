@@ -201,3 +201,74 @@ describe('alerts through the real pipeline: every sink type, once per record, re
     }
   });
 });
+
+/** The demo's Certificate, then `n` more hand edits of its critical `spec.dnsNames` (a flapping object). */
+function flappingCertificate(n: number): any[] {
+  const [create, status, edit] = demoStory().slice(0, 3) as any[];
+  const edits = [edit];
+  for (let i = 1; i <= n - 1; i++) {
+    const e = structuredClone(edit);
+    e.auditID = `${edit.auditID.slice(0, -4)}${String(1000 + i)}`;
+    const at = Date.parse(edit.stageTimestamp) + i * 1000;
+    e.stageTimestamp = new Date(at).toISOString().replace('Z', '000Z');
+    e.requestReceivedTimestamp = e.stageTimestamp;
+    const names = ['pay.example.com', ...Array.from({ length: i + 1 }, (_, k) => `pay-admin-${k}.example.com`)];
+    e.requestObject = { spec: { dnsNames: names } };
+    e.responseObject.spec.dnsNames = names;
+    e.responseObject.metadata.resourceVersion = String(48675 + i);
+    edits.push(e);
+  }
+  return [create, status, ...edits];
+}
+
+describe('alerts of a flapping object are grouped', () => {
+  let p: Pipeline;
+  let rx: Awaited<ReturnType<typeof receiver>>;
+  let dir: string;
+
+  before(async () => {
+    rx = await receiver();
+    dir = mkdtempSync(join(tmpdir(), 'crtrail-alerts-'));
+    const configFile = join(dir, 'crtrail.yaml');
+    writeFileSync(configFile, ['alerts:', '  group_window_seconds: 2', '  sinks:', `    - { type: webhook, url: "${rx.base}/webhook" }`].join('\n'));
+    p = await startPipeline(uniquePrefix('alerts-group'), { env: { CRTRAIL_CONFIG: configFile } });
+  });
+  after(async () => {
+    await p?.close();
+    rx?.server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the first alert goes at once; the next ones within the window are one message with a count and every record id', async () => {
+    const events = flappingCertificate(4);
+    await post(p.url, 'flap', events);
+    await p.idle();
+    const records = await p.search({ term: { 'orchestrator.cluster.name': 'flap' } });
+    const edits = records.filter((r) => r._source.crtrail.actor.name === 'alice@example.com');
+    assert.equal(edits.length, 4);
+    assert.ok(edits.every((r) => r._source.crtrail.change.critical), 'every edit touches a critical field');
+    const create = records.find((r) => r._source.kubernetes.audit.responseStatus.code === 201)!;
+    const messages = await eventually(async () => (rx.got.length >= 2 ? rx.got.map((r) => r.body) : undefined), 30_000, 'two messages');
+    assert.equal(messages.length, 2, JSON.stringify(messages.map((m) => [m.count, m.record_ids])));
+    assert.deepEqual([messages[0].count, messages[0].record_ids], [1, [create._id]]);
+    assert.equal(messages[1].count, 4);
+    assert.equal(messages[1].window_seconds, 2);
+    assert.deepEqual([...messages[1].record_ids].sort(), edits.map((r) => r._id).sort());
+    const latest = edits.reduce((a, b) => (b._source['@timestamp'] > a._source['@timestamp'] ? b : a));
+    assert.equal(messages[1].alert.record_id, latest._id, 'the latest change is the one shown');
+
+    // Replayed: nothing more, grouped or not.
+    await post(p.url, 'flap', events);
+    await p.idle();
+    const q = new Queue(alertQueueName(p.prefix), { connection: p.redis });
+    try {
+      await eventually(async () => {
+        const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+        return Object.values(c).every((n) => n === 0) ? true : undefined;
+      });
+    } finally {
+      await q.close();
+    }
+    assert.equal(rx.got.length, 2);
+  });
+});
