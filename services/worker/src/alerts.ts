@@ -42,17 +42,21 @@ const keys = (prefix: string) => ({
 });
 
 /**
- * KEYS[1] window key, KEYS[2] pending list. ARGV[1] record id, ARGV[2] window ms, ARGV[3] alert JSON.
- * Opens the object's window (returns {1}) or, when one is open, appends the alert to the pending list
- * (returns {0, ms left, the record id that opened the window}). Atomic, so two workers never both open a window or lose an alert between them.
+ * KEYS[1] the record's sent marker, KEYS[2] window key, KEYS[3] pending list. ARGV[1] record id,
+ * ARGV[2] window ms (0: no grouping), ARGV[3] alert JSON. Returns {2} when the record was alerted
+ * already, {1} when it opens its object's window (send it now), else appends the alert to the window's
+ * pending list and returns {0, ms left, the record id that opened the window}. Atomic, so two workers
+ * never both open a window or lose an alert between them.
  */
-const WINDOW_LUA = `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 0} end
-redis.call('RPUSH', KEYS[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) * 10)
-local left = redis.call('PTTL', KEYS[1])
+const ROUTE_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {2} end
+if tonumber(ARGV[2]) == 0 then return {1} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
+redis.call('RPUSH', KEYS[3], ARGV[3])
+redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[2]) * 10)
+local left = redis.call('PTTL', KEYS[2])
 if left < 0 then left = 0 end
-return {0, left, redis.call('GET', KEYS[1]) or ARGV[1]}
+return {0, left, redis.call('GET', KEYS[2]) or ARGV[1]}
 `;
 
 /**
@@ -198,25 +202,24 @@ export function createAlerting(options: AlertingOptions): Alerting {
   });
   worker.on('error', (err) => log?.warn({ err: err.message }, 'alert worker error'));
 
-  async function enqueueOne(route: { sink: ResolvedSink; alert: Alert; group: string }, enqueuedAt: number): Promise<void> {
-    const { sink, alert } = route;
-    if ((await redis.exists(k.sent(sink.name, alert.record_id))) === 1) {
+  type Add = { name: 'send' | 'flush'; data: AlertJob; opts: { jobId: string; delay?: number } };
+
+  /** Decides, atomically in Redis, whether one alert is sent now, joins its object's window, or was sent already. */
+  async function route(item: { sink: ResolvedSink; alert: Alert; group: string }, enqueuedAt: number): Promise<Add | undefined> {
+    const { sink, alert, group } = item;
+    const [verdict, left, window] = (await redis.eval(ROUTE_LUA, 3, k.sent(sink.name, alert.record_id), k.window(sink.name, group), k.pending(sink.name, group), alert.record_id, windowMs, JSON.stringify(alert))) as [
+      number,
+      number?,
+      string?,
+    ];
+    if (verdict === 2) {
       metrics.dropped.inc({ reason: 'duplicate' });
-      return;
+      return undefined;
     }
-    const opts = { jobId: `${sink.name}.${alert.record_id}` };
-    if (windowMs === 0) {
-      await queue.add('send', { type: 'send', sink: sink.name, alert, enqueuedAt }, opts);
-      return;
-    }
-    const [opened, left, window] = (await redis.eval(WINDOW_LUA, 2, k.window(sink.name, route.group), k.pending(sink.name, route.group), alert.record_id, windowMs, JSON.stringify(alert))) as [number, number, string];
-    if (opened === 1) {
-      await queue.add('send', { type: 'send', sink: sink.name, alert, enqueuedAt }, opts);
-      return;
-    }
+    if (verdict === 1) return { name: 'send', data: { type: 'send', sink: sink.name, alert, enqueuedAt }, opts: { jobId: `${sink.name}.${alert.record_id}` } };
     metrics.grouped.inc({ sink: sink.name });
     // One flush per window (its id names the record that opened it), run just after the window closes.
-    await queue.add('flush', { type: 'flush', sink: sink.name, group: route.group, window, enqueuedAt }, { jobId: `${sink.name}.flush.${route.group}.${window}`, delay: left + 250 });
+    return { name: 'flush', data: { type: 'flush', sink: sink.name, group, window: window!, enqueuedAt }, opts: { jobId: `${sink.name}.flush.${group}.${window!}`, delay: left! + 250 } };
   }
 
   return {
@@ -225,22 +228,38 @@ export function createAlerting(options: AlertingOptions): Alerting {
     metrics,
     async enqueue(cluster, records) {
       const enqueuedAt = Date.now();
+      // Objects in parallel (the round trips overlap), one object's records in order: the first of them opens its window.
+      const byObject = new Map<string, Array<{ sink: ResolvedSink; alert: Alert; group: string; id: string }>>();
       for (const r of records) {
         const facts = recordFacts(r.id, r.doc);
         if (!facts.cluster) facts.cluster = cluster;
         const routes = routeRecord(facts, plan);
         if (routes.length === 0) continue;
         const group = hash(objectKeyOf(facts));
-        for (const route of routes) {
-          const alert = buildAlert(facts, route.rules, { kibanaUrl: options.kibanaUrl });
-          try {
-            await enqueueOne({ sink: route.sink, alert, group }, enqueuedAt);
-          } catch (err) {
-            metrics.dropped.inc({ reason: 'enqueue_error' });
-            log?.error({ cluster, id: r.id, sink: route.sink.name, err: (err as Error).message }, 'alert not enqueued');
-          }
-        }
+        const list = byObject.get(group) ?? [];
+        for (const route of routes) list.push({ sink: route.sink, alert: buildAlert(facts, route.rules, { kibanaUrl: options.kibanaUrl }), group, id: r.id });
+        byObject.set(group, list);
       }
+      const adds = new Map<string, Add>();
+      let items = 0;
+      await Promise.all(
+        [...byObject.values()].map(async (list) => {
+          items += list.length;
+          for (const item of list) {
+            const add = await route(item, enqueuedAt).catch((err: Error) => {
+              metrics.dropped.inc({ reason: 'enqueue_error' });
+              log?.error({ cluster, id: item.id, sink: item.sink.name, err: err.message }, 'alert not enqueued');
+            });
+            if (add) adds.set(add.opts.jobId, add);
+          }
+        }),
+      );
+      if (adds.size === 0) return;
+      // One round trip for every job of the batch; a job id already in the queue is not added again.
+      await queue.addBulk([...adds.values()]).catch((err: Error) => {
+        metrics.dropped.inc({ reason: 'enqueue_error' }, adds.size);
+        log?.error({ cluster, jobs: adds.size, of: items, err: err.message }, 'alerts not enqueued');
+      });
     },
     async close() {
       await worker.close();
