@@ -92,7 +92,7 @@ function createAlertMetrics(registry: Registry, queue: Queue<AlertJob>): AlertMe
   return {
     sent: new Counter({ name: 'crtrail_alerts_sent_total', help: 'Alert messages delivered, by sink', labelNames: ['sink'], registers }),
     failed: new Counter({ name: 'crtrail_alerts_failed_total', help: 'Alert messages dead-lettered after their last attempt, by sink', labelNames: ['sink'], registers }),
-    dropped: new Counter({ name: 'crtrail_alerts_dropped_total', help: 'Alerts not sent, by reason (duplicate: already sent; enqueue_error: Redis refused)', labelNames: ['reason'], registers }),
+    dropped: new Counter({ name: 'crtrail_alerts_dropped_total', help: 'Alerts not sent, by reason (duplicate: already sent; enqueue_error: Redis refused; unknown_sink: its sink is no longer configured)', labelNames: ['reason'], registers }),
     grouped: new Counter({ name: 'crtrail_alerts_grouped_total', help: 'Alerts folded into a grouped message of their object, by sink', labelNames: ['sink'], registers }),
     latency: new Histogram({
       name: 'crtrail_alert_latency_seconds',
