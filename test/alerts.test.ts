@@ -24,14 +24,17 @@ interface Received {
 async function receiver(): Promise<{ server: Server; base: string; got: Received[] }> {
   const got: Received[] = [];
   let flaky = 0;
+  let flakyGroup = 0;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const path = req.url ?? '';
       // `/flaky` fails its first request, then works; `/down` never works.
-      const status = path === '/down' ? 500 : path === '/flaky' && flaky++ === 0 ? 500 : 200;
-      got.push({ path, status, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+      // `/flaky-group` fails the first grouped message, then works.
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      const status = path === '/down' ? 500 : path === '/flaky' && flaky++ === 0 ? 500 : path === '/flaky-group' && body.count > 1 && flakyGroup++ === 0 ? 500 : 200;
+      got.push({ path, status, body });
       res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'boom');
     });
   });
@@ -230,7 +233,10 @@ describe('alerts of a flapping object are grouped', () => {
     rx = await receiver();
     dir = mkdtempSync(join(tmpdir(), 'crtrail-alerts-'));
     const configFile = join(dir, 'crtrail.yaml');
-    writeFileSync(configFile, ['alerts:', '  group_window_seconds: 2', '  sinks:', `    - { type: webhook, url: "${rx.base}/webhook" }`].join('\n'));
+    writeFileSync(
+      configFile,
+      ['alerts:', '  group_window_seconds: 2', '  sinks:', `    - { type: webhook, url: "${rx.base}/webhook" }`, `    - { type: webhook, name: flaky-group, url: "${rx.base}/flaky-group" }`].join('\n'),
+    );
     p = await startPipeline(uniquePrefix('alerts-group'), { env: { CRTRAIL_CONFIG: configFile } });
   });
   after(async () => {
@@ -248,7 +254,10 @@ describe('alerts of a flapping object are grouped', () => {
     assert.equal(edits.length, 4);
     assert.ok(edits.every((r) => r._source.crtrail.change.critical), 'every edit touches a critical field');
     const create = records.find((r) => r._source.kubernetes.audit.responseStatus.code === 201)!;
-    const messages = await eventually(async () => (rx.got.length >= 2 ? rx.got.map((r) => r.body) : undefined), 30_000, 'two messages');
+    const messages = await eventually(async () => {
+      const to = (path: string) => rx.got.filter((r) => r.path === path && r.status === 200);
+      return to('/webhook').length >= 2 && to('/flaky-group').length >= 2 ? to('/webhook').map((r) => r.body) : undefined;
+    }, 30_000, 'two messages to each sink');
     assert.equal(messages.length, 2, JSON.stringify(messages.map((m) => [m.count, m.record_ids])));
     assert.deepEqual([messages[0].count, messages[0].record_ids], [1, [create._id]]);
     assert.equal(messages[1].count, 4);
@@ -256,6 +265,10 @@ describe('alerts of a flapping object are grouped', () => {
     assert.deepEqual([...messages[1].record_ids].sort(), edits.map((r) => r._id).sort());
     const latest = edits.reduce((a, b) => (b._source['@timestamp'] > a._source['@timestamp'] ? b : a));
     assert.equal(messages[1].alert.record_id, latest._id, 'the latest change is the one shown');
+    // A grouped message that failed once is sent again, whole, and only once it worked.
+    const flaky = rx.got.filter((r) => r.path === '/flaky-group');
+    assert.deepEqual(flaky.map((r) => [r.status, r.body.count]), [[200, 1], [500, 4], [200, 4]]);
+    assert.deepEqual(flaky[2]!.body.record_ids, flaky[1]!.body.record_ids);
 
     // Replayed: nothing more, grouped or not.
     await post(p.url, 'flap', events);
@@ -269,6 +282,6 @@ describe('alerts of a flapping object are grouped', () => {
     } finally {
       await q.close();
     }
-    assert.equal(rx.got.length, 2);
+    assert.equal(rx.got.length, 5, 'nothing more after the replay');
   });
 });

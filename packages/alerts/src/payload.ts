@@ -49,7 +49,9 @@ export interface AlertMessage {
   window_seconds?: number;
 }
 
+/** Longest JSON of one old/new value an alert carries (a whole `spec` replaced would not fit a Slack block). */
 export const MAX_VALUE_CHARS = 1_000;
+/** Most changes one alert lists (`ops_total` tells how many there were). */
 export const MAX_CHANGES = 50;
 
 function clip(value: unknown): { value: unknown; cut: boolean } {

@@ -27,6 +27,7 @@ export type AlertJob =
   | { type: 'send'; sink: string; alert: Alert; enqueuedAt: number }
   | { type: 'flush'; sink: string; group: string; window: string; enqueuedAt: number };
 
+/** The alert queue of a prefix, beside `<prefix>-batches`. */
 export function alertQueueName(prefix: string): string {
   return `${prefix}-alerts`;
 }
