@@ -137,7 +137,11 @@ describe('alerts through the real pipeline: every sink type, once per record, re
       assert.ok(a.alert.change.ops.every((o: any) => a.alert.change.critical_paths.includes(o.path)), 'only critical paths');
       assert.ok(a.alert.links.record.startsWith(`${KIBANA}/app/discover#/`), a.alert.links.record);
       assert.match(decodeURIComponent(a.alert.links.record), new RegExp(`_id:"${edit._id}"`));
-      assert.match(decodeURIComponent(a.alert.links.timeline), /crtrail\.object\.name:"payments-tls"/);
+      // The objects `crtrail kibana setup` imports: the data view, and the object-history search on crtrail.object.key.
+      assert.match(decodeURIComponent(a.alert.links.record), new RegExp(`index:'${p.prefix}-changes'`));
+      const timeline = decodeURIComponent(a.alert.links.timeline);
+      assert.ok(timeline.startsWith(`${KIBANA}/app/discover#/view/${p.prefix}-search-object-history?`), timeline);
+      assert.match(timeline, /crtrail\.object\.key:"demo\/cert-manager\.io\/certificates\/payments\/payments-tls"/);
 
       const d = alerts.find((b) => b.alert.record_id === denied._id)!;
       assert.deepEqual(d.alert.rules.map((r: any) => r.name), ['failed-critical-attempt']);
@@ -166,11 +170,15 @@ describe('alerts through the real pipeline: every sink type, once per record, re
       assert.deepEqual(failed.map((j) => j.data.alert.record_id).sort(), [...webhookIds].sort());
       assert.ok(failed.every((j) => j.data.sink === 'down' && j.attemptsMade === 3));
       assert.equal(rx.got.filter((r) => r.path === '/down').length, 3 * webhookIds.length);
-      const metrics = await p.workers[0]!.metrics.registry.metrics();
-      assert.match(metrics, new RegExp(`crtrail_alerts_sent_total\\{sink="flaky"\\} ${webhookIds.length}`));
-      assert.match(metrics, new RegExp(`crtrail_alerts_failed_total\\{sink="down"\\} ${webhookIds.length}`));
-      assert.match(metrics, new RegExp(`crtrail_alerts_dead_letters ${webhookIds.length}`));
-      assert.match(metrics, /crtrail_alert_latency_seconds_count\{sink="slack-[0-9a-f]{8}"\} [1-9]/);
+      const registry = p.workers[0]!.metrics.registry;
+      const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> => {
+        const values = (await registry.getSingleMetric(name)!.get()).values;
+        return values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((n, v) => n + v.value, 0);
+      };
+      assert.equal(await metric('crtrail_alerts_sent_total', { sink: 'flaky' }), webhookIds.length);
+      assert.equal(await metric('crtrail_alerts_failed_total', { sink: 'down' }), webhookIds.length);
+      assert.equal(await metric('crtrail_alerts_dead_letters'), webhookIds.length);
+      assert.match(await registry.metrics(), /crtrail_alert_latency_seconds_count\{[^}]*sink="slack-[0-9a-f]{8}"[^}]*\} [1-9]/);
 
       // The same events again: records are duplicates, nothing is alerted again.
       const before = rx.got.length;
@@ -184,7 +192,7 @@ describe('alerts through the real pipeline: every sink type, once per record, re
 
       // Even handed the stored records again (a repair, a re-drive), the sent markers hold.
       const redis = createRedis(testRedisUrl());
-      const again = createAlerting({ redis, prefix: p.prefix, config: loadConfig(configFile), registry: new Registry() });
+      const again = await createAlerting({ redis, prefix: p.prefix, config: loadConfig(configFile), registry: new Registry() });
       try {
         await again.enqueue('demo', records.map((r) => ({ id: r._id, doc: r._source })));
         await eventually(async () => {

@@ -121,9 +121,9 @@ describe('webhook TLS', () => {
         { cluster: 'prod-eu', ids: ['m-2'] },
       ]);
       const metrics = (await call(hook.url, { path: '/metrics', ca, client: prodEu })).body;
-      assert.ok(metric(metrics, 'crtrail_webhook_batches_rejected_total{reason="CRTRAIL_ERR_TLS_HANDSHAKE"}') >= 2, metrics);
-      assert.equal(metric(metrics, 'crtrail_webhook_batches_rejected_total{reason="CRTRAIL_ERR_FORBIDDEN"}'), 1);
-      assert.equal(metric(metrics, 'crtrail_webhook_queue_waiting'), 2);
+      assert.ok(metric(metrics, 'crtrail_webhook_batches_rejected_total{reason="CRTRAIL_ERR_TLS_HANDSHAKE",service="webhook"}') >= 2, metrics);
+      assert.equal(metric(metrics, 'crtrail_webhook_batches_rejected_total{reason="CRTRAIL_ERR_FORBIDDEN",service="webhook"}'), 1);
+      assert.equal(metric(metrics, 'crtrail_webhook_queue_waiting{service="webhook"}'), 2);
     });
   });
 
@@ -199,9 +199,9 @@ describe('webhook bearer tokens (CRTRAIL_AUTH_TOKENS_FILE)', () => {
       for (const path of ['/healthz', '/readyz']) assert.equal((await call(hook.url, { path })).status, 200, path);
       const metrics = await call(hook.url, { path: '/metrics' });
       assert.equal(metrics.status, 200);
-      assert.equal(metric(metrics.body, 'crtrail_webhook_batches_rejected_total{reason="CRTRAIL_ERR_UNAUTHORIZED"}'), 4);
-      assert.equal(metric(metrics.body, 'crtrail_webhook_batches_rejected_total{reason="CRTRAIL_ERR_FORBIDDEN"}'), 1);
-      assert.equal(metric(metrics.body, 'crtrail_webhook_queue_waiting'), 3);
+      assert.equal(metric(metrics.body, 'crtrail_webhook_batches_rejected_total{reason="CRTRAIL_ERR_UNAUTHORIZED",service="webhook"}'), 4);
+      assert.equal(metric(metrics.body, 'crtrail_webhook_batches_rejected_total{reason="CRTRAIL_ERR_FORBIDDEN",service="webhook"}'), 1);
+      assert.equal(metric(metrics.body, 'crtrail_webhook_queue_waiting{service="webhook"}'), 3);
     });
   });
 

@@ -63,6 +63,6 @@ describe('webhook input handling (real Redis, no worker: jobs stay queued)', () 
     assert.equal((await fetch(`${hook.url}/healthz`)).status, 200);
     assert.equal((await fetch(`${hook.url}/readyz`)).status, 200);
     const metrics = await (await fetch(`${hook.url}/metrics`)).text();
-    assert.match(metrics, /crtrail_webhook_events_accepted_total\{cluster="c1"\} 3/);
+    assert.match(metrics, /crtrail_webhook_events_accepted_total\{cluster="c1",service="webhook"\} 3/);
   });
 });

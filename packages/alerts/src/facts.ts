@@ -29,6 +29,8 @@ export interface RecordFacts {
     namespace?: string | undefined;
     name?: string | undefined;
     uid?: string | undefined;
+    /** `cluster/group/resource/namespace/name` (`crtrail.object.key`), when the record has a name and a resource. */
+    key?: string | undefined;
   };
   actor: {
     name: string;
@@ -85,6 +87,7 @@ export function recordFacts(recordId: string, doc: Readonly<Obj>): RecordFacts {
       namespace: str(object.namespace),
       name: str(object.name),
       uid: str(object.uid),
+      key: str(object.key),
     },
     actor: {
       name: str(actor.name) ?? str(obj(doc.user).name) ?? 'unknown',

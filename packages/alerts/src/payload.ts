@@ -79,26 +79,35 @@ export function objectLabel(f: Pick<RecordFacts, 'object'>): string {
   return `${type} ${o.namespace ? `${o.namespace}/` : ''}${o.name ?? '?'}`;
 }
 
-/** Escapes a value for a KQL quoted string. */
+/** Escapes a value for a KQL (or Lucene) quoted string. */
 const kql = (s: string): string => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 /** A rison string (Kibana's URL state encoding): `'` and `!` are escaped with `!`. */
 const rison = (s: string): string => `'${s.replace(/[!']/g, (c) => `!${c}`)}'`;
 
-function discover(base: string, query: string, from: string, to: string): string {
-  const g = `(time:(from:${rison(from)},to:${rison(to)}))`;
-  const a = `(query:(language:kuery,query:${rison(query)}))`;
-  return `${base.replace(/\/+$/, '')}/app/discover#/?_g=${encodeURIComponent(g)}&_a=${encodeURIComponent(a)}`;
+function discover(base: string, state: { query: string; language: 'kuery' | 'lucene'; from: string; to: string; dataView?: string; savedSearch?: string }): string {
+  const g = `(time:(from:${rison(state.from)},to:${rison(state.to)}))`;
+  const a = `(${state.dataView ? `index:${rison(state.dataView)},` : ''}query:(language:${state.language},query:${rison(state.query)}))`;
+  const view = state.savedSearch ? `view/${encodeURIComponent(state.savedSearch)}` : '';
+  return `${base.replace(/\/+$/, '')}/app/discover#/${view}?_g=${encodeURIComponent(g)}&_a=${encodeURIComponent(a)}`;
 }
 
 /**
  * Kibana Discover links: the record (a query on its `_id`, an hour either side of it) and the object's
- * timeline (every record of the same object, last 90 days).
+ * timeline. With the index prefix, they open the saved objects `crtrail kibana setup` imports (the data
+ * view `<prefix>-changes`, the saved search `<prefix>-search-object-history` on `crtrail.object.key`);
+ * without, Discover's default data view with a query on the object's fields.
  */
-export function kibanaLinks(f: RecordFacts, kibanaUrl: string | undefined): Alert['links'] {
+export function kibanaLinks(f: RecordFacts, kibanaUrl: string | undefined, indexPrefix?: string): Alert['links'] {
   if (!kibanaUrl) return {};
   const at = Date.parse(f.time);
   const from = Number.isNaN(at) ? 'now-1d' : new Date(at - 3_600_000).toISOString();
   const to = Number.isNaN(at) ? 'now' : new Date(at + 3_600_000).toISOString();
+  const dataView = indexPrefix !== undefined ? `${indexPrefix}-changes` : undefined;
+  const record = discover(kibanaUrl, { query: `_id:${kql(f.recordId)}`, language: 'kuery', from, to, ...(dataView ? { dataView } : {}) });
+  if (indexPrefix !== undefined && f.object.key) {
+    const timeline = discover(kibanaUrl, { query: `crtrail.object.key:${kql(f.object.key)}`, language: 'lucene', from: 'now-1y', to: 'now', savedSearch: `${indexPrefix}-search-object-history` });
+    return { record, timeline };
+  }
   const object = [
     `orchestrator.cluster.name:${kql(f.cluster)}`,
     `crtrail.object.group:${kql(f.object.group)}`,
@@ -106,7 +115,7 @@ export function kibanaLinks(f: RecordFacts, kibanaUrl: string | undefined): Aler
     ...(f.object.namespace ? [`crtrail.object.namespace:${kql(f.object.namespace)}`] : []),
     ...(f.object.name ? [`crtrail.object.name:${kql(f.object.name)}`] : []),
   ].join(' and ');
-  return { record: discover(kibanaUrl, `_id:${kql(f.recordId)}`, from, to), timeline: discover(kibanaUrl, object, 'now-90d', 'now') };
+  return { record, timeline: discover(kibanaUrl, { query: object, language: 'kuery', from: 'now-1y', to: 'now', ...(dataView ? { dataView } : {}) }) };
 }
 
 const PAST: Record<string, string> = { create: 'created', update: 'updated', patch: 'patched', delete: 'deleted', deletecollection: 'deleted' };
@@ -120,7 +129,7 @@ function summaryOf(f: RecordFacts, shown: AlertChange[]): string {
 }
 
 /** The alert of one record for the rules that fired. */
-export function buildAlert(f: RecordFacts, rules: readonly AlertRule[], options: { kibanaUrl?: string | undefined } = {}): Alert {
+export function buildAlert(f: RecordFacts, rules: readonly AlertRule[], options: { kibanaUrl?: string | undefined; indexPrefix?: string | undefined } = {}): Alert {
   const critical = new Set(f.change.criticalPaths);
   const picked = critical.size > 0 ? f.change.ops.filter((o) => critical.has(o.path)) : f.change.ops;
   const ops = picked.slice(0, MAX_CHANGES).map(change);
@@ -136,7 +145,7 @@ export function buildAlert(f: RecordFacts, rules: readonly AlertRule[], options:
     outcome: f.outcome,
     ...(f.statusCode !== undefined ? { status_code: f.statusCode } : {}),
     change: { kind: f.change.kind, critical: f.change.critical, drift: f.change.drift, critical_paths: f.change.criticalPaths, ops, ops_total: f.change.ops.length },
-    links: kibanaLinks(f, options.kibanaUrl),
+    links: kibanaLinks(f, options.kibanaUrl, options.indexPrefix),
   };
 }
 

@@ -72,6 +72,14 @@ test('the payload: every critical path with old and new (hashes as stored), long
   assert.match(record, /query:'_id:"rec-123"'/);
   assert.match(decodeURIComponent(alert.links.timeline!), /crtrail\.object\.name:"o!'brien<&>"/);
   assert.deepEqual(kibanaLinks(facts, undefined), {}, 'no Kibana URL, no links');
+  // With the index prefix: the saved objects of `crtrail kibana setup`.
+  const keyed = recordFacts('rec-1', { crtrail: { object: { key: 'prod/db.example.com/databases/pay/main', group: 'db.example.com', resource: 'databases', namespace: 'pay', name: 'main' } } });
+  const links = kibanaLinks(keyed, 'https://kibana.example.com', 'crtrail');
+  assert.match(decodeURIComponent(links.record!), /_a=\(index:'crtrail-changes',query:\(language:kuery,query:'_id:"rec-1"'\)\)$/);
+  assert.equal(
+    decodeURIComponent(links.timeline!),
+    `https://kibana.example.com/app/discover#/view/crtrail-search-object-history?_g=(time:(from:'now-1y',to:'now'))&_a=(query:(language:lucene,query:'crtrail.object.key:"prod/db.example.com/databases/pay/main"'))`,
+  );
 });
 
 test('each sink type is POSTed its format on a real local receiver', async () => {

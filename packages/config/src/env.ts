@@ -38,20 +38,39 @@ export const envSchema = z
     // (fewer within 1 s → 503, the apiserver retries). 0: ack once the primary has it.
     CRTRAIL_REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(100).default(0),
     CRTRAIL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // Sizing rule of the worker's memory (README "Worker"): concurrency × largest job × expansion
+    // factor + base ≤ heap limit / 1.5 (headroom for GC). Jobs are bounded by the webhook (2 MB, 500
+    // events); a job's peak heap is ≤ 25× its JSON (2 MB of 25 KB creates, the worst case measured by
+    // bench/worker-memory.ts; ~10× for updates); the base (code, clients, the 32 MB history cache)
+    // is ~60 MB. So 4 × 2 MB × 25 + 60 = 260 MB → a 512 MB heap (the 256 MB before could hold one
+    // worst-case job less than 4 at once: OOM, restart, lost batches).
     CRTRAIL_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    // How long a crashed worker's job stays locked before another worker retries it (BullMQ
+    // lockDuration, also the stalled-check interval). A live worker renews its locks every half of it,
+    // which it can as no job holds the event loop for more than about a second (chunks + yields).
+    CRTRAIL_WORKER_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
     // A worker-only process lowers its CPU priority by this much (0–19): on a shared host the
     // webhook's acks, which the apiserver waits for, come before indexing, which may lag and catch up.
     CRTRAIL_WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
-    // V8 old-space limit of the worker processes `crtrail up` starts (MB; 0: Node's default). The
-    // live heap is ~50 MB; against Node's default limit V8 lets garbage grow the process to ~300 MB
-    // RSS, with this one it stays near 190 MB at the same throughput (measured: bench/ANALYSIS.md).
-    CRTRAIL_WORKER_HEAP_MB: z.coerce.number().int().min(0).max(65536).default(256),
+    // V8 old-space limit of the worker processes `crtrail up` starts (MB; 0: Node's default), from
+    // the sizing rule above (CRTRAIL_WORKER_CONCURRENCY). The steady live heap is ~50 MB, but a burst
+    // of big jobs needs the room; a lower limit keeps RSS lower (bench/ANALYSIS.md) only as long as
+    // concurrency × job size stays under it — raise one with the other.
+    CRTRAIL_WORKER_HEAP_MB: z.coerce.number().int().min(0).max(65536).default(512),
     CRTRAIL_CACHE_DIR: optionalPath,
     // The webhook's address as the apiserver reaches it (a load balancer, a DNS name): written into the
     // kubeconfig instead of the address the webhook listens on.
     CRTRAIL_PUBLIC_URL: url.optional(),
-    // Kibana's base URL: alerts link to the record and the object's timeline in Discover.
-    CRTRAIL_KIBANA_URL: url.refine((u) => /^https?:/.test(u), 'an http(s) URL').optional(),
+    // `crtrail kibana setup`: where to import the saved objects, and as whom (basic auth or an API key).
+    // Alerts link to the record and the object's timeline in Discover under CRTRAIL_KIBANA_URL too.
+    CRTRAIL_KIBANA_URL: url.optional(),
+    CRTRAIL_KIBANA_USERNAME: z.string().optional(),
+    CRTRAIL_KIBANA_PASSWORD: z.string().optional(),
+    CRTRAIL_KIBANA_API_KEY: z.string().optional(),
+  })
+  .refine((e) => (e.CRTRAIL_KIBANA_USERNAME === undefined) === (e.CRTRAIL_KIBANA_PASSWORD === undefined), {
+    message: 'CRTRAIL_KIBANA_USERNAME and CRTRAIL_KIBANA_PASSWORD must be set together',
+    path: ['CRTRAIL_KIBANA_USERNAME'],
   })
   .refine((e) => Boolean(e.CRTRAIL_TLS_CERT) === Boolean(e.CRTRAIL_TLS_KEY), {
     message: 'CRTRAIL_TLS_CERT and CRTRAIL_TLS_KEY must be set together',

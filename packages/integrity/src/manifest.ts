@@ -2,6 +2,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { canonicalJson } from '@crtrail/audit';
 import type { Integrity } from './chain.js';
 import type { SeqRange } from './verify.js';
+import type { Derivation } from './derived.js';
 
 export const MANIFEST_VERSION = 1;
 
@@ -35,6 +36,12 @@ export interface Manifest {
   order: string;
   chained_fields: string;
   clusters: Record<string, ManifestCluster>;
+  /**
+   * The configurations (their derived-field parts) the exported records were written with, by the
+   * digest they chain (`crtrail.config_digest`): those the exporter had, so `verify` recomputes
+   * derived fields without being given them. Trusted only where the content hashes to its digest.
+   */
+  configurations?: Record<string, Derivation>;
   signature?: ManifestSignature;
 }
 

@@ -1,5 +1,7 @@
 import { canonicalJson, isObject } from '@crtrail/audit';
+import type { CrtrailConfig } from '@crtrail/config';
 import { GENESIS_HASH, clusterOf, recordHash, type ChainedRecord, type Integrity } from './chain.js';
+import { DERIVED_FIELDS, checkDerived, configDigest, derivationConfig, type Derivation } from './derived.js';
 
 export type ProblemKind =
   /** The record's content does not hash to its stored hash: a chained field was changed. */
@@ -45,6 +47,16 @@ export interface VerifyOptions {
   linksOnly?: boolean;
   /** Stop collecting problems after this many (the walk itself goes on, for the summary). */
   maxProblems?: number;
+  /**
+   * The configurations a record's derived fields (criticality, drift, actor, the ops' completeness)
+   * may have been computed with; each record names its own by `crtrail.config_digest`. A record
+   * whose configuration is not among them has those fields counted as not checkable.
+   */
+  configs?: readonly CrtrailConfig[];
+  /** Derivations by the digest records name (an export's manifest carries its own, checked with `trustedDerivation`). */
+  derivations?: ReadonlyMap<string, Derivation>;
+  /** The walk covers the chain from its first record with no gap allowed (a stored chain from seq 1): a predecessor not met is then no filter's doing. */
+  complete?: boolean;
 }
 
 function isIntegrity(v: unknown): v is Integrity {
@@ -106,6 +118,14 @@ interface ClusterState extends ClusterSummary {
 
 /** How many predecessor states / waiting records the old-value check keeps (bounded memory). */
 const MAX_KEPT_STATES = 1_000;
+/** How many forgotten state hashes are remembered, only to say why a predecessor was not found (64 bytes each). */
+const MAX_FORGOTTEN = 100_000;
+
+/** A record waiting for its predecessor's state, which may come later in seq order (a late event). */
+interface Waiting {
+  resolve(predecessor: Record<string, unknown>): void;
+  giveUp(): void;
+}
 
 interface ChangeView {
   ops?: unknown;
@@ -157,11 +177,23 @@ export class ChainVerifier {
   private problemCount = 0;
   /** Stored states by state_hash, and records waiting for theirs (a predecessor can come later in seq order). */
   private readonly states = new Map<string, Record<string, unknown>>();
-  private readonly waiting = new Map<string, Array<{ ops: unknown; cluster: string; seq: number; where: string }>>();
-  /** Records whose old values were checked / could not be (predecessor outside the walk or the window). */
+  private readonly waiting = new Map<string, Waiting[]>();
+  /** State hashes that left `states` (bounded too): a predecessor met too long ago, not a missing one. */
+  private readonly forgotten = new Set<string>();
+  private readonly configs = new Map<string, Derivation>();
+  /** Records whose old values were checked against their predecessor's stored state. */
   oldValuesChecked = 0;
+  /** Records whose old values could not be checked, by reason. */
+  readonly oldValuesUncheckedBy = new Map<string, number>();
+  /** Records whose derived fields were all recomputed. */
+  derivedChecked = 0;
+  /** Records some of whose derived fields could not be recomputed, by reason (with the fields). */
+  readonly derivedUncheckedBy = new Map<string, { records: number; fields: Set<string> }>();
 
-  constructor(private readonly options: VerifyOptions = {}) {}
+  constructor(private readonly options: VerifyOptions = {}) {
+    for (const [digest, d] of options.derivations ?? []) this.configs.set(digest, d);
+    for (const c of options.configs ?? []) this.configs.set(configDigest(c), derivationConfig(c));
+  }
 
   get totalProblems(): number {
     return this.problemCount;
@@ -247,19 +279,57 @@ export class ChainVerifier {
     const change = record.crtrail?.change as ChangeView | undefined;
     const own = storedState(record);
     if (own) {
-      remember(this.states, own.hash, own.body);
-      for (const w of this.waiting.get(own.hash) ?? []) this.compare(w.ops, own.body, w.cluster, w.seq, w.where);
+      const evicted = remember(this.states, own.hash, own.body);
+      if (evicted !== undefined) {
+        this.forgotten.add(evicted);
+        if (this.forgotten.size > MAX_FORGOTTEN) this.forgotten.delete(this.forgotten.values().next().value!);
+      }
+      this.forgotten.delete(own.hash);
+      for (const w of this.waiting.get(own.hash) ?? []) w.resolve(own.body);
       this.waiting.delete(own.hash);
     }
     const prev = change?.prev_state_hash;
-    if (typeof prev !== 'string' || change?.baseline !== 'known') return;
-    const predecessor = this.states.get(prev);
-    if (predecessor) this.compare(change.ops, predecessor, cluster, seq, at);
-    else {
-      const list = this.waiting.get(prev) ?? [];
-      list.push({ ops: change.ops, cluster, seq, where: at });
-      remember(this.waiting, prev, list);
+    if (typeof prev !== 'string') {
+      if (change?.baseline === 'unknown' && Array.isArray(change.ops) && change.ops.length > 0) this.uncheckedOld('no predecessor known when recorded (baseline unknown)');
+      this.derived(record, cluster, seq, at, undefined);
+      return;
     }
+    const predecessor = this.states.get(prev);
+    if (predecessor) {
+      this.compare(change!.ops, predecessor, cluster, seq, at);
+      this.derived(record, cluster, seq, at, predecessor);
+      return;
+    }
+    const entry: Waiting = {
+      resolve: (body) => {
+        this.compare(change!.ops, body, cluster, seq, at);
+        this.derived(record, cluster, seq, at, body);
+      },
+      giveUp: () => {
+        this.uncheckedOld(this.missingPredecessorReason(prev));
+        this.derived(record, cluster, seq, at, 'unknown');
+      },
+    };
+    const list = this.waiting.get(prev) ?? [];
+    list.push(entry);
+    this.waiting.delete(prev);
+    this.waiting.set(prev, list);
+    // Bounded: the longest-waiting records give up first.
+    if (this.waiting.size > MAX_KEPT_STATES) {
+      const [oldest, gone] = this.waiting.entries().next().value!;
+      this.waiting.delete(oldest);
+      for (const w of gone) w.giveUp();
+    }
+  }
+
+  private missingPredecessorReason(prev: string): string {
+    if (this.forgotten.has(prev)) return `predecessor more than ${MAX_KEPT_STATES} states back (its state was no longer kept)`;
+    if (this.options.complete) return 'predecessor never stored as a record (a crtrail baseline import, or a write logged without its body)';
+    return 'predecessor outside this walk (before the window, filtered out) or a crtrail baseline import';
+  }
+
+  private uncheckedOld(reason: string): void {
+    this.oldValuesUncheckedBy.set(reason, (this.oldValuesUncheckedBy.get(reason) ?? 0) + 1);
   }
 
   private compare(ops: unknown, predecessor: Record<string, unknown>, cluster: string, seq: number, at: string): void {
@@ -268,15 +338,52 @@ export class ChainVerifier {
     if (problem) this.report({ kind: 'ops-mismatch', cluster, seq, where: at, message: `${at}: ${problem}` });
   }
 
-  /** Records whose predecessor's state never showed up in the walk (filtered out, a baseline import, a body-less level). */
+  /** The derived fields, recomputed (see checkDerived); a difference is an edit, named by field. */
+  private derived(record: ChainedRecord, cluster: string, seq: number, at: string, previous: Record<string, unknown> | 'unknown' | undefined): void {
+    const digest = (record.crtrail as { config_digest?: unknown } | undefined)?.config_digest;
+    const config = typeof digest === 'string' ? this.configs.get(digest) : undefined;
+    const reason =
+      typeof digest !== 'string'
+        ? 'no configuration digest (written before crtrail recorded one)'
+        : `configuration ${digest.slice(0, 16)}… not given (pass the --config it was written with)`;
+    // A record without a digest was derived by code older than the digest (DERIVATION_VERSION):
+    // none of its derived fields can be held to this code. The digest is chained, so it cannot be
+    // stripped to dodge the check.
+    const result =
+      typeof digest === 'string' || !isObject(record.crtrail?.change)
+        ? checkDerived(record, config, reason, previous)
+        : { edits: [], unchecked: DERIVED_FIELDS.map((field) => ({ field, reason })) };
+    for (const e of result.edits) {
+      this.report({ kind: 'edited', cluster, seq, where: at, message: `${at}: ${e.field} edited (stored ${shown(e.stored)}, recomputed ${shown(e.recomputed)})` });
+    }
+    if (result.unchecked.length === 0) {
+      this.derivedChecked++;
+      return;
+    }
+    const byReason = new Map<string, string[]>();
+    for (const u of result.unchecked) byReason.set(u.reason, [...(byReason.get(u.reason) ?? []), u.field]);
+    for (const [r, fields] of byReason) {
+      const entry = this.derivedUncheckedBy.get(r) ?? { records: 0, fields: new Set<string>() };
+      entry.records++;
+      for (const f of fields) entry.fields.add(f);
+      this.derivedUncheckedBy.set(r, entry);
+    }
+  }
+
+  /** Records whose old values could not be checked (all reasons). */
   get oldValuesUnchecked(): number {
     let n = 0;
+    for (const v of this.oldValuesUncheckedBy.values()) n += v;
     for (const list of this.waiting.values()) n += list.length;
     return n;
   }
 
   /** Ends the walk: every gap no filter explains is a missing record. */
   finish(): void {
+    // Records whose predecessor never came: their old values and predecessor-dependent fields are counted unchecked.
+    const waiting = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const list of waiting) for (const w of list) w.giveUp();
     for (const [cluster, state] of this.clusters) {
       for (const [from, to] of state.gaps) {
         if (state.allowed.some(([a, b]) => a <= from && to <= b)) continue;
@@ -294,9 +401,19 @@ export class ChainVerifier {
   }
 }
 
-/** Map.set that forgets the oldest entry past MAX_KEPT_STATES: constant memory on any length of walk. */
-function remember<V>(map: Map<string, V>, key: string, value: V): void {
+/** Map.set that forgets the oldest entry past MAX_KEPT_STATES: constant memory on any length of walk. Returns the forgotten key. */
+function remember<V>(map: Map<string, V>, key: string, value: V): string | undefined {
   map.delete(key);
   map.set(key, value);
-  if (map.size > MAX_KEPT_STATES) map.delete(map.keys().next().value!);
+  if (map.size <= MAX_KEPT_STATES) return undefined;
+  const oldest = map.keys().next().value!;
+  map.delete(oldest);
+  return oldest;
+}
+
+/** A value in a report line: JSON, shortened. */
+function shown(value: unknown): string {
+  // Plain words stay plain (`stored status`); an empty or multi-line string is quoted, so a report line stays one line.
+  const text = value === undefined ? 'nothing' : typeof value === 'string' && /^[^\n\r]+$/.test(value) ? value : (JSON.stringify(value) ?? String(value));
+  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
 }

@@ -48,6 +48,24 @@ export const defaultJobOptions: JobsOptions = {
   removeOnFail: false,
 };
 
+/**
+ * How a crashed, killed or stalled job is retried (BullMQ Worker options). A job whose worker dies
+ * (OOM, kill -9) keeps its lock until `lockDuration` ends; the stalled check (every
+ * `stalledInterval`) then puts it back to wait WITHOUT counting an attempt (BullMQ counts it in the
+ * job's `stc` instead) and fails it only beyond `maxStalledCount` stalls. BullMQ's default (1)
+ * fails a batch at its second crash, a verdict after seconds where any other failure gets ~1 h.
+ * So BullMQ's own limit is set out of reach, and the worker counts stalls and failed attempts
+ * together against the one budget of {@link JOB_RETRY}.attempts (see `retryBudgetLeft`).
+ */
+export const STALL_RETRY = Object.freeze({
+  maxStalledCount: JOB_RETRY.attempts + 1,
+});
+
+/** Attempts a job has used: failed attempts plus crashes/stalls (which BullMQ does not count as attempts). */
+export function attemptsUsed(job: { attemptsMade: number; stalledCounter?: number }): number {
+  return job.attemptsMade + (job.stalledCounter ?? 0);
+}
+
 /** Capped exponential backoff for BullMQ's custom `backoffStrategy`. */
 export function jobBackoff(attemptsMade: number): number {
   return Math.min(JOB_RETRY.maxDelayMs, JOB_RETRY.initialDelayMs * JOB_RETRY.factor ** Math.max(0, attemptsMade - 1));
@@ -72,11 +90,19 @@ export function createBatchQueue(prefix: string, connection: ConnectionOptions |
  */
 export async function redactionSalt(redis: Redis, prefix: string, fromEnv: string | undefined): Promise<string> {
   if (fromEnv) return fromEnv;
-  const key = `${prefix}:redaction-salt`;
+  const key = redactionSaltKey(prefix);
+  // SET NX: whichever process comes first (webhook or worker) generates it, every other one reads
+  // that same value. The worker checks it against the fingerprint kept in Elasticsearch, so a salt
+  // regenerated after Redis lost its data is refused there, never used silently.
   await redis.set(key, randomBytes(32).toString('hex'), 'NX');
   const salt = await redis.get(key);
   if (!salt) throw new Error(`could not read ${key} from Redis`);
   return salt;
+}
+
+/** Redis key of the generated redaction salt (when `CRTRAIL_REDACTION_SALT` is not set). */
+export function redactionSaltKey(prefix: string): string {
+  return `${prefix}:redaction-salt`;
 }
 export * from './lua.js';
 export { kindsKey, RedisKindTable } from './kinds.js';

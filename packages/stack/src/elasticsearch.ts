@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cacheDir } from './paths.js';
 import { probeElasticsearch, sleep } from './probe.js';
-import { hasCommand, run, spawnManaged, type Managed } from './process.js';
+import { hasCommand, run, runWithProgress, spawnManaged, type Managed } from './process.js';
 
 /** The distribution verified on this project's machines: a Maven artifact, no bundled JDK. */
 export const ES_VERSION = '8.19.7';
@@ -31,14 +31,16 @@ export function findJavaHome(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** Folder of the unpacked distribution, fetched with Maven on first use. */
-export function ensureElasticsearchInstalled(root: string, log: Log): string {
+export async function ensureElasticsearchInstalled(root: string, log: Log): Promise<string> {
   const home = join(root, `elasticsearch-${ES_VERSION}`);
   if (existsSync(join(home, 'bin', 'elasticsearch'))) return home;
   if (!hasCommand('mvn')) throw new Error('Elasticsearch is not running and Maven (mvn) is missing to fetch it');
   const downloads = join(root, 'downloads');
   mkdirSync(downloads, { recursive: true });
-  log(`fetching Elasticsearch ${ES_VERSION} (${ES_ARTIFACT}) with Maven…`);
-  const mvn = run('mvn', ['-q', '-B', 'dependency:copy', `-Dartifact=${ES_ARTIFACT}`, `-DoutputDirectory=${downloads}`]);
+  log(`fetching Elasticsearch ${ES_VERSION} (${ES_ARTIFACT}, ~93 MiB) with Maven, once…`);
+  const mvn = await runWithProgress('mvn', ['-q', '-B', 'dependency:copy', `-Dartifact=${ES_ARTIFACT}`, `-DoutputDirectory=${downloads}`], (s) =>
+    log(`still fetching Elasticsearch with Maven (${s} s)…`),
+  );
   const zip = join(downloads, `elasticsearch-${ES_VERSION}.zip`);
   if (mvn.status !== 0 || !existsSync(zip)) {
     throw new Error(`could not fetch ${ES_ARTIFACT} with Maven:\n${(mvn.stdout + mvn.stderr).slice(-2000)}`);
@@ -105,7 +107,7 @@ export async function startElasticsearch(url: string, log: Log = () => {}): Prom
   const asUser = isRoot();
   const ids = asUser ? ensureEsUser(log) : undefined;
   const root = esRoot(asUser, log);
-  const home = ensureElasticsearchInstalled(root, log);
+  const home = await ensureElasticsearchInstalled(root, log);
   const data = join(root, `es-data-${port}`);
   const logs = join(root, `es-logs-${port}`);
   mkdirSync(data, { recursive: true });

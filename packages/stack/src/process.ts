@@ -61,6 +61,36 @@ export function run(command: string, args: string[], options: { cwd?: string; en
   return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '', error: r.error };
 }
 
+/**
+ * {@link run} without blocking the event loop, calling `tick(seconds)` every `everyMs` while the
+ * command runs: a long download (Maven fetching Elasticsearch) shows it is alive.
+ */
+export function runWithProgress(
+  command: string,
+  args: string[],
+  tick: (seconds: number) => void,
+  everyMs = 10_000,
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolveRun) => {
+    const started = Date.now();
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setInterval(() => tick(Math.round((Date.now() - started) / 1000)), everyMs);
+    const done = (status: number): void => {
+      clearInterval(timer);
+      resolveRun({ status, stdout, stderr });
+    };
+    child.once('error', (err) => {
+      stderr += err.message;
+      done(-1);
+    });
+    child.once('exit', (code) => done(code ?? -1));
+  });
+}
+
 /** `true` when `command` is on the PATH. */
 export function hasCommand(command: string): boolean {
   return run('sh', ['-c', `command -v ${command}`]).status === 0;

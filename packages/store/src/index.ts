@@ -8,3 +8,5 @@ export * from './locate.js';
 export * from './rollover.js';
 export * from './query.js';
 export * from './scan.js';
+export * from './stored-state.js';
+export * from './meta.js';

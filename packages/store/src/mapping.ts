@@ -78,7 +78,7 @@ export const recordMapping: estypes.MappingTypeMapping = {
     crtrail: {
       properties: {
         actor: { properties: { kind: keyword, name: keyword, tool: keyword, manager: keyword, impersonator: keyword } },
-        object: { properties: { kind: keyword, group: keyword, version: keyword, resource: keyword, namespace: keyword, name: keyword, uid: keyword, resourceVersion: keyword } },
+        object: { properties: { kind: keyword, group: keyword, version: keyword, resource: keyword, namespace: keyword, name: keyword, uid: keyword, resourceVersion: keyword, key: keyword } },
         change: {
           properties: {
             ops: stored,
@@ -100,6 +100,7 @@ export const recordMapping: estypes.MappingTypeMapping = {
         },
         state: { properties: { after: stored } },
         integrity: { properties: { seq: { type: 'long' }, hash: keyword, prev_hash: keyword } },
+        config_digest: keyword,
         received_at: date,
       },
     },

@@ -7,6 +7,8 @@ export interface IndexNames {
   /** First backing index, created with the alias as its write index. */
   initial: string;
   template: string;
+  /** Small index of deployment facts (the redaction salt's fingerprint), never records. */
+  meta: string;
 }
 
 export function indexNames(prefix: string): IndexNames {
@@ -15,5 +17,6 @@ export function indexNames(prefix: string): IndexNames {
     pattern: `${prefix}-changes-*`,
     initial: `${prefix}-changes-000001`,
     template: `${prefix}-changes`,
+    meta: `${prefix}-meta`,
   };
 }

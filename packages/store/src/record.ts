@@ -1,5 +1,5 @@
 import type { AuditEvent, KubeObject } from '@crtrail/audit';
-import { responseCode } from '@crtrail/audit';
+import { canonicalJson, responseCode } from '@crtrail/audit';
 
 export interface RecordOp {
   op: 'add' | 'remove' | 'replace';
@@ -45,6 +45,11 @@ export interface RecordInput {
   actor: RecordActor;
   /** Stored state after the write, when there is one. */
   stateAfter?: KubeObject | undefined;
+  /**
+   * sha256 of the configuration parts the derived fields (criticality, drift, actor, ignored paths)
+   * were computed with: chained, so `verify` knows which configuration to recompute them with.
+   */
+  configDigest?: string | undefined;
   /** When the webhook acked the batch and when the worker wrote the record (epoch ms): pipeline lag. */
   receivedAt?: number;
   ingestedAt?: number;
@@ -54,7 +59,9 @@ const MAX_TEXT_VALUE = 200;
 
 function short(value: unknown): string {
   if (value === undefined) return '∅';
-  const s = typeof value === 'string' ? value : JSON.stringify(value);
+  // Canonical (RFC 8785) so the text is a function of the values, whatever key order they come back
+  // in: Elasticsearch re-orders keys when a repair updates a record, and `verify` recomputes the text.
+  const s = typeof value === 'string' ? value : (canonicalJson(value) ?? String(value));
   return s.length > MAX_TEXT_VALUE ? `${s.slice(0, MAX_TEXT_VALUE)}…` : s;
 }
 
@@ -74,6 +81,16 @@ function versionOf(event: AuditEvent, object?: KubeObject): string | undefined {
  * Kubernetes audit integration names them) + `crtrail.*`. Request/response bodies are kept in
  * `_source` (unindexed) so an auditor sees exactly what the apiserver logged (after redaction).
  */
+/**
+ * One keyword naming the object across its records, `cluster/group/resource/namespace/name`
+ * (namespace empty for a cluster-scoped object; no part can hold a `/`): what a Kibana link to an
+ * object's history and a "most-changed objects" terms aggregation need as a single value.
+ */
+export function objectKey(cluster: string, group: string, resource: string | undefined, namespace: string | undefined, name: string | undefined): string | undefined {
+  if (!resource || !name) return undefined;
+  return `${cluster}/${group}/${resource}/${namespace ?? ''}/${name}`;
+}
+
 export function buildRecord(input: RecordInput): Record<string, unknown> {
   const { event, object, cluster, change, actor } = input;
   const ref = event.objectRef ?? {};
@@ -149,9 +166,11 @@ export function buildRecord(input: RecordInput): Record<string, unknown> {
         name,
         uid,
         resourceVersion: objectRef.resourceVersion,
+        key: objectKey(cluster, ref.apiGroup ?? '', ref.resource, namespace, name),
       },
       change: { ...change, text: opsText(change.ops) },
       state: input.stateAfter ? { after: input.stateAfter } : undefined,
+      config_digest: input.configDigest,
       received_at: input.receivedAt !== undefined ? new Date(input.receivedAt).toISOString() : undefined,
     },
   };

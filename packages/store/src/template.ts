@@ -51,5 +51,6 @@ function isAlreadyExists(err: unknown): boolean {
 export async function deletePrefix(es: Client, prefix: string): Promise<void> {
   const names = indexNames(prefix);
   await es.indices.delete({ index: names.pattern, ignore_unavailable: true, allow_no_indices: true });
+  await es.indices.delete({ index: names.meta, ignore_unavailable: true, allow_no_indices: true });
   await es.indices.deleteIndexTemplate({ name: names.template }, { ignore: [404] });
 }

@@ -11,6 +11,8 @@ import { registerVerify } from './commands/verify.js';
 import { registerKeygen } from './commands/keygen.js';
 import { registerKubeconfig } from './commands/kubeconfig.js';
 import { registerDemo } from './commands/demo.js';
+import { registerStatus } from './commands/status.js';
+import { registerKibana } from './commands/kibana.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -73,6 +75,8 @@ export async function main(argv: string[]): Promise<void> {
   registerKeygen(program);
   registerKubeconfig(program);
   registerDemo(program, defaultWebhookUrl());
+  registerStatus(program);
+  registerKibana(program);
 
   await program.parseAsync(argv);
 }

@@ -4,7 +4,7 @@ import { getPriority, hostname, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import closeWithGrace from 'close-with-grace';
-import { pino } from 'pino';
+import { pino, transport, type Logger } from 'pino';
 import { loadConfig, loadEnv, workerExecArgv, type Env } from '@crtrail/config';
 import { ensureElasticsearch, ensureRedis, pingRedis, repoRoot, type Managed } from '@crtrail/stack';
 import { redactUrl } from '@crtrail/queue';
@@ -12,6 +12,7 @@ import { authHeaders, esConnectionFromEnv, indexNames } from '@crtrail/store';
 import { loadWebhookAuth, startWebhook, type RunningWebhook, type WebhookAuth } from '@crtrail/webhook';
 import { startWorker, type RunningWorker } from '@crtrail/worker';
 import { serverCertificateAuthority, webhookKubeconfig } from './kubeconfig.js';
+import { assertPortFree, clearRunState, signalGroup, writeRunState } from './run-state.js';
 
 export interface UpOptions {
   webhookOnly?: boolean;
@@ -103,6 +104,16 @@ export function kubeconfigFor(env: Env, serverUrl: string, auth: WebhookAuth | u
   });
 }
 
+/**
+ * Logs as people read them on a terminal (pino-pretty: one line each, local times), JSON otherwise
+ * (files, collectors). Request logs are at debug: a terminal shows what happened, not every POST.
+ */
+function createLogger(env: Env): Logger {
+  const options = { level: env.CRTRAIL_LOG_LEVEL, base: { pid: process.pid } };
+  if (!process.stdout.isTTY) return pino(options);
+  return pino(options, transport({ target: 'pino-pretty', options: { colorize: !process.env.NO_COLOR, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }));
+}
+
 /** `npm start` / `crtrail up`: Redis and Elasticsearch (started if absent), templates, webhook and worker(s). */
 export async function up(options: UpOptions): Promise<void> {
   const env = loadEnv();
@@ -111,7 +122,15 @@ export async function up(options: UpOptions): Promise<void> {
   // Likewise TLS files and the tokens file (a malformed line names file:line).
   const auth = options.workerOnly ? undefined : loadWebhookAuth(env);
   // No `service` in the base: each child names its own, and pino would print a key twice otherwise.
-  const log = pino({ level: env.CRTRAIL_LOG_LEVEL, base: { pid: process.pid } });
+  const log = createLogger(env);
+  const allInOne = !options.webhookOnly && !options.workerOnly && !options.supervised;
+  // Every port this `up` will listen on is checked before minutes of start-up, not after.
+  if (!options.workerOnly) await assertPortFree(env.CRTRAIL_HOST, env.CRTRAIL_PORT, 'CRTRAIL_PORT');
+  if (!options.webhookOnly && !options.supervised) {
+    for (let i = 0; i < Math.max(1, options.workers ?? 1); i++) {
+      await assertPortFree(env.CRTRAIL_HOST, env.CRTRAIL_WORKER_PORT === 0 ? 0 : env.CRTRAIL_WORKER_PORT + i, 'CRTRAIL_WORKER_PORT');
+    }
+  }
   const say = (m: string): void => {
     if (!options.supervised) process.stderr.write(`crtrail: ${m}\n`);
   };
@@ -121,18 +140,37 @@ export async function up(options: UpOptions): Promise<void> {
   let stopping = false;
   let webhook: RunningWebhook | undefined;
 
+  const saveState = (): void => {
+    if (!allInOne) return;
+    writeRunState({
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      ...(webhook ? { webhook: webhook.url } : {}),
+      workers: workerProcesses.map((w) => ({ pid: w.child.pid ?? 0, metrics: w.metricsUrl })),
+      services: started.map((m) => ({ name: m.name, pid: m.pid })),
+    });
+  };
   const stopAll = async (): Promise<void> => {
     stopping = true;
     // Order matters: stop taking batches, drain the workers, then the services we started.
     await webhook?.close();
     await Promise.all(workers.map((w) => w.close()));
     await Promise.all(workerProcesses.map((w) => w.stop()));
-    for (const m of started.reverse()) {
+    for (const m of [...started].reverse()) {
       say(`stopping ${m.name} (pid ${m.pid})`);
       await m.stop();
     }
+    if (allInOne) clearRunState(process.pid);
   };
-  closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+  // A second Ctrl-C cuts the drain short, but never leaves Redis and Elasticsearch running unseen:
+  // they are told to stop at once (Redis's AOF is fsynced on SIGTERM), and `crtrail status` still lists them.
+  const onSecondSignal = (signal: string): void => {
+    say(`second ${signal}: stopping ${[...workerProcesses.map(() => 'worker'), ...started.map((m) => m.name)].join(', ') || 'everything'} at once`);
+    for (const w of workerProcesses) if (w.child.pid) signalGroup(w.child.pid, 'SIGTERM');
+    for (const m of started) signalGroup(m.pid, 'SIGTERM');
+    process.exit(1);
+  };
+  closeWithGrace({ delay: SHUTDOWN_GRACE_MS, onSecondSignal }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'fatal error, shutting down');
     else say(`${signal ?? 'exit'}: draining and stopping…`);
     await stopAll();
@@ -153,6 +191,7 @@ export async function up(options: UpOptions): Promise<void> {
           (next) => {
             workerProcesses[index] = next;
             supervise(index, next);
+            saveState();
           },
           (err: Error) => say(`worker ${index} could not be started again: ${err.message}`),
         );
@@ -200,6 +239,7 @@ export async function up(options: UpOptions): Promise<void> {
     throw err;
   }
 
+  saveState();
   const lines: string[] = [''];
   if (webhook) {
     lines.push(`webhook      ${webhook.url}/audit${auth?.tokens || auth?.tls?.clientCa ? '' : '/<cluster>'}   (POST audit.k8s.io/v1 EventList)`);
@@ -224,7 +264,7 @@ export async function up(options: UpOptions): Promise<void> {
   ].filter(Boolean);
   lines.push(
     `try          npx crtrail demo${replayFlags.length ? ` ${replayFlags.join(' ')}` : ''}   (or: npx crtrail replay examples/audit/public/* --cluster samples)`,
-    'Ctrl-C stops everything crtrail started.',
+    'Ctrl-C stops everything crtrail started (npx crtrail status / down from another terminal).',
     '',
   );
   if (!options.supervised) process.stderr.write(lines.join('\n') + '\n');

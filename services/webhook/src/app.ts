@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import { createGunzip } from 'node:zlib';
 import type { TLSSocket } from 'node:tls';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Queue } from 'bullmq';
 import sjson from 'secure-json-parse';
 import type { Redis } from 'ioredis';
@@ -13,6 +13,7 @@ import { resolveCluster, type WebhookAuth } from './auth.js';
 import { CLUSTER_NAME } from './cluster.js';
 import { errors, WebhookError } from './errors.js';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
+import { boundedLabel } from '@crtrail/telemetry';
 import { invalidUtf8Offset } from './utf8.js';
 
 /** How long /readyz waits for Redis before calling it unreachable. */
@@ -36,6 +37,25 @@ export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 export const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
 /** How long `WAIT <replicas>` may wait for replicas to confirm a batch before the answer is 503. */
 export const WAIT_REPLICAS_TIMEOUT_MS = 1_000;
+
+/**
+ * Our own reason codes for what Fastify refuses before a route runs, so the metrics' `reason` label
+ * and the body's `error` keep a stable vocabulary whatever Fastify version names them.
+ */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'CRTRAIL_ERR_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'CRTRAIL_ERR_BODY_TOO_LARGE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'CRTRAIL_ERR_INVALID_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'CRTRAIL_ERR_BAD_REQUEST',
+  FST_ERR_NOT_FOUND: 'CRTRAIL_ERR_NOT_FOUND',
+};
+
+function stableCode(code: string | undefined, status: number): string {
+  if (code && FASTIFY_CODES[code]) return FASTIFY_CODES[code];
+  if (code?.startsWith('CRTRAIL_')) return code;
+  if (status === 408) return 'CRTRAIL_ERR_TIMEOUT';
+  return status >= 500 ? 'CRTRAIL_ERR_INTERNAL' : 'CRTRAIL_ERR_BAD_REQUEST';
+}
 
 /** Whether a parsed JSON value nests more than `limit` objects/arrays deep (the root counts as 1). */
 export function jsonDepthExceeds(value: unknown, limit: number): boolean {
@@ -113,6 +133,8 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  */
 export function buildWebhook(options: WebhookOptions): FastifyInstance {
   const metrics = options.metrics ?? createWebhookMetrics();
+  // Any `POST /audit/<name>` names a cluster: the label keeps the default one and the first 100 others.
+  const clusterLabel = boundedLabel([options.defaultCluster]);
   const logger = options.logger ?? false;
   const isInstance = typeof logger === 'object' && typeof (logger as FastifyBaseLogger).child === 'function';
   const auth = options.auth ?? {};
@@ -126,6 +148,9 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
     bodyLimit: options.bodyLimit,
     requestTimeout,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // Fastify's two info lines per request would bury everything else (10 batches/s per apiserver):
+    // one debug line per request instead, below; rejections are logged at warn by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
   };
   const tls = auth.tls;
   // The https overload types the instance with https.Server; routes and hooks do not depend on the
@@ -225,16 +250,16 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
     const known = err instanceof WebhookError;
     const status = known ? err.statusCode : (err.statusCode ?? 500);
-    const code = err.code ?? 'CRTRAIL_ERR_INTERNAL';
+    const code = known ? err.code : stableCode(err.code, status);
     metrics.rejected.inc({ reason: code });
     if (status >= 500 && !known) request.log.error({ err, code }, 'request failed');
     else request.log.warn({ code, reason: err.message, cluster: (request.params as { cluster?: string }).cluster, remoteAddress: request.ip }, 'request rejected');
     if (known && err.retryAfterSeconds) reply.header('retry-after', String(err.retryAfterSeconds));
     if (known && err.headers) void reply.headers(err.headers);
     const reason =
-      code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+      code === 'CRTRAIL_ERR_UNSUPPORTED_MEDIA_TYPE'
         ? `content-type ${JSON.stringify(request.headers['content-type'] ?? '')} is not supported: send application/json`
-        : code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        : code === 'CRTRAIL_ERR_BODY_TOO_LARGE'
           ? `body larger than the limit of ${options.bodyLimit} bytes (CRTRAIL_BODY_LIMIT)`
           : status >= 500 && !known
             ? 'internal error'
@@ -306,7 +331,7 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
       for (const c of chunks) metrics.jobBytes.observe(c.bytes);
     }
     metrics.enqueued.inc(kept.length);
-    metrics.accepted.inc({ cluster }, events.length);
+    metrics.accepted.inc({ cluster: clusterLabel(cluster) }, events.length);
     metrics.batchSize.observe(events.length);
     metrics.ackLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     return { accepted: events.length };
@@ -314,6 +339,9 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
 
   app.post('/audit', { onRequest: identify }, async (request) => receive(request));
   app.post('/audit/:cluster', { onRequest: identify }, async (request) => receive(request));
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
   app.addHook('onRequest', async (request) => {
     if (request.method === 'POST') metrics.bodyBytes.inc(Number(request.headers['content-length'] ?? 0));
   });

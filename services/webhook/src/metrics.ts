@@ -1,8 +1,8 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { serviceRegistry } from '@crtrail/telemetry';
 
 export function createWebhookMetrics() {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'crtrail_webhook_' });
+  const registry = serviceRegistry('webhook');
   return {
     registry,
     received: new Counter({ name: 'crtrail_webhook_events_received_total', help: 'Audit events received in POSTed batches', registers: [registry] }),

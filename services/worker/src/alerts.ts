@@ -132,9 +132,9 @@ const hash = (s: string): string => createHash('sha256').update(s).digest('hex')
  * backoff, the failed set as dead letters) and once per record as the receiver sees it: the job id is
  * `<sink>.<record id>` while the job exists, and a `sent` marker (SET, kept {@link SENT_MARKER_TTL_SECONDS})
  * after it is removed. Per sink and object, alerts within `group_window_seconds` of the first one become
- * one message with a count.
+ * one message with a count. Resolves once the queue and the consumer are set up.
  */
-export function createAlerting(options: AlertingOptions): Alerting {
+export async function createAlerting(options: AlertingOptions): Promise<Alerting> {
   const { redis, prefix, config, log } = options;
   const plan = alertPlan(config);
   const sinks = new Map<string, ResolvedSink>(plan.sinks.map((s) => [s.name, s]));
@@ -203,6 +203,11 @@ export function createAlerting(options: AlertingOptions): Alerting {
   });
   worker.on('error', (err) => log?.warn({ err: err.message }, 'alert worker error'));
 
+  queue.on('error', () => {});
+  // Their set-up runs on the shared connection: finished before anyone can close that connection.
+  await queue.waitUntilReady();
+  await worker.waitUntilReady();
+
   type Add = { name: 'send' | 'flush'; data: AlertJob; opts: { jobId: string; delay?: number } };
 
   /** Decides, atomically in Redis, whether one alert is sent now, joins its object's window, or was sent already. */
@@ -232,14 +237,20 @@ export function createAlerting(options: AlertingOptions): Alerting {
       // Objects in parallel (the round trips overlap), one object's records in order: the first of them opens its window.
       const byObject = new Map<string, Array<{ sink: ResolvedSink; alert: Alert; group: string; id: string }>>();
       for (const r of records) {
-        const facts = recordFacts(r.id, r.doc);
-        if (!facts.cluster) facts.cluster = cluster;
-        const routes = routeRecord(facts, plan);
-        if (routes.length === 0) continue;
-        const group = hash(objectKeyOf(facts));
-        const list = byObject.get(group) ?? [];
-        for (const route of routes) list.push({ sink: route.sink, alert: buildAlert(facts, route.rules, { kibanaUrl: options.kibanaUrl }), group, id: r.id });
-        byObject.set(group, list);
+        try {
+          const facts = recordFacts(r.id, r.doc);
+          if (!facts.cluster) facts.cluster = cluster;
+          const routes = routeRecord(facts, plan);
+          if (routes.length === 0) continue;
+          const group = hash(objectKeyOf(facts));
+          const list = byObject.get(group) ?? [];
+          for (const route of routes) list.push({ sink: route.sink, alert: buildAlert(facts, route.rules, { kibanaUrl: options.kibanaUrl, indexPrefix: prefix }), group, id: r.id });
+          byObject.set(group, list);
+        } catch (err) {
+          // A record this code cannot read must not fail its batch (it is stored; a retry would not alert it either).
+          metrics.dropped.inc({ reason: 'enqueue_error' });
+          log?.error({ cluster, id: r.id, err: (err as Error).message }, 'alert not built');
+        }
       }
       const adds = new Map<string, Add>();
       let items = 0;

@@ -2,9 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { objectKeyString, type AuditEvent, type KubeObject, type ObjectKey } from '@crtrail/audit';
 import { applyMutation, expandMutations, importBaseline, type History, type Mutation } from '@crtrail/diff';
-import type { BulkRejection } from '@crtrail/store';
 import { withLocks } from './object-locks.js';
-import { HistoryCache, loadHistories, saveHistories, type HistoryWrite } from './history-store.js';
+import { HistoryCache, loadHistories, saveHistories, type HistoryWrite, type LoadedHistory } from './history-store.js';
 import type { ChangeTracker, TrackedRecord, TrackedRepair } from './tracker.js';
 
 export interface EngineTrackerOptions {
@@ -16,7 +15,19 @@ export interface EngineTrackerOptions {
   /** Annotations kept with each write in the history (its actor), handed back with any repair of it. */
   annotate?: (event: AuditEvent, object: KubeObject | undefined) => Record<string, unknown>;
   /** Called with events the engine could not process (poison input): they are dead-lettered, not retried forever. */
-  onPoison?: (cluster: string, rejected: BulkRejection[]) => Promise<void>;
+  onPoison?: (cluster: string, poisoned: PoisonedEvent[]) => Promise<void>;
+  /**
+   * The newest stored state of objects whose history Redis does not have (a new, flushed or
+   * restarted-without-persistence Redis): their next write is then diffed against it (`baseline:
+   * known`) instead of with an unknown baseline. Asked once per batch, only for such misses.
+   */
+  storedStates?: (keys: ObjectKey[]) => Promise<Array<{ object: KubeObject; at: string } | undefined>>;
+}
+
+/** An event the engine could not process, and why. */
+export interface PoisonedEvent {
+  event: AuditEvent;
+  reason: string;
 }
 
 interface Group {
@@ -49,12 +60,12 @@ export function createEngineTracker(options: EngineTrackerOptions): ChangeTracke
         let expanded: ReturnType<typeof expandMutations>;
         try {
           expanded = expandMutations(event, cluster);
+          for (const { mutation } of expanded) if (options.annotate) mutation.meta = options.annotate(event, mutation.object);
         } catch (err) {
           await poison(cluster, event, err as Error);
           continue;
         }
         for (const { key, mutation } of expanded) {
-          if (options.annotate) mutation.meta = options.annotate(event, mutation.object);
           const keyString = objectKeyString(key);
           let g = groups.get(keyString);
           if (!g) groups.set(keyString, (g = { key, keyString, mutations: [] }));
@@ -68,6 +79,7 @@ export function createEngineTracker(options: EngineTrackerOptions): ChangeTracke
         list.map((g) => lockKey(prefix, g.keyString)),
         async () => {
           const loaded = await loadHistories(redis, list.map((g) => stateKey(prefix, g.keyString)), cache);
+          const start = await fillFromStore(list, loaded);
           const records: TrackedRecord[] = [];
           const repairs: TrackedRepair[] = [];
           const histories: HistoryWrite[] = [];
@@ -75,7 +87,8 @@ export function createEngineTracker(options: EngineTrackerOptions): ChangeTracke
           list.forEach((g, i) => {
             const key = stateKey(prefix, g.keyString);
             const stored = loaded[i]!;
-            let history: History | undefined = stored.history;
+            // Saved against what Redis holds (`stored`), so a state taken from Elasticsearch is written too.
+            let history: History | undefined = start[i];
             const before = history;
             for (const m of g.mutations) {
               let result: ReturnType<typeof applyMutation>;
@@ -125,9 +138,30 @@ export function createEngineTracker(options: EngineTrackerOptions): ChangeTracke
 
   async function poison(cluster: string, event: AuditEvent, err: Error): Promise<void> {
     options.log?.error({ cluster, auditID: event.auditID, err: err.message }, 'event could not be diffed; dead-lettered');
-    await options.onPoison?.(cluster, [
-      { action: { kind: 'create', id: `poison:${event.auditID}`, doc: { event } }, status: 0, reason: `change engine: ${err.message}` },
-    ]);
+    await options.onPoison?.(cluster, [{ event, reason: `change engine: ${err.message}` }]);
+  }
+
+  /**
+   * Redis has no history for these objects: take their newest state from Elasticsearch. A group
+   * that starts with a create needs none (a new object), so a batch of new objects asks nothing.
+   */
+  async function fillFromStore(list: Group[], loaded: LoadedHistory[]): Promise<Array<History | undefined>> {
+    const start = loaded.map((l) => l.history);
+    if (!options.storedStates) return start;
+    const missing = list.map((g, i) => [g, i] as const).filter(([g, i]) => loaded[i]!.history === undefined && g.mutations[0]?.event.verb !== 'create');
+    if (missing.length === 0) return start;
+    const states = await options.storedStates(missing.map(([g]) => g.key));
+    missing.forEach(([g, i], n) => {
+      const state = states[n];
+      if (!state) return;
+      try {
+        start[i] = importBaseline(undefined, state.object, state.at);
+        options.log?.info({ cluster: g.key.cluster, object: g.keyString }, 'object history not in Redis: continued from its stored state in Elasticsearch');
+      } catch (err) {
+        options.log?.warn({ object: g.keyString, err: (err as Error).message }, 'stored state in Elasticsearch unusable; diffing without a baseline');
+      }
+    });
+    return start;
   }
 }
 

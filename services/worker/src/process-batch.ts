@@ -6,8 +6,10 @@ import { classifyEvent, type FilterOptions } from '@crtrail/filter';
 import type { BatchJob } from '@crtrail/queue';
 import { buildRecord, bulkWrite, indexNames, opsText, RecordLocator, type BulkAction, type BulkRejection } from '@crtrail/store';
 import { confirmChain, sealChain, storedChainHead } from './chain.js';
+import { configDigest } from '@crtrail/integrity';
 import { stateHash } from '@crtrail/diff';
-import { pushDeadLetters } from './dead-letters.js';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { pushDeadLetters, pushEventDeadLetters } from './dead-letters.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { ChangeTracker, TrackOutput } from './tracker.js';
 import type { Enricher } from './enricher.js';
@@ -48,53 +50,115 @@ export interface BatchResult {
 async function deadLetter(deps: BatchDeps, cluster: string, rejected: BulkRejection[]): Promise<void> {
   if (rejected.length === 0) return;
   await pushDeadLetters(deps.redis, deps.prefix, cluster, rejected);
-  deps.metrics?.dlq.inc(rejected.length);
+  deps.metrics?.dlq.inc({ type: 'record' }, rejected.length);
+  deps.metrics?.bulkErrors.inc({ kind: 'item_refused' }, rejected.length);
   for (const r of rejected) deps.log?.error({ cluster, id: r.action.id, status: r.status, reason: r.reason }, 'record dead-lettered');
 }
 
+/** Sets aside events whose processing threw (see {@link EventDeadLetter}); the rest of the batch goes on. */
+export async function deadLetterEvents(deps: Pick<BatchDeps, 'redis' | 'prefix' | 'metrics' | 'log'>, cluster: string, poisoned: Array<{ event: AuditEvent; reason: string }>): Promise<void> {
+  if (poisoned.length === 0) return;
+  await pushEventDeadLetters(deps.redis, deps.prefix, cluster, poisoned);
+  deps.metrics?.dlq.inc({ type: 'event' }, poisoned.length);
+  for (const p of poisoned) deps.log?.error({ cluster, auditID: p.event.auditID, reason: p.reason }, 'event could not be processed; dead-lettered (crtrail dlq list)');
+}
+
+/**
+ * Events processed between two yields to the event loop. A job may be large (an old webhook's
+ * whole apiserver batch, or a replay); processed in one go, 60,000 events held the loop for 66 s,
+ * so BullMQ could not renew the job's lock and another worker processed it a second time. In
+ * chunks of 100 the longest block in such a job was 0.19 s (bench/worker-memory.ts), and a chunk of
+ * 100 events of 25 KB is 2.5 MB of JSON, the size of the largest job the webhook writes.
+ * Chunks are processed in order, one after the other, so one object's writes keep their order.
+ */
+export const CHUNK_EVENTS = 100;
+
+const reasonOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
 /**
  * One BullMQ job: keep the custom-resource mutations of the batch, turn them into change records
- * and write them. Throws (→ BullMQ retries the whole batch, which is safe: `_id`s are
- * deterministic and writes are `create`) when Elasticsearch or Redis is unreachable.
+ * and write them, in chunks of {@link CHUNK_EVENTS}. Throws (→ BullMQ retries the whole batch,
+ * which is safe: `_id`s are deterministic and writes are `create`) when Elasticsearch or Redis is
+ * unreachable. An event whose pure processing steps (filter, redaction, diff, enrichment, record)
+ * throw is dead-lettered alone instead: retrying it would throw again.
  */
 export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<BatchResult> {
-  const mutations: AuditEvent[] = [];
-  for (const event of job.events) {
-    const decision = classifyEvent(event, deps.filter);
-    deps.metrics?.events.inc({ decision: decision.keep ? 'kept' : decision.reason });
-    if (decision.keep) mutations.push(event);
-  }
-  // Redacted before anything else sees it: state store, records, logs, dead letters.
-  if (deps.kinds && mutations.length > 0) await learnKinds(mutations, deps.kinds);
-  const kept = mutations.map((event) => redactEvent(event, deps.config, deps.salt, deps.kinds));
   const result: BatchResult = { events: job.events.length, mutations: 0, created: 0, duplicates: 0, repaired: 0, deadLettered: 0 };
-  if (kept.length === 0) return result;
+  for (let start = 0; start < job.events.length; start += CHUNK_EVENTS) {
+    // Lets BullMQ renew the job's lock, other jobs progress and /metrics answer.
+    if (start > 0) await yieldToLoop();
+    await processChunk(job, job.events.slice(start, start + CHUNK_EVENTS), deps, result);
+  }
+  deps.metrics?.lag.observe((Date.now() - job.receivedAt) / 1000);
+  return result;
+}
+
+async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps, result: BatchResult): Promise<void> {
+  const mutations: AuditEvent[] = [];
+  const poisoned: Array<{ event: AuditEvent; reason: string }> = [];
+  for (const event of events) {
+    try {
+      const decision = classifyEvent(event, deps.filter);
+      deps.metrics?.events.inc({ decision: decision.keep ? 'kept' : decision.reason });
+      if (decision.keep) mutations.push(event);
+    } catch (err) {
+      poisoned.push({ event, reason: `filter: ${reasonOf(err)}` });
+    }
+  }
+  // What is secret is decided from the objectRef: the kinds these events teach are learned first
+  // (a Redis failure here throws: the job is retried, nothing is written unredacted).
+  if (deps.kinds && mutations.length > 0) await learnKinds(mutations, deps.kinds);
+  const kept: AuditEvent[] = [];
+  for (const event of mutations) {
+    try {
+      // Redacted before anything else sees it: state store, records, logs, dead letters.
+      kept.push(redactEvent(event, deps.config, deps.salt, deps.kinds));
+    } catch (err) {
+      poisoned.push({ event, reason: `redaction: ${reasonOf(err)}` });
+    }
+  }
+  await deadLetterEvents(deps, job.cluster, poisoned);
+  result.deadLettered += poisoned.length;
+  if (kept.length === 0) return;
   const alias = indexNames(deps.prefix).alias;
   const started = process.hrtime.bigint();
 
   await deps.tracker.track(job.cluster, kept, async (out: TrackOutput) => {
     deps.metrics?.diffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     const ingestedAt = Date.now();
-    const creates = out.records.map((r) => {
-      const { actor, change: enriched } = deps.enrich(r);
-      // Which stored state the ops' old values come from: lets `verify` check them (not chained,
-      // as repairs rewrite it together with the ops).
-      const change = r.previous ? { ...enriched, prev_state_hash: stateHash(r.previous) } : enriched;
-      return {
-        kind: 'create',
-        id: r.id,
-        doc: buildRecord({
-          cluster: job.cluster,
-          event: r.event,
-          object: r.object,
-          change,
-          actor,
-          stateAfter: r.stateAfter,
-          receivedAt: job.receivedAt,
-          ingestedAt,
-        }),
-      } satisfies BulkAction;
-    });
+    // Chained into every record: which configuration its derived fields were computed with.
+    const digest = configDigest(deps.config);
+    const creates: BulkAction[] = [];
+    const unbuildable: Array<{ event: AuditEvent; reason: string }> = [];
+    for (const r of out.records) {
+      try {
+        const { actor, change: enriched } = deps.enrich(r);
+        // Which stored state the ops' old values come from: lets `verify` check them (not chained,
+        // as repairs rewrite it together with the ops).
+        const change = r.previous ? { ...enriched, prev_state_hash: stateHash(r.previous) } : enriched;
+        creates.push({
+          kind: 'create',
+          id: r.id,
+          doc: buildRecord({
+            cluster: job.cluster,
+            event: r.event,
+            object: r.object,
+            change,
+            actor,
+            stateAfter: r.stateAfter,
+            configDigest: digest,
+            receivedAt: job.receivedAt,
+            ingestedAt,
+          }),
+        });
+      } catch (err) {
+        // Its history is saved all the same, so a replay of the event finds the same predecessor
+        // and makes the identical record.
+        unbuildable.push({ event: r.event, reason: `record: ${reasonOf(err)}` });
+      }
+    }
+    await deadLetterEvents(deps, job.cluster, unbuildable);
+    result.deadLettered += unbuildable.length;
     // Records already stored (a replay, or a retry after the write landed) keep their place in the
     // chain: only new ones are sealed, so a seq is never handed to a record that then answers 409.
     const locator = deps.locator ?? new RecordLocator(deps.es, alias);
@@ -115,7 +179,7 @@ export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<Batc
     }
     result.mutations += out.records.length;
     // The locator's second look only matters for repairs (which backing index holds the record).
-    const stats = actions.length > 0 ? await bulkWrite(deps.es, alias, actions, deps.refresh ?? false, out.repairs.length > 0 ? locator : undefined) : undefined;
+    const stats = actions.length > 0 ? await timedBulk(deps, alias, actions, out.repairs.length > 0 ? locator : undefined) : undefined;
     // Stored, duplicate or dead-lettered (the dead letter keeps its links): the pending links are done with.
     await confirmChain(deps.redis, deps.prefix, job.cluster, creates.map((c) => c.id));
     if (!stats) return;
@@ -137,6 +201,16 @@ export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<Batc
     await deadLetter(deps, job.cluster, rejected);
     result.deadLettered += rejected.length;
   });
-  deps.metrics?.lag.observe((Date.now() - job.receivedAt) / 1000);
-  return result;
+}
+
+async function timedBulk(deps: BatchDeps, alias: string, actions: BulkAction[], locator: RecordLocator | undefined): ReturnType<typeof bulkWrite> {
+  const end = deps.metrics?.bulkSeconds.startTimer();
+  try {
+    return await bulkWrite(deps.es, alias, actions, deps.refresh ?? false, locator);
+  } catch (err) {
+    deps.metrics?.bulkErrors.inc({ kind: 'request_failed' });
+    throw err;
+  } finally {
+    end?.();
+  }
 }

@@ -1,20 +1,21 @@
 import { createServer, type Server } from 'node:http';
-import { Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Client } from '@elastic/elasticsearch';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import type { Env } from '@crtrail/config';
-import { createRedis, dlqKey, jobBackoff, persistenceWarning, queueName, redisPersistence, type BatchJob } from '@crtrail/queue';
-import { createEsClient, esConnectionFromEnv, hasIlm, indexNames, installTemplates, RecordLocator, rolloverIfNeeded } from '@crtrail/store';
+import { attemptsUsed, createRedis, dlqKey, JOB_RETRY, jobBackoff, persistenceWarning, queueName, redisPersistence, RedisKindTable, STALL_RETRY, type BatchJob } from '@crtrail/queue';
+import { createEsClient, esConnectionFromEnv, hasIlm, indexNames, installTemplates, latestStoredStates, RecordLocator, rolloverIfNeeded } from '@crtrail/store';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { processBatch, type BatchResult } from './process-batch.js';
 import { createEngineTracker } from './engine-tracker.js';
-import { pushDeadLetters } from './dead-letters.js';
-import { createEnricher } from './enricher.js';
+import { createEnricher, type Enricher } from './enricher.js';
+import { deadLetterEvents } from './process-batch.js';
+import { forgetFailure, noteFailure } from './failed-batches.js';
+import { checkRedactionSalt, watchRedactionSalt } from './salt-guard.js';
 import type { ChangeTracker } from './tracker.js';
 import { DEFAULT_IGNORE_PATHS } from '@crtrail/diff';
 import { loadConfig, type CrtrailConfig } from '@crtrail/config';
-import { redactionSalt, RedisKindTable } from '@crtrail/queue';
 import { createAlerting } from './alerts.js';
 
 /** How often a worker checks the rollover conditions when ILM is absent. */
@@ -29,6 +30,12 @@ export interface WorkerOptions {
   tracker?: ChangeTracker;
   /** Validated CRTRAIL_CONFIG; loaded from the environment when absent. */
   config?: CrtrailConfig;
+  /**
+   * Who did it / critical / drift for each record; `createEnricher(config)` when absent. A
+   * replaceable dependency (e.g. to wrap it with extra rules); an enrichment that throws for an
+   * event dead-letters that event alone (the fault-injection tests use this to make a poison event).
+   */
+  enricher?: Enricher;
 }
 
 export interface RunningWorker {
@@ -40,9 +47,28 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-function serve(metrics: WorkerMetrics, host: string, port: number): Promise<Server> {
+/** How long /readyz waits for Redis or Elasticsearch before calling it unreachable. */
+const READY_TIMEOUT_MS = 2_000;
+
+/** Redis and Elasticsearch both answer: what a worker needs to take a batch and write its records. */
+export async function workerReadiness(redis: Redis, es: Client): Promise<{ ready: boolean; redis: string; elasticsearch: string }> {
+  const within = <T>(p: Promise<T>): Promise<T> =>
+    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS).unref())]);
+  const [r, e] = await Promise.allSettled([within(redis.ping()), within(es.cluster.health({ timeout: `${READY_TIMEOUT_MS}ms` }, { requestTimeout: READY_TIMEOUT_MS }))]);
+  const redisState = r.status === 'fulfilled' ? 'ok' : `unreachable (CRTRAIL_REDIS_URL): ${(r.reason as Error).message}`;
+  const esState =
+    e.status === 'fulfilled' ? (e.value.status === 'red' ? 'red' : 'ok') : `unreachable (CRTRAIL_ES_URL): ${(e.reason as Error).message}`;
+  return { ready: redisState === 'ok' && esState === 'ok', redis: redisState, elasticsearch: esState };
+}
+
+function serve(metrics: WorkerMetrics, host: string, port: number, readiness: () => ReturnType<typeof workerReadiness>): Promise<Server> {
   const server = createServer((req, res) => {
-    if (req.url === '/metrics') {
+    if (req.url === '/readyz') {
+      void readiness().then((r) => {
+        res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json', ...(r.ready ? {} : { 'retry-after': '5' }) });
+        res.end(JSON.stringify({ status: r.ready ? 'ready' : 'unavailable', redis: r.redis, elasticsearch: r.elasticsearch }));
+      });
+    } else if (req.url === '/metrics') {
       void metrics.registry.metrics().then((text) => {
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
         res.end(text);
@@ -59,6 +85,16 @@ function serve(metrics: WorkerMetrics, host: string, port: number): Promise<Serv
   });
 }
 
+const formatDelay = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`);
+
+async function readQueueGauges(queue: Queue<BatchJob>, redis: Redis, prefix: string, metrics: WorkerMetrics): Promise<void> {
+  const [counts, oldest, dlq] = await Promise.all([queue.getJobCounts('failed', 'active'), queue.getJobs(['waiting'], 0, 0, true), redis.llen(dlqKey(prefix))]);
+  metrics.failedBatches.set(counts.failed ?? 0);
+  metrics.activeJobs.set(counts.active ?? 0);
+  metrics.oldestWaiting.set(oldest[0] ? Math.max(0, (Date.now() - oldest[0].timestamp) / 1000) : 0);
+  metrics.dlqSize.set(dlq);
+}
+
 /** Starts one BullMQ worker consuming `<prefix>-batches` and writing records to `<prefix>-changes`. */
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const { env } = options;
@@ -71,8 +107,16 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   // An ack is only as durable as this Redis: say it loudly when it keeps nothing on disk.
   const unsafe = await redisPersistence(redis).then((p) => persistenceWarning(env.CRTRAIL_REDIS_URL, p), () => undefined);
   if (unsafe) log.warn({ code: 'CRTRAIL_WARN_REDIS_NOT_PERSISTENT' }, unsafe);
+  const prefix = env.CRTRAIL_INDEX_PREFIX;
+  // Before any job: a salt that differs from the one existing records were hashed with refuses the start.
+  const salt = await checkRedactionSalt(redis, es, prefix, env.CRTRAIL_REDACTION_SALT).catch(async (err: Error) => {
+    await redis.quit().catch(() => redis.disconnect());
+    await es.close();
+    throw err;
+  });
   const metrics = createWorkerMetrics();
-  const enrich = createEnricher(config);
+  const enrich = options.enricher ?? createEnricher(config);
+  const alias = indexNames(prefix).alias;
   const tracker =
     options.tracker ??
     createEngineTracker({
@@ -81,14 +125,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       log,
       ignorePaths: [...DEFAULT_IGNORE_PATHS, ...config.filter.ignorePaths],
       annotate: (event, object) => ({ actor: enrich.actorOf(event, object) }),
-      onPoison: async (cluster, rejected) => {
-        await pushDeadLetters(redis, env.CRTRAIL_INDEX_PREFIX, cluster, rejected);
-        metrics.dlq.inc(rejected.length);
-      },
+      onPoison: (cluster, poisoned) => deadLetterEvents({ redis, prefix, metrics }, cluster, poisoned),
+      storedStates: (keys) => latestStoredStates(es, alias, keys),
     });
   // Alerts only when a sink is configured: their queue and consumer share this Redis connection.
-  const alerts = config.alerts.sinks.length > 0 ? createAlerting({ redis, prefix: env.CRTRAIL_INDEX_PREFIX, config, kibanaUrl: env.CRTRAIL_KIBANA_URL, registry: metrics.registry, log }) : undefined;
-  const locator = new RecordLocator(es, indexNames(env.CRTRAIL_INDEX_PREFIX).alias);
+  const alerts = config.alerts.sinks.length > 0 ? await createAlerting({ redis, prefix, config, kibanaUrl: env.CRTRAIL_KIBANA_URL, registry: metrics.registry, log }) : undefined;
+  const locator = new RecordLocator(es, alias);
   const deps = {
     es,
     locator,
@@ -97,7 +139,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     tracker,
     enrich,
     config,
-    salt: await redactionSalt(redis, env.CRTRAIL_INDEX_PREFIX, env.CRTRAIL_REDACTION_SALT),
+    salt,
     kinds: new RedisKindTable(redis, env.CRTRAIL_INDEX_PREFIX),
     ...(config.filter.builtInGroups ? { filter: { builtInGroups: config.filter.builtInGroups } } : {}),
     metrics,
@@ -108,6 +150,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const worker = new Worker<BatchJob, BatchResult>(
     queueName(env.CRTRAIL_INDEX_PREFIX),
     async (job: Job<BatchJob>) => {
+      // Crashes and stalls (BullMQ does not count them as attempts) and failures share one budget:
+      // a batch that keeps killing its worker gives up like one that keeps failing, ~1 h later.
+      const used = attemptsUsed(job);
+      if (used >= JOB_RETRY.attempts) {
+        throw new UnrecoverableError(`gave up after ${used} attempts (${job.stalledCounter} of them crashed or stalled): ${job.failedReason ?? 'its worker never finished it'}`);
+      }
       const result = await processBatch(job.data, deps);
       log.info({ job: job.id, cluster: job.data.cluster, ...result }, 'batch done');
       return result;
@@ -116,16 +164,45 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       connection: redis,
       concurrency: env.CRTRAIL_WORKER_CONCURRENCY,
       settings: { backoffStrategy: (attemptsMade: number) => jobBackoff(attemptsMade) },
+      // See STALL_RETRY: a crash/OOM/kill is retried, never a verdict. The lock is renewed every
+      // half lockDuration, which needs an event loop free within that time (chunks + yields).
+      lockDuration: env.CRTRAIL_WORKER_LOCK_MS,
+      stalledInterval: env.CRTRAIL_WORKER_LOCK_MS,
+      maxStalledCount: STALL_RETRY.maxStalledCount,
     },
   );
   worker.on('failed', (job, err) => {
-    log.warn({ job: job?.id, cluster: job?.data.cluster, attempt: job?.attemptsMade, err: err.message }, 'batch failed; will retry');
+    if (!job) return;
+    metrics.failures.inc({ outcome: job.finishedOn ? 'gave_up' : 'retry' });
+    void noteFailure(redis, prefix, String(job.id)).catch(() => {});
+    const fields = { job: job.id, cluster: job.data.cluster, events: job.data.events?.length, err: err.message };
+    if (job.finishedOn) {
+      // In the failed set now, kept (removeOnFail: false): `crtrail dlq list` shows it, `dlq replay` re-drives it.
+      log.error({ ...fields, attempts: attemptsUsed(job) }, `batch gave up after ${attemptsUsed(job)} attempts: moved to the dead letters (crtrail dlq list)`);
+    } else {
+      const delay = job.delay || jobBackoff(job.attemptsMade);
+      log.warn({ ...fields, attempt: attemptsUsed(job), delayMs: delay }, `batch failed; will retry in ${formatDelay(delay)} (attempt ${attemptsUsed(job)} of ${job.opts.attempts ?? JOB_RETRY.attempts})`);
+    }
+  });
+  worker.on('completed', (job) => {
+    if (job.attemptsMade > 0 || job.stalledCounter > 0) void forgetFailure(redis, prefix, String(job.id)).catch(() => {});
+  });
+  worker.on('stalled', (jobId) => {
+    metrics.stalls.inc();
+    log.warn({ job: jobId }, 'batch stalled (its worker crashed, was killed or held the event loop past its lock): retried now');
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'worker error'));
-  const dlqTimer = setInterval(() => {
-    redis.llen(dlqKey(env.CRTRAIL_INDEX_PREFIX)).then((n) => metrics.dlqSize.set(n), () => {});
+  // Queue-wide gauges (all workers agree on them), read every few seconds rather than per scrape.
+  const queue = new Queue<BatchJob>(queueName(prefix), { connection: redis });
+  queue.on('error', () => {});
+  // Its set-up runs on the shared connection: finished before anyone can close() that connection.
+  await queue.waitUntilReady();
+  await worker.waitUntilReady();
+  const gaugeTimer = setInterval(() => {
+    void readQueueGauges(queue, redis, prefix, metrics).catch(() => {});
   }, 5_000);
-  dlqTimer.unref();
+  gaugeTimer.unref();
+  const saltTimer = env.CRTRAIL_REDACTION_SALT ? undefined : watchRedactionSalt(redis, prefix, salt, log);
   // Without ILM (the bundled distribution) crtrail rolls the alias over itself.
   const ilm = await hasIlm(es);
   const rolloverTimer = setInterval(() => {
@@ -139,7 +216,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   }, ROLLOVER_CHECK_MS);
   rolloverTimer.unref();
   let server: Server | undefined;
-  if (options.serveMetrics ?? true) server = await serve(metrics, env.CRTRAIL_HOST, env.CRTRAIL_WORKER_PORT);
+  if (options.serveMetrics ?? true) server = await serve(metrics, env.CRTRAIL_HOST, env.CRTRAIL_WORKER_PORT, () => workerReadiness(redis, es));
   const address = server?.address();
   return {
     worker,
@@ -148,15 +225,18 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     metrics,
     ...(address && typeof address === 'object' ? { metricsUrl: `http://${env.CRTRAIL_HOST}:${address.port}/metrics` } : {}),
     async close() {
-      clearInterval(dlqTimer);
+      clearInterval(gaugeTimer);
+      if (saltTimer) clearInterval(saltTimer);
       clearInterval(rolloverTimer);
       // Waits for the jobs in progress to finish (their records are written), takes no new ones.
       await worker.close();
+      await queue.close();
       await tracker.close?.();
       await alerts?.close();
       server?.close();
       await es.close();
-      redis.disconnect();
+      // QUIT lets replies still on their way arrive; a plain disconnect rejected them (unhandled).
+      await redis.quit().catch(() => redis.disconnect());
     },
   };
 }

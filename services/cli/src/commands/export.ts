@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, readFileSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
-import { basename } from 'node:path';
+import { createWriteStream, existsSync, readFileSync, renameSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { stringify } from 'csv-stringify/sync';
-import { loadEnv } from '@crtrail/config';
+import { loadConfig, loadEnv } from '@crtrail/config';
 import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, scanRecords, type RecordFilters, type RecordOp } from '@crtrail/store';
-import { signManifest, type Integrity, type Manifest, type ManifestCluster } from '@crtrail/integrity';
+import { configDigest, derivationConfig, signManifest, type Derivation, type Integrity, type Manifest, type ManifestCluster } from '@crtrail/integrity';
 import { Progress } from '../progress.js';
 import { addRecordFilterOptions, pickFilters, timeArg } from './filter-options.js';
 
@@ -14,7 +14,7 @@ export const manifestPathOf = (file: string): string => `${file}.manifest.json`;
 
 /** What the chain covers, written into every manifest so an auditor reads it next to the data. */
 export const CHAINED_FIELDS_NOTE =
-  'hash = sha256(prev_hash || RFC 8785 JSON of the record with v, cluster and seq, without event.ingested, crtrail.received_at, crtrail.integrity and crtrail.change other than state_hash and dry_run); ops are checked against the chained response body';
+  'hash = sha256(prev_hash || RFC 8785 JSON of the record with v, cluster and seq, without event.ingested, crtrail.received_at, crtrail.integrity and crtrail.change other than state_hash and dry_run); ops are checked against the chained response body, and the other crtrail.change fields recomputed with the configuration whose digest crtrail.config_digest chains';
 
 export const EXPORT_ORDER = 'orchestrator.cluster.name asc, crtrail.integrity.seq asc';
 
@@ -36,7 +36,7 @@ interface ExportDoc {
       objectRef?: { apiGroup?: string; resource?: string; subresource?: string; namespace?: string; name?: string };
     };
   };
-  crtrail?: { actor?: { kind?: string; name?: string; tool?: string }; change?: { kind?: string; ops?: RecordOp[] }; integrity?: Integrity };
+  crtrail?: { actor?: { kind?: string; name?: string; tool?: string }; change?: { kind?: string; ops?: RecordOp[] }; integrity?: Integrity; config_digest?: string };
 }
 
 const json = (v: unknown): string => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
@@ -125,6 +125,8 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
   const es = createEsClient(esConnectionFromEnv(env));
   // Written under a temporary name first: a half-written export never sits next to a manifest.
   const partial = `${opts.out}.partial`;
+  const dir = dirname(resolve(opts.out));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--out ${opts.out}: the folder ${dir} does not exist (create it, or write elsewhere)`);
   const writer = new HashingWriter(createWriteStream(partial));
   const clusters = new Map<string, Tally>();
   const progress = new Progress('export');
@@ -133,6 +135,7 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
   const until = resolveTime(opts.until, startedAt);
   const filters: RecordFilters = { ...pickFilters(opts), since, until };
   let count = 0;
+  const digests = new Set<string>();
   try {
     if (opts.format === 'csv') await writer.write(stringify([CSV_COLUMNS]));
     const hits = scanRecords<ExportDoc>(es, {
@@ -150,6 +153,8 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
       let t = clusters.get(cluster);
       if (!t) clusters.set(cluster, (t = { count: 0, gaps: [] }));
       t.count++;
+      const digest = source.crtrail?.config_digest;
+      if (typeof digest === 'string') digests.add(digest);
       const link = source.crtrail?.integrity;
       if (!link) continue;
       t.first ??= link;
@@ -183,6 +188,18 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
     chained_fields: CHAINED_FIELDS_NOTE,
     clusters: manifestClusters,
   };
+  // The exporter's own configuration, if records were written with it: the export then carries
+  // what its derived fields are recomputed with (the chained digest vouches for it).
+  let own: ReturnType<typeof loadConfig> | undefined;
+  try {
+    own = loadConfig(env.CRTRAIL_CONFIG);
+  } catch (err) {
+    // The export itself does not need it: say so, and carry no configuration.
+    process.stderr.write(`export: no configuration in the manifest: ${(err as Error).message}\n`);
+  }
+  if (own && opts.format === 'ndjson' && digests.has(configDigest(own))) {
+    manifest.configurations = { [configDigest(own)]: derivationConfig(own) satisfies Derivation };
+  }
   if (env.CRTRAIL_SIGNING_KEY) {
     let pem: Buffer;
     try {

@@ -1,0 +1,76 @@
+import type { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
+import { attemptsUsed, JOB_NAME, type BatchJob } from '@crtrail/queue';
+
+/**
+ * Batches whose processing finally failed: BullMQ's failed set (kept, `removeOnFail: false`). Each
+ * is evidence of acked events that are not in Elasticsearch, so `dlq list` shows them and `dlq
+ * replay` re-drives them next to the dead letters.
+ */
+export interface FailedBatch {
+  id: string;
+  cluster: string;
+  events: number;
+  reason: string;
+  /** When its first attempt failed (as the worker noted it), else when it was enqueued. */
+  firstFailedAt: string;
+  failedAt: string | undefined;
+  /** Failed attempts plus crashes/stalls. */
+  attempts: number;
+}
+
+/** Hash of job id → time of its first failure (BullMQ keeps only the last one). */
+export const firstFailureKey = (prefix: string): string => `${prefix}:first-failure`;
+
+/** Notes the time of a job's first failure (later failures keep it). */
+export async function noteFailure(redis: Redis, prefix: string, jobId: string): Promise<void> {
+  await redis.hsetnx(firstFailureKey(prefix), jobId, new Date().toISOString());
+}
+
+/** Forgets it once the job is done (completed or re-driven). */
+export async function forgetFailure(redis: Redis, prefix: string, jobId: string): Promise<void> {
+  await redis.hdel(firstFailureKey(prefix), jobId);
+}
+
+const PAGE = 200;
+
+export async function listFailedBatches(queue: Queue<BatchJob>, redis: Redis, prefix: string): Promise<FailedBatch[]> {
+  const out: FailedBatch[] = [];
+  for (let start = 0; ; start += PAGE) {
+    // Oldest first, like the dead-letter list.
+    const jobs = await queue.getJobs(['failed'], start, start + PAGE - 1, true);
+    if (jobs.length === 0) break;
+    const firsts = await redis.hmget(firstFailureKey(prefix), ...jobs.map((j) => String(j.id)));
+    jobs.forEach((job, i) => {
+      out.push({
+        id: String(job.id),
+        cluster: job.data.cluster,
+        events: job.data.events?.length ?? 0,
+        reason: job.failedReason ?? '',
+        firstFailedAt: firsts[i] ?? new Date(job.timestamp).toISOString(),
+        failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : undefined,
+        attempts: attemptsUsed(job),
+      });
+    });
+    if (jobs.length < PAGE) break;
+  }
+  return out;
+}
+
+/**
+ * Re-drives failed batches (all, or the job `id`): each is added again as a new job — fresh attempt
+ * and stall counters, which `job.retry()` would not reset — and the failed one removed. Safe to
+ * repeat: records have deterministic ids and are written with `create`.
+ */
+export async function replayFailedBatches(queue: Queue<BatchJob>, redis: Redis, prefix: string, id?: string): Promise<number> {
+  const failed = id === undefined ? await queue.getJobs(['failed'], 0, -1, true) : [await queue.getJob(id)].filter((j) => j !== undefined);
+  let requeued = 0;
+  for (const job of failed) {
+    if (!(await job.isFailed())) continue;
+    await queue.add(JOB_NAME, job.data);
+    await job.remove();
+    await forgetFailure(redis, prefix, String(job.id));
+    requeued++;
+  }
+  return requeued;
+}
