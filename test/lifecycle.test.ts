@@ -29,7 +29,7 @@ const EXPECTED: Record<string, { action: string; outcome?: string; kind: string;
   '004': { action: 'patch', kind: 'spec', baseline: 'known', patch_type: 'merge', actor: 'alice@example.com', ops: [{ op: 'replace', path: '/spec/predictor/minReplicas', old: 1, new: 3 }] },
   '005': { action: 'patch', kind: 'spec', baseline: 'known', patch_type: 'json', actor: 'carol@example.com', ops: [{ op: 'replace', path: '/spec/predictor/model/storageUri', old: V1, new: V2 }] },
   '006': { action: 'patch', kind: 'spec', baseline: 'known', dry_run: true, patch_type: 'merge', ops: [{ op: 'replace', path: '/spec/predictor/maxReplicas', old: 4, new: 10 }] },
-  '007': { action: 'patch', outcome: 'failure', kind: 'spec', baseline: 'unknown', actor: 'mallory', ops: [] },
+  '007': { action: 'patch', outcome: 'failure', kind: 'noop', baseline: 'unknown', actor: 'mallory', ops: [] },
   '008': {
     action: 'patch', kind: 'spec', baseline: 'known', patch_type: 'apply',
     ops: [{ op: 'replace', path: '/spec/predictor/minReplicas', old: 3, new: 1 }, { op: 'replace', path: '/spec/predictor/model/storageUri', old: V2, new: V1 }],
@@ -43,8 +43,8 @@ const EXPECTED: Record<string, { action: string; outcome?: string; kind: string;
       { op: 'add', path: '/status/url', new: 'http://fraud-model.ml.example.com' },
     ],
   },
-  '011': { action: 'delete', kind: 'delete', baseline: 'known', ops: [{ op: 'add', path: '/metadata/deletionTimestamp', new: '2026-11-02T09:00:11Z' }] },
-  '012': { action: 'update', kind: 'metadata', baseline: 'known', ops: [{ op: 'remove', path: '/metadata/finalizers', old: FIN }] },
+  '011': { action: 'delete', kind: 'metadata', baseline: 'known', ops: [{ op: 'add', path: '/metadata/deletionTimestamp', new: '2026-11-02T09:00:11Z' }] },
+  '012': { action: 'update', kind: 'delete', baseline: 'known', ops: [{ op: 'remove', path: '/metadata/finalizers', old: FIN }] },
 };
 
 type Doc = { _id: string; _source: Record<string, any> };

@@ -80,7 +80,7 @@ describe('store: mapping and queries', () => {
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.trim().split('\n').map((l) => l.replace(/  id \S+$/, '  id <id>'));
     assert.deepEqual(lines, [
-      '2026-11-02T09:00:11.040000Z  prod-eu  alice@example.com (human, kubectl)  delete  serving.kserve.io/inferenceservices  ml/fraud-model  delete [drift]  id <id>',
+      '2026-11-02T09:00:11.040000Z  prod-eu  alice@example.com (human, kubectl)  delete  serving.kserve.io/inferenceservices  ml/fraud-model  metadata [drift]  id <id>',
       '    + /metadata/deletionTimestamp: 2026-11-02T09:00:11Z',
       '2026-11-02T09:00:06.040000Z  prod-eu  alice@example.com (human, kubectl-patch)  patch  serving.kserve.io/inferenceservices  ml/fraud-model  spec [dry-run]  id <id>',
       '    ~ /spec/predictor/maxReplicas: 4 → 10',
@@ -114,6 +114,8 @@ describe('store: mapping and queries', () => {
     const byDots = await json('--path', 'spec.predictor.minReplicas');
     assert.ok(byPointer.length > 0);
     assert.deepEqual(byDots.map((d) => d._id), byPointer.map((d) => d._id));
+    const asFormat = await runCli(['changes', '--cluster', 'prod-eu', '--format', 'json', '--all', '--path', field], env);
+    assert.deepEqual(asFormat.stdout.trim().split('\n').map((l) => JSON.parse(l)._id), byPointer.map((d) => d._id), '--format json is --json');
     assert.equal(byPointer.length, await p.count({ bool: { filter: [{ term: { 'orchestrator.cluster.name': 'prod-eu' } }, { term: { 'crtrail.change.paths': field } }] } }));
     // A parent path finds the changes under it.
     const under = await json('--path', 'spec.predictor');

@@ -142,8 +142,15 @@ export type EventGenerator = ReturnType<typeof eventGenerator>;
 
 /** Makes a custom-resource write Elasticsearch refuses (a date field that is no date): a dead letter, never lost. */
 export function unmappable(event: Obj): Obj {
-  return { ...event, requestReceivedTimestamp: 'not a date' };
+  // The webhook types every field the shipped mapping types (a bad date is a 400 at the door), so the
+  // refusal comes from an operator's stricter mapping (see STRICTER_MAPPING): a uid that is no number.
+  return { ...event, impersonatedUser: { username: 'bob', uid: 'not-a-number' } };
 }
+
+/** A mapping an operator might add to the changes indices: under it, {@link unmappable} records are refused. */
+export const STRICTER_MAPPING = {
+  properties: { kubernetes: { properties: { audit: { properties: { impersonatedUser: { properties: { uid: { type: 'long' } } } } } } } },
+} as const;
 
 /**
  * A poison event: a well-formed custom-resource write (it passes the webhook's schema) whose stored

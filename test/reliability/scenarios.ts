@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTcpProxy, testEsUrl } from '@crtrail/testkit';
 import { startEs429Proxy } from './es-429-proxy.js';
-import { poison, unmappable, type Generated } from './generator.js';
+import { poison, unmappable, STRICTER_MAPPING, type Generated } from './generator.js';
 import { runScenario, CLUSTER, type Row, type Scenario } from './harness.js';
 import { CLI, sleep } from './processes.js';
 
@@ -254,10 +254,12 @@ export const scenarios: ScenarioDef[] = [
   {
     name: 'mapping rejections',
     fast: false,
-    what: 'every 10th custom-resource write has a date Elasticsearch refuses: those must be dead letters (`crtrail dlq list`), the rest stored',
+    what: 'every 10th custom-resource write has a field a stricter mapping refuses: those must be dead letters (`crtrail dlq list`), the rest stored',
     run: () =>
       runScenario('mapping', {}, async (s) => {
         const { webhook } = await pipeline(s);
+        // The worker has created the changes index; an operator makes its mapping stricter.
+        await s.es.indices.putMapping({ index: `${s.prefix}-changes*`, ...STRICTER_MAPPING });
         const gen = s.generator();
         let refused = 0;
         const list = batches(gen, 10, 100).map((b) =>

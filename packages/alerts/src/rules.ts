@@ -59,7 +59,10 @@ export function isCriticalObject(f: RecordFacts, config: Pick<CrtrailConfig, 'cr
   });
 }
 
-const isDelete = (f: RecordFacts): boolean => f.verb === 'delete' || f.verb === 'deletecollection' || f.change.kind === 'delete';
+/** The DELETE request: it names who deleted (a delete held by finalizers is recorded as `metadata`). */
+const isDeleteRequest = (f: RecordFacts): boolean => f.verb === 'delete' || f.verb === 'deletecollection';
+/** The write after which the object is gone (for a held delete: the controller removing the last finalizer). */
+const isGone = (f: RecordFacts): boolean => f.change.kind === 'delete';
 
 /**
  * The built-in rules (`alerts.default_rules`). Dry runs changed nothing and never alert. A failed
@@ -71,7 +74,8 @@ export function defaultRules(config: Pick<CrtrailConfig, 'critical'>): AlertRule
     {
       name: 'critical-change',
       description: 'a critical field was changed',
-      matches: (f) => f.outcome === 'success' && f.change.critical && !isDelete(f),
+      // The end of an object is the delete rule's, not a change of each of its fields.
+      matches: (f) => f.outcome === 'success' && f.change.critical && !isDeleteRequest(f) && !isGone(f),
     },
     {
       name: 'gitops-drift',
@@ -86,7 +90,8 @@ export function defaultRules(config: Pick<CrtrailConfig, 'critical'>): AlertRule
     {
       name: 'critical-delete',
       description: 'an object with critical fields was deleted',
-      matches: (f) => f.outcome === 'success' && isDelete(f) && isCriticalObject(f, config),
+      // Once per delete, on the request (who asked), not again when a finalizer lets the object go.
+      matches: (f) => f.outcome === 'success' && isDeleteRequest(f) && isCriticalObject(f, config),
     },
   ];
 }

@@ -37,6 +37,9 @@ test('default rules: critical change, drift, failed attempt on a critical object
   assert.deepEqual(names(recordFacts('c', doc({ code: 403, change: { ops: [], paths: [], critical: false, critical_paths: [] } })), config), [['failed-critical-attempt']]);
   // A delete answered by a Status: the kind is unknown, the resource name stands in for it.
   assert.deepEqual(names(recordFacts('d', doc({ verb: 'delete', kind: undefined, group: 'argoproj.io', resource: 'applications', change: { kind: 'delete', critical: false, critical_paths: [], ops: [], paths: [] } })), config), [['critical-delete']]);
+  // A delete held by finalizers: the request alerts (kind metadata), the controller's last finalizer removal (kind delete) does not.
+  assert.deepEqual(names(recordFacts('d2', doc({ verb: 'delete', change: { kind: 'metadata', critical: false, critical_paths: [], ops: [{ op: 'add', path: '/metadata/deletionTimestamp', new: 'x' }], paths: ['/metadata/deletionTimestamp'] } })), config), [['critical-delete']]);
+  assert.deepEqual(names(recordFacts('d3', doc({ verb: 'patch', actor: { kind: 'controller', name: 'cert-manager' }, change: { kind: 'delete', critical: true } })), config), []);
   // Not alerted: a non-critical change, a dry run, a failed write of an object without critical fields, a delete of one.
   assert.deepEqual(names(recordFacts('e', doc({ change: { critical: false, critical_paths: [] } })), config), []);
   assert.deepEqual(names(recordFacts('f', doc({ change: { dry_run: true } })), config), []);

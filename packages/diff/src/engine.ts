@@ -13,15 +13,18 @@ import {
 } from '@crtrail/audit';
 import { DEFAULT_IGNORE_PATHS, diffValues, escapeSegment, leaves, pathsOf, sanitize, toJsonPatch, unescapeSegment, type JsonPatchOp, type Op } from './ops.js';
 import { applyJsonPatch, applyMergePatch } from './patch-apply.js';
-import { classifyKind, type ChangeKind } from './kind.js';
+import { classifyKind, type ChangeKind, type Outcome } from './kind.js';
 import {
   baseOf,
   boundVersions,
   compareVersions,
   insertVersion,
+  knownBefore,
+  lastWriteBefore,
   MAX_DEPENDENTS,
   orderKey,
   predecessorOf,
+  sameLife,
   successorOf,
   type Dependent,
   type History,
@@ -43,12 +46,17 @@ export interface ChangeFields {
   baseline: Baseline;
   dry_run: boolean;
   patch_type?: PatchType;
+  /**
+   * Diffed across a write whose result was never seen (logged without bodies): the ops show only
+   * what this request itself shows, or its full body against the last state seen (`baseline: unknown`).
+   */
+  gap: boolean;
   /** sha256 (hex) of the RFC 8785 canonical JSON of the stored state after this write; absent when the write stored nothing. */
   state_hash?: string;
 }
 
 /** The fields of a record that depend on its predecessor: what a late event's repair rewrites. */
-export type RepairFields = Pick<ChangeFields, 'ops' | 'paths' | 'patch' | 'kind' | 'baseline'> & { server_mutations?: Op[] };
+export type RepairFields = Pick<ChangeFields, 'ops' | 'paths' | 'patch' | 'kind' | 'baseline' | 'gap'> & { server_mutations?: Op[] };
 
 /** One record to make: an event, and for deletecollection one item of its List. */
 export interface Mutation {
@@ -150,7 +158,10 @@ const ignored = (path: string, ignore: readonly string[]): boolean => ignore.som
 
 /**
  * Without a known previous state: the paths a patch document touches, with the values the response
- * gives them; old values are unknown and so absent (`replace` with only `new`, `remove` with neither).
+ * gives them; old values are unknown and so absent (`replace` with only `new`, `remove` with
+ * neither). JSON Patch locations are resolved against the response: an append (`/list/-`) or an
+ * insertion into an array names the element it created (`add`); `move` removes its source and
+ * adds its target, `copy` adds its target, `test` changes nothing.
  */
 function patchDocOps(request: unknown, type: string | undefined, response: KubeObject | undefined, ignore: readonly string[]): Op[] {
   const ops: Op[] = [];
@@ -159,7 +170,7 @@ function patchDocOps(request: unknown, type: string | undefined, response: KubeO
     // `/list/-` appends: name the element by its index in the response (the k-th of m appends to
     // one array is at length - m + k), so the path is the same one a known-baseline diff would give.
     const appends = new Map<string, number>();
-    for (const o of docOps) if (typeof o.path === 'string' && o.path.endsWith('/-')) appends.set(o.path, (appends.get(o.path) ?? 0) + 1);
+    for (const o of docOps) if ((o.op === 'add' || o.op === 'move' || o.op === 'copy') && typeof o.path === 'string' && o.path.endsWith('/-')) appends.set(o.path, (appends.get(o.path) ?? 0) + 1);
     const seen = new Map<string, number>();
     const resolve = (path: string): string => {
       if (!path.endsWith('/-') || !response) return path;
@@ -170,9 +181,16 @@ function patchDocOps(request: unknown, type: string | undefined, response: KubeO
       return `${path.slice(0, -2)}/${list.length - (appends.get(path) ?? 1) + k}`;
     };
     const pointer = (p: unknown): p is string => typeof p === 'string' && (p === '' || p.startsWith('/'));
+    // An `add` into an array (index or `-`) always creates the element; into an object it may replace.
+    const intoArray = (path: string): boolean => {
+      const parent = path.slice(0, path.lastIndexOf('/'));
+      return Array.isArray(pointerGet(response, parent)) && /\/(-|0|[1-9][0-9]*)$/.test(path);
+    };
     for (const raw of docOps) {
       if (!pointer(raw.path) || raw.op === 'test') continue;
+      // Old values stay unknown without a baseline, even a moved one's (the server may have changed it).
       if (raw.op === 'move' && pointer(raw.from) && !ignored(raw.from, ignore)) ops.push({ op: 'remove', path: raw.from });
+      const creates = (raw.op === 'add' || raw.op === 'move' || raw.op === 'copy') && intoArray(raw.path);
       const path = resolve(raw.path);
       if (ignored(path, ignore)) continue;
       if (raw.op === 'remove') {
@@ -182,7 +200,8 @@ function patchDocOps(request: unknown, type: string | undefined, response: KubeO
       // The stored value when the response has it (the server may have mutated it), else what was sent.
       const stored = response ? pointerGet(response, path) : undefined;
       const value = stored !== undefined ? stored : raw.op === 'add' || raw.op === 'replace' ? raw.value : undefined;
-      ops.push(value === undefined ? { op: 'replace', path } : { op: 'replace', path, new: value });
+      const op = creates || raw.op === 'move' || raw.op === 'copy' ? 'add' : 'replace';
+      ops.push(value === undefined ? { op: 'replace', path } : { op, path, new: value });
     }
     // Several ops of one document on one path: the last one is what happened.
     const last = new Map(ops.map((o, i) => [o.path, i]));
@@ -192,8 +211,8 @@ function patchDocOps(request: unknown, type: string | undefined, response: KubeO
       if (ignored(path, ignore)) return;
       if (isObject(patch) && Object.keys(patch).length > 0) {
         for (const k of Object.keys(patch).sort()) {
-          // An apply configuration repeats the object's identity; those are not changes.
-          if (type === 'apply' && ((path === '' && (k === 'apiVersion' || k === 'kind')) || (path === '/metadata' && (k === 'name' || k === 'namespace')))) continue;
+          // An apply configuration (or a patch naming them) repeats the object's identity and served version: not changes.
+          if ((path === '' && (k === 'apiVersion' || k === 'kind')) || (type === 'apply' && path === '/metadata' && (k === 'name' || k === 'namespace'))) continue;
           visit(patch[k], `${path}/${escapeSegment(k)}`);
         }
         return;
@@ -210,12 +229,96 @@ function patchDocOps(request: unknown, type: string | undefined, response: KubeO
   return ops;
 }
 
+/** Ignored paths plus `/apiVersion`: states of one object read through two served versions differ there, and that is no change. */
+const stateIgnore = (ignore: readonly string[]): string[] => [...ignore, '/apiVersion'];
+
+const REPLICAS = '/spec/replicas';
+
+/** A subresource write changes only its part of the object: ops elsewhere come from writes we missed. */
+function restrict(ops: Op[], subresource: string | undefined): Op[] {
+  const root = subresource === 'status' ? '/status' : subresource === 'scale' ? REPLICAS : undefined;
+  return root === undefined ? ops : ops.filter((o) => o.path === root || o.path.startsWith(`${root}/`));
+}
+
+/** `spec.replicas` of a Scale (omitted when 0: it is `omitempty`). */
+const scaleReplicas = (scale: unknown): unknown => pointerGet(scale, REPLICAS) ?? 0;
+
+/**
+ * The custom resource after a `/scale` write: its known state with the replica count the Scale
+ * answered (the CRD's `specReplicasPath` is `.spec.replicas` for nearly every CRD; a custom one
+ * is not read) and the Scale's resourceVersion, which is the object's.
+ */
+function overlayScale(base: KubeObject, scale: unknown): KubeObject {
+  const rv = resourceVersionOf(scale);
+  const spec = isObject(base.spec) ? base.spec : {};
+  return { ...base, metadata: { ...base.metadata, ...(rv ? { resourceVersion: rv } : {}) }, spec: { ...spec, replicas: scaleReplicas(scale) } };
+}
+
+/** A stored state we can take old values from: not removed, not unseen. */
+const knownState = (v: Version | undefined): Version | undefined => (v && !v.deleted && !v.opaque ? v : undefined);
+
+/** A scale version's stored state follows its predecessor's: recomputed whenever that changes. */
+function materialize(v: Version, pred: Version | undefined): Version {
+  if (!v.scale) return v;
+  const base = knownState(pred);
+  if (base) return { ...v, object: overlayScale(base.object, v.scale), opaque: false };
+  return { ...v, object: v.scale, opaque: true };
+}
+
+/** RFC 6902 applied op by op, an op that does not apply skipped (`test` ignored): what a failed patch attempted. */
+function attemptJsonPatch(doc: unknown, ops: unknown[]): unknown {
+  let out = doc;
+  for (const o of ops) {
+    if (isObject(o) && o.op === 'test') continue;
+    try {
+      out = applyJsonPatch(out, [o]);
+    } catch {
+      // Not applicable to what was stored: that op attempted nothing we can show.
+    }
+  }
+  return out;
+}
+
+/** What a failed write tried to make of `base`: its full body, or its patch applied; undefined when it cannot be told. */
+function attempted(s: Subject, base: KubeObject): KubeObject | undefined {
+  const sub = s.subresource;
+  if (s.verb === 'update') {
+    if (sub === 'scale') return overlayScale(base, s.object);
+    if (sub === 'status') return { ...base, status: s.object.status };
+    return s.object;
+  }
+  if (s.verb !== 'patch') return undefined;
+  const target: unknown = sub === 'scale' ? { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: base.metadata, spec: { replicas: pointerGet(base, REPLICAS) ?? 0 } } : base;
+  let patched: unknown;
+  if (s.patchType === 'json' && Array.isArray(s.request)) patched = attemptJsonPatch(target, s.request);
+  // Server-side apply merges by field ownership; for what a rejected apply tried, a merge is close.
+  else if ((s.patchType === 'merge' || s.patchType === 'apply') && isObject(s.request)) patched = applyMergePatch(target, s.request);
+  if (!isObject(patched)) return undefined;
+  return sub === 'scale' ? overlayScale(base, patched) : (patched as KubeObject);
+}
+
+/**
+ * Without a (usable) previous state: only what the write itself shows. A patch its document; a
+ * scale write its replica count; a status update its status; a held delete its deletionTimestamp.
+ */
+function shownOps(s: Subject, ignore: readonly string[]): Op[] {
+  if (s.scale) return [{ op: 'replace', path: REPLICAS, new: scaleReplicas(s.scale) }];
+  if (s.verb === 'patch') return restrict(patchDocOps(s.request, s.patchType, s.object, ignore), s.subresource);
+  if (s.subresource === 'status' && s.object.status !== undefined) return [{ op: 'replace', path: '/status', new: s.object.status }];
+  if (s.verb === 'delete' && s.object.metadata?.deletionTimestamp !== undefined) return [{ op: 'replace', path: '/metadata/deletionTimestamp', new: s.object.metadata.deletionTimestamp }];
+  return [];
+}
+
 /** For a patch: the patch applied to the previous state, compared with what was stored. */
 function patchServerMutations(s: Subject, previous: Version | undefined, ignore: readonly string[]): Op[] {
-  if (s.verb !== 'patch' || !previous || previous.deleted || (s.patchType !== 'json' && s.patchType !== 'merge')) return [];
+  if (s.created && isObject(s.request)) {
+    // Server-side apply creating: the apply configuration is the whole intended object.
+    return diffValues(sanitize(s.request as KubeObject), s.object, [...stateIgnore(ignore), ...CREATE_REQUEST_IGNORE]);
+  }
+  if (s.verb !== 'patch' || s.scale || !previous || previous.deleted || previous.opaque || (s.patchType !== 'json' && s.patchType !== 'merge')) return [];
   try {
     const expected = s.patchType === 'json' ? applyJsonPatch(previous.object, s.request as unknown[]) : applyMergePatch(previous.object, s.request);
-    return diffValues(expected, s.object, ignore);
+    return restrict(diffValues(expected, s.object, stateIgnore(ignore)), s.subresource);
   } catch {
     // The patch does not apply to what we believe was stored: no honest expectation to compare with.
     return [];
@@ -223,32 +326,61 @@ function patchServerMutations(s: Subject, previous: Version | undefined, ignore:
   // Server-side apply merges by field ownership, not RFC 7386: never compared (empty).
 }
 
+const isDeleteVerb = (verb: string): boolean => verb === 'delete' || verb === 'deletecollection';
+
 /**
  * The predecessor-dependent fields of one record. The single function used for first computations,
  * replays and repairs, which is what makes the final records independent of the delivery order.
+ * `known`: when `pred` is opaque, the latest state seen before it ({@link knownBefore}).
  */
-function computeFields(s: Subject, role: Role, removal: boolean, pred: Version | undefined, ignore: readonly string[]): RepairFields {
-  const known = pred !== undefined && !pred.deleted;
+function computeFields(s: Subject, role: Role, removal: boolean, pred: Version | undefined, ignore: readonly string[], known?: Version): RepairFields {
+  const same = stateIgnore(ignore);
   let ops: Op[];
   let baseline: Baseline;
-  if ((role === 'write' || role === 'dry-run') && removal && (s.verb === 'delete' || s.verb === 'deletecollection')) {
-    // The removed object is recorded field by field; from our state when we have it.
-    ops = leaves(known ? pred.object : s.object, 'remove', ignore);
-    baseline = known ? 'known' : 'unknown';
-  } else if (known) {
-    ops = diffValues(pred.object, s.object, ignore);
-    baseline = 'known';
-  } else if (s.verb === 'create') {
+  let gap = false;
+  let outcome: Outcome = s.verb === 'create' || s.created ? 'create' : removal ? 'delete' : undefined;
+  const failed = role === 'failed' || role === 'failed-update';
+  if (failed) {
+    // Changed nothing: what it attempted, against the state it was made against when we know it.
+    outcome = undefined;
+    const base = knownState(pred);
+    const attempt = base ? attempted(s, base.object) : undefined;
+    if (base && attempt) {
+      ops = restrict(diffValues(base.object, attempt, same), s.subresource);
+      baseline = 'known';
+    } else {
+      ops = s.verb === 'patch' ? restrict(patchDocOps(s.request, s.patchType, undefined, ignore), s.subresource) : [];
+      baseline = 'unknown';
+    }
+  } else if (s.opaque && !s.scale) {
+    // Logged without its response: only the request's paths (none when it has no body either).
+    ops = s.verb === 'patch' ? restrict(patchDocOps(s.request, s.patchType, undefined, ignore), s.subresource) : [];
+    baseline = 'unknown';
+  } else if (outcome === 'create') {
     ops = leaves(s.object, 'add', ignore);
     baseline = 'none';
   } else {
-    ops = role === 'failed-update' ? [] : patchDocOps(s.request, s.patchType, s.object, ignore);
-    baseline = 'unknown';
+    gap = pred?.opaque === true;
+    const prior = gap ? known : knownState(pred);
+    if ((role === 'write' || role === 'dry-run') && removal && isDeleteVerb(s.verb)) {
+      // The removed object is recorded field by field; from our state when we have it.
+      // A Status answer (no resourceVersion) shows no object: nothing to list without our state.
+      ops = prior && !gap ? leaves(prior.object, 'remove', ignore) : s.resourceVersion === '' ? [] : leaves(s.object, 'remove', ignore);
+      baseline = prior && !gap ? 'known' : 'unknown';
+    } else if (prior && !gap) {
+      ops = restrict(diffValues(prior.object, s.scale ? overlayScale(prior.object, s.scale) : s.object, same), s.subresource);
+      baseline = 'known';
+    } else if (prior && s.verb !== 'patch' && !s.scale) {
+      // A full body after a gap: against the last state we saw, flagged (it may show the unseen change).
+      ops = restrict(diffValues(prior.object, s.object, same), s.subresource);
+      baseline = 'unknown';
+    } else {
+      ops = shownOps(s, ignore);
+      baseline = 'unknown';
+    }
   }
-  let kind = classifyKind(s.verb, s.subresource, ops, baseline);
-  if (role === 'noop' && ops.length === 0) kind = 'noop';
-  const fields: RepairFields = { ops, paths: pathsOf(ops), patch: toJsonPatch(ops), kind, baseline };
-  if (s.verb === 'patch') fields.server_mutations = role === 'failed-update' ? [] : patchServerMutations(s, pred, ignore);
+  const fields: RepairFields = { ops, paths: pathsOf(ops), patch: toJsonPatch(ops), kind: classifyKind(ops, outcome), baseline, gap };
+  if (s.verb === 'patch') fields.server_mutations = failed ? [] : patchServerMutations(s, gap ? undefined : pred, ignore);
   return fields;
 }
 
@@ -256,7 +388,7 @@ function computeFields(s: Subject, role: Role, removal: boolean, pred: Version |
 function requestServerMutations(event: AuditEvent, stored: KubeObject | undefined, ignore: readonly string[]): Op[] {
   if ((event.verb !== 'create' && event.verb !== 'update') || !stored || !isObject(event.requestObject)) return [];
   const extra = event.verb === 'create' ? CREATE_REQUEST_IGNORE : [];
-  return diffValues(sanitize(event.requestObject as KubeObject), stored, [...ignore, ...extra]);
+  return restrict(diffValues(sanitize(event.requestObject as KubeObject), stored, [...ignore, ...extra]), event.objectRef?.subresource);
 }
 
 /** A write that removes the object: a delete not held by finalizers, or the last finalizer removed from an object being deleted. */
@@ -266,7 +398,7 @@ function isRemoval(verb: string, object: KubeObject): boolean {
   return verb !== 'create' && Boolean(object.metadata?.deletionTimestamp) && finalizers.length === 0;
 }
 
-const byRv = (list: Version[], uid: string, rv: string): Version | undefined => list.find((v) => v.uid === uid && v.resourceVersion === rv && !v.deleted);
+const byRv = (list: Version[], uid: string, rv: string): Version | undefined => list.find((v) => v.uid === uid && v.resourceVersion === rv && !v.deleted && !v.opaque);
 
 function addDependent(history: History, d: Dependent): History {
   const others = (history.dependents ?? []).filter((x) => x.recordId !== d.recordId);
@@ -274,6 +406,9 @@ function addDependent(history: History, d: Dependent): History {
   const dependents = [...others, d].sort((a, b) => compareVersions({ ...a, deleted: false }, { ...b, deleted: false })).slice(-MAX_DEPENDENTS);
   return { ...history, dependents };
 }
+
+/** Subresources whose writes change the object in a way we can follow. */
+const FOLLOWED_SUBRESOURCES = new Set(['status', 'scale']);
 
 /**
  * Applies one mutation to an object's history and computes its record. Pure: the caller stores the
@@ -289,10 +424,18 @@ export function applyMutation(history: History | undefined, m: Mutation, options
   const object = rawObject ? sanitize(rawObject) : undefined;
   const patchType = patchTypeOf(event, rawObject);
   const dryRun = isDryRun(event);
-  const failed = responseCode(event) >= 400;
+  const code = responseCode(event);
+  const failed = code >= 400;
+  const subresource = event.objectRef?.subresource;
+  // A DELETE answered by a Status names the object it removed in details.uid.
+  const status = isObject(event.responseObject) && event.responseObject.kind === 'Status' ? event.responseObject : undefined;
+  const detailsUid = status && isObject(status.details) && typeof status.details.uid === 'string' ? status.details.uid : undefined;
   // A failed update answers a Status: its uid is the one of the object it sent.
   const requestUid = isObject(event.requestObject) && isObject(event.requestObject.metadata) ? event.requestObject.metadata.uid : undefined;
-  const uid = object?.metadata?.uid ?? (typeof requestUid === 'string' ? requestUid : undefined) ?? event.objectRef?.uid ?? '';
+  const uid = object?.metadata?.uid ?? (typeof requestUid === 'string' ? requestUid : undefined) ?? detailsUid ?? event.objectRef?.uid ?? '';
+  // Bodies dropped (Metadata level, or truncated by the webhook backend): the event shows no state.
+  const truncated = event.annotations?.['audit.k8s.io/truncated'] === 'true';
+  const stub = (): KubeObject => ({ metadata: { ...(event.objectRef?.name ? { name: event.objectRef.name } : {}), ...(event.objectRef?.namespace ? { namespace: event.objectRef.namespace } : {}), ...(uid ? { uid } : {}) } });
   const subject = (obj: KubeObject, rv: string): Subject => ({
     recordId: m.recordId,
     auditID: event.auditID,
@@ -300,13 +443,14 @@ export function applyMutation(history: History | undefined, m: Mutation, options
     resourceVersion: rv,
     stageTimestamp: event.stageTimestamp ?? '',
     verb: event.verb,
-    ...(event.objectRef?.subresource ? { subresource: event.objectRef.subresource } : {}),
+    ...(subresource ? { subresource } : {}),
     object: obj,
-    ...(event.verb === 'patch' ? { request: event.requestObject, ...(patchType ? { patchType } : {}) } : {}),
+    ...(event.verb === 'patch' ? { request: truncated ? undefined : event.requestObject, ...(patchType ? { patchType } : {}) } : {}),
+    ...(event.verb === 'patch' && code === 201 && !failed ? { created: true } : {}),
     ...(m.meta ? { meta: m.meta } : {}),
   });
   // `gone`: the write removed the object, so no state is left to hash.
-  type Extra = { stored?: KubeObject; gone?: boolean; repairs?: ApplyResult['repairs']; duplicate?: boolean };
+  type Extra = { stored?: KubeObject | undefined; gone?: boolean; repairs?: ApplyResult['repairs']; duplicate?: boolean };
   const record = (fields: RepairFields, extra: Extra = {}): ChangeFields => ({
     ...fields,
     server_mutations: fields.server_mutations ?? requestServerMutations(event, extra.stored ?? object, ignore),
@@ -318,81 +462,98 @@ export function applyMutation(history: History | undefined, m: Mutation, options
     history: next,
     record: { ...record(fields, extra), ...(failed ? { server_mutations: [] } : {}) },
     repairs: extra.repairs ?? [],
-    previous: pred && !pred.deleted ? pred.object : undefined,
+    // The state the ops' old values come from (its hash is the record's prev_state_hash).
+    previous: fields.baseline === 'known' ? knownState(pred)?.object : undefined,
     duplicate: extra.duplicate ?? false,
   });
+  const plain = (ops: Op[], kind: ChangeKind, baseline: Baseline): RepairFields => ({ ops, paths: pathsOf(ops), patch: toJsonPatch(ops), kind, baseline, gap: false });
+
+  // A subresource we cannot follow (aggregated or custom): recorded, the object's state untouched.
+  if (subresource && !FOLLOWED_SUBRESOURCES.has(subresource)) return result(h, plain([], 'noop', 'unknown'), undefined);
 
   // Failed writes store nothing. A failed update names the version it expected (its request's
-  // resourceVersion): diffed against that one, repaired if it arrives late.
+  // resourceVersion); any other failed write with a body was made against the version stored
+  // before it: diffed against those, repaired if they arrive late.
   if (failed) {
-    const req = isObject(event.requestObject) ? sanitize(event.requestObject as KubeObject) : undefined;
+    const req = !truncated && isObject(event.requestObject) ? sanitize(event.requestObject as KubeObject) : undefined;
     const rv = resourceVersionOf(req);
-    if (event.verb === 'update' && req && rv) {
-      const replay = replayDependent(h, m.recordId, ignore);
-      if (replay) return result(h, replay.fields, replay.base, { duplicate: true });
-      const s = subject(req, rv);
-      const pred = baseOf({ uid, resourceVersion: rv, role: 'failed-update' }, h.versions);
-      const fields = computeFields(s, 'failed-update', false, pred, ignore);
-      return result(addDependent(h, remember({ ...s, role: 'failed-update' }, fields, pred)), fields, pred);
-    }
-    // A failed create shows everything it tried to create; a failed patch its document (new
-    // values only: nothing was stored to read them back from). A denied request (403) has no body.
     if (event.verb === 'create' && req) {
+      // A failed create shows everything it tried to create.
       const ops = leaves(req, 'add', ignore);
-      return result(h, { ops, paths: pathsOf(ops), patch: toJsonPatch(ops), kind: 'create', baseline: 'none' }, undefined);
+      return result(h, plain(ops, ops.length > 0 ? 'create' : 'noop', 'none'), undefined);
     }
-    const ops = event.verb === 'patch' ? patchDocOps(event.requestObject, patchType, undefined, ignore) : [];
-    const kind = classifyKind(event.verb, event.objectRef?.subresource, ops, 'unknown');
-    return result(h, { ops, paths: pathsOf(ops), patch: toJsonPatch(ops), kind, baseline: 'unknown' }, undefined);
-  }
-
-  const rv = resourceVersionOf(object);
-  if (object && !rv && event.verb === 'create') {
-    // A dry-run create answers the would-be object without a resourceVersion (nothing stored).
-    const ops = leaves(object, 'add', ignore);
-    return result(h, { ops, paths: pathsOf(ops), patch: toJsonPatch(ops), kind: 'create', baseline: 'none' }, undefined);
-  }
-  if (!object || !rv) {
-    // Metadata level, or a Status answer: only what the request shows.
-    const ops = patchDocOps(event.requestObject, patchType, object, ignore);
-    return result(h, { ops, paths: pathsOf(ops), patch: toJsonPatch(ops), kind: classifyKind(event.verb, event.objectRef?.subresource, ops, 'unknown'), baseline: 'unknown' }, undefined);
-  }
-  const s = subject(object, rv);
-
-  // A dry run stores nothing; its response keeps the stored resourceVersion, which names its base.
-  const removal = isRemoval(event.verb, object);
-  if (dryRun) {
+    const attemptable = (event.verb === 'update' && req) || (event.verb === 'patch' && !truncated && event.requestObject !== undefined);
+    if (!attemptable) return result(h, plain([], 'noop', 'unknown'), undefined);
     const replay = replayDependent(h, m.recordId, ignore);
     if (replay) return result(h, replay.fields, replay.base, { duplicate: true });
-    const pred = baseOf({ uid, resourceVersion: rv, role: 'dry-run' }, h.versions);
-    const fields = computeFields(s, 'dry-run', removal, pred, ignore);
+    const role: Dependent['role'] = event.verb === 'update' && rv ? 'failed-update' : 'failed';
+    const s = subject(event.verb === 'update' && req ? req : stub(), role === 'failed-update' ? rv! : '');
+    const pred = baseOf({ uid, resourceVersion: s.resourceVersion, role, stageTimestamp: s.stageTimestamp }, h.versions);
+    const fields = computeFields(s, role, false, pred, ignore);
+    return result(addDependent(h, remember({ ...s, role }, fields, pred)), fields, pred);
+  }
+
+  const scale = subresource === 'scale' && object ? object : undefined;
+  const rv = resourceVersionOf(object);
+  if (object && !rv && (event.verb === 'create' || (event.verb === 'patch' && code === 201))) {
+    // A dry-run create answers the would-be object without a resourceVersion (nothing stored).
+    const ops = leaves(object, 'add', ignore);
+    return result(h, plain(ops, 'create', 'none'), undefined);
+  }
+  if (dryRun) {
+    // A dry run stores nothing; its response keeps the stored resourceVersion, which names its base.
+    if (!object || !rv) return result(h, plain([], 'noop', 'unknown'), undefined);
+    const replay = replayDependent(h, m.recordId, ignore);
+    if (replay) return result(h, replay.fields, replay.base, { duplicate: true });
+    const s = { ...subject(object, rv), ...(scale ? { scale } : {}) };
+    const pred = baseOf({ uid, resourceVersion: rv, role: 'dry-run', stageTimestamp: s.stageTimestamp }, h.versions);
+    const fields = computeFields(s, 'dry-run', isRemoval(event.verb, object), pred, ignore);
     return result(addDependent(h, remember({ ...s, role: 'dry-run' }, fields, pred)), fields, pred);
   }
 
+  let s: Subject;
+  let removal: boolean;
+  if (object && rv) {
+    s = { ...subject(object, rv), ...(scale ? { scale } : {}) };
+    removal = isRemoval(event.verb, object);
+  } else if (event.verb === 'delete' && status && !truncated) {
+    // Removed (a Status answers only a delete that did not wait on finalizers): ordered by time.
+    s = subject(stub(), '');
+    removal = true;
+  } else if (event.verb === 'deletecollection') {
+    // No List body: one record for the request; its objects' histories are not reachable from it.
+    return result(h, plain([], 'delete', 'unknown'), undefined);
+  } else {
+    // Logged without the stored object: its state is unknown from here until a write shows one.
+    s = { ...subject(stub(), ''), opaque: true };
+    removal = event.verb === 'delete' && !(object && (object.metadata?.finalizers ?? []).length > 0);
+  }
   const version: Version = { ...s, deleted: removal };
   const repairs: ApplyResult['repairs'] = [];
+  const stateOf = (v: Version): KubeObject | undefined => (v.opaque || v.scale || v.resourceVersion === '' ? undefined : v.object);
 
   // Replays (BullMQ retries, apiserver resends): recompute identically, change nothing.
   const seen = h.versions.find((v) => v.recordId === m.recordId);
   if (seen) {
     const pred = predecessorOf(seen, h.versions);
-    return result(h, recall(seen, 'write', pred, ignore), pred, { stored: object, gone: seen.deleted, duplicate: true });
+    return result(h, recall(seen, 'write', pred, ignore, h.versions), pred, { stored: stateOf(seen), gone: seen.deleted, duplicate: true });
   }
   const replay = replayDependent(h, m.recordId, ignore);
   if (replay) return result(h, replay.fields, replay.base, { stored: object, duplicate: true });
 
   // The same resourceVersion as a stored version: one of the two writes changed nothing (a no-op PUT
   // or apply answers the stored object). The earlier one produced the version; the later is a no-op.
-  const same = removal && (event.verb === 'delete' || event.verb === 'deletecollection') ? undefined : byRv(h.versions, uid, rv);
+  const same = s.resourceVersion === '' || (removal && isDeleteVerb(event.verb)) ? undefined : byRv(h.versions, uid, s.resourceVersion);
   if (same) {
     if (compareVersions(version, same) >= 0) {
       const fields = computeFields(s, 'noop', false, same, ignore);
-      return result(addDependent(h, remember({ ...s, role: 'noop' }, fields, same)), fields, same, { stored: object });
+      return result(addDependent(h, remember({ ...s, role: 'noop' }, fields, same)), fields, same, { stored: scale ? undefined : object });
     }
     // This write came first: it takes the version over, and the other becomes the no-op.
     const before = predecessorOf(same, h.versions);
-    const fields = computeFields(s, 'write', removal, before, ignore);
-    const taken = remember(version, fields, before);
+    const taken0 = materialize(version, before);
+    const fields = computeFields(taken0, 'write', removal, before, ignore, knownBefore(before, uid, h.versions));
+    const taken = remember(taken0, fields, before);
     // Records diffed against the demoted write were diffed against this same state (same
     // resourceVersion): their fields stand, their base is now this write.
     const rebase = <T extends Subject>(x: T): T => (x.base && x.base.auditID === same.auditID && x.base.resourceVersion === same.resourceVersion ? { ...x, base: orderKey(taken) } : x);
@@ -401,24 +562,42 @@ export function applyMutation(history: History | undefined, m: Mutation, options
     const dependents = h.dependents?.map(rebase);
     // The demoted write is now a dependent of this version: repairDependents recomputes it as a no-op.
     const next = repairDependents(addDependent({ ...h, versions, ...(dependents ? { dependents } : {}) }, { ...demoted, role: 'noop' }), taken, repairs, ignore);
-    return result(next, fields, before, { stored: object, gone: removal, repairs });
+    return result(next, fields, before, { stored: stateOf(taken), gone: removal, repairs });
   }
 
   let all = [...h.versions, version].sort(compareVersions);
   const pred = predecessorOf(version, all);
-  const fields = computeFields(s, 'write', removal, pred, ignore);
-  const stored = remember(version, fields, pred);
+  const placed = materialize(version, pred);
+  const fields = computeFields(placed, 'write', removal, pred, ignore, knownBefore(pred, uid, all));
+  const stored = remember(placed, fields, pred);
   all = all.map((v) => (v === version ? stored : v));
-  const successor = successorOf(version, all);
-  if (successor && betterBase(version, successor)) {
-    const change = computeFields(successor, 'write', successor.deleted, version, ignore);
-    repairs.push({ recordId: successor.recordId, change, subject: successor, previous: version.deleted ? undefined : version.object });
-    all = all.map((v) => (v === successor ? remember(successor, change, version) : v));
+  // The successor was diffed against the wrong base: repair it. A scale successor's state derives
+  // from its predecessor's, so the repair goes on down the chain until a write with its own state.
+  let base: Version = stored;
+  let force = false;
+  const rederived: Version[] = [];
+  // Each version is repaired at most once: writes ordered by time (no resourceVersion) and writes
+  // ordered by resourceVersion need not agree when clocks or inputs are odd, and must not loop.
+  const visited = new Set<string>([stored.recordId]);
+  for (let successor = successorOf(base, all); successor && !visited.has(successor.recordId) && (force || betterBase(base, successor)); successor = successorOf(base, all)) {
+    visited.add(successor.recordId);
+    const fixed = materialize(successor, base);
+    const change = computeFields(fixed, 'write', fixed.deleted, base, ignore, knownBefore(base, fixed.uid, all));
+    const previous = change.baseline === 'known' ? knownState(base)?.object : undefined;
+    repairs.push({ recordId: successor.recordId, change, subject: fixed, previous });
+    const next = remember(fixed, change, base);
+    all = all.map((v) => (v === successor ? next : v));
+    if (successor.scale) rederived.push(next);
+    // A write with its own state ends the chain; after a scale or an opaque write, the next
+    // record's base (or the last state seen before the gap) may have changed too.
+    if (!successor.scale && !successor.opaque) break;
+    force = true;
+    base = next;
   }
-  const next = repairDependents({ ...h, versions: all }, stored, repairs, ignore);
-  return result({ ...next, versions: boundVersions(next.versions) }, fields, pred, { stored: object, gone: removal, repairs });
+  let next = repairDependents({ ...h, versions: all }, stored, repairs, ignore);
+  for (const v of rederived) next = repairDependents(next, v, repairs, ignore, true);
+  return result({ ...next, versions: boundVersions(next.versions) }, fields, pred, { stored: stateOf(stored), gone: removal, repairs });
 }
-
 /**
  * `x` with the record fields just computed for it against `base`, so that a replay gives them back
  * even after `base` has left the bounded history. A create's fields depend on its object only: not
@@ -426,16 +605,30 @@ export function applyMutation(history: History | undefined, m: Mutation, options
  */
 function remember<T extends Subject>(x: T, fields: RepairFields, base: Version | undefined): T {
   const { fields: _fields, base: _base, ...rest } = x;
-  if (x.verb === 'create' && !base) return rest as T;
-  const kept: StoredFields = { ops: fields.ops, kind: fields.kind, baseline: fields.baseline, ...(fields.server_mutations ? { server_mutations: fields.server_mutations } : {}) };
+  if ((x.verb === 'create' || x.created) && !base) return rest as T;
+  const kept: StoredFields = {
+    ops: fields.ops,
+    kind: fields.kind,
+    baseline: fields.baseline,
+    ...(fields.server_mutations ? { server_mutations: fields.server_mutations } : {}),
+    ...(fields.gap ? { gap: true } : {}),
+  };
   return { ...rest, fields: kept, ...(base ? { base: orderKey(base) } : {}) } as T;
 }
 
 /** The record fields of a write already made: as stored, else (a create, or a history stored before fields were kept) recomputed. */
-function recall(x: Subject, role: Role, base: Version | undefined, ignore: readonly string[]): RepairFields {
-  if (!x.fields) return computeFields(x, role, role === 'write' ? (x as Version).deleted : dryRunRemoval(x), base, ignore);
+function recall(x: Subject, role: Role, base: Version | undefined, ignore: readonly string[], versions: Version[] = []): RepairFields {
+  if (!x.fields) return computeFields(x, role, role === 'write' ? (x as Version).deleted : dryRunRemoval(x), base, ignore, knownBefore(base, x.uid, versions));
   const f = x.fields;
-  return { ops: f.ops, paths: pathsOf(f.ops), patch: toJsonPatch(f.ops), kind: f.kind, baseline: f.baseline, ...(f.server_mutations ? { server_mutations: f.server_mutations } : {}) };
+  return {
+    ops: f.ops,
+    paths: pathsOf(f.ops),
+    patch: toJsonPatch(f.ops),
+    kind: f.kind,
+    baseline: f.baseline,
+    gap: f.gap === true,
+    ...(f.server_mutations ? { server_mutations: f.server_mutations } : {}),
+  };
 }
 
 /**
@@ -459,13 +652,15 @@ function replayDependent(h: History, recordId: string, ignore: readonly string[]
  * Dry runs, failed updates and no-ops whose base is now `version` (it arrived after them):
  * recompute them against it. `h` already holds `version`.
  */
-function repairDependents(h: History, version: Version, repairs: ApplyResult['repairs'], ignore: readonly string[]): History {
+function repairDependents(h: History, version: Version, repairs: ApplyResult['repairs'], ignore: readonly string[], changed = false): History {
   if (!h.dependents) return h;
   const dependents = h.dependents.map((d) => {
-    if (d.uid !== version.uid || d.recordId === version.recordId) return d;
-    if (baseOf(d, h.versions)?.recordId !== version.recordId || !betterBase(version, d)) return d;
+    if (!sameLife(d, version) || d.recordId === version.recordId) return d;
+    const named = d.role === 'failed' ? lastWriteBefore(d, h.versions) : baseOf(d, h.versions);
+    // `changed`: the version's own state was recomputed (a scale write after a late predecessor).
+    if (named?.recordId !== version.recordId || !(changed || betterBase(version, d))) return d;
     const change = computeFields(d, d.role, dryRunRemoval(d), version, ignore);
-    repairs.push({ recordId: d.recordId, change, subject: d, previous: version.object });
+    repairs.push({ recordId: d.recordId, change, subject: d, previous: change.baseline === 'known' ? knownState(version)?.object : undefined });
     return remember(d, change, version);
   });
   return { ...h, dependents };

@@ -15,6 +15,8 @@ export interface StoredFields {
   kind: ChangeKind;
   baseline: 'known' | 'unknown' | 'none';
   server_mutations?: Op[];
+  /** Diffed across a write whose result we never saw (see {@link Subject.opaque}). */
+  gap?: boolean;
 }
 
 /** What the engine keeps of one write, enough to recompute its record against another predecessor. */
@@ -32,6 +34,16 @@ export interface Subject {
   /** For patches: the patch document and its type. */
   request?: unknown;
   patchType?: string;
+  /** A PATCH answered 201: server-side apply created the object. */
+  created?: boolean;
+  /**
+   * The state this write left is unknown: a write logged without its response body (Metadata
+   * level, truncated), or a scale write whose predecessor is unknown. Such a version orders the
+   * history (the next write is diffed across a gap) but is never a base for old values.
+   */
+  opaque?: boolean;
+  /** A `/scale` write: the `autoscaling/v1` Scale it answered (its stored state is derived from the predecessor's). */
+  scale?: KubeObject;
   /** Caller's annotations of the write (e.g. its actor), carried so a repair can re-enrich the record. */
   meta?: Record<string, unknown>;
   /** Its record's predecessor-dependent fields; absent for a create (they depend on nothing but its object). */
@@ -52,11 +64,12 @@ export interface Version extends Subject {
 /**
  * A record diffed against a stored version it names but did not create: a dry run (its response keeps
  * the stored resourceVersion), a failed update (its request names the resourceVersion it expected),
- * a no-op write (same resourceVersion). Kept so that when that version arrives late, the record is
+ * a no-op write (same resourceVersion), any other failed write with a body (`failed`: the version
+ * stored when it was made, by time). Kept so that when that version arrives late, the record is
  * repaired like a successor.
  */
 export interface Dependent extends Subject {
-  role: 'dry-run' | 'failed-update' | 'noop';
+  role: 'dry-run' | 'failed-update' | 'failed' | 'noop';
 }
 
 /** Versions (ascending) and dependents of one object (all its uids); JSON for the Redis state store. */
@@ -94,7 +107,8 @@ export function compareResourceVersions(a: string, b: string): number | undefine
  * state, resourceVersion unchanged). auditID breaks the remaining ties deterministically.
  */
 export function compareVersions(a: OrderKey, b: OrderKey): number {
-  if (a.resourceVersion !== b.resourceVersion) {
+  // Writes without a resourceVersion (logged without bodies, a delete answered by a Status) are placed by time.
+  if (a.resourceVersion !== b.resourceVersion || a.resourceVersion === '') {
     const byRevision = compareResourceVersions(a.resourceVersion, b.resourceVersion);
     if (byRevision !== undefined && byRevision !== 0) return byRevision;
     if (a.stageTimestamp !== b.stageTimestamp) return a.stageTimestamp < b.stageTimestamp ? -1 : 1;
@@ -123,11 +137,17 @@ export function orderKey(v: OrderKey): OrderKey {
   return { resourceVersion: v.resourceVersion, stageTimestamp: v.stageTimestamp, auditID: v.auditID, deleted: v.deleted };
 }
 
+/**
+ * Whether two writes are of the same incarnation. A write that does not name its uid (logged
+ * without bodies, a delete answered by a Status without details) belongs to whichever is live.
+ */
+export const sameLife = (a: Pick<Subject, 'uid'>, b: Pick<Subject, 'uid'>): boolean => a.uid === b.uid || a.uid === '' || b.uid === '';
+
 /** The latest version of the same incarnation (uid) strictly before `v`. */
 export function predecessorOf(v: Version, versions: Version[]): Version | undefined {
   let found: Version | undefined;
   for (const x of versions) {
-    if (x.uid !== v.uid || x.recordId === v.recordId) continue;
+    if (!sameLife(x, v) || x.recordId === v.recordId) continue;
     if (compareVersions(x, v) < 0) found = x;
   }
   return found;
@@ -135,7 +155,36 @@ export function predecessorOf(v: Version, versions: Version[]): Version | undefi
 
 /** The first version of the same incarnation strictly after `v`. */
 export function successorOf(v: Version, versions: Version[]): Version | undefined {
-  return versions.find((x) => x.uid === v.uid && x.recordId !== v.recordId && compareVersions(x, v) > 0);
+  return versions.find((x) => sameLife(x, v) && x.recordId !== v.recordId && compareVersions(x, v) > 0);
+}
+
+/**
+ * When `pred` is opaque (its result unseen): the latest state we did see before it, of incarnation
+ * `uid` — what a full body after the gap is compared with (`baseline: unknown`, `gap: true`).
+ */
+export function knownBefore(pred: Version | undefined, uid: string, versions: Version[]): Version | undefined {
+  if (!pred?.opaque) return undefined;
+  let found: Version | undefined;
+  for (const x of versions) {
+    if (compareVersions(x, pred) >= 0) continue;
+    if (x.opaque || (uid !== '' && x.uid !== uid)) continue;
+    if (!found || compareVersions(x, found) > 0) found = x;
+  }
+  return found && !found.deleted ? found : undefined;
+}
+
+/**
+ * A failed write names no version: the last write stored before it was answered (a failed write
+ * changes nothing, so it never becomes a base itself). When that one is opaque or a removal, the
+ * failed write has no base, but it is still the write a late arrival must be compared with.
+ */
+export function lastWriteBefore(d: Pick<Subject, 'uid' | 'stageTimestamp'>, versions: Version[]): Version | undefined {
+  let last: Version | undefined;
+  for (const v of versions) {
+    if (!sameLife(v, d) || v.stageTimestamp > d.stageTimestamp) continue;
+    if (!last || compareVersions(v, last) > 0) last = v;
+  }
+  return last;
 }
 
 /**
@@ -146,8 +195,12 @@ export function successorOf(v: Version, versions: Version[]): Version | undefine
  * arriving late can repair it ({@link Dependent}). Failed updates and no-ops name their version
  * exactly or have none.
  */
-export function baseOf(d: Pick<Dependent, 'uid' | 'resourceVersion' | 'role'>, versions: Version[]): Version | undefined {
+export function baseOf(d: Pick<Dependent, 'uid' | 'resourceVersion' | 'role' | 'stageTimestamp'>, versions: Version[]): Version | undefined {
   let earlier: Version | undefined;
+  if (d.role === 'failed') {
+    const last = lastWriteBefore(d, versions);
+    return last && !last.deleted && !last.opaque ? last : undefined;
+  }
   for (const v of versions) {
     if (v.uid !== d.uid || v.deleted) continue;
     if (v.resourceVersion === d.resourceVersion) return v;

@@ -187,7 +187,7 @@ export function pathsOf(ops: Op[]): string[] {
 /** The object without `metadata.managedFields`: they are never stored nor diffed. */
 export function sanitize(object: KubeObject): KubeObject {
   const meta = object.metadata;
-  if (!meta || !('managedFields' in meta)) return object;
+  if (!isPlainObject(meta) || !('managedFields' in meta)) return object;
   const { managedFields: _managed, ...rest } = meta;
   return { ...object, metadata: rest };
 }

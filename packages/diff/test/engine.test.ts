@@ -112,10 +112,10 @@ test('status subresource writes are kind status; metadata-only changes are kind 
   assert.equal(mixed.record.kind, 'mixed');
 });
 
-test('delete: held by a finalizer is a delete that adds deletionTimestamp; a real removal records the removed fields', () => {
+test('delete: held by a finalizer is a metadata change that adds deletionTimestamp; a real removal records the removed fields', () => {
   const h = apply(undefined, ev('create', obj(1, { size: 1 }, { metadata: { finalizers: ['f'] } }))).history;
   const held = apply(h, ev('delete', obj(2, { size: 1 }, { metadata: { finalizers: ['f'], deletionTimestamp: '2026-11-02T10:00:00Z' } })));
-  assert.equal(held.record.kind, 'delete');
+  assert.equal(held.record.kind, 'metadata');
   assert.deepEqual(held.record.ops, [{ op: 'add', path: '/metadata/deletionTimestamp', new: '2026-11-02T10:00:00Z' }]);
   assert.equal(held.history.versions.at(-1)!.deleted, false);
   const gone = apply(h, ev('delete', obj(1, { size: 1 })));
@@ -307,10 +307,10 @@ test('JSON Patch appends (`/-`) without a baseline are named by their index in t
   ];
   const r = apply(undefined, ev('patch', obj(4, { list: ['p', 'x', 'y'], b: 7, c: 1 }), patch));
   assert.deepEqual(r.record.ops, [
-    { op: 'replace', path: '/spec/list/1', new: 'x' },
-    { op: 'replace', path: '/spec/list/2', new: 'y' },
+    { op: 'add', path: '/spec/list/1', new: 'x' },
+    { op: 'add', path: '/spec/list/2', new: 'y' },
     { op: 'remove', path: '/spec/a' },
-    { op: 'replace', path: '/spec/b', new: 7 },
+    { op: 'add', path: '/spec/b', new: 7 },
   ]);
   assert.equal(r.record.baseline, 'unknown');
 });
@@ -334,26 +334,26 @@ test('server mutations of a merge patch: the patch applied to the known state vs
   assert.deepEqual(r.record.server_mutations, [{ op: 'add', path: '/spec/mode', new: 'defaulted' }]);
 });
 
-test('a status write that changes nothing is noop; with an unknown baseline it is status', () => {
+test('a status write that changes nothing is noop; with an unknown baseline it shows its status', () => {
   const h = apply(undefined, ev('create', obj(1, { size: 1 }, { status: { ready: true } }))).history;
   const same = apply(h, ev('update', obj(2, { size: 1 }, { status: { ready: true } }), undefined, { objectRef: { ...REF, subresource: 'status' } }));
   assert.equal(same.record.kind, 'noop');
   const cold = apply(undefined, ev('update', obj(2, { size: 1 }, { status: { ready: true } }), undefined, { objectRef: { ...REF, subresource: 'status' } }));
   assert.equal(cold.record.kind, 'status');
   assert.equal(cold.record.baseline, 'unknown');
-  assert.deepEqual(cold.record.ops, []);
+  assert.deepEqual(cold.record.ops, [{ op: 'replace', path: '/status', new: { ready: true } }]);
 });
 
 test('finalizers: held delete, then the update removing the last finalizer removes the object; a recreate is a new object', () => {
   const t = '2026-11-02T10:00:00Z';
   let r = apply(undefined, ev('create', obj(1, { size: 1 }, { metadata: { finalizers: ['f'] } })));
   r = apply(r.history, ev('delete', obj(2, { size: 1 }, { metadata: { finalizers: ['f'], deletionTimestamp: t } })));
-  assert.equal(r.record.kind, 'delete');
+  assert.equal(r.record.kind, 'metadata', 'held: the object goes on');
   assert.equal(r.history.versions.at(-1)!.deleted, false, 'terminating, still stored');
   assert.ok(r.record.state_hash);
   r = apply(r.history, ev('update', obj(3, { size: 1 }, { metadata: { finalizers: [], deletionTimestamp: t } })));
   assert.deepEqual(r.record.ops, [{ op: 'remove', path: '/metadata/finalizers/0', old: 'f' }]);
-  assert.equal(r.record.kind, 'metadata');
+  assert.equal(r.record.kind, 'delete', 'removing the last finalizer ends the object');
   assert.equal(r.history.versions.at(-1)!.deleted, true);
   assert.equal(r.record.state_hash, undefined, 'nothing stored after the removal');
   r = apply(r.history, ev('create', obj(10, { size: 5 }, {}, 'uid-2')));
@@ -495,4 +495,79 @@ test('window edge: a replay after the predecessor left the history is identical;
   // One at 25 is: version 30 is repaired against it.
   const closer = apply(h, ev('update', obj(25, { size: 7 })));
   assert.deepEqual(closer.repairs.map((r) => [r.recordId, r.change.ops]), [[expandMutations(oldest, 'c')[0]!.mutation.recordId, [{ op: 'replace', path: '/spec/size', old: 7, new: 3 }]]]);
+});
+
+
+/** ev() with its own increasing time: writes without a resourceVersion are ordered by time, and n wraps every minute. */
+let clock = 0;
+function tev(verb: string, response: unknown, request?: unknown, over: Partial<AuditEvent> = {}): AuditEvent {
+  clock++;
+  return ev(verb, response, request, { stageTimestamp: `2026-11-30T12:${String(Math.floor(clock / 60)).padStart(2, '0')}:${String(clock % 60).padStart(2, '0')}.000000Z`, ...over });
+}
+
+test('server-side apply that creates (PATCH 201): kind create, baseline none, every leaf an add, defaults are server mutations', () => {
+  const applied = obj(1, { size: 1, mode: 'auto' }, { metadata: { managedFields: [{ manager: 'flux', operation: 'Apply' }] } });
+  const config = { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'ns' }, spec: { size: 1 } };
+  const r = apply(undefined, tev('patch', applied, config, { responseStatus: { code: 201 }, requestURI: '/apis/example.com/v1/namespaces/ns/widgets/w?fieldManager=flux&force=true' }));
+  assert.equal(r.record.kind, 'create');
+  assert.equal(r.record.baseline, 'none');
+  assert.equal(r.record.patch_type, 'apply');
+  assert.ok(r.record.ops.every((o) => o.op === 'add' && !('old' in o)));
+  assert.deepEqual(r.record.paths, ['/apiVersion', '/kind', '/metadata/name', '/metadata/namespace', '/spec/mode', '/spec/size']);
+  assert.deepEqual(r.record.server_mutations, [{ op: 'add', path: '/spec/mode', new: 'auto' }]);
+});
+
+test('JSON Patch: a failed append is resolved against the stored object; 403 without a body is a noop', () => {
+  const h = apply(undefined, tev('create', obj(1, { names: ['a', 'b'] }))).history;
+  const bad = apply(h, tev('patch', { kind: 'Status', code: 422 }, [{ op: 'test', path: '/spec/names/0', value: 'a' }, { op: 'add', path: '/spec/names/-', value: 'c' }], { responseStatus: { code: 422 } }));
+  assert.deepEqual(bad.record.ops, [{ op: 'add', path: '/spec/names/2', new: 'c' }]);
+  assert.equal(bad.record.baseline, 'known');
+  assert.equal(bad.record.kind, 'spec');
+  assert.deepEqual(bad.history.versions, h.versions, 'a failed write changes no state (it is kept only as a dependent, for repairs)');
+  const denied = apply(h, tev('patch', { kind: 'Status', code: 403 }, undefined, { responseStatus: { code: 403 } }));
+  assert.deepEqual([denied.record.kind, denied.record.ops, denied.record.baseline], ['noop', [], 'unknown']);
+});
+
+test('scale subresource: the replica change on the CR, never the Scale diffed against the object; unknown subresources touch no state', () => {
+  const h = apply(undefined, tev('create', obj(1, { replicas: 1, image: 'x' }))).history;
+  const scaleRef = { objectRef: { ...REF, subresource: 'scale' } };
+  const scaleBody = (rv: number, replicas: number) => ({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'w', namespace: 'ns', uid: 'uid-1', resourceVersion: String(rv) }, spec: { replicas }, status: { replicas: 1 } });
+  const r = apply(h, tev('update', scaleBody(2, 4), scaleBody(1, 4), scaleRef));
+  assert.deepEqual(r.record.ops, [{ op: 'replace', path: '/spec/replicas', old: 1, new: 4 }]);
+  assert.equal(r.record.kind, 'spec');
+  const next = apply(r.history, tev('patch', obj(3, { replicas: 4, image: 'y' }), { spec: { image: 'y' } }));
+  assert.deepEqual(next.record.ops, [{ op: 'replace', path: '/spec/image', old: 'x', new: 'y' }], 'the state after the scale write is the CR with its new replicas');
+  const cold = apply(undefined, tev('update', scaleBody(2, 4), scaleBody(1, 4), scaleRef));
+  assert.deepEqual([cold.record.ops, cold.record.baseline], [[{ op: 'replace', path: '/spec/replicas', new: 4 }], 'unknown']);
+  const odd = apply(h, tev('update', obj(2, { replicas: 9 }), undefined, { objectRef: { ...REF, subresource: 'approval' } }));
+  assert.deepEqual([odd.record.kind, odd.record.ops], ['noop', []]);
+  assert.deepEqual(odd.history, h);
+});
+
+test('delete answered by a Status: the uid from details, removed fields from the known state', () => {
+  const h = apply(undefined, tev('create', obj(1, { size: 1 }))).history;
+  const r = apply(h, tev('delete', { kind: 'Status', apiVersion: 'v1', status: 'Success', details: { name: 'w', kind: 'widgets', uid: 'uid-1' } }));
+  assert.equal(r.record.kind, 'delete');
+  assert.equal(r.record.baseline, 'known');
+  assert.ok(r.record.ops.some((o) => o.op === 'remove' && o.path === '/spec/size' && o.old === 1));
+  assert.equal(r.history.versions.at(-1)!.deleted, true);
+});
+
+test('one object through two served versions: apiVersion is no change', () => {
+  const h = apply(undefined, tev('create', obj(1, { size: 1 }))).history;
+  const beta = { ...obj(2, { size: 2 }), apiVersion: 'example.com/v1beta1' };
+  const r = apply(h, tev('patch', beta, { spec: { size: 2 } }, { objectRef: { ...REF, apiVersion: 'v1beta1' } }));
+  assert.deepEqual(r.record.ops, [{ op: 'replace', path: '/spec/size', old: 1, new: 2 }]);
+  assert.equal(r.record.kind, 'spec');
+  assert.deepEqual(r.record.server_mutations, []);
+});
+
+test('a write logged without bodies is recorded with no ops; the next one shows only what it shows (gap), then the history goes on', () => {
+  let r = apply(undefined, tev('create', obj(1, { size: 1, image: 'a' })));
+  r = apply(r.history, tev('patch', undefined, undefined, { level: 'Metadata' }));
+  assert.deepEqual([r.record.kind, r.record.baseline, r.record.ops, r.record.gap], ['noop', 'unknown', [], false]);
+  r = apply(r.history, tev('patch', obj(3, { size: 2, image: 'evil' }), { spec: { size: 2 } }));
+  assert.deepEqual([r.record.baseline, r.record.gap, r.record.ops], ['unknown', true, [{ op: 'replace', path: '/spec/size', new: 2 }]], 'the unseen image change is not this write\'s');
+  r = apply(r.history, tev('patch', obj(4, { size: 3, image: 'evil' }), { spec: { size: 3 } }));
+  assert.deepEqual([r.record.baseline, r.record.gap, r.record.ops], ['known', false, [{ op: 'replace', path: '/spec/size', old: 2, new: 3 }]]);
 });

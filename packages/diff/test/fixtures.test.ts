@@ -83,7 +83,9 @@ test('fixture custom resources: status subresource updates, a server-side apply,
   const status = by('b54d50ce-8a29-4753-83fa-802e8931b4ae');
   assert.equal(status.kind, 'status');
   assert.equal(status.baseline, 'unknown');
-  assert.deepEqual(status.ops, []);
+  assert.deepEqual(status.paths, ['/status']);
+  assert.equal(status.ops[0]!.op, 'replace');
+  assert.equal('old' in status.ops[0]!, false, 'old value unknown');
   // The network operator applies a ServiceMonitor (fieldManager + force=true; the policy omitted managedFields).
   const ssa = by('71f7e717-fecd-4205-82cb-fb804d9fa9f9');
   assert.equal(ssa.patch_type, 'apply');
@@ -92,9 +94,9 @@ test('fixture custom resources: status subresource updates, a server-side apply,
   assert.ok(!ssa.paths.includes('/kind') && !ssa.paths.includes('/metadata/name'), 'apply identity fields are not changes');
   assert.deepEqual(ssa.ops.find((o) => o.path === '/spec/jobLabel'), { op: 'replace', path: '/spec/jobLabel', new: 'app' });
   assert.equal(ssa.kind, 'mixed');
-  // Deleting a PrometheusRule that does not exist: a failure with nothing to show.
+  // Deleting a PrometheusRule that does not exist: a failure that changed nothing.
   const gone = by('33d43935-2991-40e1-b3cd-af00fc8b214d');
-  assert.equal(gone.kind, 'delete');
+  assert.equal(gone.kind, 'noop');
   assert.deepEqual(gone.ops, []);
   assert.equal(gone.state_hash, undefined);
 });

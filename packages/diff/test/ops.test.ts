@@ -108,18 +108,15 @@ test('diffObjects: custom ignore list (whole subtrees), sanitize drops managedFi
   assert.deepEqual(sanitize({ metadata: { name: 'n', managedFields: [{}] }, spec: {} }), { metadata: { name: 'n' }, spec: {} });
 });
 
-test('classifyKind by verb, subresource and top-level paths', () => {
-  const op = (path: string) => ({ op: 'replace' as const, path, new: 1 });
-  assert.equal(classifyKind('create', undefined, [], 'none'), 'create');
-  assert.equal(classifyKind('deletecollection', undefined, [], 'known'), 'delete');
-  assert.equal(classifyKind('update', undefined, [op('/data/x')], 'known'), 'spec');
-  assert.equal(classifyKind('update', undefined, [op('/status/x')], 'known'), 'status');
-  assert.equal(classifyKind('update', undefined, [op('/metadata/labels/x')], 'known'), 'metadata');
-  assert.equal(classifyKind('update', undefined, [op('/metadata/labels/x'), op('/spec/x')], 'known'), 'mixed');
-  assert.equal(classifyKind('update', undefined, [], 'known'), 'noop');
-  assert.equal(classifyKind('update', undefined, [], 'unknown'), 'spec');
-  assert.equal(classifyKind('update', 'status', [op('/status/x')], 'known'), 'status');
-  assert.equal(classifyKind('update', 'status', [], 'known'), 'noop');
+test('classifyKind: create/delete by what the write did to the object, else by the recorded ops\' top-level paths', () => {
+  const op = (path: string) => ({ op: 'replace' as const, path, old: 1, new: 2 });
+  assert.equal(classifyKind([], 'create'), 'create');
+  assert.equal(classifyKind([op('/metadata/finalizers')], 'delete'), 'delete');
+  assert.equal(classifyKind([op('/data/x')]), 'spec');
+  assert.equal(classifyKind([op('/status/x')]), 'status');
+  assert.equal(classifyKind([op('/metadata/labels/x')]), 'metadata');
+  assert.equal(classifyKind([op('/metadata/labels/x'), op('/spec/x')]), 'mixed');
+  assert.equal(classifyKind([]), 'noop', 'nothing shown is never claimed as a spec change');
 });
 
 test('property: the RFC 6902 form of any diff turns a into b', () => {

@@ -52,11 +52,14 @@ export function gitopsManagerOf(object: KubeObject | undefined, config: CrtrailC
 const under = (path: string, top: string) => path === top || path.startsWith(`${top}/`);
 
 /**
- * The class of a change for drift: a `mixed` write whose paths are only status and metadata (an
+ * The class of a change for drift: a `delete` whose paths are all metadata (the write removing the
+ * last finalizer) counts as metadata-only; a `mixed` write whose paths are only status and metadata (an
  * operator writing status on the main resource — Argo CD Applications have no status subresource —
  * and adding its finalizer in the same PUT) counts as metadata-only, its status part as nobody's.
  */
 function driftClass(change: { kind: string; paths?: string[] | undefined }): string {
+  // Removing the last finalizer ends the object (kind delete) but changed only metadata: judged as such.
+  if (change.kind === 'delete' && change.paths && change.paths.length > 0 && change.paths.every((p) => under(p, '/metadata'))) return 'metadata';
   if (change.kind !== 'mixed' || !change.paths) return change.kind;
   const rest = change.paths.filter((p) => !under(p, '/status'));
   if (rest.length === 0) return 'status';

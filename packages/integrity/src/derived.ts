@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, isObject, type AuditEvent, type KubeObject } from '@crtrail/audit';
 import type { CrtrailConfig } from '@crtrail/config';
-import { DEFAULT_IGNORE_PATHS, applyJsonPatch, applyMergePatch, classifyKind, diffValues, leaves, pathsOf, patchTypeOf, sanitize, toJsonPatch, type Op } from '@crtrail/diff';
+import { DEFAULT_IGNORE_PATHS, applyJsonPatch, applyMergePatch, classifyKind, diffValues, leaves, outcomeOf, pathsOf, patchTypeOf, sanitize, toJsonPatch, type Op } from '@crtrail/diff';
 import { appliesTo, classifyActor, criticalPaths, detectDrift, type ActorKind } from '@crtrail/enrich';
 import { opsText } from '@crtrail/store';
 
@@ -10,7 +10,7 @@ import { opsText } from '@crtrail/store';
  * configuration digest, so records derived by other code are reported as not checkable rather
  * than as edited.
  */
-export const DERIVATION_VERSION = 1;
+export const DERIVATION_VERSION = 2;
 
 /**
  * The parts of a validated configuration that a record's derived fields depend on: the diff's
@@ -99,6 +99,7 @@ interface StoredChange {
   critical_paths?: unknown;
   drift?: unknown;
   prev_state_hash?: unknown;
+  gap?: unknown;
 }
 
 interface RecordView {
@@ -140,14 +141,25 @@ function same(a: unknown, b: unknown): boolean {
 function expectedOps(change: StoredChange, audit: Record<string, unknown>, object: KubeObject | undefined, previous: KubeObject | undefined, ignore: readonly string[]): Op[] | undefined {
   const verb = audit.verb;
   const code = Number((audit.responseStatus as { code?: unknown } | undefined)?.code ?? 200);
+  const sub = subresourceOf(audit);
   if (code >= 400 || !object) return undefined;
-  if (change.baseline === 'none' && verb === 'create') return leaves(sanitize(object), 'add', ignore);
-  if (change.baseline !== 'known' || !previous) return undefined;
+  // A server-side apply answered 201 created the object, like a create.
+  if (change.baseline === 'none' && (verb === 'create' || (verb === 'patch' && code === 201))) return leaves(sanitize(object), 'add', ignore);
+  // A scale write answers a Scale, not the object; another subresource's write changes no state.
+  if (change.baseline !== 'known' || !previous || (sub !== undefined && sub !== 'status')) return undefined;
+  // States of one object read through two served versions differ in apiVersion: no change.
+  const same = [...ignore, '/apiVersion'];
   if (verb === 'delete' || verb === 'deletecollection') {
     const finalizers = object.metadata?.finalizers ?? [];
-    return finalizers.length === 0 ? leaves(previous, 'remove', ignore) : diffValues(previous, sanitize(object), ignore);
+    return finalizers.length === 0 ? leaves(previous, 'remove', ignore) : diffValues(previous, sanitize(object), same);
   }
-  return diffValues(previous, sanitize(object), ignore);
+  const ops = diffValues(previous, sanitize(object), same);
+  return sub === 'status' ? ops.filter((o) => o.path === '/status' || o.path.startsWith('/status/')) : ops;
+}
+
+function subresourceOf(audit: Record<string, unknown>): string | undefined {
+  const ref = isObject(audit.objectRef) ? audit.objectRef : {};
+  return typeof ref.subresource === 'string' ? ref.subresource : undefined;
 }
 
 /**
@@ -178,11 +190,17 @@ function serverMutations(
   }
   if (verb !== 'patch') return [];
   const type = change.patch_type;
-  if (!object || (type !== 'json' && type !== 'merge') || change.baseline !== 'known') return [];
+  const sub = subresourceOf(audit);
+  if (object && code === 201 && isObject(audit.requestObject)) {
+    // Server-side apply creating: the apply configuration against the stored object (`.status` is dropped on create).
+    return diffValues(sanitize(audit.requestObject as KubeObject), sanitize(object), [...ignore, '/apiVersion', '/status']);
+  }
+  if (!object || (type !== 'json' && type !== 'merge') || change.baseline !== 'known' || sub === 'scale') return [];
   if (!previous) return previousUnknown ? 'waits' : [];
   try {
     const expected = type === 'json' ? applyJsonPatch(previous, audit.requestObject as unknown[]) : applyMergePatch(previous, audit.requestObject);
-    return diffValues(expected, sanitize(object), ignore);
+    const ops = diffValues(expected, sanitize(object), [...ignore, '/apiVersion']);
+    return sub === 'status' ? ops.filter((o) => o.path === '/status' || o.path.startsWith('/status/')) : ops;
   } catch {
     return [];
   }
@@ -247,9 +265,10 @@ export function checkDerived(
   const deletes = verb === 'delete' || verb === 'deletecollection';
   if (change.baseline === 'known' && !named) out.edits.push({ field: 'crtrail.change.prev_state_hash', stored: change.prev_state_hash ?? null, recomputed: 'the state hash of its predecessor (baseline known)' });
   else if (change.baseline !== 'known' && named) out.edits.push({ field: 'crtrail.change.baseline', stored: change.baseline, recomputed: 'known' });
-  else if (change.baseline === 'none' && verb !== 'create') out.edits.push({ field: 'crtrail.change.baseline', stored: 'none', recomputed: 'unknown' });
-  else if (change.baseline === 'unknown' && !deletes && ops.some((o) => isObject(o) && 'old' in o)) out.edits.push({ field: 'crtrail.change.baseline', stored: 'unknown', recomputed: 'known (its ops carry old values)' });
-  compare('kind', change.kind, classifyKind(verb, subresource, ops, String(change.baseline)));
+  else if (change.baseline === 'none' && verb !== 'create' && !(verb === 'patch' && code === 201)) out.edits.push({ field: 'crtrail.change.baseline', stored: 'none', recomputed: 'unknown' });
+  // After a gap (`gap: true`) a full body is compared with the last state seen: old values, baseline unknown.
+  else if (change.baseline === 'unknown' && !deletes && change.gap !== true && ops.some((o) => isObject(o) && 'old' in o)) out.edits.push({ field: 'crtrail.change.baseline', stored: 'unknown', recomputed: 'known (its ops carry old values)' });
+  compare('kind', change.kind, classifyKind(ops, outcomeOf({ verb, code, subresource, response: audit.responseObject }, ops)));
   if (verb === 'patch') compare('patch_type', change.patch_type ?? null, patchTypeOf(event, object) ?? null);
 
   // The enricher's fields: they depend on the configuration too.
@@ -304,7 +323,7 @@ export function checkDerived(
   // change the result (a GitOps write, a status write, the new state managed anyway…), it is not needed.
   const storedKind = typeof storedActor.kind === 'string' ? (storedActor.kind as ActorKind) : actor.kind;
   const driftActor = { kind: storedKind, name: String(storedActor.name ?? actor.name), tool: String(storedActor.tool ?? actor.tool) };
-  const driftChange = { kind: String(change.kind), dry_run: change.dry_run === true };
+  const driftChange = { kind: String(change.kind), dry_run: change.dry_run === true, paths };
   const succeeded = code < 400;
   const drift = (prev: KubeObject | undefined, next: KubeObject | undefined): boolean => detectDrift(prev, next, driftActor, driftChange, succeeded, config);
   const managed: KubeObject = { metadata: { labels: { 'argocd.argoproj.io/instance': '?' } } };

@@ -99,6 +99,8 @@ export function checkOps(record: ChainedRecord & { crtrail?: { change?: { ops?: 
   const audit = record.kubernetes?.audit;
   if (!isObject(audit) || record.event?.outcome !== 'success') return undefined;
   if (audit.verb === 'delete' || audit.verb === 'deletecollection') return undefined;
+  // A scale write answers an autoscaling/v1 Scale (replicas omitted when 0), not the object its ops describe.
+  if (isObject(audit.objectRef) && audit.objectRef.subresource === 'scale') return undefined;
   const response = audit.responseObject;
   if (!isObject(response) || response.kind === 'Status') return undefined;
   const ops = (record.crtrail?.change as { ops?: unknown } | undefined)?.ops;

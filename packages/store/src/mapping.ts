@@ -92,6 +92,7 @@ export const recordMapping: estypes.MappingTypeMapping = {
             critical: bool,
             critical_paths: keyword,
             dry_run: bool,
+            gap: bool,
             drift: bool,
             noise: keyword,
             state_hash: keyword,

@@ -17,6 +17,8 @@ export interface RecordChange {
   kind: string;
   baseline: 'known' | 'unknown' | 'none';
   dry_run: boolean;
+  /** Diffed across a write logged without bodies (its result unseen). */
+  gap?: boolean;
   patch_type?: string | undefined;
   critical?: boolean;
   critical_paths?: string[];
@@ -98,7 +100,10 @@ export function buildRecord(input: RecordInput): Record<string, unknown> {
   const code = responseCode(event);
   const name = ref.name ?? meta.name;
   const namespace = ref.namespace ?? meta.namespace;
-  const uid = meta.uid ?? ref.uid;
+  // A DELETE answered by a Status names the removed object's uid in its details.
+  const response = event.responseObject as { kind?: unknown; details?: { uid?: unknown } } | undefined;
+  const statusUid = response?.kind === 'Status' && typeof response.details?.uid === 'string' ? response.details.uid : undefined;
+  const uid = meta.uid ?? ref.uid ?? statusUid;
   const objectRef: Record<string, unknown> = {
     apiGroup: ref.apiGroup ?? '',
     apiVersion: versionOf(event, object),

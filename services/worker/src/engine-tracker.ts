@@ -118,7 +118,7 @@ export function createEngineTracker(options: EngineTrackerOptions): ChangeTracke
                     meta: repair.subject.meta,
                     verb: repair.subject.verb,
                     dryRun: roleOf(repair.subject) === 'dry-run',
-                    failed: roleOf(repair.subject) === 'failed-update',
+                    failed: roleOf(repair.subject) === 'failed-update' || roleOf(repair.subject) === 'failed',
                     group: g.key.group,
                     resource: g.key.resource,
                   });

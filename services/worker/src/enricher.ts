@@ -29,7 +29,8 @@ export function createEnricher(config: CrtrailConfig): Enricher {
   enrich.repair = (r) => {
     // Histories written before the actor came from the request still hold the old classification; it is what the record shows.
     const actor = r.meta?.actor as RecordActor | undefined;
-    const critical = criticalPaths({ group: r.group, resource: r.resource, kind: kindOf(r.object) }, r.change.paths, config);
+    // A failed write's subject is only its request: the kind comes from the state it was diffed against, as when first enriched.
+    const critical = criticalPaths({ group: r.group, resource: r.resource, kind: kindOf(r.object) ?? kindOf(r.previous) }, r.change.paths, config);
     const change = { kind: r.change.kind, dry_run: r.dryRun, paths: r.change.paths };
     const drift = actor ? detectDrift(r.previous, r.object, actor, change, !r.failed, config) : false;
     return { critical: critical.length > 0, critical_paths: critical, drift };

@@ -101,7 +101,7 @@ function limitArg(value: string): number {
   return n;
 }
 
-type ChangesOptions = RecordFilters & { limit: number; all?: boolean; json?: boolean; wide?: boolean; timeline?: boolean };
+type ChangesOptions = RecordFilters & { limit: number; all?: boolean; json?: boolean; format: 'text' | 'json'; wide?: boolean; timeline?: boolean };
 
 /** Records matching `query`, `limit` at most, in pages (search_after) so any limit works. */
 export async function* records(
@@ -146,8 +146,13 @@ export function registerChanges(program: Command): void {
     .option('--limit <n>', 'records to show', limitArg, 100)
     .option('--all', 'every matching record (no --limit)')
     .option('--wide', 'values in full (default: cut at 80 characters, hashes shortened)')
-    .option('--json', 'one JSON record per line (with its _id)')
+    .option('--format <format>', 'text (for people) or json (one JSON record per line, with its _id), as `export --format`', (v) => {
+      if (v !== 'text' && v !== 'json') throw new InvalidArgumentError('expected text or json');
+      return v;
+    }, 'text')
+    .option('--json', 'the same as --format json')
     .action(async (opts: ChangesOptions) => {
+      const asJson = opts.json === true || opts.format === 'json';
       if (opts.timeline && !opts.name) throw new Error('--timeline needs --name (the object whose history to show)');
       const env = loadEnv();
       const es = createEsClient(esConnectionFromEnv(env));
@@ -160,7 +165,7 @@ export function registerChanges(program: Command): void {
         for await (const hit of records(es, indexNames(env.CRTRAIL_INDEX_PREFIX).alias, query, opts.timeline ? 'asc' : 'desc', limit, (n) => (total = n))) {
           if (!hit._source) continue;
           shown++;
-          if (opts.json) process.stdout.write(`${JSON.stringify({ _id: hit._id, ...hit._source })}\n`);
+          if (asJson) process.stdout.write(`${JSON.stringify({ _id: hit._id, ...hit._source })}\n`);
           else for (const line of formatChange(hit._source, { colour, wide: opts.wide, ...(hit._id ? { id: hit._id } : {}) })) process.stdout.write(`${line}\n`);
         }
       } catch (err) {
