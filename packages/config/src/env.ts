@@ -62,6 +62,7 @@ export const envSchema = z
     // kubeconfig instead of the address the webhook listens on.
     CRTRAIL_PUBLIC_URL: url.optional(),
     // `crtrail kibana setup`: where to import the saved objects, and as whom (basic auth or an API key).
+    // Alerts link to the record and the object's timeline in Discover under CRTRAIL_KIBANA_URL too.
     CRTRAIL_KIBANA_URL: url.optional(),
     CRTRAIL_KIBANA_USERNAME: z.string().optional(),
     CRTRAIL_KIBANA_PASSWORD: z.string().optional(),

@@ -59,7 +59,8 @@ function merge(defaults: ConfigInput, user: ConfigInput): ConfigInput {
       paths: cat(defaults.redaction?.paths, user.redaction?.paths),
       secretLikeKinds: cat(defaults.redaction?.secretLikeKinds, user.redaction?.secretLikeKinds),
     },
-    alerts: { sinks: cat(defaults.alerts?.sinks, user.alerts?.sinks) },
+    // Scalars (windows, limits, default_rules) are the user's; rules and sinks append.
+    alerts: { ...defaults.alerts, ...user.alerts, rules: cat(defaults.alerts?.rules, user.alerts?.rules), sinks: cat(defaults.alerts?.sinks, user.alerts?.sinks) },
   };
 }
 

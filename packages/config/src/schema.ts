@@ -38,6 +38,81 @@ export function pathToPointer(path: string): string {
     .join('/')}`;
 }
 
+/** Names of the built-in alert rules (`alerts.default_rules`). */
+export const DEFAULT_ALERT_RULES = ['critical-change', 'gitops-drift', 'failed-critical-attempt', 'critical-delete'] as const;
+
+const ruleName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, . _ - (max 63)');
+
+/** A custom alert rule: every condition given must hold (an absent one matches anything). */
+const alertRule = z
+  .object({
+    name: ruleName,
+    description: z.string().optional(),
+    group: z.string().optional(),
+    kind: z.string().optional(),
+    resource: z.string().optional(),
+    namespace: regex.optional(),
+    /** Fires when a changed path is, or is inside, or contains one of these. */
+    paths: z.array(fieldPath.transform(pathToPointer)).min(1).optional(),
+    actor_kinds: z.array(z.enum(['human', 'serviceaccount', 'controller', 'gitops', 'system', 'unknown'])).min(1).optional(),
+    /** Actor names (regex). */
+    actor: regex.optional(),
+    verbs: z.array(z.enum(['create', 'update', 'patch', 'delete', 'deletecollection'])).min(1).optional(),
+    outcome: z.enum(['success', 'failure']).optional(),
+    critical: z.boolean().optional(),
+    drift: z.boolean().optional(),
+  })
+  .strict();
+
+const alertSink = z
+  .object({
+    type: z.enum(['webhook', 'slack', 'alertmanager']),
+    url: z.string().url(),
+    /** Names the sink in job ids, dedupe markers and metrics; default `<type>-<8 hex of the url>`. */
+    name: ruleName.optional(),
+    /** true: only what the rules fire; false: every recorded change besides (a `change` rule). */
+    critical_only: z.boolean().default(true),
+    /** Only these rules reach this sink (default: all). */
+    rules: z.array(ruleName).min(1).optional(),
+  })
+  .strict();
+
+const alertsSchema = z
+  .object({
+    /** The built-in rules (critical changes, GitOps drift, failed attempts on critical objects, deletes of critical objects). */
+    default_rules: z.boolean().default(true),
+    rules: z.array(alertRule).default([]),
+    sinks: z.array(alertSink).default([]),
+    /** Per sink and object: the first alert goes at once, later ones within this many seconds become one message with a count (0: no grouping). */
+    group_window_seconds: z.number().int().min(0).max(86_400).default(60),
+    /** Messages sent per second at most, over all sinks (Slack takes about one a second per webhook). */
+    rate_limit_per_second: z.number().int().min(1).max(1000).default(10),
+    /** Attempts of one message before it is dead-lettered (the failed set of `<prefix>-alerts`). */
+    attempts: z.number().int().min(1).max(100).default(8),
+  })
+  .strict()
+  .superRefine((alerts, ctx) => {
+    const names = new Set<string>(alerts.default_rules ? [...DEFAULT_ALERT_RULES, 'change'] : ['change']);
+    alerts.rules.forEach((r, i) => {
+      if (names.has(r.name)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `rule name "${r.name}" is already taken` });
+      names.add(r.name);
+    });
+    const sinks = new Set<string>();
+    alerts.sinks.forEach((s, i) => {
+      for (const [j, r] of (s.rules ?? []).entries()) {
+        if (!names.has(r)) ctx.addIssue({ code: 'custom', path: ['sinks', i, 'rules', j], message: `no alert rule named "${r}" (known: ${[...names].join(', ')})` });
+      }
+      if (s.name !== undefined) {
+        if (sinks.has(s.name)) ctx.addIssue({ code: 'custom', path: ['sinks', i, 'name'], message: `sink name "${s.name}" is already taken` });
+        sinks.add(s.name);
+      }
+    });
+  })
+  .default({});
+
+export type AlertRuleConfig = z.infer<typeof alertRule>;
+export type AlertSinkConfig = z.infer<typeof alertSink>;
+
 export const configSchema = z
   .object({
     filter: z
@@ -76,12 +151,7 @@ export const configSchema = z
       })
       .strict()
       .default({}),
-    alerts: z
-      .object({
-        sinks: z.array(z.object({ type: z.enum(['webhook', 'slack']), url: z.string().url(), critical_only: z.boolean().default(true) }).strict()).default([]),
-      })
-      .strict()
-      .default({}),
+    alerts: alertsSchema,
   })
   .strict();
 

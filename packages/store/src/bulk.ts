@@ -27,6 +27,8 @@ export interface BulkRejection {
 
 export interface BulkStats {
   created: number;
+  /** Ids of the records this call created (not the duplicates): what may be alerted on. */
+  createdIds: string[];
   duplicates: number;
   updated: number;
   retries: number;
@@ -94,7 +96,7 @@ export async function bulkWrite(
   refresh: boolean | 'wait_for' = false,
   locator?: RecordLocator,
 ): Promise<BulkStats> {
-  const stats: BulkStats = { created: 0, duplicates: 0, updated: 0, retries: 0, rejected: [] };
+  const stats: BulkStats = { created: 0, createdIds: [], duplicates: 0, updated: 0, retries: 0, rejected: [] };
   let todo = actions;
   if (locator) {
     const found = await locator.findInOlder(actions.map((a) => a.id));
@@ -118,8 +120,10 @@ export async function bulkWrite(
         const result = item.create ?? item.update ?? item.index;
         const status = result?.status ?? 500;
         if (status < 300) {
-          if (action.kind === 'create') stats.created++;
-          else stats.updated++;
+          if (action.kind === 'create') {
+            stats.created++;
+            stats.createdIds.push(action.id);
+          } else stats.updated++;
         } else if (status === 409 && action.kind === 'create') {
           stats.duplicates++;
         } else if (isRetryable(status) && attempt + 1 < BULK_RETRY.maxAttempts) {

@@ -10,3 +10,4 @@ export * from './history-store.js';
 export * from './enricher.js';
 export * from './failed-batches.js';
 export * from './salt-guard.js';
+export { alertQueueName, createAlerting, SENT_MARKER_TTL_SECONDS, type AlertJob, type Alerting, type AlertingOptions, type AlertMetrics } from './alerts.js';

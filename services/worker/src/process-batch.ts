@@ -32,6 +32,8 @@ export interface BatchDeps {
   filter?: FilterOptions;
   metrics?: WorkerMetrics;
   log?: Logger;
+  /** Alerts on the records this batch created (after they are stored); absent: no alerts configured. */
+  alerts?: { enqueue(cluster: string, records: ReadonlyArray<{ id: string; doc: Record<string, unknown> }>): Promise<void> };
   /** `wait_for` makes records searchable before the job completes (tests, replays); off for throughput. */
   refresh?: boolean | 'wait_for';
 }
@@ -189,6 +191,11 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
     deps.metrics?.records.inc({ result: 'duplicate' }, stats.duplicates);
     deps.metrics?.records.inc({ result: 'repaired' }, stats.updated);
     deps.metrics?.bulkRetries.inc(stats.retries);
+    // Only what this write created: a replay (409) or a repair never alerts again.
+    if (deps.alerts && stats.createdIds.length > 0) {
+      const created = new Set(stats.createdIds);
+      await deps.alerts.enqueue(job.cluster, fresh.filter((c) => created.has(c.id)));
+    }
     // A repair of a record that is not in Elasticsearch yet (its own job crashed before writing and
     // will be retried against the repaired history) is not an error worth a dead letter.
     const rejected = stats.rejected.filter((r) => !(r.action.kind === 'update' && r.status === 404));

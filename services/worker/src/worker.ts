@@ -16,6 +16,7 @@ import { checkRedactionSalt, watchRedactionSalt } from './salt-guard.js';
 import type { ChangeTracker } from './tracker.js';
 import { DEFAULT_IGNORE_PATHS } from '@crtrail/diff';
 import { loadConfig, type CrtrailConfig } from '@crtrail/config';
+import { createAlerting } from './alerts.js';
 
 /** How often a worker checks the rollover conditions when ILM is absent. */
 const ROLLOVER_CHECK_MS = 60_000;
@@ -129,6 +130,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       onPoison: (cluster, poisoned) => deadLetterEvents({ redis, prefix, metrics }, cluster, poisoned),
       storedStates: (keys) => latestStoredStates(es, alias, keys),
     });
+  // Alerts only when a sink is configured: their queue and consumer share this Redis connection.
+  const alerts = config.alerts.sinks.length > 0 ? await createAlerting({ redis, prefix, config, kibanaUrl: env.CRTRAIL_KIBANA_URL, registry: metrics.registry, log }) : undefined;
   const locator = new RecordLocator(es, alias);
   const deps = {
     es,
@@ -144,6 +147,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     metrics,
     log,
     refresh: options.refresh ?? false,
+    ...(alerts ? { alerts } : {}),
   };
   const worker = new Worker<BatchJob, BatchResult>(
     queueName(env.CRTRAIL_INDEX_PREFIX),
@@ -230,6 +234,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       await worker.close();
       await queue.close();
       await tracker.close?.();
+      await alerts?.close();
       server?.close();
       await es.close();
       // QUIT lets replies still on their way arrive; a plain disconnect rejected them (unhandled).
