@@ -7,6 +7,7 @@ import { runCli } from './helpers/cli.js';
 
 const CLUSTER = 'critical-kind';
 let n = 0;
+let prefixOfIds = 'ck';
 const at = (s: number) => `2026-11-05T10:00:${String(s).padStart(2, '0')}.000000Z`;
 
 /** A write as a v1.29 apiserver audits it at RequestResponse. */
@@ -14,7 +15,7 @@ function write(verb: string, ref: Record<string, string>, code: number, second: 
   n++;
   return {
     level: 'RequestResponse',
-    auditID: `ck-${n}`,
+    auditID: `${prefixOfIds}-${n}`,
     stage: 'ResponseComplete',
     requestURI: `/apis/${ref.apiGroup}/${ref.apiVersion}/namespaces/${ref.namespace ?? ''}/${ref.resource}/${ref.name ?? ''}`,
     verb,
@@ -50,7 +51,16 @@ describe('critical from the objectRef (issue 19, item 10): the rule follows the 
   });
   after(async () => p?.close());
 
-  test('a delete answered with a Status, and a refused patch, of objects crtrail never saw are critical through the kind their CRD taught', async () => {
+  for (const [label, order] of [
+    ['in order, one batch', 'ordered'],
+    ['shuffled: the writes before the CRDs in the same batch', 'reversed'],
+    ['as two apiservers deliver it: the CRDs in one batch, the writes in another', 'split'],
+  ] as const) {
+  test(`${label}: a delete answered with a Status, and a refused patch, of objects crtrail never saw are critical through the kind their CRD taught`, async () => {
+    const cluster = `${CLUSTER}-${order}`;
+    const base = `ck-${order}`;
+    n = 0;
+    prefixOfIds = base;
     const policyRef = { apiGroup: 'security.istio.io', apiVersion: 'v1', resource: 'authorizationpolicies', namespace: 'payments', name: 'deny-all' };
     const appRef = { apiGroup: 'argoproj.io', apiVersion: 'v1alpha1', resource: 'applications', namespace: 'argocd', name: 'checkout' };
     const events = [
@@ -61,22 +71,28 @@ describe('critical from the objectRef (issue 19, item 10): the rule follows the 
       // Refused by an admission policy: the request's change of spec.project is logged, the answer a Status.
       write('patch', appRef, 422, 4, { request: { spec: { project: 'default' } }, response: status(422, 'Invalid', { name: 'checkout', group: 'argoproj.io', kind: 'applications' }) }, 'mallory@example.com'),
     ];
-    const res = await fetch(`${p.url}/audit/${CLUSTER}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eventList(events) });
-    assert.equal(res.status, 200, await res.text());
+    const [crds, writes] = [events.slice(0, 2), events.slice(2)];
+    const batches = order === 'ordered' ? [events] : order === 'reversed' ? [[...writes].reverse().concat(crds)] : [crds, writes];
+    for (const batch of batches) {
+      const res = await fetch(`${p.url}/audit/${cluster}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eventList(batch) });
+      assert.equal(res.status, 200, await res.text());
+    }
     await p.idle();
-    const docs = await p.search({ term: { 'orchestrator.cluster.name': CLUSTER } });
-    const del = docs.find((d) => d._source.event.id === 'ck-3')!._source;
+    const docs = await p.search({ term: { 'orchestrator.cluster.name': cluster } });
+    const id = (k: number) => `${base}-${k}`;
+    const del = docs.find((d) => d._source.event.id === id(3))!._source;
     assert.equal(del.crtrail.object.kind, 'AuthorizationPolicy', 'the kind from the CRD, not Status');
     assert.equal(del.crtrail.change.critical, true, 'deleting a critical object is critical');
     assert.deepEqual(del.crtrail.change.critical_paths, ['/spec']);
-    const denied = docs.find((d) => d._source.event.id === 'ck-4')!._source;
+    const denied = docs.find((d) => d._source.event.id === id(4))!._source;
     assert.equal(denied.event.outcome, 'failure');
     assert.equal(denied.crtrail.object.kind, 'Application');
     assert.ok(denied.crtrail.change.paths.includes('/spec/project'), JSON.stringify(denied.crtrail.change));
     assert.equal(denied.crtrail.change.critical, true, 'a refused change of spec.project is a critical attempt');
     assert.deepEqual(denied.crtrail.change.critical_paths, ['/spec/project']);
     // The recorded kinds and critical flags are what verify recomputes.
-    const verify = await runCli(['verify', '--cluster', CLUSTER], { CRTRAIL_ES_URL: p.env.CRTRAIL_ES_URL, CRTRAIL_INDEX_PREFIX: p.prefix, CRTRAIL_REDIS_URL: p.env.CRTRAIL_REDIS_URL });
+    const verify = await runCli(['verify', '--cluster', cluster], { CRTRAIL_ES_URL: p.env.CRTRAIL_ES_URL, CRTRAIL_INDEX_PREFIX: p.prefix, CRTRAIL_REDIS_URL: p.env.CRTRAIL_REDIS_URL });
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   });
+  }
 });
