@@ -82,6 +82,13 @@ export async function sealChain(
   throw new Error(`could not advance the hash chain of cluster ${cluster}: too much contention`);
 }
 
+/** Which of `ids` still have a pending link: sealed by an attempt whose write was never confirmed. */
+export async function pendingLinks(redis: Redis, prefix: string, cluster: string, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const links = await redis.hmget(chainPendingKey(prefix, cluster), ...ids);
+  return new Set(ids.filter((_, i) => links[i] !== null));
+}
+
 /** The records' writes have been answered (stored, duplicate or dead-lettered with their links): forget the pending links. */
 export async function confirmChain(redis: Redis, prefix: string, cluster: string, ids: string[]): Promise<void> {
   if (ids.length > 0) await redis.hdel(chainPendingKey(prefix, cluster), ...ids);

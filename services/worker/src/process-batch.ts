@@ -5,7 +5,7 @@ import type { AuditEvent } from '@crtrail/audit';
 import { classifyEvent, type FilterOptions } from '@crtrail/filter';
 import type { BatchJob } from '@crtrail/queue';
 import { buildRecord, bulkWrite, indexNames, opsText, RecordLocator, type BulkAction, type BulkRejection } from '@crtrail/store';
-import { confirmChain, sealChain, storedChainHead } from './chain.js';
+import { confirmChain, pendingLinks, sealChain, storedChainHead } from './chain.js';
 import { configDigest } from '@crtrail/integrity';
 import { stateHash } from '@crtrail/diff';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -165,6 +165,9 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
     const locator = deps.locator ?? new RecordLocator(deps.es, alias);
     const existing = await locator.findExisting(creates.map((c) => c.id));
     const fresh = creates.filter((c) => !existing.has(c.id));
+    // Stored by an attempt that then crashed before it confirmed its links — so before it enqueued
+    // their alerts, which come between the write and the confirmation: they are alerted now.
+    const unconfirmed = deps.alerts ? await pendingLinks(deps.redis, deps.prefix, job.cluster, [...existing.keys()]) : new Set<string>();
     await sealChain(deps.redis, deps.prefix, job.cluster, fresh, () => storedChainHead(deps.es, alias, job.cluster));
     result.duplicates += creates.length - fresh.length;
     deps.metrics?.records.inc({ result: 'duplicate' }, creates.length - fresh.length);
@@ -181,6 +184,12 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
     result.mutations += out.records.length;
     // The locator's second look only matters for repairs (which backing index holds the record).
     const stats = actions.length > 0 ? await timedBulk(deps, alias, actions, out.repairs.length > 0 ? locator : undefined) : undefined;
+    // Alerts on what this write created (a replay's 409 or a repair never alerts again), and on what
+    // an earlier attempt stored but never got to alert; enqueued before the links are confirmed, so a
+    // crash in between leaves them pending and the retry alerts them (the alert queue dedupes by record).
+    const created = new Set(stats?.createdIds ?? []);
+    const toAlert = creates.filter((c) => created.has(c.id) || unconfirmed.has(c.id));
+    if (deps.alerts && toAlert.length > 0) await deps.alerts.enqueue(job.cluster, toAlert);
     // Stored, duplicate or dead-lettered (the dead letter keeps its links): the pending links are done with.
     await confirmChain(deps.redis, deps.prefix, job.cluster, creates.map((c) => c.id));
     if (!stats) return;
@@ -191,11 +200,6 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
     deps.metrics?.records.inc({ result: 'duplicate' }, stats.duplicates);
     deps.metrics?.records.inc({ result: 'repaired' }, stats.updated);
     deps.metrics?.bulkRetries.inc(stats.retries);
-    // Only what this write created: a replay (409) or a repair never alerts again.
-    if (deps.alerts && stats.createdIds.length > 0) {
-      const created = new Set(stats.createdIds);
-      await deps.alerts.enqueue(job.cluster, fresh.filter((c) => created.has(c.id)));
-    }
     // A repair of a record that is not in Elasticsearch yet (its own job crashed before writing and
     // will be retried against the repaired history) is not an error worth a dead letter.
     const rejected = stats.rejected.filter((r) => !(r.action.kind === 'update' && r.status === 404));
