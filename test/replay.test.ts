@@ -1,24 +1,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { uniquePrefix } from '@crtrail/testkit';
+import { freePort, uniquePrefix } from '@crtrail/testkit';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { runCli } from './helpers/cli.js';
 import { orderedEvents } from './fixtures/lifecycle.js';
 import { validateEvent } from '@crtrail/audit';
 import { demoStory } from '../services/cli/src/demo-story.js';
 
-/** A port nothing listens on (taken, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 describe('replay: fails fast, names bad lines, waits for records', () => {
   let p: Pipeline;
@@ -35,7 +26,7 @@ describe('replay: fails fast, names bad lines, waits for records', () => {
   test('an unreachable webhook stops the replay at once, naming the cause and --url', async () => {
     const file = join(dir, 'one.ndjson');
     writeFileSync(file, `${JSON.stringify(orderedEvents()[0])}\n`);
-    const port = await closedPort();
+    const port = await freePort();
     const run = await runCli(['replay', file, '--url', `http://127.0.0.1:${port}`]);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /ECONNREFUSED/);

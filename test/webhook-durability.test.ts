@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { loadEnv } from '@crtrail/config';
 import { createBatchQueue, JOB_BOUNDS, redisPersistence, type BatchJob } from '@crtrail/queue';
 import { ensureRedis, pingRedis, repoRoot, startRedisServer, type Managed } from '@crtrail/stack';
-import { deleteRedisPrefix, eventually, testRedis, testRedisUrl, uniquePrefix } from '@crtrail/testkit';
+import { deleteRedisPrefix, eventually, freePort, testRedis, testRedisUrl, uniquePrefix } from '@crtrail/testkit';
 import { buildWebhook, startWebhook, type RunningWebhook } from '@crtrail/webhook';
 import { eventList } from './helpers/events.js';
 import { withWebhook } from './helpers/webhook.js';
@@ -40,15 +40,6 @@ const event = (i: number, pad = 0) => ({
 const post = (url: string, body: string | Buffer, headers: Record<string, string> = {}) =>
   fetch(`${url}/audit/c1`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
 
-function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => r(port));
-    });
-  });
-}
 
 /** A throw-away redis-server of this test's own (data dir in a temp folder, removed after). */
 async function ownRedis(opts: { persistent?: boolean; args?: string[] } = {}): Promise<{ url: string; port: number; server: Managed; dir: string; stop(): Promise<void> }> {

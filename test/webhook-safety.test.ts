@@ -1,10 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import { createServer } from 'node:net';
 import { loadEnv } from '@crtrail/config';
 import { startRedisServer } from '@crtrail/stack';
-import { cleanupPrefix, testEs, testRedis, testRedisUrl, uniquePrefix } from '@crtrail/testkit';
+import { cleanupPrefix, freePort, testEs, testRedis, testRedisUrl, uniquePrefix } from '@crtrail/testkit';
 import { startWebhook, type RunningWebhook } from '@crtrail/webhook';
 import { eventList } from './helpers/events.js';
 import { withWebhook } from './helpers/webhook.js';
@@ -18,15 +17,6 @@ const event = (i: number) => ({
 const post = (hook: RunningWebhook, body: string | Buffer, headers: Record<string, string> = {}) =>
   fetch(`${hook.url}/audit/c1`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
 
-function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => r(port));
-    });
-  });
-}
 
 describe('webhook safety on a real server with real Redis', () => {
   test('gzip bodies are accepted; a gzip bomb is a 413; unknown encodings a 415; deep nesting a 400; over the limit a 413', async () => {
