@@ -94,8 +94,10 @@ describe('worker durability', () => {
   test('a worker killed (kill -9) twice during the same job: every record indexed exactly once', async (t) => {
     const prefix = newPrefix('kill');
     const cluster = 'kill';
-    // One big job (8,000 events, ~400 custom-resource writes): larger than the webhook's jobs, it must still work.
-    const w = generateWorkload(20, 1616);
+    // One big job (16,000 events, ~800 custom-resource writes): larger than the webhook's jobs, it must
+    // still work — and long enough that its retry, which skips the records already stored, is still
+    // running when the second kill comes on an idle machine.
+    const w = generateWorkload(40, 1616);
     const events = w.bodies.flatMap((b) => JSON.parse(b.body).items as AuditEvent[]);
     const env = { ...cliEnv(prefix), CRTRAIL_PORT: '0', CRTRAIL_WORKER_PORT: '0', CRTRAIL_WORKER_LOCK_MS: '5000', CRTRAIL_LOG_LEVEL: 'info', CRTRAIL_WORKER_NICE: '0' };
     const queue = createBatchQueue(prefix, redis) as Queue<BatchJob>;
@@ -113,7 +115,7 @@ describe('worker durability', () => {
           const n = (await records(prefix, cluster)).length;
           return kill === 1 ? (n > 0 ? true : undefined) : true;
         }, 120_000, `the job active with records written (kill ${kill})`);
-        if (kill === 2) await new Promise((r) => setTimeout(r, 1_000));
+        // Kill 2 comes as soon as the retry is active in the new worker: it is a stall of the same job.
         assert.notEqual(await (await queue.getJob(job.id!))!.getState(), 'completed', `the job is still in progress at kill ${kill}`);
         assert.ok((await records(prefix, cluster)).length < w.crWrites, 'killed before all its records were written');
         worker.child.kill('SIGKILL');
