@@ -1,4 +1,4 @@
-import type { CrtrailConfig } from '@crtrail/config';
+import { pathToPointer, type CrtrailConfig } from '@crtrail/config';
 
 export interface ObjectTarget {
   group: string;
@@ -42,11 +42,6 @@ export function criticalPaths(target: ObjectTarget, changedPaths: string[], conf
   });
 }
 
-/** A pointer for a config path (dot path or pointer), as records write paths. */
-function toPointer(path: string): string {
-  return `/${dotPathSegments(path).map((s) => s.replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`;
-}
-
 /**
  * The critical paths of a change: the changed paths that touch a critical field of this kind of
  * object — and for a delete of an object some critical rule covers, those fields themselves when no
@@ -56,7 +51,7 @@ function toPointer(path: string): string {
 export function criticalFor(target: ObjectTarget, change: { kind: string; paths: string[] }, config: CrtrailConfig): string[] {
   const hit = criticalPaths(target, change.paths, config);
   if (change.kind !== 'delete' || hit.length > 0) return hit;
-  return [...new Set(config.critical.filter((r) => appliesTo(r, target)).flatMap((r) => r.paths.map(toPointer)))];
+  return [...new Set(config.critical.filter((r) => appliesTo(r, target)).flatMap((r) => r.paths.map(pathToPointer)))];
 }
 
 /**
