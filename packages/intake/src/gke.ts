@@ -16,7 +16,7 @@ import type { ExportRead, Rejected, Skipped } from './result.js';
  * authorizationInfo[] {permission, resource, granted}, requestMetadata {callerIp,
  * callerSuppliedUserAgent}, status (google.rpc.Status), and request / response (protobuf Structs
  * tagged with `@type`) when the audit policy logged them. Protobuf JSON omits default values:
- * `granted: false`, `status.code: 0` and `operation.last: false` arrive as absent fields.
+ * `granted: false` and `status.code: 0` arrive as absent fields.
  */
 
 /** `protoPayload['@type']` of an audit entry. */
@@ -189,9 +189,10 @@ export function gkeEventOfEntry(entry: unknown, where = 'entry'): { event: Audit
   const auth = isObject(payload.authenticationInfo) ? payload.authenticationInfo : {};
   const username = typeof auth.principalEmail === 'string' ? auth.principalEmail : typeof auth.principalSubject === 'string' ? auth.principalSubject : undefined;
   const meta = isObject(payload.requestMetadata) ? payload.requestMetadata : {};
-  // Only a long-running request (watch, exec) has an entry before its last; protobuf JSON omits `last: false`.
-  const operation = isObject(entry.operation) ? entry.operation : undefined;
-  const stage = operation && !isTrue(operation.last) ? 'ResponseStarted' : 'ResponseComplete';
+  // One entry per request, written when it completed. `operation.first` / `last` cannot tell a
+  // stage: a documented single entry of a finished get carries `first: true` and no `last`, and
+  // reading that as ResponseStarted would make the filter drop every such write.
+  const stage = 'ResponseComplete';
   const time = entry.timestamp;
 
   const labels = stringMap(entry.labels);

@@ -127,12 +127,13 @@ test('resourceName: namespaced, cluster-scoped, the namespace object itself, col
   assert.equal(requestUriOf({ apiGroup: '', apiVersion: 'v1', resource: 'pods', namespace: 'a', name: 'p', subresource: 'exec' }, 'create'), '/api/v1/namespaces/a/pods/p/exec');
 });
 
-test('what the entry leaves out is read by protobuf JSON rules: absent granted is a denial, absent last an unfinished request', () => {
+test('what the entry leaves out is read by protobuf JSON rules: absent granted is a denial; operation first/last never change the stage', () => {
   const [entry] = ndjson<Entry>('gke-entries-metadata.ndjson').slice(1);
   const denied = { ...entry!, labels: {}, protoPayload: { ...entry!.protoPayload, authorizationInfo: [{ permission: 'x', resource: 'y' }] } };
   assert.equal(convert(denied).annotations?.['authorization.k8s.io/decision'], 'forbid');
-  const started = { ...entry!, operation: { id: 'o', producer: 'k8s.io', first: true } };
-  assert.equal(convert(started).stage, 'ResponseStarted');
+  // As in the documented entry: `first: true` without `last` on a request that completed.
+  const firstOnly = { ...entry!, operation: { id: 'o', producer: 'k8s.io', first: true } };
+  assert.equal(convert(firstOnly).stage, 'ResponseComplete');
   const noop = { ...entry!, operation: undefined };
   assert.equal(convert(noop).stage, 'ResponseComplete');
   const unknown = { ...entry!, protoPayload: { ...entry!.protoPayload, status: { code: 42 } } };
