@@ -93,27 +93,36 @@ export function readAksExport(content: Uint8Array | string, maxInflatedBytes = D
       rejected.push({ where, reason: err.message });
     }
   };
-  const trimmed = text.trimStart();
-  // A `{"records": [...]}` file is one JSON document over many lines; JSON Lines has a record per line.
-  if (trimmed.startsWith('{') && /^\{\s*"records"\s*:/.test(trimmed)) {
-    const body = parseJson(text, 'file');
-    if (!isObject(body) || !Array.isArray(body.records)) throw intakeErrors.invalidShape('file', 'expected {"records": [...]}');
-    body.records.forEach((r, i) =>
-      attempt(`records[${i}]`, () => {
-        const out = aksEventOfRecord(r, `records[${i}]`);
-        if ('event' in out) events.push(out.event);
-        else skipped.push(out.skipped);
-      }),
-    );
-    return { events, skipped, rejected };
+  const take = (record: unknown, where: string): void => {
+    const out = aksEventOfRecord(record, where);
+    if ('event' in out) events.push(out.event);
+    else skipped.push(out.skipped);
+  };
+  // A `{"records": [...]}` file may be one JSON document over many lines (pretty-printed);
+  // otherwise each line is a record (a storage blob) or a whole `{"records"}` message (Event Hub
+  // messages dumped one per line).
+  if (/^\{\s*"records"\s*:/.test(text.trimStart())) {
+    let whole: unknown;
+    try {
+      whole = parseJson(text, 'file');
+    } catch {
+      whole = undefined;
+    }
+    if (isObject(whole) && Array.isArray(whole.records)) {
+      whole.records.forEach((r, i) => attempt(`records[${i}]`, () => take(r, `records[${i}]`)));
+      return { events, skipped, rejected };
+    }
   }
   text.split(/\r?\n/).forEach((line, i) => {
     const where = `line ${i + 1}`;
     if (line.trim() === '') return;
     attempt(where, () => {
-      const out = aksEventOfRecord(parseJson(line, where), where);
-      if ('event' in out) events.push(out.event);
-      else skipped.push(out.skipped);
+      const value = parseJson(line, where);
+      if (isObject(value) && Array.isArray(value.records) && value.category === undefined) {
+        value.records.forEach((r, j) => attempt(`${where}.records[${j}]`, () => take(r, `${where}.records[${j}]`)));
+      } else {
+        take(value, where);
+      }
     });
   });
   return { events, skipped, rejected };

@@ -20,6 +20,12 @@ test('a storage export (JSON Lines PT1H.json), gzip\'d or not, and a {"records"}
   assert.deepEqual(lines.skipped, [{ where: 'line 1', reason: 'not-audit-category' }]);
   assert.deepEqual(readAksExport(gzipSync(fixtureText('aks-storage-PT1H.json'))).events, lines.events);
   assert.deepEqual(readAksExport(fixtureText('aks-eventhub-message.json')).events, lines.events);
+  // Event Hub messages dumped one per line (each a whole {"records"} body), split across two messages.
+  const message = fixtureJson<{ records: unknown[] }>('aks-eventhub-message.json');
+  const dumped = [{ records: message.records.slice(0, 3) }, { records: message.records.slice(3) }].map((m) => JSON.stringify(m)).join('\n');
+  const fromDump = readAksExport(dumped);
+  assert.deepEqual(fromDump.events, lines.events);
+  assert.deepEqual(fromDump.skipped, [{ where: 'line 1.records[0]', reason: 'not-audit-category' }]);
 });
 
 test('a record captured from a real AKS Event Hub unwraps to the event the project\'s public examples hold', () => {
