@@ -51,3 +51,4 @@ export {
   type PubSubRequest,
 } from './pubsub.js';
 export { SecretSet } from './secrets.js';
+export { detectExportSource, readProviderExport, type ExportSource } from './replay.js';
