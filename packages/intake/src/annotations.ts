@@ -6,7 +6,7 @@
 export const SOURCE_ANNOTATION = 'crtrail.dev/source';
 
 /**
- * Which bodies the source carried: `request-response`, `request`, `absent` (GKE), or
+ * Which bodies the source carried: `request-response`, `request`, `response`, `absent` (GKE), or
  * `skipped-too-big` (AKS replaced an object by that string).
  */
 export const BODIES_ANNOTATION = 'crtrail.dev/bodies';

@@ -17,7 +17,7 @@ import { SecretSet } from './secrets.js';
  */
 
 /** Request headers, lower-cased names (as Node and fastify give them). */
-export type Headers = Readonly<Record<string, string | readonly string[] | undefined>>;
+export type IntakeHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
 
 /** The documented request body. */
 export interface FirehoseRequestBody {
@@ -43,7 +43,7 @@ export interface FirehoseOptions {
 
 /** One Firehose request as a route sees it. */
 export interface FirehoseRequest {
-  headers: Headers;
+  headers: IntakeHeaders;
   /** The raw body: the route must not parse it (it may be gzip'd). */
   body: Uint8Array | string;
 }
@@ -57,13 +57,13 @@ export interface FirehoseDelivery {
 
 const FIREHOSE_MAX_RECORDS = 10_000;
 
-const header = (headers: Headers, name: string): string | undefined => {
+const header = (headers: IntakeHeaders, name: string): string | undefined => {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : (v as string | undefined);
 };
 
 /** A checker of `X-Amz-Firehose-Access-Key` against the configured keys, in constant time. */
-export function firehoseAccessCheck(accessKeys: readonly string[]): (headers: Headers) => void {
+export function firehoseAccessCheck(accessKeys: readonly string[]): (headers: IntakeHeaders) => void {
   if (accessKeys.length === 0) throw new Error('firehose intake: at least one access key must be configured');
   const keys = new SecretSet(accessKeys);
   return (headers) => {

@@ -21,7 +21,7 @@ export {
   type FirehoseRequest,
   type FirehoseRequestBody,
   type FirehoseResponseBody,
-  type Headers,
+  type IntakeHeaders,
   type IntakeReply,
 } from './firehose.js';
 export { AKS_AUDIT_CATEGORIES, AKS_SKIPPED_BODY, aksClusterOf, aksEventOfRecord, aksEventsOfRecords, readAksExport, type AksRecord } from './aks.js';

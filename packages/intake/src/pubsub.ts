@@ -2,7 +2,7 @@ import { isObject, type AuditEvent } from '@crtrail/audit';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { decodeBase64, DEFAULT_MAX_INFLATED_BYTES, maybeGunzip, parseJson } from './decode.js';
 import { IntakeError, intakeErrors, statusOf } from './errors.js';
-import type { EventSink, Headers, IntakeReply } from './firehose.js';
+import type { EventSink, IntakeHeaders, IntakeReply } from './firehose.js';
 import { gkeEventOfEntry } from './gke.js';
 import type { Skipped } from './result.js';
 import { SecretSet } from './secrets.js';
@@ -52,7 +52,7 @@ export interface PubSubOptions {
 
 /** One push request as a route sees it. */
 export interface PubSubRequest {
-  headers: Headers;
+  headers: IntakeHeaders;
   /** The query string's parameters (fastify's `request.query`). */
   query: Readonly<Record<string, unknown>>;
   /** The parsed JSON body (the route's JSON parser) or the raw bytes. */
@@ -66,7 +66,7 @@ export interface PubSubDelivery {
   skipped: Skipped[];
 }
 
-const bearerOf = (headers: Headers): string | undefined => {
+const bearerOf = (headers: IntakeHeaders): string | undefined => {
   const raw = headers.authorization;
   const value = Array.isArray(raw) ? raw[0] : (raw as string | undefined);
   const m = value ? /^Bearer\s+(\S+)$/i.exec(value) : null;
