@@ -6,11 +6,9 @@ import { InvalidArgumentError } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { loadConfig, loadEnv } from '@crtrail/config';
 import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, scanRecords, type RecordFilters, type RecordOp } from '@crtrail/store';
-import { configDigest, derivationConfig, signManifest, type Derivation, type Integrity, type Manifest, type ManifestCluster } from '@crtrail/integrity';
+import { configDigest, derivationConfig, manifestPathOf, SeqTally, signManifest, type Derivation, type Integrity, type Manifest } from '@crtrail/integrity';
 import { Progress } from '../progress.js';
 import { addRecordFilterOptions, pickFilters, timeArg } from './filter-options.js';
-
-export const manifestPathOf = (file: string): string => `${file}.manifest.json`;
 
 /** What the chain covers, written into every manifest so an auditor reads it next to the data. */
 export const CHAINED_FIELDS_NOTE =
@@ -91,13 +89,6 @@ class HashingWriter {
   }
 }
 
-interface Tally {
-  count: number;
-  first?: Integrity;
-  last?: Integrity;
-  gaps: Array<[number, number]>;
-}
-
 const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /**
@@ -128,7 +119,7 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
   const dir = dirname(resolve(opts.out));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--out ${opts.out}: the folder ${dir} does not exist (create it, or write elsewhere)`);
   const writer = new HashingWriter(createWriteStream(partial));
-  const clusters = new Map<string, Tally>();
+  const tally = new SeqTally();
   const progress = new Progress('export');
   const startedAt = Date.now();
   const since = resolveTime(opts.since, startedAt);
@@ -149,18 +140,9 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
       await writer.write(opts.format === 'csv' ? stringify(csvRows(source)) : `${JSON.stringify(source)}\n`);
       count++;
       progress.tick();
-      const cluster = source.orchestrator?.cluster?.name ?? '?';
-      let t = clusters.get(cluster);
-      if (!t) clusters.set(cluster, (t = { count: 0, gaps: [] }));
-      t.count++;
+      tally.add(source.orchestrator?.cluster?.name ?? '?', source.crtrail?.integrity);
       const digest = source.crtrail?.config_digest;
       if (typeof digest === 'string') digests.add(digest);
-      const link = source.crtrail?.integrity;
-      if (!link) continue;
-      t.first ??= link;
-      // Seqs the filter left out are listed, so `verify` can tell them from a deleted line.
-      if (t.last && link.seq > t.last.seq + 1) t.gaps.push([t.last.seq + 1, link.seq - 1]);
-      t.last = link;
     }
   } catch (err) {
     await writer.end().catch(() => {});
@@ -172,10 +154,6 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
   }
   const sha256 = await writer.end();
   renameSync(partial, opts.out);
-  const manifestClusters: Record<string, ManifestCluster> = {};
-  for (const [name, t] of [...clusters].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (t.first && t.last) manifestClusters[name] = { count: t.count, first: t.first, last: t.last, gaps: t.gaps };
-  }
   let manifest: Manifest = {
     crtrail_export: 1,
     created_at: new Date(startedAt).toISOString(),
@@ -186,7 +164,7 @@ export async function runExport(opts: ExportOptions): Promise<Manifest> {
     filters: Object.fromEntries(Object.entries(pickFilters(filters)).map(([k, v]) => [k, String(v)])),
     order: EXPORT_ORDER,
     chained_fields: CHAINED_FIELDS_NOTE,
-    clusters: manifestClusters,
+    clusters: tally.clusters(),
   };
   // The exporter's own configuration, if records were written with it: the export then carries
   // what its derived fields are recomputed with (the chained digest vouches for it).

@@ -7,9 +7,8 @@ import { parse as parseCsv } from 'csv-parse';
 import { checkConfigFile, loadConfig, loadEnv, type CrtrailConfig, type Env } from '@crtrail/config';
 import { createEsClient, esConnectionFromEnv, indexNames, scanRecords } from '@crtrail/store';
 import { createRedis } from '@crtrail/queue';
-import { ChainVerifier, checkSignature, configDigest, trustedDerivation, type ChainedRecord, type Derivation, type Manifest } from '@crtrail/integrity';
+import { ChainVerifier, checkSignature, configDigest, manifestPathOf, seqRangeText, trustedDerivation, type ChainedRecord, type Derivation, type Manifest } from '@crtrail/integrity';
 import { chainHead, listDeadLetters } from '@crtrail/worker';
-import { manifestPathOf } from './export.js';
 import { Progress } from '../progress.js';
 
 export interface VerifyReport {
@@ -340,8 +339,7 @@ export async function verifyStoredChain(cluster: string, since?: string, options
     // Deleting the newest records leaves no gap inside the walk: the head in Redis still counts them.
     const endMissing = (lastSeq: number): string | undefined => {
       if (head.seq <= lastSeq) return undefined;
-      const range = head.seq === lastSeq + 1 ? `seq ${head.seq}` : `seqs ${lastSeq + 1}–${head.seq}`;
-      return `missing: ${range} missing at the end of the chain (the head in Redis is at seq ${head.seq}${head.pending > 0 ? `; ${head.pending} records are still being written` : ''})`;
+      return `missing: ${seqRangeText([lastSeq + 1, head.seq])} missing at the end of the chain (the head in Redis is at seq ${head.seq}${head.pending > 0 ? `; ${head.pending} records are still being written` : ''})`;
     };
     if (stored.count === 0 || (since && stored.sinceMin === null)) {
       // Nothing to walk. Records the head counts are deleted records (1); otherwise there is nothing to check (2).
