@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { loadEnv } from '@crtrail/config';
 import { deleteRedisPrefix, testRedis, testRedisUrl, uniquePrefix } from '@crtrail/testkit';
 import { loadWebhookAuth, startWebhook, TokenTable, type RunningWebhook } from '@crtrail/webhook';
-import { serverCertificateAuthority, webhookKubeconfig } from '../services/cli/src/kubeconfig.js';
+import { serverCertificateAuthority, webhookKubeconfig } from '../services/cli/src/ops/kubeconfig.js';
 import { runCli } from './helpers/cli.js';
 import { eventList } from './helpers/events.js';
 import { withWebhook } from './helpers/webhook.js';

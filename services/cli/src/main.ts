@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { up } from './up.js';
+import { up } from './ops/up.js';
 import { replayCommand, type ReplayFlags } from './commands/replay.js';
 import { registerChanges } from './commands/changes.js';
 import { registerDlq } from './commands/dlq.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { demoStory } from '../demo-story.js';
-import { replayEvents } from '../replay.js';
+import { replayEvents } from '../ops/replay.js';
 import { sendAndReport, type ReplayFlags } from './replay.js';
 
 /** `crtrail demo`: a realistic story of the last hour sent through the webhook, so every README example shows something. */

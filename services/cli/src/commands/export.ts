@@ -7,7 +7,7 @@ import { stringify } from 'csv-stringify/sync';
 import { loadConfig, loadEnv } from '@crtrail/config';
 import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, scanRecords, type RecordFilters, type RecordOp } from '@crtrail/store';
 import { configDigest, derivationConfig, manifestPathOf, SeqTally, signManifest, type Derivation, type Integrity, type Manifest } from '@crtrail/integrity';
-import { Progress } from '../progress.js';
+import { Progress } from '../print/progress.js';
 import { addRecordFilterOptions, pickFilters, timeArg } from './filter-options.js';
 
 /** What the chain covers, written into every manifest so an auditor reads it next to the data. */

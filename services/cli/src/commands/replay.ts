@@ -1,7 +1,7 @@
 import { loadEnv } from '@crtrail/config';
 import { createEsClient, esConnectionFromEnv, indexNames } from '@crtrail/store';
-import { batchUrl, emptySummary, replay, WebhookUnreachableError, type ReplayOptions, type ReplaySummary } from '../replay.js';
-import { waitForRecords } from '../wait-records.js';
+import { batchUrl, emptySummary, replay, WebhookUnreachableError, type ReplayOptions, type ReplaySummary } from '../ops/replay.js';
+import { waitForRecords } from '../ops/wait-records.js';
 
 export interface ReplayFlags {
   cluster: string;

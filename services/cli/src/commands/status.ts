@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { clearRunState, isAlive, readRunState, runStateFile, signalGroup, type RunState } from '../run-state.js';
+import { clearRunState, isAlive, readRunState, runStateFile, signalGroup, type RunState } from '../ops/run-state.js';
 
 const DOWN_GRACE_MS = 60_000;
 

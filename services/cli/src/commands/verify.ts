@@ -9,7 +9,7 @@ import { createEsClient, esConnectionFromEnv, indexNames, scanRecords } from '@c
 import { createRedis } from '@crtrail/queue';
 import { ChainVerifier, checkSignature, configDigest, manifestPathOf, seqRangeText, trustedDerivation, type ChainedRecord, type Derivation, type Manifest } from '@crtrail/integrity';
 import { chainHead, listDeadLetters } from '@crtrail/worker';
-import { Progress } from '../progress.js';
+import { Progress } from '../print/progress.js';
 
 export interface VerifyReport {
   ok: boolean;
