@@ -11,6 +11,7 @@ import { redactUrl } from '@crtrail/queue';
 import { authHeaders, esConnectionFromEnv, indexNames } from '@crtrail/store';
 import { loadWebhookAuth, startWebhook, type RunningWebhook, type WebhookAuth } from '@crtrail/webhook';
 import { startWorker, type RunningWorker } from '@crtrail/worker';
+import { EXIT } from '../errors.js';
 import { kubeconfigFor, reachableUrl, serverCertificateAuthority } from './kubeconfig.js';
 import { assertPortFree, clearRunState, signalGroup, writeRunState } from './run-state.js';
 
@@ -151,7 +152,7 @@ export async function up(options: UpOptions): Promise<void> {
     say(`second ${signal}: stopping ${[...workerProcesses.map(() => 'worker'), ...started.map((m) => m.name)].join(', ') || 'everything'} at once`);
     for (const w of workerProcesses) if (w.child.pid) signalGroup(w.child.pid, 'SIGTERM');
     for (const m of started) signalGroup(m.pid, 'SIGTERM');
-    process.exit(1);
+    process.exit(EXIT.failed);
   };
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS, onSecondSignal }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'fatal error, shutting down');
