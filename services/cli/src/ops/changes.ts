@@ -6,6 +6,7 @@ import { CliError } from '../errors.js';
 /** Records fetched per search: pages follow with search_after, so `--limit` may pass Elasticsearch's 10,000 window. */
 const PAGE = 1_000;
 
+/** The fields of a record that `changes` reads and prints. */
 export interface ChangeDoc {
   '@timestamp': string;
   event: { id?: string; action: string; outcome: string };
