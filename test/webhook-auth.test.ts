@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testRedisUrl } from '@crtrail/testkit';
 import type { RunningWebhook } from '@crtrail/webhook';
-import { serverCertificateAuthority, webhookKubeconfig } from '../services/cli/src/kubeconfig.js';
+import { serverCertificateAuthority, webhookKubeconfig } from '../services/cli/src/ops/kubeconfig.js';
 import { runCli } from './helpers/cli.js';
 import { eventList } from './helpers/events.js';
 import { withWebhook } from './helpers/webhook.js';

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { getPriority, hostname, setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import closeWithGrace from 'close-with-grace';
@@ -11,7 +11,8 @@ import { redactUrl } from '@crtrail/queue';
 import { authHeaders, esConnectionFromEnv, indexNames } from '@crtrail/store';
 import { loadWebhookAuth, startWebhook, type RunningWebhook, type WebhookAuth } from '@crtrail/webhook';
 import { startWorker, type RunningWorker } from '@crtrail/worker';
-import { serverCertificateAuthority, webhookKubeconfig } from './kubeconfig.js';
+import { EXIT } from '../errors.js';
+import { kubeconfigFor, reachableUrl, serverCertificateAuthority } from './kubeconfig.js';
 import { assertPortFree, clearRunState, signalGroup, writeRunState } from './run-state.js';
 
 export interface UpOptions {
@@ -27,7 +28,7 @@ const SHUTDOWN_GRACE_MS = 60_000;
 /** How long a worker process may take to answer /healthz after it was started. */
 const WORKER_START_MS = 120_000;
 
-const CLI = fileURLToPath(new URL('../bin/crtrail.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../bin/crtrail.js', import.meta.url));
 
 /** A worker in its own process (`crtrail up --worker-only`), started by `crtrail up`. */
 interface WorkerProcess {
@@ -85,23 +86,6 @@ function writeRepoKubeconfig(env: Env, listeningUrl: string, auth: WebhookAuth |
   const file = join(dir, 'audit-webhook.kubeconfig');
   writeFileSync(file, kubeconfigFor(env, reachableUrl(env, listeningUrl), auth));
   return file;
-}
-
-/** The URL an apiserver dials for a webhook listening at `listeningUrl`. */
-export function reachableUrl(env: Pick<Env, 'CRTRAIL_PUBLIC_URL'>, listeningUrl: string): string {
-  if (env.CRTRAIL_PUBLIC_URL) return env.CRTRAIL_PUBLIC_URL.replace(/\/+$/, '');
-  const url = new URL(listeningUrl);
-  if (url.hostname === '0.0.0.0' || url.hostname === '[::]') url.hostname = hostname();
-  return url.toString().replace(/\/+$/, '');
-}
-
-/** The kubeconfig for the webhook at `serverUrl`, with the auth mode `env` configures. */
-export function kubeconfigFor(env: Env, serverUrl: string, auth: WebhookAuth | undefined, cluster = env.CRTRAIL_CLUSTER): string {
-  return webhookKubeconfig(serverUrl, cluster, {
-    ...(env.CRTRAIL_TLS_CERT ? { tls: { certificateAuthority: serverCertificateAuthority(env.CRTRAIL_TLS_CERT, env.CRTRAIL_TLS_CLIENT_CA) } } : {}),
-    clientCertificate: Boolean(env.CRTRAIL_TLS_CLIENT_CA),
-    bearerToken: Boolean(auth?.tokens),
-  });
 }
 
 /**
@@ -168,7 +152,7 @@ export async function up(options: UpOptions): Promise<void> {
     say(`second ${signal}: stopping ${[...workerProcesses.map(() => 'worker'), ...started.map((m) => m.name)].join(', ') || 'everything'} at once`);
     for (const w of workerProcesses) if (w.child.pid) signalGroup(w.child.pid, 'SIGTERM');
     for (const m of started) signalGroup(m.pid, 'SIGTERM');
-    process.exit(1);
+    process.exit(EXIT.failed);
   };
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS, onSecondSignal }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'fatal error, shutting down');
