@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 
 /** A Kubernetes object as parsed from YAML. */
 export type K8sObject = {
@@ -110,7 +112,7 @@ function readEnvFile(file: string): [string, string][] {
 function kyamlBase64(value: string): string {
   const encoded = Buffer.from(value, 'utf8').toString('base64');
   if (encoded.length <= 70) return encoded;
-  return `${encoded.match(/.{1,70}/g)!.join('\n')}\n`;
+  return `${(encoded.match(/.{1,70}/g) ?? []).join('\n')}\n`;
 }
 
 function generate(dir: string, g: Generator, kind: 'ConfigMap' | 'Secret'): K8sObject {
@@ -146,37 +148,48 @@ function generate(dir: string, g: Generator, kind: 'ConfigMap' | 'Secret'): K8sO
   return obj;
 }
 
-/** Pod templates of the workload kinds these manifests use. */
-export function podSpecOf(obj: K8sObject): Record<string, any> | undefined {
-  const spec = obj.spec as Record<string, any> | undefined;
-  if (obj.kind === 'Pod') return spec;
-  if (['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'].includes(obj.kind)) return spec?.template?.spec;
-  if (obj.kind === 'CronJob') return spec?.jobTemplate?.spec?.template?.spec;
+/** The pod template of a workload (the kinds these manifests use), or undefined for any other object. */
+export function podSpecOf(obj: K8sObject): IPodSpec | undefined {
+  if (obj.kind === 'Pod') return obj.spec as IPodSpec | undefined;
+  // Deployment, StatefulSet, DaemonSet, ReplicaSet and Job share the spec.template.spec shape.
+  if (['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'].includes(obj.kind)) return (obj as unknown as IDeployment).spec?.template.spec;
   return undefined;
 }
 
-/** Every ConfigMap/Secret name a pod spec refers to, as [kind, holder object, key holding the name]. */
-export function podReferences(pod: Record<string, any>): ['ConfigMap' | 'Secret', Record<string, any>, string][] {
-  const refs: ['ConfigMap' | 'Secret', Record<string, any>, string][] = [];
+/** A pod's reference to a ConfigMap or Secret by name (and key, for a single variable). */
+export interface NameReference {
+  kind: 'ConfigMap' | 'Secret';
+  name: string | undefined;
+  key?: string;
+  rename(name: string): void;
+}
+
+/** Every ConfigMap/Secret name a pod spec refers to: volumes, projected volumes, envFrom, env, image pull secrets. */
+export function podReferences(pod: IPodSpec): NameReference[] {
+  const refs: NameReference[] = [];
+  const add = (kind: NameReference['kind'], holder: { name?: string }, key?: string): void => {
+    refs.push({ kind, name: holder.name, ...(key ? { key } : {}), rename: (n) => void (holder.name = n) });
+  };
   for (const v of pod.volumes ?? []) {
-    if (v.configMap) refs.push(['ConfigMap', v.configMap, 'name']);
-    if (v.secret) refs.push(['Secret', v.secret, 'secretName']);
+    if (v.configMap) add('ConfigMap', v.configMap);
+    const secret = v.secret;
+    if (secret) refs.push({ kind: 'Secret', name: secret.secretName, rename: (n) => void (secret.secretName = n) });
     for (const s of v.projected?.sources ?? []) {
-      if (s.configMap) refs.push(['ConfigMap', s.configMap, 'name']);
-      if (s.secret) refs.push(['Secret', s.secret, 'name']);
+      if (s.configMap) add('ConfigMap', s.configMap);
+      if (s.secret) add('Secret', s.secret);
     }
   }
-  for (const c of [...(pod.initContainers ?? []), ...(pod.containers ?? [])]) {
+  for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
     for (const e of c.envFrom ?? []) {
-      if (e.configMapRef) refs.push(['ConfigMap', e.configMapRef, 'name']);
-      if (e.secretRef) refs.push(['Secret', e.secretRef, 'name']);
+      if (e.configMapRef) add('ConfigMap', e.configMapRef);
+      if (e.secretRef) add('Secret', e.secretRef);
     }
     for (const e of c.env ?? []) {
-      if (e.valueFrom?.configMapKeyRef) refs.push(['ConfigMap', e.valueFrom.configMapKeyRef, 'name']);
-      if (e.valueFrom?.secretKeyRef) refs.push(['Secret', e.valueFrom.secretKeyRef, 'name']);
+      if (e.valueFrom?.configMapKeyRef) add('ConfigMap', e.valueFrom.configMapKeyRef, e.valueFrom.configMapKeyRef.key);
+      if (e.valueFrom?.secretKeyRef) add('Secret', e.valueFrom.secretKeyRef, e.valueFrom.secretKeyRef.key);
     }
   }
-  for (const s of pod.imagePullSecrets ?? []) refs.push(['Secret', s, 'name']);
+  for (const s of pod.imagePullSecrets ?? []) add('Secret', s);
   return refs;
 }
 
@@ -185,9 +198,10 @@ function applyImages(objects: K8sObject[], images: NonNullable<Kustomization['im
     const pod = podSpecOf(obj);
     for (const c of [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])]) {
       // name[:tag][@digest]; a registry's port is a colon before the last slash, not a tag.
-      const m = /^(.*?)(?::([^:/@]+))?(@.+)?$/.exec(String(c.image)) as RegExpExecArray;
-      const rule = images.find((i) => i.name === m[1]);
-      if (rule) c.image = `${rule.newName ?? m[1]}${rule.newTag ? `:${rule.newTag}` : m[2] ? `:${m[2]}` : ''}${m[3] ?? ''}`;
+      const m = /^(.*?)(?::([^:/@]+))?(@.+)?$/.exec(c.image ?? '');
+      const [name = '', tag, digest = ''] = m ? m.slice(1) : [];
+      const rule = images.find((i) => i.name === name);
+      if (rule) c.image = `${rule.newName ?? name}${rule.newTag ? `:${rule.newTag}` : tag ? `:${tag}` : ''}${digest}`;
     }
   }
 }
@@ -211,10 +225,9 @@ function fixNameReferences(objects: K8sObject[]): void {
   const generated = objects.filter((o) => originalNames.has(o));
   for (const obj of objects) {
     const pod = podSpecOf(obj);
-    if (!pod) continue;
-    for (const [kind, holder, key] of podReferences(pod)) {
-      const target = generated.find((g) => g.kind === kind && originalNames.get(g) === holder[key] && g.metadata.namespace === obj.metadata.namespace);
-      if (target) holder[key] = target.metadata.name;
+    for (const ref of pod ? podReferences(pod) : []) {
+      const target = generated.find((g) => g.kind === ref.kind && originalNames.get(g) === ref.name && g.metadata.namespace === obj.metadata.namespace);
+      if (target) ref.rename(target.metadata.name);
     }
   }
 }

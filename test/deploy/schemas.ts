@@ -11,8 +11,8 @@ const PACKAGE_OF_GROUP: Record<string, string> = {
 type ModelClass = { prototype: { validate(this: unknown): void } };
 
 async function modelOf(obj: K8sObject): Promise<ModelClass> {
-  const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : ['', obj.apiVersion];
-  const pkg = PACKAGE_OF_GROUP[group!] ?? 'kubernetes-models';
+  const [group = '', version = ''] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : ['', obj.apiVersion];
+  const pkg = PACKAGE_OF_GROUP[group] ?? 'kubernetes-models';
   const path = group ? `${pkg}/${group}/${version}/${obj.kind}` : `${pkg}/${version}/${obj.kind}`;
   try {
     const mod = (await import(path)) as Record<string, ModelClass>;
