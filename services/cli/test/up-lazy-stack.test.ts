@@ -17,7 +17,10 @@ const registerHooks = `data:text/javascript,${encodeURIComponent(
 )}`;
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', registerHooks, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', registerHooks, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   return new Promise((resolveRun) => child.on('exit', (code) => resolveRun({ code, stderr })));
@@ -49,6 +52,10 @@ test('`up --webhook-only` / `--worker-only` never load @crtrail/stack', async ()
     });
     assert.notEqual(code, 0, flag);
     assert.doesNotMatch(stderr, /@crtrail\/stack was loaded/, flag);
-    assert.match(stderr, new RegExp(`Redis at redis://127\\.0\\.0\\.1:${port} does not answer: ${flag} never starts one`), stderr);
+    assert.match(
+      stderr,
+      new RegExp(`Redis at redis://127\\.0\\.0\\.1:${port} does not answer: ${flag} never starts one`),
+      stderr,
+    );
   }
 });
