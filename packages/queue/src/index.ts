@@ -109,3 +109,4 @@ export { kindsKey, RedisKindTable } from './kinds.js';
 export * from './split.js';
 export * from './atomic.js';
 export * from './persistence.js';
+export { pingRedis } from './ping.js';

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { repoRoot } from '@crtrail/stack';
+import { repoRoot } from '@crtrail/config';
 
 /**
  * What a running all-in-one `crtrail up` has started, kept in `.crtrail/up.json` so that `crtrail

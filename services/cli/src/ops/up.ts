@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import closeWithGrace from 'close-with-grace';
 import { pino, transport, type Logger } from 'pino';
-import { loadConfig, loadEnv, workerExecArgv, type Env } from '@crtrail/config';
-import { ensureElasticsearch, ensureRedis, pingRedis, repoRoot, type Managed } from '@crtrail/stack';
-import { redactUrl } from '@crtrail/queue';
-import { authHeaders, esConnectionFromEnv, indexNames } from '@crtrail/store';
+import { loadConfig, loadEnv, repoRoot, workerExecArgv, type Env } from '@crtrail/config';
+// Types only: the stack code (it fetches and runs Redis and Elasticsearch) is imported where it starts them.
+import type { Managed } from '@crtrail/stack';
+import { pingRedis, redactUrl } from '@crtrail/queue';
+import { authHeaders, esConnectionFromEnv, indexNames, probeElasticsearch } from '@crtrail/store';
 import { loadWebhookAuth, startWebhook, type RunningWebhook, type WebhookAuth } from '@crtrail/webhook';
 import { startWorker, type RunningWorker } from '@crtrail/worker';
 import { EXIT } from '../errors.js';
@@ -195,13 +196,26 @@ export async function up(options: UpOptions): Promise<void> {
       say(`using Redis at ${redactUrl(env.CRTRAIL_REDIS_URL)}`);
     } else {
       // The all-in-one starts a durable Redis (appendonly yes, data under the cache folder, kept across runs).
+      const { ensureRedis } = await import('@crtrail/stack');
       const redis = await ensureRedis(env.CRTRAIL_REDIS_URL, say);
       if (redis.started) started.push(redis.started);
     }
     if (!options.webhookOnly) {
       const conn = esConnectionFromEnv(env);
-      const es = await ensureElasticsearch(env.CRTRAIL_ES_URL, authHeaders(conn), say);
-      if (es.started) started.push(es.started);
+      if (options.workerOnly) {
+        // Like Redis above: a worker alone uses the deployment's Elasticsearch, it never starts one.
+        const probe = await probeElasticsearch(env.CRTRAIL_ES_URL, authHeaders(conn));
+        if (!probe.ok) {
+          throw new Error(
+            `Elasticsearch at ${env.CRTRAIL_ES_URL} does not answer (${probe.error ?? probe.status}): --worker-only never starts one; check CRTRAIL_ES_URL and its credentials`,
+          );
+        }
+        say(`using Elasticsearch at ${env.CRTRAIL_ES_URL} (${probe.status})`);
+      } else {
+        const { ensureElasticsearch } = await import('@crtrail/stack');
+        const es = await ensureElasticsearch(env.CRTRAIL_ES_URL, authHeaders(conn), say);
+        if (es.started) started.push(es.started);
+      }
       const count = Math.max(1, options.workers ?? 1);
       for (let i = 0; i < count; i++) {
         if (options.workerOnly) {

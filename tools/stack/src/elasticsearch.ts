@@ -1,4 +1,13 @@
-import { accessSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cacheDir } from './paths.js';
@@ -38,8 +47,10 @@ export async function ensureElasticsearchInstalled(root: string, log: Log): Prom
   const downloads = join(root, 'downloads');
   mkdirSync(downloads, { recursive: true });
   log(`fetching Elasticsearch ${ES_VERSION} (${ES_ARTIFACT}, ~93 MiB) with Maven, once…`);
-  const mvn = await runWithProgress('mvn', ['-q', '-B', 'dependency:copy', `-Dartifact=${ES_ARTIFACT}`, `-DoutputDirectory=${downloads}`], (s) =>
-    log(`still fetching Elasticsearch with Maven (${s} s)…`),
+  const mvn = await runWithProgress(
+    'mvn',
+    ['-q', '-B', 'dependency:copy', `-Dartifact=${ES_ARTIFACT}`, `-DoutputDirectory=${downloads}`],
+    (s) => log(`still fetching Elasticsearch with Maven (${s} s)…`),
   );
   const zip = join(downloads, `elasticsearch-${ES_VERSION}.zip`);
   if (mvn.status !== 0 || !existsSync(zip)) {
@@ -168,7 +179,9 @@ export async function startElasticsearch(url: string, log: Log = () => {}): Prom
     await sleep(ES_POLL_MS);
   }
   await managed.stop();
-  throw new Error(`Elasticsearch did not become ready within ${ES_READY_DEADLINE_MS / 1000}s; last log lines:\n${tail(logFile)}`);
+  throw new Error(
+    `Elasticsearch did not become ready within ${ES_READY_DEADLINE_MS / 1000}s; last log lines:\n${tail(logFile)}`,
+  );
 }
 
 /** Uses the Elasticsearch at `url` if it answers, otherwise (local URLs only) fetches and starts one. */
@@ -184,10 +197,14 @@ export async function ensureElasticsearch(
   }
   const u = new URL(url);
   if (!['127.0.0.1', 'localhost'].includes(u.hostname)) {
-    throw new Error(`Elasticsearch at ${url} does not answer (${probe.error ?? probe.status}); check CRTRAIL_ES_URL and its credentials`);
+    throw new Error(
+      `Elasticsearch at ${url} does not answer (${probe.error ?? probe.status}); check CRTRAIL_ES_URL and its credentials`,
+    );
   }
   if (probe.error && /^HTTP (401|403)/.test(probe.error)) {
-    throw new Error(`Elasticsearch at ${url} refused us (${probe.error}); set CRTRAIL_ES_USERNAME/PASSWORD or CRTRAIL_ES_API_KEY`);
+    throw new Error(
+      `Elasticsearch at ${url} refused us (${probe.error}); set CRTRAIL_ES_USERNAME/PASSWORD or CRTRAIL_ES_API_KEY`,
+    );
   }
   return startElasticsearch(url, log);
 }

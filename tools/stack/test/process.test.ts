@@ -4,7 +4,12 @@ import { runWithProgress } from '../src/process.js';
 
 test('a long command reports it is alive while it runs, and its output and status at the end', async () => {
   const ticks: number[] = [];
-  const r = await runWithProgress('sh', ['-c', 'sleep 1; echo fetched; echo warn >&2; exit 3'], (s) => ticks.push(s), 100);
+  const r = await runWithProgress(
+    'sh',
+    ['-c', 'sleep 1; echo fetched; echo warn >&2; exit 3'],
+    (s) => ticks.push(s),
+    100,
+  );
   assert.equal(r.status, 3);
   assert.equal(r.stdout, 'fetched\n');
   assert.equal(r.stderr, 'warn\n');

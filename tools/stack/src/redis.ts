@@ -52,7 +52,18 @@ export async function startRedisServer(port: number, options: RedisServerOptions
   const managed = spawnManaged(
     'redis',
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...persistence, '--daemonize', 'no', ...(o.args ?? [])],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      ...persistence,
+      '--daemonize',
+      'no',
+      ...(o.args ?? []),
+    ],
     { stdio: 'ignore' },
   );
   // A redis-server that exits at once (port taken, bad argument) is not waited for in vain.
@@ -67,13 +78,19 @@ export async function startRedisServer(port: number, options: RedisServerOptions
   while (Date.now() < deadline) {
     if (gone) break;
     if (await pingRedis(url, 500)) {
-      log(`started redis-server on ${url} (pid ${managed.pid}${o.persistent ? `, appendonly yes in ${dir}` : ', no persistence'})`);
+      log(
+        `started redis-server on ${url} (pid ${managed.pid}${o.persistent ? `, appendonly yes in ${dir}` : ', no persistence'})`,
+      );
       return managed;
     }
     await sleep(100);
   }
   await managed.stop();
-  throw new Error(gone ? `redis-server on port ${port} exited at start (port in use, or data in ${dir} it cannot read?)` : `redis-server on port ${port} did not answer within ${REDIS_START_DEADLINE_MS / 1000}s`);
+  throw new Error(
+    gone
+      ? `redis-server on port ${port} exited at start (port in use, or data in ${dir} it cannot read?)`
+      : `redis-server on port ${port} did not answer within ${REDIS_START_DEADLINE_MS / 1000}s`,
+  );
 }
 
 export interface EnsureRedisOptions {
@@ -88,17 +105,25 @@ export interface EnsureRedisOptions {
  * starts one on that port — durable by default (`appendonly yes`, data under the cache folder),
  * since what the webhook acks lives in it until indexed.
  */
-export async function ensureRedis(url: string, log: Log = () => {}, options: EnsureRedisOptions = {}): Promise<RedisHandle> {
+export async function ensureRedis(
+  url: string,
+  log: Log = () => {},
+  options: EnsureRedisOptions = {},
+): Promise<RedisHandle> {
   if (await pingRedis(url)) {
     log(`using Redis at ${url}`);
     return { url };
   }
   const u = new URL(url);
   if (!LOCAL_HOSTS.has(u.hostname)) {
-    throw new Error(`Redis at ${url} does not answer (CRTRAIL_REDIS_URL); start it or point the variable at a running Redis`);
+    throw new Error(
+      `Redis at ${url} does not answer (CRTRAIL_REDIS_URL); start it or point the variable at a running Redis`,
+    );
   }
   if (!hasCommand('redis-server')) {
-    throw new Error(`Redis at ${url} does not answer and redis-server is not installed; install Redis or set CRTRAIL_REDIS_URL`);
+    throw new Error(
+      `Redis at ${url} does not answer and redis-server is not installed; install Redis or set CRTRAIL_REDIS_URL`,
+    );
   }
   const port = Number(u.port || 6379);
   const persistent = options.persistent ?? true;

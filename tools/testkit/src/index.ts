@@ -10,7 +10,10 @@ import { createEsClient, deletePrefix } from '@crtrail/store';
 
 /** A prefix no other test uses: queue names, Redis keys and index names all derive from it. */
 export function uniquePrefix(label: string): string {
-  const clean = label.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 20);
+  const clean = label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .slice(0, 20);
   return `t-${clean}-${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 }
 
@@ -61,7 +64,11 @@ export function publicFixtureFiles(): string[] {
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -71,7 +78,8 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -90,4 +98,4 @@ export function freePort(): Promise<number> {
 }
 
 export const thisDir = (url: string): string => dirname(fileURLToPath(url));
-export * from './proxy.js';
+export { startTcpProxy, type TcpProxy } from './proxy.js';
