@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { AuditEvent } from '@crtrail/audit';
 import type { FilterOptions } from '@crtrail/filter';
 import type { JobBounds } from '@crtrail/queue';
+import { createAdmission } from './admit.js';
 import type { WebhookAuth } from './auth.js';
 import type { BatchSink } from './batch-sink.js';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
@@ -111,16 +112,12 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
   void app.register(gracefulClosePlugin);
   void app.register(backpressurePlugin, { sink, metrics, maxWaiting: options.maxWaiting });
   void app.register(requestLogPlugin, { metrics });
-  void app.register(auditRoutes, {
-    sink,
-    metrics,
-    auth,
-    defaultCluster: options.defaultCluster,
-    filter: options.filter,
-    redact: options.redact,
-    prepareRedaction: options.prepareRedaction,
-    jobBounds: options.jobBounds,
-  });
+  // One admission path (filter, redaction, bounded jobs, the sink, the metrics) for /audit and the intakes.
+  const admission = createAdmission(
+    { sink, metrics, filter: options.filter, redact: options.redact, prepareRedaction: options.prepareRedaction, jobBounds: options.jobBounds },
+    options.defaultCluster,
+  );
+  void app.register(auditRoutes, { admission, auth, defaultCluster: options.defaultCluster });
   void app.register(healthRoutes, { sink, metrics });
   return app;
 }
