@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, uniquePrefix } from '@crtrail/testkit';
@@ -59,6 +60,24 @@ describe('replay: fails fast, names bad lines, waits for records', () => {
     assert.match(run.stdout, /searchable: 3 of 3 custom-resource writes/);
     const ids = new Set((await p.search({ term: { 'orchestrator.cluster.name': cluster } })).map((d) => d._source.event.id));
     for (const e of good) assert.ok(ids.has(e.auditID), `record of ${String(e.auditID)}`);
+  });
+
+  test('a GKE export (gzip\'d NDJSON LogEntries): converted, filed under --cluster, its bad lines named file:line', async () => {
+    const entries = readFileSync(new URL('../packages/intake/test/fixtures/gke-entries-request-response.ndjson', import.meta.url), 'utf8').trim().split('\n');
+    const file = join(dir, 'gke-export.ndjson.gz');
+    // line 1 good, line 2 not JSON, line 3 an entry without insertId, line 4 good
+    const { insertId: _id, ...noId } = JSON.parse(entries[2]!) as Record<string, unknown>;
+    writeFileSync(file, gzipSync([entries[0], '{oops', JSON.stringify(noId), entries[1]].join('\n') + '\n'));
+    const cluster = 'replay-gke';
+    const run = await runCli(['replay', file, '--cluster', cluster, '--url', p.url, '--wait', '120'], { CRTRAIL_ES_URL: p.env.CRTRAIL_ES_URL, CRTRAIL_INDEX_PREFIX: p.prefix });
+    assert.equal(run.code, 1, 'bad lines make the exit code 1');
+    assert.match(run.stdout, /sent 2, accepted 2 \(2 custom-resource writes queued for records\)/);
+    assert.match(run.stdout, /unparseable lines 2/);
+    assert.match(run.stderr, /gke-export\.ndjson\.gz:2: not valid JSON/);
+    assert.match(run.stderr, /gke-export\.ndjson\.gz:3\.insertId: required string/);
+    assert.match(run.stdout, /searchable: 2 of 2 custom-resource writes/);
+    const docs = await p.search({ term: { 'orchestrator.cluster.name': cluster } });
+    assert.deepEqual(docs.map((d) => d._source.kubernetes.audit.annotations['crtrail.dev/source']), ['gke', 'gke']);
   });
 
   test('a URL naming the cluster (/audit/<name>) is used as it is', async () => {

@@ -20,6 +20,15 @@ export const envSchema = z
     CRTRAIL_TLS_KEY: optionalPath,
     CRTRAIL_TLS_CLIENT_CA: optionalPath,
     CRTRAIL_AUTH_TOKENS_FILE: optionalPath,
+    // Provider intakes (EKS via Firehose, GKE via Pub/Sub push): a route exists only when its
+    // credentials are configured; the files hold `<secret> <cluster>` lines like the tokens file, so
+    // a key is rotated by adding the new line, switching the provider over, and removing the old one.
+    // Cross-checks (audience and service account together) are made where the intake auth is loaded.
+    CRTRAIL_FIREHOSE_ACCESS_KEYS_FILE: optionalPath,
+    CRTRAIL_PUBSUB_TOKENS_FILE: optionalPath,
+    CRTRAIL_PUBSUB_AUDIENCE: z.string().min(1).optional(),
+    CRTRAIL_PUBSUB_SERVICE_ACCOUNT: z.string().email('an email address (the push subscription\'s service account)').optional(),
+    CRTRAIL_PUBSUB_JWKS_URL: url.optional(),
     CRTRAIL_CLUSTER: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a cluster name: letters, digits, . _ - (max 63)')

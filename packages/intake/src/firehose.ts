@@ -116,6 +116,8 @@ export interface IntakeReply<B> {
   status: number;
   headers: Record<string, string>;
   body: B;
+  /** The refusal behind a status other than 200, for the route's logs and metrics (never sent as is). */
+  error?: Error;
 }
 
 /**
@@ -150,7 +152,7 @@ export function firehoseHandler(options: FirehoseOptions): (request: FirehoseReq
       const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
       if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter);
       const message = status === 500 && !(err instanceof IntakeError) ? 'internal error; the delivery will be retried' : (err as Error).message;
-      return { status, headers, body: firehoseResponse(requestId, message) };
+      return { status, headers, body: firehoseResponse(requestId, message), error: err instanceof Error ? err : new Error(String(err)) };
     }
   };
 }

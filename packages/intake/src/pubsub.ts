@@ -160,7 +160,7 @@ export function pubsubHandler(options: PubSubOptions): (request: PubSubRequest, 
       const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
       if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter);
       const message = status === 500 && !(err instanceof IntakeError) ? 'internal error; the message will be redelivered' : (err as Error).message;
-      return { status, headers, body: { error: message } };
+      return { status, headers, body: { error: message }, error: err instanceof Error ? err : new Error(String(err)) };
     }
   };
 }

@@ -70,7 +70,7 @@ test('GKE entries without bodies (the default for custom resources) are Metadata
   assert.match(out.events[3]!.annotations?.['crtrail.dev/derived'] ?? '', /responseStatus\.code/);
 });
 
-test('a documented GKE entry (nodes/proxy, status code 0) converts field by field', () => {
+test('a GKE entry in the documented LogEntry / AuditLog form (nodes/proxy, status code 0) converts field by field', () => {
   const [entry] = ndjson<Entry>('gke-documented-entries.ndjson');
   const e = convert(entry);
   assert.deepEqual(
@@ -79,22 +79,22 @@ test('a documented GKE entry (nodes/proxy, status code 0) converts field by fiel
       kind: 'Event',
       apiVersion: 'audit.k8s.io/v1',
       level: 'Metadata',
-      auditID: 'dc7605e6-1e19-4571-8a7a-d23682efcea1',
+      auditID: '5d0c7f3a-9b1e-4c62-a8d4-2f6e91b03c57',
       stage: 'ResponseComplete',
-      requestURI: '/api/v1/nodes/gke-adx-default-pool-e05a7794-jgln/proxy',
+      requestURI: '/api/v1/nodes/gke-shop-pool-1-7c2d9e41-x8qz/proxy',
       verb: 'get',
-      user: { username: 'system:serviceaccount:monitoring:prometheus-k8s' },
-      sourceIPs: ['35.238.150.117'],
-      userAgent: 'Prometheus/1.8.2',
-      objectRef: { apiGroup: '', apiVersion: 'v1', resource: 'nodes', name: 'gke-adx-default-pool-e05a7794-jgln', subresource: 'proxy' },
+      user: { username: 'system:serviceaccount:observability:metrics-scraper' },
+      sourceIPs: ['10.128.0.42'],
+      userAgent: 'metrics-scraper/2.4.0',
+      objectRef: { apiGroup: '', apiVersion: 'v1', resource: 'nodes', name: 'gke-shop-pool-1-7c2d9e41-x8qz', subresource: 'proxy' },
       responseStatus: { code: 200 },
-      requestReceivedTimestamp: '2020-04-24T06:29:54.304506Z',
-      stageTimestamp: '2020-04-24T06:29:54.304506Z',
+      requestReceivedTimestamp: '2026-03-02T09:15:07.302118Z',
+      stageTimestamp: '2026-03-02T09:15:07.302118Z',
       annotations: undefined,
     },
   );
   assert.equal(e.annotations?.['authorization.k8s.io/decision'], 'allow');
-  assert.equal(gkeClusterOf(entry), 'the-cluster');
+  assert.equal(gkeClusterOf(entry), 'shop');
 });
 
 test('methodName: the version is found from the end, so dotted groups and subresources split right', () => {

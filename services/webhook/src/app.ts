@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { AuditEvent } from '@crtrail/audit';
 import type { FilterOptions } from '@crtrail/filter';
 import type { JobBounds } from '@crtrail/queue';
+import { createAdmission } from './admit.js';
 import type { WebhookAuth } from './auth.js';
 import type { BatchSink } from './batch-sink.js';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
@@ -13,6 +14,8 @@ import { requestLogPlugin } from './plugins/request-log.js';
 import { tlsRejectionsPlugin } from './plugins/tls-rejections.js';
 import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
+import { firehoseIntakeRoutes } from './routes/intake-firehose.js';
+import { pubsubIntakeRoutes } from './routes/intake-pubsub.js';
 
 /**
  * Server-side time limits: a client must send its headers within HEADERS_TIMEOUT_MS and its whole
@@ -46,7 +49,7 @@ export interface WebhookOptions {
   /** A pino logger to use (or `false`/a fastify logger config). */
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
   metrics?: WebhookMetrics;
-  /** TLS (HTTPS, optionally requiring client certificates) and bearer tokens; none = plain HTTP, open. */
+  /** TLS (HTTPS, optionally requiring client certificates), bearer tokens and the intakes' credentials; none = plain HTTP, open, no intakes. */
   auth?: WebhookAuth;
   /** How a batch's kept events are cut into jobs (default `JOB_BOUNDS`). */
   jobBounds?: JobBounds;
@@ -94,9 +97,10 @@ function createServer(options: WebhookOptions): FastifyInstance {
 
 /**
  * The audit webhook: takes `audit.k8s.io/v1` EventList batches as kube-apiserver's webhook backend
- * POSTs them and acks `200 {"accepted": n}` only once the batch is in the sink. Assembly only: the
- * behaviour is in plugins/ (how bodies are read, errors answered, shutdown, backpressure) and
- * routes/ (audit, health).
+ * POSTs them and acks `200 {"accepted": n}` only once the batch is in the sink; the same for the
+ * EKS (Firehose) and GKE (Pub/Sub) intakes when configured. Assembly only: the behaviour is in
+ * plugins/ (how bodies are read, errors answered, shutdown, backpressure), admit.ts (the one path
+ * to the sink) and routes/ (audit, intakes, health).
  */
 export function buildWebhook(options: WebhookOptions): FastifyInstance {
   const metrics = options.metrics ?? createWebhookMetrics();
@@ -111,16 +115,16 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
   void app.register(gracefulClosePlugin);
   void app.register(backpressurePlugin, { sink, metrics, maxWaiting: options.maxWaiting });
   void app.register(requestLogPlugin, { metrics });
-  void app.register(auditRoutes, {
-    sink,
-    metrics,
-    auth,
-    defaultCluster: options.defaultCluster,
-    filter: options.filter,
-    redact: options.redact,
-    prepareRedaction: options.prepareRedaction,
-    jobBounds: options.jobBounds,
-  });
+  // One admission path (filter, redaction, bounded jobs, the sink, the metrics) for /audit and the intakes.
+  const admission = createAdmission(
+    { sink, metrics, filter: options.filter, redact: options.redact, prepareRedaction: options.prepareRedaction, jobBounds: options.jobBounds },
+    options.defaultCluster,
+  );
+  void app.register(auditRoutes, { admission, auth, defaultCluster: options.defaultCluster });
+  // A provider intake exists only when its credentials are configured: otherwise its path is a 404.
+  const intake = auth.intake;
+  if (intake?.firehose) void app.register(firehoseIntakeRoutes, { admission, keys: intake.firehose, bodyLimit: options.bodyLimit });
+  if (intake?.pubsub) void app.register(pubsubIntakeRoutes, { admission, auth: intake.pubsub, bodyLimit: options.bodyLimit });
   void app.register(healthRoutes, { sink, metrics });
   return app;
 }

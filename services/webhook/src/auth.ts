@@ -3,6 +3,7 @@ import { createSecureContext, type TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import { ConfigError, type Env } from '@crtrail/config';
 import { errors } from './errors.js';
+import { loadIntakeAuth, type IntakeAuth } from './intake-auth.js';
 import { TokenTable } from './token-table.js';
 
 /** TLS material of the webhook's server: PEM as read from the files. */
@@ -17,6 +18,8 @@ export interface WebhookTls {
 export interface WebhookAuth {
   tls?: WebhookTls;
   tokens?: TokenTable;
+  /** The provider intakes' own credentials (Firehose keys, Pub/Sub push tokens / OIDC); the bearer tokens do not apply to them. */
+  intake?: IntakeAuth;
 }
 
 function readVariable(variable: string, path: string): Buffer {
@@ -28,7 +31,7 @@ function readVariable(variable: string, path: string): Buffer {
 }
 
 /**
- * Reads CRTRAIL_TLS_CERT/KEY/CLIENT_CA and CRTRAIL_AUTH_TOKENS_FILE once, at start: an unreadable
+ * Reads CRTRAIL_TLS_CERT/KEY/CLIENT_CA, CRTRAIL_AUTH_TOKENS_FILE and the intakes' credentials once, at start: an unreadable
  * file, a key that does not match its certificate or a malformed tokens line throws a
  * {@link ConfigError} naming the variable (or the file and line), before anything listens.
  */
@@ -53,6 +56,8 @@ export function loadWebhookAuth(env: Env): WebhookAuth {
     throw new ConfigError('CRTRAIL_TLS_CLIENT_CA needs CRTRAIL_TLS_CERT and CRTRAIL_TLS_KEY (client certificates are a TLS feature)');
   }
   if (env.CRTRAIL_AUTH_TOKENS_FILE) auth.tokens = TokenTable.load(env.CRTRAIL_AUTH_TOKENS_FILE);
+  const intake = loadIntakeAuth(env);
+  if (intake.firehose || intake.pubsub) auth.intake = intake;
   return auth;
 }
 

@@ -7,3 +7,4 @@ export { MAX_JSON_DEPTH } from './plugins/body.js';
 export { RedisBatchSink, WAIT_REPLICAS_TIMEOUT_MS, type RedisSinkOptions } from './redis-sink.js';
 export { startWebhook, type RunningWebhook } from './server.js';
 export { TokenTable } from './token-table.js';
+export { audienceFor, ClusterSecrets, loadIntakeAuth, type IntakeAuth, type PubSubOidc } from './intake-auth.js';

@@ -12,9 +12,9 @@ const DEFAULT_WAIT_S = 60;
 export function registerReplay(program: Command): void {
   program
     .command('replay')
-    .description('send audit events from files (NDJSON, EventList, JSON array, .gz) through the webhook as an apiserver would')
+    .description('send audit events from files (NDJSON, EventList, JSON array, AKS diagnostic exports, GKE Cloud Audit Logs entries, .gz) through the webhook as an apiserver would')
     .argument('<files...>', 'event files, - for stdin')
-    .option('--cluster <name>', 'cluster name the events come from (default: CRTRAIL_CLUSTER, else "default")', process.env.CRTRAIL_CLUSTER || 'default')
+    .option('--cluster <name>', 'cluster name the events come from, whatever an AKS or GKE export names (default: CRTRAIL_CLUSTER, else "default")', process.env.CRTRAIL_CLUSTER || 'default')
     .option('--url <url>', 'webhook URL: its base, or .../audit, or .../audit/<cluster> as in the kubeconfig (default: from CRTRAIL_HOST/CRTRAIL_PORT)', defaultWebhookUrl())
     .option('--batch <n>', 'events per EventList POST', positiveInt, 400)
     .option('--token <token>', 'bearer token, when the webhook has CRTRAIL_AUTH_TOKENS_FILE (default: CRTRAIL_REPLAY_TOKEN)', process.env.CRTRAIL_REPLAY_TOKEN)

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { isObject } from '@crtrail/audit';
+import { detectExportSource, readProviderExport, type ExportRead } from '@crtrail/intake';
 
 export interface ReadStats {
   events: number;
@@ -10,6 +11,8 @@ export interface ReadStats {
   invalidLines: number;
   /** `file:line: reason` of each line that is not JSON (first ones only; `invalidLines` counts all). */
   invalid: string[];
+  /** Records of a provider export that hold no audit event (other log categories, non-resource requests). */
+  skippedRecords: number;
 }
 
 /** An event read from a file, with where it was (`file:12`, or `file items[3]` in a whole-document file). */
@@ -34,20 +37,41 @@ function open(file: string): Readable {
  * `{` followed by a whole-document parse that yields an EventList is a list, anything else is NDJSON.
  * `audit.k8s.io/v1beta1` events are skipped and counted: their shape differs (timestamps, no
  * userAgent in old captures) and the webhook accepts v1 only.
+ *
+ * Provider exports are told by their first record (`detectExportSource`) and converted by
+ * `@crtrail/intake`: AKS diagnostic-settings records (storage blobs, `{"records"}` files, Event Hub
+ * messages one per line) and GKE Cloud Audit Logs entries (NDJSON, a JSON array). Such a file is
+ * held whole (an hourly blob, not a stream); its bad records count as bad lines, `file:line: reason`.
  */
 export async function* readEvents(file: string, stats: ReadStats): AsyncGenerator<ReadEvent> {
   const chunks: string[] = [];
   let ndjson: boolean | undefined;
+  /** Set when the first line is a provider record: every line is kept for the provider's reader. */
+  let provider: 'aks' | 'gke' | undefined;
+  const providerLines: string[] = [];
   let lineNo = 0;
   const lines = createInterface({ input: open(file), crlfDelay: Infinity });
   for await (const line of lines) {
     lineNo++;
     const where = `${file}:${lineNo}`;
+    if (provider) {
+      providerLines.push(line);
+      continue;
+    }
     if (ndjson === undefined) {
       const trimmed = line.replace(/^\uFEFF/, '').trim();
-      if (trimmed === '') continue;
+      if (trimmed === '') {
+        providerLines.push('');
+        continue;
+      }
       // A whole-document JSON starts with `[`, or with `{` on a line that is not a complete object.
       ndjson = !(trimmed.startsWith('[') || (trimmed.startsWith('{') && !isCompleteJson(trimmed)));
+      const source = ndjson ? detectExportSource(trimmed) : undefined;
+      if (source === 'aks' || source === 'gke') {
+        provider = source;
+        providerLines.push(trimmed);
+        continue;
+      }
       if (ndjson) {
         const single = parseLine(trimmed, where, stats);
         if (single && isEventList(single)) {
@@ -68,10 +92,20 @@ export async function* readEvents(file: string, stats: ReadStats): AsyncGenerato
       chunks.push(line);
     }
   }
+  if (provider) {
+    yield* fromExport(file, readProviderExport(providerLines.join('\n'), provider), stats);
+    return;
+  }
   if (ndjson === false) {
+    const text = chunks.join('\n').replace(/^\uFEFF/, '');
+    const source = detectExportSource(text);
+    if (source === 'aks' || source === 'gke') {
+      yield* fromExport(file, readProviderExport(text, source), stats);
+      return;
+    }
     let doc: unknown;
     try {
-      doc = JSON.parse(chunks.join('\n').replace(/^\uFEFF/, ''));
+      doc = JSON.parse(text);
     } catch (err) {
       throw new Error(`${file}: not JSON, nor one JSON event per line: ${(err as Error).message}`);
     }
@@ -86,6 +120,23 @@ export async function* readEvents(file: string, stats: ReadStats): AsyncGenerato
       yield* accept(doc, file, stats);
     }
   }
+}
+
+/**
+ * The events of a provider export, and its bad records as bad lines. The readers say where as
+ * `line 7` (or `records[3]` in a whole document); the reasons start with it, and become
+ * `file:7: reason` / `file:7.records[1].properties.log: reason`, as a native bad line reads.
+ */
+function* fromExport(file: string, read: ExportRead, stats: ReadStats): Generator<ReadEvent> {
+  stats.skippedRecords += read.skipped.length;
+  for (const { where, reason } of read.rejected) {
+    stats.invalidLines++;
+    if (stats.invalid.length >= MAX_LISTED_INVALID) continue;
+    const line = /^line (\d+)/.exec(where);
+    const detail = reason.startsWith(where) ? reason : `${where}: ${reason}`;
+    stats.invalid.push(line ? `${file}:${line[1]}${detail.slice(line[0].length)}` : `${file} ${detail}`);
+  }
+  for (let i = 0; i < read.events.length; i++) yield* accept(read.events[i] as unknown as Record<string, unknown>, `${file} event ${i + 1}`, stats);
 }
 
 function isCompleteJson(s: string): boolean {

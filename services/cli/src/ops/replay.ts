@@ -245,6 +245,7 @@ export function emptySummary(): ReplaySummary {
     skippedV1beta1: 0,
     invalidLines: 0,
     invalid: [],
+    skippedRecords: 0,
     invalidEvents: 0,
     batches: 0,
     sent: 0,

@@ -25,6 +25,7 @@ export function printReplaySummary(summary: ReplaySummary, stopped: string | und
     `rejected ${summary.rejected}`,
     `skipped v1beta1 ${summary.skippedV1beta1}`,
   ];
+  if (summary.skippedRecords) parts.push(`skipped non-audit records ${summary.skippedRecords}`);
   if (summary.invalidEvents) parts.push(`invalid events ${summary.invalidEvents}`);
   if (summary.invalidLines) parts.push(`unparseable lines ${summary.invalidLines}`);
   process.stdout.write(`${parts.join(', ')}\n`);

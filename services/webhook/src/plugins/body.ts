@@ -21,7 +21,7 @@ declare module 'fastify' {
 export const MAX_JSON_DEPTH = 128;
 
 /** `application/json` and any `application/<x>+json`: nothing else is parsed (a 415). */
-const JSON_TYPES = /^application\/([a-z0-9.+-]*\+)?json$/;
+export const JSON_TYPES = /^application\/([a-z0-9.+-]*\+)?json$/;
 
 /** Whether a parsed JSON value nests more than `limit` objects/arrays deep (the root counts as 1). */
 export function jsonDepthExceeds(value: unknown, limit: number): boolean {

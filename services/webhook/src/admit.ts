@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import { validateEventList, type AuditEvent } from '@crtrail/audit';
+import { isCustomResourceMutation, type FilterOptions } from '@crtrail/filter';
+import { JOB_BOUNDS, splitEvents, type BatchJob, type JobBounds } from '@crtrail/queue';
+import { boundedLabel } from '@crtrail/telemetry';
+import { ReplicasBehindError, type BatchSink } from './batch-sink.js';
+import { CLUSTER_NAME } from './cluster.js';
+import { errors } from './errors.js';
+import type { WebhookMetrics } from './metrics.js';
+import type { Backpressure } from './plugins/backpressure.js';
+
+/** What every route that takes audit events needs: where they go and what is kept of them. */
+export interface AdmissionOptions {
+  sink: BatchSink;
+  metrics: WebhookMetrics;
+  /** Which events are kept (the worker's filter, applied before the queue). */
+  filter?: FilterOptions | undefined;
+  /** Replaces secret values by their salted hashes before the batch is written. */
+  redact?: ((event: AuditEvent) => AuditEvent) | undefined;
+  /** Runs on the kept events before `redact`: learns and loads the resource → kind table. */
+  prepareRedaction?: ((events: AuditEvent[]) => Promise<void>) | undefined;
+  /** How a batch's kept events are cut into jobs (default {@link JOB_BOUNDS}). */
+  jobBounds?: JobBounds | undefined;
+}
+
+/** {@link AdmissionOptions} resolved once, shared by `/audit` and the provider intakes. */
+export interface Admission extends AdmissionOptions {
+  jobBounds: JobBounds;
+  /** Any path names a cluster: the label keeps the default one and the first 100 others. */
+  clusterLabel: (cluster: string) => string;
+}
+
+/** One batch as a route hands it over: the cluster it is filed under and the EventList as received. */
+export interface AdmittedBatch {
+  cluster: string;
+  /** The EventList (not yet checked). */
+  body: unknown;
+  /** The parsed body's size when it bounds the events' JSON (see `request.bodyBytes`); undefined = measure. */
+  bodyBytes?: number | undefined;
+  /** process.hrtime of the request's arrival: ack latency is measured from here. */
+  arrivedAt: bigint;
+}
+
+/** Resolves the options once; `defaultCluster` is the one label always kept. */
+export function createAdmission(options: AdmissionOptions, defaultCluster: string): Admission {
+  return { ...options, jobBounds: options.jobBounds ?? JOB_BOUNDS, clusterLabel: boundedLabel([defaultCluster]) };
+}
+
+/** The cluster a path names, checked against the one cluster-name pattern (400 otherwise). */
+export function checkClusterName(cluster: string): string {
+  if (!CLUSTER_NAME.test(cluster)) throw new errors.CRTRAIL_ERR_INVALID_CLUSTER(JSON.stringify(cluster));
+  return cluster;
+}
+
+/**
+ * The one path from a received batch to the queue, for `/audit` and every intake alike: backpressure
+ * (again: the queue may have filled while the body was sent), the EventList schema, the custom-resource
+ * filter, redaction, bounded jobs written atomically through the sink, and the metrics. Resolves with
+ * the batch's event count (kept or not) only once the sink has every job; throws a webhook error
+ * (429, 400, 503) having written nothing, or CRTRAIL_ERR_REPLICAS_BEHIND having written all.
+ */
+export async function admitBatch(admission: Admission, backpressure: Backpressure, batch: AdmittedBatch): Promise<{ accepted: number }> {
+  const { metrics } = admission;
+  const { cluster } = batch;
+  backpressure.check();
+  const checked = validateEventList(batch.body);
+  if (!checked.ok) throw new errors.CRTRAIL_ERR_INVALID_BATCH(checked.reason);
+  const events = checked.value.items;
+  metrics.received.inc(events.length);
+  // Only custom-resource mutations are ever recorded; the ~95 % rest (reads, built-in resources,
+  // early stages) is dropped here rather than stored in Redis only for the worker to drop it.
+  const mutations = events.filter((e) => isCustomResourceMutation(e, admission.filter));
+  if (admission.prepareRedaction && mutations.length > 0) {
+    await admission.prepareRedaction(mutations).catch((err: Error) => Promise.reject(new errors.CRTRAIL_ERR_QUEUE_UNAVAILABLE(err.message)));
+  }
+  const kept = admission.redact ? mutations.map(admission.redact) : mutations;
+  if (kept.length > 0) {
+    // Bounded jobs, so no worker ever has to hold a 20 MB batch at once; all written at once, so
+    // the 200 means all of them are stored, and a 503 means none is.
+    // Redaction may lengthen a value (a salted hash in place of a short secret): ×2 of room.
+    const rawBytes = batch.bodyBytes;
+    const chunks = splitEvents(kept, admission.jobBounds, rawBytes === undefined ? undefined : rawBytes * (admission.redact ? 2 : 1));
+    const receivedAt = Date.now();
+    const id = chunks.length > 1 ? randomUUID() : undefined;
+    const jobs: BatchJob[] = chunks.map((c, i) => ({ cluster, receivedAt, events: c.events, ...(id ? { batch: id, part: i + 1, parts: chunks.length } : {}) }));
+    try {
+      await admission.sink.add(jobs);
+    } catch (err) {
+      if (err instanceof ReplicasBehindError) throw new errors.CRTRAIL_ERR_REPLICAS_BEHIND(err.acked, err.wanted, err.waitedMs);
+      throw new errors.CRTRAIL_ERR_QUEUE_UNAVAILABLE((err as Error).message);
+    }
+    metrics.jobsPerBatch.observe(chunks.length);
+    for (const c of chunks) metrics.jobBytes.observe(c.bytes);
+  }
+  metrics.enqueued.inc(kept.length);
+  metrics.accepted.inc({ cluster: admission.clusterLabel(cluster) }, events.length);
+  metrics.batchSize.observe(events.length);
+  metrics.ackLatency.observe(Number(process.hrtime.bigint() - batch.arrivedAt) / 1e9);
+  return { accepted: events.length };
+}
