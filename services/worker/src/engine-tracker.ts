@@ -2,8 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { objectKeyString, type AuditEvent, type KubeObject, type ObjectKey } from '@crtrail/audit';
 import { applyMutation, expandMutations, importBaseline, type History, type Mutation } from '@crtrail/diff';
-import { withLocks } from './object-locks.js';
-import { HistoryCache, loadHistories, saveHistories, type HistoryWrite, type LoadedHistory } from './history-store.js';
+import { HistoryCache, keys, loadHistories, saveHistories, withLocks, type HistoryWrite, type LoadedHistory } from '@crtrail/state';
 import type { ChangeTracker, TrackedRecord, TrackedRepair } from './tracker.js';
 
 export interface EngineTrackerOptions {
@@ -38,10 +37,6 @@ interface Group {
 
 const roleOf = (s: object): string | undefined => ('role' in s ? String(s.role) : undefined);
 
-export const stateKey = (prefix: string, key: string): string => `${prefix}:state:${key}`;
-
-const lockKey = (prefix: string, key: string): string => `${prefix}:lock:${key}`;
-
 /**
  * The change engine at its Redis edge: per object, the bounded history of stored states lives under
  * `<prefix>:state:<cluster/group/resource/namespace/name>`. A batch's objects are locked (sorted,
@@ -52,6 +47,7 @@ const lockKey = (prefix: string, key: string): string => `${prefix}:lock:${key}`
  */
 export function createEngineTracker(options: EngineTrackerOptions): ChangeTracker {
   const { redis, prefix } = options;
+  const k = keys(prefix);
   const cache = new HistoryCache();
   return {
     async track(cluster: string, events: AuditEvent[], write) {
@@ -76,16 +72,16 @@ export function createEngineTracker(options: EngineTrackerOptions): ChangeTracke
       const list = [...groups.values()];
       await withLocks(
         redis,
-        list.map((g) => lockKey(prefix, g.keyString)),
+        list.map((g) => k.lock(g.keyString)),
         async () => {
-          const loaded = await loadHistories(redis, list.map((g) => stateKey(prefix, g.keyString)), cache);
+          const loaded = await loadHistories(redis, list.map((g) => k.state(g.keyString)), cache);
           const start = await fillFromStore(list, loaded);
           const records: TrackedRecord[] = [];
           const repairs: TrackedRepair[] = [];
           const histories: HistoryWrite[] = [];
           const poisoned: Array<[AuditEvent, Error]> = [];
           list.forEach((g, i) => {
-            const key = stateKey(prefix, g.keyString);
+            const key = k.state(g.keyString);
             const stored = loaded[i]!;
             // Saved against what Redis holds (`stored`), so a state taken from Elasticsearch is written too.
             let history: History | undefined = start[i];
@@ -163,49 +159,4 @@ export function createEngineTracker(options: EngineTrackerOptions): ChangeTracke
     });
     return start;
   }
-}
-
-export interface BaselineResult {
-  imported: number;
-  skipped: Array<{ object: string; reason: string }>;
-}
-
-/**
- * `crtrail baseline`: stores the current state of objects (a `kubectl get <kinds> -A -o json` List)
- * as the known previous state, under the same locks as the worker.
- */
-export async function importBaselineObjects(
-  redis: Redis,
-  prefix: string,
-  cluster: string,
-  objects: KubeObject[],
-  resourceOf: (object: KubeObject) => string,
-): Promise<BaselineResult> {
-  const result: BaselineResult = { imported: 0, skipped: [] };
-  const cache = new HistoryCache();
-  const at = new Date().toISOString();
-  for (const object of objects) {
-    const label = `${object.kind ?? '?'} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ''}${object.metadata?.name ?? '?'}`;
-    const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
-    const key: ObjectKey = {
-      cluster,
-      group: apiVersion.includes('/') ? apiVersion.split('/')[0]! : '',
-      resource: resourceOf(object),
-      namespace: object.metadata?.namespace ?? '',
-      name: object.metadata?.name ?? '',
-    };
-    const keyString = objectKeyString(key);
-    try {
-      await withLocks(redis, [lockKey(prefix, keyString)], async () => {
-        const key = stateKey(prefix, keyString);
-        const [before] = await loadHistories(redis, [key], cache);
-        const next = importBaseline(before!.history, object, at);
-        await saveHistories(redis, [{ key, before: before!, after: next }], cache);
-      });
-      result.imported++;
-    } catch (err) {
-      result.skipped.push({ object: label, reason: (err as Error).message });
-    }
-  }
-  return result;
 }

@@ -4,15 +4,14 @@ import type { Client } from '@elastic/elasticsearch';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import type { Env } from '@crtrail/config';
-import { attemptsUsed, createRedis, dlqKey, JOB_RETRY, jobBackoff, persistenceWarning, queueName, redisPersistence, RedisKindTable, STALL_RETRY, type BatchJob } from '@crtrail/queue';
+import { attemptsUsed, createRedis, JOB_RETRY, jobBackoff, persistenceWarning, queueName, redisPersistence, STALL_RETRY, type BatchJob } from '@crtrail/queue';
+import { checkRedactionSalt, forgetFailure, keys, noteFailure, RedisKindTable, watchRedactionSalt } from '@crtrail/state';
 import { createEsClient, esConnectionFromEnv, hasIlm, indexNames, installTemplates, latestStoredStates, RecordLocator, rolloverIfNeeded } from '@crtrail/store';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { processBatch, type BatchResult } from './process-batch.js';
 import { createEngineTracker } from './engine-tracker.js';
 import { createEnricher, type Enricher } from './enricher.js';
 import { deadLetterEvents } from './process-batch.js';
-import { forgetFailure, noteFailure } from './failed-batches.js';
-import { checkRedactionSalt, watchRedactionSalt } from './salt-guard.js';
 import type { ChangeTracker } from './tracker.js';
 import { DEFAULT_IGNORE_PATHS } from '@crtrail/diff';
 import { loadConfig, type CrtrailConfig } from '@crtrail/config';
@@ -88,7 +87,7 @@ function serve(metrics: WorkerMetrics, host: string, port: number, readiness: ()
 const formatDelay = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`);
 
 async function readQueueGauges(queue: Queue<BatchJob>, redis: Redis, prefix: string, metrics: WorkerMetrics): Promise<void> {
-  const [counts, oldest, dlq] = await Promise.all([queue.getJobCounts('failed', 'active'), queue.getJobs(['waiting'], 0, 0, true), redis.llen(dlqKey(prefix))]);
+  const [counts, oldest, dlq] = await Promise.all([queue.getJobCounts('failed', 'active'), queue.getJobs(['waiting'], 0, 0, true), redis.llen(keys(prefix).dlq)]);
   metrics.failedBatches.set(counts.failed ?? 0);
   metrics.activeJobs.set(counts.active ?? 0);
   metrics.oldestWaiting.set(oldest[0] ? Math.max(0, (Date.now() - oldest[0].timestamp) / 1000) : 0);

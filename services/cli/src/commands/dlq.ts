@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadEnv, type Env } from '@crtrail/config';
 import { createBatchQueue, createRedis, redactUrl } from '@crtrail/queue';
 import { createEsClient, esConnectionFromEnv } from '@crtrail/store';
-import { listDlqEntries, listFailedBatches, replayDeadLetters, replayFailedBatches } from '@crtrail/worker';
+import { listDlqEntries, listFailedBatches, replayDeadLetters, replayFailedBatches } from '@crtrail/state';
 
 /** Failed batches are named `batch:<job id>` in `dlq list`, next to the dead letters' own ids. */
 const BATCH = 'batch:';

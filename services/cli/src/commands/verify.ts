@@ -8,7 +8,7 @@ import { checkConfigFile, loadConfig, loadEnv, type CrtrailConfig, type Env } fr
 import { createEsClient, esConnectionFromEnv, indexNames, scanRecords } from '@crtrail/store';
 import { createRedis } from '@crtrail/queue';
 import { ChainVerifier, checkSignature, configDigest, trustedDerivation, type ChainedRecord, type Derivation, type Manifest } from '@crtrail/integrity';
-import { chainHead, listDeadLetters } from '@crtrail/worker';
+import { chainHead, listDeadLetters } from '@crtrail/state';
 import { manifestPathOf } from './export.js';
 import { Progress } from '../progress.js';
 
