@@ -1,12 +1,13 @@
 // The worker's per-change CPU without any I/O: the bench workload's custom-resource writes pushed
-// through the same steps processBatch takes (job data parse, filter, redaction, engine, enrichment,
-// record, hash chain, bulk serialization, history serialization), each step timed.
+// through the steps processBatch takes (job data parse, filter, redaction, planBatch — the pure
+// change engine the worker calls —, enrichment, record, hash chain, bulk serialization, history
+// serialization), each step timed; Redis and Elasticsearch are left out (histories stay in memory).
 // Usage: node --import tsx bench/worker-cpu.ts [batches]
 import { performance } from 'node:perf_hooks';
 import type { AuditEvent } from '@crtrail/audit';
-import { objectKeyString, stringifyReusing } from '@crtrail/audit';
+import { stringifyReusing } from '@crtrail/audit';
 import { defaultConfig } from '@crtrail/config';
-import { applyMutation, expandMutations, stateHash, DEFAULT_IGNORE_PATHS, type History } from '@crtrail/diff';
+import { planBatch, stateHash, DEFAULT_IGNORE_PATHS, type History } from '@crtrail/diff';
 import { classifyEvent } from '@crtrail/filter';
 import { redactEvent } from '@crtrail/enrich';
 import { chainParts, sealRecords, GENESIS_HASH, type ChainHead } from '@crtrail/integrity';
@@ -37,19 +38,9 @@ const t0 = performance.now();
 for (const job of jobs) {
   const data = time('job JSON.parse', () => JSON.parse(job.text) as { cluster: string; events: AuditEvent[] });
   const kept = time('filter + redact', () => data.events.filter((e) => classifyEvent(e).keep).map((e) => redactEvent(e, config, 'salt')));
-  const docs = time('engine (diff, state hash)', () =>
-    kept.flatMap((e) =>
-      expandMutations(e, data.cluster).map(({ key, mutation }) => {
-        mutation.meta = { actor: enrich.actorOf(e, mutation.object) };
-        const k = objectKeyString(key);
-        const r = applyMutation(histories.get(k), mutation, { ignorePaths: DEFAULT_IGNORE_PATHS });
-        histories.set(k, r.history);
-        return { id: mutation.recordId, event: e, object: mutation.object ?? undefined, change: r.record, previous: r.previous, stored: r.history.versions.at(-1)?.object };
-      }),
-    ),
-  );
+  const plan = time('engine (planBatch)', () => planBatch(data.cluster, kept, histories, { ignorePaths: DEFAULT_IGNORE_PATHS, actorOf: enrich.actorOf }));
   const records = time('enrich + record', () =>
-    docs.map((r) => {
+    plan.records.map((r) => {
       const { actor, change } = enrich(r);
       return buildRecord({ cluster: data.cluster, event: r.event, object: r.object, change: r.previous ? { ...change, prev_state_hash: stateHash(r.previous) } : change, actor, receivedAt: Date.now(), ingestedAt: Date.now() });
     }),
@@ -62,7 +53,12 @@ for (const job of jobs) {
     for (const r of records) bytes += stringifyReusing(r).length;
   });
   time('history text', () => {
-    for (const r of docs) stringifyReusing({ recordId: r.id, object: r.stored });
+    // What saveHistories writes: the entries a batch added (histories are immutable, kept ones are the same objects).
+    for (const w of plan.historyWrites) {
+      const old = new Set<object>(histories.get(w.id)?.versions ?? []);
+      for (const v of w.history.versions) if (!old.has(v)) stringifyReusing(v as unknown as Record<string, unknown>);
+      histories.set(w.id, w.history);
+    }
   });
   changes += records.length;
 }

@@ -7,10 +7,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { AuditEvent } from '@crtrail/audit';
 import { defaultConfig } from '@crtrail/config';
-import { DEFAULT_IGNORE_PATHS } from '@crtrail/diff';
 import { indexNames, installTemplates, RecordLocator } from '@crtrail/store';
 import { testRedis, testEs, cleanupPrefix, uniquePrefix } from '@crtrail/testkit';
-import { processBatch, createEngineTracker, createEnricher, type BatchDeps } from '@crtrail/worker';
+import { HistoryCache } from '@crtrail/state';
+import { processBatch, createEnricher, type BatchDeps } from '@crtrail/worker';
 import { generateWorkload } from './workload.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -57,8 +57,7 @@ const redis = testRedis();
 await installTemplates(es, prefix);
 const config = defaultConfig();
 const enrich = createEnricher(config);
-const tracker = createEngineTracker({ redis, prefix, ignorePaths: [...DEFAULT_IGNORE_PATHS], annotate: (e, o) => ({ actor: enrich.actorOf(e, o) }) });
-const deps: BatchDeps = { es, redis, prefix, tracker, enrich, config, salt: 'bench-salt-bench-salt', locator: new RecordLocator(es, indexNames(prefix).alias), refresh: false };
+const deps: BatchDeps = { es, redis, prefix, historyCache: new HistoryCache(), enrich, config, salt: 'bench-salt-bench-salt', locator: new RecordLocator(es, indexNames(prefix).alias), refresh: false };
 
 /** Peak heap above the baseline while `work` runs, sampled every millisecond the loop is free and at each yield. */
 async function peakHeap(work: () => Promise<unknown>): Promise<{ peak: number; base: number }> {

@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEvent } from '@crtrail/audit';
 import { loadConfig } from '@crtrail/config';
-import { DEFAULT_IGNORE_PATHS } from '@crtrail/diff';
 import { classifyEvent } from '@crtrail/filter';
 import { indexNames, installTemplates, RecordLocator } from '@crtrail/store';
 import { cleanupPrefix, eventually, testEs, testRedis, testRedisUrl, uniquePrefix } from '@crtrail/testkit';
 import { createRedis } from '@crtrail/queue';
-import { createAlerting, createEngineTracker, createEnricher, processBatch, type Alerting, type BatchDeps } from '@crtrail/worker';
+import { HistoryCache } from '@crtrail/state';
+import { createAlerting, createEnricher, processBatch, type Alerting, type BatchDeps } from '@crtrail/worker';
 import { demoStory } from '../services/cli/src/demo-story.js';
 import { Registry } from 'prom-client';
 
@@ -61,8 +61,7 @@ describe('alerts survive a crash between the write and the enqueue', () => {
     await installTemplates(es, prefix);
     alerting = await createAlerting({ redis: bullRedis, prefix, config, registry: new Registry() });
     const enrich = createEnricher(config);
-    const tracker = createEngineTracker({ redis, prefix, ignorePaths: [...DEFAULT_IGNORE_PATHS], annotate: (e, o) => ({ actor: enrich.actorOf(e, o) }) });
-    const base = { es, redis, prefix, tracker, enrich, config, salt: 'a-salt-of-sixteen-chars', locator: new RecordLocator(es, indexNames(prefix).alias), refresh: 'wait_for' as const };
+    const base = { es, redis, prefix, historyCache: new HistoryCache(), enrich, config, salt: 'a-salt-of-sixteen-chars', locator: new RecordLocator(es, indexNames(prefix).alias), refresh: 'wait_for' as const };
     const job = { cluster: 'crash', receivedAt: Date.now(), events: demoStory().filter((e) => classifyEvent(e).keep) as AuditEvent[] };
 
     // The first attempt stores its records, then "dies" where the alerts would be enqueued.
@@ -84,6 +83,5 @@ describe('alerts survive a crash between the write and the enqueue', () => {
     assert.deepEqual(got.map((a) => a.record_id).sort(), [...alerted].sort(), 'no alert twice');
     assert.equal(new Set(alerted).size, alerted.length);
     assert.ok(alerted.length >= 3, `the critical edit, the denied attempt and the delete: ${alerted.length}`);
-    await tracker.close?.();
   });
 });

@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { testRedis, uniquePrefix, deleteRedisPrefix } from '@crtrail/testkit';
-import { HistoryCache, loadHistories, saveHistories } from '@crtrail/worker';
+import { HistoryCache, loadHistories, saveHistories } from '@crtrail/state';
 import type { History, Version } from '@crtrail/diff';
 
 const redis = testRedis();

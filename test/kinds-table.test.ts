@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { createBatchQueue, kindsKey, RedisKindTable } from '@crtrail/queue';
+import { createBatchQueue } from '@crtrail/queue';
+import { keys, RedisKindTable } from '@crtrail/state';
 import { buildWebhook, RedisBatchSink } from '@crtrail/webhook';
 import { deleteRedisPrefix, testRedisUrl, uniquePrefix } from '@crtrail/testkit';
 
@@ -29,8 +30,8 @@ describe('the resource → kind table in Redis, shared by webhook and worker pro
     const a = new RedisKindTable(redis, prefix);
     const b = new RedisKindTable(redis, prefix);
     await Promise.all([a.update([{ group: 'g.io', resource: 'things', kind: 'Thing' }], []), b.update([{ group: 'g.io', resource: 'things', kind: 'OtherThing' }], [])]);
-    assert.deepEqual((await redis.hget(kindsKey(prefix), 'g.io/things'))?.split(',').sort(), ['OtherThing', 'Thing']);
-    assert.equal(await redis.ttl(kindsKey(prefix)), -1, 'no expiry');
+    assert.deepEqual((await redis.hget(keys(prefix).kinds, 'g.io/things'))?.split(',').sort(), ['OtherThing', 'Thing']);
+    assert.equal(await redis.ttl(keys(prefix).kinds), -1, 'no expiry');
   });
 
   test('the webhook answers 503 (the apiserver retries) when the table cannot be read, and enqueues nothing', async () => {

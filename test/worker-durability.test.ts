@@ -10,10 +10,11 @@ import type { Queue } from 'bullmq';
 import { pino } from 'pino';
 import type { AuditEvent } from '@crtrail/audit';
 import { defaultConfig, loadEnv, type Env } from '@crtrail/config';
-import { createBatchQueue, defaultJobOptions, JOB_NAME, redactionSaltKey, type BatchJob } from '@crtrail/queue';
+import { createBatchQueue, defaultJobOptions, JOB_NAME, type BatchJob } from '@crtrail/queue';
+import { keys, watchRedactionSalt } from '@crtrail/state';
 import { indexNames } from '@crtrail/store';
 import { cleanupPrefix, eventually, startTcpProxy, testEs, testEsUrl, testRedis, testRedisUrl, uniquePrefix } from '@crtrail/testkit';
-import { createEnricher, startWorker, watchRedactionSalt, type Enricher, type RunningWorker } from '@crtrail/worker';
+import { createEnricher, startWorker, type Enricher, type RunningWorker } from '@crtrail/worker';
 import { runCli, spawnCli } from './helpers/cli.js';
 import { generateWorkload } from '../bench/workload.js';
 
@@ -260,9 +261,9 @@ describe('worker durability', () => {
     try {
       await send([widgetWrite('s-1', 'w', 1, 1), widgetWrite('s-2', 'w', 2, 2), widgetWrite('s-3', 'w', 3, 3)]);
       // Redis loses the object's history (only this test's keys).
-      const keys = await redis.keys(`${prefix}:state:*`);
-      assert.equal(keys.length, 1);
-      await redis.del(...keys);
+      const histories = await redis.keys(`${prefix}:state:*`);
+      assert.equal(histories.length, 1);
+      await redis.del(...histories);
       await send([widgetWrite('s-4', 'w', 4, 4)]);
       const hits = await records(prefix, cluster);
       const latest = hits.find((h) => h._source.event.id === 's-4')!;
@@ -296,14 +297,14 @@ describe('worker durability', () => {
     // A generated salt (kept in Redis) that Redis then loses: refused, and no new one generated.
     const gen = newPrefix('saltgen');
     await (await startWorker({ env: envFor(gen), serveMetrics: false })).close();
-    assert.ok(await redis.get(redactionSaltKey(gen)));
-    await redis.del(redactionSaltKey(gen));
+    assert.ok(await redis.get(keys(gen).salt));
+    await redis.del(keys(gen).salt);
     const cli = await runCli(['up', '--worker-only'], { ...cliEnv(gen), CRTRAIL_PORT: '0', CRTRAIL_WORKER_PORT: '0', CRTRAIL_WORKER_NICE: '0' });
     assert.notEqual(cli.code, 0);
     assert.match(cli.stdout + cli.stderr, /the redaction salt is missing from Redis .* Redis lost it\? set CRTRAIL_REDACTION_SALT to the original salt/);
-    assert.equal(await redis.get(redactionSaltKey(gen)), null, 'no new salt generated');
+    assert.equal(await redis.get(keys(gen).salt), null, 'no new salt generated');
     // A salt generated anew (as a webhook would, with SET NX) is refused too.
-    await redis.set(redactionSaltKey(gen), 'b'.repeat(64));
+    await redis.set(keys(gen).salt, 'b'.repeat(64));
     await assert.rejects(startWorker({ env: envFor(gen), serveMetrics: false }), /differs from the one existing records were hashed with/);
 
     // While running, a worker puts its checked salt back should Redis lose it, and reports a different one.
@@ -311,10 +312,10 @@ describe('worker durability', () => {
     const { log, lines } = capturedLog();
     const timer = watchRedactionSalt(redis, watched, 'the-checked-salt-0123456789', log, 50);
     try {
-      await eventually(async () => ((await redis.get(redactionSaltKey(watched))) === 'the-checked-salt-0123456789' ? true : undefined), 10_000, 'the salt restored');
-      await redis.set(redactionSaltKey(watched), 'c'.repeat(64));
+      await eventually(async () => ((await redis.get(keys(watched).salt)) === 'the-checked-salt-0123456789' ? true : undefined), 10_000, 'the salt restored');
+      await redis.set(keys(watched).salt, 'c'.repeat(64));
       await eventually(async () => (lines.some((l) => l.level === 50 && /differs from the checked one/.test(l.msg)) ? true : undefined), 10_000, 'the mismatch reported');
-      assert.equal(await redis.get(redactionSaltKey(watched)), 'c'.repeat(64), 'a salt found in Redis is never overwritten');
+      assert.equal(await redis.get(keys(watched).salt), 'c'.repeat(64), 'a salt found in Redis is never overwritten');
     } finally {
       clearInterval(timer);
     }

@@ -1,5 +1,4 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { AuditEvent } from '@crtrail/audit';
 
@@ -32,11 +31,6 @@ export const JOB_RETRY = Object.freeze({
 
 export function queueName(prefix: string): string {
   return `${prefix}-batches`;
-}
-
-/** Key of the dead-letter list (records Elasticsearch refused for good). */
-export function dlqKey(prefix: string): string {
-  return `${prefix}:dlq`;
 }
 
 export const defaultJobOptions: JobsOptions = {
@@ -82,31 +76,7 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
 export function createBatchQueue(prefix: string, connection: ConnectionOptions | Redis): Queue<BatchJob> {
   return new Queue<BatchJob>(queueName(prefix), { connection: connection as ConnectionOptions, defaultJobOptions });
 }
-
-/**
- * The salt of redaction hashes: `CRTRAIL_REDACTION_SALT`, else one generated once per deployment and
- * kept in Redis (`<prefix>:redaction-salt`) so every webhook and worker — and every restart — hashes
- * alike. It never goes to Elasticsearch, the logs or the dead letters, where the hashes are.
- */
-export async function redactionSalt(redis: Redis, prefix: string, fromEnv: string | undefined): Promise<string> {
-  if (fromEnv) return fromEnv;
-  const key = redactionSaltKey(prefix);
-  // SET NX: whichever process comes first (webhook or worker) generates it, every other one reads
-  // that same value. The worker checks it against the fingerprint kept in Elasticsearch, so a salt
-  // regenerated after Redis lost its data is refused there, never used silently.
-  await redis.set(key, randomBytes(32).toString('hex'), 'NX');
-  const salt = await redis.get(key);
-  if (!salt) throw new Error(`could not read ${key} from Redis`);
-  return salt;
-}
-
-/** Redis key of the generated redaction salt (when `CRTRAIL_REDACTION_SALT` is not set). */
-export function redactionSaltKey(prefix: string): string {
-  return `${prefix}:redaction-salt`;
-}
-export * from './lua.js';
-export { kindsKey, RedisKindTable } from './kinds.js';
-export * from './split.js';
-export * from './atomic.js';
-export * from './persistence.js';
+export { addJobsAtomically } from './atomic.js';
+export { persistenceWarning, redactUrl, redisPersistence, type RedisPersistence } from './persistence.js';
+export { JOB_BOUNDS, splitBySize, splitEvents, type JobBounds, type JobChunk } from './split.js';
 export { pingRedis } from './ping.js';

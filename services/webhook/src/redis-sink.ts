@@ -6,12 +6,11 @@ import {
   createRedis,
   JOB_NAME,
   persistenceWarning,
-  redactionSalt,
   redisPersistence,
-  RedisKindTable,
   type BatchJob,
   type RedisPersistence,
 } from '@crtrail/queue';
+import { redactionSalt, RedisKindTable } from '@crtrail/state';
 import { ReplicasBehindError, type BatchSink, type SinkPersistence } from './batch-sink.js';
 
 // Everything the webhook knows of BullMQ and Redis is in this file: the routes see a BatchSink.

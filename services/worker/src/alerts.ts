@@ -18,6 +18,7 @@ import {
   type AlertMessage,
   type ResolvedSink,
 } from '@crtrail/alerts';
+import { AlertMarks } from '@crtrail/state';
 
 /**
  * A job of `<prefix>-alerts`. `send`: one record's alert, at once. `flush`: the alerts collected for one
@@ -34,43 +35,6 @@ export function alertQueueName(prefix: string): string {
 
 /** How long a record's "sent" marker is kept: a replay or re-drive within it never alerts again. */
 export const SENT_MARKER_TTL_SECONDS = 30 * 86_400;
-
-const keys = (prefix: string) => ({
-  sent: (sink: string, recordId: string) => `${prefix}:alerts:sent:${sink}:${recordId}`,
-  window: (sink: string, group: string) => `${prefix}:alerts:window:${sink}:${group}`,
-  pending: (sink: string, group: string) => `${prefix}:alerts:group:${sink}:${group}`,
-  flushing: (sink: string, group: string, window: string) => `${prefix}:alerts:flushing:${sink}:${group}:${window}`,
-});
-
-/**
- * KEYS[1] the record's sent marker, KEYS[2] window key, KEYS[3] pending list. ARGV[1] record id,
- * ARGV[2] window ms (0: no grouping), ARGV[3] alert JSON. Returns {2} when the record was alerted
- * already, {1} when it opens its object's window (send it now), else appends the alert to the window's
- * pending list and returns {0, ms left, the record id that opened the window}. Atomic, so two workers
- * never both open a window or lose an alert between them.
- */
-const ROUTE_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return {2} end
-if tonumber(ARGV[2]) == 0 then return {1} end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
-redis.call('RPUSH', KEYS[3], ARGV[3])
-redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[2]) * 10)
-local left = redis.call('PTTL', KEYS[2])
-if left < 0 then left = 0 end
-return {0, left, redis.call('GET', KEYS[2]) or ARGV[1]}
-`;
-
-/**
- * KEYS[1] pending list, KEYS[2] this window's flushing list. Moves the pending alerts aside (once; a
- * retried flush finds them there) and returns them.
- */
-const TAKE_LUA = `
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
-  redis.call('RENAME', KEYS[1], KEYS[2])
-end
-return redis.call('LRANGE', KEYS[2], 0, -1)
-`;
 
 export interface AlertMetrics {
   sent: Counter<'sink'>;
@@ -138,7 +102,7 @@ export async function createAlerting(options: AlertingOptions): Promise<Alerting
   const { redis, prefix, config, log } = options;
   const plan = alertPlan(config);
   const sinks = new Map<string, ResolvedSink>(plan.sinks.map((s) => [s.name, s]));
-  const k = keys(prefix);
+  const marks = new AlertMarks(redis, prefix);
   const windowMs = config.alerts.group_window_seconds * 1000;
   const queue = new Queue<AlertJob>(alertQueueName(prefix), {
     connection: redis,
@@ -159,17 +123,15 @@ export async function createAlerting(options: AlertingOptions): Promise<Alerting
       if (err instanceof SinkError && !err.retryable) throw new UnrecoverableError(err.message);
       throw err;
     }
-    const m = redis.multi();
-    for (const id of message.record_ids) m.set(k.sent(sink.name, id), '1', 'EX', SENT_MARKER_TTL_SECONDS);
-    await m.exec();
+    await marks.markSent(sink.name, message.record_ids, SENT_MARKER_TTL_SECONDS);
     metrics.sent.inc({ sink: sink.name });
     metrics.latency.observe({ sink: sink.name }, (Date.now() - enqueuedAt) / 1000);
   }
 
   async function unsent(sink: string, alerts: Alert[]): Promise<Alert[]> {
     if (alerts.length === 0) return [];
-    const seen = await redis.mget(...alerts.map((a) => k.sent(sink, a.record_id)));
-    return alerts.filter((_, i) => seen[i] === null);
+    const sent = await marks.sent(sink, alerts.map((a) => a.record_id));
+    return alerts.filter((_, i) => !sent[i]);
   }
 
   const worker = new Worker<AlertJob>(
@@ -186,12 +148,12 @@ export async function createAlerting(options: AlertingOptions): Promise<Alerting
       if (data.type === 'send') {
         alerts = await unsent(sink.name, [data.alert]);
       } else {
-        const raw = (await redis.eval(TAKE_LUA, 2, k.pending(sink.name, data.group), k.flushing(sink.name, data.group, data.window))) as string[];
+        const raw = await marks.take(sink.name, data.group, data.window);
         alerts = await unsent(sink.name, raw.map((r) => JSON.parse(r) as Alert));
       }
       if (alerts.length === 0) metrics.dropped.inc({ reason: 'duplicate' });
       else await deliver(sink, data.type === 'send' ? singleMessage(alerts[0]!) : groupAlerts(alerts, config.alerts.group_window_seconds), data.enqueuedAt);
-      if (data.type === 'flush') await redis.del(k.flushing(sink.name, data.group, data.window));
+      if (data.type === 'flush') await marks.flushed(sink.name, data.group, data.window);
     },
     { connection: redis, concurrency: 4, limiter: { max: config.alerts.rate_limit_per_second, duration: 1000 } },
   );
@@ -213,11 +175,7 @@ export async function createAlerting(options: AlertingOptions): Promise<Alerting
   /** Decides, atomically in Redis, whether one alert is sent now, joins its object's window, or was sent already. */
   async function route(item: { sink: ResolvedSink; alert: Alert; group: string }, enqueuedAt: number): Promise<Add | undefined> {
     const { sink, alert, group } = item;
-    const [verdict, left, window] = (await redis.eval(ROUTE_LUA, 3, k.sent(sink.name, alert.record_id), k.window(sink.name, group), k.pending(sink.name, group), alert.record_id, windowMs, JSON.stringify(alert))) as [
-      number,
-      number?,
-      string?,
-    ];
+    const [verdict, left, window] = await marks.route(sink.name, group, alert.record_id, windowMs, JSON.stringify(alert));
     if (verdict === 2) {
       metrics.dropped.inc({ reason: 'duplicate' });
       return undefined;

@@ -1,17 +1,20 @@
 import { responseCode } from '@crtrail/audit';
 import type { CrtrailConfig } from '@crtrail/config';
 import { classifyActor, criticalFor, detectDrift, subjectKind } from '@crtrail/enrich';
+import type { PlannedRecord, PlannedRepair } from '@crtrail/diff';
 import type { RecordActor, RecordChange } from '@crtrail/store';
-import type { TrackedRecord, TrackedRepair } from './tracker.js';
 import type { AuditEvent, KubeObject } from '@crtrail/audit';
 
 export interface Enricher {
-  /** `kind`: the object's kind as the record states it (see {@link subjectKind}). */
-  (r: TrackedRecord): { actor: RecordActor; change: RecordChange; kind: string | undefined };
+  /**
+   * `kind`: the object's kind as the record states it (see {@link subjectKind}). The actor is the
+   * one {@link actorOf} gave the planner (`r.actor`), classified from the request when absent.
+   */
+  (r: PlannedRecord<RecordActor>): { actor: RecordActor; change: RecordChange; kind: string | undefined };
   /** The actor of a write (from the request alone; the object is not read), kept in the history so a later repair can re-enrich its record. */
   actorOf(event: AuditEvent, object?: KubeObject | undefined): RecordActor;
   /** critical/drift again for a repaired record (its kind and paths changed). */
-  repair(r: TrackedRepair): Pick<RecordChange, 'critical' | 'critical_paths' | 'drift'>;
+  repair(r: PlannedRepair): Pick<RecordChange, 'critical' | 'critical_paths' | 'drift'>;
 }
 
 /** The kinds learned for a group/resource (the resource → kind table redaction keeps), if any. */
@@ -24,9 +27,9 @@ export type KindsOf = (group: string, resource: string) => readonly string[];
  * (a delete, a denied or refused write): the rule follows the object, not the shape of the answer.
  */
 export function createEnricher(config: CrtrailConfig, kindsOf: KindsOf = () => []): Enricher {
-  const enrich = ((r: TrackedRecord) => {
+  const enrich = ((r: PlannedRecord<RecordActor>) => {
     // Who wrote: the request's identity. Who manages the object (drift): its managedFields and marks.
-    const actor = classifyActor(r.event, config);
+    const actor = r.actor ?? classifyActor(r.event, config);
     const ref = r.event.objectRef ?? {};
     const group = ref.apiGroup ?? '';
     const kind = subjectKind([r.object, r.previous], ref.resource ? kindsOf(group, ref.resource) : []);

@@ -1,13 +1,5 @@
-export * from './metrics.js';
-export * from './process-batch.js';
-export * from './tracker.js';
-export * from './engine-tracker.js';
-export * from './worker.js';
-export * from './dead-letters.js';
-export * from './object-locks.js';
-export * from './chain.js';
-export * from './history-store.js';
-export * from './enricher.js';
-export * from './failed-batches.js';
-export * from './salt-guard.js';
+export { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+export { CHUNK_EVENTS, deadLetterEvents, processBatch, type BatchDeps, type BatchResult } from './process-batch.js';
+export { startWorker, workerReadiness, type RunningWorker, type WorkerOptions } from './worker.js';
+export { createEnricher, type Enricher, type KindsOf } from './enricher.js';
 export { alertQueueName, createAlerting, SENT_MARKER_TTL_SECONDS, type AlertJob, type Alerting, type AlertingOptions, type AlertMetrics } from './alerts.js';

@@ -1,26 +1,48 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { AuditEvent } from '@crtrail/audit';
-import { classifyEvent, type FilterOptions } from '@crtrail/filter';
-import type { BatchJob } from '@crtrail/queue';
-import { buildRecord, bulkWrite, indexNames, opsText, RecordLocator, type BulkAction, type BulkRejection } from '@crtrail/store';
-import { confirmChain, pendingLinks, sealChain, storedChainHead } from './chain.js';
-import { configDigest } from '@crtrail/integrity';
-import { stateHash } from '@crtrail/diff';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { pushDeadLetters, pushEventDeadLetters } from './dead-letters.js';
-import type { WorkerMetrics } from './metrics.js';
-import type { ChangeTracker, TrackOutput } from './tracker.js';
-import type { Enricher } from './enricher.js';
+import type { AuditEvent, KubeObject } from '@crtrail/audit';
 import type { CrtrailConfig } from '@crtrail/config';
+import { batchObjects, DEFAULT_IGNORE_PATHS, importBaseline, planBatch, stateHash, type BatchObject, type BatchPlan, type History } from '@crtrail/diff';
 import { learnKinds, redactEvent, type KindStore } from '@crtrail/enrich';
+import { classifyEvent, type FilterOptions } from '@crtrail/filter';
+import { configDigest } from '@crtrail/integrity';
+import type { BatchJob } from '@crtrail/queue';
+import {
+  confirmChain,
+  keys,
+  loadHistories,
+  pendingLinks,
+  pushDeadLetters,
+  pushEventDeadLetters,
+  saveHistories,
+  sealChain,
+  withLocks,
+  type HistoryCache,
+  type LoadedHistory,
+} from '@crtrail/state';
+import {
+  buildRecord,
+  bulkWrite,
+  indexNames,
+  latestStoredStates,
+  opsText,
+  RecordLocator,
+  storedChainHead,
+  type BulkAction,
+  type BulkRejection,
+  type RecordActor,
+} from '@crtrail/store';
+import type { WorkerMetrics } from './metrics.js';
+import type { Enricher } from './enricher.js';
 
 export interface BatchDeps {
   es: Client;
   redis: Redis;
   prefix: string;
-  tracker: ChangeTracker;
+  /** The object histories this worker last read or saved (one per worker: its jobs share it). */
+  historyCache: HistoryCache;
   /** Finds records already in older backing indices (exactly-once across rollovers). */
   locator?: RecordLocator;
   enrich: Enricher;
@@ -47,21 +69,8 @@ export interface BatchResult {
   deadLettered: number;
 }
 
-async function deadLetter(deps: BatchDeps, cluster: string, rejected: BulkRejection[]): Promise<void> {
-  if (rejected.length === 0) return;
-  await pushDeadLetters(deps.redis, deps.prefix, cluster, rejected);
-  deps.metrics?.dlq.inc({ type: 'record' }, rejected.length);
-  deps.metrics?.bulkErrors.inc({ kind: 'item_refused' }, rejected.length);
-  for (const r of rejected) deps.log?.error({ cluster, id: r.action.id, status: r.status, reason: r.reason }, 'record dead-lettered');
-}
-
-/** Sets aside events whose processing threw (see {@link EventDeadLetter}); the rest of the batch goes on. */
-export async function deadLetterEvents(deps: Pick<BatchDeps, 'redis' | 'prefix' | 'metrics' | 'log'>, cluster: string, poisoned: Array<{ event: AuditEvent; reason: string }>): Promise<void> {
-  if (poisoned.length === 0) return;
-  await pushEventDeadLetters(deps.redis, deps.prefix, cluster, poisoned);
-  deps.metrics?.dlq.inc({ type: 'event' }, poisoned.length);
-  for (const p of poisoned) deps.log?.error({ cluster, auditID: p.event.auditID, reason: p.reason }, 'event could not be processed; dead-lettered (crtrail dlq list)');
-}
+/** An event set aside with its reason (see `EventDeadLetter` in @crtrail/state). */
+type Poisoned = { event: AuditEvent; reason: string };
 
 /**
  * Events processed between two yields to the event loop. A job may be large (an old webhook's
@@ -84,18 +93,28 @@ const reasonOf = (err: unknown): string => (err instanceof Error ? err.message :
  */
 export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<BatchResult> {
   const result: BatchResult = { events: job.events.length, mutations: 0, created: 0, duplicates: 0, repaired: 0, deadLettered: 0 };
+  const ignorePaths = [...DEFAULT_IGNORE_PATHS, ...deps.config.filter.ignorePaths];
   for (let start = 0; start < job.events.length; start += CHUNK_EVENTS) {
     // Lets BullMQ renew the job's lock, other jobs progress and /metrics answer.
     if (start > 0) await yieldToLoop();
-    await processChunk(job, job.events.slice(start, start + CHUNK_EVENTS), deps, result);
+    await processChunk(job, job.events.slice(start, start + CHUNK_EVENTS), deps, ignorePaths, result);
   }
   deps.metrics?.lag.observe((Date.now() - job.receivedAt) / 1000);
   return result;
 }
 
-async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps, result: BatchResult): Promise<void> {
+/**
+ * One chunk, top to bottom: filter → learn kinds → redact → lock the objects → load their histories
+ * (from Elasticsearch for those Redis lost) → plan (the pure change engine) → enrich → seal the chain
+ * → bulk write → alert → confirm the links → save the histories → unlock. The records are written
+ * while the objects are locked, so a record always reaches Elasticsearch before any repair of it;
+ * the histories are saved only after, so a crash anywhere is safe: the retried job recomputes
+ * identical records (deterministic `_id`s, `create` → 409) and reuses their pending links.
+ */
+async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps, ignorePaths: readonly string[], result: BatchResult): Promise<void> {
+  const { cluster } = job;
   const mutations: AuditEvent[] = [];
-  const poisoned: Array<{ event: AuditEvent; reason: string }> = [];
+  const poisoned: Poisoned[] = [];
   for (const event of events) {
     try {
       const decision = classifyEvent(event, deps.filter);
@@ -117,95 +136,152 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
       poisoned.push({ event, reason: `redaction: ${reasonOf(err)}` });
     }
   }
-  await deadLetterEvents(deps, job.cluster, poisoned);
+  await deadLetterEvents(deps, cluster, poisoned);
   result.deadLettered += poisoned.length;
   if (kept.length === 0) return;
-  const alias = indexNames(deps.prefix).alias;
-  const started = process.hrtime.bigint();
 
-  await deps.tracker.track(job.cluster, kept, async (out: TrackOutput) => {
-    deps.metrics?.diffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    const ingestedAt = Date.now();
-    // Chained into every record: which configuration its derived fields were computed with.
-    const digest = configDigest(deps.config);
-    const creates: BulkAction[] = [];
-    const unbuildable: Array<{ event: AuditEvent; reason: string }> = [];
-    for (const r of out.records) {
-      try {
-        const { actor, change: enriched, kind } = deps.enrich(r);
-        // Which stored state the ops' old values come from: lets `verify` check them (not chained,
-        // as repairs rewrite it together with the ops).
-        const change = r.previous ? { ...enriched, prev_state_hash: stateHash(r.previous) } : enriched;
-        creates.push({
-          kind: 'create',
-          id: r.id,
-          doc: buildRecord({
-            cluster: job.cluster,
-            event: r.event,
-            object: r.object,
-            change,
-            actor,
-            stateAfter: r.stateAfter,
-            kind,
-            configDigest: digest,
-            receivedAt: job.receivedAt,
-            ingestedAt,
-          }),
-        });
-      } catch (err) {
-        // Its history is saved all the same, so a replay of the event finds the same predecessor
-        // and makes the identical record.
-        unbuildable.push({ event: r.event, reason: `record: ${reasonOf(err)}` });
-      }
+  const started = process.hrtime.bigint();
+  const k = keys(deps.prefix);
+  const objects = batchObjects(cluster, kept);
+  // The actor is classified here, once per record: kept in the history for repairs, and in the record.
+  const planOptions = { ignorePaths, actorOf: (event: AuditEvent, object: KubeObject | undefined) => deps.enrich.actorOf(event, object) };
+  if (objects.length === 0) {
+    // Every event failed to expand: nothing to lock, only dead letters to write.
+    await deadLetterPoisoned(deps, cluster, planBatch(cluster, kept, new Map(), planOptions));
+    return;
+  }
+
+  await withLocks(
+    deps.redis,
+    objects.map((o) => k.lock(o.id)),
+    async () => {
+      const loaded = await loadHistories(deps.redis, objects.map((o) => k.state(o.id)), deps.historyCache);
+      const histories = await withStoredStates(deps, objects, loaded);
+      const plan = planBatch(cluster, kept, histories, planOptions);
+      deps.metrics?.diffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      await deadLetterPoisoned(deps, cluster, plan);
+      await writeRecords(job, plan, deps, result);
+      // Saved against what Redis holds (`loaded`), so a state taken from Elasticsearch is written too.
+      const before = new Map(objects.map((o, i) => [o.id, loaded[i]!]));
+      await saveHistories(
+        deps.redis,
+        plan.historyWrites.map((w) => ({ key: k.state(w.id), before: before.get(w.id)!, after: w.history })),
+        deps.historyCache,
+      );
+    },
+  );
+}
+
+/**
+ * The histories to plan with: Redis's, and for objects Redis has none of (a new, flushed or
+ * restarted-without-persistence Redis) their newest state in Elasticsearch, so their next write is
+ * diffed against it (`baseline: known`). An object whose first write here is a create needs none (a
+ * new object), so a batch of new objects asks nothing.
+ */
+async function withStoredStates(deps: BatchDeps, objects: BatchObject[], loaded: LoadedHistory[]): Promise<Map<string, History | undefined>> {
+  const histories = new Map<string, History | undefined>(objects.map((o, i) => [o.id, loaded[i]!.history]));
+  const missing = objects.filter((o, i) => loaded[i]!.history === undefined && !o.createdFirst);
+  if (missing.length === 0) return histories;
+  const states = await latestStoredStates(deps.es, indexNames(deps.prefix).alias, missing.map((o) => o.key));
+  missing.forEach((o, n) => {
+    const state = states[n];
+    if (!state) return;
+    try {
+      histories.set(o.id, importBaseline(undefined, state.object, state.at));
+      deps.log?.info({ cluster: o.key.cluster, object: o.id }, 'object history not in Redis: continued from its stored state in Elasticsearch');
+    } catch (err) {
+      deps.log?.warn({ object: o.id, err: reasonOf(err) }, 'stored state in Elasticsearch unusable; diffing without a baseline');
     }
-    await deadLetterEvents(deps, job.cluster, unbuildable);
-    result.deadLettered += unbuildable.length;
-    // Records already stored (a replay, or a retry after the write landed) keep their place in the
-    // chain: only new ones are sealed, so a seq is never handed to a record that then answers 409.
-    const locator = deps.locator ?? new RecordLocator(deps.es, alias);
-    const existing = await locator.findExisting(creates.map((c) => c.id));
-    const fresh = creates.filter((c) => !existing.has(c.id));
-    // Stored by an attempt that then crashed before it confirmed its links — so before it enqueued
-    // their alerts, which come between the write and the confirmation: they are alerted now.
-    const unconfirmed = deps.alerts ? await pendingLinks(deps.redis, deps.prefix, job.cluster, [...existing.keys()]) : new Set<string>();
-    await sealChain(deps.redis, deps.prefix, job.cluster, fresh, () => storedChainHead(deps.es, alias, job.cluster));
-    result.duplicates += creates.length - fresh.length;
-    deps.metrics?.records.inc({ result: 'duplicate' }, creates.length - fresh.length);
-    const actions: BulkAction[] = [...fresh];
-    for (const repair of out.repairs) {
-      const change = {
-        ...repair.change,
-        ...deps.enrich.repair(repair),
-        prev_state_hash: repair.previous ? stateHash(repair.previous) : null,
-        text: opsText(repair.change.ops),
-      };
-      actions.push({ kind: 'update', id: repair.id, doc: { crtrail: { change } } });
-    }
-    result.mutations += out.records.length;
-    // The locator's second look only matters for repairs (which backing index holds the record).
-    const stats = actions.length > 0 ? await timedBulk(deps, alias, actions, out.repairs.length > 0 ? locator : undefined) : undefined;
-    // Alerts on what this write created (a replay's 409 or a repair never alerts again), and on what
-    // an earlier attempt stored but never got to alert; enqueued before the links are confirmed, so a
-    // crash in between leaves them pending and the retry alerts them (the alert queue dedupes by record).
-    const created = new Set(stats?.createdIds ?? []);
-    const toAlert = creates.filter((c) => created.has(c.id) || unconfirmed.has(c.id));
-    if (deps.alerts && toAlert.length > 0) await deps.alerts.enqueue(job.cluster, toAlert);
-    // Stored, duplicate or dead-lettered (the dead letter keeps its links): the pending links are done with.
-    await confirmChain(deps.redis, deps.prefix, job.cluster, creates.map((c) => c.id));
-    if (!stats) return;
-    result.created += stats.created;
-    result.duplicates += stats.duplicates;
-    result.repaired += stats.updated;
-    deps.metrics?.records.inc({ result: 'created' }, stats.created);
-    deps.metrics?.records.inc({ result: 'duplicate' }, stats.duplicates);
-    deps.metrics?.records.inc({ result: 'repaired' }, stats.updated);
-    deps.metrics?.bulkRetries.inc(stats.retries);
-    // A repair of a record that is not in Elasticsearch yet (its own job crashed before writing and
-    // will be retried against the repaired history) is not an error worth a dead letter.
-    const rejected = stats.rejected.filter((r) => !(r.action.kind === 'update' && r.status === 404));
-    await deadLetter(deps, job.cluster, rejected);
-    result.deadLettered += rejected.length;
   });
+  return histories;
+}
+
+/**
+ * Events the change engine threw on: dead-lettered one by one, in the order met, before the batch's
+ * records are written. Logged once, as not diffable, and not counted in the {@link BatchResult}
+ * (as before the planner was pure).
+ */
+async function deadLetterPoisoned(deps: BatchDeps, cluster: string, plan: Pick<BatchPlan, 'poisoned'>): Promise<void> {
+  const { redis, prefix, metrics } = deps;
+  for (const { event, reason, error } of plan.poisoned) {
+    deps.log?.error({ cluster, auditID: event.auditID, err: error.message }, 'event could not be diffed; dead-lettered');
+    await deadLetterEvents({ redis, prefix, metrics }, cluster, [{ event, reason }]);
+  }
+}
+
+/** Enrich → seal → bulk → alert → confirm: the plan's records and repairs into Elasticsearch. */
+async function writeRecords(job: BatchJob, plan: BatchPlan<RecordActor>, deps: BatchDeps, result: BatchResult): Promise<void> {
+  const { cluster } = job;
+  const alias = indexNames(deps.prefix).alias;
+  const ingestedAt = Date.now();
+  // Chained into every record: which configuration its derived fields were computed with.
+  const digest = configDigest(deps.config);
+  const creates: BulkAction[] = [];
+  const unbuildable: Poisoned[] = [];
+  for (const r of plan.records) {
+    try {
+      const { actor, change: enriched, kind } = deps.enrich(r);
+      // Which stored state the ops' old values come from: lets `verify` check them (not chained,
+      // as repairs rewrite it together with the ops).
+      const change = r.previous ? { ...enriched, prev_state_hash: stateHash(r.previous) } : enriched;
+      creates.push({
+        kind: 'create',
+        id: r.id,
+        doc: buildRecord({ cluster, event: r.event, object: r.object, change, actor, kind, configDigest: digest, receivedAt: job.receivedAt, ingestedAt }),
+      });
+    } catch (err) {
+      // Its history is saved all the same, so a replay of the event finds the same predecessor
+      // and makes the identical record.
+      unbuildable.push({ event: r.event, reason: `record: ${reasonOf(err)}` });
+    }
+  }
+  await deadLetterEvents(deps, cluster, unbuildable);
+  result.deadLettered += unbuildable.length;
+  // Records already stored (a replay, or a retry after the write landed) keep their place in the
+  // chain: only new ones are sealed, so a seq is never handed to a record that then answers 409.
+  const locator = deps.locator ?? new RecordLocator(deps.es, alias);
+  const existing = await locator.findExisting(creates.map((c) => c.id));
+  const fresh = creates.filter((c) => !existing.has(c.id));
+  // Stored by an attempt that then crashed before it confirmed its links — so before it enqueued
+  // their alerts, which come between the write and the confirmation: they are alerted now.
+  const unconfirmed = deps.alerts ? await pendingLinks(deps.redis, deps.prefix, cluster, [...existing.keys()]) : new Set<string>();
+  await sealChain(deps.redis, deps.prefix, cluster, fresh, () => storedChainHead(deps.es, alias, cluster));
+  result.duplicates += creates.length - fresh.length;
+  deps.metrics?.records.inc({ result: 'duplicate' }, creates.length - fresh.length);
+  const actions: BulkAction[] = [...fresh];
+  for (const repair of plan.repairs) {
+    const change = {
+      ...repair.change,
+      ...deps.enrich.repair(repair),
+      prev_state_hash: repair.previous ? stateHash(repair.previous) : null,
+      text: opsText(repair.change.ops),
+    };
+    actions.push({ kind: 'update', id: repair.id, doc: { crtrail: { change } } });
+  }
+  result.mutations += plan.records.length;
+  // The locator's second look only matters for repairs (which backing index holds the record).
+  const stats = actions.length > 0 ? await timedBulk(deps, alias, actions, plan.repairs.length > 0 ? locator : undefined) : undefined;
+  // Alerts on what this write created (a replay's 409 or a repair never alerts again), and on what
+  // an earlier attempt stored but never got to alert; enqueued before the links are confirmed, so a
+  // crash in between leaves them pending and the retry alerts them (the alert queue dedupes by record).
+  const created = new Set(stats?.createdIds ?? []);
+  const toAlert = creates.filter((c) => created.has(c.id) || unconfirmed.has(c.id));
+  if (deps.alerts && toAlert.length > 0) await deps.alerts.enqueue(cluster, toAlert);
+  // Stored, duplicate or dead-lettered (the dead letter keeps its links): the pending links are done with.
+  await confirmChain(deps.redis, deps.prefix, cluster, creates.map((c) => c.id));
+  if (!stats) return;
+  result.created += stats.created;
+  result.duplicates += stats.duplicates;
+  result.repaired += stats.updated;
+  deps.metrics?.records.inc({ result: 'created' }, stats.created);
+  deps.metrics?.records.inc({ result: 'duplicate' }, stats.duplicates);
+  deps.metrics?.records.inc({ result: 'repaired' }, stats.updated);
+  deps.metrics?.bulkRetries.inc(stats.retries);
+  // A repair of a record that is not in Elasticsearch yet (its own job crashed before writing and
+  // will be retried against the repaired history) is not an error worth a dead letter.
+  const rejected = stats.rejected.filter((r) => !(r.action.kind === 'update' && r.status === 404));
+  await deadLetterRecords(deps, cluster, rejected);
+  result.deadLettered += rejected.length;
 }
 
 async function timedBulk(deps: BatchDeps, alias: string, actions: BulkAction[], locator: RecordLocator | undefined): ReturnType<typeof bulkWrite> {
@@ -218,4 +294,20 @@ async function timedBulk(deps: BatchDeps, alias: string, actions: BulkAction[], 
   } finally {
     end?.();
   }
+}
+
+async function deadLetterRecords(deps: BatchDeps, cluster: string, rejected: BulkRejection[]): Promise<void> {
+  if (rejected.length === 0) return;
+  await pushDeadLetters(deps.redis, deps.prefix, cluster, rejected);
+  deps.metrics?.dlq.inc({ type: 'record' }, rejected.length);
+  deps.metrics?.bulkErrors.inc({ kind: 'item_refused' }, rejected.length);
+  for (const r of rejected) deps.log?.error({ cluster, id: r.action.id, status: r.status, reason: r.reason }, 'record dead-lettered');
+}
+
+/** Sets aside events whose processing threw (see `EventDeadLetter` in @crtrail/state); the rest of the batch goes on. */
+export async function deadLetterEvents(deps: Pick<BatchDeps, 'redis' | 'prefix' | 'metrics' | 'log'>, cluster: string, poisoned: Poisoned[]): Promise<void> {
+  if (poisoned.length === 0) return;
+  await pushEventDeadLetters(deps.redis, deps.prefix, cluster, poisoned);
+  deps.metrics?.dlq.inc({ type: 'event' }, poisoned.length);
+  for (const p of poisoned) deps.log?.error({ cluster, auditID: p.event.auditID, reason: p.reason }, 'event could not be processed; dead-lettered (crtrail dlq list)');
 }

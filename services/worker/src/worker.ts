@@ -4,17 +4,12 @@ import type { Client } from '@elastic/elasticsearch';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import type { Env } from '@crtrail/config';
-import { attemptsUsed, createRedis, dlqKey, JOB_RETRY, jobBackoff, persistenceWarning, queueName, redisPersistence, RedisKindTable, STALL_RETRY, type BatchJob } from '@crtrail/queue';
-import { createEsClient, esConnectionFromEnv, hasIlm, indexNames, installTemplates, latestStoredStates, RecordLocator, rolloverIfNeeded } from '@crtrail/store';
+import { attemptsUsed, createRedis, JOB_RETRY, jobBackoff, persistenceWarning, queueName, redisPersistence, STALL_RETRY, type BatchJob } from '@crtrail/queue';
+import { checkRedactionSalt, forgetFailure, HistoryCache, keys, noteFailure, RedisKindTable, watchRedactionSalt } from '@crtrail/state';
+import { createEsClient, esConnectionFromEnv, hasIlm, indexNames, installTemplates, RecordLocator, rolloverIfNeeded } from '@crtrail/store';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { processBatch, type BatchResult } from './process-batch.js';
-import { createEngineTracker } from './engine-tracker.js';
 import { createEnricher, type Enricher } from './enricher.js';
-import { deadLetterEvents } from './process-batch.js';
-import { forgetFailure, noteFailure } from './failed-batches.js';
-import { checkRedactionSalt, watchRedactionSalt } from './salt-guard.js';
-import type { ChangeTracker } from './tracker.js';
-import { DEFAULT_IGNORE_PATHS } from '@crtrail/diff';
 import { loadConfig, type CrtrailConfig } from '@crtrail/config';
 import { createAlerting } from './alerts.js';
 
@@ -27,7 +22,6 @@ export interface WorkerOptions {
   /** Serve /metrics and /healthz (off in tests that run several workers). */
   serveMetrics?: boolean;
   refresh?: boolean | 'wait_for';
-  tracker?: ChangeTracker;
   /** Validated CRTRAIL_CONFIG; loaded from the environment when absent. */
   config?: CrtrailConfig;
   /**
@@ -88,7 +82,7 @@ function serve(metrics: WorkerMetrics, host: string, port: number, readiness: ()
 const formatDelay = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`);
 
 async function readQueueGauges(queue: Queue<BatchJob>, redis: Redis, prefix: string, metrics: WorkerMetrics): Promise<void> {
-  const [counts, oldest, dlq] = await Promise.all([queue.getJobCounts('failed', 'active'), queue.getJobs(['waiting'], 0, 0, true), redis.llen(dlqKey(prefix))]);
+  const [counts, oldest, dlq] = await Promise.all([queue.getJobCounts('failed', 'active'), queue.getJobs(['waiting'], 0, 0, true), redis.llen(keys(prefix).dlq)]);
   metrics.failedBatches.set(counts.failed ?? 0);
   metrics.activeJobs.set(counts.active ?? 0);
   metrics.oldestWaiting.set(oldest[0] ? Math.max(0, (Date.now() - oldest[0].timestamp) / 1000) : 0);
@@ -119,17 +113,6 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const kinds = new RedisKindTable(redis, env.CRTRAIL_INDEX_PREFIX);
   const enrich = options.enricher ?? createEnricher(config, (group, resource) => kinds.kindsOf(group, resource));
   const alias = indexNames(prefix).alias;
-  const tracker =
-    options.tracker ??
-    createEngineTracker({
-      redis,
-      prefix: env.CRTRAIL_INDEX_PREFIX,
-      log,
-      ignorePaths: [...DEFAULT_IGNORE_PATHS, ...config.filter.ignorePaths],
-      annotate: (event, object) => ({ actor: enrich.actorOf(event, object) }),
-      onPoison: (cluster, poisoned) => deadLetterEvents({ redis, prefix, metrics }, cluster, poisoned),
-      storedStates: (keys) => latestStoredStates(es, alias, keys),
-    });
   // Alerts only when a sink is configured: their queue and consumer share this Redis connection.
   const alerts = config.alerts.sinks.length > 0 ? await createAlerting({ redis, prefix, config, kibanaUrl: env.CRTRAIL_KIBANA_URL, registry: metrics.registry, log }) : undefined;
   const locator = new RecordLocator(es, alias);
@@ -138,7 +121,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     locator,
     redis,
     prefix: env.CRTRAIL_INDEX_PREFIX,
-    tracker,
+    // One per worker: its jobs share the histories they read and save.
+    historyCache: new HistoryCache(),
     enrich,
     config,
     salt,
@@ -233,7 +217,6 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       // Waits for the jobs in progress to finish (their records are written), takes no new ones.
       await worker.close();
       await queue.close();
-      await tracker.close?.();
       await alerts?.close();
       server?.close();
       await es.close();

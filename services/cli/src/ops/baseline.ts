@@ -3,8 +3,8 @@ import { isObject, type KubeObject } from '@crtrail/audit';
 import { loadConfig, type Env } from '@crtrail/config';
 import { defaultPlural } from '@crtrail/diff';
 import { groupOfApiVersion, redactStoredObject } from '@crtrail/enrich';
-import { createRedis, redactionSalt, RedisKindTable } from '@crtrail/queue';
-import { importBaselineObjects } from '@crtrail/worker';
+import { createRedis } from '@crtrail/queue';
+import { importBaselineObjects, redactionSalt, RedisKindTable } from '@crtrail/state';
 import { CliError } from '../errors.js';
 
 /** Objects of a `kubectl get -o json` answer: a List, a single object, or a JSON array. */

@@ -1,7 +1,7 @@
 import type { Env } from '@crtrail/config';
 import { createBatchQueue, createRedis, redactUrl } from '@crtrail/queue';
 import { createEsClient, esConnectionFromEnv } from '@crtrail/store';
-import { listDlqEntries, listFailedBatches, replayDeadLetters, replayFailedBatches } from '@crtrail/worker';
+import { listDlqEntries, listFailedBatches, replayDeadLetters, replayFailedBatches } from '@crtrail/state';
 import { CliError } from '../errors.js';
 
 /** Failed batches are named `batch:<job id>` in `dlq list`, next to the dead letters' own ids. */

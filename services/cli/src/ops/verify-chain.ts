@@ -3,7 +3,7 @@ import type { CrtrailConfig, Env } from '@crtrail/config';
 import { createEsClient, esConnectionFromEnv, indexNames, scanRecords } from '@crtrail/store';
 import { createRedis } from '@crtrail/queue';
 import { ChainVerifier, configDigest, seqRangeText, type ChainedRecord } from '@crtrail/integrity';
-import { chainHead, listDeadLetters } from '@crtrail/worker';
+import { chainHead, listDeadLetters } from '@crtrail/state';
 import { CliError, nothingChecked } from '../errors.js';
 import { Progress } from '../print/progress.js';
 import { verifyConfigs, verifyEnv } from './verify-inputs.js';

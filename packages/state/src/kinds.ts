@@ -1,35 +1,12 @@
 import type { Redis } from 'ioredis';
+import { keys } from './keys.js';
 import { luaScript } from './lua.js';
 
-/** The resource → kind table: a hash `<prefix>:kinds`, field `group/resource`, value the kinds seen (comma-separated). Persistent: no TTL. */
-export function kindsKey(prefix: string): string {
-  return `${prefix}:kinds`;
-}
-
 /**
- * KEYS[1] the kinds hash; ARGV pairs of field, kind. Adds each kind to its field's set (never
- * replaces one): two processes learning at once both keep their kind. Returns field, kinds pairs
- * of the fields it touched.
+ * Adds each kind to its field's set (never replaces one): two processes learning at once both keep
+ * their kind. Returns field, kinds pairs of the fields it touched.
  */
-const addKinds = luaScript(
-  'add_kinds',
-  `local out = {}
-for i = 1, #ARGV, 2 do
-  local field, kind = ARGV[i], ARGV[i + 1]
-  local cur = redis.call('HGET', KEYS[1], field)
-  local found = false
-  if cur then
-    for k in string.gmatch(cur, '[^,]+') do if k == kind then found = true end end
-  end
-  if not found then
-    cur = cur and (cur .. ',' .. kind) or kind
-    redis.call('HSET', KEYS[1], field, cur)
-  end
-  out[#out + 1] = field
-  out[#out + 1] = cur
-end
-return out`,
-);
+const addKinds = luaScript('add-kinds-1.lua');
 
 /** Bound of the in-memory copy (a cluster has hundreds of resources; this only guards against floods). */
 const MAX_CACHED = 50_000;
@@ -37,8 +14,8 @@ const MAX_CACHED = 50_000;
 const fieldOf = (group: string, resource: string): string => `${group}/${resource}`;
 
 /**
- * The kinds table shared by webhook and worker processes, through Redis, with an in-memory copy
- * in each: lookups are synchronous (redaction is), `update` is the one round trip per batch — it
+ * The kinds table (`<prefix>:kinds`, persistent: no TTL) shared by webhook and worker processes,
+ * through Redis, with an in-memory copy in each: lookups are synchronous (redaction is), `update` is the one round trip per batch — it
  * writes what the batch taught that the copy lacks and reads the fields the copy misses.
  */
 export class RedisKindTable {
@@ -49,7 +26,7 @@ export class RedisKindTable {
     private readonly redis: Redis,
     prefix: string,
   ) {
-    this.key = kindsKey(prefix);
+    this.key = keys(prefix).kinds;
   }
 
   kindsOf(group: string, resource: string): readonly string[] {

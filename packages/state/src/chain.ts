@@ -1,16 +1,14 @@
 import type { Redis } from 'ioredis';
-import { luaScript } from '@crtrail/queue';
-import type { Client } from '@elastic/elasticsearch';
 import { GENESIS_HASH, chainParts, sealRecords, type ChainHead, type ChainedRecord, type Integrity } from '@crtrail/integrity';
+import { keys } from './keys.js';
+import { luaScript } from './lua.js';
 
-/** The head of a cluster's chain: a hash with `seq` and `hash`. */
-export const chainHeadKey = (prefix: string, cluster: string): string => `${prefix}:chain:${cluster}`;
-/**
- * Links handed out but not yet confirmed in Elasticsearch (record id → integrity JSON). A retried
- * job finds its records here and reuses their links, so a crash between sealing and writing never
- * leaves a gap; entries are dropped once the bulk write has answered for them.
+/*
+ * A cluster's chain in Redis: its head (`keys(prefix).chainHead`, a hash with `seq` and `hash`) and
+ * the links handed out but not yet confirmed in Elasticsearch (`chainPending`, record id → integrity
+ * JSON). A retried job finds its records there and reuses their links, so a crash between sealing and
+ * writing never leaves a gap; entries are dropped once the bulk write has answered for them.
  */
-export const chainPendingKey = (prefix: string, cluster: string): string => `${prefix}:chain:${cluster}:pending`;
 
 /**
  * Compare-and-set of the head plus the new pending links in one step: it succeeds only if the head
@@ -18,15 +16,7 @@ export const chainPendingKey = (prefix: string, cluster: string): string => `${p
  * jobs share one Redis connection (WATCH would be per connection) and the critical section is just
  * a few hashes: under contention the loser re-reads and recomputes.
  */
-const advance = luaScript(
-  'chain_advance',
-  `
-local seq = redis.call('hget', KEYS[1], 'seq')
-if (seq or '0') ~= ARGV[1] then return 0 end
-redis.call('hset', KEYS[1], 'seq', ARGV[2], 'hash', ARGV[3])
-for i = 4, #ARGV, 2 do redis.call('hset', KEYS[2], ARGV[i], ARGV[i + 1]) end
-return 1`,
-);
+const advance = luaScript('chain-advance-2.lua');
 
 const MAX_ATTEMPTS = 1_000;
 
@@ -49,8 +39,8 @@ export async function sealChain(
   recoverHead?: () => Promise<ChainHead | undefined>,
 ): Promise<void> {
   if (inputs.length === 0) return;
-  const headKey = chainHeadKey(prefix, cluster);
-  const pendingKey = chainPendingKey(prefix, cluster);
+  const headKey = keys(prefix).chainHead(cluster);
+  const pendingKey = keys(prefix).chainPending(cluster);
   const earlier = await redis.hmget(pendingKey, ...inputs.map((i) => i.id));
   const fresh: SealInput[] = [];
   inputs.forEach((input, i) => {
@@ -85,39 +75,21 @@ export async function sealChain(
 /** Which of `ids` still have a pending link: sealed by an attempt whose write was never confirmed. */
 export async function pendingLinks(redis: Redis, prefix: string, cluster: string, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const links = await redis.hmget(chainPendingKey(prefix, cluster), ...ids);
+  const links = await redis.hmget(keys(prefix).chainPending(cluster), ...ids);
   return new Set(ids.filter((_, i) => links[i] !== null));
 }
 
 /** The records' writes have been answered (stored, duplicate or dead-lettered with their links): forget the pending links. */
 export async function confirmChain(redis: Redis, prefix: string, cluster: string, ids: string[]): Promise<void> {
-  if (ids.length > 0) await redis.hdel(chainPendingKey(prefix, cluster), ...ids);
+  if (ids.length > 0) await redis.hdel(keys(prefix).chainPending(cluster), ...ids);
 }
 
 /** The stored head of a cluster's chain (seq 0 before the first record). */
 export async function chainHead(redis: Redis, prefix: string, cluster: string): Promise<ChainHead & { pending: number }> {
   const [[, head], [, pending]] = (await redis
     .multi()
-    .hmget(chainHeadKey(prefix, cluster), 'seq', 'hash')
-    .hlen(chainPendingKey(prefix, cluster))
+    .hmget(keys(prefix).chainHead(cluster), 'seq', 'hash')
+    .hlen(keys(prefix).chainPending(cluster))
     .exec()) as [[null, [string | null, string | null]], [null, number]];
   return { seq: Number(head[0] ?? 0), hash: head[1] ?? GENESIS_HASH, pending: pending };
-}
-
-/**
- * The last link of a cluster's chain as stored in Elasticsearch (after a refresh, so the newest
- * writes are seen), or undefined if it has none yet.
- */
-export async function storedChainHead(es: Client, alias: string, cluster: string): Promise<ChainHead | undefined> {
-  await es.indices.refresh({ index: alias, ignore_unavailable: true });
-  const res = await es.search<{ crtrail?: { integrity?: Integrity } }>({
-    index: alias,
-    size: 1,
-    query: { bool: { filter: [{ term: { 'orchestrator.cluster.name': cluster } }, { exists: { field: 'crtrail.integrity.seq' } }] } },
-    sort: [{ 'crtrail.integrity.seq': 'desc' }],
-    _source: ['crtrail.integrity'],
-    ignore_unavailable: true,
-  });
-  const link = res.hits.hits[0]?._source?.crtrail?.integrity;
-  return link ? { seq: link.seq, hash: link.hash } : undefined;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { luaScript } from '@crtrail/queue';
+import { luaScript } from './lua.js';
 
 /**
  * Per-object mutual exclusion across any number of workers, so that one object's events are
@@ -17,21 +17,9 @@ export const LOCK = Object.freeze({
 });
 
 /** Every key still held with this token is released (compare-and-delete), in one round trip. */
-const releaseAll = luaScript(
-  'release_locks',
-  `for i = 1, #KEYS do
-  if redis.call('get', KEYS[i]) == ARGV[1] then redis.call('del', KEYS[i]) end
-end
-return 1`,
-);
+const releaseAll = luaScript('release-locks-n.lua');
 /** Every key still held with this token gets a new lease. */
-const renewAll = luaScript(
-  'renew_locks',
-  `for i = 1, #KEYS do
-  if redis.call('get', KEYS[i]) == ARGV[1] then redis.call('pexpire', KEYS[i], ARGV[2]) end
-end
-return 1`,
-);
+const renewAll = luaScript('renew-locks-n.lua');
 
 export class LockTimeoutError extends Error {
   constructor(keys: string) {
@@ -44,16 +32,7 @@ export class LockTimeoutError extends Error {
  * Takes every key or none, atomically: one round trip for a batch's whole set of objects, and no
  * deadlock between workers whose sets overlap (nobody ever holds part of a set while waiting).
  */
-const acquireAll = luaScript(
-  'acquire_locks',
-  `for i = 1, #KEYS do
-  if redis.call('exists', KEYS[i]) == 1 then return 0 end
-end
-for i = 1, #KEYS do
-  redis.call('set', KEYS[i], ARGV[1], 'PX', ARGV[2])
-end
-return 1`,
-);
+const acquireAll = luaScript('acquire-locks-n.lua');
 
 /**
  * Jobs of this process waiting for a key another job of this process holds: woken the moment it is
@@ -87,7 +66,7 @@ function wakeLocal(keys: string[]): void {
   }
 }
 
-/** Runs `fn` holding the locks of all `keys`, renewed while it runs, released after. */
+/** Runs `fn` holding the locks of all `keys` (from `keys(prefix).lock`), renewed while it runs, released after. */
 export async function withLocks<T>(redis: Redis, keys: string[], fn: () => Promise<T>): Promise<T> {
   const all = [...new Set(keys)];
   const token = randomBytes(12).toString('hex');

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import { attemptsUsed, JOB_NAME, type BatchJob } from '@crtrail/queue';
+import { keys } from './keys.js';
 
 /**
  * Batches whose processing finally failed: BullMQ's failed set (kept, `removeOnFail: false`). Each
@@ -19,17 +20,14 @@ export interface FailedBatch {
   attempts: number;
 }
 
-/** Hash of job id → time of its first failure (BullMQ keeps only the last one). */
-export const firstFailureKey = (prefix: string): string => `${prefix}:first-failure`;
-
 /** Notes the time of a job's first failure (later failures keep it). */
 export async function noteFailure(redis: Redis, prefix: string, jobId: string): Promise<void> {
-  await redis.hsetnx(firstFailureKey(prefix), jobId, new Date().toISOString());
+  await redis.hsetnx(keys(prefix).firstFailure, jobId, new Date().toISOString());
 }
 
 /** Forgets it once the job is done (completed or re-driven). */
 export async function forgetFailure(redis: Redis, prefix: string, jobId: string): Promise<void> {
-  await redis.hdel(firstFailureKey(prefix), jobId);
+  await redis.hdel(keys(prefix).firstFailure, jobId);
 }
 
 const PAGE = 200;
@@ -40,7 +38,7 @@ export async function listFailedBatches(queue: Queue<BatchJob>, redis: Redis, pr
     // Oldest first, like the dead-letter list.
     const jobs = await queue.getJobs(['failed'], start, start + PAGE - 1, true);
     if (jobs.length === 0) break;
-    const firsts = await redis.hmget(firstFailureKey(prefix), ...jobs.map((j) => String(j.id)));
+    const firsts = await redis.hmget(keys(prefix).firstFailure, ...jobs.map((j) => String(j.id)));
     jobs.forEach((job, i) => {
       out.push({
         id: String(job.id),

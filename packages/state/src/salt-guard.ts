@@ -2,7 +2,8 @@ import { createHmac } from 'node:crypto';
 import type { Client } from '@elastic/elasticsearch';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { redactionSalt, redactionSaltKey } from '@crtrail/queue';
+import { keys } from './keys.js';
+import { redactionSalt } from './salt.js';
 import { indexNames, readSaltFingerprint, recordSaltFingerprint } from '@crtrail/store';
 
 /**
@@ -39,10 +40,10 @@ export async function checkRedactionSalt(redis: Redis, es: Client, prefix: strin
   const hint = 'set CRTRAIL_REDACTION_SALT to the original salt';
   let salt = fromEnv;
   if (!salt) {
-    const inRedis = await redis.get(redactionSaltKey(prefix));
+    const inRedis = await redis.get(keys(prefix).salt);
     if (!inRedis && recorded) {
       throw new RedactionSaltError(
-        `the redaction salt is missing from Redis (${redactionSaltKey(prefix)}) but existing records were hashed with one (fingerprint in ${indexNames(prefix).meta}): Redis lost it? ${hint}; crtrail will not generate a new one`,
+        `the redaction salt is missing from Redis (${keys(prefix).salt}) but existing records were hashed with one (fingerprint in ${indexNames(prefix).meta}): Redis lost it? ${hint}; crtrail will not generate a new one`,
       );
     }
     salt = inRedis ?? (await redactionSalt(redis, prefix, undefined));
@@ -51,7 +52,7 @@ export async function checkRedactionSalt(redis: Redis, es: Client, prefix: strin
   const theirs = recorded ?? (await recordSaltFingerprint(es, prefix, mine));
   if (theirs.fingerprint !== mine) {
     throw new RedactionSaltError(
-      `the redaction salt (${fromEnv ? 'CRTRAIL_REDACTION_SALT' : `from Redis, ${redactionSaltKey(prefix)}`}) differs from the one existing records were hashed with (recorded ${theirs.recorded_at}): Redis lost it? ${hint}`,
+      `the redaction salt (${fromEnv ? 'CRTRAIL_REDACTION_SALT' : `from Redis, ${keys(prefix).salt}`}) differs from the one existing records were hashed with (recorded ${theirs.recorded_at}): Redis lost it? ${hint}`,
     );
   }
   return salt;
@@ -63,7 +64,7 @@ export async function checkRedactionSalt(redis: Redis, es: Client, prefix: strin
  * a different salt found there is reported (a webhook generated it: restart it once this is fixed).
  */
 export function watchRedactionSalt(redis: Redis, prefix: string, salt: string, log: Logger, everyMs = 10_000): NodeJS.Timeout {
-  const key = redactionSaltKey(prefix);
+  const key = keys(prefix).salt;
   const timer = setInterval(() => {
     void (async () => {
       const restored = await redis.set(key, salt, 'NX');

@@ -1,8 +1,9 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { Redis } from 'ioredis';
 import type { AuditEvent } from '@crtrail/audit';
-import { createBatchQueue, dlqKey, JOB_NAME, type BatchJob } from '@crtrail/queue';
+import { createBatchQueue, JOB_NAME, type BatchJob } from '@crtrail/queue';
 import { bulkWrite, indexNames, RecordLocator, type BulkAction, type BulkRejection } from '@crtrail/store';
+import { keys } from './keys.js';
 
 /** A dead letter: the record Elasticsearch refused for good, why, and when. Its event was redacted before. */
 export interface DeadLetter {
@@ -36,16 +37,14 @@ export interface EventDeadLetter {
 /** One entry of the dead-letter list. */
 export type DlqEntry = DeadLetter | EventDeadLetter;
 
-export function deadLetterEntries(cluster: string, rejected: BulkRejection[], at = new Date().toISOString()): string[] {
-  return rejected.map((r) =>
-    JSON.stringify({ type: 'record', id: r.action.id, at, cluster, status: r.status, reason: r.reason, action: r.action } satisfies DeadLetter),
-  );
-}
-
 /** Appends refused records to the dead-letter list (`<prefix>:dlq`): never dropped. */
 export async function pushDeadLetters(redis: Redis, prefix: string, cluster: string, rejected: BulkRejection[]): Promise<void> {
   if (rejected.length === 0) return;
-  await redis.rpush(dlqKey(prefix), ...deadLetterEntries(cluster, rejected));
+  const at = new Date().toISOString();
+  await redis.rpush(
+    keys(prefix).dlq,
+    ...rejected.map((r) => JSON.stringify({ type: 'record', id: r.action.id, at, cluster, status: r.status, reason: r.reason, action: r.action } satisfies DeadLetter)),
+  );
 }
 
 /** Appends events whose processing threw to the dead-letter list, each with its reason. */
@@ -53,14 +52,14 @@ export async function pushEventDeadLetters(redis: Redis, prefix: string, cluster
   if (poisoned.length === 0) return;
   const at = new Date().toISOString();
   await redis.rpush(
-    dlqKey(prefix),
+    keys(prefix).dlq,
     ...poisoned.map(({ event, reason }) => JSON.stringify({ type: 'event', id: `event:${cluster}:${event.auditID}`, at, cluster, reason, event } satisfies EventDeadLetter)),
   );
 }
 
 /** Every entry of the dead-letter list: refused records and events whose processing threw. */
 export async function listDlqEntries(redis: Redis, prefix: string): Promise<DlqEntry[]> {
-  const raw = await redis.lrange(dlqKey(prefix), 0, -1);
+  const raw = await redis.lrange(keys(prefix).dlq, 0, -1);
   return raw.map((r) => JSON.parse(r) as DlqEntry);
 }
 
@@ -85,7 +84,7 @@ export interface ReplayResult {
  * own and leaves the list (should it fail again, it comes back as a new entry).
  */
 export async function replayDeadLetters(redis: Redis, es: Client, prefix: string, id?: string): Promise<ReplayResult> {
-  const key = dlqKey(prefix);
+  const key = keys(prefix).dlq;
   const raw = await redis.lrange(key, 0, -1);
   const chosen = raw.filter((r) => id === undefined || (JSON.parse(r) as DlqEntry).id === id);
   const result: ReplayResult = { tried: chosen.length, indexed: 0, duplicates: 0, requeued: 0, stillFailing: [] };

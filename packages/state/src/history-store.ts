@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { luaScript } from '@crtrail/queue';
+import { luaScript } from './lua.js';
 import { stringifyReusing } from '@crtrail/audit';
 import { compareVersions, type Dependent, type History, type Version } from '@crtrail/diff';
 
@@ -66,33 +66,8 @@ export class HistoryCache {
   }
 }
 
-/**
- * Per key: `{0}` when its `rev` equals the caller's cached one, else `{rev, field, value, ...}`;
- * `{-1, text}` for a history still stored as one JSON string by an earlier version of crtrail.
- */
-const load = luaScript(
-  'load_histories',
-  `
-local out = {}
-for i, key in ipairs(KEYS) do
-  local t = redis.call('type', key).ok
-  if t == 'string' then
-    out[i] = {-1, redis.call('get', key)}
-  elseif t == 'none' then
-    out[i] = {}
-  else
-    local rev = tonumber(redis.call('hget', key, 'rev') or '0')
-    if rev == tonumber(ARGV[i]) then
-      out[i] = {0}
-    else
-      local all = redis.call('hgetall', key)
-      table.insert(all, 1, rev)
-      out[i] = all
-    end
-  end
-end
-return out`,
-);
+/** Reads histories, or only confirms a cached one is current (see the script's header). */
+const load = luaScript('load-histories-n.lua');
 
 type LoadReply = Array<[] | [0] | [-1, string] | [number, ...string[]]>;
 

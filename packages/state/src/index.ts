@@ -1,0 +1,21 @@
+export { keys, KEY_PERSISTENCE, type KeyPersistence, type StateKeys } from './keys.js';
+export { HistoryCache, loadHistories, saveHistories, type HistoryWrite, type LoadedHistory } from './history-store.js';
+export { LOCK, LockTimeoutError, withLocks } from './object-locks.js';
+export { chainHead, confirmChain, pendingLinks, sealChain, type SealInput } from './chain.js';
+export {
+  listDeadLetters,
+  listDlqEntries,
+  pushDeadLetters,
+  pushEventDeadLetters,
+  replayDeadLetters,
+  type DeadLetter,
+  type DlqEntry,
+  type EventDeadLetter,
+  type ReplayResult,
+} from './dead-letters.js';
+export { forgetFailure, listFailedBatches, noteFailure, replayFailedBatches, type FailedBatch } from './failed-batches.js';
+export { importBaselineObjects, type BaselineResult } from './baseline.js';
+export { RedisKindTable } from './kinds.js';
+export { redactionSalt } from './salt.js';
+export { checkRedactionSalt, RedactionSaltError, saltFingerprint, watchRedactionSalt } from './salt-guard.js';
+export { AlertMarks, type AlertRoute } from './alert-marks.js';
