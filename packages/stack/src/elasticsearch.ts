@@ -177,6 +177,21 @@ export async function ensureElasticsearch(
   headers: Record<string, string> = {},
   log: Log = () => {},
 ): Promise<EsHandle> {
+  // CRTRAIL_ES_URL may list the nodes of a cluster (comma-separated): that cluster is someone else's,
+  // used when any node answers and never started here.
+  const nodes = url.split(',').map((n) => n.trim());
+  if (nodes.length > 1) {
+    const errors: string[] = [];
+    for (const node of nodes) {
+      const p = await probeElasticsearch(node, headers);
+      if (p.ok) {
+        log(`using the Elasticsearch cluster at ${url} (${node} is ${p.status})`);
+        return { url };
+      }
+      errors.push(`${node}: ${p.error ?? p.status}`);
+    }
+    throw new Error(`no node of the Elasticsearch cluster answers (${errors.join('; ')}); check CRTRAIL_ES_URL and its credentials`);
+  }
   const probe = await probeElasticsearch(url, headers);
   if (probe.ok) {
     log(`using Elasticsearch at ${url} (${probe.status})`);

@@ -7,8 +7,8 @@ import closeWithGrace from 'close-with-grace';
 import { pino, transport, type Logger } from 'pino';
 import { loadConfig, loadEnv, workerExecArgv, type Env } from '@crtrail/config';
 import { ensureElasticsearch, ensureRedis, pingRedis, repoRoot, type Managed } from '@crtrail/stack';
-import { redactUrl } from '@crtrail/queue';
-import { authHeaders, esConnectionFromEnv, indexNames } from '@crtrail/store';
+import { describeRedis, redactUrl, redisTargetFromEnv } from '@crtrail/queue';
+import { authHeaders, esConnectionFromEnv, indexNames, shownEsUrl } from '@crtrail/store';
 import { loadWebhookAuth, startWebhook, type RunningWebhook, type WebhookAuth } from '@crtrail/webhook';
 import { startWorker, type RunningWorker } from '@crtrail/worker';
 import { serverCertificateAuthority, webhookKubeconfig } from './kubeconfig.js';
@@ -199,7 +199,12 @@ export async function up(options: UpOptions): Promise<void> {
     });
   };
   try {
-    if (options.webhookOnly || options.workerOnly) {
+    const redisTarget = redisTargetFromEnv(env);
+    if (redisTarget.mode !== 'single' || redisTarget.auth.tls) {
+      // Sentinels, a Redis Cluster or a TLS Redis are a production deployment's: never started here
+      // (nor probed with a plain-text PING); the webhook and the workers wait for them at start.
+      say(`using ${describeRedis(redisTarget)}`);
+    } else if (options.webhookOnly || options.workerOnly) {
       // A webhook or worker alone is a part of a deployment whose Redis is someone else's: starting one
       // here would ack batches into a Redis no other part sees. (A worker `up` supervises is started
       // after `up` itself made sure of Redis, so it finds one.)
@@ -253,7 +258,8 @@ export async function up(options: UpOptions): Promise<void> {
   }
   for (const w of [...workers, ...workerProcesses]) if (w.metricsUrl) lines.push(`worker       ${w.metricsUrl}`);
   if (workers.length + workerProcesses.length > 0) {
-    lines.push(`records      ${env.CRTRAIL_ES_URL}/${indexNames(env.CRTRAIL_INDEX_PREFIX).alias}/_search`);
+    // One node's search URL is enough to look (any node of a cluster answers it).
+    lines.push(`records      ${shownEsUrl(env.CRTRAIL_ES_URL).split(',')[0]}/${indexNames(env.CRTRAIL_INDEX_PREFIX).alias}/_search`);
   }
   // The replay hint carries what this webhook demands, so it works as printed (credentials as placeholders).
   const replayFlags = [

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Env } from '@crtrail/config';
-import { createBatchQueue, createRedis, persistenceWarning, redactionSalt, redisPersistence, RedisKindTable, type BatchJob } from '@crtrail/queue';
+import { createBatchQueue, createRedis, describeRedis, persistenceWarning, redactionSalt, redisPersistence, redisTargetFromEnv, RedisKindTable, type BatchJob, type RedisTarget } from '@crtrail/queue';
 import { loadConfig } from '@crtrail/config';
 import { learnKinds, redactEvent } from '@crtrail/enrich';
 import { buildWebhook } from './app.js';
@@ -16,8 +16,8 @@ export interface RunningWebhook {
 }
 
 /** Producer connection: fail a request fast when Redis is away (the apiserver gets 503 and retries) instead of queueing it in memory. */
-export function producerRedis(url: string): Redis {
-  return createRedis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 });
+export function producerRedis(target: RedisTarget | string): Redis {
+  return createRedis(target, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 });
 }
 
 const READY_TIMEOUT_MS = 10_000;
@@ -44,7 +44,8 @@ export async function startWebhook(
   logger: FastifyBaseLogger | boolean = true,
   auth: WebhookAuth = loadWebhookAuth(env),
 ): Promise<RunningWebhook> {
-  const redis = producerRedis(env.CRTRAIL_REDIS_URL);
+  const redisTarget = redisTargetFromEnv(env);
+  const redis = producerRedis(redisTarget);
   redis.on('error', () => {
     /* reported through /readyz and 503s; ioredis reconnects by itself */
   });
@@ -52,7 +53,7 @@ export async function startWebhook(
   const config = loadConfig(env.CRTRAIL_CONFIG);
   // Redaction before the queue: secret values never reach Redis either. The salt comes from Redis
   // when not configured, so the webhook needs Redis at start (it cannot ack anything without it anyway).
-  await ready(redis, env.CRTRAIL_REDIS_URL);
+  await ready(redis, describeRedis(redisTarget));
   const salt = await redactionSalt(redis, env.CRTRAIL_INDEX_PREFIX, env.CRTRAIL_REDACTION_SALT);
   // What is secret is decided from the objectRef: the resource → kind table shared with the workers.
   const kinds = new RedisKindTable(redis, env.CRTRAIL_INDEX_PREFIX);
@@ -66,7 +67,7 @@ export async function startWebhook(
     maxWaiting: env.CRTRAIL_QUEUE_MAX_WAITING,
     maxConnections: env.CRTRAIL_MAX_CONNECTIONS,
     waitReplicas: env.CRTRAIL_REDIS_WAIT_REPLICAS,
-    redisUrl: env.CRTRAIL_REDIS_URL,
+    redisUrl: describeRedis(redisTarget),
     auth,
     redact: (e) => redactEvent(e, config, salt, kinds),
     prepareRedaction: (events) => learnKinds(events, kinds),
@@ -74,7 +75,7 @@ export async function startWebhook(
     logger: typeof logger === 'boolean' ? (logger ? { level: env.CRTRAIL_LOG_LEVEL } : false) : logger,
   });
   // Said loudly at start: an ack is only as durable as the Redis behind it.
-  const warning = persistenceWarning(env.CRTRAIL_REDIS_URL, persistence);
+  const warning = persistenceWarning(describeRedis(redisTarget), persistence);
   if (warning) app.log.warn({ code: 'CRTRAIL_WARN_REDIS_NOT_PERSISTENT', redis: persistence }, warning);
   await app.listen({ host: env.CRTRAIL_HOST, port: env.CRTRAIL_PORT });
   const address = app.server.address();

@@ -4,7 +4,7 @@ import type { Client } from '@elastic/elasticsearch';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import type { Env } from '@crtrail/config';
-import { attemptsUsed, createRedis, dlqKey, JOB_RETRY, jobBackoff, persistenceWarning, queueName, redisPersistence, RedisKindTable, STALL_RETRY, type BatchJob } from '@crtrail/queue';
+import { attemptsUsed, createRedis, describeRedis, dlqKey, JOB_RETRY, jobBackoff, persistenceWarning, queueName, redisPersistence, redisTargetFromEnv, RedisKindTable, STALL_RETRY, type BatchJob } from '@crtrail/queue';
 import { createEsClient, esConnectionFromEnv, hasIlm, indexNames, installTemplates, latestStoredStates, RecordLocator, rolloverIfNeeded } from '@crtrail/store';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { processBatch, type BatchResult } from './process-batch.js';
@@ -102,10 +102,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const config = options.config ?? loadConfig(env.CRTRAIL_CONFIG);
   const es = createEsClient(esConnectionFromEnv(env));
   await installTemplates(es, env.CRTRAIL_INDEX_PREFIX);
-  const redis = createRedis(env.CRTRAIL_REDIS_URL);
+  const redisTarget = redisTargetFromEnv(env);
+  const redis = createRedis(redisTarget);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
   // An ack is only as durable as this Redis: say it loudly when it keeps nothing on disk.
-  const unsafe = await redisPersistence(redis).then((p) => persistenceWarning(env.CRTRAIL_REDIS_URL, p), () => undefined);
+  const unsafe = await redisPersistence(redis).then((p) => persistenceWarning(describeRedis(redisTarget), p), () => undefined);
   if (unsafe) log.warn({ code: 'CRTRAIL_WARN_REDIS_NOT_PERSISTENT' }, unsafe);
   const prefix = env.CRTRAIL_INDEX_PREFIX;
   // Before any job: a salt that differs from the one existing records were hashed with refuses the start.

@@ -4,7 +4,7 @@ import { isObject, type KubeObject } from '@crtrail/audit';
 import { loadConfig, loadEnv } from '@crtrail/config';
 import { defaultPlural } from '@crtrail/diff';
 import { groupOfApiVersion, redactStoredObject } from '@crtrail/enrich';
-import { createRedis, redactionSalt, RedisKindTable } from '@crtrail/queue';
+import { createRedis, redactionSalt, redisTargetFromEnv, RedisKindTable } from '@crtrail/queue';
 import { importBaselineObjects } from '@crtrail/worker';
 
 /** Objects of a `kubectl get -o json` answer: a List, a single object, or a JSON array. */
@@ -33,7 +33,7 @@ export function registerBaseline(program: Command): void {
       }
       const config = loadConfig(env.CRTRAIL_CONFIG);
       const resourceOf = (o: KubeObject): string => plurals.get(String(o.kind)) ?? defaultPlural(String(o.kind ?? ''));
-      const redis = createRedis(env.CRTRAIL_REDIS_URL, { maxRetriesPerRequest: 1 });
+      const redis = createRedis(redisTargetFromEnv(env), { maxRetriesPerRequest: 1 });
       try {
         // The state store never holds a secret: objects are redacted as their audit events would be.
         const salt = await redactionSalt(redis, env.CRTRAIL_INDEX_PREFIX, env.CRTRAIL_REDACTION_SALT);

@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { estypes } from '@elastic/elasticsearch';
 import { addRecordFilterOptions, pickFilters, timeArg } from './filter-options.js';
 import { loadEnv } from '@crtrail/config';
-import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, type RecordFilters, type RecordOp } from '@crtrail/store';
+import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, shownEsUrl, type RecordFilters, type RecordOp } from '@crtrail/store';
 
 /** Values longer than this are cut on screen (`--wide` shows them whole). */
 const MAX_VALUE = 80;
@@ -174,7 +174,7 @@ export function registerChanges(program: Command): void {
           process.stderr.write('no changes recorded yet\n');
           return;
         }
-        throw new Error(`cannot query Elasticsearch at ${env.CRTRAIL_ES_URL} (CRTRAIL_ES_URL): ${(err as Error).message}`);
+        throw new Error(`cannot query Elasticsearch at ${shownEsUrl(env.CRTRAIL_ES_URL)} (CRTRAIL_ES_URL): ${(err as Error).message}`);
       } finally {
         await es.close();
       }

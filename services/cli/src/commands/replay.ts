@@ -1,5 +1,5 @@
 import { loadEnv } from '@crtrail/config';
-import { createEsClient, esConnectionFromEnv, indexNames } from '@crtrail/store';
+import { createEsClient, esConnectionFromEnv, indexNames, shownEsUrl } from '@crtrail/store';
 import { batchUrl, emptySummary, replay, WebhookUnreachableError, type ReplayOptions, type ReplaySummary } from '../replay.js';
 import { waitForRecords } from '../wait-records.js';
 
@@ -75,7 +75,7 @@ export async function sendAndReport(sender: Sender, opts: ReplayFlags): Promise<
   try {
     const timeoutS = opts.wait === true ? DEFAULT_WAIT_S : opts.wait;
     const found = await waitForRecords(es, indexNames(env.CRTRAIL_INDEX_PREFIX).alias, cluster, summary.writeIds, timeoutS * 1000, progress).catch((err: Error) => {
-      throw new Error(`cannot read the records from Elasticsearch at ${env.CRTRAIL_ES_URL} (CRTRAIL_ES_URL): ${err.message}`);
+      throw new Error(`cannot read the records from Elasticsearch at ${shownEsUrl(env.CRTRAIL_ES_URL)} (CRTRAIL_ES_URL): ${err.message}`);
     });
     if (tty) process.stderr.write('\n');
     if (found < summary.writeIds.size) {

@@ -5,8 +5,8 @@ import { PassThrough } from 'node:stream';
 import type { Command } from 'commander';
 import { parse as parseCsv } from 'csv-parse';
 import { checkConfigFile, loadConfig, loadEnv, type CrtrailConfig, type Env } from '@crtrail/config';
-import { createEsClient, esConnectionFromEnv, indexNames, scanRecords } from '@crtrail/store';
-import { createRedis } from '@crtrail/queue';
+import { createEsClient, esConnectionFromEnv, indexNames, scanRecords, shownEsUrl } from '@crtrail/store';
+import { createRedis, describeRedis, redisTargetFromEnv } from '@crtrail/queue';
 import { ChainVerifier, checkSignature, configDigest, trustedDerivation, type ChainedRecord, type Derivation, type Manifest } from '@crtrail/integrity';
 import { chainHead, listDeadLetters } from '@crtrail/worker';
 import { manifestPathOf } from './export.js';
@@ -41,18 +41,6 @@ export class VerifyUsageError extends CliError {
   }
 }
 
-/** A URL fit for a message: without its user and password. */
-function shownUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return url;
-  }
-}
-
 /**
  * Any Elasticsearch failure means nothing was checked (exit 2), never "broken": a cron job must
  * not read an outage as tampering. The message names the service and the variable to fix.
@@ -60,7 +48,7 @@ function shownUrl(url: string): string {
 function esFailure(err: unknown, env: Env): CliError {
   if (err instanceof CliError) return err;
   const e = err as { name?: string; message?: string; meta?: { statusCode?: number } };
-  const url = shownUrl(env.CRTRAIL_ES_URL);
+  const url = shownEsUrl(env.CRTRAIL_ES_URL);
   const status = e.meta?.statusCode;
   if (status === 401 || status === 403) {
     return new VerifyUsageError(`Elasticsearch at ${url} refused crtrail's credentials (CRTRAIL_ES_USERNAME/CRTRAIL_ES_PASSWORD or CRTRAIL_ES_API_KEY): ${e.message}`);
@@ -71,7 +59,7 @@ function esFailure(err: unknown, env: Env): CliError {
 }
 
 function redisFailure(err: unknown, env: Env): VerifyUsageError {
-  return new VerifyUsageError(`Redis at ${shownUrl(env.CRTRAIL_REDIS_URL)} does not answer (CRTRAIL_REDIS_URL): ${(err as Error).message}`);
+  return new VerifyUsageError(`Redis at ${describeRedis(redisTargetFromEnv(env))} does not answer (CRTRAIL_REDIS_URL): ${(err as Error).message}`);
 }
 
 /** A bad environment is a usage problem (exit 2) too. */
@@ -297,7 +285,7 @@ export async function verifyStoredChain(cluster: string, since?: string, options
   const env = verifyEnv();
   const configs = options.configs ?? verifyConfigs();
   const es = createEsClient(esConnectionFromEnv(env));
-  const redis = createRedis(env.CRTRAIL_REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2_000, enableOfflineQueue: true, retryStrategy: () => null, lazyConnect: true });
+  const redis = createRedis(redisTargetFromEnv(env), { maxRetriesPerRequest: 1, connectTimeout: 2_000, enableOfflineQueue: true, retryStrategy: () => null, lazyConnect: true });
   redis.on('error', () => {});
   const index = indexNames(env.CRTRAIL_INDEX_PREFIX).alias;
   const problems: string[] = [];
