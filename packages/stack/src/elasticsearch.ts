@@ -57,11 +57,13 @@ export async function ensureElasticsearchInstalled(root: string, log: Log): Prom
   return home;
 }
 
-function isRoot(): boolean {
+/** Whether this process runs as root (Elasticsearch must then run as {@link ES_USER}). */
+export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
-function ensureEsUser(log: Log): { uid: number; gid: number } {
+/** The uid/gid of {@link ES_USER}, created as a system user when missing. */
+export function ensureEsUser(log: Log): { uid: number; gid: number } {
   let id = run('id', ['-u', ES_USER]);
   if (id.status !== 0) {
     log(`creating system user ${ES_USER} (Elasticsearch refuses to run as root)`);
