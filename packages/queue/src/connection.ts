@@ -196,10 +196,18 @@ export function createRedisClient(target: RedisTarget, options: RedisOptions = {
  */
 export function createRedis(target: RedisTarget | string, options: RedisOptions = {}): Redis {
   const t: RedisTarget = typeof target === 'string' ? { mode: 'single', url: target, auth: {} } : target;
-  if (t.mode === 'cluster' && !CLUSTER_MODE_SUPPORTED) {
+  assertRedisModeSupported(t);
+  return createRedisClient(t, options) as Redis;
+}
+
+/**
+ * Throws a {@link RedisModeError} naming CRTRAIL_REDIS_CLUSTER_NODES for cluster mode while
+ * {@link CLUSTER_MODE_SUPPORTED} is false: called first at start, before anything else is touched.
+ */
+export function assertRedisModeSupported(target: RedisTarget): void {
+  if (target.mode === 'cluster' && !CLUSTER_MODE_SUPPORTED) {
     throw new RedisModeError(
       'CRTRAIL_REDIS_CLUSTER_NODES: Redis Cluster mode is not supported yet (crtrail\'s keys are not hash-tagged to one slot per script); use a single Redis or Sentinel (CRTRAIL_REDIS_SENTINELS)',
     );
   }
-  return createRedisClient(t, options) as Redis;
 }

@@ -102,6 +102,7 @@ export * from './split.js';
 export * from './atomic.js';
 export * from './persistence.js';
 export {
+  assertRedisModeSupported,
   CLUSTER_MODE_SUPPORTED,
   createRedis,
   createRedisClient,

@@ -7,7 +7,7 @@ import closeWithGrace from 'close-with-grace';
 import { pino, transport, type Logger } from 'pino';
 import { loadConfig, loadEnv, workerExecArgv, type Env } from '@crtrail/config';
 import { ensureElasticsearch, ensureRedis, pingRedis, repoRoot, type Managed } from '@crtrail/stack';
-import { describeRedis, redactUrl, redisTargetFromEnv } from '@crtrail/queue';
+import { assertRedisModeSupported, describeRedis, redactUrl, redisTargetFromEnv } from '@crtrail/queue';
 import { authHeaders, esConnectionFromEnv, indexNames, shownEsUrl } from '@crtrail/store';
 import { loadWebhookAuth, startWebhook, type RunningWebhook, type WebhookAuth } from '@crtrail/webhook';
 import { startWorker, type RunningWorker } from '@crtrail/worker';
@@ -200,6 +200,7 @@ export async function up(options: UpOptions): Promise<void> {
   };
   try {
     const redisTarget = redisTargetFromEnv(env);
+    assertRedisModeSupported(redisTarget);
     if (redisTarget.mode !== 'single' || redisTarget.auth.tls) {
       // Sentinels, a Redis Cluster or a TLS Redis are a production deployment's: never started here
       // (nor probed with a plain-text PING); the webhook and the workers wait for them at start.

@@ -4,7 +4,7 @@ import type { Client } from '@elastic/elasticsearch';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import type { Env } from '@crtrail/config';
-import { attemptsUsed, createRedis, describeRedis, dlqKey, JOB_RETRY, jobBackoff, persistenceWarning, queueName, redisPersistence, redisTargetFromEnv, RedisKindTable, STALL_RETRY, type BatchJob } from '@crtrail/queue';
+import { attemptsUsed, createRedis, describeRedis, dlqKey, JOB_RETRY, jobBackoff, persistenceWarning, queueName, redisPersistence, redisTargetFromEnv, assertRedisModeSupported, RedisKindTable, STALL_RETRY, type BatchJob } from '@crtrail/queue';
 import { createEsClient, esConnectionFromEnv, hasIlm, indexNames, installTemplates, latestStoredStates, RecordLocator, rolloverIfNeeded } from '@crtrail/store';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { processBatch, type BatchResult } from './process-batch.js';
@@ -100,9 +100,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const { env } = options;
   const log = options.log ?? pino({ level: env.CRTRAIL_LOG_LEVEL, base: { service: 'worker' } });
   const config = options.config ?? loadConfig(env.CRTRAIL_CONFIG);
+  const redisTarget = redisTargetFromEnv(env);
+  assertRedisModeSupported(redisTarget);
   const es = createEsClient(esConnectionFromEnv(env));
   await installTemplates(es, env.CRTRAIL_INDEX_PREFIX);
-  const redisTarget = redisTargetFromEnv(env);
   const redis = createRedis(redisTarget);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
   // An ack is only as durable as this Redis: say it loudly when it keeps nothing on disk.
