@@ -4,6 +4,8 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
 COPY packages ./packages
 COPY services ./services
+# tools/ is in the lock file and the build; the image never loads it (`up --webhook-only|--worker-only`).
+COPY tools ./tools
 RUN npm ci --no-audit --no-fund && npx tsc --build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

@@ -6,5 +6,8 @@ bootstrap();
 const args = process.argv.slice(2);
 // `--export`: bench/export-scale.ts (1M-record export/verify); anything else: bench/run.ts.
 const script = args.includes('--export') ? 'bench/export-scale.ts' : 'bench/run.ts';
-const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...args.filter((a) => a !== '--export')], { cwd: root, stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...args.filter((a) => a !== '--export')], {
+  cwd: root,
+  stdio: 'inherit',
+});
 process.exit(r.status ?? 1);

@@ -20,9 +20,9 @@ function testFiles(dir) {
 }
 
 bootstrap();
-const stack = await import('../packages/stack/dist/index.js');
+const stack = await import('../tools/stack/dist/index.js');
 
-const unit = ['packages', 'services'].flatMap((d) =>
+const unit = ['packages', 'services', 'tools'].flatMap((d) =>
   readdirSync(join(root, d)).flatMap((pkg) => testFiles(join(root, d, pkg, 'test'))),
 );
 const integration = testFiles(join(root, 'test'));

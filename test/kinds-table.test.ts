@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { createBatchQueue, kindsKey, RedisKindTable } from '@crtrail/queue';
-import { buildWebhook } from '@crtrail/webhook';
+import { buildWebhook, RedisBatchSink } from '@crtrail/webhook';
 import { deleteRedisPrefix, testRedisUrl, uniquePrefix } from '@crtrail/testkit';
 
 describe('the resource → kind table in Redis, shared by webhook and worker processes', () => {
@@ -35,7 +35,7 @@ describe('the resource → kind table in Redis, shared by webhook and worker pro
 
   test('the webhook answers 503 (the apiserver retries) when the table cannot be read, and enqueues nothing', async () => {
     const queue = createBatchQueue(prefix, redis);
-    const app = buildWebhook({ queue, redis, defaultCluster: 'c', bodyLimit: 1 << 20, prepareRedaction: () => Promise.reject(new Error('Redis is away')) });
+    const app = buildWebhook({ sink: new RedisBatchSink(queue, redis), defaultCluster: 'c', bodyLimit: 1 << 20, prepareRedaction: () => Promise.reject(new Error('Redis is away')) });
     try {
       const event = { level: 'Request', auditID: 'a', stage: 'ResponseComplete', requestURI: '/x', verb: 'patch', user: { username: 'u' }, objectRef: { apiGroup: 'vault.example.com', resource: 'creds', name: 'c' }, requestObject: { data: { token: 'x' } } };
       const res = await app.inject({ method: 'POST', url: '/audit', headers: { 'content-type': 'application/json' }, payload: { kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [event] } });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createBatchQueue } from '@crtrail/queue';
 import { createEsClient } from '@crtrail/store';
 import { cleanupPrefix, testEs, testRedis, uniquePrefix } from '@crtrail/testkit';
-import { buildWebhook } from '@crtrail/webhook';
+import { buildWebhook, RedisBatchSink } from '@crtrail/webhook';
 import { workerReadiness } from '@crtrail/worker';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 
@@ -21,7 +21,7 @@ describe('operations: metric names, bounded labels, stable reason codes, worker 
 
   test('webhook /metrics: standard process/nodejs names with a service label, build info, a bounded cluster label, our own reason codes', async () => {
     const queue = createBatchQueue(prefix, redis);
-    const app = buildWebhook({ queue, redis, defaultCluster: 'default', bodyLimit: 1 << 20 });
+    const app = buildWebhook({ sink: new RedisBatchSink(queue, redis), defaultCluster: 'default', bodyLimit: 1 << 20 });
     try {
       for (let i = 0; i < 120; i++) {
         const res = await app.inject({ method: 'POST', url: `/audit/c${i}`, headers: { 'content-type': 'application/json' }, payload: { kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [event(i)] } });

@@ -4,7 +4,8 @@ import { testEsUrl, uniquePrefix } from '@crtrail/testkit';
 import { indexNames } from '@crtrail/store';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { runCli } from './helpers/cli.js';
-import { records, showValue } from '../services/cli/src/commands/changes.js';
+import { records } from '../services/cli/src/ops/changes.js';
+import { showValue } from '../services/cli/src/print/change-lines.js';
 import { eventList, postLifecycle } from './helpers/events.js';
 
 function countFields(mapping: unknown): number {

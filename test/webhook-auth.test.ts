@@ -5,10 +5,9 @@ import { request as httpsRequest } from 'node:https';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadEnv } from '@crtrail/config';
-import { deleteRedisPrefix, testRedis, testRedisUrl, uniquePrefix } from '@crtrail/testkit';
-import { loadWebhookAuth, startWebhook, TokenTable, type RunningWebhook } from '@crtrail/webhook';
-import { serverCertificateAuthority, webhookKubeconfig } from '../services/cli/src/kubeconfig.js';
+import { testRedisUrl } from '@crtrail/testkit';
+import type { RunningWebhook } from '@crtrail/webhook';
+import { serverCertificateAuthority, webhookKubeconfig } from '../services/cli/src/ops/kubeconfig.js';
 import { runCli } from './helpers/cli.js';
 import { eventList } from './helpers/events.js';
 import { withWebhook } from './helpers/webhook.js';
@@ -160,83 +159,17 @@ describe('webhook TLS', () => {
   });
 });
 
+// The bearer-token cases (401/403/200 per token and path, auth before the body is read) and the
+// tokens-file parse run with app.inject() in services/webhook/test; here what needs `crtrail up`.
 describe('webhook bearer tokens (CRTRAIL_AUTH_TOKENS_FILE)', () => {
   let dir: string;
-  let tokensFile: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'crtrail-tokens-'));
-    tokensFile = join(dir, 'tokens');
-    writeFileSync(tokensFile, ['# token cluster', '', 'Zq3-secret-of-prod-eu prod-eu', '   ', '  # staging too', 'another-secret staging', ''].join('\n'));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('401 without or with an unknown token, 200 naming the token\'s cluster, 403 for a path naming another; health and metrics stay open', async () => {
-    await withWebhook('webhook-auth', { CRTRAIL_AUTH_TOKENS_FILE: tokensFile, CRTRAIL_CLUSTER: 'fallback' }, async (hook) => {
-      const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
-      const cases: Array<{ name: string; path: string; extra: Omit<Call, 'path'>; status: number; reason?: RegExp }> = [
-        { name: 'no token', path: '/audit', extra: {}, status: 401, reason: /missing bearer token/ },
-        { name: 'unknown token', path: '/audit/prod-eu', extra: bearer('Zq3-secret-of-prod-eX'), status: 401, reason: /unknown bearer token/ },
-        { name: 'a prefix of a token', path: '/audit', extra: bearer('Zq3-secret'), status: 401 },
-        { name: 'another scheme', path: '/audit', extra: { headers: { authorization: 'Basic Zq3-secret-of-prod-eu' } }, status: 401, reason: /not "Bearer <token>"/ },
-        { name: 'good token, no path', path: '/audit', extra: bearer('Zq3-secret-of-prod-eu'), status: 200 },
-        { name: 'good token, its cluster', path: '/audit/prod-eu', extra: bearer('Zq3-secret-of-prod-eu'), status: 200 },
-        { name: 'scheme is case-insensitive', path: '/audit/staging', extra: { headers: { authorization: 'bearer another-secret' } }, status: 200 },
-        { name: 'good token, another cluster', path: '/audit/staging', extra: bearer('Zq3-secret-of-prod-eu'), status: 403, reason: /bearer token's cluster is "prod-eu".*"staging"/ },
-      ];
-      for (const [i, c] of cases.entries()) {
-        const res = await postBatch(hook.url, c.path, [`k-${i}`], c.extra);
-        assert.equal(res.status, c.status, `${c.name}: ${res.body}`);
-        if (c.status === 401) assert.match(String(res.headers['www-authenticate']), /^Bearer\b/, c.name);
-        if (c.reason) assert.match(JSON.parse(res.body).reason, c.reason, c.name);
-      }
-      // Only the 200s made jobs, each under the cluster of its token (never the path default 'fallback').
-      assert.deepEqual(await jobs(hook), [
-        { cluster: 'prod-eu', ids: ['k-4'] },
-        { cluster: 'prod-eu', ids: ['k-5'] },
-        { cluster: 'staging', ids: ['k-6'] },
-      ]);
-
-      for (const path of ['/healthz', '/readyz']) assert.equal((await call(hook.url, { path })).status, 200, path);
-      const metrics = await call(hook.url, { path: '/metrics' });
-      assert.equal(metrics.status, 200);
-      assert.equal(metric(metrics.body, 'crtrail_webhook_batches_rejected_total{reason="CRTRAIL_ERR_UNAUTHORIZED",service="webhook"}'), 4);
-      assert.equal(metric(metrics.body, 'crtrail_webhook_batches_rejected_total{reason="CRTRAIL_ERR_FORBIDDEN",service="webhook"}'), 1);
-      assert.equal(metric(metrics.body, 'crtrail_webhook_queue_waiting{service="webhook"}'), 3);
-    });
-  });
-
-  test('auth is decided before the body is read: a 401 comes back for an unparseable body and for a 30 MiB body never sent', async () => {
-    await withWebhook('webhook-auth', { CRTRAIL_AUTH_TOKENS_FILE: tokensFile }, async (hook) => {
-      const garbage = await call(hook.url, { method: 'POST', path: '/audit', headers: { 'content-type': 'application/json' }, body: '{not json' });
-      assert.equal(garbage.status, 401, 'not the 400 a parsed body would get');
-      // Headers announce 30 MiB, only 16 bytes follow: the answer must not wait for the rest.
-      const status = await new Promise<number>((resolveStatus, reject) => {
-        const req = httpRequest(`${hook.url}/audit`, {
-          method: 'POST', agent: false,
-          headers: { 'content-type': 'application/json', 'content-length': String(30 * 1024 * 1024) },
-        }, (res) => {
-          resolveStatus(res.statusCode ?? 0);
-          res.resume();
-          req.destroy();
-        });
-        req.on('error', reject);
-        req.write('{"kind":"EventLi');
-      });
-      assert.equal(status, 401);
-      assert.deepEqual(await jobs(hook), []);
-    });
-  });
-
-  test('a malformed tokens file fails at start naming file:line', async () => {
+  test('a malformed tokens file fails `crtrail up` at start naming file:line', async () => {
     const bad = join(dir, 'bad-tokens');
-    writeFileSync(bad, '# comment\ngood-token prod-eu\n\nlonely-token\n');
-    assert.throws(() => TokenTable.load(bad), (err: Error) => err.message.startsWith(`${bad}:4: expected "<token> <cluster>"`));
-    writeFileSync(bad, 'tok prod-eu\ntok staging\n');
-    assert.throws(() => TokenTable.load(bad), new RegExp(`${bad}:2: this token is already listed on line 1`));
-    writeFileSync(bad, 'tok bad/cluster\n');
-    assert.throws(() => TokenTable.load(bad), new RegExp(`${bad}:1: cluster name`));
-    assert.throws(() => loadWebhookAuth(loadEnv({ CRTRAIL_AUTH_TOKENS_FILE: join(dir, 'missing') })), /CRTRAIL_AUTH_TOKENS_FILE=.*missing/);
-
     writeFileSync(bad, 'good-token prod-eu\nthree fields here\n');
     const up = await runCli(['up', '--webhook-only'], { CRTRAIL_AUTH_TOKENS_FILE: bad, CRTRAIL_PORT: '0', CRTRAIL_REDIS_URL: testRedisUrl() });
     assert.equal(up.code, 1);

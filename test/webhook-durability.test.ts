@@ -13,7 +13,7 @@ import { loadEnv } from '@crtrail/config';
 import { createBatchQueue, JOB_BOUNDS, redisPersistence, type BatchJob } from '@crtrail/queue';
 import { ensureRedis, pingRedis, repoRoot, startRedisServer, type Managed } from '@crtrail/stack';
 import { deleteRedisPrefix, eventually, freePort, testRedis, testRedisUrl, uniquePrefix } from '@crtrail/testkit';
-import { buildWebhook, startWebhook, type RunningWebhook } from '@crtrail/webhook';
+import { buildWebhook, RedisBatchSink, startWebhook, type RunningWebhook } from '@crtrail/webhook';
 import { eventList } from './helpers/events.js';
 import { withWebhook } from './helpers/webhook.js';
 
@@ -403,7 +403,7 @@ describe('webhook durability: time limits and who starts Redis', () => {
     const redis = testRedis();
     const prefix = uniquePrefix('durability-slow');
     const queue = createBatchQueue(prefix, redis);
-    const app = buildWebhook({ queue, redis, defaultCluster: 'default', bodyLimit: 1024 * 1024, timeouts: { headersMs: 1_000 } });
+    const app = buildWebhook({ sink: new RedisBatchSink(queue, redis), defaultCluster: 'default', bodyLimit: 1024 * 1024, timeouts: { headersMs: 1_000 } });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const port = (app.server.address() as { port: number }).port;
     const socket = connect({ host: '127.0.0.1', port });

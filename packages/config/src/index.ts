@@ -2,3 +2,4 @@ export * from './env.js';
 export * from './schema.js';
 export * from './defaults.js';
 export * from './file.js';
+export { repoRoot } from './repo-root.js';

@@ -6,6 +6,15 @@ import type { Derivation } from './derived.js';
 
 export const MANIFEST_VERSION = 1;
 
+/**
+ * Where the manifest of an export is written, and where `verify` looks for it unless told:
+ * next to the file, so the two travel together.
+ *
+ * @param file - the export file (NDJSON or CSV)
+ * @returns `FILE.manifest.json`
+ */
+export const manifestPathOf = (file: string): string => `${file}.manifest.json`;
+
 export interface ManifestCluster {
   count: number;
   first: Integrity;
@@ -43,6 +52,44 @@ export interface Manifest {
    */
   configurations?: Record<string, Derivation>;
   signature?: ManifestSignature;
+}
+
+/**
+ * The per-cluster part of a manifest, counted while an export streams its records in export order
+ * (cluster, then seq ascending): how many records, the first and last links, and the seq ranges
+ * between them that are absent from the file. The export's filter is what left those out, and
+ * listing them is what lets `verify` tell them from a deleted line.
+ */
+export class SeqTally {
+  private readonly byCluster = new Map<string, { count: number; first?: Integrity; last?: Integrity; gaps: SeqRange[] }>();
+
+  /**
+   * Counts one exported record.
+   *
+   * @param cluster - the record's cluster
+   * @param link - its `crtrail.integrity`; a record without one is counted but links nothing
+   */
+  add(cluster: string, link: Integrity | undefined): void {
+    let t = this.byCluster.get(cluster);
+    if (!t) this.byCluster.set(cluster, (t = { count: 0, gaps: [] }));
+    t.count++;
+    if (!link) return;
+    t.first ??= link;
+    if (t.last && link.seq > t.last.seq + 1) t.gaps.push([t.last.seq + 1, link.seq - 1]);
+    t.last = link;
+  }
+
+  /**
+   * The manifest's `clusters`: by name in code-unit order (a stable manifest for the same records),
+   * leaving out clusters of which no record carried a link (nothing to anchor a check to).
+   */
+  clusters(): Record<string, ManifestCluster> {
+    const out: Record<string, ManifestCluster> = {};
+    for (const [name, t] of [...this.byCluster].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (t.first && t.last) out[name] = { count: t.count, first: t.first, last: t.last, gaps: t.gaps };
+    }
+    return out;
+  }
 }
 
 /** The bytes a signature covers: everything but the signature, canonical so key order does not matter. */

@@ -30,6 +30,16 @@ export interface Problem {
 
 export type SeqRange = [from: number, to: number];
 
+/**
+ * A seq range as report lines name it: `seq 7` for one record, `seqs 7–9` for several, so every
+ * "missing" line (a gap inside the chain, or records missing at its end) reads the same.
+ *
+ * @param range - inclusive bounds, `from` ≤ `to`
+ */
+export function seqRangeText([from, to]: SeqRange): string {
+  return from === to ? `seq ${from}` : `seqs ${from}–${to}`;
+}
+
 export interface ClusterSummary {
   count: number;
   first?: Integrity;
@@ -389,8 +399,7 @@ export class ChainVerifier {
     for (const [cluster, state] of this.clusters) {
       for (const [from, to] of state.gaps) {
         if (state.allowed.some(([a, b]) => a <= from && to <= b)) continue;
-        const range = from === to ? `seq ${from}` : `seqs ${from}–${to}`;
-        this.report({ kind: 'missing', cluster, seq: from, where: `cluster ${cluster}`, message: `${range} missing (deleted?)` });
+        this.report({ kind: 'missing', cluster, seq: from, where: `cluster ${cluster}`, message: `${seqRangeText([from, to])} missing (deleted?)` });
       }
     }
   }

@@ -115,3 +115,4 @@ export {
   type RedisPlan,
   type RedisTarget,
 } from './connection.js';
+export { pingRedis } from './ping.js';

@@ -10,3 +10,4 @@ export * from './query.js';
 export * from './scan.js';
 export * from './stored-state.js';
 export * from './meta.js';
+export { probeElasticsearch, type EsProbe } from './probe.js';

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { main } from '../dist/main.js';
+import { failureOf } from '../dist/errors.js';
 
 main(process.argv).catch((err) => {
-  process.stderr.write(`crtrail: ${err && err.message ? err.message : String(err)}\n`);
-  // An error may carry its exit status (verify: 2 = nothing could be checked); otherwise 1.
-  process.exit(err && typeof err.exitCode === 'number' ? err.exitCode : 1);
+  // A CliError carries its exit status (verify: 2 = nothing could be checked); anything else is 1.
+  const { line, exitCode } = failureOf(err);
+  if (line !== undefined) process.stderr.write(`crtrail: ${line}\n`);
+  process.exit(exitCode);
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { csvRows, resolveTime } from '../src/commands/export.js';
+import { csvRows } from '../src/ops/export-csv.js';
+import { resolveTime } from '../src/ops/export.js';
 
 test('relative export bounds become the instants they meant when the export started', () => {
   const now = Date.parse('2026-11-29T12:00:00.000Z');
@@ -34,7 +35,7 @@ test('CSV: one row per changed field, a record without ops is one row', () => {
 });
 
 test('CSV: a cell a spreadsheet would run as a formula is escaped with a leading quote', async () => {
-  const { csvCell } = await import('../src/commands/export.js');
+  const { csvCell } = await import('../src/ops/export-csv.js');
   for (const v of ['=1+1', '+SUM(A1)', '-2+3', '@cmd', '\tx', '\rx']) assert.equal(csvCell(v), `'${v}`);
   for (const v of ['plain', 'sha256:ab', '1', '', "'already"]) assert.equal(csvCell(v), v);
   const doc = { crtrail: { change: { kind: 'spec', ops: [{ op: 'replace' as const, path: '/spec/note', old: '=HYPERLINK("x")', new: -1 }] } } };
@@ -42,7 +43,7 @@ test('CSV: a cell a spreadsheet would run as a formula is escaped with a leading
 });
 
 test('changes: redaction hashes are shortened on screen, other text is left alone', async () => {
-  const { shortenHashes } = await import('../src/commands/changes.js');
+  const { shortenHashes } = await import('../src/print/change-lines.js');
   const hash = `sha256:${'1a2b3c4d'}${'0'.repeat(56)}`;
   assert.equal(shortenHashes(hash), 'sha256:1a2b3c4d…');
   assert.equal(shortenHashes(JSON.stringify({ password: hash })), '{"password":"sha256:1a2b3c4d…"}');

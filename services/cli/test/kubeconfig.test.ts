@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { reachableUrl } from '../src/up.js';
+import { reachableUrl } from '../src/ops/kubeconfig.js';
 
 const CLI = fileURLToPath(new URL('../bin/crtrail.js', import.meta.url));
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { assertPortFree, isAlive } from '../src/run-state.js';
+import { assertPortFree, isAlive } from '../src/ops/run-state.js';
 
 test('a port in use is refused before anything starts, naming the variable; a free one passes', async () => {
   const server = createServer();

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { checkConfigFile, defaultConfig } from '@crtrail/config';
+import { failedAsReported } from '../errors.js';
 
 export function registerConfig(program: Command): void {
   const config = program.command('config').description('configuration file (CRTRAIL_CONFIG)');
@@ -16,7 +17,7 @@ export function registerConfig(program: Command): void {
         return;
       }
       for (const e of r.errors) process.stderr.write(`${e}\n`);
-      process.exitCode = 1;
+      throw failedAsReported(`${file}: invalid`);
     });
   config
     .command('show')
@@ -31,8 +32,7 @@ export function registerConfig(program: Command): void {
       const r = checkConfigFile(path);
       if (!r.ok) {
         for (const e of r.errors) process.stderr.write(`${e}\n`);
-        process.exitCode = 1;
-        return;
+        throw failedAsReported(`${path}: invalid`);
       }
       process.stdout.write(`# built-in defaults merged with ${path}\n${stringify(r.config)}`);
     });

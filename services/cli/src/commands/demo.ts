@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { demoStory } from '../demo-story.js';
-import { replayEvents } from '../replay.js';
+import { replayEvents } from '../ops/replay.js';
 import { sendAndReport, type ReplayFlags } from './replay.js';
 
 /** `crtrail demo`: a realistic story of the last hour sent through the webhook, so every README example shows something. */
@@ -18,8 +18,8 @@ export function registerDemo(program: Command, defaultUrl: string): void {
     .action(async (opts: Omit<ReplayFlags, 'batch' | 'wait'> & { wait: boolean }) => {
       const { wait, ...rest } = opts;
       const flags: ReplayFlags = { ...rest, batch: 400, ...(wait ? { wait: true as const } : {}) };
+      // A demo that did not arrive (whole) has said why and throws: no hints then.
       await sendAndReport((options, summary) => replayEvents(demoStory().map((event, i) => ({ event: event as unknown as Record<string, unknown>, where: `demo event ${i + 1}` })), options, summary), flags);
-      if (process.exitCode) return;
       process.stdout.write(
         [
           'try',

@@ -1,5 +1,4 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import type { RecordFilters } from '@crtrail/store';
 
 /** `--since`/`--until`: an ISO time or Elasticsearch date math, checked before anything is asked of Elasticsearch. */
 export function timeArg(value: string): string {
@@ -31,12 +30,4 @@ export function addRecordFilterOptions(command: Command): Command {
     .option('--critical', 'only changes touching critical fields')
     .option('--drift', 'only changes of GitOps-managed objects by someone other than their GitOps manager')
     .option('--failed', 'only failed attempts (denied, conflicting, invalid)');
-}
-
-/** The filter values of parsed options (what a manifest records; commander's other keys left out). */
-export function pickFilters(opts: RecordFilters): Omit<RecordFilters, 'since' | 'until'> {
-  const keys = ['cluster', 'group', 'resource', 'kind', 'namespace', 'name', 'actor', 'path', 'verb', 'critical', 'drift', 'failed'] as const;
-  const out: Record<string, unknown> = {};
-  for (const k of keys) if (opts[k] !== undefined) out[k] = opts[k];
-  return out as Omit<RecordFilters, 'since' | 'until'>;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadEnv } from '@crtrail/config';
+import { CliError } from '../errors.js';
 import { setupKibana } from '../kibana/setup.js';
 
 /** `crtrail kibana setup`: the bundled data view, saved searches and dashboard, imported into a Kibana. */
@@ -13,7 +14,7 @@ export function registerKibana(program: Command): void {
     .action(async (opts: { kibanaUrl?: string; space?: string }) => {
       const env = loadEnv();
       const url = opts.kibanaUrl ?? env.CRTRAIL_KIBANA_URL;
-      if (!url) throw new Error('--kibana-url is required (or set CRTRAIL_KIBANA_URL): the Kibana to import the saved objects into');
+      if (!url) throw new CliError('--kibana-url is required (or set CRTRAIL_KIBANA_URL): the Kibana to import the saved objects into');
       const result = await setupKibana(
         { url, space: opts.space, username: env.CRTRAIL_KIBANA_USERNAME, password: env.CRTRAIL_KIBANA_PASSWORD, apiKey: env.CRTRAIL_KIBANA_API_KEY },
         env.CRTRAIL_INDEX_PREFIX,

@@ -1,8 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { clearRunState, isAlive, readRunState, runStateFile, signalGroup, type RunState } from '../run-state.js';
-
-const DOWN_GRACE_MS = 60_000;
+import { stopRunning } from '../ops/down.js';
+import { isAlive, readRunState, runStateFile, type RunState } from '../ops/run-state.js';
 
 function lines(state: RunState): string[] {
   const mark = (pid: number) => (isAlive(pid) ? 'running' : 'gone');
@@ -12,15 +10,6 @@ function lines(state: RunState): string[] {
     ...state.workers.map((w, i) => `worker ${i}      pid ${w.pid} (${mark(w.pid)})${w.metrics ? ` ${w.metrics}` : ''}`),
     ...state.services.map((s) => `${s.name.padEnd(13)} pid ${s.pid} (${mark(s.pid)}), started by crtrail up`),
   ];
-}
-
-async function waitGone(pids: number[], ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (pids.every((p) => !isAlive(p))) return true;
-    await sleep(250);
-  }
-  return pids.every((p) => !isAlive(p));
 }
 
 export function registerStatus(program: Command): void {
@@ -47,22 +36,7 @@ export function registerStatus(program: Command): void {
         process.stdout.write('nothing started by crtrail up is running\n');
         return;
       }
-      // The up process drains batches and stops its children itself, in order.
-      if (isAlive(state.pid)) {
-        process.stderr.write(`stopping crtrail up (pid ${state.pid})…\n`);
-        process.kill(state.pid, 'SIGTERM');
-        await waitGone([state.pid], DOWN_GRACE_MS);
-      }
-      // What is still there was left behind (a crash, a second Ctrl-C): stop it directly.
-      const left = [...state.workers.map((w) => ({ name: 'worker', pid: w.pid })), ...state.services].filter((p) => isAlive(p.pid));
-      for (const p of left) {
-        process.stderr.write(`stopping ${p.name} (pid ${p.pid})…\n`);
-        signalGroup(p.pid, 'SIGTERM');
-      }
-      if (!(await waitGone(left.map((p) => p.pid), DOWN_GRACE_MS))) {
-        for (const p of left.filter((x) => isAlive(x.pid))) signalGroup(p.pid, 'SIGKILL');
-      }
-      clearRunState(state.pid);
+      await stopRunning(state, (line) => process.stderr.write(`${line}\n`));
       process.stdout.write('stopped\n');
     });
 }

@@ -1,3 +1,4 @@
+import { CliError } from '../errors.js';
 import { MIN_KIBANA, kibanaSavedObjects, toNdjson, type SavedObject } from './saved-objects.js';
 
 export interface KibanaTarget {
@@ -9,11 +10,6 @@ export interface KibanaTarget {
   password?: string | undefined;
   apiKey?: string | undefined;
   timeoutMs?: number;
-}
-
-/** A setup that could not be done; the message says what to fix. */
-export class KibanaSetupError extends Error {
-  override readonly name = 'KibanaSetupError';
 }
 
 interface ImportResponse {
@@ -35,16 +31,16 @@ function baseUrl(target: KibanaTarget): string {
   try {
     url = new URL(target.url);
   } catch {
-    throw new KibanaSetupError(`--kibana-url ${JSON.stringify(target.url)} is not a URL (e.g. http://127.0.0.1:5601; default: CRTRAIL_KIBANA_URL)`);
+    throw new CliError(`--kibana-url ${JSON.stringify(target.url)} is not a URL (e.g. http://127.0.0.1:5601; default: CRTRAIL_KIBANA_URL)`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new KibanaSetupError(`--kibana-url ${target.url}: use http:// or https://`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`--kibana-url ${target.url}: use http:// or https://`);
   return url.toString().replace(/\/+$/, '');
 }
 
 function spacePath(space: string | undefined): string {
   if (space === undefined || space === '' || space === 'default') return '';
   // Kibana's space ids: lowercase letters, digits, _ and -.
-  if (!/^[a-z0-9_-]+$/.test(space)) throw new KibanaSetupError(`--space ${JSON.stringify(space)} is not a Kibana space id (lowercase letters, digits, _ and -)`);
+  if (!/^[a-z0-9_-]+$/.test(space)) throw new CliError(`--space ${JSON.stringify(space)} is not a Kibana space id (lowercase letters, digits, _ and -)`);
   return `/s/${space}`;
 }
 
@@ -57,7 +53,7 @@ function authHeader(target: KibanaTarget): Record<string, string> {
 }
 
 /** Why a request never got an answer, from the error chain fetch throws. */
-function unreachable(err: unknown, url: string): KibanaSetupError {
+function unreachable(err: unknown, url: string): CliError {
   let code: string | undefined;
   for (let e: unknown = err; e && typeof e === 'object' && !code; e = (e as { cause?: unknown }).cause) {
     const c = (e as { code?: unknown }).code;
@@ -74,7 +70,7 @@ function unreachable(err: unknown, url: string): KibanaSetupError {
           : code
             ? code
             : String((err as Error).message ?? err);
-  return new KibanaSetupError(`Kibana at ${url} is not reachable (${why}): is Kibana running there? Set --kibana-url or CRTRAIL_KIBANA_URL`);
+  return new CliError(`Kibana at ${url} is not reachable (${why}): is Kibana running there? Set --kibana-url or CRTRAIL_KIBANA_URL`);
 }
 
 async function request(target: KibanaTarget, url: string, init: RequestInit): Promise<Response> {
@@ -85,11 +81,11 @@ async function request(target: KibanaTarget, url: string, init: RequestInit): Pr
   }
 }
 
-function authFailure(status: number, target: KibanaTarget): KibanaSetupError {
+function authFailure(status: number, target: KibanaTarget): CliError {
   const how = target.apiKey ? 'the API key CRTRAIL_KIBANA_API_KEY' : target.username !== undefined ? `user ${JSON.stringify(target.username)} (CRTRAIL_KIBANA_USERNAME/CRTRAIL_KIBANA_PASSWORD)` : 'no credentials (set CRTRAIL_KIBANA_USERNAME/CRTRAIL_KIBANA_PASSWORD or CRTRAIL_KIBANA_API_KEY)';
   return status === 401
-    ? new KibanaSetupError(`Kibana at ${target.url} answered 401 Unauthorized with ${how}`)
-    : new KibanaSetupError(`Kibana at ${target.url} answered 403 Forbidden with ${how}: it needs the right to manage saved objects (index patterns, searches, visualizations, dashboards) in the space`);
+    ? new CliError(`Kibana at ${target.url} answered 401 Unauthorized with ${how}`)
+    : new CliError(`Kibana at ${target.url} answered 403 Forbidden with ${how}: it needs the right to manage saved objects (index patterns, searches, visualizations, dashboards) in the space`);
 }
 
 async function bodyText(res: Response): Promise<string> {
@@ -105,18 +101,18 @@ export async function checkKibana(target: KibanaTarget): Promise<string> {
   const base = baseUrl(target);
   const res = await request(target, `${base}/api/status`, { headers: { accept: 'application/json', ...authHeader(target) } });
   if (res.status === 401 || res.status === 403) throw authFailure(res.status, target);
-  if (!res.ok) throw new KibanaSetupError(`${target.url} is not a Kibana: GET /api/status answered ${res.status} ${await bodyText(res)}`);
+  if (!res.ok) throw new CliError(`${target.url} is not a Kibana: GET /api/status answered ${res.status} ${await bodyText(res)}`);
   let status: { version?: { number?: unknown } };
   try {
     status = (await res.json()) as typeof status;
   } catch {
-    throw new KibanaSetupError(`${target.url} is not a Kibana: GET /api/status did not answer JSON`);
+    throw new CliError(`${target.url} is not a Kibana: GET /api/status did not answer JSON`);
   }
   const version = status?.version?.number;
-  if (typeof version !== 'string') throw new KibanaSetupError(`${target.url} is not a Kibana: GET /api/status has no version.number`);
+  if (typeof version !== 'string') throw new CliError(`${target.url} is not a Kibana: GET /api/status has no version.number`);
   const [major, minor] = version.split('.').map(Number);
   if (major !== MIN_KIBANA.major || minor === undefined || minor < MIN_KIBANA.minor) {
-    throw new KibanaSetupError(`Kibana at ${target.url} is ${version}: crtrail's saved objects need Kibana ${MIN_KIBANA.major}.x, ${MIN_KIBANA.major}.${MIN_KIBANA.minor} or later (their format cannot be imported into an older version)`);
+    throw new CliError(`Kibana at ${target.url} is ${version}: crtrail's saved objects need Kibana ${MIN_KIBANA.major}.x, ${MIN_KIBANA.major}.${MIN_KIBANA.minor} or later (their format cannot be imported into an older version)`);
   }
   return version;
 }
@@ -129,8 +125,8 @@ export async function importSavedObjects(target: KibanaTarget, objects: readonly
   const url = `${base}${spacePath(target.space)}/api/saved_objects/_import?overwrite=true`;
   const res = await request(target, url, { method: 'POST', headers: { 'kbn-xsrf': 'true', ...authHeader(target) }, body: form });
   if (res.status === 401 || res.status === 403) throw authFailure(res.status, target);
-  if (res.status === 404 && target.space) throw new KibanaSetupError(`Kibana at ${target.url} has no space ${JSON.stringify(target.space)} (404 from ${url}): create it, or leave --space out for the default space`);
-  if (!res.ok) throw new KibanaSetupError(`Kibana refused the import: ${res.status} ${await bodyText(res)}`);
+  if (res.status === 404 && target.space) throw new CliError(`Kibana at ${target.url} has no space ${JSON.stringify(target.space)} (404 from ${url}): create it, or leave --space out for the default space`);
+  if (!res.ok) throw new CliError(`Kibana refused the import: ${res.status} ${await bodyText(res)}`);
   return (await res.json()) as ImportResponse;
 }
 
@@ -151,7 +147,7 @@ export async function setupKibana(target: KibanaTarget, prefix: string): Promise
   const errors = answer.errors ?? [];
   if (errors.length > 0 || answer.success === false) {
     const lines = errors.map((e) => `  ${describeError(e)}`);
-    throw new KibanaSetupError(`Kibana ${version} refused ${errors.length} of ${objects.length} saved objects:\n${lines.join('\n')}`);
+    throw new CliError(`Kibana ${version} refused ${errors.length} of ${objects.length} saved objects:\n${lines.join('\n')}`);
   }
   const byKey = new Map(objects.map((o) => [`${o.type}:${o.id}`, o]));
   const lines = (answer.successResults ?? []).map((r) => {
@@ -159,7 +155,7 @@ export async function setupKibana(target: KibanaTarget, prefix: string): Promise
     return `${r.overwrite ? 'updated' : 'created'}  ${r.type} ${r.id}${title ? `  "${title}"` : ''}`;
   });
   const missing = objects.length - (answer.successCount ?? lines.length);
-  if (missing > 0) throw new KibanaSetupError(`Kibana ${version} imported ${answer.successCount ?? 0} of ${objects.length} saved objects without naming an error`);
+  if (missing > 0) throw new CliError(`Kibana ${version} imported ${answer.successCount ?? 0} of ${objects.length} saved objects without naming an error`);
   const dashboardUrl = `${baseUrl(target)}${spacePath(target.space)}/app/dashboards#/view/${objects.find((o) => o.type === 'dashboard')?.id ?? ''}`;
   return { version, lines, dashboardUrl };
 }

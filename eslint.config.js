@@ -1,0 +1,124 @@
+// One flat config for the whole repository: typescript-eslint's strict rules, and the dependency rule
+// of the layout (packages → packages; services → packages; tools → packages; never the other way).
+import js from '@eslint/js';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+/** Pure packages: logic without I/O, so never the Redis or Elasticsearch ones. */
+const PURE = ['audit', 'filter', 'config', 'diff', 'enrich', 'integrity'];
+const IO = ['@crtrail/state', '@crtrail/store', '@crtrail/queue'];
+const SERVICES = ['webhook', 'worker', 'cli'];
+const TOOLS = ['@crtrail/stack', '@crtrail/testkit'];
+/** The one composition root that starts the webhook and the worker (wherever the CLI split puts it). */
+const UP = ['services/cli/src/up.ts', 'services/cli/src/ops/up.ts'];
+
+const service = (name) => `@crtrail/${name}`;
+/** Relative paths that reach into another workspace's folder, which a package name would hide. */
+const intoFolder = (folder) => [`../**/${folder}/*`, `../${folder}/*`];
+
+/**
+ * `no-restricted-imports` (static imports and re-exports, `import type` included) plus a
+ * `no-restricted-syntax` twin for `import()`, which the former does not see. Each block below lists
+ * everything its files may not import, since a later block replaces an earlier one's options.
+ */
+function forbid(files, { names = [], folders = [], why }) {
+  const message = `${why} (the dependency rule: see "Where things go" in the developers' guide)`;
+  const dynamic = names.map((n) => n.replace(/[/@.-]/g, (c) => `\\${c}`)).join('|');
+  return {
+    files,
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: names.map((name) => ({ name, message })),
+          patterns: [
+            ...(names.length ? [{ group: names.map((n) => `${n}/*`), message }] : []),
+            ...(folders.length ? [{ group: folders.flatMap(intoFolder), message }] : []),
+          ],
+        },
+      ],
+      'no-restricted-syntax': dynamic
+        ? ['error', { selector: `ImportExpression[source.value=/^(${dynamic})(\\u002F|$)/]`, message }]
+        : 'off',
+    },
+  };
+}
+
+export default tseslint.config(
+  {
+    ignores: ['**/dist/**', '**/node_modules/**', '.cache/**', '.crtrail/**', 'coverage/**', 'bench/results/**'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.strict,
+  {
+    languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: globals.node },
+    rules: {
+      // `_`-prefixed names are deliberately unused (a callback's leading parameters).
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
+    },
+  },
+  // Every package: no service, no tooling (their tests may use the testkit); later blocks narrow it.
+  forbid(['packages/*/src/**'], {
+    names: [...SERVICES.map(service), ...TOOLS],
+    folders: ['services', 'tools'],
+    why: 'a package imports no service and no tool',
+  }),
+  forbid(['packages/*/test/**'], {
+    names: SERVICES.map(service),
+    folders: ['services'],
+    why: 'a package imports no service',
+  }),
+  // Pure packages: besides, no Redis/Elasticsearch package (alerts could join once its sinks settle).
+  forbid(
+    PURE.map((p) => `packages/${p}/src/**`),
+    {
+      names: [...IO, ...SERVICES.map(service), ...TOOLS],
+      folders: ['services', 'tools'],
+      why: 'a pure package imports no I/O package, no service and no tool',
+    },
+  ),
+  // Services are composition roots: never each other, never the tooling (their tests may use it).
+  ...SERVICES.map((name) =>
+    forbid([`services/${name}/src/**`], {
+      names: [...SERVICES.filter((s) => s !== name).map(service), ...TOOLS],
+      folders: ['tools'],
+      why: 'a service imports no other service and no tool',
+    }),
+  ),
+  ...SERVICES.map((name) =>
+    forbid([`services/${name}/test/**`], {
+      names: SERVICES.filter((s) => s !== name).map(service),
+      why: 'a service imports no other service',
+    }),
+  ),
+  // `crtrail up` starts the webhook and the worker, and loads the stack only where it starts Redis or
+  // Elasticsearch: a dynamic `import('@crtrail/stack')`, never a static one (so not for --*-only).
+  {
+    files: UP,
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@crtrail/stack',
+              allowTypeImports: true,
+              message: 'load the stack with `await import()` where it starts Redis or Elasticsearch',
+            },
+            { name: '@crtrail/testkit', message: 'the testkit is for tests' },
+          ],
+        },
+      ],
+      'no-restricted-syntax': 'off',
+    },
+  },
+  // Tools serve the packages and services (dev, tests): they may import packages, never a service.
+  forbid(['tools/**'], {
+    names: SERVICES.map(service),
+    folders: ['services'],
+    why: 'a tool imports packages, never a service',
+  }),
+);

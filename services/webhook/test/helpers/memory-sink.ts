@@ -1,0 +1,43 @@
+import type { BatchJob, RedisPersistence } from '@crtrail/queue';
+import type { BatchSink, SinkPersistence } from '../../src/batch-sink.js';
+
+/**
+ * The webhook's BatchSink port held in memory: what the routes wrote, as it would be stored (a JSON
+ * copy, so a later change to the objects the route holds cannot show here), and failures on demand.
+ */
+export class MemorySink implements BatchSink {
+  readonly jobs: BatchJob[] = [];
+  /** The next add() rejects with this (and writes nothing); cleared once thrown. */
+  failNextAdd: Error | undefined;
+  /** ping() rejects with this while set. */
+  pingError: Error | undefined;
+  /** persistence() rejects with this while set. */
+  persistenceError: Error | undefined;
+  settings: RedisPersistence = { aof: true, rdb: false, persistent: true, how: 'appendonly yes (test sink)' };
+  warning: string | undefined;
+
+  async add(jobs: readonly BatchJob[]): Promise<void> {
+    const failure = this.failNextAdd;
+    this.failNextAdd = undefined;
+    if (failure) throw failure;
+    this.jobs.push(...jobs.map((j) => JSON.parse(JSON.stringify(j)) as BatchJob));
+  }
+
+  async waiting(): Promise<number> {
+    return this.jobs.length;
+  }
+
+  async ping(): Promise<void> {
+    if (this.pingError) throw this.pingError;
+  }
+
+  async persistence(): Promise<SinkPersistence> {
+    if (this.persistenceError) throw this.persistenceError;
+    return this.warning ? { settings: this.settings, warning: this.warning } : { settings: this.settings };
+  }
+
+  /** The cluster and auditIDs of every job, in write order. */
+  written(): Array<{ cluster: string; ids: string[] }> {
+    return this.jobs.map((j) => ({ cluster: j.cluster, ids: j.events.map((e) => e.auditID) }));
+  }
+}

@@ -1,0 +1,80 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
+import { loadEnv } from '@crtrail/config';
+import { jsonDepthExceeds } from '../../src/plugins/body.js';
+import { event, eventList, testApp } from '../helpers/webhook.js';
+
+describe('request bodies (inject, in-memory sink)', () => {
+  test('gzip bodies are accepted; a gzip bomb is a 413; unknown encodings a 415; deep nesting a 400; over the limit a 413', async () => {
+    const t = testApp({ bodyLimit: 1024 * 1024 });
+    try {
+      const ok = await t.post(gzipSync(eventList([event(1), event(2)])), { 'content-encoding': 'gzip' });
+      assert.equal(ok.statusCode, 200);
+      assert.deepEqual(ok.json(), { accepted: 2 });
+      // 50 MiB of spaces inside a valid JSON string compress to ~50 KiB.
+      const bomb = gzipSync(Buffer.concat([Buffer.from('{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[],"x":"'), Buffer.alloc(50 * 1024 * 1024, 32), Buffer.from('"}')]));
+      assert.ok(bomb.length < 1024 * 1024);
+      const boom = await t.post(bomb, { 'content-encoding': 'gzip' });
+      assert.equal(boom.statusCode, 413);
+      assert.equal(boom.json().error, 'CRTRAIL_ERR_BODY_TOO_LARGE');
+      assert.match(boom.json().reason, /limit of 1048576 bytes/);
+      const br = await t.post(eventList([event(3)]), { 'content-encoding': 'br' });
+      assert.equal(br.statusCode, 415);
+      assert.match(br.json().reason, /content-encoding "br"/);
+      const deep = `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[],"x":${'['.repeat(10_000)}${']'.repeat(10_000)}}`;
+      const nested = await t.post(deep);
+      assert.equal(nested.statusCode, 400);
+      assert.match(nested.json().reason, /nested deeper than 128/);
+      const big = await t.post(eventList(Array.from({ length: 5000 }, (_, i) => event(i))));
+      assert.equal(big.statusCode, 413);
+      assert.equal(t.sink.jobs.length, 1, 'only the gzip batch is written');
+      assert.equal((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'still serving');
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  test('a 12 MiB 400-event RequestResponse batch is accepted under the default body limit', async () => {
+    const t = testApp({ bodyLimit: loadEnv({}).CRTRAIL_BODY_LIMIT });
+    try {
+      const blob = 'x'.repeat(16_000);
+      const items = Array.from({ length: 400 }, (_, i) => ({ ...event(i), level: 'RequestResponse', requestObject: { spec: { blob } }, responseObject: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', resourceVersion: String(i) }, spec: { blob } } }));
+      const body = eventList(items);
+      assert.ok(body.length > 12 * 1024 * 1024);
+      const res = await t.post(body);
+      assert.equal(res.statusCode, 200);
+      assert.deepEqual(res.json(), { accepted: 400 });
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  test('invalid UTF-8 is a 400 naming the byte, plain or gzip', async () => {
+    const t = testApp();
+    try {
+      const good = Buffer.from(eventList([{ ...event(1), user: { username: 'zoë' } }]));
+      const at = good.indexOf('zo') + 2;
+      const bad = Buffer.concat([good.subarray(0, at), Buffer.from([0xc3]), good.subarray(at + 2)]);
+      for (const [body, headers] of [
+        [bad, {}],
+        [gzipSync(bad), { 'content-encoding': 'gzip' }],
+      ] as const) {
+        const res = await t.post(body, headers);
+        assert.equal(res.statusCode, 400);
+        assert.deepEqual(res.json(), { error: 'CRTRAIL_ERR_INVALID_BATCH', reason: `body: invalid UTF-8 at byte ${at}`, statusCode: 400 });
+      }
+      assert.equal(t.sink.jobs.length, 0);
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  test('jsonDepthExceeds counts the root as level 1', () => {
+    const nest = (n: number): unknown => (n === 1 ? [] : [nest(n - 1)]);
+    assert.equal(jsonDepthExceeds(nest(128), 128), false);
+    assert.equal(jsonDepthExceeds(nest(129), 128), true);
+    assert.equal(jsonDepthExceeds({ a: { b: nest(127) } }, 128), true);
+    assert.equal(jsonDepthExceeds('scalar', 0), false);
+  });
+});
