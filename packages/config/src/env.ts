@@ -4,11 +4,68 @@ const port = z.coerce.number().int().min(0).max(65535);
 const url = z.string().url();
 const optionalPath = z.string().min(1).optional();
 
+/** One node of a Redis Sentinel or Cluster list: `host:port`, an IPv6 host in brackets (`[::1]:6379`). */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/**
+ * Parses `host:port,host:port,…` (CRTRAIL_REDIS_SENTINELS, CRTRAIL_REDIS_CLUSTER_NODES). Throws an
+ * Error saying which entry is wrong; blanks around commas are allowed, empty entries are not.
+ */
+export function parseHostPorts(list: string): HostPort[] {
+  const entries = list.split(',').map((e) => e.trim());
+  return entries.map((entry) => {
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(entry);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || port < 1 || port > 65535) throw new Error(`${JSON.stringify(entry)} is not host:port (a comma-separated list of host:port)`);
+    return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+  });
+}
+
+/** The nodes of CRTRAIL_ES_URL: one URL, or several separated by commas (the nodes of one cluster). */
+export function esNodeUrls(list: string): string[] {
+  return list.split(',').map((e) => e.trim());
+}
+
+const hostPortList = z.string().superRefine((value, ctx) => {
+  try {
+    parseHostPorts(value);
+  } catch (err) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+  }
+});
+
+const redisUrl = url.refine((u) => /^rediss?:\/\//i.test(u), 'a redis:// or rediss:// (TLS) URL');
+
+// Each node of an Elasticsearch cluster, in any order: the client spreads requests over them and
+// retries a failed one on the next (a dead node is left out and probed again later).
+const esUrlList = z.string().superRefine((value, ctx) => {
+  for (const node of esNodeUrls(value)) {
+    if (!/^https?:\/\/[^,\s]+$/i.test(node) || !URL.canParse(node)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${JSON.stringify(node)} is not an http(s) URL (a comma-separated list of Elasticsearch node URLs)` });
+    }
+  }
+});
+
 /** Every CRTRAIL_* environment variable, with the defaults of the contract. */
 export const envSchema = z
   .object({
-    CRTRAIL_REDIS_URL: url.default('redis://127.0.0.1:6379'),
-    CRTRAIL_ES_URL: url.default('http://127.0.0.1:9200'),
+    // In Sentinel and Cluster mode the URL still gives the scheme (rediss: TLS), the credentials and
+    // (Sentinel only) the database; its host is not used.
+    CRTRAIL_REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+    // Credentials out of the URL, e.g. from a Kubernetes Secret; they win over the URL's.
+    CRTRAIL_REDIS_USERNAME: z.string().optional(),
+    CRTRAIL_REDIS_PASSWORD: z.string().optional(),
+    // PEM bundle of the CA that signed the Redis servers' certificates (with a rediss:// URL).
+    CRTRAIL_REDIS_CA: optionalPath,
+    CRTRAIL_REDIS_SENTINELS: hostPortList.optional(),
+    CRTRAIL_REDIS_SENTINEL_NAME: z.string().min(1).optional(),
+    // The sentinels' own `requirepass`, when they have one (the master's is CRTRAIL_REDIS_PASSWORD).
+    CRTRAIL_REDIS_SENTINEL_PASSWORD: z.string().optional(),
+    CRTRAIL_REDIS_CLUSTER_NODES: hostPortList.optional(),
+    CRTRAIL_ES_URL: esUrlList.default('http://127.0.0.1:9200'),
     CRTRAIL_ES_USERNAME: z.string().optional(),
     CRTRAIL_ES_PASSWORD: z.string().optional(),
     CRTRAIL_ES_API_KEY: z.string().optional(),
@@ -84,6 +141,27 @@ export const envSchema = z
   .refine((e) => Boolean(e.CRTRAIL_TLS_CERT) === Boolean(e.CRTRAIL_TLS_KEY), {
     message: 'CRTRAIL_TLS_CERT and CRTRAIL_TLS_KEY must be set together',
     path: ['CRTRAIL_TLS_CERT'],
+  })
+  .refine((e) => !e.CRTRAIL_REDIS_SENTINELS || e.CRTRAIL_REDIS_SENTINEL_NAME, {
+    message: 'Sentinel mode needs the name of the master set too (CRTRAIL_REDIS_SENTINEL_NAME)',
+    path: ['CRTRAIL_REDIS_SENTINELS'],
+  })
+  .refine((e) => !e.CRTRAIL_REDIS_SENTINEL_NAME || e.CRTRAIL_REDIS_SENTINELS, {
+    message: 'a master name without sentinels: set CRTRAIL_REDIS_SENTINELS=host:port,…',
+    path: ['CRTRAIL_REDIS_SENTINEL_NAME'],
+  })
+  .refine((e) => !(e.CRTRAIL_REDIS_SENTINELS && e.CRTRAIL_REDIS_CLUSTER_NODES), {
+    message: 'CRTRAIL_REDIS_CLUSTER_NODES and CRTRAIL_REDIS_SENTINELS exclude each other (a Redis Cluster has no sentinels)',
+    path: ['CRTRAIL_REDIS_CLUSTER_NODES'],
+  })
+  .refine((e) => !e.CRTRAIL_REDIS_CA || /^rediss:/i.test(e.CRTRAIL_REDIS_URL), {
+    // A CA with a plain redis:// URL would be ignored: the connection would go unencrypted.
+    message: 'a CA for Redis needs TLS: set CRTRAIL_REDIS_URL=rediss://…',
+    path: ['CRTRAIL_REDIS_CA'],
+  })
+  .refine((e) => !e.CRTRAIL_REDIS_CLUSTER_NODES || !/^rediss?:\/\/[^/]*\/[1-9]/i.test(e.CRTRAIL_REDIS_URL), {
+    message: 'a Redis Cluster has database 0 only: drop the /<db> of CRTRAIL_REDIS_URL',
+    path: ['CRTRAIL_REDIS_URL'],
   });
 
 export type Env = Readonly<z.infer<typeof envSchema>>;

@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { AuditEvent } from '@crtrail/audit';
 
 /**
@@ -65,18 +65,24 @@ export function jobBackoff(attemptsMade: number): number {
   return Math.min(JOB_RETRY.maxDelayMs, JOB_RETRY.initialDelayMs * JOB_RETRY.factor ** Math.max(0, attemptsMade - 1));
 }
 
-/**
- * An ioredis connection as BullMQ needs it. `maxRetriesPerRequest: null` is required by workers
- * (blocking commands); producers pass a number so a request fails fast while Redis is away.
- */
-export function createRedis(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...options });
-}
-
 export function createBatchQueue(prefix: string, connection: ConnectionOptions | Redis): Queue<BatchJob> {
   return new Queue<BatchJob>(queueName(prefix), { connection: connection as ConnectionOptions, defaultJobOptions });
 }
 export { addJobsAtomically } from './atomic.js';
 export { persistenceWarning, redactUrl, redisPersistence, type RedisPersistence } from './persistence.js';
 export { JOB_BOUNDS, splitBySize, splitEvents, type JobBounds, type JobChunk } from './split.js';
+export {
+  assertRedisModeSupported,
+  CLUSTER_MODE_SUPPORTED,
+  createRedis,
+  createRedisClient,
+  describeRedis,
+  redisPlan,
+  redisTargetFromEnv,
+  RedisModeError,
+  type RedisAuth,
+  type RedisEnv,
+  type RedisPlan,
+  type RedisTarget,
+} from './connection.js';
 export { pingRedis } from './ping.js';

@@ -1,4 +1,4 @@
-export { authHeaders, createEsClient, esConnectionFromEnv, type EsConnection } from './client.js';
+export { authHeaders, createEsClient, esConnectionFromEnv, shownEsUrl, type EsConnection } from './client.js';
 export { indexNames, type IndexNames } from './names.js';
 export { recordMapping, recordSettings } from './mapping.js';
 export { deletePrefix, installTemplates } from './template.js';

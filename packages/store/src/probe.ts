@@ -1,3 +1,4 @@
+import { esNodeUrls } from '@crtrail/config';
 export interface EsProbe {
   ok: boolean;
   status?: string;
@@ -13,6 +14,17 @@ export async function probeElasticsearch(
   headers: Record<string, string> = {},
   timeoutMs = 2000,
 ): Promise<EsProbe> {
+  // CRTRAIL_ES_URL may list a cluster's nodes: the cluster answers when any of its nodes does.
+  const nodes = esNodeUrls(esUrl);
+  if (nodes.length > 1) {
+    const errors: string[] = [];
+    for (const node of nodes) {
+      const probe = await probeElasticsearch(node, headers, timeoutMs);
+      if (probe.ok) return probe;
+      errors.push(`${node}: ${probe.error ?? probe.status}`);
+    }
+    return { ok: false, error: errors.join('; ') };
+  }
   try {
     const res = await fetch(new URL('/_cluster/health', esUrl), {
       headers,

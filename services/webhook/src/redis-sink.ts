@@ -9,6 +9,7 @@ import {
   redisPersistence,
   type BatchJob,
   type RedisPersistence,
+  type RedisTarget,
 } from '@crtrail/queue';
 import { redactionSalt, RedisKindTable } from '@crtrail/state';
 import { ReplicasBehindError, type BatchSink, type SinkPersistence } from './batch-sink.js';
@@ -80,8 +81,8 @@ function withWarning(url: string, settings: RedisPersistence): SinkPersistence {
 }
 
 /** Producer connection: fail a request fast when Redis is away (the apiserver gets 503 and retries) instead of queueing it in memory. */
-function producerRedis(url: string): Redis {
-  return createRedis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 });
+function producerRedis(target: RedisTarget | string): Redis {
+  return createRedis(target, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 });
 }
 
 const READY_TIMEOUT_MS = 10_000;
@@ -113,7 +114,10 @@ export interface RedisIntake {
 }
 
 export interface RedisIntakeOptions {
+  /** How messages name this Redis (a URL without its password, or the Sentinel set). */
   url: string;
+  /** Which Redis (redisTargetFromEnv); without it, the single node at `url`. */
+  target?: RedisTarget;
   prefix: string;
   /** CRTRAIL_REDACTION_SALT, when set. */
   salt?: string | undefined;
@@ -125,7 +129,7 @@ export interface RedisIntakeOptions {
  * salt may live there), reads the salt and what that Redis persists.
  */
 export async function openRedisIntake(options: RedisIntakeOptions): Promise<RedisIntake> {
-  const redis = producerRedis(options.url);
+  const redis = producerRedis(options.target ?? options.url);
   redis.on('error', () => {
     /* reported through /readyz and 503s; ioredis reconnects by itself */
   });

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { loadConfig, type Env } from '@crtrail/config';
+import { describeRedis, redisTargetFromEnv } from '@crtrail/queue';
 import { learnKinds, redactEvent } from '@crtrail/enrich';
 import { buildWebhook } from './app.js';
 import { loadWebhookAuth, type WebhookAuth } from './auth.js';
@@ -26,8 +27,10 @@ export async function startWebhook(
   const config = loadConfig(env.CRTRAIL_CONFIG);
   // Redaction before the queue: secret values never reach Redis either. The salt comes from Redis
   // when not configured, so the webhook needs Redis at start (it cannot ack anything without it anyway).
+  const target = redisTargetFromEnv(env);
   const redis = await openRedisIntake({
-    url: env.CRTRAIL_REDIS_URL,
+    url: describeRedis(target),
+    target,
     prefix: env.CRTRAIL_INDEX_PREFIX,
     salt: env.CRTRAIL_REDACTION_SALT,
     waitReplicas: env.CRTRAIL_REDIS_WAIT_REPLICAS,

@@ -4,7 +4,7 @@ import type { Client } from '@elastic/elasticsearch';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import type { Env } from '@crtrail/config';
-import { attemptsUsed, createRedis, JOB_RETRY, jobBackoff, persistenceWarning, queueName, redisPersistence, STALL_RETRY, type BatchJob } from '@crtrail/queue';
+import { assertRedisModeSupported, attemptsUsed, createRedis, describeRedis, JOB_RETRY, jobBackoff, persistenceWarning, queueName, redisPersistence, redisTargetFromEnv, STALL_RETRY, type BatchJob } from '@crtrail/queue';
 import { checkRedactionSalt, forgetFailure, HistoryCache, keys, noteFailure, RedisKindTable, watchRedactionSalt } from '@crtrail/state';
 import { createEsClient, esConnectionFromEnv, hasIlm, indexNames, installTemplates, RecordLocator, rolloverIfNeeded } from '@crtrail/store';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
@@ -94,12 +94,14 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const { env } = options;
   const log = options.log ?? pino({ level: env.CRTRAIL_LOG_LEVEL, base: { service: 'worker' } });
   const config = options.config ?? loadConfig(env.CRTRAIL_CONFIG);
+  const redisTarget = redisTargetFromEnv(env);
+  assertRedisModeSupported(redisTarget);
   const es = createEsClient(esConnectionFromEnv(env));
   await installTemplates(es, env.CRTRAIL_INDEX_PREFIX);
-  const redis = createRedis(env.CRTRAIL_REDIS_URL);
+  const redis = createRedis(redisTarget);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
   // An ack is only as durable as this Redis: say it loudly when it keeps nothing on disk.
-  const unsafe = await redisPersistence(redis).then((p) => persistenceWarning(env.CRTRAIL_REDIS_URL, p), () => undefined);
+  const unsafe = await redisPersistence(redis).then((p) => persistenceWarning(describeRedis(redisTarget), p), () => undefined);
   if (unsafe) log.warn({ code: 'CRTRAIL_WARN_REDIS_NOT_PERSISTENT' }, unsafe);
   const prefix = env.CRTRAIL_INDEX_PREFIX;
   // Before any job: a salt that differs from the one existing records were hashed with refuses the start.

@@ -68,11 +68,13 @@ export async function ensureElasticsearchInstalled(root: string, log: Log): Prom
   return home;
 }
 
-function isRoot(): boolean {
+/** Whether this process runs as root (Elasticsearch must then run as {@link ES_USER}). */
+export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
-function ensureEsUser(log: Log): { uid: number; gid: number } {
+/** The uid/gid of {@link ES_USER}, created as a system user when missing. */
+export function ensureEsUser(log: Log): { uid: number; gid: number } {
   let id = run('id', ['-u', ES_USER]);
   if (id.status !== 0) {
     log(`creating system user ${ES_USER} (Elasticsearch refuses to run as root)`);
@@ -190,6 +192,21 @@ export async function ensureElasticsearch(
   headers: Record<string, string> = {},
   log: Log = () => {},
 ): Promise<EsHandle> {
+  // CRTRAIL_ES_URL may list the nodes of a cluster (comma-separated): that cluster is someone else's,
+  // used when any node answers and never started here.
+  const nodes = url.split(',').map((n) => n.trim());
+  if (nodes.length > 1) {
+    const errors: string[] = [];
+    for (const node of nodes) {
+      const p = await probeElasticsearch(node, headers);
+      if (p.ok) {
+        log(`using the Elasticsearch cluster at ${url} (${node} is ${p.status})`);
+        return { url };
+      }
+      errors.push(`${node}: ${p.error ?? p.status}`);
+    }
+    throw new Error(`no node of the Elasticsearch cluster answers (${errors.join('; ')}); check CRTRAIL_ES_URL and its credentials`);
+  }
   const probe = await probeElasticsearch(url, headers);
   if (probe.ok) {
     log(`using Elasticsearch at ${url} (${probe.status})`);

@@ -3,7 +3,7 @@ import { isObject, type KubeObject } from '@crtrail/audit';
 import { loadConfig, type Env } from '@crtrail/config';
 import { defaultPlural } from '@crtrail/diff';
 import { groupOfApiVersion, redactStoredObject } from '@crtrail/enrich';
-import { createRedis } from '@crtrail/queue';
+import { createRedis, redisTargetFromEnv } from '@crtrail/queue';
 import { importBaselineObjects, redactionSalt, RedisKindTable } from '@crtrail/state';
 import { CliError } from '../errors.js';
 
@@ -33,7 +33,7 @@ export async function importBaseline(env: Env, input: BaselineInput) {
   }
   const config = loadConfig(env.CRTRAIL_CONFIG);
   const resourceOf = (o: KubeObject): string => input.plurals.get(String(o.kind)) ?? defaultPlural(String(o.kind ?? ''));
-  const redis = createRedis(env.CRTRAIL_REDIS_URL, { maxRetriesPerRequest: 1 });
+  const redis = createRedis(redisTargetFromEnv(env), { maxRetriesPerRequest: 1 });
   try {
     // The state store never holds a secret: objects are redacted as their audit events would be.
     const salt = await redactionSalt(redis, env.CRTRAIL_INDEX_PREFIX, env.CRTRAIL_REDACTION_SALT);

@@ -1,6 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
 import { loadEnv } from '@crtrail/config';
-import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, type RecordFilters, type RecordOp } from '@crtrail/store';
+import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, shownEsUrl, type RecordFilters, type RecordOp } from '@crtrail/store';
 import { CliError } from '../errors.js';
 
 /** Records fetched per search: pages follow with search_after, so `--limit` may pass Elasticsearch's 10,000 window. */
@@ -84,7 +84,7 @@ export async function listChanges(
   } catch (err) {
     const type = (err as { body?: { error?: { type?: string } } }).body?.error?.type;
     if (type === 'index_not_found_exception') return { ...result, noIndex: true };
-    throw new CliError(`cannot query Elasticsearch at ${env.CRTRAIL_ES_URL} (CRTRAIL_ES_URL): ${(err as Error).message}`, undefined, { cause: err });
+    throw new CliError(`cannot query Elasticsearch at ${shownEsUrl(env.CRTRAIL_ES_URL)} (CRTRAIL_ES_URL): ${(err as Error).message}`, undefined, { cause: err });
   } finally {
     await es.close();
   }

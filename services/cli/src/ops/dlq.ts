@@ -1,5 +1,5 @@
 import type { Env } from '@crtrail/config';
-import { createBatchQueue, createRedis, redactUrl } from '@crtrail/queue';
+import { createBatchQueue, createRedis, describeRedis, redisTargetFromEnv } from '@crtrail/queue';
 import { createEsClient, esConnectionFromEnv } from '@crtrail/store';
 import { listDlqEntries, listFailedBatches, replayDeadLetters, replayFailedBatches } from '@crtrail/state';
 import { CliError } from '../errors.js';
@@ -9,7 +9,8 @@ export const BATCH = 'batch:';
 
 /** Redis for the dead letters, or an error naming it and its variable (no ioredis retry noise). */
 async function connect(env: Env) {
-  const redis = createRedis(env.CRTRAIL_REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null, connectTimeout: 5_000 });
+  const target = redisTargetFromEnv(env);
+  const redis = createRedis(target, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null, connectTimeout: 5_000 });
   let cause: Error | undefined;
   redis.on('error', (err: Error) => {
     cause ??= err; // reported below, once
@@ -18,7 +19,7 @@ async function connect(env: Env) {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw new CliError(`Redis at ${redactUrl(env.CRTRAIL_REDIS_URL)} does not answer (CRTRAIL_REDIS_URL): ${(cause ?? (err as Error)).message}`);
+    throw new CliError(`Redis at ${describeRedis(target)} does not answer (CRTRAIL_REDIS_URL): ${(cause ?? (err as Error)).message}`);
   }
   const queue = createBatchQueue(env.CRTRAIL_INDEX_PREFIX, redis);
   queue.on('error', () => {});

@@ -1,5 +1,5 @@
 import { loadEnv } from '@crtrail/config';
-import { createEsClient, esConnectionFromEnv, indexNames } from '@crtrail/store';
+import { createEsClient, esConnectionFromEnv, indexNames, shownEsUrl } from '@crtrail/store';
 import { CliError } from '../errors.js';
 import { batchUrl, emptySummary, WebhookUnreachableError, type ReplayOptions, type ReplaySummary } from './replay.js';
 import { waitForRecords } from './wait-records.js';
@@ -58,7 +58,7 @@ export async function awaitRecords(cluster: string, ids: Set<string>, timeoutS: 
   const es = createEsClient(esConnectionFromEnv(env));
   try {
     return await waitForRecords(es, indexNames(env.CRTRAIL_INDEX_PREFIX).alias, cluster, ids, timeoutS * 1000, progress).catch((err: Error) => {
-      throw new CliError(`cannot read the records from Elasticsearch at ${env.CRTRAIL_ES_URL} (CRTRAIL_ES_URL): ${err.message}`, undefined, { cause: err });
+      throw new CliError(`cannot read the records from Elasticsearch at ${shownEsUrl(env.CRTRAIL_ES_URL)} (CRTRAIL_ES_URL): ${err.message}`, undefined, { cause: err });
     });
   } finally {
     await es.close();

@@ -8,8 +8,8 @@ import { pino, transport, type Logger } from 'pino';
 import { loadConfig, loadEnv, repoRoot, workerExecArgv, type Env } from '@crtrail/config';
 // Types only: the stack code (it fetches and runs Redis and Elasticsearch) is imported where it starts them.
 import type { Managed } from '@crtrail/stack';
-import { pingRedis, redactUrl } from '@crtrail/queue';
-import { authHeaders, esConnectionFromEnv, indexNames, probeElasticsearch } from '@crtrail/store';
+import { assertRedisModeSupported, describeRedis, pingRedis, redactUrl, redisTargetFromEnv } from '@crtrail/queue';
+import { authHeaders, esConnectionFromEnv, indexNames, probeElasticsearch, shownEsUrl } from '@crtrail/store';
 import { loadWebhookAuth, startWebhook, type RunningWebhook, type WebhookAuth } from '@crtrail/webhook';
 import { startWorker, type RunningWorker } from '@crtrail/worker';
 import { EXIT } from '../errors.js';
@@ -184,7 +184,13 @@ export async function up(options: UpOptions): Promise<void> {
     });
   };
   try {
-    if (options.webhookOnly || options.workerOnly) {
+    const redisTarget = redisTargetFromEnv(env);
+    assertRedisModeSupported(redisTarget);
+    if (redisTarget.mode !== 'single' || redisTarget.auth.tls) {
+      // Sentinels, a Redis Cluster or a TLS Redis are a production deployment's: never started here
+      // (nor probed with a plain-text PING); the webhook and the workers wait for them at start.
+      say(`using ${describeRedis(redisTarget)}`);
+    } else if (options.webhookOnly || options.workerOnly) {
       // A webhook or worker alone is a part of a deployment whose Redis is someone else's: starting one
       // here would ack batches into a Redis no other part sees. (A worker `up` supervises is started
       // after `up` itself made sure of Redis, so it finds one.)
@@ -207,10 +213,10 @@ export async function up(options: UpOptions): Promise<void> {
         const probe = await probeElasticsearch(env.CRTRAIL_ES_URL, authHeaders(conn));
         if (!probe.ok) {
           throw new Error(
-            `Elasticsearch at ${env.CRTRAIL_ES_URL} does not answer (${probe.error ?? probe.status}): --worker-only never starts one; check CRTRAIL_ES_URL and its credentials`,
+            `Elasticsearch at ${shownEsUrl(env.CRTRAIL_ES_URL)} does not answer (${probe.error ?? probe.status}): --worker-only never starts one; check CRTRAIL_ES_URL and its credentials`,
           );
         }
-        say(`using Elasticsearch at ${env.CRTRAIL_ES_URL} (${probe.status})`);
+        say(`using Elasticsearch at ${shownEsUrl(env.CRTRAIL_ES_URL)} (${probe.status})`);
       } else {
         const { ensureElasticsearch } = await import('@crtrail/stack');
         const es = await ensureElasticsearch(env.CRTRAIL_ES_URL, authHeaders(conn), say);
@@ -251,7 +257,8 @@ export async function up(options: UpOptions): Promise<void> {
   }
   for (const w of [...workers, ...workerProcesses]) if (w.metricsUrl) lines.push(`worker       ${w.metricsUrl}`);
   if (workers.length + workerProcesses.length > 0) {
-    lines.push(`records      ${env.CRTRAIL_ES_URL}/${indexNames(env.CRTRAIL_INDEX_PREFIX).alias}/_search`);
+    // One node's search URL is enough to look (any node of a cluster answers it).
+    lines.push(`records      ${shownEsUrl(env.CRTRAIL_ES_URL).split(',')[0]}/${indexNames(env.CRTRAIL_INDEX_PREFIX).alias}/_search`);
   }
   // The replay hint carries what this webhook demands, so it works as printed (credentials as placeholders).
   const replayFlags = [

@@ -1,25 +1,13 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { CrtrailConfig, Env } from '@crtrail/config';
-import { createEsClient, esConnectionFromEnv, indexNames, scanRecords } from '@crtrail/store';
-import { createRedis } from '@crtrail/queue';
+import { createEsClient, esConnectionFromEnv, indexNames, scanRecords, shownEsUrl } from '@crtrail/store';
+import { createRedis, describeRedis, redisTargetFromEnv } from '@crtrail/queue';
 import { ChainVerifier, configDigest, seqRangeText, type ChainedRecord } from '@crtrail/integrity';
 import { chainHead, listDeadLetters } from '@crtrail/state';
 import { CliError, nothingChecked } from '../errors.js';
 import { Progress } from '../print/progress.js';
 import { verifyConfigs, verifyEnv } from './verify-inputs.js';
 import { checkNotes, problemLines, uncheckedOf, type VerifyReport } from './verify-report.js';
-
-/** A URL fit for a message: without its user and password. */
-function shownUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return url;
-  }
-}
 
 /**
  * Any Elasticsearch failure means nothing was checked (exit 2), never "broken": a cron job must
@@ -28,7 +16,7 @@ function shownUrl(url: string): string {
 function esFailure(err: unknown, env: Env): CliError {
   if (err instanceof CliError) return err;
   const e = err as { name?: string; message?: string; meta?: { statusCode?: number } };
-  const url = shownUrl(env.CRTRAIL_ES_URL);
+  const url = shownEsUrl(env.CRTRAIL_ES_URL);
   const status = e.meta?.statusCode;
   if (status === 401 || status === 403) {
     return nothingChecked(`Elasticsearch at ${url} refused crtrail's credentials (CRTRAIL_ES_USERNAME/CRTRAIL_ES_PASSWORD or CRTRAIL_ES_API_KEY): ${e.message}`);
@@ -39,7 +27,7 @@ function esFailure(err: unknown, env: Env): CliError {
 }
 
 function redisFailure(err: unknown, env: Env): CliError {
-  return nothingChecked(`Redis at ${shownUrl(env.CRTRAIL_REDIS_URL)} does not answer (CRTRAIL_REDIS_URL): ${(err as Error).message}`);
+  return nothingChecked(`Redis at ${describeRedis(redisTargetFromEnv(env))} does not answer (CRTRAIL_REDIS_URL): ${(err as Error).message}`);
 }
 
 interface StoredRecord extends ChainedRecord {
@@ -51,7 +39,7 @@ export async function verifyStoredChain(cluster: string, since?: string, options
   const env = verifyEnv();
   const configs = options.configs ?? verifyConfigs();
   const es = createEsClient(esConnectionFromEnv(env));
-  const redis = createRedis(env.CRTRAIL_REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2_000, enableOfflineQueue: true, retryStrategy: () => null, lazyConnect: true });
+  const redis = createRedis(redisTargetFromEnv(env), { maxRetriesPerRequest: 1, connectTimeout: 2_000, enableOfflineQueue: true, retryStrategy: () => null, lazyConnect: true });
   redis.on('error', () => {});
   const index = indexNames(env.CRTRAIL_INDEX_PREFIX).alias;
   const problems: string[] = [];
