@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@crtrail/queue';
 import { luaScript } from './lua.js';
 import { stringifyReusing } from '@crtrail/audit';
 import { compareVersions, type Dependent, type History, type Version } from '@crtrail/diff';
@@ -99,7 +99,7 @@ function fromFields(flat: string[]): History {
 }
 
 /** Reads the histories of `keys` in one round trip, reusing cached ones Redis confirms are current. */
-export async function loadHistories(redis: Redis, keys: string[], cache: HistoryCache): Promise<LoadedHistory[]> {
+export async function loadHistories(redis: RedisClient, keys: string[], cache: HistoryCache): Promise<LoadedHistory[]> {
   if (keys.length === 0) return [];
   // Taken now: concurrent jobs may evict these entries from the bounded cache while the reply is
   // on its way, and a "yours is current" answer must still find the history it confirmed.
@@ -129,7 +129,7 @@ export interface HistoryWrite {
  * are new or changed (a new object: histories are immutable, a changed entry is a new object) are
  * written, the ones gone from the window deleted, and `rev` bumped — in one MULTI.
  */
-export async function saveHistories(redis: Redis, writes: HistoryWrite[], cache: HistoryCache): Promise<void> {
+export async function saveHistories(redis: RedisClient, writes: HistoryWrite[], cache: HistoryCache): Promise<void> {
   if (writes.length === 0) return;
   const tx = redis.multi();
   const remembered: Array<[string, number, History]> = [];

@@ -1,5 +1,4 @@
 import type { Client } from '@elastic/elasticsearch';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { AuditEvent, KubeObject } from '@crtrail/audit';
@@ -8,10 +7,10 @@ import { batchObjects, DEFAULT_IGNORE_PATHS, importBaseline, planBatch, stateHas
 import { learnKinds, redactEvent, type KindStore } from '@crtrail/enrich';
 import { classifyEvent, type FilterOptions } from '@crtrail/filter';
 import { configDigest } from '@crtrail/integrity';
-import type { BatchJob } from '@crtrail/queue';
+import type { BatchJob, RedisClient } from '@crtrail/queue';
 import {
   confirmChain,
-  keys,
+  keysFor,
   loadHistories,
   pendingLinks,
   pushDeadLetters,
@@ -39,7 +38,7 @@ import type { Enricher } from './enricher.js';
 
 export interface BatchDeps {
   es: Client;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** The object histories this worker last read or saved (one per worker: its jobs share it). */
   historyCache: HistoryCache;
@@ -141,7 +140,7 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
   if (kept.length === 0) return;
 
   const started = process.hrtime.bigint();
-  const k = keys(deps.prefix);
+  const k = keysFor(deps.redis, deps.prefix);
   const objects = batchObjects(cluster, kept);
   // The actor is classified here, once per record: kept in the history for repairs, and in the record.
   const planOptions = { ignorePaths, actorOf: (event: AuditEvent, object: KubeObject | undefined) => deps.enrich.actorOf(event, object) };
