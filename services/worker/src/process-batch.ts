@@ -19,6 +19,7 @@ import {
   sealChain,
   withLocks,
   type HistoryCache,
+  type HistoryRetention,
   type LoadedHistory,
 } from '@crtrail/state';
 import {
@@ -42,6 +43,8 @@ export interface BatchDeps {
   prefix: string;
   /** The object histories this worker last read or saved (one per worker: its jobs share it). */
   historyCache: HistoryCache;
+  /** How long histories stay in Redis (CRTRAIL_STATE_TTL_DAYS / CRTRAIL_STATE_DELETED_TTL_DAYS); unset: forever. */
+  historyRetention?: HistoryRetention;
   /** Finds records already in older backing indices (exactly-once across rollovers). */
   locator?: RecordLocator;
   enrich: Enricher;
@@ -166,6 +169,7 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
         deps.redis,
         plan.historyWrites.map((w) => ({ key: k.state(w.id), before: before.get(w.id)!, after: w.history })),
         deps.historyCache,
+        deps.historyRetention,
       );
     },
   );

@@ -4,7 +4,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { pino, type Logger } from 'pino';
 import type { Env } from '@crtrail/config';
 import { attemptsUsed, createRedis, describeRedis, isRedisCluster, JOB_RETRY, jobBackoff, persistenceWarning, queueName, redisPersistence, redisTargetFromEnv, STALL_RETRY, type BatchJob, type RedisClient } from '@crtrail/queue';
-import { checkRedactionSalt, forgetFailure, HistoryCache, keysFor, noteFailure, RedisKindTable, watchRedactionSalt } from '@crtrail/state';
+import { checkRedactionSalt, forgetFailure, HistoryCache, historyRetention, keysFor, noteFailure, RedisKindTable, watchRedactionSalt } from '@crtrail/state';
 import { createEsClient, esConnectionFromEnv, hasIlm, indexNames, installTemplates, RecordLocator, rolloverIfNeeded } from '@crtrail/store';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { processBatch, type BatchResult } from './process-batch.js';
@@ -123,6 +123,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     prefix: env.CRTRAIL_INDEX_PREFIX,
     // One per worker: its jobs share the histories they read and save.
     historyCache: new HistoryCache(),
+    historyRetention: historyRetention(env.CRTRAIL_STATE_TTL_DAYS, env.CRTRAIL_STATE_DELETED_TTL_DAYS),
     enrich,
     config,
     salt,
