@@ -55,7 +55,8 @@ describe('Redis Cluster: the factory on a real cluster, and crtrail across a mas
   });
 
   test('two webhooks and two workers on CRTRAIL_REDIS_CLUSTER_NODES; a master killed; records exact after the failover', async () => {
-    const rc = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+    // Two replicas per master: acks wait for one replica (WAIT 1), and the promoted replica still has one.
+    const rc = await startRedisCluster({ masters: 3, replicasPerMaster: 2 });
     const s = new RedisClusterScenario('rcluster-failover', rc);
     try {
       await s.setup();
