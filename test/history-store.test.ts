@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { testRedis, uniquePrefix, deleteRedisPrefix } from '@crtrail/testkit';
-import { HistoryCache, loadHistories, saveHistories } from '@crtrail/state';
+import { HistoryCache, historyRetention, loadHistories, saveHistories } from '@crtrail/state';
 import type { History, Version } from '@crtrail/diff';
 
 const redis = testRedis();
@@ -91,4 +91,29 @@ test('the history cache is bounded by the JSON size it holds, least recently use
   // Loaded histories count their stored size too.
   await loadHistories(redis, [keys[0]!], cache);
   assert.deepEqual(keys.map((k) => cache.get(k) !== undefined), [true, false, true]);
+});
+
+test('retention: each save renews the TTL of CRTRAIL_STATE_TTL_DAYS; a deleted object gets the shorter one; re-created, it is kept again', async () => {
+  const key = `${prefix}:state:ttl`;
+  const cache = new HistoryCache();
+  assert.deepEqual(historyRetention(0, 0), {}, 'off by default');
+  const retention = historyRetention(30, 1);
+  assert.deepEqual(retention, { ttlSeconds: 30 * 86_400, deletedTtlSeconds: 86_400 });
+  const [empty] = await loadHistories(redis, [key], cache);
+  await saveHistories(redis, [{ key, before: empty!, after: { versions: [version(1)] } }], cache, retention);
+  const ttl = await redis.ttl(key);
+  assert.ok(ttl > 29 * 86_400 && ttl <= 30 * 86_400, `ttl ${ttl}`);
+  const [live] = await loadHistories(redis, [key], cache);
+  await saveHistories(redis, [{ key, before: live!, after: { versions: [version(1), { ...version(2), verb: 'delete', deleted: true }] } }], cache, retention);
+  const deletedTtl = await redis.ttl(key);
+  assert.ok(deletedTtl > 0 && deletedTtl <= 86_400, `deleted ttl ${deletedTtl}`);
+  // Only a deleted-object TTL configured: a re-created object's history loses its expiry.
+  const [gone] = await loadHistories(redis, [key], cache);
+  await saveHistories(redis, [{ key, before: gone!, after: { versions: [...gone!.history!.versions, version(3)] } }], cache, historyRetention(0, 1));
+  assert.equal(await redis.ttl(key), -1, 'kept again');
+  // Without any retention nothing expires (the default).
+  const key2 = `${prefix}:state:ttl-off`;
+  const [none] = await loadHistories(redis, [key2], cache);
+  await saveHistories(redis, [{ key: key2, before: none!, after: { versions: [version(1)] } }], cache);
+  assert.equal(await redis.ttl(key2), -1);
 });

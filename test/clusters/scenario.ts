@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { Queue } from 'bullmq';
 import type { Client } from '@elastic/elasticsearch';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { loadEnv } from '@crtrail/config';
-import { createRedis, redisTargetFromEnv } from '@crtrail/queue';
-import type { RedisSentinelSetup } from '@crtrail/stack';
+import { createRedis, queueName, redisTargetFromEnv } from '@crtrail/queue';
+import type { RedisClusterSetup, RedisSentinelSetup } from '@crtrail/stack';
 import { createEsClient } from '@crtrail/store';
 import { CLUSTER, Scenario, type Row, type ScenarioOptions } from '../reliability/harness.js';
 import type { RedisServer } from '../reliability/processes.js';
@@ -30,7 +30,7 @@ export const batchesOf = (gen: EventGenerator, count: number, size: number): Gen
  * the batch (WAIT 1): an acked batch survives the loss of the master.
  */
 export class SentinelScenario extends Scenario {
-  private own?: { queue: Queue; redis: Redis };
+  private own?: { queue: Queue; redis: Redis | Cluster };
 
   constructor(
     name: string,
@@ -51,6 +51,47 @@ export class SentinelScenario extends Scenario {
       const redis = createRedis(redisTargetFromEnv(loadEnv(this.env() as Record<string, string>)));
       redis.on('error', () => {});
       this.own = { redis, queue: new Queue(`${this.prefix}-batches`, { connection: redis }) };
+      this.own.queue.on('error', () => {});
+    }
+    return this.own.queue;
+  }
+
+  override async teardown(): Promise<void> {
+    if (this.own) {
+      await this.own.queue.close().catch(() => {});
+      this.own.redis.disconnect();
+    }
+    await super.teardown();
+  }
+}
+
+/**
+ * On a Redis Cluster: crtrail is given only the seed nodes (CRTRAIL_REDIS_CLUSTER_NODES; its
+ * CRTRAIL_REDIS_URL points where nothing listens) and acks after the batch's master has one replica
+ * confirming it (WAIT 1 on the master owning the deployment's slot). The scenario's own reads go
+ * through a Cluster connection to the hash-tagged queue `{<prefix>}-batches`.
+ */
+export class RedisClusterScenario extends Scenario {
+  private own?: { queue: Queue; redis: Redis | Cluster };
+
+  constructor(
+    name: string,
+    readonly cluster: RedisClusterSetup,
+    options: ScenarioOptions = {},
+  ) {
+    super(name, { ...options, env: { ...cluster.env, CRTRAIL_REDIS_URL: 'redis://127.0.0.1:1', CRTRAIL_REDIS_WAIT_REPLICAS: '1', ...options.env } });
+  }
+
+  override async setup(): Promise<void> {
+    // No redis-server of the scenario's own: the Redis Cluster is the Redis (stopped by the test).
+    this.redis = { url: 'redis://127.0.0.1:1', stop: async () => {} } as unknown as RedisServer;
+  }
+
+  override queue(): Queue {
+    if (!this.own) {
+      const redis = createRedis(redisTargetFromEnv(loadEnv(this.env() as Record<string, string>)));
+      redis.on('error', () => {});
+      this.own = { redis, queue: new Queue(queueName(this.prefix, true), { connection: redis }) };
       this.own.queue.on('error', () => {});
     }
     return this.own.queue;

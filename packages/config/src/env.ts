@@ -103,6 +103,11 @@ export const envSchema = z
     // After writing a batch the webhook runs `WAIT <n>`: the 200 then also means n replicas have it
     // (fewer within 1 s → 503, the apiserver retries). 0: ack once the primary has it.
     CRTRAIL_REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(100).default(0),
+    // Bounds of the state store (README "State store size"): an object's history not written for this
+    // many days expires from Redis, its next write continues from its state in Elasticsearch (0: kept).
+    CRTRAIL_STATE_TTL_DAYS: z.coerce.number().min(0).max(36_500).default(0),
+    // A deleted object's history expires this many days after its delete (0: kept like any other).
+    CRTRAIL_STATE_DELETED_TTL_DAYS: z.coerce.number().min(0).max(36_500).default(0),
     CRTRAIL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     // Sizing rule of the worker's memory (README "Worker"): concurrency × largest job × expansion
     // factor + base ≤ heap limit / 1.5 (headroom for GC). Jobs are bounded by the webhook (2 MB, 500

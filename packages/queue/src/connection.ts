@@ -37,13 +37,24 @@ export type RedisPlan =
   | { kind: 'redis'; url?: string; options: RedisOptions }
   | { kind: 'cluster'; nodes: HostPort[]; options: ClusterOptions };
 
+/** A connection of any mode: one node or Sentinel's master (`Redis`), or a Redis Cluster (`Cluster`). */
+export type RedisClient = Redis | Cluster;
+
+/** Whether `redis` is a Redis Cluster connection (then keys must be hash-tagged, see {@link deploymentTag}). */
+export function isRedisCluster(redis: RedisClient): redis is Cluster {
+  return (redis as { isCluster?: boolean }).isCluster === true;
+}
+
 /**
- * Redis Cluster needs every key of one Lua script or MULTI in one hash slot. crtrail's state keys
- * (histories, locks, chain heads, dead letters, kinds, salt) and BullMQ's queue prefix are not
- * hash-tagged yet, so cluster mode is refused at start rather than failing with CROSSSLOT mid-run.
- * Lift this once every key is slot-safe.
+ * The start of every Redis key of a deployment: its prefix, or in Redis Cluster mode the hash tag
+ * `{<prefix>}`. A tag puts the whole deployment in ONE slot (one master and its replicas): BullMQ's
+ * scripts need all of a queue's keys in one slot anyway, and crtrail's scripts take a batch's objects'
+ * locks, histories and chain together atomically, which a split over slots would lose. Single-node and
+ * Sentinel keys stay untagged so an existing deployment finds its data after an upgrade.
  */
-export const CLUSTER_MODE_SUPPORTED = false;
+export function deploymentTag(prefix: string, redisCluster: boolean): string {
+  return redisCluster ? `{${prefix}}` : prefix;
+}
 
 export class RedisModeError extends Error {
   readonly code = 'CRTRAIL_ERR_REDIS_MODE';
@@ -180,34 +191,20 @@ export function redisPlan(target: RedisTarget, options: RedisOptions = {}): Redi
 }
 
 /**
- * A connection of any mode, including Redis Cluster (an ioredis `Cluster`). Product code calls
- * {@link createRedis}, which refuses cluster mode until crtrail's keys are slot-safe.
+ * A connection of any mode, including Redis Cluster (an ioredis `Cluster`): the arguments of
+ * {@link redisPlan}, with nothing refused.
  */
-export function createRedisClient(target: RedisTarget, options: RedisOptions = {}): Redis | Cluster {
+export function createRedisClient(target: RedisTarget, options: RedisOptions = {}): RedisClient {
   const plan = redisPlan(target, options);
   if (plan.kind === 'cluster') return new Cluster(plan.nodes, plan.options);
   return plan.url ? new Redis(plan.url, plan.options) : new Redis(plan.options);
 }
 
 /**
- * The one way crtrail opens a Redis connection (webhook, worker, CLI): a single node (a URL), or the
- * master a set of sentinels names (followed across failovers). A string is a single node's URL.
- * Cluster mode throws a {@link RedisModeError} while {@link CLUSTER_MODE_SUPPORTED} is false.
+ * The one way crtrail opens a Redis connection (webhook, worker, CLI): a single node (a URL), the
+ * master a set of sentinels names (followed across failovers), or a Redis Cluster (every key of the
+ * deployment then tagged, see {@link deploymentTag}). A string is a single node's URL.
  */
-export function createRedis(target: RedisTarget | string, options: RedisOptions = {}): Redis {
-  const t: RedisTarget = typeof target === 'string' ? { mode: 'single', url: target, auth: {} } : target;
-  assertRedisModeSupported(t);
-  return createRedisClient(t, options) as Redis;
-}
-
-/**
- * Throws a {@link RedisModeError} naming CRTRAIL_REDIS_CLUSTER_NODES for cluster mode while
- * {@link CLUSTER_MODE_SUPPORTED} is false: called first at start, before anything else is touched.
- */
-export function assertRedisModeSupported(target: RedisTarget): void {
-  if (target.mode === 'cluster' && !CLUSTER_MODE_SUPPORTED) {
-    throw new RedisModeError(
-      'CRTRAIL_REDIS_CLUSTER_NODES: Redis Cluster mode is not supported yet (crtrail\'s keys are not hash-tagged to one slot per script); use a single Redis or Sentinel (CRTRAIL_REDIS_SENTINELS)',
-    );
-  }
+export function createRedis(target: RedisTarget | string, options: RedisOptions = {}): RedisClient {
+  return createRedisClient(typeof target === 'string' ? { mode: 'single', url: target, auth: {} } : target, options);
 }

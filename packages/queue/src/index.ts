@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { deploymentTag, isRedisCluster, type RedisClient } from './connection.js';
 import type { AuditEvent } from '@crtrail/audit';
 
 /**
@@ -29,8 +29,12 @@ export const JOB_RETRY = Object.freeze({
   maxDelayMs: 30_000,
 });
 
-export function queueName(prefix: string): string {
-  return `${prefix}-batches`;
+/**
+ * The batch queue of a prefix: `<prefix>-batches`, or in Redis Cluster mode `{<prefix>}-batches`, so
+ * BullMQ's keys (`bull:{<prefix>}-batches:*`) share the slot of crtrail's own keys (`{<prefix>}:*`).
+ */
+export function queueName(prefix: string, redisCluster = false): string {
+  return `${deploymentTag(prefix, redisCluster)}-batches`;
 }
 
 export const defaultJobOptions: JobsOptions = {
@@ -65,24 +69,27 @@ export function jobBackoff(attemptsMade: number): number {
   return Math.min(JOB_RETRY.maxDelayMs, JOB_RETRY.initialDelayMs * JOB_RETRY.factor ** Math.max(0, attemptsMade - 1));
 }
 
-export function createBatchQueue(prefix: string, connection: ConnectionOptions | Redis): Queue<BatchJob> {
-  return new Queue<BatchJob>(queueName(prefix), { connection: connection as ConnectionOptions, defaultJobOptions });
+/** The batch queue on `connection` (its name tagged when that is a Redis Cluster connection). */
+export function createBatchQueue(prefix: string, connection: RedisClient): Queue<BatchJob> {
+  return new Queue<BatchJob>(queueName(prefix, isRedisCluster(connection)), { connection: connection as ConnectionOptions, defaultJobOptions });
 }
 export { addJobsAtomically } from './atomic.js';
 export { persistenceWarning, redactUrl, redisPersistence, type RedisPersistence } from './persistence.js';
 export { JOB_BOUNDS, splitBySize, splitEvents, type JobBounds, type JobChunk } from './split.js';
 export {
-  assertRedisModeSupported,
-  CLUSTER_MODE_SUPPORTED,
   createRedis,
   createRedisClient,
+  deploymentTag,
+  isRedisCluster,
   describeRedis,
   redisPlan,
   redisTargetFromEnv,
   RedisModeError,
   type RedisAuth,
+  type RedisClient,
   type RedisEnv,
   type RedisPlan,
   type RedisTarget,
 } from './connection.js';
 export { pingRedis } from './ping.js';
+export { clusterReady, keySlot, masterOfKey, masters } from './nodes.js';

@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
+import { clusterReady, masters } from './nodes.js';
 
 export interface RedisPersistence {
   /** Append-only file on (`appendonly yes`). */
@@ -38,9 +40,21 @@ async function fromInfo(redis: Redis): Promise<RedisPersistence> {
 /**
  * What the Redis in use keeps on disk: `CONFIG GET appendonly` / `save` / `appendfsync`, falling back
  * to `INFO persistence` when CONFIG is disabled or renamed. A Redis that keeps nothing loses, on a
- * restart, every batch acked but not yet indexed — the ack's promise rests on this.
+ * restart, every batch acked but not yet indexed — the ack's promise rests on this. On a Redis
+ * Cluster every master is asked and the first one that is not persistent is reported (any master
+ * may own a deployment's slot after a resharding or failover).
  */
-export async function redisPersistence(redis: Redis): Promise<RedisPersistence> {
+export async function redisPersistence(redis: RedisClient): Promise<RedisPersistence> {
+  await clusterReady(redis);
+  const nodes = masters(redis);
+  if (nodes.length === 1) return nodePersistence(nodes[0]!);
+  const all = await Promise.all(nodes.map(async (n) => ({ at: `${n.options.host}:${n.options.port}`, p: await nodePersistence(n) })));
+  const weak = all.find((x) => !x.p.persistent) ?? all[0];
+  if (!weak) return { aof: false, rdb: false, persistent: false, unknown: true, how: 'unknown (no Redis Cluster master connected)' };
+  return { ...weak.p, how: `master ${weak.at}: ${weak.p.how}${all.length > 1 ? ` (${all.filter((x) => x.p.persistent).length} of ${all.length} masters persistent)` : ''}` };
+}
+
+async function nodePersistence(redis: Redis): Promise<RedisPersistence> {
   try {
     const appendonly = await configGet(redis, 'appendonly');
     const save = await configGet(redis, 'save');

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadEnv } from '@crtrail/config';
-import { createRedis, describeRedis, redisPlan, redisTargetFromEnv, RedisModeError } from '../src/index.js';
+import { createRedis, deploymentTag, describeRedis, isRedisCluster, keySlot, queueName, redisPlan, redisTargetFromEnv } from '../src/index.js';
 
 test('the mode follows the environment: cluster nodes > sentinels > the URL', () => {
   const single = redisTargetFromEnv(loadEnv({ CRTRAIL_REDIS_URL: 'redis://:pw@10.0.0.1:6390/3' }));
@@ -95,7 +95,24 @@ test('Cluster: node options (auth, TLS, retries) under redisOptions, queueing an
   assert.equal(workerPlan.kind === 'cluster' && workerPlan.options.redisOptions?.maxRetriesPerRequest, null, 'BullMQ workers need null on every node');
 });
 
-test('the services refuse cluster mode at start, naming the variable (keys are not slot-safe yet)', () => {
-  const target = redisTargetFromEnv(loadEnv({ CRTRAIL_REDIS_CLUSTER_NODES: '127.0.0.1:7000' }));
-  assert.throws(() => createRedis(target), (e: unknown) => e instanceof RedisModeError && /^CRTRAIL_REDIS_CLUSTER_NODES: Redis Cluster mode is not supported yet/.test(e.message));
+test('cluster mode is accepted: createRedis builds a Cluster for CRTRAIL_REDIS_CLUSTER_NODES, a Redis otherwise', () => {
+  const cluster = createRedis(redisTargetFromEnv(loadEnv({ CRTRAIL_REDIS_CLUSTER_NODES: '127.0.0.1:7000' })), { lazyConnect: true });
+  const single = createRedis('redis://127.0.0.1:6379', { lazyConnect: true });
+  try {
+    assert.equal(isRedisCluster(cluster), true);
+    assert.equal(isRedisCluster(single), false);
+  } finally {
+    cluster.disconnect();
+    single.disconnect();
+  }
+});
+
+test('in cluster mode the queues and every key of a deployment share the hash tag {<prefix>}; elsewhere names are unchanged', () => {
+  assert.equal(deploymentTag('crtrail', false), 'crtrail');
+  assert.equal(deploymentTag('crtrail', true), '{crtrail}');
+  assert.equal(queueName('crtrail'), 'crtrail-batches', 'single-node and Sentinel deployments keep their queue');
+  assert.equal(queueName('crtrail', true), '{crtrail}-batches');
+  // BullMQ prefixes its keys with `bull:`; the tag still decides the slot.
+  assert.equal(keySlot(`bull:${queueName('crtrail', true)}:wait`), keySlot('{crtrail}:state:c/g/r/ns/n'));
+  assert.notEqual(keySlot(`bull:${queueName('crtrail')}:wait`), keySlot('crtrail:state:c/g/r/ns/n'));
 });

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
-import { keys, type StateKeys } from './keys.js';
+import type { RedisClient } from '@crtrail/queue';
+import { keysFor, type StateKeys } from './keys.js';
 import { luaScript } from './lua.js';
 
 const routeScript = luaScript('alert-route-3.lua');
@@ -19,10 +19,10 @@ export type AlertRoute = [verdict: 2] | [verdict: 1] | [verdict: 0, leftMs: numb
 export class AlertMarks {
   private readonly k: StateKeys;
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
-    this.k = keys(prefix);
+    this.k = keysFor(redis, prefix);
   }
 
   /** Decides, atomically, whether `alertJson` of `recordId` is sent now, joins its object's window, or was sent already. */

@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@crtrail/queue';
 import { objectKeyString, type KubeObject, type ObjectKey } from '@crtrail/audit';
 import { importBaseline } from '@crtrail/diff';
 import { HistoryCache, loadHistories, saveHistories } from './history-store.js';
-import { keys } from './keys.js';
+import { keysFor } from './keys.js';
 import { withLocks } from './object-locks.js';
 
 export interface BaselineResult {
@@ -15,7 +15,7 @@ export interface BaselineResult {
  * as the known previous state, under the same locks as the worker.
  */
 export async function importBaselineObjects(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   cluster: string,
   objects: KubeObject[],
@@ -23,7 +23,7 @@ export async function importBaselineObjects(
 ): Promise<BaselineResult> {
   const result: BaselineResult = { imported: 0, skipped: [] };
   const cache = new HistoryCache();
-  const k = keys(prefix);
+  const k = keysFor(redis, prefix);
   const at = new Date().toISOString();
   for (const object of objects) {
     const label = `${object.kind ?? '?'} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ''}${object.metadata?.name ?? '?'}`;

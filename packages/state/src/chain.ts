@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@crtrail/queue';
 import { GENESIS_HASH, chainParts, sealRecords, type ChainHead, type ChainedRecord, type Integrity } from '@crtrail/integrity';
-import { keys } from './keys.js';
+import { keysFor } from './keys.js';
 import { luaScript } from './lua.js';
 
 /*
- * A cluster's chain in Redis: its head (`keys(prefix).chainHead`, a hash with `seq` and `hash`) and
+ * A cluster's chain in Redis: its head (`keysFor(redis, prefix).chainHead`, a hash with `seq` and `hash`) and
  * the links handed out but not yet confirmed in Elasticsearch (`chainPending`, record id → integrity
  * JSON). A retried job finds its records there and reuses their links, so a crash between sealing and
  * writing never leaves a gap; entries are dropped once the bulk write has answered for them.
@@ -31,7 +31,7 @@ export interface SealInput {
  * sealed by an earlier attempt of the same job get the same links back.
  */
 export async function sealChain(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   cluster: string,
   inputs: SealInput[],
@@ -39,8 +39,8 @@ export async function sealChain(
   recoverHead?: () => Promise<ChainHead | undefined>,
 ): Promise<void> {
   if (inputs.length === 0) return;
-  const headKey = keys(prefix).chainHead(cluster);
-  const pendingKey = keys(prefix).chainPending(cluster);
+  const headKey = keysFor(redis, prefix).chainHead(cluster);
+  const pendingKey = keysFor(redis, prefix).chainPending(cluster);
   const earlier = await redis.hmget(pendingKey, ...inputs.map((i) => i.id));
   const fresh: SealInput[] = [];
   inputs.forEach((input, i) => {
@@ -73,23 +73,23 @@ export async function sealChain(
 }
 
 /** Which of `ids` still have a pending link: sealed by an attempt whose write was never confirmed. */
-export async function pendingLinks(redis: Redis, prefix: string, cluster: string, ids: string[]): Promise<Set<string>> {
+export async function pendingLinks(redis: RedisClient, prefix: string, cluster: string, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const links = await redis.hmget(keys(prefix).chainPending(cluster), ...ids);
+  const links = await redis.hmget(keysFor(redis, prefix).chainPending(cluster), ...ids);
   return new Set(ids.filter((_, i) => links[i] !== null));
 }
 
 /** The records' writes have been answered (stored, duplicate or dead-lettered with their links): forget the pending links. */
-export async function confirmChain(redis: Redis, prefix: string, cluster: string, ids: string[]): Promise<void> {
-  if (ids.length > 0) await redis.hdel(keys(prefix).chainPending(cluster), ...ids);
+export async function confirmChain(redis: RedisClient, prefix: string, cluster: string, ids: string[]): Promise<void> {
+  if (ids.length > 0) await redis.hdel(keysFor(redis, prefix).chainPending(cluster), ...ids);
 }
 
 /** The stored head of a cluster's chain (seq 0 before the first record). */
-export async function chainHead(redis: Redis, prefix: string, cluster: string): Promise<ChainHead & { pending: number }> {
+export async function chainHead(redis: RedisClient, prefix: string, cluster: string): Promise<ChainHead & { pending: number }> {
   const [[, head], [, pending]] = (await redis
     .multi()
-    .hmget(keys(prefix).chainHead(cluster), 'seq', 'hash')
-    .hlen(keys(prefix).chainPending(cluster))
+    .hmget(keysFor(redis, prefix).chainHead(cluster), 'seq', 'hash')
+    .hlen(keysFor(redis, prefix).chainPending(cluster))
     .exec()) as [[null, [string | null, string | null]], [null, number]];
   return { seq: Number(head[0] ?? 0), hash: head[1] ?? GENESIS_HASH, pending: pending };
 }

@@ -1,9 +1,9 @@
 import type { Client } from '@elastic/elasticsearch';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@crtrail/queue';
 import type { AuditEvent } from '@crtrail/audit';
 import { createBatchQueue, JOB_NAME, type BatchJob } from '@crtrail/queue';
 import { bulkWrite, indexNames, RecordLocator, type BulkAction, type BulkRejection } from '@crtrail/store';
-import { keys } from './keys.js';
+import { keysFor } from './keys.js';
 
 /** A dead letter: the record Elasticsearch refused for good, why, and when. Its event was redacted before. */
 export interface DeadLetter {
@@ -38,33 +38,33 @@ export interface EventDeadLetter {
 export type DlqEntry = DeadLetter | EventDeadLetter;
 
 /** Appends refused records to the dead-letter list (`<prefix>:dlq`): never dropped. */
-export async function pushDeadLetters(redis: Redis, prefix: string, cluster: string, rejected: BulkRejection[]): Promise<void> {
+export async function pushDeadLetters(redis: RedisClient, prefix: string, cluster: string, rejected: BulkRejection[]): Promise<void> {
   if (rejected.length === 0) return;
   const at = new Date().toISOString();
   await redis.rpush(
-    keys(prefix).dlq,
+    keysFor(redis, prefix).dlq,
     ...rejected.map((r) => JSON.stringify({ type: 'record', id: r.action.id, at, cluster, status: r.status, reason: r.reason, action: r.action } satisfies DeadLetter)),
   );
 }
 
 /** Appends events whose processing threw to the dead-letter list, each with its reason. */
-export async function pushEventDeadLetters(redis: Redis, prefix: string, cluster: string, poisoned: Array<{ event: AuditEvent; reason: string }>): Promise<void> {
+export async function pushEventDeadLetters(redis: RedisClient, prefix: string, cluster: string, poisoned: Array<{ event: AuditEvent; reason: string }>): Promise<void> {
   if (poisoned.length === 0) return;
   const at = new Date().toISOString();
   await redis.rpush(
-    keys(prefix).dlq,
+    keysFor(redis, prefix).dlq,
     ...poisoned.map(({ event, reason }) => JSON.stringify({ type: 'event', id: `event:${cluster}:${event.auditID}`, at, cluster, reason, event } satisfies EventDeadLetter)),
   );
 }
 
 /** Every entry of the dead-letter list: refused records and events whose processing threw. */
-export async function listDlqEntries(redis: Redis, prefix: string): Promise<DlqEntry[]> {
-  const raw = await redis.lrange(keys(prefix).dlq, 0, -1);
+export async function listDlqEntries(redis: RedisClient, prefix: string): Promise<DlqEntry[]> {
+  const raw = await redis.lrange(keysFor(redis, prefix).dlq, 0, -1);
   return raw.map((r) => JSON.parse(r) as DlqEntry);
 }
 
 /** The refused records of the dead-letter list (they hold their chain links). */
-export async function listDeadLetters(redis: Redis, prefix: string): Promise<DeadLetter[]> {
+export async function listDeadLetters(redis: RedisClient, prefix: string): Promise<DeadLetter[]> {
   return (await listDlqEntries(redis, prefix)).filter((e): e is DeadLetter => e.type !== 'event');
 }
 
@@ -83,8 +83,8 @@ export interface ReplayResult {
  * had it), one still refused stays with its new reason. An event is enqueued again as a job of its
  * own and leaves the list (should it fail again, it comes back as a new entry).
  */
-export async function replayDeadLetters(redis: Redis, es: Client, prefix: string, id?: string): Promise<ReplayResult> {
-  const key = keys(prefix).dlq;
+export async function replayDeadLetters(redis: RedisClient, es: Client, prefix: string, id?: string): Promise<ReplayResult> {
+  const key = keysFor(redis, prefix).dlq;
   const raw = await redis.lrange(key, 0, -1);
   const chosen = raw.filter((r) => id === undefined || (JSON.parse(r) as DlqEntry).id === id);
   const result: ReplayResult = { tried: chosen.length, indexed: 0, duplicates: 0, requeued: 0, stillFailing: [] };

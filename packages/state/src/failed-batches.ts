@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@crtrail/queue';
 import type { Queue } from 'bullmq';
 import { attemptsUsed, JOB_NAME, type BatchJob } from '@crtrail/queue';
-import { keys } from './keys.js';
+import { keysFor } from './keys.js';
 
 /**
  * Batches whose processing finally failed: BullMQ's failed set (kept, `removeOnFail: false`). Each
@@ -21,24 +21,24 @@ export interface FailedBatch {
 }
 
 /** Notes the time of a job's first failure (later failures keep it). */
-export async function noteFailure(redis: Redis, prefix: string, jobId: string): Promise<void> {
-  await redis.hsetnx(keys(prefix).firstFailure, jobId, new Date().toISOString());
+export async function noteFailure(redis: RedisClient, prefix: string, jobId: string): Promise<void> {
+  await redis.hsetnx(keysFor(redis, prefix).firstFailure, jobId, new Date().toISOString());
 }
 
 /** Forgets it once the job is done (completed or re-driven). */
-export async function forgetFailure(redis: Redis, prefix: string, jobId: string): Promise<void> {
-  await redis.hdel(keys(prefix).firstFailure, jobId);
+export async function forgetFailure(redis: RedisClient, prefix: string, jobId: string): Promise<void> {
+  await redis.hdel(keysFor(redis, prefix).firstFailure, jobId);
 }
 
 const PAGE = 200;
 
-export async function listFailedBatches(queue: Queue<BatchJob>, redis: Redis, prefix: string): Promise<FailedBatch[]> {
+export async function listFailedBatches(queue: Queue<BatchJob>, redis: RedisClient, prefix: string): Promise<FailedBatch[]> {
   const out: FailedBatch[] = [];
   for (let start = 0; ; start += PAGE) {
     // Oldest first, like the dead-letter list.
     const jobs = await queue.getJobs(['failed'], start, start + PAGE - 1, true);
     if (jobs.length === 0) break;
-    const firsts = await redis.hmget(keys(prefix).firstFailure, ...jobs.map((j) => String(j.id)));
+    const firsts = await redis.hmget(keysFor(redis, prefix).firstFailure, ...jobs.map((j) => String(j.id)));
     jobs.forEach((job, i) => {
       out.push({
         id: String(job.id),
@@ -60,7 +60,7 @@ export async function listFailedBatches(queue: Queue<BatchJob>, redis: Redis, pr
  * and stall counters, which `job.retry()` would not reset — and the failed one removed. Safe to
  * repeat: records have deterministic ids and are written with `create`.
  */
-export async function replayFailedBatches(queue: Queue<BatchJob>, redis: Redis, prefix: string, id?: string): Promise<number> {
+export async function replayFailedBatches(queue: Queue<BatchJob>, redis: RedisClient, prefix: string, id?: string): Promise<number> {
   const failed = id === undefined ? await queue.getJobs(['failed'], 0, -1, true) : [await queue.getJob(id)].filter((j) => j !== undefined);
   let requeued = 0;
   for (const job of failed) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@crtrail/queue';
 import { luaScript } from './lua.js';
 import { stringifyReusing } from '@crtrail/audit';
 import { compareVersions, type Dependent, type History, type Version } from '@crtrail/diff';
@@ -99,7 +99,7 @@ function fromFields(flat: string[]): History {
 }
 
 /** Reads the histories of `keys` in one round trip, reusing cached ones Redis confirms are current. */
-export async function loadHistories(redis: Redis, keys: string[], cache: HistoryCache): Promise<LoadedHistory[]> {
+export async function loadHistories(redis: RedisClient, keys: string[], cache: HistoryCache): Promise<LoadedHistory[]> {
   if (keys.length === 0) return [];
   // Taken now: concurrent jobs may evict these entries from the bounded cache while the reply is
   // on its way, and a "yours is current" answer must still find the history it confirmed.
@@ -125,11 +125,40 @@ export interface HistoryWrite {
 }
 
 /**
+ * How long a history is kept in Redis after its last write (CRTRAIL_STATE_TTL_DAYS,
+ * CRTRAIL_STATE_DELETED_TTL_DAYS). Unset: forever. An expired history is simply absent: the object's
+ * next write continues from its newest state stored in Elasticsearch, as after a Redis data loss.
+ */
+export interface HistoryRetention {
+  /** Any history not written for this long expires. */
+  ttlSeconds?: number;
+  /** A history whose newest version is a delete expires this long after it (usually shorter). */
+  deletedTtlSeconds?: number;
+}
+
+/** The retention of CRTRAIL_STATE_TTL_DAYS / CRTRAIL_STATE_DELETED_TTL_DAYS (0: off). */
+export function historyRetention(ttlDays: number, deletedTtlDays: number): HistoryRetention {
+  const s = (days: number): number | undefined => (days > 0 ? Math.max(1, Math.round(days * 86_400)) : undefined);
+  const ttlSeconds = s(ttlDays);
+  const deletedTtlSeconds = s(deletedTtlDays);
+  return { ...(ttlSeconds ? { ttlSeconds } : {}), ...(deletedTtlSeconds ? { deletedTtlSeconds } : {}) };
+}
+
+/** The expiry a history gets at this save (undefined: none). */
+function expiryOf(after: History, retention: HistoryRetention): number | undefined {
+  const newest = after.versions[after.versions.length - 1];
+  const deleted = newest?.deleted === true && retention.deletedTtlSeconds !== undefined;
+  if (deleted && retention.ttlSeconds !== undefined) return Math.min(retention.deletedTtlSeconds!, retention.ttlSeconds);
+  return deleted ? retention.deletedTtlSeconds : retention.ttlSeconds;
+}
+
+/**
  * Saves new histories (the caller holds the objects' locks): only versions and dependents that
  * are new or changed (a new object: histories are immutable, a changed entry is a new object) are
- * written, the ones gone from the window deleted, and `rev` bumped — in one MULTI.
+ * written, the ones gone from the window deleted, `rev` bumped and the expiry of `retention` renewed
+ * — in one MULTI.
  */
-export async function saveHistories(redis: Redis, writes: HistoryWrite[], cache: HistoryCache): Promise<void> {
+export async function saveHistories(redis: RedisClient, writes: HistoryWrite[], cache: HistoryCache, retention: HistoryRetention = {}): Promise<void> {
   if (writes.length === 0) return;
   const tx = redis.multi();
   const remembered: Array<[string, number, History]> = [];
@@ -156,6 +185,10 @@ export async function saveHistories(redis: Redis, writes: HistoryWrite[], cache:
     if (gone.length > 0) tx.hdel(key, ...gone);
     const rev = before.rev + 1;
     tx.hset(key, ...set, 'rev', String(rev));
+    const expiry = expiryOf(after, retention);
+    if (expiry !== undefined) tx.expire(key, expiry);
+    // Re-created after its delete: kept again (no TTL for live objects, only for deleted ones).
+    else if (retention.deletedTtlSeconds !== undefined) tx.persist(key);
     remembered.push([key, rev, after]);
   }
   const results = await tx.exec();

@@ -1,5 +1,5 @@
-export { keys, KEY_PERSISTENCE, type KeyPersistence, type StateKeys } from './keys.js';
-export { HistoryCache, loadHistories, saveHistories, type HistoryWrite, type LoadedHistory } from './history-store.js';
+export { keys, keysFor, KEY_PERSISTENCE, type KeyOptions, type KeyPersistence, type StateKeys } from './keys.js';
+export { HistoryCache, historyRetention, loadHistories, saveHistories, type HistoryRetention, type HistoryWrite, type LoadedHistory } from './history-store.js';
 export { LOCK, LockTimeoutError, withLocks } from './object-locks.js';
 export { chainHead, confirmChain, pendingLinks, sealChain, type SealInput } from './chain.js';
 export {

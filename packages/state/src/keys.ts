@@ -8,7 +8,15 @@
  *
  * The formats are stored data: changing one orphans what an older crtrail wrote (histories, chain
  * heads, dead letters), so they change only together with a migration.
+ *
+ * In Redis Cluster mode (`{ redisCluster: true }`, see {@link keysFor}) `<prefix>` is written as the
+ * hash tag `{<prefix>}` in every key, and the queues are `{<prefix>}-batches` / `{<prefix>}-alerts`:
+ * the whole deployment is one slot, so every Lua script and MULTI (a batch's locks and histories, the
+ * chain head with its pending links, an alert's marker, window and list, BullMQ's own scripts) stays
+ * in one slot. Single-node and Sentinel keys are unchanged (a Redis Cluster is a new deployment:
+ * nothing to migrate).
  */
+import { deploymentTag, isRedisCluster, type RedisClient } from '@crtrail/queue';
 
 /** Whether losing a key (a Redis restart without persistence, a flush) loses something. */
 export interface KeyPersistence {
@@ -77,8 +85,14 @@ export const KEY_PERSISTENCE: Readonly<Record<keyof StateKeys, KeyPersistence>> 
   alertFlushing: { persist: true, why: 'alerts of a window being flushed; lost, a retried flush sends nothing' },
 });
 
+export interface KeyOptions {
+  /** Redis Cluster mode: the prefix becomes the hash tag `{<prefix>}` (one slot per deployment). */
+  redisCluster?: boolean;
+}
+
 /** The Redis keys of a prefix (a deployment). Every key crtrail writes is built here. */
-export function keys(prefix: string): StateKeys {
+export function keys(name: string, options: KeyOptions = {}): StateKeys {
+  const prefix = deploymentTag(name, options.redisCluster ?? false);
   return {
     state: (object) => `${prefix}:state:${object}`,
     lock: (object) => `${prefix}:lock:${object}`,
@@ -93,4 +107,9 @@ export function keys(prefix: string): StateKeys {
     alertGroup: (sink, group) => `${prefix}:alerts:group:${sink}:${group}`,
     alertFlushing: (sink, group, window) => `${prefix}:alerts:flushing:${sink}:${group}:${window}`,
   };
+}
+
+/** The keys of `prefix` as stored on `redis`: hash-tagged when it is a Redis Cluster connection. */
+export function keysFor(redis: RedisClient, prefix: string): StateKeys {
+  return keys(prefix, { redisCluster: isRedisCluster(redis) });
 }

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
-import { keys } from './keys.js';
+import type { RedisClient } from '@crtrail/queue';
+import { keysFor } from './keys.js';
 import { luaScript } from './lua.js';
 
 /**
@@ -23,10 +23,10 @@ export class RedisKindTable {
   private readonly key: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
-    this.key = keys(prefix).kinds;
+    this.key = keysFor(redis, prefix).kinds;
   }
 
   kindsOf(group: string, resource: string): readonly string[] {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@crtrail/queue';
 
-export type LuaScript = (redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>) => Promise<unknown>;
+export type LuaScript = (redis: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number>) => Promise<unknown>;
 
 /** The scripts' folder, beside `src/` and `dist/` alike, so the same URL works from either. */
 const LUA_DIR = new URL('../lua/', import.meta.url);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@crtrail/queue';
 import { luaScript } from './lua.js';
 
 /**
@@ -67,7 +67,7 @@ function wakeLocal(keys: string[]): void {
 }
 
 /** Runs `fn` holding the locks of all `keys` (from `keys(prefix).lock`), renewed while it runs, released after. */
-export async function withLocks<T>(redis: Redis, keys: string[], fn: () => Promise<T>): Promise<T> {
+export async function withLocks<T>(redis: RedisClient, keys: string[], fn: () => Promise<T>): Promise<T> {
   const all = [...new Set(keys)];
   const token = randomBytes(12).toString('hex');
   const deadline = Date.now() + LOCK.acquireDeadlineMs;

@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import type { Client } from '@elastic/elasticsearch';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@crtrail/queue';
 import type { Logger } from 'pino';
-import { keys } from './keys.js';
+import { keysFor } from './keys.js';
 import { redactionSalt } from './salt.js';
 import { indexNames, readSaltFingerprint, recordSaltFingerprint } from '@crtrail/store';
 
@@ -35,15 +35,15 @@ export class RedactionSaltError extends Error {
  * the one that generated a new salt after Redis lost its data, the worker refuses that salt here,
  * before it writes a single record hashed with it.
  */
-export async function checkRedactionSalt(redis: Redis, es: Client, prefix: string, fromEnv: string | undefined): Promise<string> {
+export async function checkRedactionSalt(redis: RedisClient, es: Client, prefix: string, fromEnv: string | undefined): Promise<string> {
   const recorded = await readSaltFingerprint(es, prefix);
   const hint = 'set CRTRAIL_REDACTION_SALT to the original salt';
   let salt = fromEnv;
   if (!salt) {
-    const inRedis = await redis.get(keys(prefix).salt);
+    const inRedis = await redis.get(keysFor(redis, prefix).salt);
     if (!inRedis && recorded) {
       throw new RedactionSaltError(
-        `the redaction salt is missing from Redis (${keys(prefix).salt}) but existing records were hashed with one (fingerprint in ${indexNames(prefix).meta}): Redis lost it? ${hint}; crtrail will not generate a new one`,
+        `the redaction salt is missing from Redis (${keysFor(redis, prefix).salt}) but existing records were hashed with one (fingerprint in ${indexNames(prefix).meta}): Redis lost it? ${hint}; crtrail will not generate a new one`,
       );
     }
     salt = inRedis ?? (await redactionSalt(redis, prefix, undefined));
@@ -52,7 +52,7 @@ export async function checkRedactionSalt(redis: Redis, es: Client, prefix: strin
   const theirs = recorded ?? (await recordSaltFingerprint(es, prefix, mine));
   if (theirs.fingerprint !== mine) {
     throw new RedactionSaltError(
-      `the redaction salt (${fromEnv ? 'CRTRAIL_REDACTION_SALT' : `from Redis, ${keys(prefix).salt}`}) differs from the one existing records were hashed with (recorded ${theirs.recorded_at}): Redis lost it? ${hint}`,
+      `the redaction salt (${fromEnv ? 'CRTRAIL_REDACTION_SALT' : `from Redis, ${keysFor(redis, prefix).salt}`}) differs from the one existing records were hashed with (recorded ${theirs.recorded_at}): Redis lost it? ${hint}`,
     );
   }
   return salt;
@@ -63,8 +63,8 @@ export async function checkRedactionSalt(redis: Redis, es: Client, prefix: strin
  * persistence), so a webhook started afterwards reads the right salt instead of generating one;
  * a different salt found there is reported (a webhook generated it: restart it once this is fixed).
  */
-export function watchRedactionSalt(redis: Redis, prefix: string, salt: string, log: Logger, everyMs = 10_000): NodeJS.Timeout {
-  const key = keys(prefix).salt;
+export function watchRedactionSalt(redis: RedisClient, prefix: string, salt: string, log: Logger, everyMs = 10_000): NodeJS.Timeout {
+  const key = keysFor(redis, prefix).salt;
   const timer = setInterval(() => {
     void (async () => {
       const restored = await redis.set(key, salt, 'NX');

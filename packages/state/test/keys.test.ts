@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { keySlot } from '@crtrail/queue';
 import { KEY_PERSISTENCE, keys, type StateKeys } from '../src/keys.js';
 
 /** Sample arguments for each builder (distinct, so a swapped argument shows). */
@@ -74,4 +75,12 @@ test('every Lua script is named <name>-<numkeys>.lua and starts with a header na
     if (m[1] === 'n') assert.match(header, /KEYS\[1\.\.n\]/, file);
     else for (let i = 1; i <= Number(m[1]); i++) assert.match(header, new RegExp(`KEYS\\[${i}\\]`), `${file} names KEYS[${i}]`);
   }
+});
+
+test('Redis Cluster mode: every key carries the hash tag {<prefix>} (one slot per deployment); without it the keys are unchanged', () => {
+  const tagged = build(keys('pfx', { redisCluster: true }));
+  for (const [name, key] of Object.entries(tagged)) assert.ok(key.startsWith('{pfx}:'), `${name}: ${key}`);
+  assert.deepEqual(Object.values(tagged).map((k) => k.replace(/^\{pfx\}/, 'pfx')), Object.values(build(keys('pfx'))), 'the same keys, only tagged');
+  assert.equal(new Set(Object.values(tagged).map((k) => keySlot(k))).size, 1, 'one slot');
+  assert.ok(new Set(Object.values(build(keys('pfx'))).map((k) => keySlot(k))).size > 1, 'untagged, the same keys spread over slots');
 });

@@ -1,13 +1,14 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import {
   addJobsAtomically,
   createBatchQueue,
   createRedis,
   JOB_NAME,
+  masterOfKey,
   persistenceWarning,
   redisPersistence,
   type BatchJob,
+  type RedisClient,
   type RedisPersistence,
   type RedisTarget,
 } from '@crtrail/queue';
@@ -38,7 +39,7 @@ export class RedisBatchSink implements BatchSink {
   constructor(
     readonly queue: Queue<BatchJob>,
     /** The connection used for readiness checks. */
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: RedisSinkOptions = {},
   ) {
     this.waitReplicas = options.waitReplicas ?? 0;
@@ -52,7 +53,11 @@ export class RedisBatchSink implements BatchSink {
     let acked: number;
     try {
       // On the connection that wrote the jobs: WAIT counts replicas that have this client's writes.
-      const client = (await this.queue.client) as unknown as Redis;
+      // In a Redis Cluster that is the connection to the master owning the queue's slot (WAIT has no
+      // key to route by, and another master knows nothing of these writes).
+      const queueKey = this.queue.toKey('wait');
+      const client = masterOfKey((await this.queue.client) as unknown as RedisClient, queueKey);
+      if (!client) throw new Error(`no master known for ${queueKey}`);
       acked = Number(await client.call('WAIT', String(this.waitReplicas), String(this.waitTimeoutMs)));
     } catch (err) {
       throw new Error(`WAIT for replicas: ${(err as Error).message}`);
@@ -81,14 +86,14 @@ function withWarning(url: string, settings: RedisPersistence): SinkPersistence {
 }
 
 /** Producer connection: fail a request fast when Redis is away (the apiserver gets 503 and retries) instead of queueing it in memory. */
-function producerRedis(target: RedisTarget | string): Redis {
+function producerRedis(target: RedisTarget | string): RedisClient {
   return createRedis(target, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 });
 }
 
 const READY_TIMEOUT_MS = 10_000;
 
 /** Waits for the producer connection (it queues nothing offline, by design) before first use. */
-function ready(redis: Redis, url: string): Promise<void> {
+function ready(redis: RedisClient, url: string): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise((resolveReady, reject) => {
     const timer = setTimeout(() => reject(new Error(`Redis at ${url} did not answer within ${READY_TIMEOUT_MS / 1000}s`)), READY_TIMEOUT_MS);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { deploymentTag, isRedisCluster, type RedisClient } from '@crtrail/queue';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CrtrailConfig } from '@crtrail/config';
@@ -28,9 +28,9 @@ export type AlertJob =
   | { type: 'send'; sink: string; alert: Alert; enqueuedAt: number }
   | { type: 'flush'; sink: string; group: string; window: string; enqueuedAt: number };
 
-/** The alert queue of a prefix, beside `<prefix>-batches`. */
-export function alertQueueName(prefix: string): string {
-  return `${prefix}-alerts`;
+/** The alert queue of a prefix, beside `<prefix>-batches` (hash-tagged like it in Redis Cluster mode). */
+export function alertQueueName(prefix: string, redisCluster = false): string {
+  return `${deploymentTag(prefix, redisCluster)}-alerts`;
 }
 
 /** How long a record's "sent" marker is kept: a replay or re-drive within it never alerts again. */
@@ -70,7 +70,7 @@ function createAlertMetrics(registry: Registry, queue: Queue<AlertJob>): AlertMe
 }
 
 export interface AlertingOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   config: CrtrailConfig;
   kibanaUrl?: string | undefined;
@@ -104,7 +104,7 @@ export async function createAlerting(options: AlertingOptions): Promise<Alerting
   const sinks = new Map<string, ResolvedSink>(plan.sinks.map((s) => [s.name, s]));
   const marks = new AlertMarks(redis, prefix);
   const windowMs = config.alerts.group_window_seconds * 1000;
-  const queue = new Queue<AlertJob>(alertQueueName(prefix), {
+  const queue = new Queue<AlertJob>(alertQueueName(prefix, isRedisCluster(redis)), {
     connection: redis,
     defaultJobOptions: {
       attempts: config.alerts.attempts,
@@ -135,7 +135,7 @@ export async function createAlerting(options: AlertingOptions): Promise<Alerting
   }
 
   const worker = new Worker<AlertJob>(
-    alertQueueName(prefix),
+    alertQueueName(prefix, isRedisCluster(redis)),
     async (job: Job<AlertJob>) => {
       const data = job.data;
       const sink = sinks.get(data.sink);

@@ -1,5 +1,4 @@
 import type { Client } from '@elastic/elasticsearch';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { AuditEvent, KubeObject } from '@crtrail/audit';
@@ -8,10 +7,10 @@ import { batchObjects, DEFAULT_IGNORE_PATHS, importBaseline, planBatch, stateHas
 import { learnKinds, redactEvent, type KindStore } from '@crtrail/enrich';
 import { classifyEvent, type FilterOptions } from '@crtrail/filter';
 import { configDigest } from '@crtrail/integrity';
-import type { BatchJob } from '@crtrail/queue';
+import type { BatchJob, RedisClient } from '@crtrail/queue';
 import {
   confirmChain,
-  keys,
+  keysFor,
   loadHistories,
   pendingLinks,
   pushDeadLetters,
@@ -20,6 +19,7 @@ import {
   sealChain,
   withLocks,
   type HistoryCache,
+  type HistoryRetention,
   type LoadedHistory,
 } from '@crtrail/state';
 import {
@@ -39,10 +39,12 @@ import type { Enricher } from './enricher.js';
 
 export interface BatchDeps {
   es: Client;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** The object histories this worker last read or saved (one per worker: its jobs share it). */
   historyCache: HistoryCache;
+  /** How long histories stay in Redis (CRTRAIL_STATE_TTL_DAYS / CRTRAIL_STATE_DELETED_TTL_DAYS); unset: forever. */
+  historyRetention?: HistoryRetention;
   /** Finds records already in older backing indices (exactly-once across rollovers). */
   locator?: RecordLocator;
   enrich: Enricher;
@@ -141,7 +143,7 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
   if (kept.length === 0) return;
 
   const started = process.hrtime.bigint();
-  const k = keys(deps.prefix);
+  const k = keysFor(deps.redis, deps.prefix);
   const objects = batchObjects(cluster, kept);
   // The actor is classified here, once per record: kept in the history for repairs, and in the record.
   const planOptions = { ignorePaths, actorOf: (event: AuditEvent, object: KubeObject | undefined) => deps.enrich.actorOf(event, object) };
@@ -167,6 +169,7 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
         deps.redis,
         plan.historyWrites.map((w) => ({ key: k.state(w.id), before: before.get(w.id)!, after: w.history })),
         deps.historyCache,
+        deps.historyRetention,
       );
     },
   );

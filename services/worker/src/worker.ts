@@ -1,11 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Client } from '@elastic/elasticsearch';
-import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import type { Env } from '@crtrail/config';
-import { assertRedisModeSupported, attemptsUsed, createRedis, describeRedis, JOB_RETRY, jobBackoff, persistenceWarning, queueName, redisPersistence, redisTargetFromEnv, STALL_RETRY, type BatchJob } from '@crtrail/queue';
-import { checkRedactionSalt, forgetFailure, HistoryCache, keys, noteFailure, RedisKindTable, watchRedactionSalt } from '@crtrail/state';
+import { attemptsUsed, createRedis, describeRedis, isRedisCluster, JOB_RETRY, jobBackoff, persistenceWarning, queueName, redisPersistence, redisTargetFromEnv, STALL_RETRY, type BatchJob, type RedisClient } from '@crtrail/queue';
+import { checkRedactionSalt, forgetFailure, HistoryCache, historyRetention, keysFor, noteFailure, RedisKindTable, watchRedactionSalt } from '@crtrail/state';
 import { createEsClient, esConnectionFromEnv, hasIlm, indexNames, installTemplates, RecordLocator, rolloverIfNeeded } from '@crtrail/store';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { processBatch, type BatchResult } from './process-batch.js';
@@ -35,7 +34,7 @@ export interface WorkerOptions {
 export interface RunningWorker {
   worker: Worker<BatchJob, BatchResult>;
   es: Client;
-  redis: Redis;
+  redis: RedisClient;
   metrics: WorkerMetrics;
   metricsUrl?: string;
   close(): Promise<void>;
@@ -45,7 +44,7 @@ export interface RunningWorker {
 const READY_TIMEOUT_MS = 2_000;
 
 /** Redis and Elasticsearch both answer: what a worker needs to take a batch and write its records. */
-export async function workerReadiness(redis: Redis, es: Client): Promise<{ ready: boolean; redis: string; elasticsearch: string }> {
+export async function workerReadiness(redis: RedisClient, es: Client): Promise<{ ready: boolean; redis: string; elasticsearch: string }> {
   const within = <T>(p: Promise<T>): Promise<T> =>
     Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS).unref())]);
   const [r, e] = await Promise.allSettled([within(redis.ping()), within(es.cluster.health({ timeout: `${READY_TIMEOUT_MS}ms` }, { requestTimeout: READY_TIMEOUT_MS }))]);
@@ -81,8 +80,8 @@ function serve(metrics: WorkerMetrics, host: string, port: number, readiness: ()
 
 const formatDelay = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`);
 
-async function readQueueGauges(queue: Queue<BatchJob>, redis: Redis, prefix: string, metrics: WorkerMetrics): Promise<void> {
-  const [counts, oldest, dlq] = await Promise.all([queue.getJobCounts('failed', 'active'), queue.getJobs(['waiting'], 0, 0, true), redis.llen(keys(prefix).dlq)]);
+async function readQueueGauges(queue: Queue<BatchJob>, redis: RedisClient, prefix: string, metrics: WorkerMetrics): Promise<void> {
+  const [counts, oldest, dlq] = await Promise.all([queue.getJobCounts('failed', 'active'), queue.getJobs(['waiting'], 0, 0, true), redis.llen(keysFor(redis, prefix).dlq)]);
   metrics.failedBatches.set(counts.failed ?? 0);
   metrics.activeJobs.set(counts.active ?? 0);
   metrics.oldestWaiting.set(oldest[0] ? Math.max(0, (Date.now() - oldest[0].timestamp) / 1000) : 0);
@@ -95,7 +94,6 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const log = options.log ?? pino({ level: env.CRTRAIL_LOG_LEVEL, base: { service: 'worker' } });
   const config = options.config ?? loadConfig(env.CRTRAIL_CONFIG);
   const redisTarget = redisTargetFromEnv(env);
-  assertRedisModeSupported(redisTarget);
   const es = createEsClient(esConnectionFromEnv(env));
   await installTemplates(es, env.CRTRAIL_INDEX_PREFIX);
   const redis = createRedis(redisTarget);
@@ -125,6 +123,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     prefix: env.CRTRAIL_INDEX_PREFIX,
     // One per worker: its jobs share the histories they read and save.
     historyCache: new HistoryCache(),
+    historyRetention: historyRetention(env.CRTRAIL_STATE_TTL_DAYS, env.CRTRAIL_STATE_DELETED_TTL_DAYS),
     enrich,
     config,
     salt,
@@ -136,7 +135,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     ...(alerts ? { alerts } : {}),
   };
   const worker = new Worker<BatchJob, BatchResult>(
-    queueName(env.CRTRAIL_INDEX_PREFIX),
+    queueName(env.CRTRAIL_INDEX_PREFIX, isRedisCluster(redis)),
     async (job: Job<BatchJob>) => {
       // Crashes and stalls (BullMQ does not count them as attempts) and failures share one budget:
       // a batch that keeps killing its worker gives up like one that keeps failing, ~1 h later.
@@ -181,7 +180,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'worker error'));
   // Queue-wide gauges (all workers agree on them), read every few seconds rather than per scrape.
-  const queue = new Queue<BatchJob>(queueName(prefix), { connection: redis });
+  const queue = new Queue<BatchJob>(queueName(prefix, isRedisCluster(redis)), { connection: redis });
   queue.on('error', () => {});
   // Its set-up runs on the shared connection: finished before anyone can close() that connection.
   await queue.waitUntilReady();

@@ -23,6 +23,8 @@ export interface RedisClusterSetup {
   env: { CRTRAIL_REDIS_CLUSTER_NODES: string };
   /** Ports of the nodes that are masters now (CLUSTER NODES, asked of a living node). */
   masterPorts(): number[];
+  /** The port of the master serving hash slot `slot` now (CLUSTER NODES), undefined while none does. */
+  masterOfSlot(slot: number): number | undefined;
   /** SIGKILLs a node. */
   kill(node: RedisNode): Promise<void>;
   /** Waits until every living node reports `cluster_state:ok` (all slots served). */
@@ -51,15 +53,25 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     }));
     if (!options.dir) rmSync(root, { recursive: true, force: true });
   };
-  const masterPorts = (): number[] => {
+  const servingMasters = (): string[][] => {
     const node = living()[0];
     if (!node) throw new Error('no node of the Redis Cluster is running');
     return redisCli(node.port, ['CLUSTER', 'NODES'])
       .split('\n')
       .map((l) => l.trim().split(' '))
       // <id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slot>…: a master serving slots.
-      .filter((f) => f.length > 8 && (f[2] ?? '').split(',').includes('master') && !(f[2] ?? '').includes('fail'))
-      .map((f) => Number(/:(\d+)@/.exec(f[1] ?? '')?.[1]));
+      .filter((f) => f.length > 8 && (f[2] ?? '').split(',').includes('master') && !(f[2] ?? '').includes('fail'));
+  };
+  const portOf = (f: string[]): number => Number(/:(\d+)@/.exec(f[1] ?? '')?.[1]);
+  const masterPorts = (): number[] => servingMasters().map(portOf);
+  const masterOfSlot = (slot: number): number | undefined => {
+    const owner = servingMasters().find((f) =>
+      f.slice(8).some((range) => {
+        const [from, to] = range.split('-').map(Number);
+        return from !== undefined && slot >= from && slot <= (to ?? from);
+      }),
+    );
+    return owner ? portOf(owner) : undefined;
   };
   // Healthy: every slot served (cluster_state:ok) by as many masters as at the start, all of them
   // running. Right after a kill the others still count the dead master in until its node timeout.
@@ -99,6 +111,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     nodes,
     env: { CRTRAIL_REDIS_CLUSTER_NODES: nodes.map((n) => `127.0.0.1:${n.port}`).join(',') },
     masterPorts,
+    masterOfSlot,
     async kill(node) {
       node.alive = false;
       await killNode(node.process);

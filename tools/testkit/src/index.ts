@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@elastic/elasticsearch';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { repoRoot } from '@crtrail/stack';
 import { createEsClient, deletePrefix } from '@crtrail/store';
 
@@ -28,16 +28,24 @@ export function testRedis(): Redis {
   return new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 });
 }
 
-/** Deletes every Redis key of a prefix (BullMQ's `bull:<prefix>-…` and crtrail's `<prefix>:…`). */
-export async function deleteRedisPrefix(redis: Redis, prefix: string): Promise<number> {
+/**
+ * Deletes every Redis key of a prefix (BullMQ's `bull:<prefix>-…` and crtrail's `<prefix>:…`, and
+ * their hash-tagged Redis Cluster forms `bull:{<prefix>}-…` / `{<prefix>}:…`). On a Redis Cluster
+ * every master is scanned (SCAN sees only the node it is sent to).
+ */
+export async function deleteRedisPrefix(redis: Redis | Cluster, prefix: string): Promise<number> {
   let deleted = 0;
-  for (const pattern of [`bull:${prefix}-*`, `${prefix}:*`]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.del(...keys);
-    } while (cursor !== '0');
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    for (const pattern of [`bull:${prefix}-*`, `${prefix}:*`, `bull:{${prefix}}-*`, `{${prefix}}:*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        // One DEL per key on a cluster node: keys of one scan may lie in different slots.
+        if (keys.length > 0) deleted += redis instanceof Cluster ? (await Promise.all(keys.map((k) => node.del(k)))).reduce((a, b) => a + b, 0) : await node.del(...keys);
+      } while (cursor !== '0');
+    }
   }
   return deleted;
 }

@@ -8,7 +8,7 @@ import { pino, transport, type Logger } from 'pino';
 import { loadConfig, loadEnv, repoRoot, workerExecArgv, type Env } from '@crtrail/config';
 // Types only: the stack code (it fetches and runs Redis and Elasticsearch) is imported where it starts them.
 import type { Managed } from '@crtrail/stack';
-import { assertRedisModeSupported, describeRedis, pingRedis, redactUrl, redisTargetFromEnv } from '@crtrail/queue';
+import { describeRedis, pingRedis, redactUrl, redisTargetFromEnv } from '@crtrail/queue';
 import { authHeaders, esConnectionFromEnv, indexNames, probeElasticsearch, shownEsUrl } from '@crtrail/store';
 import { loadWebhookAuth, startWebhook, type RunningWebhook, type WebhookAuth } from '@crtrail/webhook';
 import { startWorker, type RunningWorker } from '@crtrail/worker';
@@ -185,7 +185,6 @@ export async function up(options: UpOptions): Promise<void> {
   };
   try {
     const redisTarget = redisTargetFromEnv(env);
-    assertRedisModeSupported(redisTarget);
     if (redisTarget.mode !== 'single' || redisTarget.auth.tls) {
       // Sentinels, a Redis Cluster or a TLS Redis are a production deployment's: never started here
       // (nor probed with a plain-text PING); the webhook and the workers wait for them at start.
