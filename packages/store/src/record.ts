@@ -1,5 +1,6 @@
 import type { AuditEvent, KubeObject } from '@crtrail/audit';
-import { canonicalJson, responseCode } from '@crtrail/audit';
+import { responseCode } from '@crtrail/audit';
+import { opsText } from '@crtrail/diff';
 
 export interface RecordOp {
   op: 'add' | 'remove' | 'replace';
@@ -57,21 +58,6 @@ export interface RecordInput {
   /** When the webhook acked the batch and when the worker wrote the record (epoch ms): pipeline lag. */
   receivedAt?: number;
   ingestedAt?: number;
-}
-
-const MAX_TEXT_VALUE = 200;
-
-function short(value: unknown): string {
-  if (value === undefined) return '∅';
-  // Canonical (RFC 8785) so the text is a function of the values, whatever key order they come back
-  // in: Elasticsearch re-orders keys when a repair updates a record, and `verify` recomputes the text.
-  const s = typeof value === 'string' ? value : (canonicalJson(value) ?? String(value));
-  return s.length > MAX_TEXT_VALUE ? `${s.slice(0, MAX_TEXT_VALUE)}…` : s;
-}
-
-/** One line per op, `path: old → new`: the searchable string form of values that are not mapped. */
-export function opsText(ops: RecordOp[]): string {
-  return ops.map((o) => `${o.path}: ${short(o.old)} → ${short(o.new)}`).join('\n');
 }
 
 function versionOf(event: AuditEvent, object?: KubeObject): string | undefined {

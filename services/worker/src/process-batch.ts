@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { AuditEvent, KubeObject } from '@crtrail/audit';
 import type { CrtrailConfig } from '@crtrail/config';
-import { batchObjects, DEFAULT_IGNORE_PATHS, importBaseline, planBatch, stateHash, type BatchObject, type BatchPlan, type History } from '@crtrail/diff';
+import { batchObjects, DEFAULT_IGNORE_PATHS, importBaseline, opsText, planBatch, stateHash, type BatchObject, type BatchPlan, type History } from '@crtrail/diff';
 import { learnKinds, redactEvent, type KindStore } from '@crtrail/enrich';
 import { classifyEvent, type FilterOptions } from '@crtrail/filter';
 import { configDigest } from '@crtrail/integrity';
@@ -27,7 +27,6 @@ import {
   bulkWrite,
   indexNames,
   latestStoredStates,
-  opsText,
   RecordLocator,
   storedChainHead,
   type BulkAction,
