@@ -1,43 +1,7 @@
 import type { AuditEvent, KubeObject } from '@crtrail/audit';
+import type { ChangeRecordDoc, RecordActor, RecordChange, RecordObjectRef } from './document.js';
 import { responseCode } from '@crtrail/audit';
 import { opsText } from '@crtrail/diff';
-
-export interface RecordOp {
-  op: 'add' | 'remove' | 'replace';
-  path: string;
-  old?: unknown;
-  new?: unknown;
-}
-
-/** `crtrail.change` as the worker computes it (change engine + enrichment). */
-export interface RecordChange {
-  ops: RecordOp[];
-  paths: string[];
-  patch?: unknown[];
-  server_mutations?: RecordOp[];
-  kind: string;
-  baseline: 'known' | 'unknown' | 'none';
-  dry_run: boolean;
-  /** Diffed across a write logged without bodies (its result unseen). */
-  gap?: boolean;
-  patch_type?: string | undefined;
-  critical?: boolean;
-  critical_paths?: string[];
-  drift?: boolean;
-  state_hash?: string | undefined;
-  /** state_hash of the stored state this record was diffed against (rewritten by repairs; null = none known). */
-  prev_state_hash?: string | null | undefined;
-}
-
-export interface RecordActor {
-  kind: string;
-  name: string;
-  tool: string;
-  /** The write's field manager (`?fieldManager=`, else the apiserver's default from the userAgent). */
-  manager?: string;
-  /** The authenticated user who impersonated `name`. */
-  impersonator?: string;
-}
 
 export interface RecordInput {
   cluster: string;
@@ -81,7 +45,7 @@ export function objectKey(cluster: string, group: string, resource: string | und
   return `${cluster}/${group}/${resource}/${namespace ?? ''}/${name}`;
 }
 
-export function buildRecord(input: RecordInput): Record<string, unknown> {
+export function buildRecord(input: RecordInput): ChangeRecordDoc {
   const { event, object, cluster, change, actor } = input;
   const ref = event.objectRef ?? {};
   const meta = object?.metadata ?? {};
@@ -92,7 +56,7 @@ export function buildRecord(input: RecordInput): Record<string, unknown> {
   const response = event.responseObject as { kind?: unknown; details?: { uid?: unknown } } | undefined;
   const statusUid = response?.kind === 'Status' && typeof response.details?.uid === 'string' ? response.details.uid : undefined;
   const uid = meta.uid ?? ref.uid ?? statusUid;
-  const objectRef: Record<string, unknown> = {
+  const objectRef: RecordObjectRef = {
     apiGroup: ref.apiGroup ?? '',
     apiVersion: versionOf(event, object),
     resource: ref.resource,

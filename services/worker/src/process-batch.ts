@@ -32,6 +32,7 @@ import {
   type BulkAction,
   type BulkRejection,
   type RecordActor,
+  type StoredRecordDoc,
 } from '@crtrail/store';
 import type { WorkerMetrics } from './metrics.js';
 import type { Enricher } from './enricher.js';
@@ -255,7 +256,7 @@ async function writeRecords(job: BatchJob, plan: BatchPlan<RecordActor>, deps: B
       prev_state_hash: repair.previous ? stateHash(repair.previous) : null,
       text: opsText(repair.change.ops),
     };
-    actions.push({ kind: 'update', id: repair.id, doc: { crtrail: { change } } });
+    actions.push({ kind: 'update', id: repair.id, doc: { crtrail: { change } } satisfies StoredRecordDoc<'crtrail'> });
   }
   result.mutations += plan.records.length;
   // The locator's second look only matters for repairs (which backing index holds the record).
