@@ -1,4 +1,4 @@
-import type { AuditEvent, KubeObject, Level, ObjectReference, Stage, UserInfo } from '@crtrail/audit';
+import type { AuditEvent, KubeObject, Level, Stage, UserInfo } from '@crtrail/audit';
 import type { ChangeFields } from '@crtrail/diff';
 import type { Actor } from '@crtrail/enrich';
 import type { Integrity } from '@crtrail/integrity';

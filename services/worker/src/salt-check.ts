@@ -19,7 +19,12 @@ import { indexNames, readSaltFingerprint, recordSaltFingerprint } from '@crtrail
  * the one that generated a new salt after Redis lost its data, the worker refuses that salt here,
  * before it writes a single record hashed with it.
  */
-export async function checkRedactionSalt(redis: Redis, es: Client, prefix: string, fromEnv: string | undefined): Promise<string> {
+export async function checkRedactionSalt(
+  redis: Redis,
+  es: Client,
+  prefix: string,
+  fromEnv: string | undefined,
+): Promise<string> {
   const recorded = await readSaltFingerprint(es, prefix);
   const hint = 'set CRTRAIL_REDACTION_SALT to the original salt';
   let salt = fromEnv;
