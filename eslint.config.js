@@ -80,6 +80,12 @@ export default tseslint.config(
       why: 'a pure package imports no I/O package, no service and no tool',
     },
   ),
+  // State is Redis only: what joins Redis and Elasticsearch (dead-letter replay, the salt check) is composed in a service.
+  forbid(['packages/state/src/**'], {
+    names: ['@crtrail/store', ...SERVICES.map(service), ...TOOLS],
+    folders: ['services', 'tools'],
+    why: 'the state package holds Redis state only: no Elasticsearch package, no service and no tool',
+  }),
   // Services are composition roots: never each other, never the tooling (their tests may use it).
   ...SERVICES.map((name) =>
     forbid([`services/${name}/src/**`], {

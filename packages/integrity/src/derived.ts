@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, isObject, type AuditEvent, type KubeObject } from '@crtrail/audit';
 import type { CrtrailConfig } from '@crtrail/config';
-import { DEFAULT_IGNORE_PATHS, applyJsonPatch, applyMergePatch, classifyKind, diffValues, leaves, outcomeOf, pathsOf, patchTypeOf, sanitize, toJsonPatch, type Op } from '@crtrail/diff';
+import { DEFAULT_IGNORE_PATHS, applyJsonPatch, applyMergePatch, classifyKind, diffValues, leaves, opsText, outcomeOf, pathsOf, patchTypeOf, sanitize, toJsonPatch, type Op } from '@crtrail/diff';
 import { appliesTo, classifyActor, criticalFor, detectDrift, type ActorKind } from '@crtrail/enrich';
-import { opsText } from '@crtrail/store';
 
 /**
  * Bumped when the code that derives a record's summary fields changes its results: part of the

@@ -1,9 +1,21 @@
-import type { Client } from '@elastic/elasticsearch';
 import type { RedisClient } from '@crtrail/queue';
 import type { AuditEvent } from '@crtrail/audit';
-import { createBatchQueue, JOB_NAME, type BatchJob } from '@crtrail/queue';
-import { bulkWrite, indexNames, RecordLocator, type BulkAction, type BulkRejection } from '@crtrail/store';
 import { keysFor } from './keys.js';
+
+/**
+ * The write Elasticsearch refused, kept verbatim so a replay sends it again: the shape of
+ * `BulkAction` in @crtrail/store, restated here because this package holds Redis state only.
+ */
+export type DeadLetterAction =
+  | { kind: 'create'; id: string; doc: Record<string, unknown> }
+  | { kind: 'update'; id: string; doc: Record<string, unknown>; index?: string };
+
+/** One write Elasticsearch refused for good (a `BulkRejection` of @crtrail/store). */
+export interface RefusedWrite {
+  action: DeadLetterAction;
+  status: number;
+  reason: string;
+}
 
 /** A dead letter: the record Elasticsearch refused for good, why, and when. Its event was redacted before. */
 export interface DeadLetter {
@@ -14,7 +26,7 @@ export interface DeadLetter {
   cluster: string;
   status: number;
   reason: string;
-  action: BulkAction;
+  action: DeadLetterAction;
   /** Re-drives tried so far. */
   replays?: number;
 }
@@ -38,7 +50,7 @@ export interface EventDeadLetter {
 export type DlqEntry = DeadLetter | EventDeadLetter;
 
 /** Appends refused records to the dead-letter list (`<prefix>:dlq`): never dropped. */
-export async function pushDeadLetters(redis: RedisClient, prefix: string, cluster: string, rejected: BulkRejection[]): Promise<void> {
+export async function pushDeadLetters(redis: RedisClient, prefix: string, cluster: string, rejected: RefusedWrite[]): Promise<void> {
   if (rejected.length === 0) return;
   const at = new Date().toISOString();
   await redis.rpush(
@@ -68,54 +80,26 @@ export async function listDeadLetters(redis: RedisClient, prefix: string): Promi
   return (await listDlqEntries(redis, prefix)).filter((e): e is DeadLetter => e.type !== 'event');
 }
 
-export interface ReplayResult {
-  tried: number;
-  indexed: number;
-  duplicates: number;
-  /** Event dead letters enqueued again as jobs (the worker processes them like any batch). */
-  requeued: number;
-  stillFailing: Array<{ id: string; reason: string }>;
+/** One dead letter as Redis holds it: `raw` is its exact text, which removing or replacing it matches. */
+export interface StoredDlqEntry {
+  raw: string;
+  entry: DlqEntry;
 }
 
-/**
- * Re-drives dead letters (all, or the one with `id`) after a fix (mapping, size limit, a bug). A
- * refused record is written again; it leaves the list only once Elasticsearch took it (or already
- * had it), one still refused stays with its new reason. An event is enqueued again as a job of its
- * own and leaves the list (should it fail again, it comes back as a new entry).
- */
-export async function replayDeadLetters(redis: RedisClient, es: Client, prefix: string, id?: string): Promise<ReplayResult> {
+/** Every entry of the dead-letter list with its stored text, oldest first (for a replay). */
+export async function storedDlqEntries(redis: RedisClient, prefix: string): Promise<StoredDlqEntry[]> {
+  const raw = await redis.lrange(keysFor(redis, prefix).dlq, 0, -1);
+  return raw.map((r) => ({ raw: r, entry: JSON.parse(r) as DlqEntry }));
+}
+
+/** Takes one entry (by its exact stored text) off the dead-letter list. */
+export async function removeDlqEntry(redis: RedisClient, prefix: string, raw: string): Promise<void> {
+  await redis.lrem(keysFor(redis, prefix).dlq, 1, raw);
+}
+
+/** Replaces one entry (by its exact stored text) in place, so the order of the list is kept; gone already: nothing. */
+export async function replaceDlqEntry(redis: RedisClient, prefix: string, raw: string, updated: DlqEntry): Promise<void> {
   const key = keysFor(redis, prefix).dlq;
-  const raw = await redis.lrange(key, 0, -1);
-  const chosen = raw.filter((r) => id === undefined || (JSON.parse(r) as DlqEntry).id === id);
-  const result: ReplayResult = { tried: chosen.length, indexed: 0, duplicates: 0, requeued: 0, stillFailing: [] };
-  const alias = indexNames(prefix).alias;
-  const locator = new RecordLocator(es, alias);
-  const queue = chosen.some((e) => (JSON.parse(e) as DlqEntry).type === 'event') ? createBatchQueue(prefix, redis) : undefined;
-  try {
-    for (const entry of chosen) {
-      const letter = JSON.parse(entry) as DlqEntry;
-      if (letter.type === 'event') {
-        await queue!.add(JOB_NAME, { cluster: letter.cluster, receivedAt: Date.now(), events: [letter.event] } satisfies BatchJob);
-        await redis.lrem(key, 1, entry);
-        result.requeued++;
-        continue;
-      }
-      const stats = await bulkWrite(es, alias, [letter.action], 'wait_for', locator);
-      if (stats.rejected.length === 0) {
-        result.indexed += stats.created + stats.updated;
-        result.duplicates += stats.duplicates;
-        await redis.lrem(key, 1, entry);
-      } else {
-        const reason = stats.rejected[0]!.reason;
-        result.stillFailing.push({ id: letter.id, reason });
-        const updated = JSON.stringify({ ...letter, reason, replays: (letter.replays ?? 0) + 1, at: new Date().toISOString() });
-        // Replace in place (LSET by position of the exact entry) so the order of the list is kept.
-        const pos = await redis.lpos(key, entry);
-        if (pos !== null) await redis.lset(key, pos, updated);
-      }
-    }
-  } finally {
-    await queue?.close();
-  }
-  return result;
+  const pos = await redis.lpos(key, raw);
+  if (pos !== null) await redis.lset(key, pos, JSON.stringify(updated));
 }

@@ -7,15 +7,19 @@ export {
   listDlqEntries,
   pushDeadLetters,
   pushEventDeadLetters,
-  replayDeadLetters,
+  removeDlqEntry,
+  replaceDlqEntry,
+  storedDlqEntries,
   type DeadLetter,
+  type DeadLetterAction,
   type DlqEntry,
   type EventDeadLetter,
-  type ReplayResult,
+  type RefusedWrite,
+  type StoredDlqEntry,
 } from './dead-letters.js';
 export { forgetFailure, listFailedBatches, noteFailure, replayFailedBatches, type FailedBatch } from './failed-batches.js';
 export { importBaselineObjects, type BaselineResult } from './baseline.js';
 export { RedisKindTable } from './kinds.js';
-export { redactionSalt } from './salt.js';
-export { checkRedactionSalt, RedactionSaltError, saltFingerprint, watchRedactionSalt } from './salt-guard.js';
+export { redactionSalt, storedSalt } from './salt.js';
+export { RedactionSaltError, saltFingerprint, watchRedactionSalt } from './salt-guard.js';
 export { AlertMarks, type AlertRoute } from './alert-marks.js';

@@ -18,3 +18,8 @@ export async function redactionSalt(redis: RedisClient, prefix: string, fromEnv:
   if (!salt) throw new Error(`could not read ${key} from Redis`);
   return salt;
 }
+
+/** The salt kept in Redis, without generating one (null when Redis has none: new, flushed, or lost). */
+export async function storedSalt(redis: RedisClient, prefix: string): Promise<string | null> {
+  return redis.get(keysFor(redis, prefix).salt);
+}

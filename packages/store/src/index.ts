@@ -3,7 +3,19 @@ export { indexNames, type IndexNames } from './names.js';
 export { recordMapping, recordSettings } from './mapping.js';
 export { deletePrefix, installTemplates } from './template.js';
 export { backoffDelay, BULK_MAX_BYTES, BULK_MAX_DOCS, BULK_RETRY, bulkWrite, isRetryable, type BulkAction, type BulkRejection, type BulkStats } from './bulk.js';
-export { buildRecord, objectKey, opsText, type RecordActor, type RecordChange, type RecordInput, type RecordOp } from './record.js';
+export { buildRecord, objectKey, type RecordInput } from './record.js';
+export type {
+  ChangeRecordDoc,
+  CrtrailFields,
+  RecordActor,
+  RecordAuditFields,
+  RecordChange,
+  RecordChangeFields,
+  RecordEventFields,
+  RecordObjectFields,
+  RecordObjectRef,
+  StoredRecordDoc,
+} from './document.js';
 export { RecordLocator, type BackingIndices } from './locate.js';
 export { DEFAULT_ROLLOVER, hasIlm, rollover, rolloverIfNeeded, type RolloverPolicy } from './rollover.js';
 export { recordQuery, toPointer, type RecordFilters } from './query.js';

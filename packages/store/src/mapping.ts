@@ -94,7 +94,6 @@ export const recordMapping: estypes.MappingTypeMapping = {
             dry_run: bool,
             gap: bool,
             drift: bool,
-            noise: keyword,
             state_hash: keyword,
             prev_state_hash: keyword,
           },

@@ -1,42 +1,7 @@
 import type { AuditEvent, KubeObject } from '@crtrail/audit';
-import { canonicalJson, responseCode } from '@crtrail/audit';
-
-export interface RecordOp {
-  op: 'add' | 'remove' | 'replace';
-  path: string;
-  old?: unknown;
-  new?: unknown;
-}
-
-/** `crtrail.change` as the worker computes it (change engine + enrichment). */
-export interface RecordChange {
-  ops: RecordOp[];
-  paths: string[];
-  patch?: unknown[];
-  server_mutations?: RecordOp[];
-  kind: string;
-  baseline: 'known' | 'unknown' | 'none';
-  dry_run: boolean;
-  /** Diffed across a write logged without bodies (its result unseen). */
-  gap?: boolean;
-  patch_type?: string | undefined;
-  critical?: boolean;
-  critical_paths?: string[];
-  drift?: boolean;
-  state_hash?: string | undefined;
-  /** state_hash of the stored state this record was diffed against (rewritten by repairs; null = none known). */
-  prev_state_hash?: string | null | undefined;
-}
-
-export interface RecordActor {
-  kind: string;
-  name: string;
-  tool: string;
-  /** The write's field manager (`?fieldManager=`, else the apiserver's default from the userAgent). */
-  manager?: string;
-  /** The authenticated user who impersonated `name`. */
-  impersonator?: string;
-}
+import type { ChangeRecordDoc, RecordActor, RecordChange, RecordObjectRef } from './document.js';
+import { responseCode } from '@crtrail/audit';
+import { opsText } from '@crtrail/diff';
 
 export interface RecordInput {
   cluster: string;
@@ -57,21 +22,6 @@ export interface RecordInput {
   /** When the webhook acked the batch and when the worker wrote the record (epoch ms): pipeline lag. */
   receivedAt?: number;
   ingestedAt?: number;
-}
-
-const MAX_TEXT_VALUE = 200;
-
-function short(value: unknown): string {
-  if (value === undefined) return '∅';
-  // Canonical (RFC 8785) so the text is a function of the values, whatever key order they come back
-  // in: Elasticsearch re-orders keys when a repair updates a record, and `verify` recomputes the text.
-  const s = typeof value === 'string' ? value : (canonicalJson(value) ?? String(value));
-  return s.length > MAX_TEXT_VALUE ? `${s.slice(0, MAX_TEXT_VALUE)}…` : s;
-}
-
-/** One line per op, `path: old → new`: the searchable string form of values that are not mapped. */
-export function opsText(ops: RecordOp[]): string {
-  return ops.map((o) => `${o.path}: ${short(o.old)} → ${short(o.new)}`).join('\n');
 }
 
 function versionOf(event: AuditEvent, object?: KubeObject): string | undefined {
@@ -95,7 +45,7 @@ export function objectKey(cluster: string, group: string, resource: string | und
   return `${cluster}/${group}/${resource}/${namespace ?? ''}/${name}`;
 }
 
-export function buildRecord(input: RecordInput): Record<string, unknown> {
+export function buildRecord(input: RecordInput): ChangeRecordDoc {
   const { event, object, cluster, change, actor } = input;
   const ref = event.objectRef ?? {};
   const meta = object?.metadata ?? {};
@@ -106,7 +56,7 @@ export function buildRecord(input: RecordInput): Record<string, unknown> {
   const response = event.responseObject as { kind?: unknown; details?: { uid?: unknown } } | undefined;
   const statusUid = response?.kind === 'Status' && typeof response.details?.uid === 'string' ? response.details.uid : undefined;
   const uid = meta.uid ?? ref.uid ?? statusUid;
-  const objectRef: Record<string, unknown> = {
+  const objectRef: RecordObjectRef = {
     apiGroup: ref.apiGroup ?? '',
     apiVersion: versionOf(event, object),
     resource: ref.resource,

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { AuditEvent, KubeObject } from '@crtrail/audit';
 import type { CrtrailConfig } from '@crtrail/config';
-import { batchObjects, DEFAULT_IGNORE_PATHS, importBaseline, planBatch, stateHash, type BatchObject, type BatchPlan, type History } from '@crtrail/diff';
+import { batchObjects, DEFAULT_IGNORE_PATHS, importBaseline, opsText, planBatch, stateHash, type BatchObject, type BatchPlan, type History } from '@crtrail/diff';
 import { learnKinds, redactEvent, type KindStore } from '@crtrail/enrich';
 import { classifyEvent, type FilterOptions } from '@crtrail/filter';
 import { configDigest } from '@crtrail/integrity';
@@ -27,12 +27,12 @@ import {
   bulkWrite,
   indexNames,
   latestStoredStates,
-  opsText,
   RecordLocator,
   storedChainHead,
   type BulkAction,
   type BulkRejection,
   type RecordActor,
+  type StoredRecordDoc,
 } from '@crtrail/store';
 import type { WorkerMetrics } from './metrics.js';
 import type { Enricher } from './enricher.js';
@@ -259,7 +259,7 @@ async function writeRecords(job: BatchJob, plan: BatchPlan<RecordActor>, deps: B
       prev_state_hash: repair.previous ? stateHash(repair.previous) : null,
       text: opsText(repair.change.ops),
     };
-    actions.push({ kind: 'update', id: repair.id, doc: { crtrail: { change } } });
+    actions.push({ kind: 'update', id: repair.id, doc: { crtrail: { change } } satisfies StoredRecordDoc<'crtrail'> });
   }
   result.mutations += plan.records.length;
   // The locator's second look only matters for repairs (which backing index holds the record).

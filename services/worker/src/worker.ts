@@ -4,11 +4,12 @@ import type { Client } from '@elastic/elasticsearch';
 import { pino, type Logger } from 'pino';
 import type { Env } from '@crtrail/config';
 import { attemptsUsed, createRedis, describeRedis, isRedisCluster, JOB_RETRY, jobBackoff, persistenceWarning, queueName, redisPersistence, redisTargetFromEnv, STALL_RETRY, type BatchJob, type RedisClient } from '@crtrail/queue';
-import { checkRedactionSalt, forgetFailure, HistoryCache, historyRetention, keysFor, noteFailure, RedisKindTable, watchRedactionSalt } from '@crtrail/state';
+import { forgetFailure, HistoryCache, historyRetention, keysFor, noteFailure, RedisKindTable, watchRedactionSalt } from '@crtrail/state';
 import { createEsClient, esConnectionFromEnv, hasIlm, indexNames, installTemplates, RecordLocator, rolloverIfNeeded } from '@crtrail/store';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { processBatch, type BatchResult } from './process-batch.js';
 import { createEnricher, type Enricher } from './enricher.js';
+import { checkRedactionSalt } from './salt-check.js';
 import { loadConfig, type CrtrailConfig } from '@crtrail/config';
 import { createAlerting } from './alerts.js';
 

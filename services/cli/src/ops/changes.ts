@@ -1,22 +1,13 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
 import { loadEnv } from '@crtrail/config';
-import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, shownEsUrl, type RecordFilters, type RecordOp } from '@crtrail/store';
+import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, shownEsUrl, type ChangeRecordDoc, type RecordFilters } from '@crtrail/store';
 import { CliError } from '../errors.js';
 
 /** Records fetched per search: pages follow with search_after, so `--limit` may pass Elasticsearch's 10,000 window. */
 const PAGE = 1_000;
 
 /** The fields of a record that `changes` reads and prints. */
-export interface ChangeDoc {
-  '@timestamp': string;
-  event: { id?: string; action: string; outcome: string };
-  orchestrator: { cluster: { name: string } };
-  kubernetes: { audit: { objectRef: { apiGroup?: string; resource?: string; subresource?: string; namespace?: string; name?: string }; responseStatus?: { code?: number } } };
-  crtrail: {
-    actor: { name: string; kind?: string; tool?: string };
-    change: { ops?: RecordOp[]; kind: string; baseline?: string; dry_run?: boolean; critical?: boolean; critical_paths?: string[]; drift?: boolean };
-  };
-}
+export type ChangeDoc = Pick<ChangeRecordDoc, '@timestamp' | 'event' | 'orchestrator' | 'kubernetes' | 'crtrail'>;
 
 /** Records matching `query`, `limit` at most, in pages (search_after) so any limit works. */
 export async function* records(

@@ -1,7 +1,8 @@
+import type { Client } from '@elastic/elasticsearch';
 import type { Env } from '@crtrail/config';
-import { createBatchQueue, createRedis, describeRedis, redisTargetFromEnv } from '@crtrail/queue';
-import { createEsClient, esConnectionFromEnv } from '@crtrail/store';
-import { listDlqEntries, listFailedBatches, replayDeadLetters, replayFailedBatches } from '@crtrail/state';
+import { createBatchQueue, createRedis, describeRedis, JOB_NAME, redisTargetFromEnv, type BatchJob } from '@crtrail/queue';
+import { bulkWrite, createEsClient, esConnectionFromEnv, indexNames, RecordLocator } from '@crtrail/store';
+import { listDlqEntries, listFailedBatches, removeDlqEntry, replaceDlqEntry, replayFailedBatches, storedDlqEntries } from '@crtrail/state';
 import { CliError } from '../errors.js';
 
 /** Failed batches are named `batch:<job id>` in `dlq list`, next to the dead letters' own ids. */
@@ -47,11 +48,53 @@ export async function replayDlq(env: Env, id: string | undefined) {
   const es = createEsClient(esConnectionFromEnv(env));
   try {
     const onlyBatch = id?.startsWith(BATCH) ? id.slice(BATCH.length) : undefined;
-    const letters = onlyBatch !== undefined ? { tried: 0, indexed: 0, duplicates: 0, requeued: 0, stillFailing: [] } : await replayDeadLetters(c.redis, es, env.CRTRAIL_INDEX_PREFIX, id);
+    const letters = onlyBatch !== undefined ? { tried: 0, indexed: 0, duplicates: 0, requeued: 0, stillFailing: [] } : await replayDeadLetters(c.redis, c.queue, es, env.CRTRAIL_INDEX_PREFIX, id);
     const batches = id === undefined || onlyBatch !== undefined ? await replayFailedBatches(c.queue, c.redis, env.CRTRAIL_INDEX_PREFIX, onlyBatch) : 0;
     return { letters, batches };
   } finally {
     await c.close();
     await es.close();
   }
+}
+
+export interface ReplayResult {
+  tried: number;
+  indexed: number;
+  duplicates: number;
+  /** Event dead letters enqueued again as jobs (the worker processes them like any batch). */
+  requeued: number;
+  stillFailing: Array<{ id: string; reason: string }>;
+}
+
+/**
+ * Re-drives dead letters (all, or the one with `id`) after a fix (mapping, size limit, a bug). A
+ * refused record is written again; it leaves the list only once Elasticsearch took it (or already
+ * had it), one still refused stays with its new reason. An event is enqueued again as a job of its
+ * own and leaves the list (should it fail again, it comes back as a new entry). Here, not in
+ * @crtrail/state, because it joins Redis (the list, the queue) and Elasticsearch (the write).
+ */
+export async function replayDeadLetters(redis: ReturnType<typeof createRedis>, queue: ReturnType<typeof createBatchQueue>, es: Client, prefix: string, id?: string): Promise<ReplayResult> {
+  const chosen = (await storedDlqEntries(redis, prefix)).filter((e) => id === undefined || e.entry.id === id);
+  const result: ReplayResult = { tried: chosen.length, indexed: 0, duplicates: 0, requeued: 0, stillFailing: [] };
+  const alias = indexNames(prefix).alias;
+  const locator = new RecordLocator(es, alias);
+  for (const { raw, entry: letter } of chosen) {
+    if (letter.type === 'event') {
+      await queue.add(JOB_NAME, { cluster: letter.cluster, receivedAt: Date.now(), events: [letter.event] } satisfies BatchJob);
+      await removeDlqEntry(redis, prefix, raw);
+      result.requeued++;
+      continue;
+    }
+    const stats = await bulkWrite(es, alias, [letter.action], 'wait_for', locator);
+    const refused = stats.rejected[0];
+    if (!refused) {
+      result.indexed += stats.created + stats.updated;
+      result.duplicates += stats.duplicates;
+      await removeDlqEntry(redis, prefix, raw);
+    } else {
+      result.stillFailing.push({ id: letter.id, reason: refused.reason });
+      await replaceDlqEntry(redis, prefix, raw, { ...letter, reason: refused.reason, replays: (letter.replays ?? 0) + 1, at: new Date().toISOString() });
+    }
+  }
+  return result;
 }

@@ -1,5 +1,5 @@
 import type { Integrity } from '@crtrail/integrity';
-import type { RecordOp } from '@crtrail/store';
+import type { StoredRecordDoc } from '@crtrail/store';
 
 /** The columns of a CSV export: the chain links first, then one changed field per row. */
 export const CSV_COLUMNS = [
@@ -8,20 +8,13 @@ export const CSV_COLUMNS = [
   'op', 'path', 'old', 'new',
 ];
 
-export interface ExportDoc {
-  '@timestamp'?: string;
-  event?: { id?: string; action?: string; outcome?: string };
-  orchestrator?: { cluster?: { name?: string } };
-  source?: { ip?: string };
-  kubernetes?: {
-    audit?: {
-      user?: { username?: string };
-      impersonatedUser?: { username?: string };
-      objectRef?: { apiGroup?: string; resource?: string; subresource?: string; namespace?: string; name?: string };
-    };
-  };
-  crtrail?: { actor?: { kind?: string; name?: string; tool?: string }; change?: { kind?: string; ops?: RecordOp[] }; integrity?: Integrity; config_digest?: string };
-}
+/**
+ * The fields of a record an export shows, as read back (any may be missing); its chain link, when
+ * there is one, whole: sealing sets its three members together.
+ */
+export type ExportDoc = StoredRecordDoc<'@timestamp' | 'event' | 'orchestrator' | 'source' | 'kubernetes' | 'crtrail'> & {
+  crtrail?: { integrity?: Integrity };
+};
 
 const json = (v: unknown): string => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
 

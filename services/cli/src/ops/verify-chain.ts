@@ -1,6 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { CrtrailConfig, Env } from '@crtrail/config';
-import { createEsClient, esConnectionFromEnv, indexNames, scanRecords, shownEsUrl } from '@crtrail/store';
+import { createEsClient, esConnectionFromEnv, indexNames, scanRecords, shownEsUrl, type StoredRecordDoc } from '@crtrail/store';
 import { createRedis, describeRedis, redisTargetFromEnv } from '@crtrail/queue';
 import { ChainVerifier, configDigest, seqRangeText, type ChainedRecord } from '@crtrail/integrity';
 import { chainHead, listDeadLetters } from '@crtrail/state';
@@ -30,9 +30,8 @@ function redisFailure(err: unknown, env: Env): CliError {
   return nothingChecked(`Redis at ${describeRedis(redisTargetFromEnv(env))} does not answer (CRTRAIL_REDIS_URL): ${(err as Error).message}`);
 }
 
-interface StoredRecord extends ChainedRecord {
-  '@timestamp'?: string;
-}
+/** What the walk reads of a stored record: the chained parts, and its time. */
+type StoredRecord = ChainedRecord & StoredRecordDoc<'@timestamp'>;
 
 /** `crtrail verify --cluster`: walks the chain stored in Elasticsearch, then compares its end with the head in Redis. */
 export async function verifyStoredChain(cluster: string, since?: string, options: { configs?: CrtrailConfig[] } = {}): Promise<VerifyReport> {
