@@ -3,3 +3,4 @@ export * from './schema.js';
 export * from './object-ref.js';
 export * from './record-id.js';
 export * from './canonical.js';
+export { escapeToken, formatPointer, parsePointer, pathToPointer, pathTokens, unescapeToken, type DotPathOptions, type ParsePointerOptions } from './pointer.js';

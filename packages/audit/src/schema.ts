@@ -1,4 +1,5 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { parsePointer } from './pointer.js';
 import { AUDIT_API_VERSION, type AuditEvent, type EventList } from './types.js';
 
 /*
@@ -107,8 +108,7 @@ function describe(errors: ErrorObject[] | null | undefined, prefix: string): str
   const error = useful.reduce<ErrorObject | undefined>((best, e) => (!best || e.instancePath.length > best.instancePath.length ? e : best), undefined) ?? errors?.[0];
   if (!error) return `${prefix}: invalid`;
   let path = prefix;
-  for (const part of error.instancePath.split('/').slice(1)) {
-    const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
+  for (const key of parsePointer(error.instancePath)) {
     path += /^\d+$/.test(key) ? `[${key}]` : `.${key}`;
   }
   switch (error.keyword) {

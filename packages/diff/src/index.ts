@@ -1,4 +1,4 @@
-export { deepEqual, DEFAULT_IGNORE_PATHS, diffObjects, diffValues, escapeSegment, isPlainObject, leaves, pathsOf, sanitize, splitPointer, toJsonPatch, unescapeSegment, type JsonPatchOp, type Op } from './ops.js';
+export { deepEqual, DEFAULT_IGNORE_PATHS, diffObjects, diffValues, isPlainObject, leaves, pathsOf, sanitize, toJsonPatch, type JsonPatchOp, type Op } from './ops.js';
 export { applyJsonPatch, applyMergePatch } from './patch-apply.js';
 export { classifyKind, outcomeOf, type ChangeKind, type Outcome, type WriteFacts } from './kind.js';
 export { baseOf, boundVersions, compareResourceVersions, compareVersions, insertVersion, knownBefore, lastWriteBefore, MAX_DEPENDENTS, MAX_VERSIONS, orderKey, predecessorOf, sameLife, successorOf, type Dependent, type History, type OrderKey, type StoredFields, type Subject, type Version } from './history.js';

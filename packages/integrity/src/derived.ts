@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, isObject, type AuditEvent, type KubeObject } from '@crtrail/audit';
+import { canonicalJson, isObject, parsePointer, type AuditEvent, type KubeObject } from '@crtrail/audit';
 import type { CrtrailConfig } from '@crtrail/config';
 import { DEFAULT_IGNORE_PATHS, applyJsonPatch, applyMergePatch, classifyKind, diffValues, leaves, outcomeOf, pathsOf, patchTypeOf, sanitize, toJsonPatch, type Op } from '@crtrail/diff';
 import { appliesTo, classifyActor, criticalFor, detectDrift, type ActorKind } from '@crtrail/enrich';
@@ -208,8 +208,7 @@ function serverMutations(
 
 function valueAt(doc: unknown, pointer: string): unknown {
   let node: unknown = doc;
-  for (const raw of pointer === '' ? [] : pointer.slice(1).split('/')) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+  for (const key of parsePointer(pointer, { strict: false })) {
     if (Array.isArray(node)) node = node[Number(key)];
     else if (isObject(node)) node = node[key];
     else return undefined;

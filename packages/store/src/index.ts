@@ -6,7 +6,7 @@ export { backoffDelay, BULK_MAX_BYTES, BULK_MAX_DOCS, BULK_RETRY, bulkWrite, isR
 export { buildRecord, objectKey, opsText, type RecordActor, type RecordChange, type RecordInput, type RecordOp } from './record.js';
 export { RecordLocator, type BackingIndices } from './locate.js';
 export { DEFAULT_ROLLOVER, hasIlm, rollover, rolloverIfNeeded, type RolloverPolicy } from './rollover.js';
-export { recordQuery, toPointer, type RecordFilters } from './query.js';
+export { recordQuery, type RecordFilters } from './query.js';
 export { scanRecords, type ScannedHit, type ScanOptions } from './scan.js';
 export { latestStoredStates, type StoredState } from './stored-state.js';
 export { readSaltFingerprint, recordSaltFingerprint, type SaltFingerprintDoc } from './meta.js';
