@@ -3,4 +3,5 @@ export * from './schema.js';
 export * from './object-ref.js';
 export * from './record-id.js';
 export * from './canonical.js';
+export { backoff, retry, type BackoffPolicy, type RetryOptions, type RetryPolicy } from './retry.js';
 export { escapeToken, formatPointer, parsePointer, pathToPointer, pathTokens, unescapeToken, type DotPathOptions, type ParsePointerOptions } from './pointer.js';

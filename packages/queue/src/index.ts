@@ -1,6 +1,6 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { AuditEvent } from '@crtrail/audit';
+import { backoff, type AuditEvent } from '@crtrail/audit';
 
 /**
  * A part of one webhook POST: the apiserver's batch, cut into jobs bounded in events and bytes
@@ -62,7 +62,8 @@ export function attemptsUsed(job: { attemptsMade: number; stalledCounter?: numbe
 
 /** Capped exponential backoff for BullMQ's custom `backoffStrategy`. */
 export function jobBackoff(attemptsMade: number): number {
-  return Math.min(JOB_RETRY.maxDelayMs, JOB_RETRY.initialDelayMs * JOB_RETRY.factor ** Math.max(0, attemptsMade - 1));
+  // BullMQ asks after the failure, with that attempt already counted: the first retry waits the initial delay.
+  return backoff(JOB_RETRY, Math.max(0, attemptsMade - 1));
 }
 
 export function createBatchQueue(prefix: string, connection: ConnectionOptions | Redis): Queue<BatchJob> {
