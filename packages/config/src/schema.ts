@@ -34,7 +34,7 @@ const fieldPath = z.string().refine((s) => POINTER.test(s) || DOT_PATH.test(s), 
 const toPointer = (path: string): string => pathToPointer(path);
 
 /** Names of the built-in alert rules (`alerts.default_rules`). */
-export const DEFAULT_ALERT_RULES = ['critical-change', 'gitops-drift', 'failed-critical-attempt', 'critical-delete'] as const;
+const DEFAULT_ALERT_RULES = ['critical-change', 'gitops-drift', 'failed-critical-attempt', 'critical-delete'] as const;
 
 const ruleName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, . _ - (max 63)');
 

@@ -11,7 +11,7 @@ export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 const LAST_APPLIED_PATH = ['metadata', 'annotations', LAST_APPLIED];
 
 /** Whether a value is a redaction hash (`sha256:` + 64 hex digits). */
-export function isRedacted(value: unknown): boolean {
+function isRedacted(value: unknown): boolean {
   return typeof value === 'string' && REDACTED.test(value);
 }
 

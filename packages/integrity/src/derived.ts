@@ -10,7 +10,7 @@ import { opsText } from '@crtrail/store';
  * configuration digest, so records derived by other code are reported as not checkable rather
  * than as edited.
  */
-export const DERIVATION_VERSION = 2;
+const DERIVATION_VERSION = 2;
 
 /**
  * The parts of a validated configuration that a record's derived fields depend on: the diff's
@@ -36,7 +36,7 @@ export interface Derivation {
 }
 
 /** sha256 (hex) of the RFC 8785 JSON of a derivation. */
-export function derivationDigest(derivation: Derivation): string {
+function derivationDigest(derivation: Derivation): string {
   return createHash('sha256').update(canonicalJson(derivation) ?? '').digest('hex');
 }
 

@@ -162,7 +162,7 @@ function storedState(record: ChainedRecord): { hash: string; body: Record<string
  * is this record's `prev_state_hash`. Diffs of arrays are index-wise, so a path reads the same in
  * both states.
  */
-export function checkOldValues(ops: unknown, predecessor: Record<string, unknown>): string | undefined {
+function checkOldValues(ops: unknown, predecessor: Record<string, unknown>): string | undefined {
   if (!Array.isArray(ops)) return undefined;
   for (const op of ops) {
     if (!isObject(op) || typeof op.path !== 'string') continue;

@@ -6,7 +6,7 @@ import { isCustomResourceMutation } from '@crtrail/filter';
 import { MAX_LISTED_INVALID, readEvents, type ReadEvent, type ReadStats } from './read-events.js';
 
 /** Like the apiserver's webhook backend: retry a refused batch (429/5xx) with backoff, then give up on it. */
-export const REPLAY_RETRY = Object.freeze({ attempts: 6, initialDelayMs: 500, factor: 2, maxDelayMs: 10_000 });
+const REPLAY_RETRY = Object.freeze({ attempts: 6, initialDelayMs: 500, factor: 2, maxDelayMs: 10_000 });
 /**
  * A webhook that cannot be reached at all (refused, unknown host, TLS mismatch) will not be reached by
  * the next batch either: after this many quick tries the replay stops and says why, instead of
