@@ -1,5 +1,6 @@
 // Profiles one worker process draining a pre-filled queue of the bench workload:
 // node --import tsx bench/profile-worker.ts [batches]  → a .cpuprofile in .cache/profiles/ and a top-20 summary.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,7 +26,7 @@ const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, ..
 for (;;) {
   const c = await hook.queue.getJobCounts('waiting', 'active', 'delayed');
   if (Object.values(c).every((x) => x === 0)) break;
-  await new Promise((r) => setTimeout(r, 100));
+  await sleep(100);
 }
 const s = (performance.now() - t0) / 1000;
 const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));

@@ -5,6 +5,7 @@
  * apiservers offer (see APISERVER_QPS), since at saturation they only describe the load generator.
  * Writes bench/results/latest.json + latest.md (`--scale`: latest-scale.*, 1–3 worker processes).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -44,7 +45,6 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function freePort(): Promise<number> {
   return new Promise((r) => {
@@ -103,7 +103,7 @@ async function waitHttp(url: string): Promise<void> {
     } catch {
       /* not yet */
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new Error(`${url} did not come up`);
 }
@@ -278,7 +278,7 @@ async function runPipeline<S extends Sent>(prefix: string, workers: number, send
     while (polling) {
       const c = await es.count({ index: alias }).catch(() => ({ count: 0 }));
       polls.push({ at: performance.now(), count: c.count });
-      await new Promise((r) => setTimeout(r, REFRESH_POLL_MS));
+      await sleep(REFRESH_POLL_MS);
     }
   })();
   // CPU each process spends on the run, from the first request until everything is searchable.
@@ -298,7 +298,7 @@ async function runPipeline<S extends Sent>(prefix: string, workers: number, send
     const c = await queue.getJobCounts('waiting', 'active', 'delayed');
     const n = (await es.count({ index: alias }).catch(() => ({ count: 0 }))).count;
     if (Object.values(c).every((x) => x === 0) && n >= workload.crWrites) break;
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   polling = false;
   await poller;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -79,7 +80,7 @@ describe('alerts survive a crash between the write and the enqueue', () => {
     const alerted = got.map((a) => a.record_id);
     // A third attempt (another retry, a replay) alerts nothing again.
     await processBatch(structuredClone(job), { ...base, alerts: alerting });
-    await new Promise((r) => setTimeout(r, 2_000));
+    await sleep(2_000);
     assert.deepEqual(got.map((a) => a.record_id).sort(), [...alerted].sort(), 'no alert twice');
     assert.equal(new Set(alerted).size, alerted.length);
     assert.ok(alerted.length >= 3, `the critical edit, the denied attempt and the delete: ${alerted.length}`);

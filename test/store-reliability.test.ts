@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually, publicFixtureFiles, startTcpProxy, testEsUrl, uniquePrefix } from '@crtrail/testkit';
@@ -116,7 +117,7 @@ describe('store: failures of the parts', () => {
       let i = 0;
       while (Date.now() < deadline) {
         if (i < clusters.length) await postLifecycle(p.url, clusters[i++]!);
-        await new Promise((r) => setTimeout(r, 5_000));
+        await sleep(5_000);
       }
       assert.equal(i, clusters.length, 'all batches were acked while Elasticsearch was away');
       proxy.up();

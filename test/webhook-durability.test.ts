@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -379,7 +380,7 @@ describe('webhook durability: a Redis that persists', () => {
         // primary has the jobs. (A WAIT on a connection that wrote nothing would answer 1 at once.)
         const sleeper = new Redis(replica.url);
         const frozen = sleeper.call('DEBUG', 'SLEEP', '3').catch(() => {});
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
         const late = await post(hook.url, eventList([event(4)]));
         assert.equal(late.status, 503);
         assert.match((await late.json()).reason, /only 0 of 1 Redis replicas/);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadEnv } from '@crtrail/config';
@@ -35,7 +36,7 @@ describe('webhook safety on a real server with real Redis', () => {
       redisServer = await startRedisServer(port);
       let status = 0;
       for (let i = 0; i < 50 && status !== 200; i++) {
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200);
         status = (await post(hook, eventList([event(3)]))).status;
       }
       assert.equal(status, 200);

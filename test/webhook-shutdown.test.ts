@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
@@ -52,7 +53,7 @@ test('SIGTERM to `crtrail up --webhook-only`: no new connections, in-flight batc
       req.write(slowBody.subarray(0, slowBody.length / 2));
       slowRest = () => req.end(slowBody.subarray(slowBody.length / 2));
     });
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
 
     // A burst of batches, with the SIGTERM landing in the middle of it.
     const outcomes = Array.from({ length: 40 }, (_, i) =>
@@ -61,7 +62,7 @@ test('SIGTERM to `crtrail up --webhook-only`: no new connections, in-flight batc
         (err: Error) => ({ name: `b${i}`, status: 0, body: err.message }),
       ),
     );
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     up.child.kill('SIGTERM');
 
     // The listener closes while the slow request still holds the process open.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { startElasticsearchCluster } from '@crtrail/stack';
-import { sleep } from '../reliability/processes.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { assertChainIntact, assertExact, batchesOf, EsClusterScenario, SKIP_CLUSTERS } from './scenario.js';
 
 /**

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Queue, Worker } from 'bullmq';
@@ -43,7 +44,7 @@ describe('Redis Cluster: the factory on a real cluster, and crtrail across a mas
       assert.deepEqual(await Promise.all(keys.map((k) => client.get(k))), keys);
       await queue.add('b', { n: 2 });
       const deadline = Date.now() + 30_000;
-      while (done.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (done.length < 2 && Date.now() < deadline) await sleep(100);
       assert.deepEqual(done.sort(), ['1', '2']);
     } finally {
       await worker.close().catch(() => {});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { startRedisSentinel } from '@crtrail/stack';
-import { sleep } from '../reliability/processes.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { assertChainIntact, assertExact, batchesOf, SentinelScenario, SKIP_CLUSTERS } from './scenario.js';
 
 /**

@@ -6,7 +6,8 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Client } from '@elastic/elasticsearch';
 import { testEs, testEsUrl, uniquePrefix } from '@crtrail/testkit';
-import { CLI, CrtrailProcess, freePort, RedisServer, sleep, type CrtrailMode } from './processes.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CLI, CrtrailProcess, freePort, RedisServer, type CrtrailMode } from './processes.js';
 import { eventGenerator, type GeneratorOptions, type Generated } from './generator.js';
 import { sendBatch, type BatchOutcome, type SendPolicy } from './sender.js';
 

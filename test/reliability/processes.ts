@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
@@ -9,8 +10,6 @@ import { freePort } from '@crtrail/testkit';
  * (so it may be killed), and `crtrail up` in its modes. Each writes its output to a log file in the
  * scenario's temporary directory: a failing row's explanation is in there.
  */
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export { freePort };
 

@@ -6,7 +6,8 @@ import { startTcpProxy, testEsUrl } from '@crtrail/testkit';
 import { startEs429Proxy } from './es-429-proxy.js';
 import { poison, unmappable, STRICTER_MAPPING, type Generated } from './generator.js';
 import { runScenario, CLUSTER, type Row, type Scenario } from './harness.js';
-import { CLI, sleep } from './processes.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CLI } from './processes.js';
 
 /**
  * The fault scenarios. Each runs the product as an operator does (`crtrail up --webhook-only` and

@@ -5,6 +5,8 @@
  * the same), so a fault lasting seconds is ridden out as an apiserver would, in a test's time.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
+
 export interface SendPolicy {
   initialDelayMs: number;
   factor: number;
@@ -29,8 +31,6 @@ export interface BatchOutcome {
   acked: boolean;
   attempts: Attempt[];
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** POSTs `items` to `<url>/audit/<cluster>` with the apiserver's retry behaviour. Acked = a 200 came back. */
 export async function sendBatch(url: string, cluster: string, items: unknown[], policy: SendPolicy = APISERVER_LIKE): Promise<BatchOutcome> {

@@ -1,3 +1,4 @@
+import { shorten } from '@crtrail/audit';
 import type { AlertOp, RecordFacts } from './facts.js';
 import type { AlertRule } from './rules.js';
 
@@ -57,7 +58,7 @@ export const MAX_CHANGES = 50;
 function clip(value: unknown): { value: unknown; cut: boolean } {
   if (value === undefined) return { value, cut: false };
   const json = JSON.stringify(value);
-  return json.length > MAX_VALUE_CHARS ? { value: `${json.slice(0, MAX_VALUE_CHARS)}…`, cut: true } : { value, cut: false };
+  return json.length > MAX_VALUE_CHARS ? { value: shorten(json, MAX_VALUE_CHARS), cut: true } : { value, cut: false };
 }
 
 function change(o: AlertOp): AlertChange {

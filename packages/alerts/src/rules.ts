@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { parsePointer, pathTokens } from '@crtrail/audit';
 import type { AlertRuleConfig, AlertSinkConfig, CrtrailConfig } from '@crtrail/config';
-import { appliesTo, dotPathSegments, resourceNames } from '@crtrail/enrich';
+import { appliesTo, resourceNames } from '@crtrail/enrich';
 import type { RecordFacts } from './facts.js';
 
 /** A rule that decides whether one record deserves an alert. */
@@ -34,9 +35,6 @@ export interface AlertPlan {
   change: AlertRule;
 }
 
-function pointerSegments(pointer: string): string[] {
-  return pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
 
 /** Either path contains the other (`/spec` set wholesale changes `/spec/x`); `*` matches one segment. */
 function overlaps(changed: string[], wanted: string[]): boolean {
@@ -100,7 +98,7 @@ export function defaultRules(config: Pick<CrtrailConfig, 'critical'>): AlertRule
 export function customRule(rule: AlertRuleConfig): AlertRule {
   const namespace = rule.namespace !== undefined ? new RegExp(rule.namespace) : undefined;
   const actor = rule.actor !== undefined ? new RegExp(rule.actor) : undefined;
-  const paths = rule.paths?.map(dotPathSegments);
+  const paths = rule.paths?.map(pathTokens);
   return {
     name: rule.name,
     description: rule.description ?? `custom rule ${rule.name}`,
@@ -115,7 +113,7 @@ export function customRule(rule: AlertRuleConfig): AlertRule {
       if (rule.outcome !== undefined && rule.outcome !== f.outcome) return false;
       if (rule.critical !== undefined && rule.critical !== f.change.critical) return false;
       if (rule.drift !== undefined && rule.drift !== f.change.drift) return false;
-      if (paths && !f.change.paths.some((p) => paths.some((want) => overlaps(pointerSegments(p), want)))) return false;
+      if (paths && !f.change.paths.some((p) => paths.some((want) => overlaps(parsePointer(p), want)))) return false;
       return true;
     },
   };

@@ -1,3 +1,4 @@
+import { shorten } from '@crtrail/audit';
 import type { AlertChange, AlertMessage } from './payload.js';
 import { objectLabel } from './payload.js';
 import type { ResolvedSink } from './rules.js';
@@ -37,9 +38,10 @@ export function webhookBody(m: AlertMessage): unknown {
 }
 
 const SLACK_TEXT_MAX = 2_900;
+/** Slack's limits (and the error line's) count every character, the `…` too. */
+const FIT = { fit: true } as const;
 /** Slack mrkdwn treats `&`, `<` and `>` as control characters. */
 const slackEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const cut = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
 /** A Slack incoming-webhook body: `text` (the notification) and Block Kit blocks. */
 export function slackBody(m: AlertMessage): unknown {
@@ -51,10 +53,10 @@ export function slackBody(m: AlertMessage): unknown {
   const links = [a.links.record ? `<${a.links.record}|record>` : '', a.links.timeline ? `<${a.links.timeline}|object timeline>` : ''].filter(Boolean).join(' · ');
   const context = [`record \`${a.record_id}\``, `rules: ${a.rules.map((r) => r.name).join(', ')}`, ...(m.count > 1 ? [`${m.count} changes to this object within ${m.window_seconds ?? 0}s (latest shown)`] : []), ...(links ? [links] : [])];
   return {
-    text: cut(`crtrail: ${a.summary}`, SLACK_TEXT_MAX),
+    text: shorten(`crtrail: ${a.summary}`, SLACK_TEXT_MAX, FIT),
     blocks: [
-      { type: 'header', text: { type: 'plain_text', text: cut(`crtrail: ${title}`, 150) } },
-      { type: 'section', text: { type: 'mrkdwn', text: cut(slackEscape(a.summary), SLACK_TEXT_MAX) } },
+      { type: 'header', text: { type: 'plain_text', text: shorten(`crtrail: ${title}`, 150, FIT) } },
+      { type: 'section', text: { type: 'mrkdwn', text: shorten(slackEscape(a.summary), SLACK_TEXT_MAX, FIT) } },
       {
         type: 'section',
         fields: [
@@ -64,8 +66,8 @@ export function slackBody(m: AlertMessage): unknown {
           { type: 'mrkdwn', text: `*Verb / outcome*\n${a.verb} / ${a.outcome}${a.status_code !== undefined ? ` (${a.status_code})` : ''}` },
         ],
       },
-      ...(changes ? [{ type: 'section', text: { type: 'mrkdwn', text: cut(`*Changes*\n${changes}${more}`, SLACK_TEXT_MAX) } }] : []),
-      { type: 'context', elements: context.map((text) => ({ type: 'mrkdwn', text: cut(text, SLACK_TEXT_MAX) })) },
+      ...(changes ? [{ type: 'section', text: { type: 'mrkdwn', text: shorten(`*Changes*\n${changes}${more}`, SLACK_TEXT_MAX, FIT) } }] : []),
+      { type: 'context', elements: context.map((text) => ({ type: 'mrkdwn', text: shorten(text, SLACK_TEXT_MAX, FIT) })) },
     ],
   };
 }
@@ -150,5 +152,5 @@ export async function sendToSink(sink: ResolvedSink, m: AlertMessage, timeoutMs 
   const text = await res.text().catch(() => '');
   if (res.status >= 200 && res.status < 300) return;
   const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
-  throw new SinkError(`sink ${sink.name}: answered ${res.status}${text ? ` ${cut(text.replace(/\s+/g, ' '), 200)}` : ''}`, retryable, res.status);
+  throw new SinkError(`sink ${sink.name}: answered ${res.status}${text ? ` ${shorten(text.replace(/\s+/g, ' '), 200, FIT)}` : ''}`, retryable, res.status);
 }

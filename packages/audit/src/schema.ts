@@ -1,4 +1,5 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { parsePointer } from './pointer.js';
 import { AUDIT_API_VERSION, type AuditEvent, type EventList } from './types.js';
 
 /*
@@ -22,7 +23,7 @@ const stringArray = { type: 'array', items: { type: 'string' } } as const;
  * ±hh:mm offset, a real calendar date (no 2026-02-30), no leap second (Elasticsearch refuses :60).
  */
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(\.\d{1,9})?(Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
-export function isRfc3339(value: string): boolean {
+function isRfc3339(value: string): boolean {
   const m = RFC3339.exec(value);
   if (!m) return false;
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
@@ -56,7 +57,7 @@ const objectRef = {
  * but when present they must say Event / audit.k8s.io/v1. Unknown fields are allowed (newer
  * apiservers add some).
  */
-export const eventJsonSchema = {
+const eventJsonSchema = {
   type: 'object',
   required: ['level', 'auditID', 'stage', 'requestURI', 'verb', 'user'],
   properties: {
@@ -107,8 +108,7 @@ function describe(errors: ErrorObject[] | null | undefined, prefix: string): str
   const error = useful.reduce<ErrorObject | undefined>((best, e) => (!best || e.instancePath.length > best.instancePath.length ? e : best), undefined) ?? errors?.[0];
   if (!error) return `${prefix}: invalid`;
   let path = prefix;
-  for (const part of error.instancePath.split('/').slice(1)) {
-    const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
+  for (const key of parsePointer(error.instancePath)) {
     path += /^\d+$/.test(key) ? `[${key}]` : `.${key}`;
   }
   switch (error.keyword) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CLUSTER_NAME, CLUSTER_NAME_RULE } from './cluster-name.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const url = z.string().url();
@@ -88,7 +89,7 @@ export const envSchema = z
     CRTRAIL_PUBSUB_JWKS_URL: url.optional(),
     CRTRAIL_CLUSTER: z
       .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a cluster name: letters, digits, . _ - (max 63)')
+      .regex(CLUSTER_NAME, `a cluster name: ${CLUSTER_NAME_RULE}`)
       .default('default'),
     CRTRAIL_INDEX_PREFIX: z
       .string()

@@ -1,3 +1,4 @@
+import { pathToPointer } from '@crtrail/audit';
 import { z } from 'zod';
 
 /** A regular expression given as a string; invalid ones are config errors, not crashes later. */
@@ -28,18 +29,12 @@ const DOT_PATH = /^[A-Za-z0-9_$@*-]+(\[(\*|\d+)\])*(\.[A-Za-z0-9_$@*\-/]+(\[(\*|
  */
 const fieldPath = z.string().refine((s) => POINTER.test(s) || DOT_PATH.test(s), PATH_HELP);
 
-/** A dot path as the JSON pointer it names (`spec.containers[0].image` → `/spec/containers/0/image`). */
-export function pathToPointer(path: string): string {
-  if (path.startsWith('/')) return path;
-  return `/${path
-    .replace(/\[(\*|\d+)\]/g, '.$1')
-    .split('.')
-    .map((s) => s.replace(/~/g, '~0').replace(/\//g, '~1'))
-    .join('/')}`;
-}
+// Paths become pointers once, at load (rules and filters hold pointers only); the arrow keeps zod's
+// transform context from landing in pathToPointer's options.
+const toPointer = (path: string): string => pathToPointer(path);
 
 /** Names of the built-in alert rules (`alerts.default_rules`). */
-export const DEFAULT_ALERT_RULES = ['critical-change', 'gitops-drift', 'failed-critical-attempt', 'critical-delete'] as const;
+const DEFAULT_ALERT_RULES = ['critical-change', 'gitops-drift', 'failed-critical-attempt', 'critical-delete'] as const;
 
 const ruleName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, . _ - (max 63)');
 
@@ -53,7 +48,7 @@ const alertRule = z
     resource: z.string().optional(),
     namespace: regex.optional(),
     /** Fires when a changed path is, or is inside, or contains one of these. */
-    paths: z.array(fieldPath.transform(pathToPointer)).min(1).optional(),
+    paths: z.array(fieldPath.transform(toPointer)).min(1).optional(),
     actor_kinds: z.array(z.enum(['human', 'serviceaccount', 'controller', 'gitops', 'system', 'unknown'])).min(1).optional(),
     /** Actor names (regex). */
     actor: regex.optional(),
@@ -120,7 +115,7 @@ export const configSchema = z
         /** API groups treated as built-in (not recorded); replaces the default list when given. */
         builtInGroups: z.array(z.string()).optional(),
         /** JSON pointers left out of diffs, added to the defaults. */
-        ignorePaths: z.array(fieldPath.transform(pathToPointer)).default([]),
+        ignorePaths: z.array(fieldPath.transform(toPointer)).default([]),
       })
       .strict()
       .default({}),

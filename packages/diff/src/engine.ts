@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import {
   rememberCanonical,
+  escapeToken,
   isDryRun,
   isObject,
   listItems,
+  parsePointer,
   recordIdOf,
   responseCode,
   responseKubeObject,
@@ -11,7 +13,7 @@ import {
   type KubeObject,
   type ObjectKey,
 } from '@crtrail/audit';
-import { DEFAULT_IGNORE_PATHS, diffValues, escapeSegment, leaves, pathsOf, sanitize, toJsonPatch, unescapeSegment, type JsonPatchOp, type Op } from './ops.js';
+import { DEFAULT_IGNORE_PATHS, diffValues, leaves, pathsOf, sanitize, toJsonPatch, type JsonPatchOp, type Op } from './ops.js';
 import { applyJsonPatch, applyMergePatch } from './patch-apply.js';
 import { classifyKind, type ChangeKind, type Outcome } from './kind.js';
 import {
@@ -145,8 +147,7 @@ export function patchTypeOf(event: AuditEvent, response: KubeObject | undefined)
 
 function pointerGet(doc: unknown, pointer: string): unknown {
   let node: unknown = doc;
-  for (const raw of pointer === '' ? [] : pointer.slice(1).split('/')) {
-    const key = unescapeSegment(raw);
+  for (const key of parsePointer(pointer)) {
     if (Array.isArray(node)) node = node[Number(key)];
     else if (isObject(node)) node = node[key];
     else return undefined;
@@ -213,7 +214,7 @@ function patchDocOps(request: unknown, type: string | undefined, response: KubeO
         for (const k of Object.keys(patch).sort()) {
           // An apply configuration (or a patch naming them) repeats the object's identity and served version: not changes.
           if ((path === '' && (k === 'apiVersion' || k === 'kind')) || (type === 'apply' && path === '/metadata' && (k === 'name' || k === 'namespace'))) continue;
-          visit(patch[k], `${path}/${escapeSegment(k)}`);
+          visit(patch[k], `${path}/${escapeToken(k)}`);
         }
         return;
       }

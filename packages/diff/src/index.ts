@@ -1,4 +1,4 @@
-export { deepEqual, DEFAULT_IGNORE_PATHS, diffObjects, diffValues, escapeSegment, isPlainObject, leaves, pathsOf, sanitize, splitPointer, toJsonPatch, unescapeSegment, type JsonPatchOp, type Op } from './ops.js';
+export { deepEqual, DEFAULT_IGNORE_PATHS, diffObjects, diffValues, isPlainObject, leaves, pathsOf, sanitize, toJsonPatch, type JsonPatchOp, type Op } from './ops.js';
 export { applyJsonPatch, applyMergePatch } from './patch-apply.js';
 export { opsText } from './text.js';
 export { classifyKind, outcomeOf, type ChangeKind, type Outcome, type WriteFacts } from './kind.js';

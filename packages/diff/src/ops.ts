@@ -1,4 +1,4 @@
-import type { KubeObject } from '@crtrail/audit';
+import { escapeToken, parsePointer, type KubeObject } from '@crtrail/audit';
 
 /** One changed field: RFC 6901 pointer, old value (absent for add), new value (absent for remove). */
 export interface Op {
@@ -26,24 +26,6 @@ export const DEFAULT_IGNORE_PATHS: readonly string[] = Object.freeze([
   '/metadata/creationTimestamp',
   '/metadata/uid',
 ]);
-
-/** RFC 6901 escaping of one reference token: `~` → `~0`, `/` → `~1` (in that order). */
-export function escapeSegment(segment: string): string {
-  if (segment.indexOf('~') < 0 && segment.indexOf('/') < 0) return segment;
-  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
-/** Inverse of {@link escapeSegment} (`~1` first, so `~01` decodes to `~1`, as RFC 6901 §4 asks). */
-export function unescapeSegment(segment: string): string {
-  return segment.replace(/~1/g, '/').replace(/~0/g, '~');
-}
-
-/** The unescaped reference tokens of a JSON pointer (`""` is the whole document). Throws on a non-pointer. */
-export function splitPointer(pointer: string): string[] {
-  if (pointer === '') return [];
-  if (!pointer.startsWith('/')) throw new Error(`not a JSON pointer: ${JSON.stringify(pointer)}`);
-  return pointer.slice(1).split('/').map(unescapeSegment);
-}
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -101,9 +83,9 @@ function ignoreTrie(ignore: readonly string[], base: string): IgnoreNode | undef
   const cacheKey = `${base}\u0000${ignore.join('\u0000')}`;
   if (trieCache.has(cacheKey)) return trieCache.get(cacheKey);
   let root: IgnoreNode | undefined;
-  const baseSegments = splitPointer(base);
+  const baseSegments = parsePointer(base);
   for (const pointer of ignore) {
-    const segments = splitPointer(pointer);
+    const segments = parsePointer(pointer);
     if (segments.length <= baseSegments.length || !baseSegments.every((s, i) => segments[i] === s)) continue;
     root ??= { children: new Map(), ignored: false };
     let node = root;
@@ -130,7 +112,7 @@ function walk(a: unknown, b: unknown, path: string, ignore: IgnoreNode | undefin
       const va = a[k];
       const vb = b[k];
       if (va === vb) continue;
-      const p = `${path}/${escapeSegment(k)}`;
+      const p = `${path}/${escapeToken(k)}`;
       if (va === undefined) out.push({ op: 'add', path: p, new: vb });
       else if (vb === undefined) out.push({ op: 'remove', path: p, old: va });
       else walk(va, vb, p, sub, out);
@@ -162,7 +144,7 @@ export function leaves(value: unknown, op: 'add' | 'remove', ignore: readonly st
     const entries: Array<[string, unknown]> = Array.isArray(v)
       ? v.map((x, i) => [String(i), x])
       : isPlainObject(v)
-        ? Object.keys(v).sort().map((k) => [escapeSegment(k), v[k]])
+        ? Object.keys(v).sort().map((k) => [escapeToken(k), v[k]])
         : [];
     if (entries.length === 0) {
       if (p !== '' && v !== undefined) out.push(op === 'add' ? { op, path: p, new: v } : { op, path: p, old: v });

@@ -1,4 +1,5 @@
-import { deepEqual, isPlainObject, splitPointer } from './ops.js';
+import { parsePointer } from '@crtrail/audit';
+import { deepEqual, isPlainObject } from './ops.js';
 
 const clone = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T));
 
@@ -54,7 +55,7 @@ function child(node: unknown, key: string, pointer: string): unknown {
 
 /** The container of the last segment of `pointer` (which must exist), and that segment. */
 function parent(doc: unknown, pointer: string): { container: unknown; key: string } {
-  const segments = splitPointer(pointer);
+  const segments = parsePointer(pointer);
   let node = doc;
   for (const s of segments.slice(0, -1)) node = child(node, s, pointer);
   if (!Array.isArray(node) && !isPlainObject(node)) throw new Error(`path not found: ${pointer}`);
@@ -63,7 +64,7 @@ function parent(doc: unknown, pointer: string): { container: unknown; key: strin
 
 function get(doc: unknown, pointer: string): unknown {
   let node = doc;
-  for (const s of splitPointer(pointer)) node = child(node, s, pointer);
+  for (const s of parsePointer(pointer)) node = child(node, s, pointer);
   return node;
 }
 
@@ -94,7 +95,7 @@ export function applyJsonPatch(doc: unknown, ops: unknown[]): unknown {
   const box: Record<string, unknown> = { root: clone(doc) };
   const at = (pointer: unknown): string => {
     if (typeof pointer !== 'string') throw new Error(`JSON Patch op without a string path`);
-    splitPointer(pointer); // validates the syntax
+    parsePointer(pointer); // validates the syntax
     return `/root${pointer}`;
   };
   for (const raw of ops) {

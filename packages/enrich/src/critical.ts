@@ -1,20 +1,10 @@
-import { pathToPointer, type CrtrailConfig } from '@crtrail/config';
+import { parsePointer, pathToPointer, pathTokens } from '@crtrail/audit';
+import type { CrtrailConfig } from '@crtrail/config';
 
 export interface ObjectTarget {
   group: string;
   resource?: string | undefined;
   kind?: string | undefined;
-}
-
-/** `spec.containers[*].image` → ['spec', 'containers', '*', 'image'] (JSON-pointer segments, `*` = any). */
-export function dotPathSegments(path: string): string[] {
-  // Config paths may be JSON pointers too (the schema accepts both forms).
-  if (path.startsWith('/')) return pointerSegments(path);
-  return path.replace(/\[(\*|\d+)\]/g, '.$1').split('.').filter(Boolean);
-}
-
-function pointerSegments(pointer: string): string[] {
-  return pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 /** A changed path hits a critical one when either contains the other (setting `/spec` wholesale changes `spec.x`). */
@@ -35,9 +25,9 @@ export function appliesTo(rule: { group: string; kind?: string | undefined; reso
 export function criticalPaths(target: ObjectTarget, changedPaths: string[], config: CrtrailConfig): string[] {
   const rules = config.critical.filter((r) => appliesTo(r, target));
   if (rules.length === 0) return [];
-  const critical = rules.flatMap((r) => r.paths.map(dotPathSegments));
+  const critical = rules.flatMap((r) => r.paths.map(pathTokens));
   return changedPaths.filter((p) => {
-    const segs = pointerSegments(p);
+    const segs = parsePointer(p);
     return critical.some((c) => overlaps(segs, c));
   });
 }
@@ -51,7 +41,7 @@ export function criticalPaths(target: ObjectTarget, changedPaths: string[], conf
 export function criticalFor(target: ObjectTarget, change: { kind: string; paths: string[] }, config: CrtrailConfig): string[] {
   const hit = criticalPaths(target, change.paths, config);
   if (change.kind !== 'delete' || hit.length > 0) return hit;
-  return [...new Set(config.critical.filter((r) => appliesTo(r, target)).flatMap((r) => r.paths.map(pathToPointer)))];
+  return [...new Set(config.critical.filter((r) => appliesTo(r, target)).flatMap((r) => r.paths.map((p) => pathToPointer(p))))];
 }
 
 /**

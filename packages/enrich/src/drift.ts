@@ -44,11 +44,6 @@ export function gitopsManagersOf(object: KubeObject | undefined, config: Crtrail
   return found;
 }
 
-/** The first GitOps manager of an object (see {@link gitopsManagersOf}). */
-export function gitopsManagerOf(object: KubeObject | undefined, config: CrtrailConfig): string | undefined {
-  return gitopsManagersOf(object, config).values().next().value;
-}
-
 const under = (path: string, top: string) => path === top || path.startsWith(`${top}/`);
 
 /**

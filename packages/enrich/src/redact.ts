@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { canonicalJson, isObject, type AuditEvent, type KubeObject } from '@crtrail/audit';
+import { canonicalJson, isObject, parsePointer, pathTokens, type AuditEvent, type KubeObject } from '@crtrail/audit';
 import type { CrtrailConfig } from '@crtrail/config';
-import { dotPathSegments } from './critical.js';
 import { re } from './actor.js';
 import { bodyKind, groupOfApiVersion, resourceNames, type KindTable } from './kinds.js';
 
@@ -12,7 +11,7 @@ export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 const LAST_APPLIED_PATH = ['metadata', 'annotations', LAST_APPLIED];
 
 /** Whether a value is a redaction hash (`sha256:` + 64 hex digits). */
-export function isRedacted(value: unknown): boolean {
+function isRedacted(value: unknown): boolean {
   return typeof value === 'string' && REDACTED.test(value);
 }
 
@@ -60,7 +59,7 @@ function pathsFor(group: string, resource: string, kinds: readonly string[], con
     if (rule.group !== group) continue;
     if (rule.resource && rule.resource !== resource) continue;
     const kindOk = !rule.kind || kinds.includes(rule.kind) || names.includes(rule.kind.toLowerCase()) || (Boolean(rule.resource) && kinds.length === 0);
-    if (kindOk) paths.push(...rule.paths.map(dotPathSegments));
+    if (kindOk) paths.push(...rule.paths.map(pathTokens));
   }
   const secretLike = config.redaction.secretLikeKinds.some((p) => kinds.some((k) => re(p).test(k)) || names.some((n) => reI(p).test(n)));
   if (secretLike) paths.push(...SECRET_MAPS.map((p) => [...p]));
@@ -178,9 +177,6 @@ function redactObject(obj: unknown, paths: Paths, ctx: Ctx): unknown {
   return redactAt(out, LAST_APPLIED_PATH, ctx, (v) => redactLastApplied(v, paths, ctx));
 }
 
-function pointerSegments(pointer: string): string[] {
-  return pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
 
 /** Whether the first min(a, b) segments agree (`*` in the pattern matches any segment). */
 function prefixMatch(written: readonly string[], pattern: readonly string[]): boolean {
@@ -216,7 +212,7 @@ function redactJsonPatch(ops: unknown[], paths: Paths, ctx: Ctx): unknown[] {
   let changed = false;
   const out = ops.map((op) => {
     if (!isObject(op) || typeof op.path !== 'string' || !('value' in op)) return op;
-    const value = redactWritten(op.value, pointerSegments(op.path), paths, ctx);
+    const value = redactWritten(op.value, parsePointer(op.path), paths, ctx);
     if (value === op.value) return op;
     changed = true;
     return { ...op, value };

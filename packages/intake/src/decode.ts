@@ -21,7 +21,7 @@ export function decodeBase64(value: unknown, where: string): Buffer {
 }
 
 /** `true` when the bytes start with the gzip magic number (RFC 1952 §2.3.1). */
-export function isGzip(bytes: Uint8Array): boolean {
+function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 

@@ -5,7 +5,7 @@ import { canonicalJson, rememberCanonical } from '@crtrail/audit';
 export const GENESIS_HASH = '0'.repeat(64);
 
 /** Bumped if the set of chained fields ever changes; verifiers refuse versions they do not know. */
-export const CHAIN_VERSION = 1;
+const CHAIN_VERSION = 1;
 
 /** `crtrail.integrity` as stored on every record. */
 export interface Integrity {

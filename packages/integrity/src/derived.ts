@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, isObject, type AuditEvent, type KubeObject } from '@crtrail/audit';
+import { canonicalJson, isObject, parsePointer, type AuditEvent, type KubeObject } from '@crtrail/audit';
 import type { CrtrailConfig } from '@crtrail/config';
 import { DEFAULT_IGNORE_PATHS, applyJsonPatch, applyMergePatch, classifyKind, diffValues, leaves, opsText, outcomeOf, pathsOf, patchTypeOf, sanitize, toJsonPatch, type Op } from '@crtrail/diff';
 import { appliesTo, classifyActor, criticalFor, detectDrift, type ActorKind } from '@crtrail/enrich';
@@ -9,7 +9,7 @@ import { appliesTo, classifyActor, criticalFor, detectDrift, type ActorKind } fr
  * configuration digest, so records derived by other code are reported as not checkable rather
  * than as edited.
  */
-export const DERIVATION_VERSION = 2;
+const DERIVATION_VERSION = 2;
 
 /**
  * The parts of a validated configuration that a record's derived fields depend on: the diff's
@@ -35,7 +35,7 @@ export interface Derivation {
 }
 
 /** sha256 (hex) of the RFC 8785 JSON of a derivation. */
-export function derivationDigest(derivation: Derivation): string {
+function derivationDigest(derivation: Derivation): string {
   return createHash('sha256').update(canonicalJson(derivation) ?? '').digest('hex');
 }
 
@@ -207,8 +207,7 @@ function serverMutations(
 
 function valueAt(doc: unknown, pointer: string): unknown {
   let node: unknown = doc;
-  for (const raw of pointer === '' ? [] : pointer.slice(1).split('/')) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+  for (const key of parsePointer(pointer, { strict: false })) {
     if (Array.isArray(node)) node = node[Number(key)];
     else if (isObject(node)) node = node[key];
     else return undefined;

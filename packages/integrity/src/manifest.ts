@@ -4,8 +4,6 @@ import type { Integrity } from './chain.js';
 import type { SeqRange } from './verify.js';
 import type { Derivation } from './derived.js';
 
-export const MANIFEST_VERSION = 1;
-
 /**
  * Where the manifest of an export is written, and where `verify` looks for it unless told:
  * next to the file, so the two travel together.
@@ -93,7 +91,7 @@ export class SeqTally {
 }
 
 /** The bytes a signature covers: everything but the signature, canonical so key order does not matter. */
-export function signedBytes(manifest: Manifest): Buffer {
+function signedBytes(manifest: Manifest): Buffer {
   const { signature: _signature, ...rest } = manifest;
   return Buffer.from(canonicalJson(rest) ?? '');
 }

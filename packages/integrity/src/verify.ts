@@ -1,4 +1,4 @@
-import { canonicalJson, isObject } from '@crtrail/audit';
+import { canonicalJson, isObject, parsePointer } from '@crtrail/audit';
 import type { CrtrailConfig } from '@crtrail/config';
 import { GENESIS_HASH, clusterOf, recordHash, type ChainedRecord, type Integrity } from './chain.js';
 import { DERIVED_FIELDS, checkDerived, configDigest, derivationConfig, type Derivation } from './derived.js';
@@ -83,9 +83,7 @@ function isIntegrity(v: unknown): v is Integrity {
 
 function pointerGet(doc: unknown, pointer: string): { found: boolean; value?: unknown } {
   let node: unknown = doc;
-  if (pointer === '') return { found: true, value: node };
-  for (const raw of pointer.slice(1).split('/')) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+  for (const key of parsePointer(pointer, { strict: false })) {
     if (Array.isArray(node)) {
       const i = Number(key);
       if (!Number.isInteger(i) || i < 0 || i >= node.length) return { found: false };
@@ -164,7 +162,7 @@ function storedState(record: ChainedRecord): { hash: string; body: Record<string
  * is this record's `prev_state_hash`. Diffs of arrays are index-wise, so a path reads the same in
  * both states.
  */
-export function checkOldValues(ops: unknown, predecessor: Record<string, unknown>): string | undefined {
+function checkOldValues(ops: unknown, predecessor: Record<string, unknown>): string | undefined {
   if (!Array.isArray(ops)) return undefined;
   for (const op of ops) {
     if (!isObject(op) || typeof op.path !== 'string') continue;

@@ -1,6 +1,6 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { deploymentTag, isRedisCluster, type RedisClient } from './connection.js';
-import type { AuditEvent } from '@crtrail/audit';
+import { backoff, type AuditEvent } from '@crtrail/audit';
 
 /**
  * A part of one webhook POST: the apiserver's batch, cut into jobs bounded in events and bytes
@@ -66,7 +66,8 @@ export function attemptsUsed(job: { attemptsMade: number; stalledCounter?: numbe
 
 /** Capped exponential backoff for BullMQ's custom `backoffStrategy`. */
 export function jobBackoff(attemptsMade: number): number {
-  return Math.min(JOB_RETRY.maxDelayMs, JOB_RETRY.initialDelayMs * JOB_RETRY.factor ** Math.max(0, attemptsMade - 1));
+  // BullMQ asks after the failure, with that attempt already counted: the first retry waits the initial delay.
+  return backoff(JOB_RETRY, Math.max(0, attemptsMade - 1));
 }
 
 /** The batch queue on `connection` (its name tagged when that is a Redis Cluster connection). */

@@ -1,5 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
-import { stringifyReusing } from '@crtrail/audit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backoff, stringifyReusing } from '@crtrail/audit';
 import type { RecordLocator } from './locate.js';
 
 /** Retry policy for items Elasticsearch answered 429 / 5xx (named, not inline, so it can be reasoned about). */
@@ -40,13 +41,6 @@ export function isRetryable(status: number): boolean {
   return status === 429 || status >= 500;
 }
 
-export function backoffDelay(attempt: number, policy = BULK_RETRY): number {
-  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** attempt);
-  const spread = base * policy.jitter;
-  return Math.round(base - spread + Math.random() * 2 * spread);
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** An action with its two NDJSON lines, serialized once (the size check and the request share them). */
 interface Serialized {
@@ -135,7 +129,7 @@ export async function bulkWrite(
       });
       if (retry.length > 0) {
         stats.retries += retry.length;
-        await sleep(backoffDelay(attempt));
+        await sleep(backoff(BULK_RETRY, attempt));
       }
       pending = retry;
     }

@@ -1,4 +1,5 @@
 import type { estypes } from '@elastic/elasticsearch';
+import { pathToPointer } from '@crtrail/audit';
 
 /** The filters shared by `crtrail changes` and `crtrail export`. */
 export interface RecordFilters {
@@ -24,20 +25,6 @@ export interface RecordFilters {
   failed?: boolean;
 }
 
-/**
- * A dot path (`spec.template.spec.containers[0].image`, `metadata.labels.app`) as the JSON pointer
- * records use (`/spec/template/spec/containers/0/image`); a pointer is returned as it is. Keys that
- * hold dots themselves (annotation names) need the pointer form.
- */
-export function toPointer(path: string): string {
-  if (path.startsWith('/')) return path.replace(/\/+$/, '') || '/';
-  const segments = path
-    .replace(/\[(\d+)\]/g, '.$1')
-    .split('.')
-    .filter((s) => s !== '');
-  return `/${segments.map((s) => s.replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`;
-}
-
 /** A bool query over the record fields; `since`/`until` accept anything Elasticsearch date math does (`now-1h`, ISO times). */
 export function recordQuery(f: RecordFilters): estypes.QueryDslQueryContainer {
   const filter: estypes.QueryDslQueryContainer[] = [];
@@ -55,7 +42,9 @@ export function recordQuery(f: RecordFilters): estypes.QueryDslQueryContainer {
   if (f.drift) term('crtrail.change.drift', true);
   if (f.failed) term('event.outcome', 'failure');
   if (f.path !== undefined) {
-    const pointer = toPointer(f.path);
+    // Typed on a command line (`changes --path`): stray dots and a trailing slash are forgiven, and
+    // there is no `[*]` (a prefix query already covers every index).
+    const pointer = pathToPointer(f.path, { wildcardIndex: false, lenient: true });
     filter.push({
       bool: {
         should: [{ term: { 'crtrail.change.paths': pointer } }, { prefix: { 'crtrail.change.paths': { value: pointer === '/' ? '/' : `${pointer}/` } } }],

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { validateEventList, type AuditEvent } from '@crtrail/audit';
+import { CLUSTER_NAME } from '@crtrail/config';
 import { isCustomResourceMutation, type FilterOptions } from '@crtrail/filter';
 import { JOB_BOUNDS, splitEvents, type BatchJob, type JobBounds } from '@crtrail/queue';
 import { boundedLabel } from '@crtrail/telemetry';
 import { ReplicasBehindError, type BatchSink } from './batch-sink.js';
-import { CLUSTER_NAME } from './cluster.js';
 import { errors } from './errors.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { Backpressure } from './plugins/backpressure.js';

@@ -1,4 +1,5 @@
 import createError from '@fastify/error';
+import { CLUSTER_NAME_RULE } from '@crtrail/config';
 
 /** `createError` with its `%s` arguments typed (`Args`), code and status inferred from the call. */
 const coded =
@@ -15,7 +16,7 @@ export const errors = {
   CRTRAIL_ERR_INVALID_JSON: coded<[detail: string]>()('CRTRAIL_ERR_INVALID_JSON', 'body is not valid JSON: %s', 400),
   CRTRAIL_ERR_INVALID_BATCH: coded<[reason: string]>()('CRTRAIL_ERR_INVALID_BATCH', '%s', 400),
   /** The argument is the name as given, JSON-quoted (so an empty or spaced name shows). */
-  CRTRAIL_ERR_INVALID_CLUSTER: coded<[quotedName: string]>()('CRTRAIL_ERR_INVALID_CLUSTER', 'cluster name %s: letters, digits, . _ - (max 63)', 400),
+  CRTRAIL_ERR_INVALID_CLUSTER: coded<[quotedName: string]>()('CRTRAIL_ERR_INVALID_CLUSTER', `cluster name %s: ${CLUSTER_NAME_RULE}`, 400),
   CRTRAIL_ERR_UNAUTHORIZED: coded<[reason: string]>()('CRTRAIL_ERR_UNAUTHORIZED', '%s', 401),
   CRTRAIL_ERR_FORBIDDEN: coded<[reason: string]>()('CRTRAIL_ERR_FORBIDDEN', '%s', 403),
   /** The argument is the encoding as sent, JSON-quoted. */

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
-import { ConfigError, type Env } from '@crtrail/config';
+import { CLUSTER_NAME, CLUSTER_NAME_RULE, ConfigError, type Env } from '@crtrail/config';
 import { GOOGLE_JWKS_URL } from '@crtrail/intake';
-import { CLUSTER_NAME } from './cluster.js';
 
 /**
  * The shared secrets of one intake (Firehose access keys, Pub/Sub push tokens), by the cluster each
@@ -24,7 +23,7 @@ export class ClusterSecrets {
       const fields = line.split(/\s+/);
       if (fields.length !== 2) throw new ConfigError(`${where}: expected "<secret> <cluster>" (2 fields separated by spaces), found ${fields.length}`);
       const [secret, cluster] = fields as [string, string];
-      if (!CLUSTER_NAME.test(cluster)) throw new ConfigError(`${where}: cluster name ${JSON.stringify(cluster)}: letters, digits, . _ - (max 63)`);
+      if (!CLUSTER_NAME.test(cluster)) throw new ConfigError(`${where}: cluster name ${JSON.stringify(cluster)}: ${CLUSTER_NAME_RULE}`);
       // The same secret for two clusters would let one provider stream write as the other.
       const first = seen.get(secret);
       if (first !== undefined) throw new ConfigError(`${where}: this secret is already listed on line ${first}`);

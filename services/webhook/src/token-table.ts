@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '@crtrail/config';
-import { CLUSTER_NAME } from './cluster.js';
+import { CLUSTER_NAME, CLUSTER_NAME_RULE, ConfigError } from '@crtrail/config';
 
 interface TokenEntry {
   /** sha256 of the token: every digest has the same length, so comparing them leaks no token length. */
@@ -35,7 +34,7 @@ export class TokenTable {
       }
       const [token, cluster] = fields as [string, string];
       if (!CLUSTER_NAME.test(cluster)) {
-        throw new ConfigError(`${where}: cluster name ${JSON.stringify(cluster)}: letters, digits, . _ - (max 63)`);
+        throw new ConfigError(`${where}: cluster name ${JSON.stringify(cluster)}: ${CLUSTER_NAME_RULE}`);
       }
       // The same token for two clusters would make the cluster of a batch depend on line order.
       const key = sha256(token).toString('hex');

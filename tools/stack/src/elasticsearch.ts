@@ -11,7 +11,8 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cacheDir } from './paths.js';
-import { probeElasticsearch, sleep } from './probe.js';
+import { probeElasticsearch } from './probe.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { hasCommand, run, runWithProgress, spawnManaged, type Managed } from './process.js';
 
 /** The distribution verified on this project's machines: a Maven artifact, no bundled JDK. */

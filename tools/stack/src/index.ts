@@ -1,5 +1,5 @@
 export { cacheDir, repoRoot } from './paths.js';
-export { pingRedis, probeElasticsearch, sleep, type EsProbe } from './probe.js';
+export { pingRedis, probeElasticsearch, type EsProbe } from './probe.js';
 export { hasCommand, run, runWithProgress, spawnManaged, type Managed } from './process.js';
 export {
   ensureRedis,

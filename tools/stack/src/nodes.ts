@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { sleep } from './probe.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { run, type Managed } from './process.js';
 
 /**

@@ -1,6 +1,3 @@
-/** Resolves after `ms` milliseconds. */
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 // The probes live with the clients they stand for, so that `crtrail up --webhook-only|--worker-only`
 // checks its Redis and Elasticsearch without loading this package; re-exported for the tests and benches.
 export { pingRedis } from '@crtrail/queue';

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { sleep } from './probe.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** A background process crtrail started and must stop again. */
 export interface Managed {

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheDir } from './paths.js';
-import { pingRedis, sleep } from './probe.js';
+import { pingRedis } from './probe.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { hasCommand, spawnManaged, type Managed } from './process.js';
 
 const REDIS_START_DEADLINE_MS = 10_000;

@@ -1,3 +1,4 @@
+import { shorten } from '@crtrail/audit';
 import { CliError } from '../errors.js';
 import { MIN_KIBANA, kibanaSavedObjects, toNdjson, type SavedObject } from './saved-objects.js';
 
@@ -90,7 +91,7 @@ function authFailure(status: number, target: KibanaTarget): CliError {
 
 async function bodyText(res: Response): Promise<string> {
   const text = await res.text().catch(() => '');
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+  return shorten(text, 300);
 }
 
 /**

@@ -8,7 +8,7 @@ import { importBaselineObjects, redactionSalt, RedisKindTable } from '@crtrail/s
 import { CliError } from '../errors.js';
 
 /** Objects of a `kubectl get -o json` answer: a List, a single object, or a JSON array. */
-export function baselineObjects(text: string): KubeObject[] {
+function baselineObjects(text: string): KubeObject[] {
   const doc: unknown = JSON.parse(text);
   const items = Array.isArray(doc) ? doc : isObject(doc) && Array.isArray(doc.items) ? doc.items : [doc];
   return items.filter(isObject) as KubeObject[];

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, fetch } from 'undici';
-import { validateEvent, type AuditEvent } from '@crtrail/audit';
+import { backoff, validateEvent, type AuditEvent } from '@crtrail/audit';
 import { isCustomResourceMutation } from '@crtrail/filter';
 import { MAX_LISTED_INVALID, readEvents, type ReadEvent, type ReadStats } from './read-events.js';
 
 /** Like the apiserver's webhook backend: retry a refused batch (429/5xx) with backoff, then give up on it. */
-export const REPLAY_RETRY = Object.freeze({ attempts: 6, initialDelayMs: 500, factor: 2, maxDelayMs: 10_000 });
+const REPLAY_RETRY = Object.freeze({ attempts: 6, initialDelayMs: 500, factor: 2, maxDelayMs: 10_000 });
 /**
  * A webhook that cannot be reached at all (refused, unknown host, TLS mismatch) will not be reached by
  * the next batch either: after this many quick tries the replay stops and says why, instead of
@@ -176,21 +176,17 @@ async function send(url: string, items: AuditEvent[], summary: ReplaySummary, tr
       lastError = `HTTP ${res.status}: ${res.body.slice(0, 500)}`;
       if (res.status === 404) lastError += ` (no audit route at ${new URL(url).pathname}: check --url)`;
       if (res.status !== 429 && res.status < 500) break; // a 4xx will not get better
-      await sleep(res.retryAfter ? res.retryAfter * 1000 : backoff(attempt));
+      await sleep(res.retryAfter ? res.retryAfter * 1000 : backoff(REPLAY_RETRY, attempt));
     } catch (err) {
       const cause = unreachableCause(err, url);
       if (cause && ++unreachable >= UNREACHABLE_TRIES) throw new WebhookUnreachableError(`cannot send to ${url} (--url): ${cause}`);
       lastError = cause ?? (err as Error).message;
-      await sleep(cause ? UNREACHABLE_DELAY_MS : backoff(attempt));
+      await sleep(cause ? UNREACHABLE_DELAY_MS : backoff(REPLAY_RETRY, attempt));
     }
   }
   summary.sent += items.length;
   summary.rejected += items.length;
   summary.rejections.push(`batch ${summary.batches} (${items.length} events): ${lastError}`);
-}
-
-function backoff(attempt: number): number {
-  return Math.min(REPLAY_RETRY.maxDelayMs, REPLAY_RETRY.initialDelayMs * REPLAY_RETRY.factor ** attempt);
 }
 
 /**

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import closeWithGrace from 'close-with-grace';
 import { pino, transport, type Logger } from 'pino';
 import { loadConfig, loadEnv, repoRoot, workerExecArgv, type Env } from '@crtrail/config';
@@ -64,7 +65,7 @@ async function startWorkerProcess(env: Env, index: number): Promise<WorkerProces
     } catch {
       /* not listening yet */
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   return {
     child,

@@ -1,3 +1,4 @@
+import { shorten } from '@crtrail/audit';
 import type { ChangeDoc } from '../ops/changes.js';
 
 /** Values longer than this are cut on screen (`--wide` shows them whole). */
@@ -20,8 +21,7 @@ export function showValue(v: unknown, wide = false): string {
   const bare = typeof v === 'string' && v !== '' && v.trim() === v && !/^(true|false|null|-?\d+(\.\d+)?([eE][+-]?\d+)?)$/.test(v) && !/[\n\r\t]/.test(v);
   const text = bare ? (v as string) : JSON.stringify(v) ?? 'undefined';
   if (wide) return text;
-  const s = shortenHashes(text);
-  return s.length > MAX_VALUE ? `${s.slice(0, MAX_VALUE)}…` : s;
+  return shorten(shortenHashes(text), MAX_VALUE);
 }
 
 function isCritical(path: string, criticalPaths: string[] | undefined): boolean {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
@@ -122,7 +123,7 @@ describe('Firehose: the queue\'s answer is the delivery\'s', () => {
       };
       let answered = false;
       const pending = t.post(firehoseBody(), firehoseHeaders('key-shop-new'), '/intake/firehose/shop').then((r) => ((answered = true), r));
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       assert.equal(answered, false, 'no answer before the jobs are written');
       release();
       const res = await pending;
