@@ -13,6 +13,32 @@ const TOOLS = ['@crtrail/stack', '@crtrail/testkit'];
 const UP = ['services/cli/src/up.ts', 'services/cli/src/ops/up.ts'];
 
 const service = (name) => `@crtrail/${name}`;
+
+/**
+ * The non-null policy. With `noUncheckedIndexedAccess` every element read (`rows[i]`, `match[1]`,
+ * `UNIT_MS[unit]`) is `T | undefined`, and the codebase's idiom after the bounds check, the regex or
+ * the lookup table that guarantees it is `rows[i]!`: a runtime check there could never fail. So `!` is
+ * allowed directly on an element access and nowhere else in product code, where it would stand for a
+ * missing narrowing (`opts.cluster!`, `map.get(k)!`): narrow, use `?.`, or throw a real error.
+ * typescript-eslint's `no-non-null-assertion` has no such option, hence this small rule in its place.
+ */
+const nonNullOnlyOnElementAccess = {
+  meta: {
+    type: 'problem',
+    docs: { description: 'allow `!` only on an element access (noUncheckedIndexedAccess)' },
+    messages: {
+      nonNull: '`!` is for element reads only (`xs[i]!`); narrow this value with a check, `?.` or a thrown error',
+    },
+    schema: [],
+  },
+  create: (context) => ({
+    TSNonNullExpression(node) {
+      const target = node.expression;
+      if (target.type === 'MemberExpression' && target.computed) return;
+      context.report({ node, messageId: 'nonNull' });
+    },
+  }),
+};
 /** Relative paths that reach into another workspace's folder, which a package name would hide. */
 const intoFolder = (folder) => [`../**/${folder}/*`, `../${folder}/*`];
 
@@ -52,13 +78,23 @@ export default tseslint.config(
   ...tseslint.configs.strict,
   {
     languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: globals.node },
+    plugins: { crtrail: { rules: { 'non-null-only-on-element-access': nonNullOnlyOnElementAccess } } },
     rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      'crtrail/non-null-only-on-element-access': 'error',
       // `_`-prefixed names are deliberately unused (a callback's leading parameters).
       '@typescript-eslint/no-unused-vars': [
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
       ],
     },
+  },
+  // Tests and benches: `!` is an assertion there (`records.find(…)!`, `child.pid!`): when it is wrong
+  // the test fails on the spot with a TypeError, which an `assert.ok` guard in front of each would
+  // only restate. The rest of the strict set holds for them as for product code.
+  {
+    files: ['test/**', 'bench/**', '{packages,services,tools}/*/test/**'],
+    rules: { 'crtrail/non-null-only-on-element-access': 'off' },
   },
   // Every package: no service, no tooling (their tests may use the testkit); later blocks narrow it.
   forbid(['packages/*/src/**'], {

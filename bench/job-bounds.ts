@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
+import type { AuditEvent } from '@crtrail/audit';
 import { addJobsAtomically, createBatchQueue, JOB_NAME, splitEvents, type BatchJob } from '@crtrail/queue';
 import { deleteRedisPrefix, uniquePrefix } from '@crtrail/testkit';
 
@@ -15,7 +16,7 @@ const REDIS_URL = process.env.CRTRAIL_REDIS_URL || 'redis://127.0.0.1:6379';
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function event(i: number, blobBytes: number) {
+function event(i: number, blobBytes: number): AuditEvent {
   return {
     level: 'RequestResponse', auditID: `a-${i}`, stage: 'ResponseComplete', verb: 'patch',
     requestURI: `/apis/example.com/v1/namespaces/ns/widgets/w-${i}`, user: { username: 'alice', groups: ['system:authenticated'] },

@@ -11,6 +11,13 @@ import { startWebhook } from '@crtrail/webhook';
 import { testEs, testRedis, cleanupPrefix } from '@crtrail/testkit';
 import { generateWorkload } from './workload.js';
 
+/** The parts of a V8 `.cpuprofile` (Chrome DevTools Profile) this summary reads. */
+interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
+  samples: number[];
+  timeDeltas: number[];
+}
+
 const batches = Number(process.argv[2] || 100);
 const prefix = `prof-${Date.now().toString(36)}`;
 const dir = join(repoRoot(), '.cache', 'profiles');
@@ -40,12 +47,12 @@ await cleanupPrefix(prefix, es, redis);
 await es.close();
 redis.disconnect();
 const file = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().at(-1)!;
-const prof = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
 const self = new Map<string, number>();
-const dt = prof.timeDeltas as number[];
-const byId = new Map(prof.nodes.map((n: any) => [n.id, n]));
+const dt = prof.timeDeltas;
+const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 prof.samples.forEach((id: number, i: number) => {
-  const n: any = byId.get(id);
+  const n = byId.get(id)!;
   const key = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber}`;
   self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0));
 });

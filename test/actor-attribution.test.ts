@@ -4,6 +4,7 @@ import { uniquePrefix } from '@crtrail/testkit';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { eventList } from './helpers/events.js';
 import { haBatches } from './fixtures/lifecycle.js';
+import type { LooseJson, StoredDoc } from './helpers/loose.js';
 
 /**
  * A Flux-managed Certificate and CRD as a v1.29 apiserver audits them. Every write but Flux's lands
@@ -11,7 +12,7 @@ import { haBatches } from './fixtures/lifecycle.js';
  * then second, then manager): Flux's `Apply` entry is always first, so "the newest entry" names
  * Flux for every write — which is why the actor must come from the request.
  */
-type Obj = Record<string, any>;
+type Obj = LooseJson;
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
 const FLUX_SA = 'system:serviceaccount:flux-system:kustomize-controller';
@@ -178,7 +179,7 @@ function stream(): { events: Obj[]; want: Map<string, Want> } {
   return { events, want };
 }
 
-type Doc = { _id: string; _source: Record<string, any> };
+type Doc = StoredDoc;
 
 describe('attribution by the request, drift by the managers, end to end (webhook → Redis → workers → Elasticsearch)', () => {
   let p: Pipeline;

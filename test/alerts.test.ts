@@ -13,11 +13,13 @@ import { alertQueueName, createAlerting } from '@crtrail/worker';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { eventList } from './helpers/events.js';
 import { demoStory } from '../services/cli/src/demo-story.js';
+import type { Op } from '@crtrail/diff';
+import type { LooseJson } from './helpers/loose.js';
 
 interface Received {
   path: string;
   status: number;
-  body: any;
+  body: LooseJson;
 }
 
 /** A local HTTP receiver for every sink: records each request and answers per path. */
@@ -51,7 +53,7 @@ async function post(url: string, cluster: string, events: unknown[]): Promise<vo
 function delivered(got: Received[], path: string): string[] {
   return got
     .filter((r) => r.path === path && r.status === 200)
-    .flatMap((r) => (path === '/webhook' || path === '/flaky' ? [r.body.alert.record_id] : path === '/slack' ? [/record `([^`]+)`/.exec(JSON.stringify(r.body))![1]!] : r.body.map((a: any) => a.labels.record_id)));
+    .flatMap((r) => (path === '/webhook' || path === '/flaky' ? [r.body.alert.record_id] : path === '/slack' ? [/record `([^`]+)`/.exec(JSON.stringify(r.body))![1]!] : r.body.map((a: LooseJson) => a.labels.record_id)));
 }
 
 describe('alerts through the real pipeline: every sink type, once per record, retried, dead-lettered', () => {
@@ -130,11 +132,11 @@ describe('alerts through the real pipeline: every sink type, once per record, re
       assert.deepEqual(a.alert.object, { ...a.alert.object, group: 'cert-manager.io', kind: 'Certificate', namespace: 'payments', name: 'payments-tls' });
       assert.equal(a.alert.verb, 'patch');
       assert.equal(a.alert.outcome, 'success');
-      assert.deepEqual(a.alert.rules.map((r: any) => r.name).sort(), ['critical-change', 'gitops-drift']);
-      const op = a.alert.change.ops.find((o: any) => o.path === '/spec/dnsNames/1');
+      assert.deepEqual(a.alert.rules.map((r: { name: string }) => r.name).sort(), ['critical-change', 'gitops-drift']);
+      const op = a.alert.change.ops.find((o: Op) => o.path === '/spec/dnsNames/1');
       assert.ok(op, JSON.stringify(a.alert.change));
       assert.equal(op.new, 'pay-admin.example.com');
-      assert.ok(a.alert.change.ops.every((o: any) => a.alert.change.critical_paths.includes(o.path)), 'only critical paths');
+      assert.ok(a.alert.change.ops.every((o: Op) => a.alert.change.critical_paths.includes(o.path)), 'only critical paths');
       assert.ok(a.alert.links.record.startsWith(`${KIBANA}/app/discover#/`), a.alert.links.record);
       assert.match(decodeURIComponent(a.alert.links.record), new RegExp(`_id:"${edit._id}"`));
       // The objects `crtrail kibana setup` imports: the data view, and the object-history search on crtrail.object.key.
@@ -144,11 +146,11 @@ describe('alerts through the real pipeline: every sink type, once per record, re
       assert.match(timeline, /crtrail\.object\.key:"demo\/cert-manager\.io\/certificates\/payments\/payments-tls"/);
 
       const d = alerts.find((b) => b.alert.record_id === denied._id)!;
-      assert.deepEqual(d.alert.rules.map((r: any) => r.name), ['failed-critical-attempt']);
+      assert.deepEqual(d.alert.rules.map((r: { name: string }) => r.name), ['failed-critical-attempt']);
       assert.equal(d.alert.outcome, 'failure');
       assert.equal(d.alert.status_code, 403);
       const del = alerts.find((b) => b.alert.record_id === deleted._id)!;
-      assert.deepEqual(del.alert.rules.map((r: any) => r.name), ['critical-delete']);
+      assert.deepEqual(del.alert.rules.map((r: { name: string }) => r.name), ['critical-delete']);
 
       // Slack: blocks with the summary and the changed path; Alertmanager: labels, annotations, startsAt, generatorURL.
       const slack = rx.got.find((r) => r.path === '/slack' && JSON.stringify(r.body).includes(edit._id))!.body;
@@ -214,8 +216,9 @@ describe('alerts through the real pipeline: every sink type, once per record, re
 });
 
 /** The demo's Certificate, then `n` more hand edits of its critical `spec.dnsNames` (a flapping object). */
-function flappingCertificate(n: number): any[] {
-  const [create, status, edit] = demoStory().slice(0, 3) as any[];
+function flappingCertificate(n: number): LooseJson[] {
+  const [create, status, edit]: LooseJson[] = demoStory().slice(0, 3);
+  if (!create || !status || !edit) throw new Error('the demo story starts with a create, a status write and an edit');
   const edits = [edit];
   for (let i = 1; i <= n - 1; i++) {
     const e = structuredClone(edit);
@@ -267,12 +270,12 @@ describe('alerts of a flapping object are grouped', () => {
       return to('/webhook').length >= 2 && to('/flaky-group').length >= 2 ? to('/webhook').map((r) => r.body) : undefined;
     }, 30_000, 'two messages to each sink');
     assert.equal(messages.length, 2, JSON.stringify(messages.map((m) => [m.count, m.record_ids])));
-    assert.deepEqual([messages[0].count, messages[0].record_ids], [1, [create._id]]);
-    assert.equal(messages[1].count, 4);
-    assert.equal(messages[1].window_seconds, 2);
-    assert.deepEqual([...messages[1].record_ids].sort(), edits.map((r) => r._id).sort());
+    assert.deepEqual([messages[0]!.count, messages[0]!.record_ids], [1, [create._id]]);
+    assert.equal(messages[1]!.count, 4);
+    assert.equal(messages[1]!.window_seconds, 2);
+    assert.deepEqual([...messages[1]!.record_ids].sort(), edits.map((r) => r._id).sort());
     const latest = edits.reduce((a, b) => (b._source['@timestamp'] > a._source['@timestamp'] ? b : a));
-    assert.equal(messages[1].alert.record_id, latest._id, 'the latest change is the one shown');
+    assert.equal(messages[1]!.alert.record_id, latest._id, 'the latest change is the one shown');
     // A grouped message that failed once is sent again, whole, and only once it worked.
     const flaky = rx.got.filter((r) => r.path === '/flaky-group');
     assert.deepEqual(flaky.map((r) => [r.status, r.body.count]), [[200, 1], [500, 4], [200, 4]]);

@@ -6,6 +6,7 @@ import { basename, join } from 'node:path';
 import { publicFixtureFiles, uniquePrefix } from '@crtrail/testkit';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { runCli } from './helpers/cli.js';
+import type { LooseJson } from './helpers/loose.js';
 
 /**
  * An independent count of custom-resource mutations in the raw fixture files, written from the
@@ -21,7 +22,7 @@ const K8S_BUILT_IN = new Set([
   'storagemigration.k8s.io', 'metrics.k8s.io',
 ]);
 
-function rawEvents(file: string): any[] {
+function rawEvents(file: string): LooseJson[] {
   const text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
   if (file.endsWith('.eventlist.json')) return JSON.parse(text).items;
   return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));

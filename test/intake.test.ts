@@ -9,6 +9,8 @@ import { uniquePrefix } from '@crtrail/testkit';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { runCli } from './helpers/cli.js';
 import { firehoseBody, firehoseHeaders, fixtureText, gkeEntries, nativeWrites, PUSHER, pushEnvelope, pushSigner } from '../services/webhook/test/helpers/intake.js';
+// The webhook's `app.backpressure` decoration is declared (module augmentation) in this file.
+import type {} from '../services/webhook/src/plugins/backpressure.js';
 
 /*
  * The same five writes (packages/intake/test/fixtures) reach crtrail four ways, each through a

@@ -8,18 +8,20 @@ import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { eventList } from './helpers/events.js';
 import { haBatches, NAME, orderedEvents, UID } from './fixtures/lifecycle.js';
 import { runCli, spawnCli } from './helpers/cli.js';
+import type { LooseJson } from './helpers/loose.js';
+import type { Op } from '@crtrail/diff';
 
 const OBJECTS = 5;
 /** The lifecycle scenario once per object: 5 InferenceServices, 14 records each. */
-function manyObjects(): Array<Record<string, any>> {
-  const all: Array<Record<string, any>> = [];
+function manyObjects(): Array<LooseJson> {
+  const all: Array<LooseJson> = [];
   for (let i = 0; i < OBJECTS; i++) {
     const text = JSON.stringify(orderedEvents())
       .replaceAll(`"${NAME}"`, `"${NAME}-${i}"`)
       .replaceAll(`/${NAME}"`, `/${NAME}-${i}"`)
       .replaceAll(`/${NAME}/`, `/${NAME}-${i}/`)
       .replaceAll(UID, `${UID.slice(0, -1)}${i}`);
-    for (const e of JSON.parse(text) as Array<Record<string, any>>) all.push({ ...e, auditID: `${e.auditID}-${i}` });
+    for (const e of JSON.parse(text) as Array<LooseJson>) all.push({ ...e, auditID: `${e.auditID}-${i}` });
   }
   return all;
 }
@@ -241,15 +243,15 @@ describe('tamper-evident history: hash chain, signed exports, verify', () => {
     assert.match(run.stderr, new RegExp(`BROKEN cluster ${CLUSTER}: edited: _id ${seven._id} \\(seq 7\\): content does not match its hash`));
 
     // A changed value in the diff (not chained itself): checked against the chained response body.
-    const withOps = docs.find((d) => d._source.event.outcome === 'success' && d._source.crtrail.change.ops.some((o: any) => o.op === 'replace') && d._source.event.action !== 'delete' && d._source.crtrail.integrity.seq > 7)!;
-    const ops = withOps._source.crtrail.change.ops.map((o: any) => (o.op === 'replace' ? { ...o, new: 'forged' } : o));
+    const withOps = docs.find((d) => d._source.event.outcome === 'success' && d._source.crtrail.change.ops.some((o: Op) => o.op === 'replace') && d._source.event.action !== 'delete' && d._source.crtrail.integrity.seq > 7)!;
+    const ops = withOps._source.crtrail.change.ops.map((o: Op) => (o.op === 'replace' ? { ...o, new: 'forged' } : o));
     await p.es.update({ index: backing, id: withOps._id, doc: { crtrail: { change: { ops } } }, refresh: true });
     run = await runCli(['verify', '--cluster', CLUSTER], env);
     assert.match(run.stderr, new RegExp(`ops-mismatch: _id ${withOps._id} \\(seq ${withOps._source.crtrail.integrity.seq}\\)`));
 
     // A forged old value: checked against the predecessor's (chained) stored state.
-    const withOld = docs.find((d) => d._id !== withOps._id && d._source.crtrail.change.baseline === 'known' && d._source.crtrail.change.prev_state_hash && d._source.crtrail.change.ops.some((o: any) => o.op === 'replace'))!;
-    const forgedOld = withOld._source.crtrail.change.ops.map((o: any) => (o.op === 'replace' ? { ...o, old: 'forged-old' } : o));
+    const withOld = docs.find((d) => d._id !== withOps._id && d._source.crtrail.change.baseline === 'known' && d._source.crtrail.change.prev_state_hash && d._source.crtrail.change.ops.some((o: Op) => o.op === 'replace'))!;
+    const forgedOld = withOld._source.crtrail.change.ops.map((o: Op) => (o.op === 'replace' ? { ...o, old: 'forged-old' } : o));
     await p.es.update({ index: backing, id: withOld._id, doc: { crtrail: { change: { ops: forgedOld } } }, refresh: true });
     run = await runCli(['verify', '--cluster', CLUSTER], env);
     assert.match(run.stderr, new RegExp(`ops-mismatch: _id ${withOld._id} \\(seq \\d+\\): .*old value differs from its predecessor`));

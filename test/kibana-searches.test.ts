@@ -5,6 +5,7 @@ import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { eventList, postLifecycle, LIFECYCLE_RECORDS } from './helpers/events.js';
 import { demoStory } from '../services/cli/src/demo-story.js';
 import { kibanaSavedObjects, toNdjson, LENS_PANELS } from '../services/cli/src/kibana/saved-objects.js';
+import type { LooseJson, StoredDoc } from './helpers/loose.js';
 
 /**
  * The saved searches run as Kibana runs them: their Lucene query in a `query_string` query (with
@@ -15,10 +16,10 @@ import { kibanaSavedObjects, toNdjson, LENS_PANELS } from '../services/cli/src/k
 interface Obj {
   type: string;
   id: string;
-  attributes: Record<string, any>;
+  attributes: LooseJson;
   references: Array<{ type: string; id: string; name: string }>;
 }
-type Doc = { _id: string; _source: Record<string, any> };
+type Doc = StoredDoc;
 
 const DEMO_RECORDS = 6;
 
@@ -157,7 +158,10 @@ describe('Kibana saved searches on real records', () => {
     let checked = 0;
     for (const s of objects.filter((o) => o.type === 'search')) {
       const { query } = JSON.parse(s.attributes.kibanaSavedObjectMeta.searchSourceJSON).query;
-      for (const f of queryFields(query)) (filterable(f), checked++);
+      for (const f of queryFields(query)) {
+        filterable(f);
+        checked++;
+      }
       for (const c of s.attributes.columns as string[]) mapped(c);
       for (const [f] of s.attributes.sort as Array<[string]>) assert.ok(mapped(f).aggregatable, `${f} sortable`);
     }

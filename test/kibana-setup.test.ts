@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { runCli } from './helpers/cli.js';
+import type { LooseJson } from './helpers/loose.js';
 
 /**
  * `crtrail kibana setup` against a local server that checks what Kibana's saved-objects import API
@@ -14,7 +15,7 @@ interface Seen {
   method: string;
   path: string;
   auth: string | undefined;
-  objects: Array<{ type: string; id: string; attributes: Record<string, any>; references: unknown[] }>;
+  objects: Array<{ type: string; id: string; attributes: LooseJson; references: unknown[] }>;
 }
 
 interface FakeKibana {

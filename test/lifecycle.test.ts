@@ -6,6 +6,7 @@ import { eventList } from './helpers/events.js';
 import { haBatches, lifecycle, orderedEvents } from './fixtures/lifecycle.js';
 import { runCli } from './helpers/cli.js';
 import { testEsUrl } from '@crtrail/testkit';
+import type { StoredDoc } from './helpers/loose.js';
 
 const FIN = ['serving.kserve.io/inferenceservice-finalizer'];
 const V1 = 's3://models/fraud/v1';
@@ -47,7 +48,7 @@ const EXPECTED: Record<string, { action: string; outcome?: string; kind: string;
   '012': { action: 'update', kind: 'delete', baseline: 'known', ops: [{ op: 'remove', path: '/metadata/finalizers', old: FIN }] },
 };
 
-type Doc = { _id: string; _source: Record<string, any> };
+type Doc = StoredDoc;
 
 /** The parts of a record that must not depend on delivery order (everything but the cluster name). */
 function comparable(d: Doc) {

@@ -9,6 +9,7 @@ import { uniquePrefix } from '@crtrail/testkit';
 import { indexNames } from '@crtrail/store';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { eventList } from './helpers/events.js';
+import type { LooseJson, StoredDoc } from './helpers/loose.js';
 
 const CANARY = 'canary-s3cr3t-5b1e9d';
 
@@ -79,8 +80,8 @@ describe('redaction end to end: a secret value reaches no index, no Redis key, n
     assert.doesNotMatch(logs.join(''), new RegExp(CANARY));
 
     // The rotation is still a visible change: old and new hashes differ.
-    const update = all.hits.hits.find((h: any) => h._source.event.id === 'redact-2') as any;
-    const op = update._source.crtrail.change.ops.find((o: any) => o.path === '/spec/auth/password');
+    const update = (all.hits.hits as StoredDoc[]).find((h) => h._source.event.id === 'redact-2')!;
+    const op = update._source.crtrail.change.ops.find((o: LooseJson) => o.path === '/spec/auth/password');
     assert.match(op.old, /^sha256:[0-9a-f]{64}$/);
     assert.match(op.new, /^sha256:[0-9a-f]{64}$/);
     assert.notEqual(op.old, op.new);

@@ -12,6 +12,7 @@ import { indexNames } from '@crtrail/store';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { eventList } from './helpers/events.js';
 import { runCli } from './helpers/cli.js';
+import type { LooseJson, StoredDoc } from './helpers/loose.js';
 
 /*
  * Canaries (unique random words, one per shape a secret can take in an audit event) go through the
@@ -308,8 +309,8 @@ describe('no secret is ever stored: canaries in every shape, searched for everyw
     }
 
     // Keys stay visible and changes stay detectable: the update of `one` rotated data.password.
-    const update = docs.hits.hits.find((h: any) => h._source.event?.id === 'sec-2') as any;
-    const op = update._source.crtrail.change.ops.find((o: any) => o.path === '/data/password');
+    const update = (docs.hits.hits as StoredDoc[]).find((h) => h._source.event?.id === 'sec-2')!;
+    const op = update._source.crtrail.change.ops.find((o: LooseJson) => o.path === '/data/password');
     assert.ok(op, `ops: ${JSON.stringify(update._source.crtrail.change.paths)}`);
     assert.match(op.old, /^sha256:[0-9a-f]{64}$/);
     assert.match(op.new, /^sha256:[0-9a-f]{64}$/);
@@ -317,19 +318,19 @@ describe('no secret is ever stored: canaries in every shape, searched for everyw
     assert.ok(!update._source.crtrail.change.paths.includes('/data/user'), 'an unchanged value hashes the same: no change');
     // The field lines under the header of the update of app/one.
     const lines = changes.stdout.split('\n');
-    const head = lines.findIndex((l) => /  update  vault\.example\.com\/vaultsecrets  app\/one  /.test(l));
+    const head = lines.findIndex((l) => / {2}update {2}vault\.example\.com\/vaultsecrets {2}app\/one {2}/.test(l));
     assert.ok(head >= 0, changes.stdout);
     const block = lines.slice(head + 1, head + 1 + lines.slice(head + 1).findIndex((l) => !l.startsWith('    ')));
     const shortLine = block.find((l) => l.includes(' /data/password:'));
     assert.match(shortLine ?? '', /\/data\/password: sha256:[0-9a-f]{8}… → sha256:[0-9a-f]{8}…$/, 'hashes are shortened on screen');
     // The baseline's old value is a hash too, compared with the new one's.
-    const baseUpdate = docs.hits.hits.find((h: any) => h._source.event?.id === 'sec-18') as any;
-    const baseOp = baseUpdate._source.crtrail.change.ops.find((o: any) => o.path === '/data/password');
+    const baseUpdate = (docs.hits.hits as StoredDoc[]).find((h) => h._source.event?.id === 'sec-18')!;
+    const baseOp = baseUpdate._source.crtrail.change.ops.find((o: LooseJson) => o.path === '/data/password');
     assert.equal(baseUpdate._source.crtrail.change.baseline, 'known');
     assert.match(baseOp.old, /^sha256:/);
     assert.notEqual(baseOp.old, baseOp.new);
     // The JSON Patch that added a key names it.
-    const patch = docs.hits.hits.find((h: any) => h._source.event?.id === 'sec-3') as any;
+    const patch = (docs.hits.hits as StoredDoc[]).find((h) => h._source.event?.id === 'sec-3')!;
     assert.ok(patch._source.crtrail.change.paths.includes('/data/apikey'));
 
     // A spreadsheet would run this as a formula: the CSV cell is escaped, the NDJSON keeps the value.

@@ -8,15 +8,20 @@ import { records } from '../services/cli/src/ops/changes.js';
 import { showValue } from '../services/cli/src/print/change-lines.js';
 import { eventList, postLifecycle } from './helpers/events.js';
 
+/** A node of an Elasticsearch mapping, as far as counting its fields goes. */
+interface MappingProperty {
+  properties?: Record<string, MappingProperty>;
+}
+
 function countFields(mapping: unknown): number {
   let n = 0;
-  const walk = (props: Record<string, any> | undefined): void => {
+  const walk = (props: Record<string, MappingProperty> | undefined): void => {
     for (const v of Object.values(props ?? {})) {
       n++;
       walk(v.properties);
     }
   };
-  walk((mapping as { properties?: Record<string, any> }).properties);
+  walk((mapping as MappingProperty).properties);
   return n;
 }
 
@@ -79,7 +84,7 @@ describe('store: mapping and queries', () => {
     const env = { CRTRAIL_INDEX_PREFIX: p.prefix, CRTRAIL_ES_URL: testEsUrl(), NO_COLOR: '1' };
     const run = await runCli(['changes', '--cluster', 'prod-eu', '--name', 'fraud-model', '--actor', 'alice@example.com'], env);
     assert.equal(run.code, 0, run.stderr);
-    const lines = run.stdout.trim().split('\n').map((l) => l.replace(/  id \S+$/, '  id <id>'));
+    const lines = run.stdout.trim().split('\n').map((l) => l.replace(/ {2}id \S+$/, '  id <id>'));
     assert.deepEqual(lines, [
       '2026-11-02T09:00:11.040000Z  prod-eu  alice@example.com (human, kubectl)  delete  serving.kserve.io/inferenceservices  ml/fraud-model  metadata [drift]  id <id>',
       '    + /metadata/deletionTimestamp: 2026-11-02T09:00:11Z',

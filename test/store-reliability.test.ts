@@ -51,7 +51,7 @@ describe('store: exactly once', () => {
     await p.idle();
     const fresh = await p.search({ term: { 'orchestrator.cluster.name': 'after-rollover' } });
     assert.equal(fresh.length, LIFECYCLE_RECORDS);
-    assert.ok(fresh.every((d: any) => d._index === newIndex));
+    assert.ok(fresh.every((d) => d._index === newIndex));
   });
 
   test('a record Elasticsearch refuses goes to the dead-letter queue, and `dlq replay` indexes it after the fix', async () => {

@@ -10,6 +10,8 @@ import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { eventList, LIFECYCLE_RECORDS, postLifecycle } from './helpers/events.js';
 import { haBatches, orderedEvents } from './fixtures/lifecycle.js';
 import { runCli } from './helpers/cli.js';
+import type { StoredDoc } from './helpers/loose.js';
+import type { Op } from '@crtrail/diff';
 
 const CLUSTER = 'trust-a';
 const SAMPLES = 'trust-samples';
@@ -27,7 +29,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-type Doc = { _id: string; _source: Record<string, any> };
+type Doc = StoredDoc;
 
 describe('verify never says INTACT when it should not', () => {
   let p: Pipeline;
@@ -140,10 +142,10 @@ describe('verify never says INTACT when it should not', () => {
   test('the critical op itself removed, its summary made consistent: the ops are recomputed, exit 1', async () => {
     const critical = (await docs()).find((d) => d._source.crtrail.change.critical === true && d._source.crtrail.change.baseline === 'known')!;
     const change = critical._source.crtrail.change;
-    const ops = change.ops.filter((o: any) => !change.critical_paths.includes(o.path));
+    const ops = change.ops.filter((o: Op) => !change.critical_paths.includes(o.path));
     assert.ok(ops.length < change.ops.length);
-    const paths = [...new Set(ops.map((o: any) => o.path))].sort();
-    const run = await withEdit(critical, { crtrail: { change: { ops, paths, patch: ops.map((o: any) => ({ op: o.op, path: o.path, value: o.new })), critical: false, critical_paths: [], text: '' } } });
+    const paths = [...new Set(ops.map((o: Op) => o.path))].sort();
+    const run = await withEdit(critical, { crtrail: { change: { ops, paths, patch: ops.map((o: Op) => ({ op: o.op, path: o.path, value: o.new })), critical: false, critical_paths: [], text: '' } } });
     assert.equal(run.code, 1, run.stdout + run.stderr);
     assert.match(run.stderr, new RegExp(`_id ${critical._id} \\(seq \\d+\\): crtrail\\.change\\.ops edited \\(stored ${ops.length} ops, recomputed ${change.ops.length} ops \\(.*${change.critical_paths[0]}.* left out\\)\\)`));
   });

@@ -38,6 +38,19 @@ const event = (i: number, pad = 0) => ({
     : {}),
 });
 
+/** The webhook's error answer (`{ error, reason }`). */
+interface ErrorBody {
+  error: string;
+  reason: string;
+}
+
+/** What /readyz answers about Redis, as far as these tests read it. */
+interface ReadyBody {
+  status: string;
+  warning?: string;
+  redis: { persistent: boolean; aof: boolean; how: string };
+}
+
 const post = (url: string, body: string | Buffer, headers: Record<string, string> = {}) =>
   fetch(`${url}/audit/c1`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
 
@@ -191,7 +204,7 @@ describe('webhook durability: bounded jobs, written atomically', () => {
       const res = await post(hook.url, eventList(Array.from({ length: 200 }, (_, i) => event(i, 50_000))));
       assert.equal(res.status, 503);
       // The transaction (or the kind-table script before it) is refused for memory: nothing was written.
-      assert.match((await res.json()).reason, /OOM/);
+      assert.match(((await res.json()) as ErrorBody).reason, /OOM/);
       await admin.call('CONFIG', 'SET', 'maxmemory', '0');
       assert.deepEqual(await hook.queue.getJobCounts('waiting', 'paused'), { waiting: 0, paused: 0 });
     } finally {
@@ -218,7 +231,7 @@ describe('webhook durability: refused at the door', () => {
         const items = [event(0), event(1), event(2), { ...event(3), ...bad }];
         const res = await post(hook.url, eventList(items));
         assert.equal(res.status, 400, JSON.stringify(bad));
-        const body = await res.json();
+        const body = (await res.json()) as ErrorBody;
         assert.equal(body.error, 'CRTRAIL_ERR_INVALID_BATCH');
         assert.match(body.reason, reason);
       }
@@ -238,7 +251,7 @@ describe('webhook durability: refused at the door', () => {
       ] as const) {
         const res = await post(hook.url, body, headers);
         assert.equal(res.status, 400);
-        assert.equal((await res.json()).reason, `body: invalid UTF-8 at byte ${at}`);
+        assert.equal(((await res.json()) as ErrorBody).reason, `body: invalid UTF-8 at byte ${at}`);
       }
       assert.equal((await jobsOf(hook)).length, 0);
       assert.equal((await post(hook.url, good)).status, 200);
@@ -263,7 +276,7 @@ describe('webhook durability: a Redis that persists', () => {
         try {
           const res = await fetch(`${hook.url}/readyz`);
           assert.equal(res.status, 200, 'ready either way');
-          const body = await res.json();
+          const body = (await res.json()) as ReadyBody;
           assert.equal(body.status, 'ready');
           assert.equal(body.redis.persistent, persistent);
           assert.equal(body.redis.aof, persistent);
@@ -273,7 +286,7 @@ describe('webhook durability: a Redis that persists', () => {
             assert.match(body.redis.how, /appendonly yes \(appendfsync everysec\)/);
             assert.equal(warned.length, 0);
           } else {
-            assert.match(body.warning, new RegExp(`^Redis at ${redis.url} keeps nothing on disk \\(appendonly no, save ''\\): a restart of it loses every acked batch`));
+            assert.match(body.warning ?? '', new RegExp(`^Redis at ${redis.url} keeps nothing on disk \\(appendonly no, save ''\\): a restart of it loses every acked batch`));
             assert.equal(warned.length, 1);
             assert.equal(warned[0].level, 40);
             assert.equal(warned[0].msg, body.warning);
@@ -299,7 +312,7 @@ describe('webhook durability: a Redis that persists', () => {
       assert.equal(p.aof, expected[1] === 'yes');
       assert.equal(p.rdb, save[1] !== '');
       await withWebhook('durability', {}, async (hook) => {
-        const body = await (await fetch(`${hook.url}/readyz`)).json();
+        const body = (await (await fetch(`${hook.url}/readyz`)).json()) as ReadyBody;
         assert.equal(body.redis.persistent, p.persistent);
         assert.equal(body.warning === undefined, p.persistent, 'a warning exactly when nothing is persisted');
       });
@@ -358,7 +371,7 @@ describe('webhook durability: a Redis that persists', () => {
         const res = await post(lonely.url, eventList([event(1)]));
         assert.equal(res.status, 503);
         assert.ok(Number(res.headers.get('retry-after')) > 0);
-        const body = await res.json();
+        const body = (await res.json()) as ErrorBody;
         assert.equal(body.error, 'CRTRAIL_ERR_REPLICAS_BEHIND');
         assert.match(body.reason, /only 0 of 1 Redis replicas confirmed it within 1000 ms \(CRTRAIL_REDIS_WAIT_REPLICAS\)/);
       } finally {
@@ -383,7 +396,7 @@ describe('webhook durability: a Redis that persists', () => {
         await sleep(100);
         const late = await post(hook.url, eventList([event(4)]));
         assert.equal(late.status, 503);
-        assert.match((await late.json()).reason, /only 0 of 1 Redis replicas/);
+        assert.match(((await late.json()) as ErrorBody).reason, /only 0 of 1 Redis replicas/);
         await frozen;
         sleeper.disconnect();
       } finally {

@@ -17,6 +17,7 @@ import { cleanupPrefix, eventually, startTcpProxy, testEs, testEsUrl, testRedis,
 import { createEnricher, startWorker, type Enricher, type RunningWorker } from '@crtrail/worker';
 import { runCli, spawnCli } from './helpers/cli.js';
 import { generateWorkload } from '../bench/workload.js';
+import type { LooseJson, StoredDoc } from './helpers/loose.js';
 
 const es = testEs();
 const redis = testRedis();
@@ -60,16 +61,16 @@ function widgetWrite(auditID: string, name: string, rv: number, size: number): A
   } as unknown as AuditEvent;
 }
 
-async function records(prefix: string, cluster: string): Promise<Array<{ _id: string; _source: Record<string, any> }>> {
+async function records(prefix: string, cluster: string): Promise<Array<StoredDoc>> {
   const alias = indexNames(prefix).alias;
   await es.indices.refresh({ index: alias });
   const res = await es.search({ index: alias, query: { term: { 'orchestrator.cluster.name': cluster } }, size: 10_000, sort: [{ 'crtrail.integrity.seq': 'asc' }] });
-  return res.hits.hits as Array<{ _id: string; _source: Record<string, any> }>;
+  return res.hits.hits as Array<StoredDoc>;
 }
 
 /** A pino logger whose lines the test can read. */
 function capturedLog() {
-  const lines: Array<Record<string, any>> = [];
+  const lines: Array<LooseJson> = [];
   const stream = new Writable({
     write(chunk, _enc, done) {
       for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(JSON.parse(l));

@@ -7,8 +7,9 @@ import { runCli } from './helpers/cli.js';
 import { haBatches } from './fixtures/lifecycle.js';
 import { scenarios } from './scenarios/classes.js';
 import type { Written } from './scenarios/write-shapes.js';
+import type { StoredDoc } from './helpers/loose.js';
 
-type Doc = { _id: string; _source: Record<string, any> };
+type Doc = StoredDoc;
 
 /**
  * Every record right on real-world write shapes (issue 19): streams derived from true stored

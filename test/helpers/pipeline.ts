@@ -4,6 +4,7 @@ import { startWebhook, type RunningWebhook } from '@crtrail/webhook';
 import { startWorker, type RunningWorker, type WorkerOptions } from '@crtrail/worker';
 import { indexNames } from '@crtrail/store';
 import { pino, type Logger } from 'pino';
+import type { StoredDoc } from './loose.js';
 
 export interface Pipeline {
   prefix: string;
@@ -16,7 +17,7 @@ export interface Pipeline {
   /** Waits until the queue holds no waiting/active/delayed batch. */
   idle(timeoutMs?: number): Promise<void>;
   /** Documents under the write alias matching a query (after a refresh). */
-  search(query?: Record<string, unknown>, size?: number): Promise<Array<{ _id: string; _source: Record<string, any> }>>;
+  search(query?: Record<string, unknown>, size?: number): Promise<Array<StoredDoc>>;
   count(query?: Record<string, unknown>): Promise<number>;
   close(): Promise<void>;
 }
@@ -57,7 +58,7 @@ export async function startPipeline(prefix: string, options: { workers?: number;
     async search(query = { match_all: {} }, size = 1000) {
       await es.indices.refresh({ index: alias });
       const res = await es.search({ index: alias, query, size, sort: [{ '@timestamp': 'asc' }, { 'event.id': 'asc' }] });
-      return res.hits.hits as Array<{ _id: string; _source: Record<string, any> }>;
+      return res.hits.hits as Array<StoredDoc>;
     },
     async count(query = { match_all: {} }) {
       await es.indices.refresh({ index: alias });

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { LooseJson } from '../helpers/loose.js';
 
 /**
  * Load for the fault suite: audit events as a kube-apiserver at RequestResponse level would send them
@@ -12,7 +13,7 @@ export const RESOURCE = 'widgets';
 export const KIND = 'Widget';
 export const NAMESPACE = 'rel';
 
-type Obj = Record<string, any>;
+type Obj = LooseJson;
 
 export interface GeneratorOptions {
   /** Objects written round-robin: the first write of each is a create, later ones updates. */

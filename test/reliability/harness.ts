@@ -227,10 +227,10 @@ export class Scenario {
         allow_no_indices: true,
         aggs: { ids: { composite: { size: 5_000, sources: [{ id: { terms: { field: 'event.id' } } }], ...(after ? { after } : {}) } } },
       });
-      const agg = (res.aggregations as any)?.ids;
+      const agg = (res.aggregations as { ids?: { buckets: Array<{ key: { id: string } }>; after_key?: Record<string, string> } } | undefined)?.ids;
       const buckets: Array<{ key: { id: string } }> = agg?.buckets ?? [];
       for (const b of buckets) ids.add(b.key.id);
-      if (buckets.length === 0 || !agg.after_key) break;
+      if (buckets.length === 0 || !agg?.after_key) break;
       after = agg.after_key;
     }
     return { docs, distinct: ids.size, ids };
@@ -335,11 +335,11 @@ export async function deleteIndices(es: Client, prefix: string): Promise<void> {
   const names = Object.keys(found);
   if (names.length > 0) await es.indices.delete({ index: names.join(','), ignore_unavailable: true });
   const templates = await es.indices.getIndexTemplate({ name: `${prefix}*` }, { ignore: [404] }).catch(() => undefined);
-  for (const t of (templates as any)?.index_templates ?? []) await es.indices.deleteIndexTemplate({ name: t.name }, { ignore: [404] });
+  for (const t of templates?.index_templates ?? []) await es.indices.deleteIndexTemplate({ name: t.name }, { ignore: [404] });
 }
 
 /** Runs `body` in a fresh scenario, always tearing it down; a thrown error becomes a problem of the row. */
-export async function runScenario(name: string, options: ScenarioOptions, body: (s: Scenario) => Promise<Partial<Row> | void>): Promise<Row> {
+export async function runScenario(name: string, options: ScenarioOptions, body: (s: Scenario) => Promise<Partial<Row>> | Promise<void>): Promise<Row> {
   const s = new Scenario(name, options);
   try {
     await s.setup();

@@ -17,8 +17,9 @@
  * version of the URL the write went through.
  */
 import { applyJsonPatch, applyMergePatch, DEFAULT_IGNORE_PATHS, diffValues, leaves, type Op } from '@crtrail/diff';
+import type { LooseJson } from '../helpers/loose.js';
 
-type Obj = Record<string, any>;
+type Obj = LooseJson;
 
 export interface Expected {
   action: string;
@@ -415,7 +416,7 @@ function mergeShown(doc: Obj, response: Obj, sub?: string): Op[] {
 
 /** What a JSON Patch after a gap shows: its locations resolved in the response, no old values. */
 function jsonShown(ops: Obj[], response: Obj): Op[] {
-  const get = (path: string): unknown => path.slice(1).split('/').reduce<any>((n, k) => (n === undefined ? undefined : n[k]), response);
+  const get = (path: string): unknown => path.slice(1).split('/').reduce<unknown>((n, k) => (n === undefined || n === null ? undefined : (n as Obj)[k]), response);
   const appends = new Map<string, number>();
   for (const o of ops) if (o.op === 'add' && String(o.path).endsWith('/-')) appends.set(o.path, (appends.get(o.path) ?? 0) + 1);
   const seen = new Map<string, number>();

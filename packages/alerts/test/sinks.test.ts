@@ -3,10 +3,22 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { buildAlert, groupAlerts, kibanaLinks, MAX_VALUE_CHARS, recordFacts, sendToSink, singleMessage, SinkError, type ResolvedSink } from '../src/index.js';
 
+/** The parts of the three sinks' JSON bodies these assertions read. */
+interface WebhookJson {
+  kind: string;
+  record_ids: string[];
+  alert: { actor: unknown };
+}
+interface SlackJson {
+  text: string;
+  blocks: Array<{ type: string }>;
+}
+type AlertmanagerJson = Array<{ labels: Record<string, string>; startsAt: string; generatorURL: string }>;
+
 interface Hit {
   path: string;
   headers: Record<string, unknown>;
-  body: any;
+  body: unknown;
 }
 
 let server: Server;
@@ -90,20 +102,20 @@ test('each sink type is POSTed its format on a real local receiver', async () =>
   await sendToSink(sink('alertmanager', '/am/'), singleMessage(alert));
   assert.deepEqual(hits.map((h) => h.path), ['/hook', '/services/T/B/x', '/am/api/v2/alerts']);
   assert.ok(hits.every((h) => h.headers['content-type'] === 'application/json'));
-  const [hook, slack, am] = hits.map((h) => h.body);
+  const [hook, slack, am] = hits.map((h) => h.body) as [WebhookJson, SlackJson, AlertmanagerJson];
   assert.equal(hook.kind, 'crtrail.alert');
   assert.deepEqual(hook.record_ids, ['rec-123']);
   assert.deepEqual(hook.alert.actor, { name: 'alice@example.com', kind: 'human', tool: 'kubectl-edit', sourceIP: '192.0.2.44', userAgent: 'kubectl/v1.29.3' });
   assert.match(slack.text, /alice@example\.com/);
-  assert.equal(slack.blocks[0].type, 'header');
+  assert.equal(slack.blocks[0]?.type, 'header');
   const slackText = JSON.stringify(slack.blocks);
   assert.match(slackText, /o'brien&lt;&amp;&gt;/, 'mrkdwn control characters escaped');
   assert.match(slackText, /\/spec\/auth\/password: \\"sha256:3f1a7c0e5b\\" → \\"sha256:99aa\\"/);
   assert.match(slackText, /<https:\/\/kibana\.example\.com\/base\/app\/discover#[^|]+\|record>/);
   assert.ok(Array.isArray(am) && am.length === 1);
-  assert.equal(am[0].labels.alertname, 'CrtrailChange');
-  assert.equal(am[0].labels.record_id, 'rec-123');
-  assert.equal(am[0].labels.severity, 'critical');
+  assert.equal(am[0]?.labels.alertname, 'CrtrailChange');
+  assert.equal(am[0]?.labels.record_id, 'rec-123');
+  assert.equal(am[0]?.labels.severity, 'critical');
   assert.equal(am[0].startsAt, '2026-11-30T10:00:00.000000Z');
   assert.equal(am[0].generatorURL, alert.links.record);
   assert.ok(Object.values(am[0].labels).every((v) => typeof v === 'string' && v !== ''));
@@ -118,7 +130,7 @@ test('a grouped message names the count, the window and every record; the latest
   const m = groupAlerts([alert, later], 60);
   assert.equal(m.alert.record_id, 'rec-124');
   await sendToSink({ name: 's', type: 'slack', url: `${base}/slack`, criticalOnly: true }, m);
-  assert.match(JSON.stringify(hits[0]!.body.blocks), /2 changes to this object within 60s/);
+  assert.match(JSON.stringify((hits[0]!.body as SlackJson).blocks), /2 changes to this object within 60s/);
   assert.throws(() => groupAlerts([], 60));
 });
 

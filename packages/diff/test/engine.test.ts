@@ -36,7 +36,7 @@ function ev(verb: string, response: unknown, request?: unknown, over: Partial<Au
 }
 
 function apply(history: History | undefined, event: AuditEvent): ApplyResult {
-  const [{ mutation }] = expandMutations(event, 'c') as [{ mutation: Parameters<typeof applyMutation>[1] }];
+  const { mutation } = expandMutations(event, 'c')[0]!;
   return applyMutation(history, mutation);
 }
 
@@ -45,7 +45,7 @@ function deliver(order: AuditEvent[]) {
   let h: History | undefined;
   const records = new Map<string, unknown>();
   for (const e of order) {
-    const [{ mutation }] = expandMutations(e, 'c') as [{ mutation: Parameters<typeof applyMutation>[1] }];
+    const { mutation } = expandMutations(e, 'c')[0]!;
     const r = applyMutation(h, mutation);
     h = r.history;
     records.set(mutation.recordId, r.record);

@@ -42,6 +42,15 @@ const base = (over: Partial<AuditEvent>): AuditEvent => ({
   responseStatus: { code: 200 },
   ...over,
 });
+/** The fields of redacted objects these tests read (their assertions check what is there). */
+interface Redacted {
+  data: { password: string; user: string };
+  stringData: { token: string };
+  message: string;
+  metadata: { annotations: { owner: string; [LAST_APPLIED]: string } };
+  spec: { auth: { password: string | null } };
+}
+
 const vaultSecret = (data: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
   apiVersion: 'vault.example.com/v1',
   kind: 'VaultSecret',
@@ -56,17 +65,17 @@ test('Secret-like kinds: each data/stringData value is hashed, the keys stay vis
   const obj = vaultSecret({ password: pw, user: 'app' }, { stringData: { token: tok } });
   const out = redactEvent(base({ requestObject: obj, responseObject: obj }), config, salt);
   assertNoCanary(out, pw, tok);
-  const res = out.responseObject as any;
+  const res = out.responseObject as Redacted;
   assert.deepEqual(Object.keys(res.data), ['password', 'user']);
   assert.match(res.data.password, HASH);
   assert.match(res.data.user, HASH, 'every value of data is hashed, not only the ones that look secret');
   assert.match(res.stringData.token, HASH);
-  assert.equal(res.data.password, (out.requestObject as any).data.password, 'same value, same hash');
+  assert.equal(res.data.password, (out.requestObject as Redacted).data.password, 'same value, same hash');
   assert.equal(res.data.password, redactValue(pw, salt));
   assert.deepEqual(redactEvent(out, config, salt), out, 'idempotent: redacting again changes nothing');
   const rotated = redactEvent(base({ responseObject: vaultSecret({ password: `${pw}-2`, user: 'app' }) }), config, salt);
-  assert.notEqual((rotated.responseObject as any).data.password, res.data.password, 'a changed secret is a changed hash');
-  assert.equal((rotated.responseObject as any).data.user, res.data.user);
+  assert.notEqual((rotated.responseObject as Redacted).data.password, res.data.password, 'a changed secret is a changed hash');
+  assert.equal((rotated.responseObject as Redacted).data.user, res.data.user);
 });
 
 test('the decision comes from the objectRef: Request-level patches without a kind, refused writes answering a Status', () => {
@@ -74,7 +83,7 @@ test('the decision comes from the objectRef: Request-level patches without a kin
   // A merge patch logged at level Request: no kind anywhere, only the resource name says it is secret-like.
   const merge = redactEvent(base({ level: 'Request', verb: 'patch', requestObject: { data: { password: pw } }, responseObject: undefined }), config, salt);
   assertNoCanary(merge, pw);
-  assert.match((merge.requestObject as any).data.password, HASH);
+  assert.match((merge.requestObject as Redacted).data.password, HASH);
 
   const c409 = canary('409');
   const conflict = redactEvent(
@@ -97,7 +106,7 @@ test('the decision comes from the objectRef: Request-level patches without a kin
     salt,
   );
   assertNoCanary(invalid, c422);
-  assert.ok(((invalid.responseObject as any).message as string).includes(redactValue(c422, salt)));
+  assert.ok((invalid.responseObject as Redacted).message.includes(redactValue(c422, salt)));
 });
 
 test('the kind table: taught by CRDs and successful bodies only, used for resources whose name says nothing', async () => {
@@ -125,7 +134,7 @@ test('the kind table: taught by CRDs and successful bodies only, used for resour
   await learnKinds([crdEvent], kinds);
   const out = redactEvent(write, config, salt, kinds);
   assertNoCanary(out, token);
-  assert.equal((out.requestObject as any)[0].path, '/data/token');
+  assert.equal((out.requestObject as Array<{ path: string }>)[0]?.path, '/data/token');
 
   // A wrong entry can only add redaction: vaultsecrets stays secret-like whatever the table says.
   kinds.entries.set(kindField('vault.example.com', 'vaultsecrets'), ['Widget']);
@@ -151,16 +160,16 @@ test('every JSON Patch form: values written at, under and above a redacted path,
   ];
   const out = redactEvent(base({ verb: 'patch', requestObject: patch, responseObject: undefined }), config, salt);
   assertNoCanary(out, ...c);
-  const ops = out.requestObject as any[];
+  const ops = out.requestObject as Array<{ path: string; value: unknown }>;
   assert.deepEqual(ops.map((o) => o.path), patch.map((o) => o.path), 'paths stay: the keys written are visible');
-  assert.equal(ops[8].value, 3, 'writes elsewhere are left alone');
-  assert.match(ops[0].value, HASH);
-  assert.equal(ops[0].value, redactValue(c[0], salt));
-  assert.deepEqual(Object.keys(ops[1].value), ['password', 'user']);
-  const inner = JSON.parse(ops[3].value);
+  assert.equal(ops[8]!.value, 3, 'writes elsewhere are left alone');
+  assert.match(ops[0]!.value as string, HASH);
+  assert.equal(ops[0]!.value, redactValue(c[0], salt));
+  assert.deepEqual(Object.keys(ops[1]!.value as object), ['password', 'user']);
+  const inner = JSON.parse(ops[3]!.value as string);
   assert.equal(inner.kind, 'VaultSecret', 'the annotation stays a parseable object');
   assert.equal(inner.data.password, redactValue(c[4], salt), 'the same value hashes the same inside the annotation');
-  assert.equal(ops[4].value.team, 'a');
+  assert.equal((ops[4]!.value as { team: string }).team, 'a');
   assert.deepEqual(redactEvent(out, config, salt), out, 'idempotent');
 });
 
@@ -180,14 +189,14 @@ test('the last-applied annotation: parsed and redacted in requests, responses, m
   const event = base({ objectRef: ref, requestObject: db(inAnnotation, applied), responseObject: db(inAnnotation, applied) });
   const out = redactEvent(event, cfg.config, salt);
   assertNoCanary(out, inAnnotation);
-  const text = (out.responseObject as any).metadata.annotations[LAST_APPLIED] as string;
+  const text = (out.responseObject as Redacted).metadata.annotations[LAST_APPLIED];
   assert.ok(text.endsWith('\n'), 'its trailing newline is kept');
   assert.equal(JSON.parse(text).spec.auth.password, redactValue(inAnnotation, salt));
-  assert.equal((out.responseObject as any).metadata.annotations.owner, 'team-a');
+  assert.equal((out.responseObject as Redacted).metadata.annotations.owner, 'team-a');
 
   const bad = redactEvent(base({ objectRef: ref, responseObject: db('x-value', `{"spec":{"auth":{"password":"${broken}"`) }), cfg.config, salt);
   assertNoCanary(bad, broken);
-  assert.match((bad.responseObject as any).metadata.annotations[LAST_APPLIED], HASH);
+  assert.match((bad.responseObject as Redacted).metadata.annotations[LAST_APPLIED], HASH);
   assert.deepEqual(redactEvent(bad, cfg.config, salt), bad, 'idempotent');
 
   // kubectl apply to an existing object sends a merge patch whose only kind is inside the annotation.
@@ -213,15 +222,15 @@ test('configured paths apply by resource when no kind is known; merge-patch dele
     const out = redactEvent(base({ level: 'Request', verb: 'patch', objectRef: ref, requestObject: { spec: { auth: { password: pw } } }, responseObject: undefined }), cfg, salt);
     assertNoCanary(out, pw);
     const removal = redactEvent(base({ level: 'Request', verb: 'patch', objectRef: ref, requestObject: { spec: { auth: { password: null } } } }), cfg, salt);
-    assert.equal((removal.requestObject as any).spec.auth.password, null);
+    assert.equal((removal.requestObject as Redacted).spec.auth.password, null);
   }
 });
 
 test('baseline objects are redacted like their events', () => {
   const pw = canary('baseline');
-  const out = redactStoredObject(vaultSecret({ password: pw }) as any, 'vaultsecrets', config, salt);
+  const out = redactStoredObject(vaultSecret({ password: pw }), 'vaultsecrets', config, salt);
   assertNoCanary(out, pw);
-  assert.equal((out as any).data.password, redactValue(pw, salt));
+  assert.equal((out.data as Redacted['data']).password, redactValue(pw, salt));
 });
 
 test("a mutating webhook's JSON Patch, logged in the event's annotations, is redacted too", () => {

@@ -6,10 +6,17 @@ import { kibanaSavedObjects, toNdjson, SAVED_SEARCHES } from '../src/kibana/save
 
 const BUNDLED = fileURLToPath(new URL('../../../kibana/crtrail-saved-objects.ndjson', import.meta.url));
 
+/**
+ * Kibana's attribute JSON (search sources, Lens states) as the bundled file holds it: loose on purpose,
+ * walked by the assertions below, which fail on a wrong shape.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+type KibanaJson = Record<string, any>;
+
 interface Obj {
   type: string;
   id: string;
-  attributes: Record<string, any>;
+  attributes: KibanaJson;
   references: Array<{ type: string; id: string; name: string }>;
 }
 
@@ -52,7 +59,7 @@ test('every bundled object parses, has a unique id, and every reference resolves
   const formats = JSON.parse(dv.attributes.fieldFormatMap);
   assert.equal(formats['crtrail.object.key'].id, 'url');
   const popular = JSON.parse(dv.attributes.fieldAttrs);
-  assert.ok(Object.values(popular).some((a: any) => a.count > 0), 'popular fields');
+  assert.ok(Object.values(popular as Record<string, { count: number }>).some((a) => a.count > 0), 'popular fields');
   JSON.parse(dv.attributes.runtimeFieldMap);
 
   const searches = objects.filter((o) => o.type === 'search');
@@ -94,17 +101,17 @@ test("every object uses only attributes Kibana's schema for its type accepts, an
     for (const k of Object.keys(o.attributes)) assert.ok(ALLOWED_ATTRIBUTES[o.type]!.includes(k), `${o.type} ${o.id}: attribute ${k}`);
     assert.equal(typeof o.attributes.title, 'string');
     if (o.type !== 'lens') continue;
-    const layers = o.attributes.state.datasourceStates.formBased.layers as Record<string, { columns: Record<string, { operationType: string; params?: any }>; columnOrder: string[] }>;
+    const layers = o.attributes.state.datasourceStates.formBased.layers as Record<string, { columns: Record<string, { operationType: string; params?: { orderBy?: { columnId: string } } }>; columnOrder: string[] }>;
     for (const [layerId, layer] of Object.entries(layers)) {
       assert.deepEqual([...layer.columnOrder].sort(), Object.keys(layer.columns).sort(), `${o.id}: columnOrder lists every column`);
       for (const c of Object.values(layer.columns)) {
-        if (c.operationType === 'terms') assert.ok(layer.columns[c.params.orderBy.columnId], `${o.id}: terms ordered by an existing column`);
+        if (c.operationType === 'terms') assert.ok(layer.columns[c.params?.orderBy?.columnId ?? ''], `${o.id}: terms ordered by an existing column`);
       }
       const vis = o.attributes.state.visualization;
       const used: string[] =
         o.attributes.visualizationType === 'lnsXY'
-          ? vis.layers.flatMap((l: any) => (assert.equal(l.layerId, layerId), [l.xAccessor, l.splitAccessor, ...l.accessors].filter(Boolean)))
-          : (assert.equal(vis.layerId, layerId), vis.columns.map((c: any) => c.columnId));
+          ? vis.layers.flatMap((l: { layerId: string; xAccessor?: string; splitAccessor?: string; accessors: string[] }) => (assert.equal(l.layerId, layerId), [l.xAccessor, l.splitAccessor, ...l.accessors].filter(Boolean)))
+          : (assert.equal(vis.layerId, layerId), vis.columns.map((c: { columnId: string }) => c.columnId));
       for (const id of used) assert.ok(layer.columns[id], `${o.id}: visualization uses column ${id}, which exists`);
     }
   }

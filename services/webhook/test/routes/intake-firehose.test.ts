@@ -5,6 +5,8 @@ import { gzipSync } from 'node:zlib';
 import { ClusterSecrets } from '../../src/intake-auth.js';
 import { event, eventList, testApp } from '../helpers/webhook.js';
 import { firehoseBody, firehoseHeaders, nativeWrites } from '../helpers/intake.js';
+// The `app.backpressure` decoration is declared (module augmentation) in this file.
+import type {} from '../../src/plugins/backpressure.js';
 
 const keys = () => ClusterSecrets.parse('# shop rotates: both keys are good\nkey-shop-old shop\nkey-shop-new shop\nkey-lab lab\n', 'keys.txt');
 const firehoseApp = (options: Parameters<typeof testApp>[0] = {}) => testApp({ auth: { intake: { firehose: keys() } }, ...options });
