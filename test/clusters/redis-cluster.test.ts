@@ -6,7 +6,6 @@ import type { Cluster } from 'ioredis';
 import { loadEnv } from '@crtrail/config';
 import { createRedisClient, keySlot, redisTargetFromEnv } from '@crtrail/queue';
 import { startRedisCluster } from '@crtrail/stack';
-import { sleep } from '../reliability/processes.js';
 import { assertChainIntact, assertExact, batchesOf, RedisClusterScenario, SKIP_CLUSTERS } from './scenario.js';
 
 /**
