@@ -142,8 +142,9 @@ export function routeRecord(f: RecordFacts, plan: AlertPlan): AlertRoute[] {
   const fired = plan.rules.filter((r) => r.matches(f));
   const routes: AlertRoute[] = [];
   for (const sink of plan.sinks) {
-    let rules = sink.rules ? fired.filter((r) => sink.rules!.includes(r.name)) : fired;
-    if (rules.length === 0 && !sink.criticalOnly && (!sink.rules || sink.rules.includes('change'))) rules = [plan.change];
+    const named = sink.rules;
+    let rules = named ? fired.filter((r) => named.includes(r.name)) : fired;
+    if (rules.length === 0 && !sink.criticalOnly && (!named || named.includes('change'))) rules = [plan.change];
     if (rules.length > 0) routes.push({ sink, rules });
   }
   return routes;

@@ -84,7 +84,7 @@ export function alertmanagerEndpoint(url: string): string {
  */
 export function alertmanagerBody(m: AlertMessage): unknown[] {
   const a = m.alert;
-  const labels: Record<string, string> = {
+  const allLabels: Record<string, string> = {
     alertname: 'CrtrailChange',
     severity: a.change.critical || a.outcome === 'failure' ? 'critical' : 'warning',
     rule: a.rules[0]?.name ?? 'change',
@@ -110,7 +110,8 @@ export function alertmanagerBody(m: AlertMessage): unknown[] {
     ...(a.links.record ? { record_url: a.links.record } : {}),
     ...(a.links.timeline ? { timeline_url: a.links.timeline } : {}),
   };
-  for (const k of Object.keys(labels)) if (labels[k] === '') delete labels[k];
+  // Alertmanager reads an empty label as no label: left out rather than sent empty.
+  const labels = Object.fromEntries(Object.entries(allLabels).filter(([, v]) => v !== ''));
   return [{ labels, annotations, startsAt: a.time || new Date().toISOString(), ...(a.links.record ? { generatorURL: a.links.record } : {}) }];
 }
 

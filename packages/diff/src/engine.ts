@@ -487,8 +487,9 @@ export function applyMutation(history: History | undefined, m: Mutation, options
     if (!attemptable) return result(h, plain([], 'noop', 'unknown'), undefined);
     const replay = replayDependent(h, m.recordId, ignore);
     if (replay) return result(h, replay.fields, replay.base, { duplicate: true });
-    const role: Dependent['role'] = event.verb === 'update' && rv ? 'failed-update' : 'failed';
-    const s = subject(event.verb === 'update' && req ? req : stub(), role === 'failed-update' ? rv! : '');
+    const expected = event.verb === 'update' && rv ? rv : undefined;
+    const role: Dependent['role'] = expected ? 'failed-update' : 'failed';
+    const s = subject(event.verb === 'update' && req ? req : stub(), expected ?? '');
     const pred = baseOf({ uid, resourceVersion: s.resourceVersion, role, stageTimestamp: s.stageTimestamp }, h.versions);
     const fields = computeFields(s, role, false, pred, ignore);
     return result(addDependent(h, remember({ ...s, role }, fields, pred)), fields, pred);

@@ -39,10 +39,10 @@ export interface AksRecord {
  * Metadata-level event (no state, a gap) instead of diffing a string as an object.
  */
 function dropSkippedBodies(event: AuditEvent): AuditEvent {
-  const skipped = (['requestObject', 'responseObject'] as const).filter((k) => typeof event[k] === 'string');
-  if (skipped.length === 0) return event;
+  if (typeof event.requestObject !== 'string' && typeof event.responseObject !== 'string') return event;
   const out: AuditEvent = { ...event };
-  for (const k of skipped) delete out[k];
+  if (typeof out.requestObject === 'string') delete out.requestObject;
+  if (typeof out.responseObject === 'string') delete out.responseObject;
   return { ...out, annotations: { ...(out.annotations ?? {}), [TRUNCATED_ANNOTATION]: 'true', [BODIES_ANNOTATION]: 'skipped-too-big' } };
 }
 

@@ -72,8 +72,10 @@ export function parseGkeMethod(methodName: string): GkeMethod | undefined {
   if (!verb) return undefined;
   for (let i = parts.length - 2; i >= 0 && i >= parts.length - 3; i--) {
     if (!VERSION.test(parts[i]!)) continue;
-    const [resource, subresource] = parts.slice(i + 1);
-    return { groupHint: parts.slice(0, i).join('.'), version: parts[i]!, resource: resource!, ...(subresource ? { subresource } : {}), verb };
+    // i starts two short of the end, so a resource always follows the version.
+    const resource = parts[i + 1]!;
+    const subresource = parts[i + 2];
+    return { groupHint: parts.slice(0, i).join('.'), version: parts[i]!, resource, ...(subresource ? { subresource } : {}), verb };
   }
   return undefined;
 }

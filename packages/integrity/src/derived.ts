@@ -296,14 +296,16 @@ export function checkDerived(
   else if (server !== undefined) out.edits.push({ field: 'crtrail.change.server_mutations', stored: `${server.op} ${server.path}`, recomputed: 'not in the stored response body' });
 
   const actor = classifyActor(event, object, config);
-  const storedActor = (isObject(record.crtrail?.actor) ? record.crtrail!.actor : {}) as Record<string, unknown>;
+  const actorField = record.crtrail?.actor;
+  const storedActor = (isObject(actorField) ? actorField : {}) as Record<string, unknown>;
   for (const k of ['kind', 'name', 'tool'] as const) {
     if (storedActor[k] !== actor[k]) out.edits.push({ field: `crtrail.actor.${k}`, stored: storedActor[k], recomputed: actor[k] });
   }
 
   // Criticality: the paths against the rules that apply to this kind of object. The kind is the
   // object's own, or (a failed write answers a Status) its predecessor's.
-  const target = isObject(record.crtrail?.object) ? (record.crtrail!.object as Record<string, unknown>) : {};
+  const objectField = record.crtrail?.object;
+  const target = isObject(objectField) ? (objectField as Record<string, unknown>) : {};
   let kind = typeof target.kind === 'string' ? target.kind : undefined;
   if (kind === undefined && previous && typeof previous.kind === 'string') kind = previous.kind;
   const group = typeof ref.apiGroup === 'string' ? ref.apiGroup : '';

@@ -292,7 +292,7 @@ export class ChainVerifier {
       const evicted = remember(this.states, own.hash, own.body);
       if (evicted !== undefined) {
         this.forgotten.add(evicted);
-        if (this.forgotten.size > MAX_FORGOTTEN) this.forgotten.delete(this.forgotten.values().next().value!);
+        if (this.forgotten.size > MAX_FORGOTTEN) this.forgotten.delete(oldest(this.forgotten));
       }
       this.forgotten.delete(own.hash);
       for (const w of this.waiting.get(own.hash) ?? []) w.resolve(own.body);
@@ -306,13 +306,13 @@ export class ChainVerifier {
     }
     const predecessor = this.states.get(prev);
     if (predecessor) {
-      this.compare(change!.ops, predecessor, cluster, seq, at);
+      this.compare(change?.ops, predecessor, cluster, seq, at);
       this.derived(record, cluster, seq, at, predecessor);
       return;
     }
     const entry: Waiting = {
       resolve: (body) => {
-        this.compare(change!.ops, body, cluster, seq, at);
+        this.compare(change?.ops, body, cluster, seq, at);
         this.derived(record, cluster, seq, at, body);
       },
       giveUp: () => {
@@ -326,8 +326,8 @@ export class ChainVerifier {
     this.waiting.set(prev, list);
     // Bounded: the longest-waiting records give up first.
     if (this.waiting.size > MAX_KEPT_STATES) {
-      const [oldest, gone] = this.waiting.entries().next().value!;
-      this.waiting.delete(oldest);
+      const [key, gone] = oldest(this.waiting);
+      this.waiting.delete(key);
       for (const w of gone) w.giveUp();
     }
   }
@@ -415,9 +415,15 @@ function remember<V>(map: Map<string, V>, key: string, value: V): string | undef
   map.delete(key);
   map.set(key, value);
   if (map.size <= MAX_KEPT_STATES) return undefined;
-  const oldest = map.keys().next().value!;
-  map.delete(oldest);
-  return oldest;
+  const forgotten = oldest(map.keys());
+  map.delete(forgotten);
+  return forgotten;
+}
+
+/** The first item of a Map or Set (its oldest insertion), which the caller knows is not empty. */
+function oldest<T>(items: Iterable<T>): T {
+  for (const item of items) return item;
+  throw new Error('verify: no oldest entry to forget in an empty map');
 }
 
 /** A value in a report line: JSON, shortened. */

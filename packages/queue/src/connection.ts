@@ -171,6 +171,9 @@ export function redisPlan(target: RedisTarget, options: RedisOptions = {}): Redi
       for (const key of CLUSTER_LEVEL) {
         if (key in rest) {
           (clusterLevel as Record<string, unknown>)[key] = rest[key];
+          // Moved, not copied: the nodes' connections get only node-level options. The key is one
+          // of the fixed CLUSTER_LEVEL names, so nothing arbitrary is deleted.
+          // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
           delete redisOptions[key];
         }
       }

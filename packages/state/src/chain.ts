@@ -25,6 +25,13 @@ export interface SealInput {
   doc: ChainedRecord;
 }
 
+/** The `crtrail.integrity` that `sealRecords` has just set on a record. */
+function sealedIntegrity(input: SealInput): Partial<Integrity> {
+  const integrity = input.doc.crtrail?.integrity;
+  if (!integrity) throw new Error(`record ${input.id} has no crtrail.integrity after sealing`);
+  return integrity;
+}
+
 /**
  * Gives each new record of `cluster` the next seq, its predecessor's hash and its own hash
  * (mutating `doc.crtrail.integrity`), atomically across any number of workers. Records already
@@ -64,7 +71,7 @@ export async function sealChain(
     // recovered first, this attempt fails and re-reads its head.
     if (seqText === null && recoverHead) head = (await (recovered ??= recoverHead())) ?? head;
     const next = sealRecords(head, cluster, fresh.map((f) => f.doc), parts);
-    const links = fresh.flatMap((f) => [f.id, JSON.stringify(f.doc.crtrail!.integrity)]);
+    const links = fresh.flatMap((f) => [f.id, JSON.stringify(sealedIntegrity(f))]);
     // Compared with what Redis held (no head at all after a recovery), not with the recovered seq.
     const ok = await advance(redis, [headKey, pendingKey], [seqText ?? '0', next.seq, next.hash, ...links]);
     if (ok === 1) return;

@@ -147,9 +147,9 @@ export function historyRetention(ttlDays: number, deletedTtlDays: number): Histo
 /** The expiry a history gets at this save (undefined: none). */
 function expiryOf(after: History, retention: HistoryRetention): number | undefined {
   const newest = after.versions[after.versions.length - 1];
-  const deleted = newest?.deleted === true && retention.deletedTtlSeconds !== undefined;
-  if (deleted && retention.ttlSeconds !== undefined) return Math.min(retention.deletedTtlSeconds!, retention.ttlSeconds);
-  return deleted ? retention.deletedTtlSeconds : retention.ttlSeconds;
+  const deletedTtl = newest?.deleted === true ? retention.deletedTtlSeconds : undefined;
+  if (deletedTtl === undefined) return retention.ttlSeconds;
+  return retention.ttlSeconds === undefined ? deletedTtl : Math.min(deletedTtl, retention.ttlSeconds);
 }
 
 /**

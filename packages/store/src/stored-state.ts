@@ -78,13 +78,14 @@ export async function latestStoredStates(es: Client, alias: string, keys: Object
     if ('error' in r) throw new Error(`looking up the stored state of ${keys[i]!.name} failed: ${JSON.stringify(r.error)}`);
     const newest = r.hits.hits[0]?._source;
     const state = newest ? stateOf(newest) : undefined;
-    if (!state) return undefined;
+    if (!newest || !state) return undefined;
     // Records are sealed in the order they were processed, which a late event can break: of the
     // newest few of the same object (uid), the highest resourceVersion is its current state.
-    let best = { object: state, at: newest!['@timestamp'] ?? new Date(0).toISOString() };
+    let best = { object: state, at: newest['@timestamp'] ?? new Date(0).toISOString() };
     for (const h of r.hits.hits.slice(1)) {
-      const other = h._source ? stateOf(h._source) : undefined;
-      if (other && other.metadata?.uid === best.object.metadata?.uid && rvOf(other) > rvOf(best.object)) best = { object: other, at: h._source!['@timestamp'] ?? best.at };
+      const source = h._source;
+      const other = source ? stateOf(source) : undefined;
+      if (source && other && other.metadata?.uid === best.object.metadata?.uid && rvOf(other) > rvOf(best.object)) best = { object: other, at: source['@timestamp'] ?? best.at };
     }
     return best;
   });
