@@ -19,8 +19,7 @@ import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { ICertificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate';
 import type { IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
-import { checkConfigText, envSchema, loadEnv, type Env } from '@crtrail/config';
-import { TokenTable } from '@crtrail/webhook';
+import { checkConfigText, envSchema, loadEnv, TokenTable, type Env } from '@crtrail/config';
 import { readYamlObjects, renderKustomization, type K8sObject } from './kustomize.js';
 import { schemaProblems } from './schemas.js';
 import {

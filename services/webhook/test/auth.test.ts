@@ -1,7 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import { TokenTable } from '../src/token-table.js';
+import { TokenTable } from '@crtrail/config';
 import { event, eventList, testApp } from './helpers/webhook.js';
 
 const tokens = TokenTable.parse(['# token cluster', '', 'Zq3-secret-of-prod-eu prod-eu', '   ', '  # staging too', 'another-secret staging', ''].join('\n'), 'tokens');

@@ -2,8 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import type { Env } from '@crtrail/config';
-import { loadWebhookAuth, type WebhookAuth } from '@crtrail/webhook';
+import { loadApiserverAuth, type ApiserverAuth, type Env } from '@crtrail/config';
 import { CliError } from '../errors.js';
 
 /** How the webhook is reached and authenticated, as far as the apiserver's kubeconfig is concerned. */
@@ -103,7 +102,7 @@ export function reachableUrl(env: Pick<Env, 'CRTRAIL_PUBLIC_URL'>, listeningUrl:
 }
 
 /** The kubeconfig for the webhook at `serverUrl`, with the auth mode `env` configures. */
-export function kubeconfigFor(env: Env, serverUrl: string, auth: WebhookAuth | undefined, cluster = env.CRTRAIL_CLUSTER): string {
+export function kubeconfigFor(env: Env, serverUrl: string, auth: ApiserverAuth | undefined, cluster = env.CRTRAIL_CLUSTER): string {
   return webhookKubeconfig(serverUrl, cluster, {
     ...(env.CRTRAIL_TLS_CERT ? { tls: { certificateAuthority: serverCertificateAuthority(env.CRTRAIL_TLS_CERT, env.CRTRAIL_TLS_CLIENT_CA) } } : {}),
     clientCertificate: Boolean(env.CRTRAIL_TLS_CLIENT_CA),
@@ -126,5 +125,5 @@ export function apiserverKubeconfig(env: Env, server: string | undefined, cluste
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`--server ${server}: use http:// or https://`);
   if (env.CRTRAIL_TLS_CERT && url.protocol !== 'https:') throw new CliError(`--server ${server}: the webhook serves HTTPS (CRTRAIL_TLS_CERT is set): use https://`);
   const base = url.toString().replace(/\/+$/, '').replace(/\/audit(\/[^/]*)?$/, '');
-  return kubeconfigFor(env, base, loadWebhookAuth(env), cluster);
+  return kubeconfigFor(env, base, loadApiserverAuth(env), cluster);
 }

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CLUSTER_NAME, CLUSTER_NAME_RULE, ConfigError } from '@crtrail/config';
+import { CLUSTER_NAME, CLUSTER_NAME_RULE } from './cluster-name.js';
+import { ConfigError } from './env.js';
 
 interface TokenEntry {
   /** sha256 of the token: every digest has the same length, so comparing them leaks no token length. */
