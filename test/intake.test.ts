@@ -9,8 +9,8 @@ import { uniquePrefix } from '@crtrail/testkit';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { runCli } from './helpers/cli.js';
 import { firehoseBody, firehoseHeaders, fixtureText, gkeEntries, nativeWrites, PUSHER, pushEnvelope, pushSigner } from '../services/webhook/test/helpers/intake.js';
-// The webhook's `app.backpressure` decoration is declared (module augmentation) in this file.
-import type {} from '../services/webhook/src/plugins/backpressure.js';
+// Its module also declares the webhook's `app.backpressure` decoration (a Fastify augmentation).
+import type { Backpressure } from '@crtrail/webhook';
 
 /*
  * The same five writes (packages/intake/test/fixtures) reach crtrail four ways, each through a
@@ -154,7 +154,8 @@ describe('EKS, AKS and GKE intakes make the webhook\'s records (real Redis + Ela
     );
     const list = JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: nativeWrites().slice(0, 1) });
     for (let i = 0; i < 2; i++) assert.equal((await post(`${gate.url}/audit/${CLUSTER}`, list, {})).status, 200);
-    await gate.webhook.app.backpressure.refresh();
+    const backpressure: Backpressure = gate.webhook.app.backpressure;
+    await backpressure.refresh();
     const full = await post(`${gate.url}/intake/firehose/${CLUSTER}`, firehoseBody(), firehoseHeaders(FIREHOSE_KEY));
     assert.equal(full.status, 429);
     assert.equal(full.headers.get('retry-after'), '5');

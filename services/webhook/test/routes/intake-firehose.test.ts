@@ -5,8 +5,8 @@ import { gzipSync } from 'node:zlib';
 import { ClusterSecrets } from '../../src/intake-auth.js';
 import { event, eventList, testApp } from '../helpers/webhook.js';
 import { firehoseBody, firehoseHeaders, nativeWrites } from '../helpers/intake.js';
-// The `app.backpressure` decoration is declared (module augmentation) in this file.
-import type {} from '../../src/plugins/backpressure.js';
+// Its module also declares the `app.backpressure` decoration (a Fastify augmentation).
+import type { Backpressure } from '../../src/index.js';
 
 const keys = () => ClusterSecrets.parse('# shop rotates: both keys are good\nkey-shop-old shop\nkey-shop-new shop\nkey-lab lab\n', 'keys.txt');
 const firehoseApp = (options: Parameters<typeof testApp>[0] = {}) => testApp({ auth: { intake: { firehose: keys() } }, ...options });
@@ -102,7 +102,8 @@ describe('Firehose: the queue\'s answer is the delivery\'s', () => {
       // Two jobs waiting, one allowed: the next delivery is refused with the webhook's 429.
       await t.post(eventList([event(1)]));
       await t.post(eventList([event(2)]));
-      await t.app.backpressure.refresh();
+      const backpressure: Backpressure = t.app.backpressure;
+      await backpressure.refresh();
       const full = await t.post(firehoseBody(), firehoseHeaders('key-shop-new'), '/intake/firehose/shop');
       assert.equal(full.statusCode, 429);
       assert.equal(full.headers['retry-after'], '5');
