@@ -175,15 +175,16 @@ export async function createAlerting(options: AlertingOptions): Promise<Alerting
   /** Decides, atomically in Redis, whether one alert is sent now, joins its object's window, or was sent already. */
   async function route(item: { sink: ResolvedSink; alert: Alert; group: string }, enqueuedAt: number): Promise<Add | undefined> {
     const { sink, alert, group } = item;
-    const [verdict, left, window] = await marks.route(sink.name, group, alert.record_id, windowMs, JSON.stringify(alert));
-    if (verdict === 2) {
+    const routed = await marks.route(sink.name, group, alert.record_id, windowMs, JSON.stringify(alert));
+    if (routed[0] === 2) {
       metrics.dropped.inc({ reason: 'duplicate' });
       return undefined;
     }
-    if (verdict === 1) return { name: 'send', data: { type: 'send', sink: sink.name, alert, enqueuedAt }, opts: { jobId: `${sink.name}.${alert.record_id}` } };
+    if (routed[0] === 1) return { name: 'send', data: { type: 'send', sink: sink.name, alert, enqueuedAt }, opts: { jobId: `${sink.name}.${alert.record_id}` } };
+    const [, left, window] = routed;
     metrics.grouped.inc({ sink: sink.name });
     // One flush per window (its id names the record that opened it), run just after the window closes.
-    return { name: 'flush', data: { type: 'flush', sink: sink.name, group, window: window!, enqueuedAt }, opts: { jobId: `${sink.name}.flush.${group}.${window!}`, delay: left! + 250 } };
+    return { name: 'flush', data: { type: 'flush', sink: sink.name, group, window, enqueuedAt }, opts: { jobId: `${sink.name}.flush.${group}.${window}`, delay: left + 250 } };
   }
 
   return {

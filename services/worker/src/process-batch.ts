@@ -165,9 +165,14 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
       await writeRecords(job, plan, deps, result);
       // Saved against what Redis holds (`loaded`), so a state taken from Elasticsearch is written too.
       const before = new Map(objects.map((o, i) => [o.id, loaded[i]!]));
+      const loadedOf = (id: string): LoadedHistory => {
+        const history = before.get(id);
+        if (!history) throw new Error(`the batch plan writes the history of ${id}, which this batch did not load`);
+        return history;
+      };
       await saveHistories(
         deps.redis,
-        plan.historyWrites.map((w) => ({ key: k.state(w.id), before: before.get(w.id)!, after: w.history })),
+        plan.historyWrites.map((w) => ({ key: k.state(w.id), before: loadedOf(w.id), after: w.history })),
         deps.historyCache,
         deps.historyRetention,
       );

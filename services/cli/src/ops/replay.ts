@@ -50,7 +50,7 @@ function transportOf(options: Omit<ReplayOptions, 'files'>): Transport {
   if (!options.ca && !options.cert) return { headers };
   const connect = {
     ...(options.ca ? { ca: readPem(options.ca, 'CA') } : {}),
-    ...(options.cert ? { cert: readPem(options.cert, 'client certificate'), key: readPem(options.key!, 'client key') } : {}),
+    ...(options.cert && options.key ? { cert: readPem(options.cert, 'client certificate'), key: readPem(options.key, 'client key') } : {}),
   };
   return { headers, dispatcher: new Agent({ connect }) };
 }

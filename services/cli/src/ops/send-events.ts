@@ -29,7 +29,8 @@ export interface Sent {
 /** Sends with `sender` to the batch URL of `flags`; an unreachable webhook stops it, and is named in `stopped`. */
 export async function sendEvents(sender: Sender, flags: SendFlags, progress: (line: string) => void): Promise<Sent> {
   const url = batchUrl(flags.url, flags.cluster);
-  const cluster = decodeURIComponent(new URL(url).pathname.split('/').pop()!);
+  const path = new URL(url).pathname;
+  const cluster = decodeURIComponent(path.slice(path.lastIndexOf('/') + 1));
   const summary = emptySummary();
   const options = {
     url,

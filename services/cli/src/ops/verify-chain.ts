@@ -74,7 +74,7 @@ export async function verifyStoredChain(cluster: string, since?: string, options
       if (stored.count > 0) throw nothingChecked(`no records of cluster ${cluster} since ${since} (its newest record is from ${stored.newest ?? 'an unknown time'}): nothing to check`);
       throw nothingChecked(`no records of cluster ${cluster} (${await knownClusters(es, index, env)})`);
     }
-    if (since) startSeq = stored.sinceMin!;
+    if (since && stored.sinceMin !== null) startSeq = stored.sinceMin;
     const verifier = new ChainVerifier({ startSeq, configs, complete: !since });
     const progress = new Progress('verify');
     let records = 0;

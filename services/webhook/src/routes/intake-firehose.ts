@@ -63,7 +63,10 @@ export async function firehoseIntakeRoutes(app: FastifyInstance, options: Fireho
     },
     handler: async (request, reply) => {
       const cluster = (request.params as { cluster: string }).cluster;
-      const { handle } = byCluster.get(cluster)!;
+      const entry = byCluster.get(cluster);
+      // Checked before the body was read (above); kept so the handler never runs without its cluster's intake.
+      if (!entry) throw intakeErrors.forbidden(`no Firehose access key is configured for cluster ${JSON.stringify(cluster)}`);
+      const { handle } = entry;
       // The body plugin has inflated the body already: to the handler it is identity-encoded.
       const { 'content-encoding': _inflated, ...headers } = request.headers;
       const deliver = deliverTo(admission, request, cluster, arrival.get(request) ?? process.hrtime.bigint());
