@@ -51,7 +51,9 @@ export function loadApiserverAuth(env: Env): ApiserverAuth {
     }
     auth.tls = tls;
   } else if (env.CRTRAIL_TLS_CLIENT_CA) {
-    throw new ConfigError('CRTRAIL_TLS_CLIENT_CA needs CRTRAIL_TLS_CERT and CRTRAIL_TLS_KEY (client certificates are a TLS feature)');
+    throw new ConfigError(
+      'CRTRAIL_TLS_CLIENT_CA needs CRTRAIL_TLS_CERT and CRTRAIL_TLS_KEY (client certificates are a TLS feature)',
+    );
   }
   if (env.CRTRAIL_AUTH_TOKENS_FILE) auth.tokens = TokenTable.load(env.CRTRAIL_AUTH_TOKENS_FILE);
   return auth;

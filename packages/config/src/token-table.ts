@@ -31,7 +31,9 @@ export class TokenTable {
       const where = `${source}:${i + 1}`;
       const fields = line.split(/\s+/);
       if (fields.length !== 2) {
-        throw new ConfigError(`${where}: expected "<token> <cluster>" (2 fields separated by spaces), found ${fields.length}`);
+        throw new ConfigError(
+          `${where}: expected "<token> <cluster>" (2 fields separated by spaces), found ${fields.length}`,
+        );
       }
       const [token, cluster] = fields as [string, string];
       if (!CLUSTER_NAME.test(cluster)) {

@@ -56,8 +56,16 @@ export function outcomeOf(w: WriteFacts, ops: Op[]): Outcome {
   const meta = isMap(metadata) ? metadata : undefined;
   const listed = meta?.finalizers;
   const finalizers: unknown[] = Array.isArray(listed) ? listed : [];
-  if (w.verb === 'delete' || w.verb === 'deletecollection') return object && finalizers.length > 0 ? undefined : 'delete';
+  if (w.verb === 'delete' || w.verb === 'deletecollection')
+    return object && finalizers.length > 0 ? undefined : 'delete';
   const rv = meta?.resourceVersion;
-  if (w.subresource !== 'scale' && typeof rv === 'string' && rv !== '' && meta?.deletionTimestamp && finalizers.length === 0) return 'delete';
+  if (
+    w.subresource !== 'scale' &&
+    typeof rv === 'string' &&
+    rv !== '' &&
+    meta?.deletionTimestamp &&
+    finalizers.length === 0
+  )
+    return 'delete';
   return undefined;
 }

@@ -19,10 +19,18 @@ test('CSV: one row per changed field, a record without ops is one row', () => {
     '@timestamp': 't',
     event: { id: 'a1', action: 'patch', outcome: 'success' as const },
     orchestrator: { cluster: { name: 'prod' } },
-    kubernetes: { audit: { user: { username: 'alice' }, objectRef: { apiGroup: 'g', resource: 'rs', namespace: 'ns', name: 'n' } } },
+    kubernetes: {
+      audit: { user: { username: 'alice' }, objectRef: { apiGroup: 'g', resource: 'rs', namespace: 'ns', name: 'n' } },
+    },
     crtrail: {
       actor: { kind: 'human' as const, name: 'alice', tool: 'kubectl' },
-      change: { kind: 'spec' as const, ops: [{ op: 'replace' as const, path: '/spec/a', old: 1, new: { b: 2 } }, { op: 'add' as const, path: '/spec/c', new: 'x' }] },
+      change: {
+        kind: 'spec' as const,
+        ops: [
+          { op: 'replace' as const, path: '/spec/a', old: 1, new: { b: 2 } },
+          { op: 'add' as const, path: '/spec/c', new: 'x' },
+        ],
+      },
       integrity: { seq: 4, hash: 'h', prev_hash: 'p' },
     },
   } satisfies ExportDoc;
@@ -38,8 +46,15 @@ test('CSV: a cell a spreadsheet would run as a formula is escaped with a leading
   const { csvCell } = await import('../src/ops/export-csv.js');
   for (const v of ['=1+1', '+SUM(A1)', '-2+3', '@cmd', '\tx', '\rx']) assert.equal(csvCell(v), `'${v}`);
   for (const v of ['plain', 'sha256:ab', '1', '', "'already"]) assert.equal(csvCell(v), v);
-  const doc: ExportDoc = { crtrail: { change: { kind: 'spec', ops: [{ op: 'replace' as const, path: '/spec/note', old: '=HYPERLINK("x")', new: -1 }] } } };
-  assert.deepEqual(csvRows(doc).map((r) => r.slice(-2)), [[`'=HYPERLINK("x")`, "'-1"]]);
+  const doc: ExportDoc = {
+    crtrail: {
+      change: { kind: 'spec', ops: [{ op: 'replace' as const, path: '/spec/note', old: '=HYPERLINK("x")', new: -1 }] },
+    },
+  };
+  assert.deepEqual(
+    csvRows(doc).map((r) => r.slice(-2)),
+    [[`'=HYPERLINK("x")`, "'-1"]],
+  );
 });
 
 test('changes: redaction hashes are shortened on screen, other text is left alone', async () => {

@@ -28,7 +28,10 @@ function clientCertCluster(request: FastifyRequest): string {
   const socket = request.raw.socket as TLSSocket;
   // With rejectUnauthorized the handshake already failed for an unverified certificate; this is the
   // second lock, should the server ever be built differently.
-  if (!socket.authorized) throw new errors.CRTRAIL_ERR_FORBIDDEN(`client certificate not verified: ${String(socket.authorizationError ?? 'none sent')}`);
+  if (!socket.authorized)
+    throw new errors.CRTRAIL_ERR_FORBIDDEN(
+      `client certificate not verified: ${String(socket.authorizationError ?? 'none sent')}`,
+    );
   const cn: unknown = socket.getPeerCertificate().subject?.CN;
   if (typeof cn !== 'string' || cn === '') {
     throw new errors.CRTRAIL_ERR_FORBIDDEN('the client certificate has no single subject CN naming the cluster');
@@ -52,18 +55,24 @@ export function resolveCluster(
   if (auth.tls?.clientCa) identity = { cluster: clientCertCluster(request), by: 'the client certificate CN' };
   if (auth.tokens) {
     const header = request.headers.authorization;
-    if (header === undefined) throw new errors.CRTRAIL_ERR_UNAUTHORIZED('missing bearer token: send "Authorization: Bearer <token>"');
+    if (header === undefined)
+      throw new errors.CRTRAIL_ERR_UNAUTHORIZED('missing bearer token: send "Authorization: Bearer <token>"');
     const token = BEARER.exec(header)?.[1];
-    if (token === undefined) throw new errors.CRTRAIL_ERR_UNAUTHORIZED('the Authorization header is not "Bearer <token>"');
+    if (token === undefined)
+      throw new errors.CRTRAIL_ERR_UNAUTHORIZED('the Authorization header is not "Bearer <token>"');
     const cluster = auth.tokens.clusterOf(token);
     if (cluster === undefined) throw new errors.CRTRAIL_ERR_UNAUTHORIZED('unknown bearer token');
     if (identity && identity.cluster !== cluster) {
-      throw new errors.CRTRAIL_ERR_FORBIDDEN(`the bearer token is for cluster ${JSON.stringify(cluster)} but ${identity.by} is ${JSON.stringify(identity.cluster)}`);
+      throw new errors.CRTRAIL_ERR_FORBIDDEN(
+        `the bearer token is for cluster ${JSON.stringify(cluster)} but ${identity.by} is ${JSON.stringify(identity.cluster)}`,
+      );
     }
     identity ??= { cluster, by: "the bearer token's cluster" };
   }
   if (identity && pathCluster !== undefined && pathCluster !== identity.cluster) {
-    throw new errors.CRTRAIL_ERR_FORBIDDEN(`${identity.by} is ${JSON.stringify(identity.cluster)}: it may not send events for cluster ${JSON.stringify(pathCluster)}`);
+    throw new errors.CRTRAIL_ERR_FORBIDDEN(
+      `${identity.by} is ${JSON.stringify(identity.cluster)}: it may not send events for cluster ${JSON.stringify(pathCluster)}`,
+    );
   }
   return identity?.cluster ?? pathCluster ?? defaultCluster;
 }

@@ -1,4 +1,11 @@
-export { buildWebhook, CONNECTIONS_CHECKING_INTERVAL_MS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS, type WebhookOptions } from './app.js';
+export {
+  buildWebhook,
+  CONNECTIONS_CHECKING_INTERVAL_MS,
+  HEADERS_TIMEOUT_MS,
+  KEEP_ALIVE_TIMEOUT_MS,
+  REQUEST_TIMEOUT_MS,
+  type WebhookOptions,
+} from './app.js';
 export { loadWebhookAuth, type WebhookAuth } from './auth.js';
 export { ReplicasBehindError, type BatchSink, type SinkPersistence } from './batch-sink.js';
 export { errors, type WebhookErrorCode } from './errors.js';

@@ -54,12 +54,28 @@ export async function sendEvents(sender: Sender, flags: SendFlags, progress: (li
  * Waits up to `timeoutS` for the accepted writes `ids` of `cluster` to be searchable (Elasticsearch
  * at CRTRAIL_ES_URL). Returns how many are.
  */
-export async function awaitRecords(cluster: string, ids: Set<string>, timeoutS: number, progress: (line: string) => void): Promise<number> {
+export async function awaitRecords(
+  cluster: string,
+  ids: Set<string>,
+  timeoutS: number,
+  progress: (line: string) => void,
+): Promise<number> {
   const env = loadEnv();
   const es = createEsClient(esConnectionFromEnv(env));
   try {
-    return await waitForRecords(es, indexNames(env.CRTRAIL_INDEX_PREFIX).alias, cluster, ids, timeoutS * 1000, progress).catch((err: Error) => {
-      throw new CliError(`cannot read the records from Elasticsearch at ${shownEsUrl(env.CRTRAIL_ES_URL)} (CRTRAIL_ES_URL): ${err.message}`, undefined, { cause: err });
+    return await waitForRecords(
+      es,
+      indexNames(env.CRTRAIL_INDEX_PREFIX).alias,
+      cluster,
+      ids,
+      timeoutS * 1000,
+      progress,
+    ).catch((err: Error) => {
+      throw new CliError(
+        `cannot read the records from Elasticsearch at ${shownEsUrl(env.CRTRAIL_ES_URL)} (CRTRAIL_ES_URL): ${err.message}`,
+        undefined,
+        { cause: err },
+      );
     });
   } finally {
     await es.close();
