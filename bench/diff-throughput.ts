@@ -32,14 +32,20 @@ const events = orderedEvents();
     for (let c = 0; c < CLUSTERS; c += 10) {
       await Promise.all(
         Array.from({ length: Math.min(10, CLUSTERS - c) }, (_, i) =>
-          fetch(`${p.url}/audit/c${c + i}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eventList(events) }),
+          fetch(`${p.url}/audit/c${c + i}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: eventList(events),
+          }),
         ),
       );
     }
     await p.idle(600_000);
     const s = (performance.now() - t0) / 1000;
     const n = await p.count();
-    console.log(`pipeline (1 worker, concurrency 4): ${n} changes indexed in ${s.toFixed(2)} s = ${Math.round(n / s)} changes/s`);
+    console.log(
+      `pipeline (1 worker, concurrency 4): ${n} changes indexed in ${s.toFixed(2)} s = ${Math.round(n / s)} changes/s`,
+    );
   } finally {
     await p.close();
   }

@@ -14,7 +14,6 @@ import { buildRecord, bulkWrite, createEsClient, deletePrefix, indexNames, insta
 import { GENESIS_HASH, sealRecords, type ChainHead } from '@crtrail/integrity';
 import type { AuditEvent } from '@crtrail/audit';
 
-
 const argv = process.argv.slice(2);
 const RECORDS = Number(argv[argv.indexOf('--records') + 1] || 0) || 1_000_000;
 const ES_URL = process.env.CRTRAIL_ES_URL || 'http://127.0.0.1:9200';
@@ -35,18 +34,38 @@ function event(i: number): AuditEvent {
     stage: 'ResponseComplete',
     requestURI: `/apis/cert-manager.io/v1/namespaces/apps/certificates/${name}/status`,
     verb: 'patch',
-    user: { username: 'system:serviceaccount:cert-manager:cert-manager', groups: ['system:serviceaccounts', 'system:authenticated'] },
+    user: {
+      username: 'system:serviceaccount:cert-manager:cert-manager',
+      groups: ['system:serviceaccounts', 'system:authenticated'],
+    },
     sourceIPs: ['10.0.0.12'],
     userAgent: 'cert-manager-certificates-readiness/v1.14.4',
-    objectRef: { resource: 'certificates', namespace: 'apps', name, apiGroup: 'cert-manager.io', apiVersion: 'v1', subresource: 'status' },
+    objectRef: {
+      resource: 'certificates',
+      namespace: 'apps',
+      name,
+      apiGroup: 'cert-manager.io',
+      apiVersion: 'v1',
+      subresource: 'status',
+    },
     responseStatus: { metadata: {}, code: 200 },
-    requestObject: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', lastTransitionTime: t }] } },
+    requestObject: {
+      status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', lastTransitionTime: t }] },
+    },
     responseObject: {
       apiVersion: 'cert-manager.io/v1',
       kind: 'Certificate',
       metadata: { name, namespace: 'apps', uid: `uid-${i % 2_000}`, resourceVersion: String(1_000 + i), generation: 1 },
-      spec: { secretName: `${name}-tls`, dnsNames: [`${name}.apps.example.com`], issuerRef: { name: 'letsencrypt', kind: 'ClusterIssuer' } },
-      status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', lastTransitionTime: t }], notAfter: '2026-04-01T00:00:00Z', revision: i },
+      spec: {
+        secretName: `${name}-tls`,
+        dnsNames: [`${name}.apps.example.com`],
+        issuerRef: { name: 'letsencrypt', kind: 'ClusterIssuer' },
+      },
+      status: {
+        conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', lastTransitionTime: t }],
+        notAfter: '2026-04-01T00:00:00Z',
+        revision: i,
+      },
     },
     requestReceivedTimestamp: t,
     stageTimestamp: t,
@@ -54,10 +73,16 @@ function event(i: number): AuditEvent {
 }
 
 /** Runs the real CLI, sampling its peak RSS from /proc until it exits. */
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; seconds: number; peakRssMb: number; stderr: string }> {
+function runCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; seconds: number; peakRssMb: number; stderr: string }> {
   return new Promise((resolveRun, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [join(repoRoot(), 'services', 'cli', 'bin', 'crtrail.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [join(repoRoot(), 'services', 'cli', 'bin', 'crtrail.js'), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     let peak = 0;
     child.stderr.on('data', (d) => (stderr += d));
@@ -72,7 +97,12 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
     child.on('error', reject);
     child.on('exit', (code) => {
       clearInterval(sample);
-      resolveRun({ code: code ?? 1, seconds: (performance.now() - started) / 1000, peakRssMb: Math.round(peak), stderr });
+      resolveRun({
+        code: code ?? 1,
+        seconds: (performance.now() - started) / 1000,
+        peakRssMb: Math.round(peak),
+        stderr,
+      });
     });
   });
 }
@@ -98,15 +128,36 @@ try {
         doc: buildRecord({
           cluster: CLUSTER,
           event: e,
-          change: { ops: [{ op: 'replace', path: '/status/revision', old: i - 1, new: i }], paths: ['/status/revision'], kind: 'status', baseline: 'known', dry_run: false, state_hash: String(i) },
+          change: {
+            ops: [{ op: 'replace', path: '/status/revision', old: i - 1, new: i }],
+            paths: ['/status/revision'],
+            patch: [{ op: 'replace', path: '/status/revision', value: i }],
+            server_mutations: [],
+            kind: 'status',
+            baseline: 'known',
+            dry_run: false,
+            gap: false,
+            state_hash: String(i),
+            critical: false,
+            critical_paths: [],
+            drift: false,
+          },
           actor: { kind: 'controller', name: e.user.username ?? '', tool: 'cert-manager' },
           object: e.responseObject as never,
           ingestedAt: Date.now(),
         }),
       });
     }
-    head = sealRecords(head, CLUSTER, docs.map((d) => d.doc));
-    const stats = await bulkWrite(es, alias, docs.map((d) => ({ kind: 'create' as const, id: d.id, doc: d.doc })));
+    head = sealRecords(
+      head,
+      CLUSTER,
+      docs.map((d) => d.doc),
+    );
+    const stats = await bulkWrite(
+      es,
+      alias,
+      docs.map((d) => ({ kind: 'create' as const, id: d.id, doc: d.doc })),
+    );
     if (stats.rejected.length > 0) throw new Error(`bulk rejected: ${stats.rejected[0]!.reason}`);
     if ((from / CHUNK) % 25 === 0) say(`indexed ${from + docs.length}/${RECORDS}`);
   }
@@ -117,7 +168,10 @@ try {
 
   const env = { CRTRAIL_ES_URL: ES_URL, CRTRAIL_REDIS_URL: REDIS_URL, CRTRAIL_INDEX_PREFIX: prefix };
   const file = join(dir, 'export.ndjson');
-  const exp = await runCli(['export', '--since', '2000-01-01T00:00:00Z', '--until', 'now+1d', '--cluster', CLUSTER, '--out', file], env);
+  const exp = await runCli(
+    ['export', '--since', '2000-01-01T00:00:00Z', '--until', 'now+1d', '--cluster', CLUSTER, '--out', file],
+    env,
+  );
   if (exp.code !== 0) throw new Error(`export failed: ${exp.stderr}`);
   const manifest = JSON.parse(readFileSync(`${file}.manifest.json`, 'utf8'));
   if (manifest.count !== RECORDS) throw new Error(`export wrote ${manifest.count} records, expected ${RECORDS}`);
@@ -135,9 +189,21 @@ try {
   const result = {
     records: RECORDS,
     file_mb: round(bytes / 1024 / 1024),
-    export: { seconds: +exp.seconds.toFixed(1), records_per_s: round(RECORDS / exp.seconds), peak_rss_mb: exp.peakRssMb },
-    verify_file: { seconds: +ver.seconds.toFixed(1), records_per_s: round(RECORDS / ver.seconds), peak_rss_mb: ver.peakRssMb },
-    verify_cluster: { seconds: +chain.seconds.toFixed(1), records_per_s: round(RECORDS / chain.seconds), peak_rss_mb: chain.peakRssMb },
+    export: {
+      seconds: +exp.seconds.toFixed(1),
+      records_per_s: round(RECORDS / exp.seconds),
+      peak_rss_mb: exp.peakRssMb,
+    },
+    verify_file: {
+      seconds: +ver.seconds.toFixed(1),
+      records_per_s: round(RECORDS / ver.seconds),
+      peak_rss_mb: ver.peakRssMb,
+    },
+    verify_cluster: {
+      seconds: +chain.seconds.toFixed(1),
+      records_per_s: round(RECORDS / chain.seconds),
+      peak_rss_mb: chain.peakRssMb,
+    },
     setup: { index_seconds: round(indexSeconds), index_docs_per_s: round(RECORDS / indexSeconds) },
     git: { commit: execSync('git rev-parse --short HEAD', { cwd: repoRoot() }).toString().trim() },
     at: new Date().toISOString(),

@@ -18,12 +18,23 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 function event(i: number, blobBytes: number): AuditEvent {
   return {
-    level: 'RequestResponse', auditID: `a-${i}`, stage: 'ResponseComplete', verb: 'patch',
-    requestURI: `/apis/example.com/v1/namespaces/ns/widgets/w-${i}`, user: { username: 'alice', groups: ['system:authenticated'] },
+    level: 'RequestResponse',
+    auditID: `a-${i}`,
+    stage: 'ResponseComplete',
+    verb: 'patch',
+    requestURI: `/apis/example.com/v1/namespaces/ns/widgets/w-${i}`,
+    user: { username: 'alice', groups: ['system:authenticated'] },
     objectRef: { apiGroup: 'example.com', apiVersion: 'v1', resource: 'widgets', namespace: 'ns', name: `w-${i}` },
-    responseStatus: { code: 200 }, requestReceivedTimestamp: '2026-01-01T00:00:00.000000Z', stageTimestamp: '2026-01-01T00:00:00.001000Z',
+    responseStatus: { code: 200 },
+    requestReceivedTimestamp: '2026-01-01T00:00:00.000000Z',
+    stageTimestamp: '2026-01-01T00:00:00.001000Z',
     requestObject: { spec: { blob: 'x'.repeat(blobBytes) } },
-    responseObject: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: `w-${i}`, resourceVersion: String(i) }, spec: { blob: 'y'.repeat(blobBytes), n: i } },
+    responseObject: {
+      apiVersion: 'example.com/v1',
+      kind: 'Widget',
+      metadata: { name: `w-${i}`, resourceVersion: String(i) },
+      spec: { blob: 'y'.repeat(blobBytes), n: i },
+    },
   };
 }
 
@@ -31,7 +42,11 @@ const batches = {
   'typical 400 × ~1.2 KB': Array.from({ length: 400 }, (_, i) => event(i, 300)),
   '10 MB: 400 × ~25 KB': Array.from({ length: 400 }, (_, i) => event(i, 12_400)),
   '20 MB: 400 × ~50 KB': Array.from({ length: 400 }, (_, i) => event(i, 24_900)),
-  '21 MB: 60,000 small': Array.from({ length: 60_000 }, (_, i) => ({ ...event(i, 0), requestObject: undefined, responseObject: undefined })),
+  '21 MB: 60,000 small': Array.from({ length: 60_000 }, (_, i) => ({
+    ...event(i, 0),
+    requestObject: undefined,
+    responseObject: undefined,
+  })),
 };
 
 const out: string[] = [];
@@ -55,13 +70,19 @@ for (const [name, events] of Object.entries(batches)) {
 say('\n## heap held by one parsed job (JSON.parse of the job data), per MB of JSON');
 for (const mb of [0.5, 2, 8, 20]) {
   const n = Math.max(1, Math.round((mb * 1e6) / 25_000));
-  const json = JSON.stringify({ cluster: 'c', receivedAt: 0, events: Array.from({ length: n }, (_, i) => event(i, 12_400)) });
+  const json = JSON.stringify({
+    cluster: 'c',
+    receivedAt: 0,
+    events: Array.from({ length: n }, (_, i) => event(i, 12_400)),
+  });
   gc();
   const before = process.memoryUsage().heapUsed;
   const parsed = JSON.parse(json) as BatchJob;
   gc();
   const after = process.memoryUsage().heapUsed;
-  say(`${(json.length / 1e6).toFixed(1)} MB job: +${((after - before) / 1e6).toFixed(1)} MB heap parsed (${((after - before) / json.length).toFixed(2)}×), + the ${(json.length / 1e6).toFixed(1)} MB string while it is read (${parsed.events.length} events)`);
+  say(
+    `${(json.length / 1e6).toFixed(1)} MB job: +${((after - before) / 1e6).toFixed(1)} MB heap parsed (${((after - before) / json.length).toFixed(2)}×), + the ${(json.length / 1e6).toFixed(1)} MB string while it is read (${parsed.events.length} events)`,
+  );
 }
 
 say('\n## writing a batch in one MULTI (split included), by bound');
@@ -78,11 +99,17 @@ try {
         const t = performance.now();
         const chunks = splitEvents(events, bounds);
         jobs = chunks.length;
-        await addJobsAtomically(queue, JOB_NAME, chunks.map((c) => ({ cluster: 'c', receivedAt: 0, events: c.events })));
+        await addJobsAtomically(
+          queue,
+          JOB_NAME,
+          chunks.map((c) => ({ cluster: 'c', receivedAt: 0, events: c.events })),
+        );
         runs.push(performance.now() - t);
         await queue.obliterate({ force: true });
       }
-      say(`${name}, ≤ ${Number.isFinite(maxBytes) ? `${maxBytes / 2 ** 20} MiB / 500 events` : 'unbounded'}: ${jobs} jobs, split + MULTI ${median(runs).toFixed(0)} ms (median of 5)`);
+      say(
+        `${name}, ≤ ${Number.isFinite(maxBytes) ? `${maxBytes / 2 ** 20} MiB / 500 events` : 'unbounded'}: ${jobs} jobs, split + MULTI ${median(runs).toFixed(0)} ms (median of 5)`,
+      );
     }
   }
 } finally {

@@ -24,12 +24,34 @@ const dir = join(repoRoot(), '.cache', 'profiles');
 mkdirSync(dir, { recursive: true });
 const w = generateWorkload(batches);
 const hook = await startWebhook(loadEnv({ CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0' }), false);
-for (const b of w.bodies) await fetch(`${hook.url}/audit/${b.cluster}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b.body });
+for (const b of w.bodies)
+  await fetch(`${hook.url}/audit/${b.cluster}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: b.body,
+  });
 const t0 = performance.now();
-const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...workerExecArgv(loadEnv()), join(repoRoot(), 'services/cli/bin/crtrail.js'), 'up', '--worker-only'], {
-  env: { ...process.env, CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_WORKER_PORT: '0', CRTRAIL_LOG_LEVEL: 'warn', NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS ?? '' },
-  stdio: 'inherit',
-});
+const child = spawn(
+  process.execPath,
+  [
+    '--cpu-prof',
+    `--cpu-prof-dir=${dir}`,
+    ...workerExecArgv(loadEnv()),
+    join(repoRoot(), 'services/cli/bin/crtrail.js'),
+    'up',
+    '--worker-only',
+  ],
+  {
+    env: {
+      ...process.env,
+      CRTRAIL_INDEX_PREFIX: prefix,
+      CRTRAIL_WORKER_PORT: '0',
+      CRTRAIL_LOG_LEVEL: 'warn',
+      NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS ?? '',
+    },
+    stdio: 'inherit',
+  },
+);
 for (;;) {
   const c = await hook.queue.getJobCounts('waiting', 'active', 'delayed');
   if (Object.values(c).every((x) => x === 0)) break;
@@ -37,7 +59,9 @@ for (;;) {
 }
 const s = (performance.now() - t0) / 1000;
 const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-console.log(`${w.crWrites} changes in ${s.toFixed(1)} s = ${Math.round(w.crWrites / s)} changes/s (incl. start-up), peak RSS ${hwm ? Math.round(Number(hwm[1]) / 1024) : '?'} MB`);
+console.log(
+  `${w.crWrites} changes in ${s.toFixed(1)} s = ${Math.round(w.crWrites / s)} changes/s (incl. start-up), peak RSS ${hwm ? Math.round(Number(hwm[1]) / 1024) : '?'} MB`,
+);
 child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
 await hook.close();
@@ -46,7 +70,10 @@ const redis = testRedis();
 await cleanupPrefix(prefix, es, redis);
 await es.close();
 redis.disconnect();
-const file = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().at(-1)!;
+const file = readdirSync(dir)
+  .filter((f) => f.endsWith('.cpuprofile'))
+  .sort()
+  .at(-1)!;
 const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
 const self = new Map<string, number>();
 const dt = prof.timeDeltas;
@@ -57,4 +84,5 @@ prof.samples.forEach((id: number, i: number) => {
   self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0));
 });
 const total = [...self.values()].reduce((a, b) => a + b, 0);
-for (const [k, v] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
+for (const [k, v] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25))
+  console.log(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);

@@ -116,7 +116,9 @@ async function stop(p: ChildProcess): Promise<void> {
 }
 
 const workload = generateWorkload(BATCHES);
-say(`workload: ${workload.bodies.length} batches, ${workload.events} events, ${workload.crWrites} custom-resource writes`);
+say(
+  `workload: ${workload.bodies.length} batches, ${workload.events} events, ${workload.crWrites} custom-resource writes`,
+);
 
 // What the bench starts itself it stops at the end (as `npm test` does), or its process never exits.
 const startedRedis = (await ensureRedis(REDIS_URL, say)).started;
@@ -139,7 +141,11 @@ async function eachBody(fn: (b: (typeof workload.bodies)[number], index: number)
 const encoded = new Map(workload.bodies.map((b) => [b, Buffer.from(b.body)]));
 
 async function post(url: string, b: (typeof workload.bodies)[number]): Promise<void> {
-  const res = await fetch(`${url}/audit/${b.cluster}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: encoded.get(b)! });
+  const res = await fetch(`${url}/audit/${b.cluster}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: encoded.get(b)!,
+  });
   await res.arrayBuffer();
   if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
 }
@@ -223,7 +229,10 @@ async function sendAtApiserverRate(url: string): Promise<Sent & { tokensDropped:
   const period = 1000 / APISERVER_QPS;
   const phase = prng(20261124);
   const t0 = performance.now();
-  const buckets = Array.from({ length: SENDERS }, () => new TokenBucket(period, APISERVER_BURST, t0 + phase() * period));
+  const buckets = Array.from(
+    { length: SENDERS },
+    () => new TokenBucket(period, APISERVER_BURST, t0 + phase() * period),
+  );
   await Promise.all(
     buckets.map(async (bucket) => {
       while (next < workload.bodies.length) {
@@ -259,7 +268,12 @@ async function ceilingParseRedis(prefix: string): Promise<number> {
 /** Webhook + `workers` worker processes under `sender`'s load; capacity and lag (ack → searchable). */
 async function runPipeline<S extends Sent>(prefix: string, workers: number, sender: (url: string) => Promise<S>) {
   const port = await freePort();
-  const env = { CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: String(port), CRTRAIL_REDIS_URL: REDIS_URL, CRTRAIL_ES_URL: ES_URL };
+  const env = {
+    CRTRAIL_INDEX_PREFIX: prefix,
+    CRTRAIL_PORT: String(port),
+    CRTRAIL_REDIS_URL: REDIS_URL,
+    CRTRAIL_ES_URL: ES_URL,
+  };
   const workerProcs: ChildProcess[] = [];
   for (let i = 0; i < workers; i++) {
     const wport = await freePort();
@@ -289,7 +303,8 @@ async function runPipeline<S extends Sent>(prefix: string, workers: number, send
     redis: [pidOf('redis-server')].filter((p): p is number => p !== undefined),
     'load generator': [process.pid],
   };
-  const cpuOf = () => Object.fromEntries(Object.entries(processes).map(([k, pids]) => [k, pids.reduce((n, pid) => n + cpuMs(pid), 0)]));
+  const cpuOf = () =>
+    Object.fromEntries(Object.entries(processes).map(([k, pids]) => [k, pids.reduce((n, pid) => n + cpuMs(pid), 0)]));
   const cpu0 = cpuOf();
   const sent = await sender(url);
   const queueRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -329,7 +344,9 @@ async function runPipeline<S extends Sent>(prefix: string, workers: number, send
     lagP99: pct(lags, 99),
     rss,
     /** CPU ms per indexed change, by process, and the wall time of the run. */
-    cpuPerChange: Object.fromEntries(Object.keys(cpu0).map((k) => [k, round((cpu1[k]! - cpu0[k]!) / Math.max(1, indexed), 3)])),
+    cpuPerChange: Object.fromEntries(
+      Object.keys(cpu0).map((k) => [k, round((cpu1[k]! - cpu0[k]!) / Math.max(1, indexed), 3)]),
+    ),
     wallSeconds: (end - sent.t0) / 1000,
   };
 }
@@ -339,13 +356,22 @@ async function ceilingEsBulk(prefix: string): Promise<number> {
   const docs: unknown[] = [];
   let after: unknown[] | undefined;
   for (;;) {
-    const res = await es.search({ index: alias, size: 2000, sort: [{ 'event.id': 'asc' }], ...(after ? { search_after: after as never } : {}) });
+    const res = await es.search({
+      index: alias,
+      size: 2000,
+      sort: [{ 'event.id': 'asc' }],
+      ...(after ? { search_after: after as never } : {}),
+    });
     if (res.hits.hits.length === 0) break;
     for (const h of res.hits.hits) docs.push(h._source);
     after = res.hits.hits.at(-1)!.sort as unknown[];
   }
   const target = `${prefix}-ceiling`;
-  await es.indices.create({ index: target, mappings: recordMapping, settings: { number_of_shards: 1, number_of_replicas: 0 } });
+  await es.indices.create({
+    index: target,
+    mappings: recordMapping,
+    settings: { number_of_shards: 1, number_of_replicas: 0 },
+  });
   const t0 = performance.now();
   const chunks: unknown[][] = [];
   let cur: unknown[] = [];
@@ -381,7 +407,12 @@ async function cleanup(prefix: string) {
   await deleteRedisPrefix(redis, prefix);
 }
 
-const machine = { cores: cpus().length, memory_gb: round(totalmem() / 2 ** 30), node: process.version, cpu: cpus()[0]?.model ?? '' };
+const machine = {
+  cores: cpus().length,
+  memory_gb: round(totalmem() / 2 ** 30),
+  node: process.version,
+  cpu: cpus()[0]?.model ?? '',
+};
 let commit = '';
 try {
   commit = execSync('git rev-parse HEAD', { cwd: root }).toString().trim();
@@ -397,10 +428,22 @@ if (SCALE) {
     const prefix = `bench-scale-${workers}-${Date.now().toString(36)}`;
     say(`pipeline with ${workers} worker process(es)…`);
     const r = await runPipeline(prefix, workers, send);
-    rows.push({ workers, changes_per_s: round(r.changesPerS), lag_p99_ms: round(r.lagP99), webhook_events_per_s: round(r.sent.acked / r.sent.seconds), rss_mb_worker: r.rss.worker, cpu_ms_per_change: r.cpuPerChange });
+    rows.push({
+      workers,
+      changes_per_s: round(r.changesPerS),
+      lag_p99_ms: round(r.lagP99),
+      webhook_events_per_s: round(r.sent.acked / r.sent.seconds),
+      rss_mb_worker: r.rss.worker,
+      cpu_ms_per_change: r.cpuPerChange,
+    });
     await cleanup(prefix);
   }
-  const json = { scale: rows, machine, git: { commit }, workload: { batches: BATCHES, events: workload.events, cr_writes: workload.crWrites } };
+  const json = {
+    scale: rows,
+    machine,
+    git: { commit },
+    workload: { batches: BATCHES, events: workload.events, cr_writes: workload.crWrites },
+  };
   writeFileSync(join(outDir, 'latest-scale.json'), JSON.stringify(json, null, 2) + '\n');
   const cpuCell = (c: Record<string, number>) => `${c.worker} / ${c.elasticsearch} / ${c.webhook}`;
   const md = [
@@ -408,7 +451,10 @@ if (SCALE) {
     '',
     '| workers | changes/s | lag p99 ms | webhook events/s | worker RSS MB | CPU ms/change: workers / Elasticsearch / webhook |',
     '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.workers} | ${r.changes_per_s} | ${r.lag_p99_ms} | ${r.webhook_events_per_s} | ${r.rss_mb_worker} | ${cpuCell(r.cpu_ms_per_change)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.workers} | ${r.changes_per_s} | ${r.lag_p99_ms} | ${r.webhook_events_per_s} | ${r.rss_mb_worker} | ${cpuCell(r.cpu_ms_per_change)} |`,
+    ),
     '',
   ];
   writeFileSync(join(outDir, 'latest-scale.md'), md.join('\n'));
@@ -419,7 +465,11 @@ if (SCALE) {
   const webhookAlone = async <S extends Sent>(sender: (url: string) => Promise<S>, label: string) => {
     const hookPort = await freePort();
     const hookPrefix = `${prefix}-${label}`;
-    const hook = crtrail(['up', '--webhook-only'], { CRTRAIL_INDEX_PREFIX: hookPrefix, CRTRAIL_PORT: String(hookPort), CRTRAIL_REDIS_URL: REDIS_URL });
+    const hook = crtrail(['up', '--webhook-only'], {
+      CRTRAIL_INDEX_PREFIX: hookPrefix,
+      CRTRAIL_PORT: String(hookPort),
+      CRTRAIL_REDIS_URL: REDIS_URL,
+    });
     await waitHttp(`http://127.0.0.1:${hookPort}/healthz`);
     const sent = await sender(`http://127.0.0.1:${hookPort}`);
     const rss = peakRssMb(hook.pid!);
@@ -484,12 +534,24 @@ if (SCALE) {
       tokens_dropped: r.sent.tokensDropped,
     },
     ceilings: { parse_redis_events_per_s: round(parseRedis), es_bulk_docs_per_s: round(esBulk) },
-    ratios: { webhook_vs_parse_redis: round(webhookEps / parseRedis, 3), pipeline_vs_es_bulk: round(p.changesPerS / esBulk, 3) },
-    rss_mb: { webhook: Math.max(webhookRss, webhookRatedRss, p.rss.webhook, r.rss.webhook), worker: Math.max(p.rss.worker, r.rss.worker) },
+    ratios: {
+      webhook_vs_parse_redis: round(webhookEps / parseRedis, 3),
+      pipeline_vs_es_bulk: round(p.changesPerS / esBulk, 3),
+    },
+    rss_mb: {
+      webhook: Math.max(webhookRss, webhookRatedRss, p.rss.webhook, r.rss.webhook),
+      worker: Math.max(p.rss.worker, r.rss.worker),
+    },
     cpu_ms_per_change: { saturated: p.cpuPerChange, rated: r.cpuPerChange },
     machine,
     git: { commit },
-    workload: { batches: BATCHES, events: workload.events, cr_writes: workload.crWrites, senders: SENDERS, batch_events: 400 },
+    workload: {
+      batches: BATCHES,
+      events: workload.events,
+      cr_writes: workload.crWrites,
+      senders: SENDERS,
+      batch_events: 400,
+    },
     at: new Date().toISOString(),
   };
   writeFileSync(join(outDir, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
@@ -510,7 +572,9 @@ if (SCALE) {
     ['worker RSS MB', result.rss_mb.worker, '≤', 300],
   ];
   const row = ([name, v, op, t]: (typeof targets)[number]) =>
-    t === null ? `| ${name} | ${v} | — | — |` : `| ${name} | ${v} | ${op} ${t} | ${(op === '≥' ? v >= t : v <= t) ? 'yes' : '**no**'} |`;
+    t === null
+      ? `| ${name} | ${v} | — | — |`
+      : `| ${name} | ${v} | ${op} ${t} | ${(op === '≥' ? v >= t : v <= t) ? 'yes' : '**no**'} |`;
   const md = [
     '# crtrail benchmark',
     '',
@@ -529,7 +593,13 @@ if (SCALE) {
     '| process | ms/change at saturation | ms/change at the apiserver rate |',
     '|---|---|---|',
     ...Object.keys(p.cpuPerChange).map((k) => `| ${k} | ${p.cpuPerChange[k]} | ${r.cpuPerChange[k] ?? '—'} |`),
-    `| all | ${round(Object.values(p.cpuPerChange).reduce((a, b) => a + b, 0), 3)} | ${round(Object.values(r.cpuPerChange).reduce((a, b) => a + b, 0), 3)} |`,
+    `| all | ${round(
+      Object.values(p.cpuPerChange).reduce((a, b) => a + b, 0),
+      3,
+    )} | ${round(
+      Object.values(r.cpuPerChange).reduce((a, b) => a + b, 0),
+      3,
+    )} |`,
     '',
     `Ceilings in the same run: JSON.parse + Redis RPUSH of the same bodies ${result.ceilings.parse_redis_events_per_s} events/s; raw \`_bulk\` of the same final documents ${result.ceilings.es_bulk_docs_per_s} docs/s.`,
     '',

@@ -18,7 +18,17 @@ const redis = testRedis();
 try {
   await installTemplates(es, prefix);
   const config = defaultConfig();
-  const deps: BatchDeps = { es, redis, prefix, historyCache: new HistoryCache(), enrich: createEnricher(config), config, salt: 's', locator: new RecordLocator(es, indexNames(prefix).alias), refresh: false as const };
+  const deps: BatchDeps = {
+    es,
+    redis,
+    prefix,
+    historyCache: new HistoryCache(),
+    enrich: createEnricher(config),
+    config,
+    salt: 's',
+    locator: new RecordLocator(es, indexNames(prefix).alias),
+    refresh: false as const,
+  };
   for (const b of w.bodies) {
     const events = (JSON.parse(b.body).items as AuditEvent[]).filter((e) => classifyEvent(e).keep);
     await processBatch({ cluster: b.cluster, receivedAt: Date.now(), events }, deps);

@@ -37,17 +37,32 @@ let bytes = 0;
 const t0 = performance.now();
 for (const job of jobs) {
   const data = time('job JSON.parse', () => JSON.parse(job.text) as { cluster: string; events: AuditEvent[] });
-  const kept = time('filter + redact', () => data.events.filter((e) => classifyEvent(e).keep).map((e) => redactEvent(e, config, 'salt')));
-  const plan = time('engine (planBatch)', () => planBatch(data.cluster, kept, histories, { ignorePaths: DEFAULT_IGNORE_PATHS, actorOf: enrich.actorOf }));
+  const kept = time('filter + redact', () =>
+    data.events.filter((e) => classifyEvent(e).keep).map((e) => redactEvent(e, config, 'salt')),
+  );
+  const plan = time('engine (planBatch)', () =>
+    planBatch(data.cluster, kept, histories, { ignorePaths: DEFAULT_IGNORE_PATHS, actorOf: enrich.actorOf }),
+  );
   const records = time('enrich + record', () =>
     plan.records.map((r) => {
       const { actor, change } = enrich(r);
-      return buildRecord({ cluster: data.cluster, event: r.event, object: r.object, change: r.previous ? { ...change, prev_state_hash: stateHash(r.previous) } : change, actor, receivedAt: Date.now(), ingestedAt: Date.now() });
+      return buildRecord({
+        cluster: data.cluster,
+        event: r.event,
+        object: r.object,
+        change: r.previous ? { ...change, prev_state_hash: stateHash(r.previous) } : change,
+        actor,
+        receivedAt: Date.now(),
+        ingestedAt: Date.now(),
+      });
     }),
   );
   time('hash chain', () => {
     const parts = records.map((r) => chainParts(r, data.cluster, true));
-    heads.set(data.cluster, sealRecords(heads.get(data.cluster) ?? { seq: 0, hash: GENESIS_HASH }, data.cluster, records, parts));
+    heads.set(
+      data.cluster,
+      sealRecords(heads.get(data.cluster) ?? { seq: 0, hash: GENESIS_HASH }, data.cluster, records, parts),
+    );
   });
   time('bulk body', () => {
     for (const r of records) bytes += stringifyReusing(r).length;
@@ -63,5 +78,8 @@ for (const job of jobs) {
   changes += records.length;
 }
 const total = performance.now() - t0;
-console.log(`${changes} changes, ${(total / changes).toFixed(3)} ms CPU each (${Math.round((changes * 1000) / total)} changes/s), mean record ${Math.round(bytes / changes)} bytes`);
-for (const [k, v] of times) console.log(`  ${k.padEnd(28)} ${(v / changes).toFixed(3)} ms  ${((100 * v) / total).toFixed(1)} %`);
+console.log(
+  `${changes} changes, ${(total / changes).toFixed(3)} ms CPU each (${Math.round((changes * 1000) / total)} changes/s), mean record ${Math.round(bytes / changes)} bytes`,
+);
+for (const [k, v] of times)
+  console.log(`  ${k.padEnd(28)} ${(v / changes).toFixed(3)} ms  ${((100 * v) / total).toFixed(1)} %`);

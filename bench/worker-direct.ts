@@ -12,15 +12,42 @@ import { processBatch, createEnricher, type BatchDeps } from '@crtrail/worker';
 import { generateWorkload } from './workload.js';
 const w = generateWorkload(Number(process.env.N || 300));
 const prefix = uniquePrefix('direct');
-const es = testEs(); const redis = testRedis();
+const es = testEs();
+const redis = testRedis();
 await installTemplates(es, prefix);
 const config = defaultConfig();
 const enrich = createEnricher(config);
-const deps: BatchDeps = { es, redis, prefix, historyCache: new HistoryCache(), enrich, config, salt: 's', locator: new RecordLocator(es, indexNames(prefix).alias), refresh: false as const };
-const texts = w.bodies.map((b) => JSON.stringify({ cluster: b.cluster, receivedAt: Date.now(), events: (JSON.parse(b.body).items as AuditEvent[]).filter((e) => classifyEvent(e).keep) }));
-const t0 = performance.now(); const c0 = process.cpuUsage();
+const deps: BatchDeps = {
+  es,
+  redis,
+  prefix,
+  historyCache: new HistoryCache(),
+  enrich,
+  config,
+  salt: 's',
+  locator: new RecordLocator(es, indexNames(prefix).alias),
+  refresh: false as const,
+};
+const texts = w.bodies.map((b) =>
+  JSON.stringify({
+    cluster: b.cluster,
+    receivedAt: Date.now(),
+    events: (JSON.parse(b.body).items as AuditEvent[]).filter((e) => classifyEvent(e).keep),
+  }),
+);
+const t0 = performance.now();
+const c0 = process.cpuUsage();
 let next = 0;
-await Promise.all(Array.from({ length: Number(process.env.CONC || 4) }, async () => { for (let i = next++; i < texts.length; i = next++) await processBatch(JSON.parse(texts[i]!), deps); }));
-const s = (performance.now() - t0) / 1000; const cpu = process.cpuUsage(c0);
-process.stdout.write(`direct processBatch: ${Math.round(w.crWrites / s)} changes/s, CPU ${((cpu.user + cpu.system) / 1000 / w.crWrites).toFixed(3)} ms/change (user ${(cpu.user / 1000 / w.crWrites).toFixed(3)}, sys ${(cpu.system / 1000 / w.crWrites).toFixed(3)})\n`);
-await cleanupPrefix(prefix, es, redis); await es.close(); redis.disconnect();
+await Promise.all(
+  Array.from({ length: Number(process.env.CONC || 4) }, async () => {
+    for (let i = next++; i < texts.length; i = next++) await processBatch(JSON.parse(texts[i]!), deps);
+  }),
+);
+const s = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(c0);
+process.stdout.write(
+  `direct processBatch: ${Math.round(w.crWrites / s)} changes/s, CPU ${((cpu.user + cpu.system) / 1000 / w.crWrites).toFixed(3)} ms/change (user ${(cpu.user / 1000 / w.crWrites).toFixed(3)}, sys ${(cpu.system / 1000 / w.crWrites).toFixed(3)})\n`,
+);
+await cleanupPrefix(prefix, es, redis);
+await es.close();
+redis.disconnect();

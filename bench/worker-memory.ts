@@ -25,7 +25,8 @@ function spec(kb: number, salt: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (let g = 0; JSON.stringify(out).length < kb * 1024; g++) {
     const section: Record<string, unknown> = {};
-    for (let f = 0; f < 10; f++) section[`setting${f}`] = f % 3 === 0 ? g * 10 + f : `value-${salt}-${g}-${f}-padding-padding`;
+    for (let f = 0; f < 10; f++)
+      section[`setting${f}`] = f % 3 === 0 ? g * 10 + f : `value-${salt}-${g}-${f}-padding-padding`;
     out[`section${g}`] = section;
   }
   return out;
@@ -39,13 +40,26 @@ function job(round: number): string {
     // An update/create carries its object twice (request + response): half the event each.
     const s = spec(EVENT_KB / 2, `o${i}`);
     (s.section0 as Record<string, unknown>).setting1 = `round-${round}`;
-    const object = { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: `w-${i}`, namespace: 'bench', uid: `u-${i}`, resourceVersion: String(100 + round) }, spec: s };
+    const object = {
+      apiVersion: 'example.com/v1',
+      kind: 'Widget',
+      metadata: { name: `w-${i}`, namespace: 'bench', uid: `u-${i}`, resourceVersion: String(100 + round) },
+      spec: s,
+    };
     events.push({
-      level: 'RequestResponse', auditID: `mem-${round}-${i}`, stage: 'ResponseComplete', verb: round === 0 ? 'create' : 'update',
-      requestURI: `/apis/example.com/v1/namespaces/bench/widgets/w-${i}`, user: { username: 'alice' }, sourceIPs: ['10.0.0.1'],
+      level: 'RequestResponse',
+      auditID: `mem-${round}-${i}`,
+      stage: 'ResponseComplete',
+      verb: round === 0 ? 'create' : 'update',
+      requestURI: `/apis/example.com/v1/namespaces/bench/widgets/w-${i}`,
+      user: { username: 'alice' },
+      sourceIPs: ['10.0.0.1'],
       objectRef: { apiGroup: 'example.com', apiVersion: 'v1', resource: 'widgets', namespace: 'bench', name: `w-${i}` },
-      responseStatus: { code: round === 0 ? 201 : 200 }, requestReceivedTimestamp: new Date(Date.UTC(2026, 0, 1, 0, round, i)).toISOString(),
-      stageTimestamp: new Date(Date.UTC(2026, 0, 1, 0, round, i, 500)).toISOString(), requestObject: object, responseObject: object,
+      responseStatus: { code: round === 0 ? 201 : 200 },
+      requestReceivedTimestamp: new Date(Date.UTC(2026, 0, 1, 0, round, i)).toISOString(),
+      stageTimestamp: new Date(Date.UTC(2026, 0, 1, 0, round, i, 500)).toISOString(),
+      requestObject: object,
+      responseObject: object,
     } as unknown as AuditEvent);
   }
   return JSON.stringify({ cluster: 'bench', receivedAt: Date.now(), events });
@@ -57,7 +71,17 @@ const redis = testRedis();
 await installTemplates(es, prefix);
 const config = defaultConfig();
 const enrich = createEnricher(config);
-const deps: BatchDeps = { es, redis, prefix, historyCache: new HistoryCache(), enrich, config, salt: 'bench-salt-bench-salt', locator: new RecordLocator(es, indexNames(prefix).alias), refresh: false };
+const deps: BatchDeps = {
+  es,
+  redis,
+  prefix,
+  historyCache: new HistoryCache(),
+  enrich,
+  config,
+  salt: 'bench-salt-bench-salt',
+  locator: new RecordLocator(es, indexNames(prefix).alias),
+  refresh: false,
+};
 
 /** Peak heap above the baseline while `work` runs, sampled every millisecond the loop is free and at each yield. */
 async function peakHeap(work: () => Promise<unknown>): Promise<{ peak: number; base: number }> {
@@ -80,20 +104,30 @@ for (let round = 0; round < ROUNDS; round++) {
   const { peak, base } = await peakHeap(async () => processBatch(JSON.parse(text), deps));
   const factor = (peak - base) / text.length;
   factors.push(factor);
-  process.stdout.write(`round ${round} (${round === 0 ? 'creates' : 'updates'}): job ${mb(text.length)} MB, heap base ${mb(base)} MB, peak +${mb(peak - base)} MB → ${factor.toFixed(1)} × the job's JSON\n`);
+  process.stdout.write(
+    `round ${round} (${round === 0 ? 'creates' : 'updates'}): job ${mb(text.length)} MB, heap base ${mb(base)} MB, peak +${mb(peak - base)} MB → ${factor.toFixed(1)} × the job's JSON\n`,
+  );
 }
 const heap = process.memoryUsage().heapUsed;
-process.stdout.write(`expansion factor (max over rounds): ${Math.max(...factors).toFixed(1)}; heap after the rounds (history cache included) ${mb(heap)} MB\n`);
+process.stdout.write(
+  `expansion factor (max over rounds): ${Math.max(...factors).toFixed(1)}; heap after the rounds (history cache included) ${mb(heap)} MB\n`,
+);
 
 // The longest the event loop is held by one big job: the workload's batches merged into one job.
 const w = generateWorkload(Number(process.env.BIG_BATCHES ?? 150));
-const big = { cluster: 'bench-big', receivedAt: Date.now(), events: w.bodies.flatMap((b) => JSON.parse(b.body).items as AuditEvent[]) };
+const big = {
+  cluster: 'bench-big',
+  receivedAt: Date.now(),
+  events: w.bodies.flatMap((b) => JSON.parse(b.body).items as AuditEvent[]),
+};
 const h = monitorEventLoopDelay({ resolution: 10 });
 h.enable();
 const t0 = Date.now();
 await processBatch(big, deps);
 h.disable();
-process.stdout.write(`one job of ${big.events.length} events (${w.crWrites} custom-resource writes): ${((Date.now() - t0) / 1000).toFixed(1)} s, longest event-loop block ${(h.max / 1e6).toFixed(0)} ms, p99 ${(h.percentile(99) / 1e6).toFixed(0)} ms\n`);
+process.stdout.write(
+  `one job of ${big.events.length} events (${w.crWrites} custom-resource writes): ${((Date.now() - t0) / 1000).toFixed(1)} s, longest event-loop block ${(h.max / 1e6).toFixed(0)} ms, p99 ${(h.percentile(99) / 1e6).toFixed(0)} ms\n`,
+);
 
 await cleanupPrefix(prefix, es, redis);
 await es.close();

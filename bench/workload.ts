@@ -15,8 +15,15 @@ export interface Workload {
 
 const CLUSTERS = ['prod-eu-1', 'prod-us-1', 'staging', 'dev'];
 const BUILT_IN = [
-  ['', 'pods'], ['', 'configmaps'], ['', 'services'], ['', 'endpoints'], ['apps', 'deployments'],
-  ['apps', 'replicasets'], ['coordination.k8s.io', 'leases'], ['batch', 'jobs'], ['', 'nodes'],
+  ['', 'pods'],
+  ['', 'configmaps'],
+  ['', 'services'],
+  ['', 'endpoints'],
+  ['apps', 'deployments'],
+  ['apps', 'replicasets'],
+  ['coordination.k8s.io', 'leases'],
+  ['batch', 'jobs'],
+  ['', 'nodes'],
 ] as const;
 const READ_VERBS = ['get', 'list', 'watch'];
 const CR_KINDS = [
@@ -33,7 +40,9 @@ function body(rand: () => number, fields: number, seed: number): Record<string, 
   const spec: Record<string, unknown> = {};
   for (let g = 0; g < Math.ceil(fields / 10); g++) {
     const group: Record<string, unknown> = {};
-    for (let f = 0; f < 10; f++) group[`setting${f}`] = f % 3 === 0 ? Math.floor(rand() * 1000) : `value-${seed}-${g}-${f}-${Math.floor(rand() * 1e6).toString(36)}`;
+    for (let f = 0; f < 10; f++)
+      group[`setting${f}`] =
+        f % 3 === 0 ? Math.floor(rand() * 1000) : `value-${seed}-${g}-${f}-${Math.floor(rand() * 1e6).toString(36)}`;
     spec[`section${g}`] = group;
   }
   return spec;
@@ -43,7 +52,18 @@ export function generateWorkload(batches: number, seed = 20261124): Workload {
   const rand = prng(seed);
   const t0 = Date.UTC(2026, 10, 24, 12, 0, 0);
   const hot = CLUSTERS.flatMap((cluster) =>
-    CR_KINDS.flatMap((k) => Array.from({ length: 5 }, (_, i) => ({ cluster, ...k, ns: `team-${i % 3}`, name: `${k.resource}-${i}`, uid: `${cluster}-${k.resource}-${i}`, rv: 1000, fields: 100 + Math.floor(rand() * 300), spec: undefined as Record<string, unknown> | undefined }))),
+    CR_KINDS.flatMap((k) =>
+      Array.from({ length: 5 }, (_, i) => ({
+        cluster,
+        ...k,
+        ns: `team-${i % 3}`,
+        name: `${k.resource}-${i}`,
+        uid: `${cluster}-${k.resource}-${i}`,
+        rv: 1000,
+        fields: 100 + Math.floor(rand() * 300),
+        spec: undefined as Record<string, unknown> | undefined,
+      })),
+    ),
   );
   const out: Workload = { bodies: [], events: 0, crWrites: 0 };
   let n = 0;
@@ -54,7 +74,13 @@ export function generateWorkload(batches: number, seed = 20261124): Workload {
     for (let i = 0; i < 400; i++) {
       n++;
       const ts = t0 + n * 2;
-      const common = { auditID: `bench-${seed}-${n}`, stage: 'ResponseComplete', sourceIPs: ['10.1.2.3'], requestReceivedTimestamp: iso(ts), stageTimestamp: iso(ts + 1) };
+      const common = {
+        auditID: `bench-${seed}-${n}`,
+        stage: 'ResponseComplete',
+        sourceIPs: ['10.1.2.3'],
+        requestReceivedTimestamp: iso(ts),
+        stageTimestamp: iso(ts + 1),
+      };
       if (rand() < 0.05) {
         const candidates = hot.filter((h) => h.cluster === cluster);
         const o = candidates[Math.floor(rand() * candidates.length)]!;
@@ -62,25 +88,56 @@ export function generateWorkload(batches: number, seed = 20261124): Workload {
         const controller = rand() < 0.6;
         const prevRv = o.rv;
         o.rv += 1 + Math.floor(rand() * 3);
-        const status = { observedGeneration: o.rv, conditions: [{ type: 'Ready', status: rand() < 0.8 ? 'True' : 'False', lastTransitionTime: iso(ts) }] };
+        const status = {
+          observedGeneration: o.rv,
+          conditions: [{ type: 'Ready', status: rand() < 0.8 ? 'True' : 'False', lastTransitionTime: iso(ts) }],
+        };
         if (!controller) {
           const section = `section${Math.floor(rand() * Math.ceil(o.fields / 10))}`;
           (o.spec[section] as Record<string, unknown>).setting1 = `edited-${n}`;
         }
         const object = {
-          apiVersion: `${o.group}/${o.version}`, kind: o.kind,
-          metadata: { name: o.name, namespace: o.ns, uid: o.uid, resourceVersion: String(o.rv), generation: o.rv, labels: { 'app.kubernetes.io/instance': o.name }, managedFields: [{ manager: controller ? 'manager' : 'kubectl-edit', operation: 'Update', time: iso(ts) }] },
+          apiVersion: `${o.group}/${o.version}`,
+          kind: o.kind,
+          metadata: {
+            name: o.name,
+            namespace: o.ns,
+            uid: o.uid,
+            resourceVersion: String(o.rv),
+            generation: o.rv,
+            labels: { 'app.kubernetes.io/instance': o.name },
+            managedFields: [{ manager: controller ? 'manager' : 'kubectl-edit', operation: 'Update', time: iso(ts) }],
+          },
           spec: o.spec,
           status,
         };
         const uri = `/apis/${o.group}/${o.version}/namespaces/${o.ns}/${o.resource}/${o.name}${controller ? '/status' : ''}`;
         items.push({
-          level: 'RequestResponse', ...common, requestURI: uri, verb: controller ? 'update' : 'patch',
-          user: controller ? { username: `system:serviceaccount:operators:${o.resource}-controller`, groups: ['system:serviceaccounts'] } : { username: 'alice@example.com', groups: ['admins'] },
-          userAgent: controller ? 'manager/v0.0.0 (linux/amd64) kubernetes/$Format' : 'kubectl/v1.29.3 (linux/amd64) kubernetes/6813625',
-          objectRef: { resource: o.resource, namespace: o.ns, name: o.name, apiGroup: o.group, apiVersion: o.version, ...(controller ? { subresource: 'status', uid: o.uid, resourceVersion: String(prevRv) } : {}) },
+          level: 'RequestResponse',
+          ...common,
+          requestURI: uri,
+          verb: controller ? 'update' : 'patch',
+          user: controller
+            ? {
+                username: `system:serviceaccount:operators:${o.resource}-controller`,
+                groups: ['system:serviceaccounts'],
+              }
+            : { username: 'alice@example.com', groups: ['admins'] },
+          userAgent: controller
+            ? 'manager/v0.0.0 (linux/amd64) kubernetes/$Format'
+            : 'kubectl/v1.29.3 (linux/amd64) kubernetes/6813625',
+          objectRef: {
+            resource: o.resource,
+            namespace: o.ns,
+            name: o.name,
+            apiGroup: o.group,
+            apiVersion: o.version,
+            ...(controller ? { subresource: 'status', uid: o.uid, resourceVersion: String(prevRv) } : {}),
+          },
           responseStatus: { metadata: {}, code: 200 },
-          requestObject: controller ? { ...object, metadata: { ...object.metadata, resourceVersion: String(prevRv), managedFields: undefined } } : { spec: { section0: (o.spec.section0 as object) } },
+          requestObject: controller
+            ? { ...object, metadata: { ...object.metadata, resourceVersion: String(prevRv), managedFields: undefined } }
+            : { spec: { section0: o.spec.section0 as object } },
           responseObject: object,
         });
         crWrites++;
@@ -88,15 +145,26 @@ export function generateWorkload(batches: number, seed = 20261124): Workload {
         const [group, resource] = BUILT_IN[Math.floor(rand() * BUILT_IN.length)]!;
         const verb = rand() < 0.85 ? READ_VERBS[Math.floor(rand() * 3)]! : 'update';
         items.push({
-          level: 'Metadata', ...common, requestURI: `/api${group ? `s/${group}` : ''}/v1/namespaces/default/${resource}`, verb,
-          user: { username: 'system:serviceaccount:kube-system:generic-controller', groups: ['system:serviceaccounts'] },
+          level: 'Metadata',
+          ...common,
+          requestURI: `/api${group ? `s/${group}` : ''}/v1/namespaces/default/${resource}`,
+          verb,
+          user: {
+            username: 'system:serviceaccount:kube-system:generic-controller',
+            groups: ['system:serviceaccounts'],
+          },
           userAgent: 'kube-controller-manager/v1.29.3 (linux/amd64) kubernetes/6813625',
           objectRef: { resource, namespace: 'default', apiGroup: group, apiVersion: 'v1' },
           responseStatus: { metadata: {}, code: 200 },
         });
       }
     }
-    out.bodies.push({ cluster, body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items }), events: items.length, crWrites });
+    out.bodies.push({
+      cluster,
+      body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items }),
+      events: items.length,
+      crWrites,
+    });
     out.events += items.length;
     out.crWrites += crWrites;
   }

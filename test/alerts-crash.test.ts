@@ -57,13 +57,35 @@ describe('alerts survive a crash between the write and the enqueue', () => {
 
   test('the retry alerts what the crashed attempt stored, and nothing twice', async () => {
     const file = join(dir, 'crtrail.yaml');
-    writeFileSync(file, ['alerts:', '  group_window_seconds: 0', '  sinks:', `    - { type: webhook, url: "http://127.0.0.1:${(server.address() as { port: number }).port}/hook" }`].join('\n'));
+    writeFileSync(
+      file,
+      [
+        'alerts:',
+        '  group_window_seconds: 0',
+        '  sinks:',
+        `    - { type: webhook, url: "http://127.0.0.1:${(server.address() as { port: number }).port}/hook" }`,
+      ].join('\n'),
+    );
     const config = loadConfig(file);
     await installTemplates(es, prefix);
     alerting = await createAlerting({ redis: bullRedis, prefix, config, registry: new Registry() });
     const enrich = createEnricher(config);
-    const base = { es, redis, prefix, historyCache: new HistoryCache(), enrich, config, salt: 'a-salt-of-sixteen-chars', locator: new RecordLocator(es, indexNames(prefix).alias), refresh: 'wait_for' as const };
-    const job = { cluster: 'crash', receivedAt: Date.now(), events: demoStory().filter((e) => classifyEvent(e).keep) as AuditEvent[] };
+    const base = {
+      es,
+      redis,
+      prefix,
+      historyCache: new HistoryCache(),
+      enrich,
+      config,
+      salt: 'a-salt-of-sixteen-chars',
+      locator: new RecordLocator(es, indexNames(prefix).alias),
+      refresh: 'wait_for' as const,
+    };
+    const job = {
+      cluster: 'crash',
+      receivedAt: Date.now(),
+      events: demoStory().filter((e) => classifyEvent(e).keep) as AuditEvent[],
+    };
 
     // The first attempt stores its records, then "dies" where the alerts would be enqueued.
     const dying: BatchDeps = { ...base, alerts: { enqueue: () => Promise.reject(new Error('worker killed here')) } };

@@ -35,7 +35,14 @@ async function receiver(): Promise<{ server: Server; base: string; got: Received
       // `/flaky` fails its first request, then works; `/down` never works.
       // `/flaky-group` fails the first grouped message, then works.
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      const status = path === '/down' ? 500 : path === '/flaky' && flaky++ === 0 ? 500 : path === '/flaky-group' && body.count > 1 && flakyGroup++ === 0 ? 500 : 200;
+      const status =
+        path === '/down'
+          ? 500
+          : path === '/flaky' && flaky++ === 0
+            ? 500
+            : path === '/flaky-group' && body.count > 1 && flakyGroup++ === 0
+              ? 500
+              : 200;
       got.push({ path, status, body });
       res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'boom');
     });
@@ -45,7 +52,11 @@ async function receiver(): Promise<{ server: Server; base: string; got: Received
 }
 
 async function post(url: string, cluster: string, events: unknown[]): Promise<void> {
-  const res = await fetch(`${url}/audit/${cluster}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eventList(events) });
+  const res = await fetch(`${url}/audit/${cluster}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: eventList(events),
+  });
   assert.equal(res.status, 200, await res.text());
 }
 
@@ -53,7 +64,13 @@ async function post(url: string, cluster: string, events: unknown[]): Promise<vo
 function delivered(got: Received[], path: string): string[] {
   return got
     .filter((r) => r.path === path && r.status === 200)
-    .flatMap((r) => (path === '/webhook' || path === '/flaky' ? [r.body.alert.record_id] : path === '/slack' ? [/record `([^`]+)`/.exec(JSON.stringify(r.body))![1]!] : r.body.map((a: LooseJson) => a.labels.record_id)));
+    .flatMap((r) =>
+      path === '/webhook' || path === '/flaky'
+        ? [r.body.alert.record_id]
+        : path === '/slack'
+          ? [/record `([^`]+)`/.exec(JSON.stringify(r.body))![1]!]
+          : r.body.map((a: LooseJson) => a.labels.record_id),
+    );
 }
 
 describe('alerts through the real pipeline: every sink type, once per record, retried, dead-lettered', () => {
@@ -82,7 +99,9 @@ describe('alerts through the real pipeline: every sink type, once per record, re
         `    - { type: webhook, name: down, url: "${rx.base}/down" }`,
       ].join('\n'),
     );
-    p = await startPipeline(uniquePrefix('alerts'), { env: { CRTRAIL_CONFIG: configFile, CRTRAIL_KIBANA_URL: KIBANA } });
+    p = await startPipeline(uniquePrefix('alerts'), {
+      env: { CRTRAIL_CONFIG: configFile, CRTRAIL_KIBANA_URL: KIBANA },
+    });
   });
   after(async () => {
     await p?.close();
@@ -95,29 +114,44 @@ describe('alerts through the real pipeline: every sink type, once per record, re
     await p.idle();
     const records = await p.search({ term: { 'orchestrator.cluster.name': 'demo' } });
     assert.equal(records.length, story.length);
-    const byActorVerb = (name: string, verb: string) => records.find((r) => r._source.crtrail.actor.name === name && r._source.event.action === verb)!;
+    const byActorVerb = (name: string, verb: string) =>
+      records.find((r) => r._source.crtrail.actor.name === name && r._source.event.action === verb)!;
     const edit = byActorVerb('alice@example.com', 'patch');
     const denied = byActorVerb('mallory@example.com', 'patch');
     const deleted = byActorVerb('bob@example.com', 'delete');
     const status = records.find((r) => r._source.kubernetes.audit.objectRef.subresource === 'status')!;
     const must = [edit._id, denied._id, deleted._id];
 
-    const alerts = await eventually(async () => {
-      const ids = delivered(rx.got, '/webhook');
-      return must.every((id) => ids.includes(id)) ? rx.got.filter((r) => r.path === '/webhook').map((r) => r.body) : undefined;
-    }, 60_000, 'the webhook alerts');
+    const alerts = await eventually(
+      async () => {
+        const ids = delivered(rx.got, '/webhook');
+        return must.every((id) => ids.includes(id))
+          ? rx.got.filter((r) => r.path === '/webhook').map((r) => r.body)
+          : undefined;
+      },
+      60_000,
+      'the webhook alerts',
+    );
     // Everything is delivered once the queue is idle: compare every sink's deliveries then.
     const q = new Queue(alertQueueName(p.prefix), { connection: p.redis });
     try {
-      await eventually(async () => {
-        const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-        return Object.values(c).every((n) => n === 0) && (await q.getFailedCount()) > 0 ? true : undefined;
-      }, 60_000, 'the alert queue to drain');
+      await eventually(
+        async () => {
+          const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+          return Object.values(c).every((n) => n === 0) && (await q.getFailedCount()) > 0 ? true : undefined;
+        },
+        60_000,
+        'the alert queue to drain',
+      );
       const webhookIds = delivered(rx.got, '/webhook');
       assert.equal(new Set(webhookIds).size, webhookIds.length, 'no record alerted twice');
       assert.ok(!webhookIds.includes(status._id), 'a status write by cert-manager is not alerted');
       for (const path of ['/slack', '/am/api/v2/alerts', '/flaky']) {
-        assert.deepEqual(delivered(rx.got, path).sort(), [...webhookIds].sort(), `${path}: the same records, once each`);
+        assert.deepEqual(
+          delivered(rx.got, path).sort(),
+          [...webhookIds].sort(),
+          `${path}: the same records, once each`,
+        );
       }
 
       // The hand edit: who, how, from where; the critical path with its old and new value; the rules; links.
@@ -129,14 +163,23 @@ describe('alerts through the real pipeline: every sink type, once per record, re
       assert.equal(a.alert.actor.kind, 'human');
       assert.equal(a.alert.actor.sourceIP, '192.0.2.44');
       assert.ok(a.alert.actor.tool, 'the tool is named');
-      assert.deepEqual(a.alert.object, { ...a.alert.object, group: 'cert-manager.io', kind: 'Certificate', namespace: 'payments', name: 'payments-tls' });
+      assert.deepEqual(a.alert.object, {
+        ...a.alert.object,
+        group: 'cert-manager.io',
+        kind: 'Certificate',
+        namespace: 'payments',
+        name: 'payments-tls',
+      });
       assert.equal(a.alert.verb, 'patch');
       assert.equal(a.alert.outcome, 'success');
       assert.deepEqual(a.alert.rules.map((r: { name: string }) => r.name).sort(), ['critical-change', 'gitops-drift']);
       const op = a.alert.change.ops.find((o: Op) => o.path === '/spec/dnsNames/1');
       assert.ok(op, JSON.stringify(a.alert.change));
       assert.equal(op.new, 'pay-admin.example.com');
-      assert.ok(a.alert.change.ops.every((o: Op) => a.alert.change.critical_paths.includes(o.path)), 'only critical paths');
+      assert.ok(
+        a.alert.change.ops.every((o: Op) => a.alert.change.critical_paths.includes(o.path)),
+        'only critical paths',
+      );
       assert.ok(a.alert.links.record.startsWith(`${KIBANA}/app/discover#/`), a.alert.links.record);
       assert.match(decodeURIComponent(a.alert.links.record), new RegExp(`_id:"${edit._id}"`));
       // The objects `crtrail kibana setup` imports: the data view, and the object-history search on crtrail.object.key.
@@ -146,11 +189,17 @@ describe('alerts through the real pipeline: every sink type, once per record, re
       assert.match(timeline, /crtrail\.object\.key:"demo\/cert-manager\.io\/certificates\/payments\/payments-tls"/);
 
       const d = alerts.find((b) => b.alert.record_id === denied._id)!;
-      assert.deepEqual(d.alert.rules.map((r: { name: string }) => r.name), ['failed-critical-attempt']);
+      assert.deepEqual(
+        d.alert.rules.map((r: { name: string }) => r.name),
+        ['failed-critical-attempt'],
+      );
       assert.equal(d.alert.outcome, 'failure');
       assert.equal(d.alert.status_code, 403);
       const del = alerts.find((b) => b.alert.record_id === deleted._id)!;
-      assert.deepEqual(del.alert.rules.map((r: { name: string }) => r.name), ['critical-delete']);
+      assert.deepEqual(
+        del.alert.rules.map((r: { name: string }) => r.name),
+        ['critical-delete'],
+      );
 
       // Slack: blocks with the summary and the changed path; Alertmanager: labels, annotations, startsAt, generatorURL.
       const slack = rx.got.find((r) => r.path === '/slack' && JSON.stringify(r.body).includes(edit._id))!.body;
@@ -175,12 +224,17 @@ describe('alerts through the real pipeline: every sink type, once per record, re
       const registry = p.workers[0]!.metrics.registry;
       const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> => {
         const values = (await registry.getSingleMetric(name)!.get()).values;
-        return values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((n, v) => n + v.value, 0);
+        return values
+          .filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x))
+          .reduce((n, v) => n + v.value, 0);
       };
       assert.equal(await metric('crtrail_alerts_sent_total', { sink: 'flaky' }), webhookIds.length);
       assert.equal(await metric('crtrail_alerts_failed_total', { sink: 'down' }), webhookIds.length);
       assert.equal(await metric('crtrail_alerts_dead_letters'), webhookIds.length);
-      assert.match(await registry.metrics(), /crtrail_alert_latency_seconds_count\{[^}]*sink="slack-[0-9a-f]{8}"[^}]*\} [1-9]/);
+      assert.match(
+        await registry.metrics(),
+        /crtrail_alert_latency_seconds_count\{[^}]*sink="slack-[0-9a-f]{8}"[^}]*\} [1-9]/,
+      );
 
       // The same events again: records are duplicates, nothing is alerted again.
       const before = rx.got.length;
@@ -194,15 +248,26 @@ describe('alerts through the real pipeline: every sink type, once per record, re
 
       // Even handed the stored records again (a repair, a re-drive), the sent markers hold.
       const redis = createRedis(testRedisUrl());
-      const again = await createAlerting({ redis, prefix: p.prefix, config: loadConfig(configFile), registry: new Registry() });
+      const again = await createAlerting({
+        redis,
+        prefix: p.prefix,
+        config: loadConfig(configFile),
+        registry: new Registry(),
+      });
       try {
-        await again.enqueue('demo', records.map((r) => ({ id: r._id, doc: r._source })));
+        await again.enqueue(
+          'demo',
+          records.map((r) => ({ id: r._id, doc: r._source })),
+        );
         await eventually(async () => {
           const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
           return Object.values(c).every((n) => n === 0) ? true : undefined;
         });
         const dropped = await again.metrics.dropped.get();
-        assert.ok(dropped.values.some((v) => v.labels.reason === 'duplicate' && v.value >= webhookIds.length * 4), JSON.stringify(dropped.values));
+        assert.ok(
+          dropped.values.some((v) => v.labels.reason === 'duplicate' && v.value >= webhookIds.length * 4),
+          JSON.stringify(dropped.values),
+        );
         const notDown = rx.got.slice(before).filter((r) => r.path !== '/down');
         assert.deepEqual(notDown, [], 'nothing sent again to the sinks that had it');
       } finally {
@@ -246,7 +311,13 @@ describe('alerts of a flapping object are grouped', () => {
     const configFile = join(dir, 'crtrail.yaml');
     writeFileSync(
       configFile,
-      ['alerts:', '  group_window_seconds: 2', '  sinks:', `    - { type: webhook, url: "${rx.base}/webhook" }`, `    - { type: webhook, name: flaky-group, url: "${rx.base}/flaky-group" }`].join('\n'),
+      [
+        'alerts:',
+        '  group_window_seconds: 2',
+        '  sinks:',
+        `    - { type: webhook, url: "${rx.base}/webhook" }`,
+        `    - { type: webhook, name: flaky-group, url: "${rx.base}/flaky-group" }`,
+      ].join('\n'),
     );
     p = await startPipeline(uniquePrefix('alerts-group'), { env: { CRTRAIL_CONFIG: configFile } });
   });
@@ -263,12 +334,21 @@ describe('alerts of a flapping object are grouped', () => {
     const records = await p.search({ term: { 'orchestrator.cluster.name': 'flap' } });
     const edits = records.filter((r) => r._source.crtrail.actor.name === 'alice@example.com');
     assert.equal(edits.length, 4);
-    assert.ok(edits.every((r) => r._source.crtrail.change.critical), 'every edit touches a critical field');
+    assert.ok(
+      edits.every((r) => r._source.crtrail.change.critical),
+      'every edit touches a critical field',
+    );
     const create = records.find((r) => r._source.kubernetes.audit.responseStatus.code === 201)!;
-    const messages = await eventually(async () => {
-      const to = (path: string) => rx.got.filter((r) => r.path === path && r.status === 200);
-      return to('/webhook').length >= 2 && to('/flaky-group').length >= 2 ? to('/webhook').map((r) => r.body) : undefined;
-    }, 30_000, 'two messages to each sink');
+    const messages = await eventually(
+      async () => {
+        const to = (path: string) => rx.got.filter((r) => r.path === path && r.status === 200);
+        return to('/webhook').length >= 2 && to('/flaky-group').length >= 2
+          ? to('/webhook').map((r) => r.body)
+          : undefined;
+      },
+      30_000,
+      'two messages to each sink',
+    );
     assert.equal(messages.length, 2, JSON.stringify(messages.map((m) => [m.count, m.record_ids])));
     assert.deepEqual([messages[0]!.count, messages[0]!.record_ids], [1, [create._id]]);
     assert.equal(messages[1]!.count, 4);
@@ -278,7 +358,14 @@ describe('alerts of a flapping object are grouped', () => {
     assert.equal(messages[1]!.alert.record_id, latest._id, 'the latest change is the one shown');
     // A grouped message that failed once is sent again, whole, and only once it worked.
     const flaky = rx.got.filter((r) => r.path === '/flaky-group');
-    assert.deepEqual(flaky.map((r) => [r.status, r.body.count]), [[200, 1], [500, 4], [200, 4]]);
+    assert.deepEqual(
+      flaky.map((r) => [r.status, r.body.count]),
+      [
+        [200, 1],
+        [500, 4],
+        [200, 4],
+      ],
+    );
     assert.deepEqual(flaky[2]!.body.record_ids, flaky[1]!.body.record_ids);
 
     // Replayed: nothing more, grouped or not.

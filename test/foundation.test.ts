@@ -14,18 +14,39 @@ import type { LooseJson } from './helpers/loose.js';
  * stage, a mutating verb, and an API group that kube-apiserver does not serve itself.
  */
 const K8S_BUILT_IN = new Set([
-  '', 'admissionregistration.k8s.io', 'apiregistration.k8s.io', 'apps', 'authentication.k8s.io',
-  'authorization.k8s.io', 'autoscaling', 'batch', 'certificates.k8s.io', 'coordination.k8s.io',
-  'discovery.k8s.io', 'events.k8s.io', 'extensions', 'flowcontrol.apiserver.k8s.io',
-  'internal.apiserver.k8s.io', 'networking.k8s.io', 'node.k8s.io', 'policy',
-  'rbac.authorization.k8s.io', 'resource.k8s.io', 'scheduling.k8s.io', 'storage.k8s.io',
-  'storagemigration.k8s.io', 'metrics.k8s.io',
+  '',
+  'admissionregistration.k8s.io',
+  'apiregistration.k8s.io',
+  'apps',
+  'authentication.k8s.io',
+  'authorization.k8s.io',
+  'autoscaling',
+  'batch',
+  'certificates.k8s.io',
+  'coordination.k8s.io',
+  'discovery.k8s.io',
+  'events.k8s.io',
+  'extensions',
+  'flowcontrol.apiserver.k8s.io',
+  'internal.apiserver.k8s.io',
+  'networking.k8s.io',
+  'node.k8s.io',
+  'policy',
+  'rbac.authorization.k8s.io',
+  'resource.k8s.io',
+  'scheduling.k8s.io',
+  'storage.k8s.io',
+  'storagemigration.k8s.io',
+  'metrics.k8s.io',
 ]);
 
 function rawEvents(file: string): LooseJson[] {
   const text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
   if (file.endsWith('.eventlist.json')) return JSON.parse(text).items;
-  return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l));
 }
 
 function expectedRecords(files: string[]): number {
@@ -37,7 +58,8 @@ function expectedRecords(files: string[]): number {
       if (!['create', 'update', 'patch', 'delete', 'deletecollection'].includes(e.verb)) continue;
       const ref = e.objectRef ?? {};
       if (!ref.resource || K8S_BUILT_IN.has(ref.apiGroup ?? '')) continue;
-      const items = e.verb === 'deletecollection' && Array.isArray(e.responseObject?.items) ? e.responseObject.items.length : 1;
+      const items =
+        e.verb === 'deletecollection' && Array.isArray(e.responseObject?.items) ? e.responseObject.items.length : 1;
       n += Math.max(1, items);
     }
   }
@@ -88,13 +110,17 @@ describe('foundation: apiserver EventList → webhook → Redis → worker → E
     assert.equal(s.kubernetes.audit.objectRef.apiGroup, 'monitoring.coreos.com');
     assert.equal(s.kubernetes.audit.objectRef.resource, 'prometheusrules');
     assert.equal(s.kubernetes.audit.objectRef.name, 'kube-apiserver-slos-extended');
-    assert.equal(s.kubernetes.audit.user.username, 'system:serviceaccount:openshift-kube-apiserver-operator:kube-apiserver-operator');
+    assert.equal(
+      s.kubernetes.audit.user.username,
+      'system:serviceaccount:openshift-kube-apiserver-operator:kube-apiserver-operator',
+    );
     assert.equal(s.crtrail.actor.kind, 'controller', 'an operator service account with its own userAgent');
     assert.equal(s.crtrail.actor.tool, 'cluster-kube-apiserver-operator');
     assert.ok(Date.parse(s['@timestamp']) > 0);
     const status = docs.filter((d) => d._source.kubernetes.audit.objectRef.subresource === 'status');
     assert.equal(status.length, 3);
-    for (const d of docs) assert.equal(d._source.event.outcome === 'success', d._source.kubernetes.audit.responseStatus.code < 400);
+    for (const d of docs)
+      assert.equal(d._source.event.outcome === 'success', d._source.kubernetes.audit.responseStatus.code < 400);
   });
 });
 
@@ -115,8 +141,15 @@ describe('crtrail up with a config file that has a typo', () => {
   test('fails at start naming the key and its line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'crtrail-cfg-'));
     const file = join(dir, 'crtrail.yaml');
-    writeFileSync(file, 'critical:\n  - group: serving.example.ai\n    kind: InferenceService\n    pahts: [spec.modelVersion]\n');
-    const run = await runCli(['up', '--worker-only'], { CRTRAIL_CONFIG: file, CRTRAIL_WORKER_PORT: '0', CRTRAIL_INDEX_PREFIX: uniquePrefix('badcfg') });
+    writeFileSync(
+      file,
+      'critical:\n  - group: serving.example.ai\n    kind: InferenceService\n    pahts: [spec.modelVersion]\n',
+    );
+    const run = await runCli(['up', '--worker-only'], {
+      CRTRAIL_CONFIG: file,
+      CRTRAIL_WORKER_PORT: '0',
+      CRTRAIL_INDEX_PREFIX: uniquePrefix('badcfg'),
+    });
     assert.notEqual(run.code, 0);
     assert.match(run.stderr, /crtrail\.yaml:4: critical\.0\.pahts: unknown key/);
     assert.doesNotMatch(run.stderr, /^\s+at /m);

@@ -27,13 +27,18 @@ test('a history saved as fields reads back whole and in order; only changed fiel
   const cache = new HistoryCache();
   const [empty] = await loadHistories(redis, [key], cache);
   assert.equal(empty!.history, undefined);
-  const h1: History = { versions: [version(12), version(3)].sort((a, b) => Number(a.resourceVersion) - Number(b.resourceVersion)) };
+  const h1: History = {
+    versions: [version(12), version(3)].sort((a, b) => Number(a.resourceVersion) - Number(b.resourceVersion)),
+  };
   await saveHistories(redis, [{ key, before: empty!, after: h1 }], cache);
   // Another worker (its own cache) sees the same history, ordered by resourceVersion (12 after 3).
   const other = new HistoryCache();
   const [seen] = await loadHistories(redis, [key], other);
   assert.deepEqual(seen!.history, h1);
-  assert.deepEqual(seen!.history!.versions.map((v) => v.resourceVersion), ['3', '12']);
+  assert.deepEqual(
+    seen!.history!.versions.map((v) => v.resourceVersion),
+    ['3', '12'],
+  );
   // It adds a version and drops the oldest: one field written, one deleted.
   const h2: History = { versions: [seen!.history!.versions[1]!, version(20)] };
   await saveHistories(redis, [{ key, before: seen!, after: h2 }], other);
@@ -87,10 +92,16 @@ test('the history cache is bounded by the JSON size it holds, least recently use
   await saveHistories(redis, [{ key: keys[1]!, before: empty, after: { versions: [version(2)] } }], cache);
   cache.get(keys[0]!); // a read does not refresh: order is that of the saves and loads
   await saveHistories(redis, [{ key: keys[2]!, before: empty, after: { versions: [version(3)] } }], cache);
-  assert.deepEqual(keys.map((k) => cache.get(k) !== undefined), [false, true, true]);
+  assert.deepEqual(
+    keys.map((k) => cache.get(k) !== undefined),
+    [false, true, true],
+  );
   // Loaded histories count their stored size too.
   await loadHistories(redis, [keys[0]!], cache);
-  assert.deepEqual(keys.map((k) => cache.get(k) !== undefined), [true, false, true]);
+  assert.deepEqual(
+    keys.map((k) => cache.get(k) !== undefined),
+    [true, false, true],
+  );
 });
 
 test('retention: each save renews the TTL of CRTRAIL_STATE_TTL_DAYS; a deleted object gets the shorter one; re-created, it is kept again', async () => {
@@ -104,12 +115,22 @@ test('retention: each save renews the TTL of CRTRAIL_STATE_TTL_DAYS; a deleted o
   const ttl = await redis.ttl(key);
   assert.ok(ttl > 29 * 86_400 && ttl <= 30 * 86_400, `ttl ${ttl}`);
   const [live] = await loadHistories(redis, [key], cache);
-  await saveHistories(redis, [{ key, before: live!, after: { versions: [version(1), { ...version(2), verb: 'delete', deleted: true }] } }], cache, retention);
+  await saveHistories(
+    redis,
+    [{ key, before: live!, after: { versions: [version(1), { ...version(2), verb: 'delete', deleted: true }] } }],
+    cache,
+    retention,
+  );
   const deletedTtl = await redis.ttl(key);
   assert.ok(deletedTtl > 0 && deletedTtl <= 86_400, `deleted ttl ${deletedTtl}`);
   // Only a deleted-object TTL configured: a re-created object's history loses its expiry.
   const [gone] = await loadHistories(redis, [key], cache);
-  await saveHistories(redis, [{ key, before: gone!, after: { versions: [...gone!.history!.versions, version(3)] } }], cache, historyRetention(0, 1));
+  await saveHistories(
+    redis,
+    [{ key, before: gone!, after: { versions: [...gone!.history!.versions, version(3)] } }],
+    cache,
+    historyRetention(0, 1),
+  );
   assert.equal(await redis.ttl(key), -1, 'kept again');
   // Without any retention nothing expires (the default).
   const key2 = `${prefix}:state:ttl-off`;

@@ -43,13 +43,24 @@ describe('tamper-evident history: hash chain, signed exports, verify', () => {
     // 3 worker processes, 4 jobs each at a time, fed small batches shuffled as two HA apiservers
     // deliver them and posted concurrently: up to 12 jobs seal records of one cluster at once.
     for (let i = 0; i < 3; i++) {
-      workers.push(spawnCli(['up', '--worker-only'], { ...env, CRTRAIL_WORKER_PORT: '0', CRTRAIL_WORKER_CONCURRENCY: '4', CRTRAIL_LOG_LEVEL: 'warn' }));
+      workers.push(
+        spawnCli(['up', '--worker-only'], {
+          ...env,
+          CRTRAIL_WORKER_PORT: '0',
+          CRTRAIL_WORKER_CONCURRENCY: '4',
+          CRTRAIL_LOG_LEVEL: 'warn',
+        }),
+      );
     }
     const batches = haBatches(manyObjects(), 7, 4);
     for (let i = 0; i < batches.length; i += 8) {
       await Promise.all(
         batches.slice(i, i + 8).map(async (b) => {
-          const res = await fetch(`${p.url}/audit/${CLUSTER}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eventList(b) });
+          const res = await fetch(`${p.url}/audit/${CLUSTER}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: eventList(b),
+          });
           assert.equal(res.status, 200, await res.text());
         }),
       );
@@ -71,7 +82,10 @@ describe('tamper-evident history: hash chain, signed exports, verify', () => {
     const docs = await p.search({ term: { 'orchestrator.cluster.name': CLUSTER } }, 1000);
     assert.equal(docs.length, RECORDS);
     const seqs = docs.map((d) => d._source.crtrail.integrity.seq as number).sort((a, b) => a - b);
-    assert.deepEqual(seqs, Array.from({ length: RECORDS }, (_, i) => i + 1));
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: RECORDS }, (_, i) => i + 1),
+    );
     const run = await runCli(['verify', '--cluster', CLUSTER], env);
     assert.equal(run.code, 0, run.stderr + run.stdout);
     assert.match(run.stdout, new RegExp(`INTACT cluster ${CLUSTER}`));
@@ -83,7 +97,11 @@ describe('tamper-evident history: hash chain, signed exports, verify', () => {
   });
 
   test('replaying the same events adds no record and no seq', async () => {
-    const res = await fetch(`${p.url}/audit/${CLUSTER}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eventList(manyObjects()) });
+    const res = await fetch(`${p.url}/audit/${CLUSTER}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: eventList(manyObjects()),
+    });
     assert.equal(res.status, 200);
     await p.idle();
     assert.equal(await p.count({ term: { 'orchestrator.cluster.name': CLUSTER } }), RECORDS);
@@ -100,7 +118,8 @@ describe('tamper-evident history: hash chain, signed exports, verify', () => {
     assert.equal(run.code, 0, run.stderr);
     return out;
   };
-  const verify = (file: string, ...extra: string[]) => runCli(['verify', file, '--public-key', `${key}.pub`, ...extra], env);
+  const verify = (file: string, ...extra: string[]) =>
+    runCli(['verify', file, '--public-key', `${key}.pub`, ...extra], env);
 
   test('a signed NDJSON export of the scenario verifies', async () => {
     const file = await exportTo('all.ndjson');
@@ -173,7 +192,17 @@ describe('tamper-evident history: hash chain, signed exports, verify', () => {
   test('a filtered export explains its gaps; a CSV export checks its links', async () => {
     const file = await exportTo('one.ndjson', ['--name', `${NAME}-2`]);
     const manifest = JSON.parse(readFileSync(`${file}.manifest.json`, 'utf8'));
-    assert.equal(manifest.count, await p.count({ bool: { filter: [{ term: { 'orchestrator.cluster.name': CLUSTER } }, { term: { 'kubernetes.audit.objectRef.name': `${NAME}-2` } }] } }));
+    assert.equal(
+      manifest.count,
+      await p.count({
+        bool: {
+          filter: [
+            { term: { 'orchestrator.cluster.name': CLUSTER } },
+            { term: { 'kubernetes.audit.objectRef.name': `${NAME}-2` } },
+          ],
+        },
+      }),
+    );
     assert.ok(manifest.count >= 12);
     assert.equal(manifest.filters.name, `${NAME}-2`);
     assert.ok(manifest.clusters[CLUSTER].gaps.length > 0);
@@ -214,7 +243,11 @@ describe('tamper-evident history: hash chain, signed exports, verify', () => {
   test('Redis loses the chain head (a restart without persistence): the chain continues from the store', async () => {
     const cluster = 'chain-b';
     const post = async (events: unknown[]) => {
-      const res = await fetch(`${p.url}/audit/${cluster}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eventList(events) });
+      const res = await fetch(`${p.url}/audit/${cluster}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: eventList(events),
+      });
       assert.equal(res.status, 200);
       await p.idle();
     };
@@ -224,7 +257,10 @@ describe('tamper-evident history: hash chain, signed exports, verify', () => {
     await post(all.filter((e) => e.auditID.endsWith('-1')));
     const docs = await p.search({ term: { 'orchestrator.cluster.name': cluster } }, 1000);
     assert.equal(docs.length, 28);
-    assert.deepEqual(docs.map((d) => d._source.crtrail.integrity.seq as number).sort((a, b) => a - b), Array.from({ length: 28 }, (_, i) => i + 1));
+    assert.deepEqual(
+      docs.map((d) => d._source.crtrail.integrity.seq as number).sort((a, b) => a - b),
+      Array.from({ length: 28 }, (_, i) => i + 1),
+    );
     const run = await runCli(['verify', '--cluster', cluster], env);
     assert.equal(run.code, 0, run.stderr);
   });
@@ -237,24 +273,57 @@ describe('tamper-evident history: hash chain, signed exports, verify', () => {
 
     // A username changed.
     const seven = bySeq.get(7)!;
-    await p.es.update({ index: backing, id: seven._id, doc: { kubernetes: { audit: { user: { username: 'mallory' } } } }, refresh: true });
+    await p.es.update({
+      index: backing,
+      id: seven._id,
+      doc: { kubernetes: { audit: { user: { username: 'mallory' } } } },
+      refresh: true,
+    });
     let run = await runCli(['verify', '--cluster', CLUSTER], env);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, new RegExp(`BROKEN cluster ${CLUSTER}: edited: _id ${seven._id} \\(seq 7\\): content does not match its hash`));
+    assert.match(
+      run.stderr,
+      new RegExp(`BROKEN cluster ${CLUSTER}: edited: _id ${seven._id} \\(seq 7\\): content does not match its hash`),
+    );
 
     // A changed value in the diff (not chained itself): checked against the chained response body.
-    const withOps = docs.find((d) => d._source.event.outcome === 'success' && d._source.crtrail.change.ops.some((o: Op) => o.op === 'replace') && d._source.event.action !== 'delete' && d._source.crtrail.integrity.seq > 7)!;
+    const withOps = docs.find(
+      (d) =>
+        d._source.event.outcome === 'success' &&
+        d._source.crtrail.change.ops.some((o: Op) => o.op === 'replace') &&
+        d._source.event.action !== 'delete' &&
+        d._source.crtrail.integrity.seq > 7,
+    )!;
     const ops = withOps._source.crtrail.change.ops.map((o: Op) => (o.op === 'replace' ? { ...o, new: 'forged' } : o));
     await p.es.update({ index: backing, id: withOps._id, doc: { crtrail: { change: { ops } } }, refresh: true });
     run = await runCli(['verify', '--cluster', CLUSTER], env);
-    assert.match(run.stderr, new RegExp(`ops-mismatch: _id ${withOps._id} \\(seq ${withOps._source.crtrail.integrity.seq}\\)`));
+    assert.match(
+      run.stderr,
+      new RegExp(`ops-mismatch: _id ${withOps._id} \\(seq ${withOps._source.crtrail.integrity.seq}\\)`),
+    );
 
     // A forged old value: checked against the predecessor's (chained) stored state.
-    const withOld = docs.find((d) => d._id !== withOps._id && d._source.crtrail.change.baseline === 'known' && d._source.crtrail.change.prev_state_hash && d._source.crtrail.change.ops.some((o: Op) => o.op === 'replace'))!;
-    const forgedOld = withOld._source.crtrail.change.ops.map((o: Op) => (o.op === 'replace' ? { ...o, old: 'forged-old' } : o));
-    await p.es.update({ index: backing, id: withOld._id, doc: { crtrail: { change: { ops: forgedOld } } }, refresh: true });
+    const withOld = docs.find(
+      (d) =>
+        d._id !== withOps._id &&
+        d._source.crtrail.change.baseline === 'known' &&
+        d._source.crtrail.change.prev_state_hash &&
+        d._source.crtrail.change.ops.some((o: Op) => o.op === 'replace'),
+    )!;
+    const forgedOld = withOld._source.crtrail.change.ops.map((o: Op) =>
+      o.op === 'replace' ? { ...o, old: 'forged-old' } : o,
+    );
+    await p.es.update({
+      index: backing,
+      id: withOld._id,
+      doc: { crtrail: { change: { ops: forgedOld } } },
+      refresh: true,
+    });
     run = await runCli(['verify', '--cluster', CLUSTER], env);
-    assert.match(run.stderr, new RegExp(`ops-mismatch: _id ${withOld._id} \\(seq \\d+\\): .*old value differs from its predecessor`));
+    assert.match(
+      run.stderr,
+      new RegExp(`ops-mismatch: _id ${withOld._id} \\(seq \\d+\\): .*old value differs from its predecessor`),
+    );
 
     // A record deleted, in the middle and at the end.
     const twelve = bySeq.get(12)!;

@@ -37,7 +37,11 @@ describe('Kibana saved searches on real records', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as Obj);
     pattern = objects.find((o) => o.type === 'index-pattern')!.attributes.title;
-    const res = await fetch(`${p.url}/audit/demo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eventList(demoStory()) });
+    const res = await fetch(`${p.url}/audit/demo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: eventList(demoStory()),
+    });
     assert.equal(res.status, 200, await res.text());
     await postLifecycle(p.url, 'lc');
     await p.idle();
@@ -47,7 +51,11 @@ describe('Kibana saved searches on real records', () => {
   after(async () => p?.close());
 
   /** Runs a Lucene query (+ Kibana filters, if any) as Discover does, in the saved search's sort order. */
-  async function run(query: string, filters: unknown[] = [], sort: [string, string] = ['@timestamp', 'desc']): Promise<Doc[]> {
+  async function run(
+    query: string,
+    filters: unknown[] = [],
+    sort: [string, string] = ['@timestamp', 'desc'],
+  ): Promise<Doc[]> {
     assert.deepEqual(filters, [], 'every condition is in the Lucene query');
     const res = await p.es.search({
       index: pattern,
@@ -69,7 +77,10 @@ describe('Kibana saved searches on real records', () => {
   async function assertFinds(key: string, expected: (d: Doc) => boolean): Promise<Doc[]> {
     const s = search(key);
     const hits = await run(s.query, s.filters, s.sort);
-    const want = all.filter(expected).map((d) => d._id).sort();
+    const want = all
+      .filter(expected)
+      .map((d) => d._id)
+      .sort();
     assert.ok(want.length > 0, `the records hold something for "${key}" to find`);
     assert.deepEqual(hits.map((h) => h._id).sort(), want, `"${key}" (${s.query}) finds exactly its records`);
     return hits;
@@ -77,31 +88,73 @@ describe('Kibana saved searches on real records', () => {
 
   test('critical changes: every record flagged critical, and only those', async () => {
     const hits = await assertFinds('critical', (d) => d._source.crtrail.change.critical === true);
-    assert.ok(hits.some((h) => h._source.crtrail.actor.name === 'alice@example.com' && h._source.crtrail.change.critical_paths.includes('/spec/dnsNames/1')), 'the hand edit of dnsNames');
+    assert.ok(
+      hits.some(
+        (h) =>
+          h._source.crtrail.actor.name === 'alice@example.com' &&
+          h._source.crtrail.change.critical_paths.includes('/spec/dnsNames/1'),
+      ),
+      'the hand edit of dnsNames',
+    );
   });
 
   test('GitOps drift: the hand edit of the Flux-managed Certificate, and only drift', async () => {
     const hits = await assertFinds('drift', (d) => d._source.crtrail.change.drift === true);
-    assert.ok(hits.some((h) => h._source.orchestrator.cluster.name === 'demo' && h._source.kubernetes.audit.objectRef.name === 'payments-tls'));
+    assert.ok(
+      hits.some(
+        (h) =>
+          h._source.orchestrator.cluster.name === 'demo' &&
+          h._source.kubernetes.audit.objectRef.name === 'payments-tls',
+      ),
+    );
   });
 
   test('failed and denied attempts: every answer >= 400 (the 403s), nothing allowed', async () => {
     const hits = await assertFinds('failed', (d) => d._source.kubernetes.audit.responseStatus.code >= 400);
-    assert.deepEqual(hits.map((h) => [h._source.orchestrator.cluster.name, h._source.kubernetes.audit.responseStatus.code]).sort(), [['demo', 403], ['lc', 403]]);
+    assert.deepEqual(
+      hits.map((h) => [h._source.orchestrator.cluster.name, h._source.kubernetes.audit.responseStatus.code]).sort(),
+      [
+        ['demo', 403],
+        ['lc', 403],
+      ],
+    );
   });
 
   test('changes by humans: successful non-dry-run writes of people, not controllers, GitOps or refused attempts', async () => {
-    const hits = await assertFinds('humans', (d) => d._source.crtrail.actor.kind === 'human' && d._source.event.outcome === 'success' && d._source.crtrail.change.dry_run !== true);
+    const hits = await assertFinds(
+      'humans',
+      (d) =>
+        d._source.crtrail.actor.kind === 'human' &&
+        d._source.event.outcome === 'success' &&
+        d._source.crtrail.change.dry_run !== true,
+    );
     for (const h of hits) assert.equal(h._source.crtrail.actor.kind, 'human');
     const names = new Set(hits.map((h) => h._source.crtrail.actor.name));
-    assert.ok(names.has('alice@example.com') && names.has('bob@example.com') && names.has('carol@example.com'), [...names].join(', '));
+    assert.ok(
+      names.has('alice@example.com') && names.has('bob@example.com') && names.has('carol@example.com'),
+      [...names].join(', '),
+    );
     assert.ok(!names.has('mallory@example.com') && !names.has('mallory'), 'denied attempts are not changes');
-    assert.ok(all.some((d) => d._source.crtrail.change.dry_run === true && d._source.crtrail.actor.kind === 'human'), 'the records hold a human dry run to leave out');
+    assert.ok(
+      all.some((d) => d._source.crtrail.change.dry_run === true && d._source.crtrail.actor.kind === 'human'),
+      'the records hold a human dry run to leave out',
+    );
   });
 
   test('deletes: delete and each deletecollection item, nothing else', async () => {
-    const hits = await assertFinds('deletes', (d) => ['delete', 'deletecollection'].includes(d._source.event.action) && d._source.event.outcome === 'success' && d._source.crtrail.change.dry_run !== true);
-    assert.deepEqual(hits.map((h) => h._source.event.action).sort(), ['delete', 'delete', 'deletecollection', 'deletecollection']);
+    const hits = await assertFinds(
+      'deletes',
+      (d) =>
+        ['delete', 'deletecollection'].includes(d._source.event.action) &&
+        d._source.event.outcome === 'success' &&
+        d._source.crtrail.change.dry_run !== true,
+    );
+    assert.deepEqual(hits.map((h) => h._source.event.action).sort(), [
+      'delete',
+      'delete',
+      'deletecollection',
+      'deletecollection',
+    ]);
   });
 
   test("one object's history: the data view's link on crtrail.object.key opens exactly that object's records, oldest first", async () => {
@@ -132,10 +185,22 @@ describe('Kibana saved searches on real records', () => {
       const want = all.filter((d) => identity(d) === identity(one)).map((d) => d._id);
       assert.deepEqual(hits.map((h) => h._id).sort(), [...want].sort(), `${key}: exactly its records`);
       const times = hits.map((h) => Date.parse(h._source['@timestamp']));
-      assert.deepEqual(times, [...times].sort((x, y) => x - y), 'oldest first');
+      assert.deepEqual(
+        times,
+        [...times].sort((x, y) => x - y),
+        'oldest first',
+      );
     }
-    const cert = await run(`crtrail.object.key:"demo/cert-manager.io/certificates/payments/payments-tls"`, [], history.sort);
-    assert.deepEqual(cert.map((h) => h._source.kubernetes.audit.verb), ['patch', 'update', 'patch'], 'SSA create, status, hand edit');
+    const cert = await run(
+      `crtrail.object.key:"demo/cert-manager.io/certificates/payments/payments-tls"`,
+      [],
+      history.sort,
+    );
+    assert.deepEqual(
+      cert.map((h) => h._source.kubernetes.audit.verb),
+      ['patch', 'update', 'patch'],
+      'SSA create, status, hand edit',
+    );
   });
 
   test('every field a saved search, the data view or a panel uses is mapped; panels aggregate only on aggregatable fields', async () => {
@@ -148,9 +213,13 @@ describe('Kibana saved searches on real records', () => {
     };
     const filterable = (f: string) => {
       const c = mapped(f);
-      assert.ok(c.searchable && ['keyword', 'boolean', 'date', 'long', 'integer'].includes(c.type), `${f} can be filtered on exactly (${c.type})`);
+      assert.ok(
+        c.searchable && ['keyword', 'boolean', 'date', 'long', 'integer'].includes(c.type),
+        `${f} can be filtered on exactly (${c.type})`,
+      );
     };
-    const queryFields = (q: string) => [...q.matchAll(/([A-Za-z@_][\w.@]*):/g)].map((m) => m[1]!).filter((f) => f !== '_exists_');
+    const queryFields = (q: string) =>
+      [...q.matchAll(/([A-Za-z@_][\w.@]*):/g)].map((m) => m[1]!).filter((f) => f !== '_exists_');
     const dv = objects.find((o) => o.type === 'index-pattern')!;
     assert.equal(mapped(dv.attributes.timeFieldName).type, 'date');
     for (const f of Object.keys(JSON.parse(dv.attributes.fieldFormatMap))) filterable(f);
@@ -166,7 +235,9 @@ describe('Kibana saved searches on real records', () => {
       for (const [f] of s.attributes.sort as Array<[string]>) assert.ok(mapped(f).aggregatable, `${f} sortable`);
     }
     for (const l of objects.filter((o) => o.type === 'lens')) {
-      for (const layer of Object.values(l.attributes.state.datasourceStates.formBased.layers) as Array<{ columns: Record<string, { sourceField: string; isBucketed: boolean }> }>) {
+      for (const layer of Object.values(l.attributes.state.datasourceStates.formBased.layers) as Array<{
+        columns: Record<string, { sourceField: string; isBucketed: boolean }>;
+      }>) {
         for (const col of Object.values(layer.columns)) {
           if (col.sourceField === '___records___') continue;
           assert.ok(mapped(col.sourceField).aggregatable, `${l.id}: ${col.sourceField} is aggregatable`);
@@ -180,14 +251,25 @@ describe('Kibana saved searches on real records', () => {
 
   test('each chart panel aggregates the records into something to show', async () => {
     for (const l of objects.filter((o) => o.type === 'lens')) {
-      const layer = Object.values(l.attributes.state.datasourceStates.formBased.layers)[0] as { columns: Record<string, { operationType: string; sourceField: string }> };
+      const layer = Object.values(l.attributes.state.datasourceStates.formBased.layers)[0] as {
+        columns: Record<string, { operationType: string; sourceField: string }>;
+      };
       const terms = Object.values(layer.columns).filter((c) => c.operationType === 'terms');
       const q = l.attributes.state.query.query as string;
       for (const t of terms) {
-        const res = await p.es.search({ index: pattern, size: 0, query: q ? { query_string: { query: q } } : { match_all: {} }, aggs: { t: { terms: { field: t.sourceField, size: 50 } } } });
+        const res = await p.es.search({
+          index: pattern,
+          size: 0,
+          query: q ? { query_string: { query: q } } : { match_all: {} },
+          aggs: { t: { terms: { field: t.sourceField, size: 50 } } },
+        });
         const buckets = (res.aggregations?.t as { buckets: Array<{ key: string; doc_count: number }> }).buckets;
         assert.ok(buckets.length > 0, `${l.id}: ${t.sourceField} has buckets`);
-        if (t.sourceField === 'crtrail.object.key') assert.ok(buckets.every((b) => b.key.split('/').length === 5), 'keys name cluster/group/resource/namespace/name');
+        if (t.sourceField === 'crtrail.object.key')
+          assert.ok(
+            buckets.every((b) => b.key.split('/').length === 5),
+            'keys name cluster/group/resource/namespace/name',
+          );
       }
     }
   });

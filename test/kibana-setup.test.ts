@@ -47,7 +47,14 @@ function json(res: import('node:http').ServerResponse, code: number, body: unkno
 async function startFakeKibana(auth: string): Promise<FakeKibana> {
   const fake: FakeKibana = {
     url: '',
-    status: { code: 200, body: { name: 'kibana', version: { number: '8.19.7', build_flavor: 'traditional' }, status: { overall: { level: 'available' } } } },
+    status: {
+      code: 200,
+      body: {
+        name: 'kibana',
+        version: { number: '8.19.7', build_flavor: 'traditional' },
+        status: { overall: { level: 'available' } },
+      },
+    },
     imports: [],
     auth,
     stored: new Set(),
@@ -56,29 +63,62 @@ async function startFakeKibana(auth: string): Promise<FakeKibana> {
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://kibana');
     const body = await readBody(req);
-    if (req.headers.authorization !== fake.auth) return json(res, 401, { statusCode: 401, error: 'Unauthorized', message: '[security_exception] unable to authenticate user' });
+    if (req.headers.authorization !== fake.auth)
+      return json(res, 401, {
+        statusCode: 401,
+        error: 'Unauthorized',
+        message: '[security_exception] unable to authenticate user',
+      });
     if (req.method === 'GET' && url.pathname === '/api/status') return json(res, fake.status.code, fake.status.body);
     const m = /^(?:\/s\/([a-z0-9_-]+))?\/api\/saved_objects\/_import$/.exec(url.pathname);
     if (!m) return json(res, 404, { statusCode: 404, error: 'Not Found', message: 'Not Found' });
     // Kibana answers 404 for a space that does not exist.
-    if (m[1] !== undefined && m[1] !== 'team-a') return json(res, 404, { statusCode: 404, error: 'Not Found', message: `Saved object [space/${m[1]}] not found` });
-    if (fake.forbidImport) return json(res, 403, { statusCode: 403, error: 'Forbidden', message: 'Unable to bulk_create index-pattern,search,lens,dashboard' });
+    if (m[1] !== undefined && m[1] !== 'team-a')
+      return json(res, 404, { statusCode: 404, error: 'Not Found', message: `Saved object [space/${m[1]}] not found` });
+    if (fake.forbidImport)
+      return json(res, 403, {
+        statusCode: 403,
+        error: 'Forbidden',
+        message: 'Unable to bulk_create index-pattern,search,lens,dashboard',
+      });
     if (req.method !== 'POST') return json(res, 404, { statusCode: 404, error: 'Not Found' });
-    if (req.headers['kbn-xsrf'] === undefined) return json(res, 400, { statusCode: 400, error: 'Bad Request', message: 'Request must contain a kbn-xsrf header.' });
-    if (!String(req.headers['content-type']).startsWith('multipart/form-data; boundary=')) return json(res, 415, { statusCode: 415, error: 'Unsupported Media Type' });
-    if (url.searchParams.get('overwrite') !== 'true') return json(res, 400, { statusCode: 400, message: 'expected overwrite=true' });
+    if (req.headers['kbn-xsrf'] === undefined)
+      return json(res, 400, {
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'Request must contain a kbn-xsrf header.',
+      });
+    if (!String(req.headers['content-type']).startsWith('multipart/form-data; boundary='))
+      return json(res, 415, { statusCode: 415, error: 'Unsupported Media Type' });
+    if (url.searchParams.get('overwrite') !== 'true')
+      return json(res, 400, { statusCode: 400, message: 'expected overwrite=true' });
     // Parse the multipart body as Kibana's router does: a `file` part holding NDJSON.
-    const form = await new Request('http://kibana/', { method: 'POST', headers: { 'content-type': String(req.headers['content-type']) }, body }).formData();
+    const form = await new Request('http://kibana/', {
+      method: 'POST',
+      headers: { 'content-type': String(req.headers['content-type']) },
+      body,
+    }).formData();
     const file = form.get('file');
-    if (!file || typeof file === 'string') return json(res, 400, { statusCode: 400, error: 'Bad Request', message: '[request body.file]: expected value of type [Stream] but got [undefined]' });
+    if (!file || typeof file === 'string')
+      return json(res, 400, {
+        statusCode: 400,
+        error: 'Bad Request',
+        message: '[request body.file]: expected value of type [Stream] but got [undefined]',
+      });
     // Kibana refuses a file whose name does not end in .ndjson.
-    if (!file.name.endsWith('.ndjson')) return json(res, 400, { statusCode: 400, error: 'Bad Request', message: `Invalid file extension ${file.name}` });
+    if (!file.name.endsWith('.ndjson'))
+      return json(res, 400, { statusCode: 400, error: 'Bad Request', message: `Invalid file extension ${file.name}` });
     const objects = (await file.text())
       .split('\n')
       .filter((l) => l.trim())
       .map((l) => JSON.parse(l) as Seen['objects'][number]);
     for (const o of objects) {
-      if (typeof o.type !== 'string' || typeof o.id !== 'string' || typeof o.attributes !== 'object' || !Array.isArray(o.references)) {
+      if (
+        typeof o.type !== 'string' ||
+        typeof o.id !== 'string' ||
+        typeof o.attributes !== 'object' ||
+        !Array.isArray(o.references)
+      ) {
         return json(res, 400, { statusCode: 400, message: 'not a saved object' });
       }
     }
@@ -89,7 +129,13 @@ async function startFakeKibana(auth: string): Promise<FakeKibana> {
       const key = `${space}:${o.type}:${o.id}`;
       const existed = fake.stored.has(key);
       fake.stored.add(key);
-      return { type: o.type, id: o.id, meta: { title: o.attributes.title, icon: 'x' }, ...(existed ? { overwrite: true } : {}), managed: false };
+      return {
+        type: o.type,
+        id: o.id,
+        meta: { title: o.attributes.title, icon: 'x' },
+        ...(existed ? { overwrite: true } : {}),
+        managed: false,
+      };
     });
     return json(res, 200, { success: true, successCount: objects.length, successResults, warnings: [] });
   });
@@ -100,7 +146,11 @@ async function startFakeKibana(auth: string): Promise<FakeKibana> {
 }
 
 const BASIC = `Basic ${Buffer.from('elastic:changeme').toString('base64')}`;
-const basicEnv = { CRTRAIL_KIBANA_USERNAME: 'elastic', CRTRAIL_KIBANA_PASSWORD: 'changeme', CRTRAIL_KIBANA_API_KEY: '' };
+const basicEnv = {
+  CRTRAIL_KIBANA_USERNAME: 'elastic',
+  CRTRAIL_KIBANA_PASSWORD: 'changeme',
+  CRTRAIL_KIBANA_API_KEY: '',
+};
 
 describe('crtrail kibana setup', () => {
   let kb: FakeKibana;
@@ -111,7 +161,11 @@ describe('crtrail kibana setup', () => {
 
   test('imports the objects for CRTRAIL_INDEX_PREFIX into the default space (CRTRAIL_KIBANA_URL, basic auth) and lists each as created', async () => {
     kb.auth = BASIC;
-    const r = await runCli(['kibana', 'setup'], { ...basicEnv, CRTRAIL_KIBANA_URL: kb.url, CRTRAIL_INDEX_PREFIX: 'acme' });
+    const r = await runCli(['kibana', 'setup'], {
+      ...basicEnv,
+      CRTRAIL_KIBANA_URL: kb.url,
+      CRTRAIL_INDEX_PREFIX: 'acme',
+    });
     assert.equal(r.code, 0, r.stderr);
     const seen = kb.imports.at(-1)!;
     assert.equal(seen.path, '/api/saved_objects/_import');
@@ -120,7 +174,12 @@ describe('crtrail kibana setup', () => {
     assert.equal(dv.id, 'acme-changes');
     assert.equal(dv.attributes.title, 'acme-changes*');
     assert.equal(dv.attributes.timeFieldName, '@timestamp');
-    assert.deepEqual([...new Set(seen.objects.map((o) => o.type))].sort(), ['dashboard', 'index-pattern', 'lens', 'search']);
+    assert.deepEqual([...new Set(seen.objects.map((o) => o.type))].sort(), [
+      'dashboard',
+      'index-pattern',
+      'lens',
+      'search',
+    ]);
     assert.match(r.stdout, /^Kibana 8\.19\.7: 11 saved objects for acme-changes\*/);
     assert.match(r.stdout, /created {2}index-pattern acme-changes {2}"acme-changes\*"/);
     assert.match(r.stdout, /created {2}search acme-search-critical {2}"crtrail: critical changes"/);
@@ -144,7 +203,10 @@ describe('crtrail kibana setup', () => {
     assert.match(again.stdout, new RegExp(`${kb.url}/s/team-a/app/dashboards#/view/acme-dashboard`));
     const missing = await runCli(['kibana', 'setup', '--kibana-url', kb.url, '--space', 'team-b'], env);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /has no space "team-b" \(404 from .*\/s\/team-b\/api\/saved_objects\/_import\?overwrite=true\): create it, or leave --space out/);
+    assert.match(
+      missing.stderr,
+      /has no space "team-b" \(404 from .*\/s\/team-b\/api\/saved_objects\/_import\?overwrite=true\): create it, or leave --space out/,
+    );
     const bad = await runCli(['kibana', 'setup', '--kibana-url', kb.url, '--space', 'Team A'], env);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--space "Team A" is not a Kibana space id/);
@@ -152,17 +214,34 @@ describe('crtrail kibana setup', () => {
 
   test('wrong credentials: exit 1 naming the 401 and which credentials were used', async () => {
     kb.auth = BASIC;
-    const r = await runCli(['kibana', 'setup', '--kibana-url', kb.url], { CRTRAIL_KIBANA_USERNAME: 'elastic', CRTRAIL_KIBANA_PASSWORD: 'wrong', CRTRAIL_KIBANA_API_KEY: '' });
+    const r = await runCli(['kibana', 'setup', '--kibana-url', kb.url], {
+      CRTRAIL_KIBANA_USERNAME: 'elastic',
+      CRTRAIL_KIBANA_PASSWORD: 'wrong',
+      CRTRAIL_KIBANA_API_KEY: '',
+    });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /answered 401 Unauthorized with user "elastic" \(CRTRAIL_KIBANA_USERNAME\/CRTRAIL_KIBANA_PASSWORD\)/);
-    const none = await runCli(['kibana', 'setup', '--kibana-url', kb.url], { CRTRAIL_KIBANA_USERNAME: '', CRTRAIL_KIBANA_PASSWORD: '', CRTRAIL_KIBANA_API_KEY: '' });
+    assert.match(
+      r.stderr,
+      /answered 401 Unauthorized with user "elastic" \(CRTRAIL_KIBANA_USERNAME\/CRTRAIL_KIBANA_PASSWORD\)/,
+    );
+    const none = await runCli(['kibana', 'setup', '--kibana-url', kb.url], {
+      CRTRAIL_KIBANA_USERNAME: '',
+      CRTRAIL_KIBANA_PASSWORD: '',
+      CRTRAIL_KIBANA_API_KEY: '',
+    });
     assert.equal(none.code, 1);
-    assert.match(none.stderr, /401 Unauthorized with no credentials \(set CRTRAIL_KIBANA_USERNAME\/CRTRAIL_KIBANA_PASSWORD or CRTRAIL_KIBANA_API_KEY\)/);
+    assert.match(
+      none.stderr,
+      /401 Unauthorized with no credentials \(set CRTRAIL_KIBANA_USERNAME\/CRTRAIL_KIBANA_PASSWORD or CRTRAIL_KIBANA_API_KEY\)/,
+    );
     kb.forbidImport = true;
     try {
       const forbidden = await runCli(['kibana', 'setup', '--kibana-url', kb.url], basicEnv);
       assert.equal(forbidden.code, 1);
-      assert.match(forbidden.stderr, /answered 403 Forbidden with user "elastic" .*: it needs the right to manage saved objects/);
+      assert.match(
+        forbidden.stderr,
+        /answered 403 Forbidden with user "elastic" .*: it needs the right to manage saved objects/,
+      );
     } finally {
       kb.forbidImport = false;
     }
@@ -175,7 +254,10 @@ describe('crtrail kibana setup', () => {
       kb.status = { code: 200, body: { name: 'kibana', version: { number: '7.17.18' } } };
       const old = await runCli(['kibana', 'setup', '--kibana-url', kb.url], basicEnv);
       assert.equal(old.code, 1);
-      assert.match(old.stderr, /Kibana at http:\/\/127\.0\.0\.1:\d+ is 7\.17\.18: crtrail's saved objects need Kibana 8\.x, 8\.8 or later/);
+      assert.match(
+        old.stderr,
+        /Kibana at http:\/\/127\.0\.0\.1:\d+ is 7\.17\.18: crtrail's saved objects need Kibana 8\.x, 8\.8 or later/,
+      );
       kb.status = { code: 200, body: { name: 'kibana', version: { number: '8.7.1' } } };
       const early = await runCli(['kibana', 'setup', '--kibana-url', kb.url], basicEnv);
       assert.equal(early.code, 1);
@@ -202,10 +284,26 @@ describe('crtrail kibana setup', () => {
       return {
         success: false,
         successCount: objects.length - 2,
-        successResults: objects.filter((o) => o !== lens && o !== search).map((o) => ({ type: o.type, id: o.id, meta: { title: o.attributes.title } })),
+        successResults: objects
+          .filter((o) => o !== lens && o !== search)
+          .map((o) => ({ type: o.type, id: o.id, meta: { title: o.attributes.title } })),
         errors: [
-          { id: lens.id, type: 'lens', meta: { title: lens.attributes.title }, error: { type: 'missing_references', references: [{ type: 'index-pattern', id: 'gone' }] } },
-          { id: search.id, type: 'search', meta: { title: search.attributes.title }, error: { type: 'unknown', message: 'Document "x" has property "search" which belongs to a more recent version of Kibana', statusCode: 400 } },
+          {
+            id: lens.id,
+            type: 'lens',
+            meta: { title: lens.attributes.title },
+            error: { type: 'missing_references', references: [{ type: 'index-pattern', id: 'gone' }] },
+          },
+          {
+            id: search.id,
+            type: 'search',
+            meta: { title: search.attributes.title },
+            error: {
+              type: 'unknown',
+              message: 'Document "x" has property "search" which belongs to a more recent version of Kibana',
+              statusCode: 400,
+            },
+          },
         ],
         warnings: [],
       };
@@ -214,8 +312,14 @@ describe('crtrail kibana setup', () => {
       const r = await runCli(['kibana', 'setup', '--kibana-url', kb.url], basicEnv);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /Kibana 8\.19\.7 refused 2 of 11 saved objects:/);
-      assert.match(r.stderr, /lens crtrail-lens-changes-over-time "Changes over time by actor kind": missing references index-pattern gone/);
-      assert.match(r.stderr, /search crtrail-search-critical "crtrail: critical changes": unknown \(Document "x" has property "search" which belongs to a more recent version of Kibana\)/);
+      assert.match(
+        r.stderr,
+        /lens crtrail-lens-changes-over-time "Changes over time by actor kind": missing references index-pattern gone/,
+      );
+      assert.match(
+        r.stderr,
+        /search crtrail-search-critical "crtrail: critical changes": unknown \(Document "x" has property "search" which belongs to a more recent version of Kibana\)/,
+      );
     } finally {
       delete kb.importAnswer;
     }
@@ -227,14 +331,20 @@ describe('crtrail kibana setup', () => {
     await closed.close();
     const r = await runCli(['kibana', 'setup'], { ...basicEnv, CRTRAIL_KIBANA_URL: url });
     assert.equal(r.code, 1);
-    assert.equal(r.stderr.trim(), `crtrail: Kibana at ${url} is not reachable (connection refused): is Kibana running there? Set --kibana-url or CRTRAIL_KIBANA_URL`);
+    assert.equal(
+      r.stderr.trim(),
+      `crtrail: Kibana at ${url} is not reachable (connection refused): is Kibana running there? Set --kibana-url or CRTRAIL_KIBANA_URL`,
+    );
     const none = await runCli(['kibana', 'setup'], { ...basicEnv, CRTRAIL_KIBANA_URL: '' });
     assert.equal(none.code, 1);
     assert.match(none.stderr, /--kibana-url is required \(or set CRTRAIL_KIBANA_URL\)/);
     const bad = await runCli(['kibana', 'setup', '--kibana-url', 'kibana:5601'], basicEnv);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--kibana-url kibana:5601: use http:\/\/ or https:\/\//);
-    const half = await runCli(['kibana', 'setup', '--kibana-url', url], { CRTRAIL_KIBANA_USERNAME: 'elastic', CRTRAIL_KIBANA_PASSWORD: '' });
+    const half = await runCli(['kibana', 'setup', '--kibana-url', url], {
+      CRTRAIL_KIBANA_USERNAME: 'elastic',
+      CRTRAIL_KIBANA_PASSWORD: '',
+    });
     assert.equal(half.code, 1);
     assert.match(half.stderr, /CRTRAIL_KIBANA_USERNAME and CRTRAIL_KIBANA_PASSWORD must be set together/);
   });

@@ -13,39 +13,120 @@ const V1 = 's3://models/fraud/v1';
 const V2 = 's3://models/fraud/v2';
 
 /** What each write of the scenario must record, written by hand from the scenario's story. */
-const EXPECTED: Record<string, { action: string; outcome?: string; kind: string; baseline: string; dry_run?: boolean; patch_type?: string; actor?: string; ops?: unknown[]; paths?: string[]; server_mutations?: unknown[] }> = {
+const EXPECTED: Record<
+  string,
+  {
+    action: string;
+    outcome?: string;
+    kind: string;
+    baseline: string;
+    dry_run?: boolean;
+    patch_type?: string;
+    actor?: string;
+    ops?: unknown[];
+    paths?: string[];
+    server_mutations?: unknown[];
+  }
+> = {
   '001': {
-    action: 'create', kind: 'create', baseline: 'none', actor: 'system:serviceaccount:argocd:argocd-application-controller',
+    action: 'create',
+    kind: 'create',
+    baseline: 'none',
+    actor: 'system:serviceaccount:argocd:argocd-application-controller',
     paths: [
-      '/apiVersion', '/kind', '/metadata/annotations/argocd.argoproj.io~1tracking-id', '/metadata/labels/app.kubernetes.io~1instance',
-      '/metadata/labels/argocd.argoproj.io~1instance', '/metadata/name', '/metadata/namespace', '/spec/predictor/maxReplicas',
-      '/spec/predictor/minReplicas', '/spec/predictor/model/modelFormat/name', '/spec/predictor/model/protocolVersion',
-      '/spec/predictor/model/runtime', '/spec/predictor/model/storageUri',
+      '/apiVersion',
+      '/kind',
+      '/metadata/annotations/argocd.argoproj.io~1tracking-id',
+      '/metadata/labels/app.kubernetes.io~1instance',
+      '/metadata/labels/argocd.argoproj.io~1instance',
+      '/metadata/name',
+      '/metadata/namespace',
+      '/spec/predictor/maxReplicas',
+      '/spec/predictor/minReplicas',
+      '/spec/predictor/model/modelFormat/name',
+      '/spec/predictor/model/protocolVersion',
+      '/spec/predictor/model/runtime',
+      '/spec/predictor/model/storageUri',
     ],
     // Defaulting by the server; `.status` sent by Argo CD and dropped by the server is not one.
     server_mutations: [{ op: 'add', path: '/spec/predictor/model/protocolVersion', new: 'v1' }],
   },
-  '002': { action: 'update', kind: 'metadata', baseline: 'known', ops: [{ op: 'add', path: '/metadata/finalizers', new: FIN }] },
-  '003': { action: 'update', kind: 'status', baseline: 'known', ops: [{ op: 'add', path: '/status', new: { conditions: [{ type: 'Ready', status: 'False', reason: 'PredictorNotReady' }], observedGeneration: 1 } }] },
-  '004': { action: 'patch', kind: 'spec', baseline: 'known', patch_type: 'merge', actor: 'alice@example.com', ops: [{ op: 'replace', path: '/spec/predictor/minReplicas', old: 1, new: 3 }] },
-  '005': { action: 'patch', kind: 'spec', baseline: 'known', patch_type: 'json', actor: 'carol@example.com', ops: [{ op: 'replace', path: '/spec/predictor/model/storageUri', old: V1, new: V2 }] },
-  '006': { action: 'patch', kind: 'spec', baseline: 'known', dry_run: true, patch_type: 'merge', ops: [{ op: 'replace', path: '/spec/predictor/maxReplicas', old: 4, new: 10 }] },
+  '002': {
+    action: 'update',
+    kind: 'metadata',
+    baseline: 'known',
+    ops: [{ op: 'add', path: '/metadata/finalizers', new: FIN }],
+  },
+  '003': {
+    action: 'update',
+    kind: 'status',
+    baseline: 'known',
+    ops: [
+      {
+        op: 'add',
+        path: '/status',
+        new: { conditions: [{ type: 'Ready', status: 'False', reason: 'PredictorNotReady' }], observedGeneration: 1 },
+      },
+    ],
+  },
+  '004': {
+    action: 'patch',
+    kind: 'spec',
+    baseline: 'known',
+    patch_type: 'merge',
+    actor: 'alice@example.com',
+    ops: [{ op: 'replace', path: '/spec/predictor/minReplicas', old: 1, new: 3 }],
+  },
+  '005': {
+    action: 'patch',
+    kind: 'spec',
+    baseline: 'known',
+    patch_type: 'json',
+    actor: 'carol@example.com',
+    ops: [{ op: 'replace', path: '/spec/predictor/model/storageUri', old: V1, new: V2 }],
+  },
+  '006': {
+    action: 'patch',
+    kind: 'spec',
+    baseline: 'known',
+    dry_run: true,
+    patch_type: 'merge',
+    ops: [{ op: 'replace', path: '/spec/predictor/maxReplicas', old: 4, new: 10 }],
+  },
   '007': { action: 'patch', outcome: 'failure', kind: 'noop', baseline: 'unknown', actor: 'mallory', ops: [] },
   '008': {
-    action: 'patch', kind: 'spec', baseline: 'known', patch_type: 'apply',
-    ops: [{ op: 'replace', path: '/spec/predictor/minReplicas', old: 3, new: 1 }, { op: 'replace', path: '/spec/predictor/model/storageUri', old: V2, new: V1 }],
+    action: 'patch',
+    kind: 'spec',
+    baseline: 'known',
+    patch_type: 'apply',
+    ops: [
+      { op: 'replace', path: '/spec/predictor/minReplicas', old: 3, new: 1 },
+      { op: 'replace', path: '/spec/predictor/model/storageUri', old: V2, new: V1 },
+    ],
   },
   '009': { action: 'update', kind: 'noop', baseline: 'known', ops: [] },
   '010': {
-    action: 'update', kind: 'status', baseline: 'known',
+    action: 'update',
+    kind: 'status',
+    baseline: 'known',
     ops: [
       { op: 'remove', path: '/status/conditions/0/reason', old: 'PredictorNotReady' },
       { op: 'replace', path: '/status/conditions/0/status', old: 'False', new: 'True' },
       { op: 'add', path: '/status/url', new: 'http://fraud-model.ml.example.com' },
     ],
   },
-  '011': { action: 'delete', kind: 'metadata', baseline: 'known', ops: [{ op: 'add', path: '/metadata/deletionTimestamp', new: '2026-11-02T09:00:11Z' }] },
-  '012': { action: 'update', kind: 'delete', baseline: 'known', ops: [{ op: 'remove', path: '/metadata/finalizers', old: FIN }] },
+  '011': {
+    action: 'delete',
+    kind: 'metadata',
+    baseline: 'known',
+    ops: [{ op: 'add', path: '/metadata/deletionTimestamp', new: '2026-11-02T09:00:11Z' }],
+  },
+  '012': {
+    action: 'update',
+    kind: 'delete',
+    baseline: 'known',
+    ops: [{ op: 'remove', path: '/metadata/finalizers', old: FIN }],
+  },
 };
 
 type Doc = StoredDoc;
@@ -63,7 +144,7 @@ function comparable(d: Doc) {
   };
 }
 
-describe('change engine end to end: a GitOps-managed CR\'s lifecycle through webhook → Redis → 3 workers → Elasticsearch', () => {
+describe("change engine end to end: a GitOps-managed CR's lifecycle through webhook → Redis → 3 workers → Elasticsearch", () => {
   let p: Pipeline;
   before(async () => {
     p = await startPipeline(uniquePrefix('lifecycle'), { workers: 3 });
@@ -74,7 +155,11 @@ describe('change engine end to end: a GitOps-managed CR\'s lifecycle through web
     // Batches go out concurrently, as two apiservers' would; each is acked only once in Redis.
     await Promise.all(
       batches.map(async (items) => {
-        const res = await fetch(`${p.url}/audit/${cluster}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eventList(items) });
+        const res = await fetch(`${p.url}/audit/${cluster}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: eventList(items),
+        });
         assert.equal(res.status, 200);
       }),
     );
@@ -94,7 +179,9 @@ describe('change engine end to end: a GitOps-managed CR\'s lifecycle through web
     inOrder = await p.search({ term: { 'orchestrator.cluster.name': 'lifecycle-a' } });
     assert.equal(inOrder.length, 14, 'reads, built-in resources and RequestReceived stages make no record');
     for (const [suffix, want] of Object.entries(EXPECTED)) {
-      const doc = inOrder.find((d) => d._source.event.id.endsWith(suffix) && d._source.kubernetes.audit.objectRef.name === 'fraud-model');
+      const doc = inOrder.find(
+        (d) => d._source.event.id.endsWith(suffix) && d._source.kubernetes.audit.objectRef.name === 'fraud-model',
+      );
       assert.ok(doc, `record ${suffix}`);
       const s = doc._source;
       const c = s.crtrail.change;
@@ -115,25 +202,61 @@ describe('change engine end to end: a GitOps-managed CR\'s lifecycle through web
     const bySuffix = (suffix: string) => inOrder.find((d) => d._source.event.id.endsWith(suffix))!._source.crtrail;
     const drift = Object.fromEntries(Object.keys(EXPECTED).map((k) => [k, bySuffix(k).change.drift]));
     assert.deepEqual(drift, {
-      '001': false, '002': false, '003': false, '004': true, '005': true, '006': false,
-      '007': false, '008': false, '009': false, '010': false, '011': true, '012': false,
+      '001': false,
+      '002': false,
+      '003': false,
+      '004': true,
+      '005': true,
+      '006': false,
+      '007': false,
+      '008': false,
+      '009': false,
+      '010': false,
+      '011': true,
+      '012': false,
     });
     assert.deepEqual(bySuffix('005').change.critical_paths, ['/spec/predictor/model/storageUri']);
     assert.equal(bySuffix('004').change.critical, false);
-    assert.deepEqual(bySuffix('001').actor, { kind: 'gitops', name: 'system:serviceaccount:argocd:argocd-application-controller', tool: 'argocd', manager: 'argocd-application-controller' });
-    assert.deepEqual(bySuffix('004').actor, { kind: 'human', name: 'alice@example.com', tool: 'kubectl-edit', manager: 'kubectl-edit' });
-    assert.deepEqual(bySuffix('005').actor, { kind: 'human', name: 'carol@example.com', tool: 'kubectl-patch', manager: 'kubectl-patch', impersonator: 'ops-bot' });
+    assert.deepEqual(bySuffix('001').actor, {
+      kind: 'gitops',
+      name: 'system:serviceaccount:argocd:argocd-application-controller',
+      tool: 'argocd',
+      manager: 'argocd-application-controller',
+    });
+    assert.deepEqual(bySuffix('004').actor, {
+      kind: 'human',
+      name: 'alice@example.com',
+      tool: 'kubectl-edit',
+      manager: 'kubectl-edit',
+    });
+    assert.deepEqual(bySuffix('005').actor, {
+      kind: 'human',
+      name: 'carol@example.com',
+      tool: 'kubectl-patch',
+      manager: 'kubectl-patch',
+      impersonator: 'ops-bot',
+    });
     assert.equal(bySuffix('002').actor.kind, 'controller');
-    assert.equal(inOrder.find((d) => d._source.event.id.endsWith('005'))!._source.kubernetes.audit.impersonatedUser.username, 'carol@example.com');
+    assert.equal(
+      inOrder.find((d) => d._source.event.id.endsWith('005'))!._source.kubernetes.audit.impersonatedUser.username,
+      'carol@example.com',
+    );
     const collection = inOrder.filter((d) => d._source.event.action === 'deletecollection');
-    assert.deepEqual(collection.map((d) => d._source.kubernetes.audit.objectRef.name).sort(), ['churn-model', 'ltv-model']);
+    assert.deepEqual(collection.map((d) => d._source.kubernetes.audit.objectRef.name).sort(), [
+      'churn-model',
+      'ltv-model',
+    ]);
     for (const d of collection) {
       assert.equal(d._source.crtrail.change.kind, 'delete');
       assert.ok(d._source.crtrail.change.paths.includes('/spec/predictor/model/storageUri'));
     }
     for (const d of inOrder) {
       for (const path of d._source.crtrail.change.paths) {
-        assert.doesNotMatch(path, /^\/metadata\/(managedFields|resourceVersion|generation|uid)/, `spurious op in ${d._source.event.id}`);
+        assert.doesNotMatch(
+          path,
+          /^\/metadata\/(managedFields|resourceVersion|generation|uid)/,
+          `spurious op in ${d._source.event.id}`,
+        );
       }
     }
   });

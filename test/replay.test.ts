@@ -11,7 +11,6 @@ import { orderedEvents } from './fixtures/lifecycle.js';
 import { validateEvent } from '@crtrail/audit';
 import { demoStory } from '../services/cli/src/demo-story.js';
 
-
 describe('replay: fails fast, names bad lines, waits for records', () => {
   let p: Pipeline;
   let dir: string;
@@ -38,13 +37,26 @@ describe('replay: fails fast, names bad lines, waits for records', () => {
 
   test('bad lines are named file:line and left out; the good events of their batch are sent; --wait sees the records', async () => {
     const events = orderedEvents();
-    const writes = events.filter((e) => e.stage === 'ResponseComplete' && ['create', 'update', 'patch', 'delete', 'deletecollection'].includes(String(e.verb)));
+    const writes = events.filter(
+      (e) =>
+        e.stage === 'ResponseComplete' &&
+        ['create', 'update', 'patch', 'delete', 'deletecollection'].includes(String(e.verb)),
+    );
     assert.ok(writes.length >= 3);
     const good = writes.slice(0, 3);
     const { level: _level, ...noLevel } = writes[3]!;
     const file = join(dir, 'mixed.ndjson');
     // line 1 good, line 2 not JSON, line 3 good, line 4 no `level`, line 5 good
-    writeFileSync(file, [JSON.stringify(good[0]), '{"kind": "Event", oops', JSON.stringify(good[1]), JSON.stringify(noLevel), JSON.stringify(good[2])].join('\n') + '\n');
+    writeFileSync(
+      file,
+      [
+        JSON.stringify(good[0]),
+        '{"kind": "Event", oops',
+        JSON.stringify(good[1]),
+        JSON.stringify(noLevel),
+        JSON.stringify(good[2]),
+      ].join('\n') + '\n',
+    );
     const cluster = 'replay-wait';
     // A URL as the kubeconfig has it (ending in /audit): the cluster is appended, not /audit twice.
     const run = await runCli(['replay', file, '--cluster', cluster, '--url', `${p.url}/audit`, '--wait', '120'], {
@@ -58,18 +70,28 @@ describe('replay: fails fast, names bad lines, waits for records', () => {
     assert.match(run.stderr, /mixed\.ndjson:2: not JSON/);
     assert.match(run.stderr, /mixed\.ndjson:4\.level: required/);
     assert.match(run.stdout, /searchable: 3 of 3 custom-resource writes/);
-    const ids = new Set((await p.search({ term: { 'orchestrator.cluster.name': cluster } })).map((d) => d._source.event.id));
+    const ids = new Set(
+      (await p.search({ term: { 'orchestrator.cluster.name': cluster } })).map((d) => d._source.event.id),
+    );
     for (const e of good) assert.ok(ids.has(e.auditID), `record of ${String(e.auditID)}`);
   });
 
-  test('a GKE export (gzip\'d NDJSON LogEntries): converted, filed under --cluster, its bad lines named file:line', async () => {
-    const entries = readFileSync(new URL('../packages/intake/test/fixtures/gke-entries-request-response.ndjson', import.meta.url), 'utf8').trim().split('\n');
+  test("a GKE export (gzip'd NDJSON LogEntries): converted, filed under --cluster, its bad lines named file:line", async () => {
+    const entries = readFileSync(
+      new URL('../packages/intake/test/fixtures/gke-entries-request-response.ndjson', import.meta.url),
+      'utf8',
+    )
+      .trim()
+      .split('\n');
     const file = join(dir, 'gke-export.ndjson.gz');
     // line 1 good, line 2 not JSON, line 3 an entry without insertId, line 4 good
     const { insertId: _id, ...noId } = JSON.parse(entries[2]!) as Record<string, unknown>;
     writeFileSync(file, gzipSync([entries[0], '{oops', JSON.stringify(noId), entries[1]].join('\n') + '\n'));
     const cluster = 'replay-gke';
-    const run = await runCli(['replay', file, '--cluster', cluster, '--url', p.url, '--wait', '120'], { CRTRAIL_ES_URL: p.env.CRTRAIL_ES_URL, CRTRAIL_INDEX_PREFIX: p.prefix });
+    const run = await runCli(['replay', file, '--cluster', cluster, '--url', p.url, '--wait', '120'], {
+      CRTRAIL_ES_URL: p.env.CRTRAIL_ES_URL,
+      CRTRAIL_INDEX_PREFIX: p.prefix,
+    });
     assert.equal(run.code, 1, 'bad lines make the exit code 1');
     assert.match(run.stdout, /sent 2, accepted 2 \(2 custom-resource writes queued for records\)/);
     assert.match(run.stdout, /unparseable lines 2/);
@@ -77,7 +99,10 @@ describe('replay: fails fast, names bad lines, waits for records', () => {
     assert.match(run.stderr, /gke-export\.ndjson\.gz:3\.insertId: required string/);
     assert.match(run.stdout, /searchable: 2 of 2 custom-resource writes/);
     const docs = await p.search({ term: { 'orchestrator.cluster.name': cluster } });
-    assert.deepEqual(docs.map((d) => d._source.kubernetes.audit.annotations['crtrail.dev/source']), ['gke', 'gke']);
+    assert.deepEqual(
+      docs.map((d) => d._source.kubernetes.audit.annotations['crtrail.dev/source']),
+      ['gke', 'gke'],
+    );
   });
 
   test('a URL naming the cluster (/audit/<name>) is used as it is', async () => {
@@ -116,11 +141,25 @@ describe('demo: a story of the last hour that every README example can show', ()
     const recent = await runCli(['changes', '--cluster', 'demo', '--since', 'now-1h', '--json', '--all'], env);
     assert.equal(recent.stdout.trim().split('\n').length, story.length);
     const drift = await runCli(['changes', '--cluster', 'demo', '--critical', '--drift', '--json'], env);
-    const drifted = drift.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    assert.ok(drifted.some((d) => d.crtrail.actor.name === 'alice@example.com' && d.crtrail.change.paths.includes('/spec/dnsNames/1')), drift.stdout);
+    const drifted = drift.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.ok(
+      drifted.some(
+        (d) => d.crtrail.actor.name === 'alice@example.com' && d.crtrail.change.paths.includes('/spec/dnsNames/1'),
+      ),
+      drift.stdout,
+    );
     const failed = await runCli(['changes', '--cluster', 'demo', '--failed', '--json'], env);
-    const denied = failed.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(denied.map((d) => [d.crtrail.actor.name, d.kubernetes.audit.responseStatus.code]), [['mallory@example.com', 403]]);
+    const denied = failed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      denied.map((d) => [d.crtrail.actor.name, d.kubernetes.audit.responseStatus.code]),
+      [['mallory@example.com', 403]],
+    );
     const verify = await runCli(['verify', '--cluster', 'demo'], env);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   });

@@ -48,7 +48,7 @@ describe('store: mapping and queries', () => {
   });
   after(async () => p?.close());
 
-  test('1,000 custom resources with distinct field names leave the mapping\'s field count flat', async () => {
+  test("1,000 custom resources with distinct field names leave the mapping's field count flat", async () => {
     const index = indexNames(p.prefix).initial;
     const before = countFields(Object.values(await p.es.indices.getMapping({ index }))[0]!.mappings);
     const items = Array.from({ length: 1000 }, (_, i) => ({
@@ -58,14 +58,34 @@ describe('store: mapping and queries', () => {
       requestURI: `/apis/g${i}.example.com/v1/namespaces/ns/things`,
       verb: 'create',
       user: { username: 'bob' },
-      objectRef: { apiGroup: `g${i}.example.com`, apiVersion: 'v1', resource: 'things', namespace: 'ns', name: `t${i}` },
+      objectRef: {
+        apiGroup: `g${i}.example.com`,
+        apiVersion: 'v1',
+        resource: 'things',
+        namespace: 'ns',
+        name: `t${i}`,
+      },
       responseStatus: { code: 201 },
       stageTimestamp: '2026-11-02T10:00:00.000000Z',
-      requestObject: { apiVersion: `g${i}.example.com/v1`, kind: 'Thing', metadata: { name: `t${i}` }, spec: { [`field_${i}`]: { [`nested_${i}`]: i } } },
-      responseObject: { apiVersion: `g${i}.example.com/v1`, kind: 'Thing', metadata: { name: `t${i}`, namespace: 'ns', uid: `u${i}`, resourceVersion: '1' }, spec: { [`field_${i}`]: { [`nested_${i}`]: i } } },
+      requestObject: {
+        apiVersion: `g${i}.example.com/v1`,
+        kind: 'Thing',
+        metadata: { name: `t${i}` },
+        spec: { [`field_${i}`]: { [`nested_${i}`]: i } },
+      },
+      responseObject: {
+        apiVersion: `g${i}.example.com/v1`,
+        kind: 'Thing',
+        metadata: { name: `t${i}`, namespace: 'ns', uid: `u${i}`, resourceVersion: '1' },
+        spec: { [`field_${i}`]: { [`nested_${i}`]: i } },
+      },
     }));
     for (let i = 0; i < items.length; i += 250) {
-      const res = await fetch(`${p.url}/audit/distinct`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eventList(items.slice(i, i + 250)) });
+      const res = await fetch(`${p.url}/audit/distinct`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: eventList(items.slice(i, i + 250)),
+      });
       assert.equal(res.status, 200);
     }
     await p.idle();
@@ -82,9 +102,15 @@ describe('store: mapping and queries', () => {
     await postLifecycle(p.url, 'prod-us');
     await p.idle();
     const env = { CRTRAIL_INDEX_PREFIX: p.prefix, CRTRAIL_ES_URL: testEsUrl(), NO_COLOR: '1' };
-    const run = await runCli(['changes', '--cluster', 'prod-eu', '--name', 'fraud-model', '--actor', 'alice@example.com'], env);
+    const run = await runCli(
+      ['changes', '--cluster', 'prod-eu', '--name', 'fraud-model', '--actor', 'alice@example.com'],
+      env,
+    );
     assert.equal(run.code, 0, run.stderr);
-    const lines = run.stdout.trim().split('\n').map((l) => l.replace(/ {2}id \S+$/, '  id <id>'));
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.replace(/ {2}id \S+$/, '  id <id>'));
     assert.deepEqual(lines, [
       '2026-11-02T09:00:11.040000Z  prod-eu  alice@example.com (human, kubectl)  delete  serving.kserve.io/inferenceservices  ml/fraud-model  metadata [drift]  id <id>',
       '    + /metadata/deletionTimestamp: 2026-11-02T09:00:11Z',
@@ -97,7 +123,10 @@ describe('store: mapping and queries', () => {
     const id = /id (\S+)$/.exec(run.stdout.split('\n')[0]!)![1]!;
     assert.equal(await p.count({ ids: { values: [id] } }), 1);
     const json = await runCli(['changes', '--cluster', 'prod-us', '--json', '--limit', '3'], env);
-    const docs = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const docs = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(docs.length, 3);
     assert.ok(docs.every((d) => d.orchestrator.cluster.name === 'prod-us'));
     const total = await p.count({ term: { 'orchestrator.cluster.name': 'prod-us' } });
@@ -113,28 +142,66 @@ describe('store: mapping and queries', () => {
     const json = async (...args: string[]) => {
       const r = await runCli(['changes', '--cluster', 'prod-eu', '--json', '--all', ...args], env);
       assert.equal(r.code, 0, r.stderr);
-      return r.stdout.trim() === '' ? [] : r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      return r.stdout.trim() === ''
+        ? []
+        : r.stdout
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l));
     };
     const field = '/spec/predictor/minReplicas';
     const byPointer = await json('--path', field);
     const byDots = await json('--path', 'spec.predictor.minReplicas');
     assert.ok(byPointer.length > 0);
-    assert.deepEqual(byDots.map((d) => d._id), byPointer.map((d) => d._id));
-    const asFormat = await runCli(['changes', '--cluster', 'prod-eu', '--format', 'json', '--all', '--path', field], env);
-    assert.deepEqual(asFormat.stdout.trim().split('\n').map((l) => JSON.parse(l)._id), byPointer.map((d) => d._id), '--format json is --json');
-    assert.equal(byPointer.length, await p.count({ bool: { filter: [{ term: { 'orchestrator.cluster.name': 'prod-eu' } }, { term: { 'crtrail.change.paths': field } }] } }));
+    assert.deepEqual(
+      byDots.map((d) => d._id),
+      byPointer.map((d) => d._id),
+    );
+    const asFormat = await runCli(
+      ['changes', '--cluster', 'prod-eu', '--format', 'json', '--all', '--path', field],
+      env,
+    );
+    assert.deepEqual(
+      asFormat.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)._id),
+      byPointer.map((d) => d._id),
+      '--format json is --json',
+    );
+    assert.equal(
+      byPointer.length,
+      await p.count({
+        bool: {
+          filter: [{ term: { 'orchestrator.cluster.name': 'prod-eu' } }, { term: { 'crtrail.change.paths': field } }],
+        },
+      }),
+    );
     // A parent path finds the changes under it.
     const under = await json('--path', 'spec.predictor');
-    assert.ok(under.length >= byPointer.length && under.every((d) => d.crtrail.change.paths.some((x: string) => x.startsWith('/spec/predictor/'))));
+    assert.ok(
+      under.length >= byPointer.length &&
+        under.every((d) => d.crtrail.change.paths.some((x: string) => x.startsWith('/spec/predictor/'))),
+    );
     const patches = await json('--verb', 'patch');
     assert.ok(patches.length > 0 && patches.every((d) => d.event.action === 'patch'));
     const failed = await json('--failed');
     assert.ok(failed.length > 0 && failed.every((d) => d.event.outcome === 'failure'));
-    assert.deepEqual((await json('--actor', 'ALICE')).map((d) => d._id), (await json('--actor', 'alice@example.com')).map((d) => d._id), 'actor: case-insensitive prefix');
-    assert.ok((await json('--name', 'fraud')).some((d) => d.kubernetes.audit.objectRef.name === 'fraud-model'), 'name: prefix');
+    assert.deepEqual(
+      (await json('--actor', 'ALICE')).map((d) => d._id),
+      (await json('--actor', 'alice@example.com')).map((d) => d._id),
+      'actor: case-insensitive prefix',
+    );
+    assert.ok(
+      (await json('--name', 'fraud')).some((d) => d.kubernetes.audit.objectRef.name === 'fraud-model'),
+      'name: prefix',
+    );
     assert.ok((await json('--kind', 'inferenceservice')).length > 0, 'kind: case-insensitive');
     const timeline = await runCli(['changes', '--cluster', 'prod-eu', '--name', 'fraud-model', '--timeline'], env);
-    const times = timeline.stdout.split('\n').filter((l) => /^\d{4}-/.test(l)).map((l) => l.split(' ')[0]!);
+    const times = timeline.stdout
+      .split('\n')
+      .filter((l) => /^\d{4}-/.test(l))
+      .map((l) => l.split(' ')[0]!);
     assert.ok(times.length > 2);
     assert.deepEqual(times, [...times].sort(), 'oldest first');
     // Paging with search_after: pages of 2 give the same records, in the same order, as one search.
@@ -144,9 +211,21 @@ describe('store: mapping and queries', () => {
     const paged: string[] = [];
     let total = 0;
     const query = { term: { 'orchestrator.cluster.name': 'prod-eu' } };
-    for await (const hit of records(p.es, indexNames(p.prefix).alias, query, 'desc', Number.MAX_SAFE_INTEGER, (n) => (total = n), 2)) paged.push(hit._id!);
+    for await (const hit of records(
+      p.es,
+      indexNames(p.prefix).alias,
+      query,
+      'desc',
+      Number.MAX_SAFE_INTEGER,
+      (n) => (total = n),
+      2,
+    ))
+      paged.push(hit._id!);
     assert.equal(total, all.length);
-    assert.deepEqual(paged, all.map((d) => d._id));
+    assert.deepEqual(
+      paged,
+      all.map((d) => d._id),
+    );
     const badTime = await runCli(['changes', '--since', 'yesterday'], env);
     assert.equal(badTime.code, 1);
     assert.match(badTime.stderr, /--since.*expected an ISO time/);

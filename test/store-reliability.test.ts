@@ -62,7 +62,9 @@ describe('store: exactly once', () => {
     const strictUid = { type: 'long' } as const;
     await p.es.indices.putMapping({
       index: indexNames(p.prefix).pattern,
-      properties: { kubernetes: { properties: { audit: { properties: { impersonatedUser: { properties: { uid: strictUid } } } } } } },
+      properties: {
+        kubernetes: { properties: { audit: { properties: { impersonatedUser: { properties: { uid: strictUid } } } } } },
+      },
     });
     const bad = {
       level: 'RequestResponse',
@@ -76,16 +78,28 @@ describe('store: exactly once', () => {
       impersonatedUser: { username: 'bob', uid: 'not-a-number' },
       requestReceivedTimestamp: '2026-11-02T10:00:00.000000Z',
       stageTimestamp: '2026-11-02T10:00:00.000000Z',
-      responseObject: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'x', uid: 'u-1', resourceVersion: '5' }, spec: { size: 1 } },
+      responseObject: {
+        apiVersion: 'example.com/v1',
+        kind: 'Widget',
+        metadata: { name: 'w', namespace: 'x', uid: 'u-1', resourceVersion: '5' },
+        spec: { size: 1 },
+      },
     };
-    const res = await fetch(`${p.url}/audit/${cluster}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eventList([bad]) });
+    const res = await fetch(`${p.url}/audit/${cluster}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: eventList([bad]),
+    });
     assert.equal(res.status, 200);
     await p.idle();
     assert.equal(await p.count({ term: { 'orchestrator.cluster.name': cluster } }), 0);
     const env = { CRTRAIL_INDEX_PREFIX: p.prefix, CRTRAIL_ES_URL: testEsUrl() };
     const list = await runCli(['dlq', 'list', '--json'], env);
     assert.equal(list.code, 0, list.stderr);
-    const letters = list.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const letters = list.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(letters.length, 1);
     assert.equal(letters[0].status, 400);
     assert.match(letters[0].reason, /failed to parse field \[kubernetes\.audit\.impersonatedUser\.uid\]/);
@@ -94,7 +108,15 @@ describe('store: exactly once', () => {
     assert.equal((await runCli(['dlq', 'replay'], env)).code, 1);
     await p.es.indices.putMapping({
       index: indexNames(p.prefix).pattern,
-      properties: { kubernetes: { properties: { audit: { properties: { impersonatedUser: { properties: { uid: { ...strictUid, ignore_malformed: true } } } } } } } },
+      properties: {
+        kubernetes: {
+          properties: {
+            audit: {
+              properties: { impersonatedUser: { properties: { uid: { ...strictUid, ignore_malformed: true } } } },
+            },
+          },
+        },
+      },
     });
     const replayed = await runCli(['dlq', 'replay'], env);
     assert.equal(replayed.code, 0, replayed.stderr);
@@ -122,7 +144,8 @@ describe('store: failures of the parts', () => {
       assert.equal(i, clusters.length, 'all batches were acked while Elasticsearch was away');
       proxy.up();
       await p.idle(180_000);
-      for (const c of clusters) assert.equal(await p.count({ term: { 'orchestrator.cluster.name': c } }), LIFECYCLE_RECORDS, c);
+      for (const c of clusters)
+        assert.equal(await p.count({ term: { 'orchestrator.cluster.name': c } }), LIFECYCLE_RECORDS, c);
     } finally {
       proxy.up();
       await p.close();
@@ -132,15 +155,28 @@ describe('store: failures of the parts', () => {
 
   test('a worker killed with SIGKILL in the middle of its work, then restarted → no loss, no duplicate', async () => {
     const prefix = uniquePrefix('sigkill');
-    const env = loadEnv({ CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0', CRTRAIL_REDIS_URL: process.env.CRTRAIL_REDIS_URL || 'redis://127.0.0.1:6379' });
+    const env = loadEnv({
+      CRTRAIL_INDEX_PREFIX: prefix,
+      CRTRAIL_PORT: '0',
+      CRTRAIL_REDIS_URL: process.env.CRTRAIL_REDIS_URL || 'redis://127.0.0.1:6379',
+    });
     const hook = await startWebhook(env, false);
     const p = await startPipeline(prefix, { workers: 0 });
     const clusters = Array.from({ length: 150 }, (_, i) => `kill-${i}`);
     try {
       for (const c of clusters) await postLifecycle(hook.url, c);
-      const workerEnv = { CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_WORKER_PORT: '0', CRTRAIL_WORKER_CONCURRENCY: '2', CRTRAIL_LOG_LEVEL: 'warn' };
+      const workerEnv = {
+        CRTRAIL_INDEX_PREFIX: prefix,
+        CRTRAIL_WORKER_PORT: '0',
+        CRTRAIL_WORKER_CONCURRENCY: '2',
+        CRTRAIL_LOG_LEVEL: 'warn',
+      };
       const first = spawnCli(['up', '--worker-only'], workerEnv);
-      await eventually(async () => ((await p.count().catch(() => 0)) > 100 ? true : undefined), 120_000, 'the first worker to index some records');
+      await eventually(
+        async () => ((await p.count().catch(() => 0)) > 100 ? true : undefined),
+        120_000,
+        'the first worker to index some records',
+      );
       first.child.kill('SIGKILL');
       await first.exited;
       const partial = await p.count();
@@ -148,7 +184,11 @@ describe('store: failures of the parts', () => {
       const second = spawnCli(['up', '--worker-only'], workerEnv);
       try {
         await p.idle(240_000);
-        await eventually(async () => ((await p.count()) === clusters.length * LIFECYCLE_RECORDS ? true : undefined), 60_000, 'all records');
+        await eventually(
+          async () => ((await p.count()) === clusters.length * LIFECYCLE_RECORDS ? true : undefined),
+          60_000,
+          'all records',
+        );
         const docs = await p.search({ match_all: {} }, 10_000);
         assert.equal(new Set(docs.map((d) => d._id)).size, clusters.length * LIFECYCLE_RECORDS);
         // The hash chain survived the kill: every cluster's seqs are 1..14, each link intact (a job
@@ -158,7 +198,12 @@ describe('store: failures of the parts', () => {
           const c = d._source.orchestrator.cluster.name as string;
           bySeq.set(c, [...(bySeq.get(c) ?? []), d._source.crtrail.integrity.seq as number]);
         }
-        for (const [c, seqs] of bySeq) assert.deepEqual(seqs.sort((a, b) => a - b), Array.from({ length: LIFECYCLE_RECORDS }, (_, i) => i + 1), c);
+        for (const [c, seqs] of bySeq)
+          assert.deepEqual(
+            seqs.sort((a, b) => a - b),
+            Array.from({ length: LIFECYCLE_RECORDS }, (_, i) => i + 1),
+            c,
+          );
         for (const c of ['kill-0', 'kill-75', 'kill-149']) {
           const run = await runCli(['verify', '--cluster', c], { CRTRAIL_INDEX_PREFIX: prefix });
           assert.equal(run.code, 0, run.stderr);

@@ -43,11 +43,24 @@ describe('verify never says INTACT when it should not', () => {
     env = { CRTRAIL_INDEX_PREFIX: p.prefix, CRTRAIL_ES_URL: testEsUrl(), CRTRAIL_REDIS_URL: testRedisUrl() };
     await postLifecycle(p.url, CLUSTER);
     await postLifecycle(p.url, GONE);
-    const replay = await runCli(['replay', ...publicFixtureFiles(), '--cluster', SAMPLES, '--url', p.url, '--batch', '50']);
+    const replay = await runCli([
+      'replay',
+      ...publicFixtureFiles(),
+      '--cluster',
+      SAMPLES,
+      '--url',
+      p.url,
+      '--batch',
+      '50',
+    ]);
     assert.equal(replay.code, 0, replay.stderr);
     for (const seed of [3, 11]) {
       for (const b of haBatches(orderedEvents(), seed, 2)) {
-        const res = await fetch(`${p.url}/audit/${SHUFFLED}-${seed}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eventList(b) });
+        const res = await fetch(`${p.url}/audit/${SHUFFLED}-${seed}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: eventList(b),
+        });
         assert.equal(res.status, 200, await res.text());
       }
     }
@@ -61,7 +74,8 @@ describe('verify never says INTACT when it should not', () => {
   });
 
   const verify = (...args: string[]) => runCli(['verify', ...args], env);
-  const docs = async (cluster = CLUSTER): Promise<Doc[]> => p.search({ term: { 'orchestrator.cluster.name': cluster } }, 1000);
+  const docs = async (cluster = CLUSTER): Promise<Doc[]> =>
+    p.search({ term: { 'orchestrator.cluster.name': cluster } }, 1000);
 
   /** Edits one stored record, runs verify --cluster, and puts the record back as it was. */
   async function withEdit(doc: Doc, edit: Record<string, unknown>) {
@@ -76,9 +90,18 @@ describe('verify never says INTACT when it should not', () => {
   test('an untouched chain is INTACT (exit 0), every derived field recomputed — the lifecycle and the public samples', async () => {
     const all = await docs();
     assert.equal(all.length, LIFECYCLE_RECORDS);
-    assert.ok(all.every((d) => /^[0-9a-f]{64}$/.test(d._source.crtrail.config_digest)), 'every record chains its configuration digest');
-    assert.ok(all.some((d) => d._source.crtrail.change.critical === true), 'the scenario has a critical change');
-    assert.ok(all.some((d) => d._source.crtrail.change.drift === true), 'the scenario has a drift');
+    assert.ok(
+      all.every((d) => /^[0-9a-f]{64}$/.test(d._source.crtrail.config_digest)),
+      'every record chains its configuration digest',
+    );
+    assert.ok(
+      all.some((d) => d._source.crtrail.change.critical === true),
+      'the scenario has a critical change',
+    );
+    assert.ok(
+      all.some((d) => d._source.crtrail.change.drift === true),
+      'the scenario has a drift',
+    );
     let run = await verify('--cluster', CLUSTER);
     assert.equal(run.code, 0, run.stderr + run.stdout);
     assert.match(run.stdout, new RegExp(`^INTACT cluster ${CLUSTER}\\n`));
@@ -111,43 +134,86 @@ describe('verify never says INTACT when it should not', () => {
     for (const d of gone) await p.es.delete({ index: backing, id: d._id, refresh: true });
     run = await verify('--cluster', GONE);
     assert.equal(run.code, 1, run.stdout + run.stderr);
-    assert.match(run.stderr, new RegExp(`^BROKEN cluster ${GONE}: missing: seqs 1–${LIFECYCLE_RECORDS} missing at the end of the chain`));
+    assert.match(
+      run.stderr,
+      new RegExp(`^BROKEN cluster ${GONE}: missing: seqs 1–${LIFECYCLE_RECORDS} missing at the end of the chain`),
+    );
   });
 
   test('Elasticsearch or Redis unreachable: exit 2 (not "broken"), naming the service and the variable', async () => {
     const port = await closedPort();
     let run = await runCli(['verify', '--cluster', CLUSTER], { ...env, CRTRAIL_ES_URL: `http://127.0.0.1:${port}` });
     assert.equal(run.code, 2, run.stdout + run.stderr);
-    assert.match(run.stderr, new RegExp(`Elasticsearch at http://127\\.0\\.0\\.1:${port} does not answer \\(CRTRAIL_ES_URL\\)`));
+    assert.match(
+      run.stderr,
+      new RegExp(`Elasticsearch at http://127\\.0\\.0\\.1:${port} does not answer \\(CRTRAIL_ES_URL\\)`),
+    );
     run = await runCli(['verify', '--cluster', CLUSTER], { ...env, CRTRAIL_REDIS_URL: `redis://127.0.0.1:${port}` });
     assert.equal(run.code, 2, run.stdout + run.stderr);
-    assert.match(run.stderr, new RegExp(`Redis at redis://127\\.0\\.0\\.1:${port} does not answer \\(CRTRAIL_REDIS_URL\\)`));
+    assert.match(
+      run.stderr,
+      new RegExp(`Redis at redis://127\\.0\\.0\\.1:${port} does not answer \\(CRTRAIL_REDIS_URL\\)`),
+    );
   });
 
   test('a critical change hidden in its searchable summary (critical, critical_paths, paths, text): exit 1, each field named', async () => {
     const critical = (await docs()).find((d) => d._source.crtrail.change.critical === true)!;
     const seq = critical._source.crtrail.integrity.seq;
     const change = critical._source.crtrail.change;
-    const run = await withEdit(critical, { crtrail: { change: { critical: false, critical_paths: [], paths: [], text: '' } } });
+    const run = await withEdit(critical, {
+      crtrail: { change: { critical: false, critical_paths: [], paths: [], text: '' } },
+    });
     assert.equal(run.code, 1, run.stdout + run.stderr);
-    assert.match(run.stderr, new RegExp(`^BROKEN cluster ${CLUSTER}: edited: _id ${critical._id} \\(seq ${seq}\\): crtrail\\.change\\.`));
-    assert.match(run.stderr, new RegExp(`\\(seq ${seq}\\): crtrail\\.change\\.paths edited \\(stored \\[\\], recomputed \\[`));
+    assert.match(
+      run.stderr,
+      new RegExp(`^BROKEN cluster ${CLUSTER}: edited: _id ${critical._id} \\(seq ${seq}\\): crtrail\\.change\\.`),
+    );
+    assert.match(
+      run.stderr,
+      new RegExp(`\\(seq ${seq}\\): crtrail\\.change\\.paths edited \\(stored \\[\\], recomputed \\[`),
+    );
     assert.match(run.stderr, new RegExp(`\\(seq ${seq}\\): crtrail\\.change\\.text edited`));
-    assert.match(run.stderr, new RegExp(`\\(seq ${seq}\\): crtrail\\.change\\.critical edited \\(stored false, recomputed true\\)`));
-    assert.match(run.stderr, new RegExp(`\\(seq ${seq}\\): crtrail\\.change\\.critical_paths edited \\(stored \\[\\], recomputed \\["${change.critical_paths[0].replaceAll('/', '\\/')}`));
+    assert.match(
+      run.stderr,
+      new RegExp(`\\(seq ${seq}\\): crtrail\\.change\\.critical edited \\(stored false, recomputed true\\)`),
+    );
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `\\(seq ${seq}\\): crtrail\\.change\\.critical_paths edited \\(stored \\[\\], recomputed \\["${change.critical_paths[0].replaceAll('/', '\\/')}`,
+      ),
+    );
     // Back as it was: intact again.
     assert.equal((await verify('--cluster', CLUSTER)).code, 0);
   });
 
   test('the critical op itself removed, its summary made consistent: the ops are recomputed, exit 1', async () => {
-    const critical = (await docs()).find((d) => d._source.crtrail.change.critical === true && d._source.crtrail.change.baseline === 'known')!;
+    const critical = (await docs()).find(
+      (d) => d._source.crtrail.change.critical === true && d._source.crtrail.change.baseline === 'known',
+    )!;
     const change = critical._source.crtrail.change;
     const ops = change.ops.filter((o: Op) => !change.critical_paths.includes(o.path));
     assert.ok(ops.length < change.ops.length);
     const paths = [...new Set(ops.map((o: Op) => o.path))].sort();
-    const run = await withEdit(critical, { crtrail: { change: { ops, paths, patch: ops.map((o: Op) => ({ op: o.op, path: o.path, value: o.new })), critical: false, critical_paths: [], text: '' } } });
+    const run = await withEdit(critical, {
+      crtrail: {
+        change: {
+          ops,
+          paths,
+          patch: ops.map((o: Op) => ({ op: o.op, path: o.path, value: o.new })),
+          critical: false,
+          critical_paths: [],
+          text: '',
+        },
+      },
+    });
     assert.equal(run.code, 1, run.stdout + run.stderr);
-    assert.match(run.stderr, new RegExp(`_id ${critical._id} \\(seq \\d+\\): crtrail\\.change\\.ops edited \\(stored ${ops.length} ops, recomputed ${change.ops.length} ops \\(.*${change.critical_paths[0]}.* left out\\)\\)`));
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `_id ${critical._id} \\(seq \\d+\\): crtrail\\.change\\.ops edited \\(stored ${ops.length} ops, recomputed ${change.ops.length} ops \\(.*${change.critical_paths[0]}.* left out\\)\\)`,
+      ),
+    );
   });
 
   test('kind, drift, actor.kind, actor.tool edited: exit 1, each named with both values', async () => {
@@ -155,43 +221,81 @@ describe('verify never says INTACT when it should not', () => {
     const spec = all.find((d) => d._source.crtrail.change.kind === 'spec')!;
     let run = await withEdit(spec, { crtrail: { change: { kind: 'status' } } });
     assert.equal(run.code, 1);
-    assert.match(run.stderr, new RegExp(`_id ${spec._id} \\(seq \\d+\\): crtrail\\.change\\.kind edited \\(stored status, recomputed spec\\)`));
+    assert.match(
+      run.stderr,
+      new RegExp(`_id ${spec._id} \\(seq \\d+\\): crtrail\\.change\\.kind edited \\(stored status, recomputed spec\\)`),
+    );
 
     const drift = all.find((d) => d._source.crtrail.change.drift === true)!;
     run = await withEdit(drift, { crtrail: { change: { drift: false } } });
     assert.equal(run.code, 1);
-    assert.match(run.stderr, new RegExp(`_id ${drift._id} \\(seq \\d+\\): crtrail\\.change\\.drift edited \\(stored false, recomputed true\\)`));
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `_id ${drift._id} \\(seq \\d+\\): crtrail\\.change\\.drift edited \\(stored false, recomputed true\\)`,
+      ),
+    );
 
     const human = all.find((d) => d._source.crtrail.actor.kind === 'human')!;
     run = await withEdit(human, { crtrail: { actor: { kind: 'controller' } } });
     assert.equal(run.code, 1);
-    assert.match(run.stderr, new RegExp(`_id ${human._id} \\(seq \\d+\\): crtrail\\.actor\\.kind edited \\(stored controller, recomputed human\\)`));
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `_id ${human._id} \\(seq \\d+\\): crtrail\\.actor\\.kind edited \\(stored controller, recomputed human\\)`,
+      ),
+    );
     run = await withEdit(human, { crtrail: { actor: { tool: 'argocd' } } });
     assert.equal(run.code, 1);
-    assert.match(run.stderr, new RegExp(`_id ${human._id} \\(seq \\d+\\): crtrail\\.actor\\.tool edited \\(stored argocd, recomputed ${human._source.crtrail.actor.tool}\\)`));
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `_id ${human._id} \\(seq \\d+\\): crtrail\\.actor\\.tool edited \\(stored argocd, recomputed ${human._source.crtrail.actor.tool}\\)`,
+      ),
+    );
 
     // A patch's server mutations: its document applied to its predecessor's state, against what was stored.
-    const patch = all.find((d) => d._source.event.action === 'patch' && ['json', 'merge'].includes(d._source.crtrail.change.patch_type) && d._source.crtrail.change.baseline === 'known')!;
-    run = await withEdit(patch, { crtrail: { change: { server_mutations: [{ op: 'replace', path: '/spec/forged', new: 1 }] } } });
+    const patch = all.find(
+      (d) =>
+        d._source.event.action === 'patch' &&
+        ['json', 'merge'].includes(d._source.crtrail.change.patch_type) &&
+        d._source.crtrail.change.baseline === 'known',
+    )!;
+    run = await withEdit(patch, {
+      crtrail: { change: { server_mutations: [{ op: 'replace', path: '/spec/forged', new: 1 }] } },
+    });
     assert.equal(run.code, 1);
     assert.match(run.stderr, new RegExp(`_id ${patch._id} \\(seq \\d+\\): crtrail\\.change\\.server_mutations edited`));
 
     // The baseline downgraded to skip the old-value check: tied to prev_state_hash, caught.
-    const known = all.find((d) => d._source.crtrail.change.baseline === 'known' && d._source.crtrail.change.prev_state_hash)!;
+    const known = all.find(
+      (d) => d._source.crtrail.change.baseline === 'known' && d._source.crtrail.change.prev_state_hash,
+    )!;
     run = await withEdit(known, { crtrail: { change: { baseline: 'unknown' } } });
     assert.equal(run.code, 1);
-    assert.match(run.stderr, new RegExp(`_id ${known._id} \\(seq \\d+\\): crtrail\\.change\\.baseline edited \\(stored unknown, recomputed known\\)`));
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `_id ${known._id} \\(seq \\d+\\): crtrail\\.change\\.baseline edited \\(stored unknown, recomputed known\\)`,
+      ),
+    );
   });
 
   test('another configuration: its records are counted "not checkable", never passed silently; given it, all are checked', async () => {
     const other = join(dir, 'other.yaml');
-    writeFileSync(other, 'critical:\n  - group: serving.kserve.io\n    kind: InferenceService\n    paths: [spec.predictor.minReplicas]\n');
+    writeFileSync(
+      other,
+      'critical:\n  - group: serving.kserve.io\n    kind: InferenceService\n    paths: [spec.predictor.minReplicas]\n',
+    );
     const same = join(dir, 'same.yaml');
     writeFileSync(same, '{}\n');
     let run = await verify('--cluster', CLUSTER, '--config', other);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^INTACT cluster trust-a \(some derived fields not checkable: see below\)/);
-    assert.match(run.stdout, new RegExp(`NOT CHECKED in part: ${LIFECYCLE_RECORDS} records: configuration [0-9a-f]{16}… not given`));
+    assert.match(
+      run.stdout,
+      new RegExp(`NOT CHECKED in part: ${LIFECYCLE_RECORDS} records: configuration [0-9a-f]{16}… not given`),
+    );
     run = await verify('--cluster', CLUSTER, '--config', other, '--config', same);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, new RegExp(`derived fields: ${LIFECYCLE_RECORDS} records recomputed in full`));
@@ -203,7 +307,10 @@ describe('verify never says INTACT when it should not', () => {
     const file = join(dir, 'all.ndjson');
     const key = join(dir, 'signing.pem');
     assert.equal((await runCli(['keygen', '--out', key])).code, 0);
-    let run = await runCli(['export', '--since', '2000-01-01T00:00:00Z', '--until', 'now+1d', '--cluster', CLUSTER, '--out', file], { ...env, CRTRAIL_SIGNING_KEY: key });
+    let run = await runCli(
+      ['export', '--since', '2000-01-01T00:00:00Z', '--until', 'now+1d', '--cluster', CLUSTER, '--out', file],
+      { ...env, CRTRAIL_SIGNING_KEY: key },
+    );
     assert.equal(run.code, 0, run.stderr);
     run = await verify(file, '--public-key', `${key}.pub`);
     assert.equal(run.code, 0, run.stderr);
@@ -215,7 +322,12 @@ describe('verify never says INTACT when it should not', () => {
     writeFileSync(other, 'actors:\n  controllers: ["^nobody$"]\n');
     run = await verify(file, '--public-key', `${key}.pub`, '--config', other);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, new RegExp(`derived fields: ${LIFECYCLE_RECORDS} records recomputed in full \\(configuration [0-9a-f]{16}…, [0-9a-f]{16}… \\(from the manifest\\)\\)`));
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `derived fields: ${LIFECYCLE_RECORDS} records recomputed in full \\(configuration [0-9a-f]{16}…, [0-9a-f]{16}… \\(from the manifest\\)\\)`,
+      ),
+    );
 
     run = await verify(file, '--public-key', key);
     assert.equal(run.code, 2, run.stdout + run.stderr);
@@ -223,7 +335,10 @@ describe('verify never says INTACT when it should not', () => {
 
     // An unsigned export whose manifest the forger rewrites too: only the recomputation catches it.
     const unsigned = join(dir, 'unsigned.ndjson');
-    run = await runCli(['export', '--since', '2000-01-01T00:00:00Z', '--until', 'now+1d', '--cluster', CLUSTER, '--out', unsigned], env);
+    run = await runCli(
+      ['export', '--since', '2000-01-01T00:00:00Z', '--until', 'now+1d', '--cluster', CLUSTER, '--out', unsigned],
+      env,
+    );
     assert.equal(run.code, 0, run.stderr);
     const lines = readFileSync(unsigned, 'utf8').trim().split('\n');
     const i = lines.findIndex((l) => JSON.parse(l).crtrail.change.critical === true);
@@ -239,7 +354,12 @@ describe('verify never says INTACT when it should not', () => {
     writeFileSync(`${unsigned}.manifest.json`, JSON.stringify(manifest));
     run = await verify(unsigned, '--config', other);
     assert.equal(run.code, 1, run.stdout + run.stderr);
-    assert.match(run.stderr, new RegExp(`^BROKEN ${unsigned.replaceAll('.', '\\.')}: edited: line ${i + 1} \\(seq ${rec.crtrail.integrity.seq}\\): crtrail\\.change\\.critical edited \\(stored false, recomputed true\\)`));
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `^BROKEN ${unsigned.replaceAll('.', '\\.')}: edited: line ${i + 1} \\(seq ${rec.crtrail.integrity.seq}\\): crtrail\\.change\\.critical edited \\(stored false, recomputed true\\)`,
+      ),
+    );
     assert.match(run.stderr, /crtrail\.change\.critical_paths edited/);
     // The manifest's configuration rewritten to match the forgery (no critical rules): it no longer hashes to the chained digest.
     const [digest] = Object.keys(manifest.configurations);
@@ -251,7 +371,20 @@ describe('verify never says INTACT when it should not', () => {
 
     // A window with no records: the export is empty, and so is there nothing to check.
     const empty = join(dir, 'empty.ndjson');
-    run = await runCli(['export', '--since', '2000-01-01T00:00:00Z', '--until', '2000-01-02T00:00:00Z', '--cluster', CLUSTER, '--out', empty], env);
+    run = await runCli(
+      [
+        'export',
+        '--since',
+        '2000-01-01T00:00:00Z',
+        '--until',
+        '2000-01-02T00:00:00Z',
+        '--cluster',
+        CLUSTER,
+        '--out',
+        empty,
+      ],
+      env,
+    );
     assert.equal(run.code, 0, run.stderr);
     run = await verify(empty);
     assert.equal(run.code, 2, run.stdout + run.stderr);

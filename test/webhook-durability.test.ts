@@ -33,7 +33,12 @@ const event = (i: number, pad = 0) => ({
   ...(pad
     ? {
         requestObject: { spec: { blob: 'r'.repeat(pad / 2) } },
-        responseObject: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: `w${i % 50}`, resourceVersion: String(i) }, spec: { blob: 's'.repeat(pad / 2) } },
+        responseObject: {
+          apiVersion: 'example.com/v1',
+          kind: 'Widget',
+          metadata: { name: `w${i % 50}`, resourceVersion: String(i) },
+          spec: { blob: 's'.repeat(pad / 2) },
+        },
       }
     : {}),
 });
@@ -54,12 +59,17 @@ interface ReadyBody {
 const post = (url: string, body: string | Buffer, headers: Record<string, string> = {}) =>
   fetch(`${url}/audit/c1`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
 
-
 /** A throw-away redis-server of this test's own (data dir in a temp folder, removed after). */
-async function ownRedis(opts: { persistent?: boolean; args?: string[] } = {}): Promise<{ url: string; port: number; server: Managed; dir: string; stop(): Promise<void> }> {
+async function ownRedis(
+  opts: { persistent?: boolean; args?: string[] } = {},
+): Promise<{ url: string; port: number; server: Managed; dir: string; stop(): Promise<void> }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'crtrail-durability-'));
-  const server = await startRedisServer(port, { dir, persistent: opts.persistent ?? false, ...(opts.args ? { args: opts.args } : {}) });
+  const server = await startRedisServer(port, {
+    dir,
+    persistent: opts.persistent ?? false,
+    ...(opts.args ? { args: opts.args } : {}),
+  });
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -79,7 +89,11 @@ async function jobsOf(hook: RunningWebhook): Promise<BatchJob[]> {
 }
 
 function assertBounded(jobs: BatchJob[], sent: Array<{ auditID: string }>) {
-  assert.deepEqual(jobs.flatMap((j) => j.events.map((e) => e.auditID)), sent.map((e) => e.auditID), 'all events, in order, exactly once');
+  assert.deepEqual(
+    jobs.flatMap((j) => j.events.map((e) => e.auditID)),
+    sent.map((e) => e.auditID),
+    'all events, in order, exactly once',
+  );
   const batch = jobs[0]!.batch;
   assert.ok(batch, 'the parts carry their batch id');
   jobs.forEach((j, i) => {
@@ -128,7 +142,10 @@ describe('webhook durability: bounded jobs, written atomically', () => {
       assert.equal((await post(hook.url, eventList([event(1), event(2)]))).status, 200);
       const jobs = await jobsOf(hook);
       assert.equal(jobs.length, 1);
-      assert.deepEqual(jobs[0]!.events.map((e) => e.auditID), ['d-1', 'd-2']);
+      assert.deepEqual(
+        jobs[0]!.events.map((e) => e.auditID),
+        ['d-1', 'd-2'],
+      );
       assert.equal(jobs[0]!.batch, undefined);
     });
   });
@@ -164,7 +181,10 @@ describe('webhook durability: bounded jobs, written atomically', () => {
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     const port = (proxy.address() as { port: number }).port;
     const prefix = uniquePrefix('durability-cut');
-    const hook = await startWebhook(loadEnv({ CRTRAIL_REDIS_URL: `redis://127.0.0.1:${port}`, CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0' }), false);
+    const hook = await startWebhook(
+      loadEnv({ CRTRAIL_REDIS_URL: `redis://127.0.0.1:${port}`, CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0' }),
+      false,
+    );
     const direct = testRedis();
     const queue = createBatchQueue(prefix, direct);
     try {
@@ -174,15 +194,28 @@ describe('webhook durability: bounded jobs, written atomically', () => {
       assert.equal(res.status, 503);
       assert.ok(Number(res.headers.get('retry-after')) > 0);
       assert.equal(armedAt, undefined, 'the proxy did cut the connection');
-      assert.deepEqual(await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused'), { waiting: 0, active: 0, delayed: 0, prioritized: 0, paused: 0 });
+      assert.deepEqual(await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused'), {
+        waiting: 0,
+        active: 0,
+        delayed: 0,
+        prioritized: 0,
+        paused: 0,
+      });
       assert.equal(await direct.exists(`bull:${prefix}-batches:1`), 0, 'not even the first job');
       // Reconnected: the next batch is written whole.
-      const again = await eventually(async () => {
-        const r = await post(hook.url, eventList([event(7)]));
-        return r.status === 200 ? r : undefined;
-      }, 10_000, 'an ack after the reconnect');
+      const again = await eventually(
+        async () => {
+          const r = await post(hook.url, eventList([event(7)]));
+          return r.status === 200 ? r : undefined;
+        },
+        10_000,
+        'an ack after the reconnect',
+      );
       assert.equal(again.status, 200);
-      assert.deepEqual((await queue.getJobs(['waiting'])).map((j) => j.data.events.map((e) => e.auditID)), [['d-7']]);
+      assert.deepEqual(
+        (await queue.getJobs(['waiting'])).map((j) => j.data.events.map((e) => e.auditID)),
+        [['d-7']],
+      );
     } finally {
       await hook.close();
       await queue.close();
@@ -196,7 +229,10 @@ describe('webhook durability: bounded jobs, written atomically', () => {
   test('a Redis that refuses the write (out of memory) → 503 and zero jobs of the batch', async () => {
     const redis = await ownRedis();
     const prefix = uniquePrefix('durability-oom');
-    const hook = await startWebhook(loadEnv({ CRTRAIL_REDIS_URL: redis.url, CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0' }), false);
+    const hook = await startWebhook(
+      loadEnv({ CRTRAIL_REDIS_URL: redis.url, CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0' }),
+      false,
+    );
     const admin = new Redis(redis.url);
     try {
       await admin.call('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
@@ -220,10 +256,16 @@ describe('webhook durability: refused at the door', () => {
     await withWebhook('durability', {}, async (hook) => {
       const cases: Array<[object, RegExp]> = [
         [{ stageTimestamp: '2026-01-02 03:04:05' }, /^items\[3\]\.stageTimestamp: must be an RFC 3339 timestamp/],
-        [{ requestReceivedTimestamp: 'yesterday' }, /^items\[3\]\.requestReceivedTimestamp: must be an RFC 3339 timestamp/],
+        [
+          { requestReceivedTimestamp: 'yesterday' },
+          /^items\[3\]\.requestReceivedTimestamp: must be an RFC 3339 timestamp/,
+        ],
         [{ responseStatus: { code: '200' } }, /^items\[3\]\.responseStatus\.code: must be integer/],
         [{ responseStatus: { code: 409, reason: 1 } }, /^items\[3\]\.responseStatus\.reason: must be string/],
-        [{ objectRef: { ...event(3).objectRef, resourceVersion: 5 } }, /^items\[3\]\.objectRef\.resourceVersion: must be string/],
+        [
+          { objectRef: { ...event(3).objectRef, resourceVersion: 5 } },
+          /^items\[3\]\.objectRef\.resourceVersion: must be string/,
+        ],
         [{ sourceIPs: [1] }, /^items\[3\]\.sourceIPs\[0\]: must be string/],
         [{ annotations: { a: 1 } }, /^items\[3\]\.annotations\.a: must be string/],
       ];
@@ -272,7 +314,10 @@ describe('webhook durability: a Redis that persists', () => {
         const lines: string[] = [];
         const logger = pino({ level: 'warn' }, new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));
         const prefix = uniquePrefix('durability-ready');
-        const hook = await startWebhook(loadEnv({ CRTRAIL_REDIS_URL: redis.url, CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0' }), logger);
+        const hook = await startWebhook(
+          loadEnv({ CRTRAIL_REDIS_URL: redis.url, CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0' }),
+          logger,
+        );
         try {
           const res = await fetch(`${hook.url}/readyz`);
           assert.equal(res.status, 200, 'ready either way');
@@ -286,7 +331,12 @@ describe('webhook durability: a Redis that persists', () => {
             assert.match(body.redis.how, /appendonly yes \(appendfsync everysec\)/);
             assert.equal(warned.length, 0);
           } else {
-            assert.match(body.warning ?? '', new RegExp(`^Redis at ${redis.url} keeps nothing on disk \\(appendonly no, save ''\\): a restart of it loses every acked batch`));
+            assert.match(
+              body.warning ?? '',
+              new RegExp(
+                `^Redis at ${redis.url} keeps nothing on disk \\(appendonly no, save ''\\): a restart of it loses every acked batch`,
+              ),
+            );
             assert.equal(warned.length, 1);
             assert.equal(warned[0].level, 40);
             assert.equal(warned[0].msg, body.warning);
@@ -366,21 +416,46 @@ describe('webhook durability: a Redis that persists', () => {
     const prefix = uniquePrefix('durability-wait');
     try {
       // Without a replica: written to the primary, but not acked.
-      const lonely = await startWebhook(loadEnv({ CRTRAIL_REDIS_URL: primary.url, CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0', CRTRAIL_REDIS_WAIT_REPLICAS: '1' }), false);
+      const lonely = await startWebhook(
+        loadEnv({
+          CRTRAIL_REDIS_URL: primary.url,
+          CRTRAIL_INDEX_PREFIX: prefix,
+          CRTRAIL_PORT: '0',
+          CRTRAIL_REDIS_WAIT_REPLICAS: '1',
+        }),
+        false,
+      );
       try {
         const res = await post(lonely.url, eventList([event(1)]));
         assert.equal(res.status, 503);
         assert.ok(Number(res.headers.get('retry-after')) > 0);
         const body = (await res.json()) as ErrorBody;
         assert.equal(body.error, 'CRTRAIL_ERR_REPLICAS_BEHIND');
-        assert.match(body.reason, /only 0 of 1 Redis replicas confirmed it within 1000 ms \(CRTRAIL_REDIS_WAIT_REPLICAS\)/);
+        assert.match(
+          body.reason,
+          /only 0 of 1 Redis replicas confirmed it within 1000 ms \(CRTRAIL_REDIS_WAIT_REPLICAS\)/,
+        );
       } finally {
         await lonely.close();
       }
-      replica = await ownRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port), '--enable-debug-command', 'yes'] });
+      replica = await ownRedis({
+        args: ['--replicaof', '127.0.0.1', String(primary.port), '--enable-debug-command', 'yes'],
+      });
       const conn = (replicaConn = new Redis(replica.url));
-      await eventually(async () => ((await conn.info('replication')).includes('master_link_status:up') ? true : undefined), 20_000, 'replica in sync');
-      const hook = await startWebhook(loadEnv({ CRTRAIL_REDIS_URL: primary.url, CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0', CRTRAIL_REDIS_WAIT_REPLICAS: '1' }), false);
+      await eventually(
+        async () => ((await conn.info('replication')).includes('master_link_status:up') ? true : undefined),
+        20_000,
+        'replica in sync',
+      );
+      const hook = await startWebhook(
+        loadEnv({
+          CRTRAIL_REDIS_URL: primary.url,
+          CRTRAIL_INDEX_PREFIX: prefix,
+          CRTRAIL_PORT: '0',
+          CRTRAIL_REDIS_WAIT_REPLICAS: '1',
+        }),
+        false,
+      );
       try {
         const res = await post(hook.url, eventList([event(2), event(3)]));
         assert.equal(res.status, 200, await res.clone().text());
@@ -417,7 +492,12 @@ describe('webhook durability: time limits and who starts Redis', () => {
     const redis = testRedis();
     const prefix = uniquePrefix('durability-slow');
     const queue = createBatchQueue(prefix, redis);
-    const app = buildWebhook({ sink: new RedisBatchSink(queue, redis), defaultCluster: 'default', bodyLimit: 1024 * 1024, timeouts: { headersMs: 1_000 } });
+    const app = buildWebhook({
+      sink: new RedisBatchSink(queue, redis),
+      defaultCluster: 'default',
+      bodyLimit: 1024 * 1024,
+      timeouts: { headersMs: 1_000 },
+    });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const port = (app.server.address() as { port: number }).port;
     const socket = connect({ host: '127.0.0.1', port });
@@ -425,7 +505,9 @@ describe('webhook durability: time limits and who starts Redis', () => {
     let answer = '';
     let drip: NodeJS.Timeout | undefined;
     try {
-      const closed = new Promise<number>((resolveClosed) => socket.on('close', () => resolveClosed(Date.now() - started)));
+      const closed = new Promise<number>((resolveClosed) =>
+        socket.on('close', () => resolveClosed(Date.now() - started)),
+      );
       socket.on('data', (d) => (answer += d.toString()));
       socket.on('error', () => {});
       socket.write('POST /audit/c1 HTTP/1.1\r\nHost: x\r\n');
@@ -451,14 +533,27 @@ describe('webhook durability: time limits and who starts Redis', () => {
     const cli = join(repoRoot(), 'services', 'cli', 'bin', 'crtrail.js');
     for (const flag of ['--webhook-only', '--worker-only']) {
       const child = spawn(process.execPath, [cli, 'up', flag], {
-        env: { ...process.env, CRTRAIL_REDIS_URL: `redis://127.0.0.1:${port}`, CRTRAIL_PORT: '0', CRTRAIL_WORKER_PORT: '0', CRTRAIL_INDEX_PREFIX: uniquePrefix('durability-up'), CRTRAIL_LOG_LEVEL: 'warn' },
+        env: {
+          ...process.env,
+          CRTRAIL_REDIS_URL: `redis://127.0.0.1:${port}`,
+          CRTRAIL_PORT: '0',
+          CRTRAIL_WORKER_PORT: '0',
+          CRTRAIL_INDEX_PREFIX: uniquePrefix('durability-up'),
+          CRTRAIL_LOG_LEVEL: 'warn',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d));
       const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
       assert.notEqual(code, 0, flag);
-      assert.match(stderr, new RegExp(`Redis at redis://127\\.0\\.0\\.1:${port} does not answer: ${flag} never starts one; .*CRTRAIL_REDIS_URL`), stderr);
+      assert.match(
+        stderr,
+        new RegExp(
+          `Redis at redis://127\\.0\\.0\\.1:${port} does not answer: ${flag} never starts one; .*CRTRAIL_REDIS_URL`,
+        ),
+        stderr,
+      );
       assert.equal(await pingRedis(`redis://127.0.0.1:${port}`), false, 'no Redis was started');
     }
   });

@@ -8,13 +8,17 @@ import { startWebhook, type RunningWebhook } from '@crtrail/webhook';
 import { eventList } from './helpers/events.js';
 
 const event = (i: number) => ({
-  level: 'Metadata', auditID: `s-${i}`, stage: 'ResponseComplete', requestURI: '/apis/example.com/v1/namespaces/x/widgets/w',
-  verb: 'patch', user: { username: 'alice' }, objectRef: { apiGroup: 'example.com', resource: 'widgets', namespace: 'x', name: 'w' },
+  level: 'Metadata',
+  auditID: `s-${i}`,
+  stage: 'ResponseComplete',
+  requestURI: '/apis/example.com/v1/namespaces/x/widgets/w',
+  verb: 'patch',
+  user: { username: 'alice' },
+  objectRef: { apiGroup: 'example.com', resource: 'widgets', namespace: 'x', name: 'w' },
 });
 
 const post = (hook: RunningWebhook, body: string | Buffer, headers: Record<string, string> = {}) =>
   fetch(`${hook.url}/audit/c1`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
-
 
 // The body, backpressure and size cases run with app.inject() in services/webhook/test: here only
 // what needs a real Redis going away and coming back.
@@ -23,7 +27,10 @@ describe('webhook safety on a real server with real Redis', () => {
     const port = await freePort();
     let redisServer = await startRedisServer(port);
     const prefix = uniquePrefix('redis-down');
-    const hook = await startWebhook(loadEnv({ CRTRAIL_REDIS_URL: `redis://127.0.0.1:${port}`, CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0' }), false);
+    const hook = await startWebhook(
+      loadEnv({ CRTRAIL_REDIS_URL: `redis://127.0.0.1:${port}`, CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0' }),
+      false,
+    );
     try {
       assert.equal((await post(hook, eventList([event(1)]))).status, 200);
       await redisServer.stop();
@@ -42,7 +49,10 @@ describe('webhook safety on a real server with real Redis', () => {
       assert.equal(status, 200);
       // The fresh Redis (no persistence) holds exactly the batch acked after it came back.
       const jobs = await hook.queue.getWaiting();
-      assert.deepEqual(jobs.map((j) => j.data.events.map((e) => e.auditID)), [['s-3']]);
+      assert.deepEqual(
+        jobs.map((j) => j.data.events.map((e) => e.auditID)),
+        [['s-3']],
+      );
     } finally {
       await hook.close();
       await redisServer.stop();

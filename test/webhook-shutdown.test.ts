@@ -9,8 +9,13 @@ import { spawnCli } from './helpers/cli.js';
 import { eventList } from './helpers/events.js';
 
 const event = (id: string) => ({
-  level: 'RequestResponse', auditID: id, stage: 'ResponseComplete', requestURI: '/apis/example.com/v1/namespaces/x/widgets/w',
-  verb: 'update', user: { username: 'alice' }, objectRef: { apiGroup: 'example.com', resource: 'widgets', namespace: 'x', name: 'w' },
+  level: 'RequestResponse',
+  auditID: id,
+  stage: 'ResponseComplete',
+  requestURI: '/apis/example.com/v1/namespaces/x/widgets/w',
+  verb: 'update',
+  user: { username: 'alice' },
+  objectRef: { apiGroup: 'example.com', resource: 'widgets', namespace: 'x', name: 'w' },
   // Big enough that a batch takes a moment to send, parse and write: requests overlap the SIGTERM.
   requestObject: { spec: { blob: 'x'.repeat(20_000) } },
 });
@@ -30,11 +35,20 @@ function refused(port: number): Promise<boolean> {
 
 test('SIGTERM to `crtrail up --webhook-only`: no new connections, in-flight batches finish (200 = in Redis), exit 0', async () => {
   const prefix = uniquePrefix('webhook-shutdown');
-  const up = spawnCli(['up', '--webhook-only'], { CRTRAIL_REDIS_URL: testRedisUrl(), CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0', CRTRAIL_LOG_LEVEL: 'warn' });
+  const up = spawnCli(['up', '--webhook-only'], {
+    CRTRAIL_REDIS_URL: testRedisUrl(),
+    CRTRAIL_INDEX_PREFIX: prefix,
+    CRTRAIL_PORT: '0',
+    CRTRAIL_LOG_LEVEL: 'warn',
+  });
   const redis = testRedis();
   const queue = createBatchQueue(prefix, redis);
   try {
-    const url = await eventually(async () => /webhook\s+(http:\/\/127\.0\.0\.1:(\d+))\/audit/.exec(up.output()) ?? undefined, 30_000, 'the webhook URL');
+    const url = await eventually(
+      async () => /webhook\s+(http:\/\/127\.0\.0\.1:(\d+))\/audit/.exec(up.output()) ?? undefined,
+      30_000,
+      'the webhook URL',
+    );
     const base = url[1]!;
     const port = Number(url[2]);
 
@@ -42,13 +56,18 @@ test('SIGTERM to `crtrail up --webhook-only`: no new connections, in-flight batc
     const slowBody = Buffer.from(batch('slow'));
     let slowRest: () => void = () => {};
     const slow = new Promise<number>((resolveSlow, reject) => {
-      const req = httpRequest(`${base}/audit/shutdown`, {
-        method: 'POST', agent: false,
-        headers: { 'content-type': 'application/json', 'content-length': String(slowBody.length) },
-      }, (res) => {
-        res.resume();
-        res.on('end', () => resolveSlow(res.statusCode ?? 0));
-      });
+      const req = httpRequest(
+        `${base}/audit/shutdown`,
+        {
+          method: 'POST',
+          agent: false,
+          headers: { 'content-type': 'application/json', 'content-length': String(slowBody.length) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolveSlow(res.statusCode ?? 0));
+        },
+      );
       req.on('error', reject);
       req.write(slowBody.subarray(0, slowBody.length / 2));
       slowRest = () => req.end(slowBody.subarray(slowBody.length / 2));
@@ -57,7 +76,11 @@ test('SIGTERM to `crtrail up --webhook-only`: no new connections, in-flight batc
 
     // A burst of batches, with the SIGTERM landing in the middle of it.
     const outcomes = Array.from({ length: 40 }, (_, i) =>
-      fetch(`${base}/audit/shutdown`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: batch(`b${i}`) }).then(
+      fetch(`${base}/audit/shutdown`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: batch(`b${i}`),
+      }).then(
         async (res) => ({ name: `b${i}`, status: res.status, body: await res.text() }),
         (err: Error) => ({ name: `b${i}`, status: 0, body: err.message }),
       ),

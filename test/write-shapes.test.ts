@@ -27,7 +27,11 @@ describe('write shapes: every record right, in any delivery order', () => {
   after(async () => p?.close());
 
   async function post(cluster: string, items: unknown[]): Promise<void> {
-    const res = await fetch(`${p.url}/audit/${cluster}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eventList(items) });
+    const res = await fetch(`${p.url}/audit/${cluster}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: eventList(items),
+    });
     assert.equal(res.status, 200, await res.text());
   }
 
@@ -47,27 +51,57 @@ describe('write shapes: every record right, in any delivery order', () => {
       const c = s.crtrail.change;
       const want = w.expected;
       assert.deepEqual(
-        { action: s.event.action, outcome: s.event.outcome, kind: c.kind, baseline: c.baseline, gap: c.gap, ops: c.ops },
-        { action: want.action, outcome: want.outcome, kind: want.kind, baseline: want.baseline, gap: want.gap, ops: want.ops },
+        {
+          action: s.event.action,
+          outcome: s.event.outcome,
+          kind: c.kind,
+          baseline: c.baseline,
+          gap: c.gap,
+          ops: c.ops,
+        },
+        {
+          action: want.action,
+          outcome: want.outcome,
+          kind: want.kind,
+          baseline: want.baseline,
+          gap: want.gap,
+          ops: want.ops,
+        },
         label,
       );
       assert.deepEqual(c.paths, [...new Set(want.ops.map((o) => o.path))].sort(), label);
       if (want.uid) assert.equal(s.kubernetes.audit.objectRef.uid, want.uid, `${label}: objectRef.uid`);
       if (want.version) assert.equal(s.crtrail.object.version, want.version, `${label}: crtrail.object.version`);
-      for (const o of c.ops) if (o.op === 'replace' && c.baseline === 'known') assert.ok('old' in o, `${label}: replace without old on a known baseline`);
+      for (const o of c.ops)
+        if (o.op === 'replace' && c.baseline === 'known')
+          assert.ok('old' in o, `${label}: replace without old on a known baseline`);
     }
   }
 
   test('hand-written expectations agree with the ones derived from the states', () => {
-    const find = (scenario: string, pred: (w: Written) => boolean) => all.find((s) => s.name === scenario)!.writes.find(pred)!.expected;
+    const find = (scenario: string, pred: (w: Written) => boolean) =>
+      all.find((s) => s.name === scenario)!.writes.find(pred)!.expected;
     const ssa = find('ssa-create', (w) => w.event.verb === 'patch' && w.event.responseStatus.code === 201);
     assert.equal(ssa.kind, 'create');
     assert.ok(ssa.ops.every((o) => o.op === 'add'));
-    assert.deepEqual(find('json-patch', (w) => JSON.stringify(w.event.requestObject ?? '').includes('api3')).ops, [{ op: 'add', path: '/spec/dnsNames/2', new: 'api3.example.com' }]);
-    assert.deepEqual(find('failures', (w) => w.event.responseStatus.code === 409).ops, [{ op: 'replace', path: '/spec/replicas', old: 2, new: 9 }]);
-    assert.deepEqual(find('subresources', (w) => w.event.objectRef.subresource === 'scale').ops, [{ op: 'replace', path: '/spec/replicas', old: 1, new: 3 }]);
+    assert.deepEqual(find('json-patch', (w) => JSON.stringify(w.event.requestObject ?? '').includes('api3')).ops, [
+      { op: 'add', path: '/spec/dnsNames/2', new: 'api3.example.com' },
+    ]);
+    assert.deepEqual(find('failures', (w) => w.event.responseStatus.code === 409).ops, [
+      { op: 'replace', path: '/spec/replicas', old: 2, new: 9 },
+    ]);
+    assert.deepEqual(find('subresources', (w) => w.event.objectRef.subresource === 'scale').ops, [
+      { op: 'replace', path: '/spec/replicas', old: 1, new: 3 },
+    ]);
     assert.deepEqual(find('gaps', (w) => w.expected.gap).ops, [{ op: 'replace', path: '/spec/replicas', new: 4 }]);
-    assert.equal(find('finalizers', (w) => w.event.verb === 'delete' && w.event.responseStatus.code === 200 && w.event.responseObject?.kind !== 'Status').kind, 'metadata');
+    assert.equal(
+      find(
+        'finalizers',
+        (w) =>
+          w.event.verb === 'delete' && w.event.responseStatus.code === 200 && w.event.responseObject?.kind !== 'Status',
+      ).kind,
+      'metadata',
+    );
   });
 
   let inOrder = new Map<string, Doc>();
@@ -78,7 +112,11 @@ describe('write shapes: every record right, in any delivery order', () => {
     const { prev_state_hash, ...change } = rest.change;
     // The object key starts with the cluster name, which differs by design.
     const { key: _key, ...object } = rest.object ?? {};
-    return { outcome: d._source.event.outcome, objectRef: d._source.kubernetes.audit.objectRef, crtrail: { ...rest, object, change: { ...change, prev_state_hash: prev_state_hash ?? null } } };
+    return {
+      outcome: d._source.event.outcome,
+      objectRef: d._source.kubernetes.audit.objectRef,
+      crtrail: { ...rest, object, change: { ...change, prev_state_hash: prev_state_hash ?? null } },
+    };
   };
 
   test('(a) in order, one event per batch: every record exact; the chain and old values verify', async () => {
@@ -89,19 +127,32 @@ describe('write shapes: every record right, in any delivery order', () => {
     }
     inOrder = await records('shapes-a');
     check('shapes-a', inOrder);
-    const run = await runCli(['verify', '--cluster', 'shapes-a'], { CRTRAIL_INDEX_PREFIX: p.prefix, CRTRAIL_ES_URL: testEsUrl() });
+    const run = await runCli(['verify', '--cluster', 'shapes-a'], {
+      CRTRAIL_INDEX_PREFIX: p.prefix,
+      CRTRAIL_ES_URL: testEsUrl(),
+    });
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
   });
 
   for (const seed of [7, 23, 91]) {
     test(`(b) shuffled as two HA apiservers deliver it (seed ${seed}), concurrent batches: the same records`, async () => {
       const cluster = `shapes-b${seed}`;
-      await Promise.all(haBatches(writes.map((w) => w.event), seed, 3).map((b) => post(cluster, b)));
+      await Promise.all(
+        haBatches(
+          writes.map((w) => w.event),
+          seed,
+          3,
+        ).map((b) => post(cluster, b)),
+      );
       const docs = await records(cluster);
       check(cluster, docs);
       // Actor, drift, criticality, state hashes, the object: all as in order.
-      for (const [id, d] of docs) assert.deepEqual(comparable(d), comparable(inOrder.get(id)!), `${cluster} ${scenarioOf.get(id)} ${id}`);
-      const run = await runCli(['verify', '--cluster', cluster], { CRTRAIL_INDEX_PREFIX: p.prefix, CRTRAIL_ES_URL: testEsUrl() });
+      for (const [id, d] of docs)
+        assert.deepEqual(comparable(d), comparable(inOrder.get(id)!), `${cluster} ${scenarioOf.get(id)} ${id}`);
+      const run = await runCli(['verify', '--cluster', cluster], {
+        CRTRAIL_INDEX_PREFIX: p.prefix,
+        CRTRAIL_ES_URL: testEsUrl(),
+      });
       assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
     });
   }

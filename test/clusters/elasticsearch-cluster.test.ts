@@ -25,8 +25,16 @@ describe('Elasticsearch cluster: a node killed mid-run', { skip: SKIP_CLUSTERS, 
       await s.sendAll(nextWebhook, batchesOf(gen, 10, 40), 4);
       // The record index has its replica (auto_expand_replicas 0-1 on three nodes) before anything is killed.
       await cluster.waitHealth('green', 3, 120_000);
-      const shards = (await s.es.cat.shards({ index: `${s.prefix}-changes*`, format: 'json', h: 'index,prirep,state,node' })) as unknown as Array<{ prirep: string; state: string; node: string }>;
-      assert.equal(shards.filter((x) => x.state === 'STARTED').length, 2, `one primary and one replica: ${JSON.stringify(shards)}`);
+      const shards = (await s.es.cat.shards({
+        index: `${s.prefix}-changes*`,
+        format: 'json',
+        h: 'index,prirep,state,node',
+      })) as unknown as Array<{ prirep: string; state: string; node: string }>;
+      assert.equal(
+        shards.filter((x) => x.state === 'STARTED').length,
+        2,
+        `one primary and one replica: ${JSON.stringify(shards)}`,
+      );
       const primaryNode = shards.find((x) => x.prirep === 'p')!.node;
       const victim = cluster.nodes.find((n) => n.name === primaryNode)!;
 
@@ -37,7 +45,10 @@ describe('Elasticsearch cluster: a node killed mid-run', { skip: SKIP_CLUSTERS, 
       await s.sendAll(nextWebhook, batchesOf(gen, 10, 40), 4);
 
       assert.ok(await s.drain(240_000), `the queue drained with a node down: ${s.notes.join('; ')}`);
-      assert.ok(workers.every((w) => w.alive()) && webhooks.every((w) => w.alive()), 'no crtrail process died of the node loss');
+      assert.ok(
+        workers.every((w) => w.alive()) && webhooks.every((w) => w.alive()),
+        'no crtrail process died of the node loss',
+      );
       await cluster.waitHealth('yellow', 2, 120_000);
       const row = await s.count({ note: `${victim.name} (primary of the records index) killed` });
       assertExact(row);

@@ -36,7 +36,10 @@ describe('Redis Sentinel: failover of the master mid-run', { skip: SKIP_CLUSTERS
       await s.sendAll(nextWebhook, batchesOf(gen, 10, 40), 4);
 
       assert.ok(await s.drain(180_000), `the queue drained after the failover: ${s.notes.join('; ')}`);
-      assert.ok(workers.every((w) => w.alive()) && webhooks.every((w) => w.alive()), 'no crtrail process died of the failover');
+      assert.ok(
+        workers.every((w) => w.alive()) && webhooks.every((w) => w.alive()),
+        'no crtrail process died of the failover',
+      );
       const row = await s.count({ note: `master ${master} killed, ${promoted} promoted` });
       assertExact(row);
       assert.ok(row.acked > before, 'batches were acked after the failover');

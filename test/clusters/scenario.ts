@@ -20,9 +20,12 @@ import { runCli } from '../helpers/cli.js';
 
 /** The slow cluster suites run only when asked for (they start 3–6 servers each). */
 export const CLUSTERS_ENABLED = process.env.CRTRAIL_TEST_CLUSTERS === '1';
-export const SKIP_CLUSTERS = CLUSTERS_ENABLED ? false : 'set CRTRAIL_TEST_CLUSTERS=1 to run the cluster suites (README: Running on a production Redis / Elasticsearch)';
+export const SKIP_CLUSTERS = CLUSTERS_ENABLED
+  ? false
+  : 'set CRTRAIL_TEST_CLUSTERS=1 to run the cluster suites (README: Running on a production Redis / Elasticsearch)';
 
-export const batchesOf = (gen: EventGenerator, count: number, size: number): Generated[][] => Array.from({ length: count }, () => gen.batch(size));
+export const batchesOf = (gen: EventGenerator, count: number, size: number): Generated[][] =>
+  Array.from({ length: count }, () => gen.batch(size));
 
 /**
  * On a Sentinel deployment: crtrail is given only the sentinels (its CRTRAIL_REDIS_URL points at a
@@ -37,7 +40,15 @@ export class SentinelScenario extends Scenario {
     readonly sentinel: RedisSentinelSetup,
     options: ScenarioOptions = {},
   ) {
-    super(name, { ...options, env: { ...sentinel.env, CRTRAIL_REDIS_URL: 'redis://127.0.0.1:1', CRTRAIL_REDIS_WAIT_REPLICAS: '1', ...options.env } });
+    super(name, {
+      ...options,
+      env: {
+        ...sentinel.env,
+        CRTRAIL_REDIS_URL: 'redis://127.0.0.1:1',
+        CRTRAIL_REDIS_WAIT_REPLICAS: '1',
+        ...options.env,
+      },
+    });
   }
 
   override async setup(): Promise<void> {
@@ -79,7 +90,15 @@ export class RedisClusterScenario extends Scenario {
     readonly cluster: RedisClusterSetup,
     options: ScenarioOptions = {},
   ) {
-    super(name, { ...options, env: { ...cluster.env, CRTRAIL_REDIS_URL: 'redis://127.0.0.1:1', CRTRAIL_REDIS_WAIT_REPLICAS: '1', ...options.env } });
+    super(name, {
+      ...options,
+      env: {
+        ...cluster.env,
+        CRTRAIL_REDIS_URL: 'redis://127.0.0.1:1',
+        CRTRAIL_REDIS_WAIT_REPLICAS: '1',
+        ...options.env,
+      },
+    });
   }
 
   override async setup(): Promise<void> {

@@ -40,11 +40,29 @@ interface Kustomization {
   patches?: { path: string }[];
 }
 
-const SUPPORTED = new Set(['apiVersion', 'kind', 'namespace', 'resources', 'components', 'images', 'configMapGenerator', 'secretGenerator', 'patches']);
+const SUPPORTED = new Set([
+  'apiVersion',
+  'kind',
+  'namespace',
+  'resources',
+  'components',
+  'images',
+  'configMapGenerator',
+  'secretGenerator',
+  'patches',
+]);
 const GENERATOR_KEYS = new Set(['name', 'type', 'envs', 'files', 'literals', 'options']);
 
 /** Kinds without a namespace (those these manifests could contain). */
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'ClusterIssuer', 'PriorityClass', 'StorageClass']);
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'CustomResourceDefinition',
+  'ClusterIssuer',
+  'PriorityClass',
+  'StorageClass',
+]);
 
 /** Generated objects: their name before the hash suffix, so that references can be rewritten. */
 const originalNames = new WeakMap<K8sObject, string>();
@@ -62,12 +80,16 @@ export function readYamlObjects(file: string): K8sObject[] {
 }
 
 function readKustomization(dir: string): Kustomization {
-  const file = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'].map((f) => join(dir, f)).find((f) => existsSync(f));
+  const file = ['kustomization.yaml', 'kustomization.yml', 'Kustomization']
+    .map((f) => join(dir, f))
+    .find((f) => existsSync(f));
   if (!file) throw new Error(`${dir}: no kustomization.yaml`);
   const k = readYamlObjects(file)[0] as unknown as Kustomization;
-  for (const key of Object.keys(k)) if (!SUPPORTED.has(key)) throw new Error(`${file}: "${key}" is not supported by the test renderer`);
+  for (const key of Object.keys(k))
+    if (!SUPPORTED.has(key)) throw new Error(`${file}: "${key}" is not supported by the test renderer`);
   for (const g of [...(k.configMapGenerator ?? []), ...(k.secretGenerator ?? [])]) {
-    for (const key of Object.keys(g)) if (!GENERATOR_KEYS.has(key)) throw new Error(`${file}: generator ${g.name}: "${key}" is not supported`);
+    for (const key of Object.keys(g))
+      if (!GENERATOR_KEYS.has(key)) throw new Error(`${file}: generator ${g.name}: "${key}" is not supported`);
   }
   return k;
 }
@@ -75,7 +97,10 @@ function readKustomization(dir: string): Kustomization {
 /** Go's encoding/json: keys sorted, and <, >, & and U+2028/9 escaped as \u00XX (kustomize hashes that text). */
 function goJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
-    return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    return JSON.stringify(value).replace(
+      /[<>&\u2028\u2029]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
   }
   if (Array.isArray(value)) return `[${value.map(goJson).join(',')}]`;
   const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -89,7 +114,9 @@ function goJson(value: unknown): string {
  */
 export function nameSuffixHash(obj: K8sObject): string {
   const encoded: Record<string, unknown> =
-    obj.kind === 'ConfigMap' ? { kind: 'ConfigMap', name: '', data: obj.data ?? {} } : { kind: 'Secret', type: obj.type, name: '', data: obj.data ?? {} };
+    obj.kind === 'ConfigMap'
+      ? { kind: 'ConfigMap', name: '', data: obj.data ?? {} }
+      : { kind: 'Secret', type: obj.type, name: '', data: obj.data ?? {} };
   const hex = createHash('sha256').update(goJson(encoded)).digest('hex').slice(0, 10);
   const swap: Record<string, string> = { '0': 'g', '1': 'h', '3': 'k', a: 'm', e: 't' };
   return [...hex].map((c) => swap[c] ?? c).join('');
@@ -103,7 +130,8 @@ function readEnvFile(file: string): [string, string][] {
     .filter((line) => line !== '' && !line.startsWith('#'))
     .map((line) => {
       const eq = line.indexOf('=');
-      if (eq <= 0) throw new Error(`${file}: "${line}" is not KEY=value (kustomize would read KEY from its own environment)`);
+      if (eq <= 0)
+        throw new Error(`${file}: "${line}" is not KEY=value (kustomize would read KEY from its own environment)`);
       return [line.slice(0, eq), line.slice(eq + 1)];
     });
 }
@@ -152,7 +180,8 @@ function generate(dir: string, g: Generator, kind: 'ConfigMap' | 'Secret'): K8sO
 export function podSpecOf(obj: K8sObject): IPodSpec | undefined {
   if (obj.kind === 'Pod') return obj.spec as IPodSpec | undefined;
   // Deployment, StatefulSet, DaemonSet, ReplicaSet and Job share the spec.template.spec shape.
-  if (['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'].includes(obj.kind)) return (obj as unknown as IDeployment).spec?.template.spec;
+  if (['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'].includes(obj.kind))
+    return (obj as unknown as IDeployment).spec?.template.spec;
   return undefined;
 }
 
@@ -210,9 +239,12 @@ function applyPatches(dir: string, objects: K8sObject[], patches: NonNullable<Ku
   let out = objects;
   for (const p of patches) {
     for (const patch of readYamlObjects(join(dir, p.path))) {
-      if ((patch as Record<string, unknown>).$patch !== 'delete') throw new Error(`${p.path}: only "$patch: delete" patches are supported by the test renderer`);
+      if ((patch as Record<string, unknown>).$patch !== 'delete')
+        throw new Error(`${p.path}: only "$patch: delete" patches are supported by the test renderer`);
       const match = (o: K8sObject): boolean =>
-        o.kind === patch.kind && (originalNames.get(o) ?? o.metadata.name) === patch.metadata.name && (!patch.metadata.namespace || o.metadata.namespace === patch.metadata.namespace);
+        o.kind === patch.kind &&
+        (originalNames.get(o) ?? o.metadata.name) === patch.metadata.name &&
+        (!patch.metadata.namespace || o.metadata.namespace === patch.metadata.namespace);
       if (!out.some(match)) throw new Error(`${p.path}: no ${patch.kind} ${patch.metadata.name} to delete`);
       out = out.filter((o) => !match(o));
     }
@@ -226,7 +258,10 @@ function fixNameReferences(objects: K8sObject[]): void {
   for (const obj of objects) {
     const pod = podSpecOf(obj);
     for (const ref of pod ? podReferences(pod) : []) {
-      const target = generated.find((g) => g.kind === ref.kind && originalNames.get(g) === ref.name && g.metadata.namespace === obj.metadata.namespace);
+      const target = generated.find(
+        (g) =>
+          g.kind === ref.kind && originalNames.get(g) === ref.name && g.metadata.namespace === obj.metadata.namespace,
+      );
       if (target) ref.rename(target.metadata.name);
     }
   }
@@ -247,7 +282,8 @@ function build(dir: string, objects: K8sObject[], stack: string[]): K8sObject[] 
   // A component works on what its parent accumulated so far: its resources join them, its transformers run over all.
   for (const c of k.components ?? []) {
     const path = resolve(root, c);
-    if (readKustomization(path).kind !== 'Component') throw new Error(`${path}: listed under components but not kind: Component`);
+    if (readKustomization(path).kind !== 'Component')
+      throw new Error(`${path}: listed under components but not kind: Component`);
     out = build(path, out, [...stack, root]);
   }
   return transform(root, k, out);

@@ -19,8 +19,7 @@ import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { ICertificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate';
 import type { IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
-import { checkConfigText, envSchema, loadEnv, type Env } from '@crtrail/config';
-import { TokenTable } from '@crtrail/webhook';
+import { checkConfigText, envSchema, loadEnv, TokenTable, type Env } from '@crtrail/config';
 import { readYamlObjects, renderKustomization, type K8sObject } from './kustomize.js';
 import { schemaProblems } from './schemas.js';
 import {
@@ -102,7 +101,10 @@ const RENDERS: { name: string; dir: () => { dir: string; done(): void }; extraIn
 ];
 
 function render(name: string): K8sObject[] {
-  const r = must(RENDERS.find((x) => x.name === name), name);
+  const r = must(
+    RENDERS.find((x) => x.name === name),
+    name,
+  );
   const { dir, done } = r.dir();
   try {
     return renderKustomization(dir);
@@ -158,48 +160,73 @@ for (const r of RENDERS) {
   test(`${r.name}: the pieces fit together`, () => {
     const objects = render(r.name);
     assert.deepEqual(allProblems(objects, r.extraIngress), []);
-    assert.deepEqual(crtrailPods(objects).map((p) => p.role).sort(), ['webhook', 'worker']);
+    assert.deepEqual(
+      crtrailPods(objects)
+        .map((p) => p.role)
+        .sort(),
+      ['webhook', 'worker'],
+    );
   });
 }
 
 test('the optional parts add what they promise', () => {
   const base = render(BASE);
   const kinds = (objs: K8sObject[]) => objs.map((o) => `${o.kind}/${o.metadata.name}`);
-  assert.deepEqual(kinds(render(MONITORED)).filter((k) => !kinds(base).includes(k)).sort(), [
-    'NetworkPolicy/crtrail-allow-prometheus',
-    'Service/crtrail-worker-metrics',
-    'ServiceMonitor/crtrail-webhook',
-    'ServiceMonitor/crtrail-worker',
-  ]);
+  assert.deepEqual(
+    kinds(render(MONITORED))
+      .filter((k) => !kinds(base).includes(k))
+      .sort(),
+    [
+      'NetworkPolicy/crtrail-allow-prometheus',
+      'Service/crtrail-worker-metrics',
+      'ServiceMonitor/crtrail-webhook',
+      'ServiceMonitor/crtrail-worker',
+    ],
+  );
   // The placeholder certificate is gone; cert-manager writes the Secret of that name.
   const certManager = render(CERT_MANAGER);
   assert.ok(base.some((o) => o.kind === 'Secret' && o.metadata.name === 'crtrail-webhook-tls'));
   assert.ok(!certManager.some((o) => o.kind === 'Secret' && o.metadata.name === 'crtrail-webhook-tls'));
-  assert.ok(certManager.some((o) => o.kind === 'Certificate' && as<ICertificate>(o).spec?.secretName === 'crtrail-webhook-tls'));
+  assert.ok(
+    certManager.some((o) => o.kind === 'Certificate' && as<ICertificate>(o).spec?.secretName === 'crtrail-webhook-tls'),
+  );
 });
 
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
 
-test('the test renderer renders what `kubectl kustomize` renders', { skip: kubectl ? false : 'kubectl is not installed' }, () => {
-  const key = (o: K8sObject) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
-  for (const r of RENDERS) {
-    const { dir, done } = r.dir();
-    try {
-      const theirs = parseAllDocuments(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' })).map((d) => d.toJS() as K8sObject);
-      const mine = renderKustomization(dir);
-      assert.deepEqual(mine.map(key).sort(), theirs.map(key).sort(), r.name);
-      const byKey = new Map(theirs.map((o) => [key(o), o]));
-      // Same objects, key order aside (kustomize sorts keys; the renderer keeps the files' order).
-      for (const o of mine) assert.ok(isDeepStrictEqual(JSON.parse(JSON.stringify(o)), byKey.get(key(o))), `${r.name}: ${key(o)} differs`);
-    } finally {
-      done();
+test(
+  'the test renderer renders what `kubectl kustomize` renders',
+  { skip: kubectl ? false : 'kubectl is not installed' },
+  () => {
+    const key = (o: K8sObject) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
+    for (const r of RENDERS) {
+      const { dir, done } = r.dir();
+      try {
+        const theirs = parseAllDocuments(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' })).map(
+          (d) => d.toJS() as K8sObject,
+        );
+        const mine = renderKustomization(dir);
+        assert.deepEqual(mine.map(key).sort(), theirs.map(key).sort(), r.name);
+        const byKey = new Map(theirs.map((o) => [key(o), o]));
+        // Same objects, key order aside (kustomize sorts keys; the renderer keeps the files' order).
+        for (const o of mine)
+          assert.ok(
+            isDeepStrictEqual(JSON.parse(JSON.stringify(o)), byKey.get(key(o))),
+            `${r.name}: ${key(o)} differs`,
+          );
+      } finally {
+        done();
+      }
     }
-  }
-});
+  },
+);
 
 /** The text of a key of a Secret or ConfigMap in the render (generated names carry a hash suffix). */
 function dataOf(objects: K8sObject[], kind: 'ConfigMap' | 'Secret', name: string, key: string): string {
-  const obj = must(objects.find((o) => o.kind === kind && (o.metadata.name === name || o.metadata.name.startsWith(`${name}-`))), `${kind} ${name}`);
+  const obj = must(
+    objects.find((o) => o.kind === kind && (o.metadata.name === name || o.metadata.name.startsWith(`${name}-`))),
+    `${kind} ${name}`,
+  );
   const stringData = (obj.stringData ?? {}) as Record<string, string>;
   const data = (obj.data ?? {}) as Record<string, string>;
   const value = must(stringData[key] ?? data[key], `${kind} ${name} key ${key}`);
@@ -214,40 +241,97 @@ test('the shipped CRTRAIL_CONFIG file is valid for crtrail', () => {
 test('placeholders keep the services from starting, naming what to replace; real values pass', () => {
   const objects = render(BASE);
   for (const p of crtrailPods(objects)) {
-    const env = Object.fromEntries([...effectiveEnv(objects, p.namespace, p.container)].filter(([k]) => k.startsWith('CRTRAIL_')));
+    const env = Object.fromEntries(
+      [...effectiveEnv(objects, p.namespace, p.container)].filter(([k]) => k.startsWith('CRTRAIL_')),
+    );
     assert.throws(() => loadEnv(env), /CRTRAIL_REDACTION_SALT/, `${p.role}: a placeholder salt is refused`);
     // Everything else the manifests set is valid as it is: ports, URLs, names, paths.
     assert.doesNotThrow(() => loadEnv({ ...env, CRTRAIL_REDACTION_SALT: 'f'.repeat(64) }), p.role);
   }
-  assert.throws(() => TokenTable.parse(dataOf(objects, 'Secret', 'crtrail-webhook-tokens', 'tokens'), 'tokens'), /no tokens/);
+  assert.throws(
+    () => TokenTable.parse(dataOf(objects, 'Secret', 'crtrail-webhook-tokens', 'tokens'), 'tokens'),
+    /no tokens/,
+  );
   assert.throws(() => new X509Certificate(dataOf(objects, 'Secret', 'crtrail-webhook-tls', 'tls.crt')));
 });
 
 // Each check must be able to fail: one broken copy of the base per check.
-const named = <T>(objs: K8sObject[], kind: string, name: string): T => as<T>(must(objs.find((o) => o.kind === kind && o.metadata.name === name), `${kind} ${name}`));
-const podOf = (objs: K8sObject[], name: string): IPodSpec => must(named<IDeployment>(objs, 'Deployment', name).spec?.template.spec, `${name} pod spec`);
-const containerOf = (objs: K8sObject[], name: string): IContainer => must(podOf(objs, name).containers[0], `${name} container`);
-const envVar = (c: IContainer, name: string) => must(c.env?.find((e) => e.name === name), name);
-const policy = (objs: K8sObject[], name: string) => must(named<INetworkPolicy>(objs, 'NetworkPolicy', name).spec, `NetworkPolicy ${name}`);
+const named = <T>(objs: K8sObject[], kind: string, name: string): T =>
+  as<T>(
+    must(
+      objs.find((o) => o.kind === kind && o.metadata.name === name),
+      `${kind} ${name}`,
+    ),
+  );
+const podOf = (objs: K8sObject[], name: string): IPodSpec =>
+  must(named<IDeployment>(objs, 'Deployment', name).spec?.template.spec, `${name} pod spec`);
+const containerOf = (objs: K8sObject[], name: string): IContainer =>
+  must(podOf(objs, name).containers[0], `${name} container`);
+const envVar = (c: IContainer, name: string) =>
+  must(
+    c.env?.find((e) => e.name === name),
+    name,
+  );
+const policy = (objs: K8sObject[], name: string) =>
+  must(named<INetworkPolicy>(objs, 'NetworkPolicy', name).spec, `NetworkPolicy ${name}`);
 const WEBHOOK = 'crtrail-webhook';
 const WORKER = 'crtrail-worker';
 const BREAKAGES: [string, (objs: K8sObject[]) => void][] = [
-  ['a Service selector matching no pod', (o) => void (must(named<IService>(o, 'Service', WEBHOOK).spec?.selector, 'selector')['app.kubernetes.io/component'] = 'web')],
-  ['a probe on an undeclared port', (o) => void (must(containerOf(o, WEBHOOK).livenessProbe?.httpGet, 'httpGet').port = 'http')],
-  ['a readiness probe on /healthz', (o) => void (must(containerOf(o, WORKER).readinessProbe?.httpGet, 'httpGet').path = '/healthz')],
-  ['a container port other than CRTRAIL_PORT', (o) => void (must(containerOf(o, WEBHOOK).ports?.[0], 'port').containerPort = 8080)],
-  ['a variable crtrail does not read', (o) => void containerOf(o, WEBHOOK).env?.push({ name: 'CRTRAIL_TLS_CERTIFICATE', value: 'x' })],
-  ['a ConfigMap that is not in the render', (o) => void (must(podOf(o, WORKER).volumes?.[0]?.configMap, 'configMap').name = 'crtrail-cfg')],
-  ['a file path no volume provides', (o) => void (envVar(containerOf(o, WEBHOOK), 'CRTRAIL_TLS_KEY').value = '/etc/crtrail/tls/server.key')],
+  [
+    'a Service selector matching no pod',
+    (o) =>
+      void (must(named<IService>(o, 'Service', WEBHOOK).spec?.selector, 'selector')['app.kubernetes.io/component'] =
+        'web'),
+  ],
+  [
+    'a probe on an undeclared port',
+    (o) => void (must(containerOf(o, WEBHOOK).livenessProbe?.httpGet, 'httpGet').port = 'http'),
+  ],
+  [
+    'a readiness probe on /healthz',
+    (o) => void (must(containerOf(o, WORKER).readinessProbe?.httpGet, 'httpGet').path = '/healthz'),
+  ],
+  [
+    'a container port other than CRTRAIL_PORT',
+    (o) => void (must(containerOf(o, WEBHOOK).ports?.[0], 'port').containerPort = 8080),
+  ],
+  [
+    'a variable crtrail does not read',
+    (o) => void containerOf(o, WEBHOOK).env?.push({ name: 'CRTRAIL_TLS_CERTIFICATE', value: 'x' }),
+  ],
+  [
+    'a ConfigMap that is not in the render',
+    (o) => void (must(podOf(o, WORKER).volumes?.[0]?.configMap, 'configMap').name = 'crtrail-cfg'),
+  ],
+  [
+    'a file path no volume provides',
+    (o) => void (envVar(containerOf(o, WEBHOOK), 'CRTRAIL_TLS_KEY').value = '/etc/crtrail/tls/server.key'),
+  ],
   ['running as root', (o) => void (must(podOf(o, WEBHOOK).securityContext, 'securityContext').runAsUser = 0)],
-  ['a writable root filesystem', (o) => void (must(containerOf(o, WORKER).securityContext, 'securityContext').readOnlyRootFilesystem = false)],
-  ['a memory limit below the heap', (o) => void (must(containerOf(o, WORKER).resources?.limits, 'limits').memory = '512Mi')],
-  ['more concurrency than the heap holds', (o) => void (envVar(containerOf(o, WORKER), 'CRTRAIL_WORKER_CONCURRENCY').value = '8')],
-  ['a NetworkPolicy that misses the webhook pods', (o) => void (must(policy(o, WEBHOOK).podSelector.matchLabels, 'matchLabels')['app.kubernetes.io/component'] = 'hook')],
+  [
+    'a writable root filesystem',
+    (o) => void (must(containerOf(o, WORKER).securityContext, 'securityContext').readOnlyRootFilesystem = false),
+  ],
+  [
+    'a memory limit below the heap',
+    (o) => void (must(containerOf(o, WORKER).resources?.limits, 'limits').memory = '512Mi'),
+  ],
+  [
+    'more concurrency than the heap holds',
+    (o) => void (envVar(containerOf(o, WORKER), 'CRTRAIL_WORKER_CONCURRENCY').value = '8'),
+  ],
+  [
+    'a NetworkPolicy that misses the webhook pods',
+    (o) =>
+      void (must(policy(o, WEBHOOK).podSelector.matchLabels, 'matchLabels')['app.kubernetes.io/component'] = 'hook'),
+  ],
   ['webhook ingress from every pod', (o) => void policy(o, WEBHOOK).ingress?.[0]?.from?.push({ podSelector: {} })],
   ['egress to any port', (o) => void delete must(policy(o, WORKER).egress?.[0], 'egress').ports],
   ['one webhook replica', (o) => void (must(named<IDeployment>(o, 'Deployment', WEBHOOK).spec, 'spec').replicas = 1)],
-  ['an object outside the namespace', (o) => void (named<K8sObject>(o, 'Service', WEBHOOK).metadata.namespace = 'default')],
+  [
+    'an object outside the namespace',
+    (o) => void (named<K8sObject>(o, 'Service', WEBHOOK).metadata.namespace = 'default'),
+  ],
 ];
 
 for (const [name, breakIt] of BREAKAGES) {
@@ -263,7 +347,10 @@ test('the schema check catches a misspelt field and a wrong type', async () => {
   const objects = structuredClone(render(BASE));
   const c = containerOf(objects, WEBHOOK) as IContainer & { livenesProbe?: unknown };
   c.livenesProbe = c.livenessProbe;
-  assert.match((await schemaProblems(named<K8sObject>(objects, 'Deployment', WEBHOOK))).join('\n'), /unknown field .*livenesProbe/);
+  assert.match(
+    (await schemaProblems(named<K8sObject>(objects, 'Deployment', WEBHOOK))).join('\n'),
+    /unknown field .*livenesProbe/,
+  );
   (must(containerOf(objects, WORKER).ports?.[0], 'port') as { containerPort: unknown }).containerPort = '9464';
   assert.match((await schemaProblems(named<K8sObject>(objects, 'Deployment', WORKER))).join('\n'), /must be integer/);
 });
@@ -277,7 +364,9 @@ test('the ServiceMonitor and certificate checks can fail', () => {
   const certManager = structuredClone(render(CERT_MANAGER));
   must(named<ICertificate>(certManager, 'Certificate', WEBHOOK).spec, 'spec').dnsNames = ['crtrail.example.com'];
   assert.notDeepEqual(checkCertificates(certManager), []);
-  const orphan = structuredClone(render(CERT_MANAGER)).filter((o) => !(o.kind === 'Certificate' && o.metadata.name === WEBHOOK));
+  const orphan = structuredClone(render(CERT_MANAGER)).filter(
+    (o) => !(o.kind === 'Certificate' && o.metadata.name === WEBHOOK),
+  );
   assert.notDeepEqual(checkReferences(orphan), []);
 });
 
@@ -285,16 +374,25 @@ test('the ServiceMonitor and certificate checks can fail', () => {
 const FLAG_FILES = ['audit-policy-file', 'audit-webhook-config-file'];
 
 /** `--name=value` flags as a map, without the leading dashes. */
-const flags = (list: string[]) => new Map(list.map((f): [string, string] => { const [name = '', value = ''] = f.replace(/^--/, '').split(/=(.*)/s); return [name, value]; }));
+const flags = (list: string[]) =>
+  new Map(
+    list.map((f): [string, string] => {
+      const [name = '', value = ''] = f.replace(/^--/, '').split(/=(.*)/s);
+      return [name, value];
+    }),
+  );
 
 interface JsonPatchOp {
   op: string;
   path: string;
   value: unknown;
 }
-const kubeadmPatch = (): JsonPatchOp[] => parse(readFileSync(join(apiserver, 'kubeadm-patches', 'kube-apiserver+json.yaml'), 'utf8')) as JsonPatchOp[];
-const commandFlags = (ops: JsonPatchOp[]) => flags(ops.filter((op) => op.path === '/spec/containers/0/command/-').map((op) => String(op.value)));
-const readYaml = (...path: string[]): Record<string, unknown> => parse(readFileSync(join(apiserver, ...path), 'utf8')) as Record<string, unknown>;
+const kubeadmPatch = (): JsonPatchOp[] =>
+  parse(readFileSync(join(apiserver, 'kubeadm-patches', 'kube-apiserver+json.yaml'), 'utf8')) as JsonPatchOp[];
+const commandFlags = (ops: JsonPatchOp[]) =>
+  flags(ops.filter((op) => op.path === '/spec/containers/0/command/-').map((op) => String(op.value)));
+const readYaml = (...path: string[]): Record<string, unknown> =>
+  parse(readFileSync(join(apiserver, ...path), 'utf8')) as Record<string, unknown>;
 
 test('apiserver: kubeadm patch, kubeadm config, k3s and RKE2 set the same audit flags', () => {
   const kubeadm = commandFlags(kubeadmPatch());
@@ -304,21 +402,48 @@ test('apiserver: kubeadm patch, kubeadm config, k3s and RKE2 set the same audit 
   const rke2Config = readYaml('distros', 'rke2-config.yaml');
   const rke2 = flags(rke2Config['kube-apiserver-arg'] as string[]);
   rke2.set('audit-policy-file', String(rke2Config['audit-policy-file']));
-  assert.deepEqual([...kubeadm.keys()].sort(), ['audit-policy-file', 'audit-webhook-batch-buffer-size', 'audit-webhook-batch-max-size', 'audit-webhook-batch-max-wait', 'audit-webhook-config-file', 'audit-webhook-initial-backoff', 'audit-webhook-mode']);
-  for (const [name, other] of [['kubeadm-config.yaml', fromConfig], ['k3s', k3s], ['rke2', rke2]] as const) {
+  assert.deepEqual([...kubeadm.keys()].sort(), [
+    'audit-policy-file',
+    'audit-webhook-batch-buffer-size',
+    'audit-webhook-batch-max-size',
+    'audit-webhook-batch-max-wait',
+    'audit-webhook-config-file',
+    'audit-webhook-initial-backoff',
+    'audit-webhook-mode',
+  ]);
+  for (const [name, other] of [
+    ['kubeadm-config.yaml', fromConfig],
+    ['k3s', k3s],
+    ['rke2', rke2],
+  ] as const) {
     assert.deepEqual(Object.fromEntries([...other].sort()), Object.fromEntries([...kubeadm].sort()), name);
   }
   // The batch size is the one the README's "Connecting a cluster" gives.
-  assert.match(readFileSync(join(root, 'README.md'), 'utf8'), new RegExp(`--audit-webhook-batch-max-size=${kubeadm.get('audit-webhook-batch-max-size')}\\b`));
+  assert.match(
+    readFileSync(join(root, 'README.md'), 'utf8'),
+    new RegExp(`--audit-webhook-batch-max-size=${kubeadm.get('audit-webhook-batch-max-size')}\\b`),
+  );
 });
 
 test('apiserver: the kubeadm patch applies to a kube-apiserver static pod and mounts every file it names', async () => {
   const spec: IPodSpec = {
     hostNetwork: true,
-    containers: [{ name: 'kube-apiserver', image: 'registry.k8s.io/kube-apiserver:v1.31.0', command: ['kube-apiserver', '--secure-port=6443'], volumeMounts: [] }],
+    containers: [
+      {
+        name: 'kube-apiserver',
+        image: 'registry.k8s.io/kube-apiserver:v1.31.0',
+        command: ['kube-apiserver', '--secure-port=6443'],
+        volumeMounts: [],
+      },
+    ],
     volumes: [],
   };
-  const pod: K8sObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'kube-apiserver', namespace: 'kube-system' }, spec };
+  const pod: K8sObject = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'kube-apiserver', namespace: 'kube-system' },
+    spec,
+  };
   for (const op of kubeadmPatch()) {
     assert.equal(op.op, 'add');
     assert.match(op.path, /\/-$/, 'appends only: the existing flags and mounts stay');
@@ -334,13 +459,19 @@ test('apiserver: the kubeadm patch applies to a kube-apiserver static pod and mo
   const files = flags((container.command ?? []).slice(1));
   for (const name of FLAG_FILES) {
     const file = must(files.get(name), name);
-    const mount = must((container.volumeMounts ?? []).find((m) => file.startsWith(`${m.mountPath}/`)), `a mount holding ${name}=${file}`);
+    const mount = must(
+      (container.volumeMounts ?? []).find((m) => file.startsWith(`${m.mountPath}/`)),
+      `a mount holding ${name}=${file}`,
+    );
     assert.equal(spec.volumes?.find((v) => v.name === mount.name)?.hostPath?.path, mount.mountPath);
   }
 });
 
 interface Kubeconfig {
-  clusters: { name: string; cluster: { server: string; 'tls-server-name'?: string; 'certificate-authority'?: string } }[];
+  clusters: {
+    name: string;
+    cluster: { server: string; 'tls-server-name'?: string; 'certificate-authority'?: string };
+  }[];
   contexts: { name: string; context: { cluster: string; user: string } }[];
   users: { name: string; user: { tokenFile?: string } }[];
   'current-context': string;
@@ -348,9 +479,18 @@ interface Kubeconfig {
 
 test('apiserver: the webhook kubeconfig reaches the Service, trusts its certificate, and its files sit beside the flags', () => {
   const kubeconfig = readYaml('audit-webhook.kubeconfig') as unknown as Kubeconfig;
-  const context = must(kubeconfig.contexts.find((x) => x.name === kubeconfig['current-context']), 'current context').context;
-  const cluster = must(kubeconfig.clusters.find((c) => c.name === context.cluster), 'cluster').cluster;
-  const user = must(kubeconfig.users.find((u) => u.name === context.user), 'user').user;
+  const context = must(
+    kubeconfig.contexts.find((x) => x.name === kubeconfig['current-context']),
+    'current context',
+  ).context;
+  const cluster = must(
+    kubeconfig.clusters.find((c) => c.name === context.cluster),
+    'cluster',
+  ).cluster;
+  const user = must(
+    kubeconfig.users.find((u) => u.name === context.user),
+    'user',
+  ).user;
   const url = new URL(cluster.server);
   const objects = render(CERT_MANAGER);
   const svc = named<IService & K8sObject>(objects, 'Service', WEBHOOK);
@@ -360,8 +500,12 @@ test('apiserver: the webhook kubeconfig reaches the Service, trusts its certific
   assert.equal(url.pathname, '/audit');
   assert.equal(cluster['tls-server-name'], `${svc.metadata.name}.${svc.metadata.namespace}.svc`);
   assert.ok(named<ICertificate>(objects, 'Certificate', WEBHOOK).spec?.dnsNames?.includes(cluster['tls-server-name']));
-  const dir = must(commandFlags(kubeadmPatch()).get('audit-webhook-config-file'), 'audit-webhook-config-file').replace(/\/[^/]+$/, '');
-  for (const file of [cluster['certificate-authority'], user.tokenFile]) assert.equal(must(file, 'a file').replace(/\/[^/]+$/, ''), dir, file);
+  const dir = must(commandFlags(kubeadmPatch()).get('audit-webhook-config-file'), 'audit-webhook-config-file').replace(
+    /\/[^/]+$/,
+    '',
+  );
+  for (const file of [cluster['certificate-authority'], user.tokenFile])
+    assert.equal(must(file, 'a file').replace(/\/[^/]+$/, ''), dir, file);
   // The policy the flags name is the repository's one copy.
   assert.equal((parse(readFileSync(join(root, 'audit-policy.yaml'), 'utf8')) as { kind: string }).kind, 'Policy');
 });

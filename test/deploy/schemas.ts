@@ -58,7 +58,11 @@ function readTracker(): { wrap<T>(value: T, path: string): T; unread(): string[]
   const unread = (): string[] =>
     records
       .filter((r) => !Array.isArray(r.value) && !r.enumerated)
-      .flatMap((r) => Object.keys(r.value).filter((k) => !r.read.has(k)).map((k) => `${r.path}/${k}`));
+      .flatMap((r) =>
+        Object.keys(r.value)
+          .filter((k) => !r.read.has(k))
+          .map((k) => `${r.path}/${k}`),
+      );
   return { wrap, unread };
 }
 
@@ -76,7 +80,9 @@ export async function schemaProblems(obj: K8sObject): Promise<string[]> {
   if (copy.kind === 'Secret' && copy.data) {
     // kustomize writes long base64 in lines of 70; the apiserver's decoder (Go's base64) skips the
     // newlines, the schema's "byte" format does not.
-    copy.data = Object.fromEntries(Object.entries(copy.data as Record<string, string>).map(([k, v]) => [k, v.replace(/[\r\n]/g, '')]));
+    copy.data = Object.fromEntries(
+      Object.entries(copy.data as Record<string, string>).map(([k, v]) => [k, v.replace(/[\r\n]/g, '')]),
+    );
   }
   const tracker = readTracker();
   try {

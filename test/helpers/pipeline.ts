@@ -23,7 +23,10 @@ export interface Pipeline {
 }
 
 /** The real webhook (port 0) and real worker(s) on real Redis + Elasticsearch, under a test's own prefix. */
-export async function startPipeline(prefix: string, options: { workers?: number; worker?: Partial<WorkerOptions>; env?: Record<string, string>; log?: Logger } = {}): Promise<Pipeline> {
+export async function startPipeline(
+  prefix: string,
+  options: { workers?: number; worker?: Partial<WorkerOptions>; env?: Record<string, string>; log?: Logger } = {},
+): Promise<Pipeline> {
   const env = loadEnv({
     CRTRAIL_REDIS_URL: testRedisUrl(),
     CRTRAIL_ES_URL: testEsUrl(),
@@ -50,14 +53,23 @@ export async function startPipeline(prefix: string, options: { workers?: number;
     es,
     redis,
     async idle(timeoutMs = 60_000) {
-      await eventually(async () => {
-        const c = await webhook.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused');
-        return Object.values(c).every((n) => n === 0) ? true : undefined;
-      }, timeoutMs, 'the queue to drain');
+      await eventually(
+        async () => {
+          const c = await webhook.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused');
+          return Object.values(c).every((n) => n === 0) ? true : undefined;
+        },
+        timeoutMs,
+        'the queue to drain',
+      );
     },
     async search(query = { match_all: {} }, size = 1000) {
       await es.indices.refresh({ index: alias });
-      const res = await es.search({ index: alias, query, size, sort: [{ '@timestamp': 'asc' }, { 'event.id': 'asc' }] });
+      const res = await es.search({
+        index: alias,
+        query,
+        size,
+        sort: [{ '@timestamp': 'asc' }, { 'event.id': 'asc' }],
+      });
       return res.hits.hits as Array<StoredDoc>;
     },
     async count(query = { match_all: {} }) {

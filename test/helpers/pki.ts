@@ -55,7 +55,23 @@ export function makeTestPki(): TestPki {
 
   const makeCa = (name: string): KeyPair => {
     const pair = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
-    openssl('req', '-x509', '-config', cnf, '-extensions', 'ca_ext', ...ecKey, '-keyout', pair.key, '-out', pair.cert, '-subj', `/CN=${name}`, '-days', '2');
+    openssl(
+      'req',
+      '-x509',
+      '-config',
+      cnf,
+      '-extensions',
+      'ca_ext',
+      ...ecKey,
+      '-keyout',
+      pair.key,
+      '-out',
+      pair.cert,
+      '-subj',
+      `/CN=${name}`,
+      '-days',
+      '2',
+    );
     return pair;
   };
   const makeLeaf = (name: string, subject: string, ca: KeyPair, extensions: string): KeyPair => {
@@ -63,8 +79,24 @@ export function makeTestPki(): TestPki {
     const csr = join(dir, `${name}.csr`);
     openssl('req', '-new', '-config', cnf, ...ecKey, '-keyout', pair.key, '-out', csr, '-subj', subject);
     openssl(
-      'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${randomBytes(8).toString('hex')}`,
-      '-out', pair.cert, '-days', '2', '-extfile', cnf, '-extensions', extensions,
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      ca.cert,
+      '-CAkey',
+      ca.key,
+      '-set_serial',
+      `0x${randomBytes(8).toString('hex')}`,
+      '-out',
+      pair.cert,
+      '-days',
+      '2',
+      '-extfile',
+      cnf,
+      '-extensions',
+      extensions,
     );
     return pair;
   };

@@ -11,7 +11,10 @@ export interface TestWebhook {
 /** A real webhook at port 0 on real Redis under its own prefix `name-…`. */
 export async function startTestWebhook(name: string, env: Record<string, string> = {}): Promise<TestWebhook> {
   const prefix = uniquePrefix(name);
-  const hook = await startWebhook(loadEnv({ CRTRAIL_REDIS_URL: testRedisUrl(), CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0', ...env }), false);
+  const hook = await startWebhook(
+    loadEnv({ CRTRAIL_REDIS_URL: testRedisUrl(), CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_PORT: '0', ...env }),
+    false,
+  );
   return {
     hook,
     async stop() {
@@ -26,7 +29,11 @@ export async function startTestWebhook(name: string, env: Record<string, string>
 }
 
 /** {@link startTestWebhook} for the duration of `fn`. */
-export async function withWebhook(name: string, env: Record<string, string>, fn: (hook: RunningWebhook) => Promise<void>): Promise<void> {
+export async function withWebhook(
+  name: string,
+  env: Record<string, string>,
+  fn: (hook: RunningWebhook) => Promise<void>,
+): Promise<void> {
   const t = await startTestWebhook(name, env);
   try {
     await fn(t.hook);

@@ -15,7 +15,9 @@ export interface Es429Proxy {
 
 const REJECTION = JSON.stringify({
   error: {
-    root_cause: [{ type: 'es_rejected_execution_exception', reason: 'rejected execution of coordinating operation [write]' }],
+    root_cause: [
+      { type: 'es_rejected_execution_exception', reason: 'rejected execution of coordinating operation [write]' },
+    ],
     type: 'es_rejected_execution_exception',
     reason: 'rejected execution of coordinating operation [write]',
   },
@@ -44,7 +46,13 @@ export async function startEs429Proxy(target: string, share: number): Promise<Es
       }
     }
     const forward = request(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+      },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);

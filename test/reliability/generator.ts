@@ -45,7 +45,10 @@ export function eventGenerator(options: GeneratorOptions = {}) {
   let rv = 1_000;
   let clock = Date.UTC(2026, 10, 2, 9, 0, 0);
   // Deterministic-enough pseudo-random filler (not crypto: it only needs to be incompressible-ish text).
-  const pad = (k: number): string => randomBytes(Math.ceil(objectBytes * 0.75) + k % 3).toString('base64').slice(0, objectBytes);
+  const pad = (k: number): string =>
+    randomBytes(Math.ceil(objectBytes * 0.75) + (k % 3))
+      .toString('base64')
+      .slice(0, objectBytes);
 
   const stamp = (): [string, string] => {
     clock += 7;
@@ -65,11 +68,25 @@ export function eventGenerator(options: GeneratorOptions = {}) {
     written.set(k, { uid, rv, gen });
     const [received, completed] = stamp();
     const spec = { replicas: (n % 7) + 1, revision: n, payload: pad(n) };
-    const metadata = { name, namespace: NAMESPACE, uid, resourceVersion: String(rv), generation: gen, creationTimestamp: '2026-11-02T09:00:00Z', labels: { app: 'rel', run } };
+    const metadata = {
+      name,
+      namespace: NAMESPACE,
+      uid,
+      resourceVersion: String(rv),
+      generation: gen,
+      creationTimestamp: '2026-11-02T09:00:00Z',
+      labels: { app: 'rel', run },
+    };
     const object = { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata, spec };
-    const request = verb === 'create'
-      ? { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name, namespace: NAMESPACE, labels: metadata.labels }, spec }
-      : { ...object, metadata: { ...metadata, resourceVersion: String(prev!.rv) } };
+    const request =
+      verb === 'create'
+        ? {
+            apiVersion: `${GROUP}/${VERSION}`,
+            kind: KIND,
+            metadata: { name, namespace: NAMESPACE, labels: metadata.labels },
+            spec,
+          }
+        : { ...object, metadata: { ...metadata, resourceVersion: String(prev!.rv) } };
     const base = `/apis/${GROUP}/${VERSION}/namespaces/${NAMESPACE}/${RESOURCE}`;
     return {
       kind: 'Event',
@@ -95,7 +112,10 @@ export function eventGenerator(options: GeneratorOptions = {}) {
       responseObject: object,
       requestReceivedTimestamp: received,
       stageTimestamp: completed,
-      annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': 'RBAC: allowed by ClusterRoleBinding "devs"' },
+      annotations: {
+        'authorization.k8s.io/decision': 'allow',
+        'authorization.k8s.io/reason': 'RBAC: allowed by ClusterRoleBinding "devs"',
+      },
     };
   }
 
@@ -108,7 +128,9 @@ export function eventGenerator(options: GeneratorOptions = {}) {
       level: 'Metadata',
       auditID: randomUUID(),
       stage: 'ResponseComplete',
-      requestURI: read ? `/apis/${GROUP}/${VERSION}/namespaces/${NAMESPACE}/${RESOURCE}` : '/api/v1/namespaces/rel/configmaps/cm',
+      requestURI: read
+        ? `/apis/${GROUP}/${VERSION}/namespaces/${NAMESPACE}/${RESOURCE}`
+        : '/api/v1/namespaces/rel/configmaps/cm',
       verb: read ? 'list' : 'update',
       user: { username: 'system:serviceaccount:rel:reader', groups: ['system:serviceaccounts'] },
       sourceIPs: ['10.0.0.8'],
@@ -150,7 +172,11 @@ export function unmappable(event: Obj): Obj {
 
 /** A mapping an operator might add to the changes indices: under it, {@link unmappable} records are refused. */
 export const STRICTER_MAPPING = {
-  properties: { kubernetes: { properties: { audit: { properties: { impersonatedUser: { properties: { uid: { type: 'long' } } } } } } } },
+  properties: {
+    kubernetes: {
+      properties: { audit: { properties: { impersonatedUser: { properties: { uid: { type: 'long' } } } } } },
+    },
+  },
 } as const;
 
 /** The annotation that makes the fault suite's worker (poison-worker.ts) throw on an event. */
@@ -162,5 +188,8 @@ export const POISON_ANNOTATION = 'reliability.crtrail.dev/poison';
  * end as a dead letter of its own, its batch-mates stored.
  */
 export function poison(event: Obj): Obj {
-  return { ...event, annotations: { ...((event.annotations as Record<string, string> | undefined) ?? {}), [POISON_ANNOTATION]: 'true' } };
+  return {
+    ...event,
+    annotations: { ...((event.annotations as Record<string, string> | undefined) ?? {}), [POISON_ANNOTATION]: 'true' },
+  };
 }

@@ -113,8 +113,17 @@ export class Scenario {
   }
 
   /** Starts `crtrail up` in `mode` on free ports and waits for its /healthz. */
-  async start(mode: CrtrailMode, extra: Record<string, string> = {}, nodeArgs: string[] = [], entry?: string): Promise<CrtrailProcess> {
-    const env = this.env({ CRTRAIL_PORT: String(await freePort()), CRTRAIL_WORKER_PORT: String(await freePort()), ...extra });
+  async start(
+    mode: CrtrailMode,
+    extra: Record<string, string> = {},
+    nodeArgs: string[] = [],
+    entry?: string,
+  ): Promise<CrtrailProcess> {
+    const env = this.env({
+      CRTRAIL_PORT: String(await freePort()),
+      CRTRAIL_WORKER_PORT: String(await freePort()),
+      ...extra,
+    });
     const p = new CrtrailProcess(mode, env, join(this.tmp, `${mode}-${this.processes.length}.log`), nodeArgs, entry);
     this.processes.push(p);
     await p.start();
@@ -128,14 +137,24 @@ export class Scenario {
   /** Sends one batch like an apiserver; books expected and acked ids. */
   async send(url: string, batch: Generated[], policy?: SendPolicy): Promise<BatchOutcome> {
     for (const g of batch) if (g.expected) this.expectedIds.add(g.event.auditID as string);
-    const outcome = await sendBatch(url, CLUSTER, batch.map((g) => g.event), policy);
+    const outcome = await sendBatch(
+      url,
+      CLUSTER,
+      batch.map((g) => g.event),
+      policy,
+    );
     this.outcomes.push(outcome);
     if (outcome.acked) for (const g of batch) if (g.expected) this.ackedIds.add(g.event.auditID as string);
     return outcome;
   }
 
   /** Sends `batches` with at most `parallel` in flight (an apiserver sends up to 10/s, several at once). */
-  async sendAll(url: string | (() => string), batches: Generated[][], parallel = 2, policy?: SendPolicy): Promise<void> {
+  async sendAll(
+    url: string | (() => string),
+    batches: Generated[][],
+    parallel = 2,
+    policy?: SendPolicy,
+  ): Promise<void> {
     let next = 0;
     const lane = async (): Promise<void> => {
       while (next < batches.length) {
@@ -158,7 +177,16 @@ export class Scenario {
   }
 
   async jobCounts(): Promise<Record<string, number>> {
-    return this.queue().getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'failed', 'completed', 'waiting-children');
+    return this.queue().getJobCounts(
+      'waiting',
+      'active',
+      'delayed',
+      'prioritized',
+      'paused',
+      'failed',
+      'completed',
+      'waiting-children',
+    );
   }
 
   /**
@@ -169,8 +197,12 @@ export class Scenario {
   async activeJob(timeoutMs = 60_000, id?: string, since = 0): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const active = await this.queue().getActive(0, 50).catch(() => []);
-      const job = active.find((j) => j?.id !== undefined && (id === undefined || j.id === id) && (j.processedOn ?? 0) >= since);
+      const active = await this.queue()
+        .getActive(0, 50)
+        .catch(() => []);
+      const job = active.find(
+        (j) => j?.id !== undefined && (id === undefined || j.id === id) && (j.processedOn ?? 0) >= since,
+      );
       if (job?.id) return job.id;
       await sleep(50);
     }
@@ -189,7 +221,13 @@ export class Scenario {
       let pending = 1;
       try {
         const c = await this.jobCounts();
-        pending = (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c.paused ?? 0) + (c['waiting-children'] ?? 0);
+        pending =
+          (c.waiting ?? 0) +
+          (c.active ?? 0) +
+          (c.delayed ?? 0) +
+          (c.prioritized ?? 0) +
+          (c.paused ?? 0) +
+          (c['waiting-children'] ?? 0);
       } catch {
         /* Redis away: not drained */
       }
@@ -208,8 +246,13 @@ export class Scenario {
   }
 
   private async docCount(): Promise<number> {
-    await this.es.indices.refresh({ index: `${this.prefix}-changes*`, ignore_unavailable: true, allow_no_indices: true });
-    return (await this.es.count({ index: `${this.prefix}-changes*`, ignore_unavailable: true, allow_no_indices: true })).count;
+    await this.es.indices.refresh({
+      index: `${this.prefix}-changes*`,
+      ignore_unavailable: true,
+      allow_no_indices: true,
+    });
+    return (await this.es.count({ index: `${this.prefix}-changes*`, ignore_unavailable: true, allow_no_indices: true }))
+      .count;
   }
 
   /** Every record's event.id in `<prefix>-changes*`, exactly (composite aggregation, paged), and the document count. */
@@ -225,9 +268,20 @@ export class Scenario {
         size: 0,
         ignore_unavailable: true,
         allow_no_indices: true,
-        aggs: { ids: { composite: { size: 5_000, sources: [{ id: { terms: { field: 'event.id' } } }], ...(after ? { after } : {}) } } },
+        aggs: {
+          ids: {
+            composite: {
+              size: 5_000,
+              sources: [{ id: { terms: { field: 'event.id' } } }],
+              ...(after ? { after } : {}),
+            },
+          },
+        },
       });
-      const agg = (res.aggregations as { ids?: { buckets: Array<{ key: { id: string } }>; after_key?: Record<string, string> } } | undefined)?.ids;
+      const agg = (
+        res.aggregations as
+          { ids?: { buckets: Array<{ key: { id: string } }>; after_key?: Record<string, string> } } | undefined
+      )?.ids;
       const buckets: Array<{ key: { id: string } }> = agg?.buckets ?? [];
       for (const b of buckets) ids.add(b.key.id);
       if (buckets.length === 0 || !agg?.after_key) break;
@@ -239,7 +293,10 @@ export class Scenario {
   /** `crtrail dlq list --json`, as an operator would run it; its raw lines. */
   async deadLetterLines(): Promise<string[]> {
     const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolveRun) => {
-      const child = spawn(process.execPath, [CLI(), 'dlq', 'list', '--json'], { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [CLI(), 'dlq', 'list', '--json'], {
+        env: this.env(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
@@ -250,7 +307,8 @@ export class Scenario {
         resolveRun({ code: code ?? 1, stdout, stderr });
       });
     });
-    if (out.code !== 0) this.problems.push(`crtrail dlq list failed (exit ${out.code}): ${out.stderr.trim().slice(0, 200)}`);
+    if (out.code !== 0)
+      this.problems.push(`crtrail dlq list failed (exit ${out.code}): ${out.stderr.trim().slice(0, 200)}`);
     return out.stdout.split('\n').filter((l) => l.trim() !== '');
   }
 
@@ -268,7 +326,8 @@ export class Scenario {
     const inDlq = new Set(missing.filter((id) => lines.some((l) => l.includes(id))));
     const lost = [...this.ackedIds].filter((id) => !tally.ids.has(id) && !inDlq.has(id));
     const strangers = [...tally.ids].filter((id) => !this.expectedIds.has(id)).length;
-    if (strangers > 0) this.problems.push(`${strangers} record(s) whose event.id was never sent as a custom-resource write`);
+    if (strangers > 0)
+      this.problems.push(`${strangers} record(s) whose event.id was never sent as a custom-resource write`);
     const counts = await this.jobCounts().catch(() => undefined);
     if (counts?.failed) this.notes.push(`${counts.failed} failed job(s) left in BullMQ`);
     const stored = [...this.expectedIds].filter((id) => tally.ids.has(id)).length;
@@ -299,7 +358,12 @@ export class Scenario {
     const counts = new Map<string, number>();
     for (const o of this.outcomes) {
       for (const a of o.attempts) {
-        const key = a.status === 0 ? `no answer (${a.error})` : a.retryAfter ? `${a.status} Retry-After ${a.retryAfter}` : String(a.status);
+        const key =
+          a.status === 0
+            ? `no answer (${a.error})`
+            : a.retryAfter
+              ? `${a.status} Retry-After ${a.retryAfter}`
+              : String(a.status);
         counts.set(key, (counts.get(key) ?? 0) + 1);
       }
     }
@@ -331,15 +395,25 @@ export class Scenario {
 
 /** Deletes every index and index template named `<prefix>-*` (by name: wildcard deletes may be refused). */
 export async function deleteIndices(es: Client, prefix: string): Promise<void> {
-  const found = await es.indices.get({ index: `${prefix}-*`, ignore_unavailable: true, allow_no_indices: true, expand_wildcards: 'all' });
+  const found = await es.indices.get({
+    index: `${prefix}-*`,
+    ignore_unavailable: true,
+    allow_no_indices: true,
+    expand_wildcards: 'all',
+  });
   const names = Object.keys(found);
   if (names.length > 0) await es.indices.delete({ index: names.join(','), ignore_unavailable: true });
   const templates = await es.indices.getIndexTemplate({ name: `${prefix}*` }, { ignore: [404] }).catch(() => undefined);
-  for (const t of templates?.index_templates ?? []) await es.indices.deleteIndexTemplate({ name: t.name }, { ignore: [404] });
+  for (const t of templates?.index_templates ?? [])
+    await es.indices.deleteIndexTemplate({ name: t.name }, { ignore: [404] });
 }
 
 /** Runs `body` in a fresh scenario, always tearing it down; a thrown error becomes a problem of the row. */
-export async function runScenario(name: string, options: ScenarioOptions, body: (s: Scenario) => Promise<Partial<Row>> | Promise<void>): Promise<Row> {
+export async function runScenario(
+  name: string,
+  options: ScenarioOptions,
+  body: (s: Scenario) => Promise<Partial<Row>> | Promise<void>,
+): Promise<Row> {
   const s = new Scenario(name, options);
   try {
     await s.setup();
@@ -351,8 +425,16 @@ export async function runScenario(name: string, options: ScenarioOptions, body: 
       return await s.count();
     } catch (countErr) {
       return {
-        scenario: name, expected: s.expectedIds.size, acked: s.ackedIds.size, stored: 0, lost: s.ackedIds.size, duplicates: 0, dead_lettered: 0,
-        seconds: 0, problems: [...s.problems, `counting failed: ${(countErr as Error).message}`], note: s.notes.join('; '),
+        scenario: name,
+        expected: s.expectedIds.size,
+        acked: s.ackedIds.size,
+        stored: 0,
+        lost: s.ackedIds.size,
+        duplicates: 0,
+        dead_lettered: 0,
+        seconds: 0,
+        problems: [...s.problems, `counting failed: ${(countErr as Error).message}`],
+        note: s.notes.join('; '),
       };
     }
   } finally {

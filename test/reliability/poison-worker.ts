@@ -14,7 +14,8 @@ const env = loadEnv();
 const config = loadConfig(env.CRTRAIL_CONFIG);
 const real = createEnricher(config);
 const enricher = ((r: Parameters<Enricher>[0]) => {
-  if (r.event.annotations?.[POISON_ANNOTATION] === 'true') throw new Error('poison: this event makes processing throw (fault suite)');
+  if (r.event.annotations?.[POISON_ANNOTATION] === 'true')
+    throw new Error('poison: this event makes processing throw (fault suite)');
   return real(r);
 }) as Enricher;
 enricher.actorOf = real.actorOf;

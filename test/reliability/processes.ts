@@ -130,7 +130,25 @@ export class RedisServer {
 
   async start(): Promise<void> {
     const persistence = this.aof ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no'];
-    this.proc = startProc('redis-server', 'redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', ...persistence, '--daemonize', 'no'], process.env, this.logFile);
+    this.proc = startProc(
+      'redis-server',
+      'redis-server',
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        '--save',
+        '',
+        ...persistence,
+        '--daemonize',
+        'no',
+      ],
+      process.env,
+      this.logFile,
+    );
     await until(`redis-server :${this.port}`, () => pingRedis(this.port), 15_000, this.proc);
   }
 
@@ -192,8 +210,16 @@ export class CrtrailProcess {
 
   async start(): Promise<void> {
     const flags = this.mode === 'webhook' ? ['--webhook-only'] : this.mode === 'worker' ? ['--worker-only'] : [];
-    const args = this.entry ? [...this.nodeArgs, '--import', 'tsx', this.entry] : [...this.nodeArgs, CLI(), 'up', ...flags];
-    this.proc = startProc(this.entry ? `node ${this.entry}` : `crtrail up ${flags.join(' ')}`.trim(), process.execPath, args, this.env, this.logFile);
+    const args = this.entry
+      ? [...this.nodeArgs, '--import', 'tsx', this.entry]
+      : [...this.nodeArgs, CLI(), 'up', ...flags];
+    this.proc = startProc(
+      this.entry ? `node ${this.entry}` : `crtrail up ${flags.join(' ')}`.trim(),
+      process.execPath,
+      args,
+      this.env,
+      this.logFile,
+    );
     this.starts.push(Date.now());
     await until(`crtrail ${this.mode}`, () => httpOk(`${this.url}/healthz`), 120_000, this.proc);
   }

@@ -30,14 +30,25 @@ export function markdown(rows: Row[], meta: { startedAt: string; seconds: number
   ];
   for (const r of rows) {
     const f = failures(r);
-    const result = f.length === 0 ? (r.expected_loss && r.lost > 0 ? 'ok (expected loss, detected)' : 'ok') : `**FAIL**: ${f.join('; ')}`;
-    lines.push(`| ${cell(r.scenario)} | ${r.expected} | ${r.acked} | ${r.stored} | ${r.dead_lettered} | ${r.lost} | ${r.duplicates} | ${r.seconds} | ${cell(result)} | ${cell(r.note)} |`);
+    const result =
+      f.length === 0
+        ? r.expected_loss && r.lost > 0
+          ? 'ok (expected loss, detected)'
+          : 'ok'
+        : `**FAIL**: ${f.join('; ')}`;
+    lines.push(
+      `| ${cell(r.scenario)} | ${r.expected} | ${r.acked} | ${r.stored} | ${r.dead_lettered} | ${r.lost} | ${r.duplicates} | ${r.seconds} | ${cell(result)} | ${cell(r.note)} |`,
+    );
   }
   lines.push('');
   return lines.join('\n');
 }
 
-export function writeReport(dir: string, rows: Row[], meta: { startedAt: string; seconds: number; commit?: string }): void {
+export function writeReport(
+  dir: string,
+  rows: Row[],
+  meta: { startedAt: string; seconds: number; commit?: string },
+): void {
   writeFileSync(join(dir, 'report.json'), JSON.stringify(rows, null, 2) + '\n');
   writeFileSync(join(dir, 'report.md'), markdown(rows, meta));
 }

@@ -25,7 +25,9 @@ const partial = fast || only.length > 0;
 const writeIt = !args.includes('--no-report') && !partial;
 
 const say = (m: string): void => void process.stderr.write(`reliability: ${m}\n`);
-const chosen = scenarios.filter((s) => (!fast || s.fast) && (only.length === 0 || only.some((w) => s.name.toLowerCase().includes(w.toLowerCase()))));
+const chosen = scenarios.filter(
+  (s) => (!fast || s.fast) && (only.length === 0 || only.some((w) => s.name.toLowerCase().includes(w.toLowerCase()))),
+);
 if (chosen.length === 0) {
   say(`no scenario matches ${only.join(',')}; names: ${scenarios.map((s) => s.name).join(' | ')}`);
   process.exit(2);
@@ -45,7 +47,9 @@ try {
     const row = { ...(await s.run()), scenario: s.name };
     rows.push(row);
     const f = failures(row);
-    say(`${s.name}: expected ${row.expected}, acked ${row.acked}, stored ${row.stored}, dead-lettered ${row.dead_lettered}, lost ${row.lost}, duplicates ${row.duplicates} (${row.seconds} s) ${f.length ? `FAIL: ${f.join('; ')}` : 'ok'}${row.note ? ` — ${row.note}` : ''}`);
+    say(
+      `${s.name}: expected ${row.expected}, acked ${row.acked}, stored ${row.stored}, dead-lettered ${row.dead_lettered}, lost ${row.lost}, duplicates ${row.duplicates} (${row.seconds} s) ${f.length ? `FAIL: ${f.join('; ')}` : 'ok'}${row.note ? ` — ${row.note}` : ''}`,
+    );
     if (f.length) code = 1;
   }
 } catch (err) {
@@ -61,7 +65,11 @@ if (writeIt) {
   } catch {
     /* not a git checkout */
   }
-  writeReport(dirname(fileURLToPath(import.meta.url)), rows, { startedAt, seconds: Math.round((Date.now() - t0) / 1000), ...(commit ? { commit } : {}) });
+  writeReport(dirname(fileURLToPath(import.meta.url)), rows, {
+    startedAt,
+    seconds: Math.round((Date.now() - t0) / 1000),
+    ...(commit ? { commit } : {}),
+  });
   say('wrote test/reliability/report.json and report.md');
 }
 process.exit(code);

@@ -122,7 +122,8 @@ export const scenarios: ScenarioDef[] = [
         const sending = s.sendAll(webhook.url, batches(s.generator({ objectBytes: 4_000 }), 8, 300), 2);
         await s.activeJob(60_000);
         const exit = await worker.signal('SIGTERM', 90_000);
-        if (exit.code !== 0) s.problems.push(`worker exited with ${exit.signal ?? `code ${exit.code}`} after SIGTERM, not 0`);
+        if (exit.code !== 0)
+          s.problems.push(`worker exited with ${exit.signal ?? `code ${exit.code}`} after SIGTERM, not 0`);
         await worker.start();
         await sending;
         await s.drain(150_000);
@@ -139,15 +140,20 @@ export const scenarios: ScenarioDef[] = [
         await sleep(300);
         const termAt = Date.now();
         const exit = await webhook.signal('SIGTERM', 90_000);
-        if (exit.code !== 0) s.problems.push(`webhook exited with ${exit.signal ?? `code ${exit.code}`} after SIGTERM, not 0`);
+        if (exit.code !== 0)
+          s.problems.push(`webhook exited with ${exit.signal ?? `code ${exit.code}`} after SIGTERM, not 0`);
         await webhook.start();
         await sending;
         await s.drain(150_000);
-        const fiveHundreds = s.outcomes.flatMap((o) => o.attempts).filter((a) => a.status >= 500 && a.status !== 503).length;
+        const fiveHundreds = s.outcomes
+          .flatMap((o) => o.attempts)
+          .filter((a) => a.status >= 500 && a.status !== 503).length;
         if (fiveHundreds) s.problems.push(`${fiveHundreds} answer(s) 5xx other than 503 around the shutdown`);
         const inFlight = s.outcomes.flatMap((o) => o.attempts).filter((a) => a.at < termAt && a.at + a.ms > termAt);
         if (inFlight.length === 0) s.problems.push('no batch was in flight at the SIGTERM (the row tested nothing)');
-        return { note: `${inFlight.length} batch(es) in flight at the SIGTERM, answered ${inFlight.map((a) => a.status || a.error).join(', ')}` };
+        return {
+          note: `${inFlight.length} batch(es) in flight at the SIGTERM, answered ${inFlight.map((a) => a.status || a.error).join(', ')}`,
+        };
       }),
   },
   ...[true, false].map<ScenarioDef>((aof) => ({
@@ -168,8 +174,14 @@ export const scenarios: ScenarioDef[] = [
         await s.drain(150_000);
         if (aof) return {};
         const detected = warnsNoPersistence(s.logs());
-        if (!detected) s.problems.push('no warning at start that this Redis keeps nothing on disk (the loss went unreported)');
-        return { expected_loss: true, note: detected ? 'expected loss (Redis without persistence), detected: a warning at start' : 'expected loss (Redis without persistence), NOT detected' };
+        if (!detected)
+          s.problems.push('no warning at start that this Redis keeps nothing on disk (the loss went unreported)');
+        return {
+          expected_loss: true,
+          note: detected
+            ? 'expected loss (Redis without persistence), detected: a warning at start'
+            : 'expected loss (Redis without persistence), NOT detected',
+        };
       }),
   })),
   {
@@ -273,7 +285,11 @@ export const scenarios: ScenarioDef[] = [
         );
         await s.sendAll(webhook.url, list, 2);
         await s.drain(120_000);
-        s.expect((row) => (row.dead_lettered === refused ? undefined : `${refused} records refused by the mapping, ${row.dead_lettered} in the dead letters`));
+        s.expect((row) =>
+          row.dead_lettered === refused
+            ? undefined
+            : `${refused} records refused by the mapping, ${row.dead_lettered} in the dead letters`,
+        );
         return { note: `${refused} refused by the mapping` };
       }),
   },
@@ -288,7 +304,10 @@ export const scenarios: ScenarioDef[] = [
         const webhook = await s.start('webhook');
         const gen = s.generator({ objects: 20 });
         // First every object exists (so the poison patch meets a known object), then the batches with one poison each.
-        await s.send(webhook.url, gen.batch(20).filter((g) => g.expected));
+        await s.send(
+          webhook.url,
+          gen.batch(20).filter((g) => g.expected),
+        );
         const list = batches(gen, 5, 100).map((b) => {
           const at = b.findIndex((g) => g.expected && g.event.verb === 'update');
           return b.map((g, i) => (i === at ? { ...g, event: poison(g.event) } : g));
@@ -296,8 +315,16 @@ export const scenarios: ScenarioDef[] = [
         await s.sendAll(webhook.url, list, 1);
         await s.drain(120_000);
         const poisoned = list.length;
-        s.expect((row) => (row.dead_lettered === poisoned ? undefined : `${poisoned} poison events sent, ${row.dead_lettered} dead-lettered`));
-        s.expect((row) => (row.stored === row.expected - poisoned ? undefined : `${row.expected - poisoned} batch-mates of the poison events, ${row.stored} stored`));
+        s.expect((row) =>
+          row.dead_lettered === poisoned
+            ? undefined
+            : `${poisoned} poison events sent, ${row.dead_lettered} dead-lettered`,
+        );
+        s.expect((row) =>
+          row.stored === row.expected - poisoned
+            ? undefined
+            : `${row.expected - poisoned} batch-mates of the poison events, ${row.stored} stored`,
+        );
       }),
   },
   {
@@ -310,7 +337,17 @@ export const scenarios: ScenarioDef[] = [
         await s.sendAll(up.url, batches(s.generator({ objectBytes: 25_000, noise: 0 }), 3, 400), 3);
         await s.drain(240_000);
         const restarts = (up.log().match(/exited \(.*\); starting it again/g) ?? []).length;
-        const bytes = Math.round((JSON.stringify(s.generator({ objectBytes: 25_000, noise: 0 }).batch(400).map((g) => g.event)).length / MB) * 10) / 10;
+        const bytes =
+          Math.round(
+            (JSON.stringify(
+              s
+                .generator({ objectBytes: 25_000, noise: 0 })
+                .batch(400)
+                .map((g) => g.event),
+            ).length /
+              MB) *
+              10,
+          ) / 10;
         return { note: `${bytes} MB per batch; worker restarted ${restarts}×` };
       }),
   },
@@ -325,12 +362,15 @@ export const scenarios: ScenarioDef[] = [
         const file = join(s.tmp, 'audit.ndjson');
         writeFileSync(file, events.map((g) => JSON.stringify(g.event)).join('\n') + '\n');
         for (const g of events) if (g.expected) s.expectedIds.add(g.event.auditID as string);
-        const replay = () => runCli(['replay', file, '--cluster', CLUSTER, '--url', webhook.url, '--batch', '400'], s.env());
+        const replay = () =>
+          runCli(['replay', file, '--cluster', CLUSTER, '--url', webhook.url, '--batch', '400'], s.env());
         const runs = [await replay(), ...(await Promise.all([replay(), replay()]))];
         const failed = runs.filter((r) => r.code !== 0);
         // `crtrail replay` exits 0 only when every batch was accepted (200).
-        if (failed.length < runs.length) for (const g of events) if (g.expected) s.ackedIds.add(g.event.auditID as string);
-        for (const r of failed) s.problems.push(`crtrail replay exited ${r.code}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
+        if (failed.length < runs.length)
+          for (const g of events) if (g.expected) s.ackedIds.add(g.event.auditID as string);
+        for (const r of failed)
+          s.problems.push(`crtrail replay exited ${r.code}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
         await s.drain(120_000);
         return { note: `${runs.length} replays, ${failed.length} with rejections` };
       }),
@@ -351,4 +391,3 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number;
     });
   });
 }
-

@@ -15,7 +15,12 @@ export interface SendPolicy {
   timeoutMs: number;
 }
 
-export const APISERVER_LIKE: SendPolicy = Object.freeze({ initialDelayMs: 1_000, factor: 1.5, attempts: 6, timeoutMs: 30_000 });
+export const APISERVER_LIKE: SendPolicy = Object.freeze({
+  initialDelayMs: 1_000,
+  factor: 1.5,
+  attempts: 6,
+  timeoutMs: 30_000,
+});
 
 export interface Attempt {
   /** HTTP status, or 0 when no answer came (refused, reset, timed out). */
@@ -33,7 +38,12 @@ export interface BatchOutcome {
 }
 
 /** POSTs `items` to `<url>/audit/<cluster>` with the apiserver's retry behaviour. Acked = a 200 came back. */
-export async function sendBatch(url: string, cluster: string, items: unknown[], policy: SendPolicy = APISERVER_LIKE): Promise<BatchOutcome> {
+export async function sendBatch(
+  url: string,
+  cluster: string,
+  items: unknown[],
+  policy: SendPolicy = APISERVER_LIKE,
+): Promise<BatchOutcome> {
   const body = JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items });
   const attempts: Attempt[] = [];
   let delay = policy.initialDelayMs;

@@ -10,15 +10,49 @@ export interface Scenario {
 }
 
 const cert = (name: string, seq: number): Story =>
-  new Story({ group: 'cert-manager.io', resource: 'certificates', kind: 'Certificate', namespace: 'web', name, seq, start: Date.UTC(2026, 10, 30, 12, 0, 0) + seq * 60_000 });
+  new Story({
+    group: 'cert-manager.io',
+    resource: 'certificates',
+    kind: 'Certificate',
+    namespace: 'web',
+    name,
+    seq,
+    start: Date.UTC(2026, 10, 30, 12, 0, 0) + seq * 60_000,
+  });
 const widget = (name: string, seq: number, versions?: string[]): Story =>
-  new Story({ group: 'example.com', resource: 'widgets', kind: 'Widget', namespace: 'apps', name, seq, start: Date.UTC(2026, 10, 30, 12, 0, 0) + seq * 60_000, ...(versions ? { versions } : {}) });
+  new Story({
+    group: 'example.com',
+    resource: 'widgets',
+    kind: 'Widget',
+    namespace: 'apps',
+    name,
+    seq,
+    start: Date.UTC(2026, 10, 30, 12, 0, 0) + seq * 60_000,
+    ...(versions ? { versions } : {}),
+  });
 
 /** 1. Server-side apply that creates (Flux), then applies that change and that change nothing. */
 function ssaCreate(): Scenario {
   const s = cert('shop-tls', 100);
-  s.ssaCreate(FLUX, { spec: { secretName: 'shop-tls', dnsNames: ['shop.example.com'], issuerRef: { name: 'letsencrypt', kind: 'ClusterIssuer' } }, labels: { 'kustomize.toolkit.fluxcd.io/name': 'apps' } }, { duration: '2160h0m0s' });
-  s.update(CERT_MANAGER, (o) => { o.status = { conditions: [{ type: 'Ready', status: 'False', reason: 'Issuing' }] }; }, { sub: 'status' });
+  s.ssaCreate(
+    FLUX,
+    {
+      spec: {
+        secretName: 'shop-tls',
+        dnsNames: ['shop.example.com'],
+        issuerRef: { name: 'letsencrypt', kind: 'ClusterIssuer' },
+      },
+      labels: { 'kustomize.toolkit.fluxcd.io/name': 'apps' },
+    },
+    { duration: '2160h0m0s' },
+  );
+  s.update(
+    CERT_MANAGER,
+    (o) => {
+      o.status = { conditions: [{ type: 'Ready', status: 'False', reason: 'Issuing' }] };
+    },
+    { sub: 'status' },
+  );
   s.mergePatch(FLUX, { spec: { dnsNames: ['shop.example.com', 'www.shop.example.com'] } });
   return { name: 'ssa-create', writes: s.out };
 }
@@ -26,11 +60,22 @@ function ssaCreate(): Scenario {
 /** 3. JSON Patch appends, inserts, move/copy and test (cert-manager-like controllers, kubectl patch --type json). */
 function jsonPatch(): Scenario {
   const s = cert('api-tls', 200);
-  s.create(KUBECTL, { spec: { secretName: 'api-tls', dnsNames: ['api.example.com', 'api2.example.com'], usages: ['digital signature'] } });
-  s.jsonPatch(KUBECTL, [{ op: 'test', path: '/spec/secretName', value: 'api-tls' }, { op: 'add', path: '/spec/dnsNames/-', value: 'api3.example.com' }]);
+  s.create(KUBECTL, {
+    spec: { secretName: 'api-tls', dnsNames: ['api.example.com', 'api2.example.com'], usages: ['digital signature'] },
+  });
+  s.jsonPatch(KUBECTL, [
+    { op: 'test', path: '/spec/secretName', value: 'api-tls' },
+    { op: 'add', path: '/spec/dnsNames/-', value: 'api3.example.com' },
+  ]);
   s.jsonPatch(OPERATOR, [{ op: 'add', path: '/spec/dnsNames/0', value: 'edge.example.com' }]);
-  s.jsonPatch(KUBECTL, [{ op: 'copy', from: '/spec/secretName', path: '/spec/keystoreName' }, { op: 'move', from: '/spec/usages', path: '/spec/keyUsages' }]);
-  s.rejectedJsonPatch(MALLORY, [{ op: 'add', path: '/spec/dnsNames/-', value: 'evil.example.com' }, { op: 'replace', path: '/spec/secretName', value: '' }]);
+  s.jsonPatch(KUBECTL, [
+    { op: 'copy', from: '/spec/secretName', path: '/spec/keystoreName' },
+    { op: 'move', from: '/spec/usages', path: '/spec/keyUsages' },
+  ]);
+  s.rejectedJsonPatch(MALLORY, [
+    { op: 'add', path: '/spec/dnsNames/-', value: 'evil.example.com' },
+    { op: 'replace', path: '/spec/secretName', value: '' },
+  ]);
   return { name: 'json-patch', writes: s.out };
 }
 
@@ -50,7 +95,13 @@ function subresources(): Scenario {
   const s = widget('frontend', 400);
   s.create(KUBECTL, { spec: { replicas: 1, image: 'frontend:2.0' } });
   s.scale(KUBECTL, 3);
-  s.update(OPERATOR, (o) => { o.status = { replicas: 3, ready: 3 }; }, { sub: 'status' });
+  s.update(
+    OPERATOR,
+    (o) => {
+      o.status = { replicas: 3, ready: 3 };
+    },
+    { sub: 'status' },
+  );
   s.mergePatch(OPERATOR, { status: { ready: 2 } }, { sub: 'status' });
   s.scale(K9S, 0);
   s.mergePatch(KUBECTL, { spec: { image: 'frontend:2.1' } });
@@ -73,8 +124,20 @@ function versions(): Scenario {
   const s = widget('cache', 600, ['v1', 'v1beta1']);
   s.create(OPERATOR, { spec: { replicas: 1, engine: 'redis' } });
   s.mergePatch(K9S, { spec: { replicas: 2 } }, { version: 'v1beta1' });
-  s.update(OPERATOR, (o) => { o.spec.engine = 'valkey'; }, { version: 'v1' });
-  s.update(KUBECTL, (o) => { o.metadata.labels = { tier: 'cache' }; }, { version: 'v1beta1' });
+  s.update(
+    OPERATOR,
+    (o) => {
+      o.spec.engine = 'valkey';
+    },
+    { version: 'v1' },
+  );
+  s.update(
+    KUBECTL,
+    (o) => {
+      o.metadata.labels = { tier: 'cache' };
+    },
+    { version: 'v1beta1' },
+  );
   s.mergePatch(OPERATOR, { spec: { replicas: 3 } });
   return { name: 'versions', writes: s.out };
 }
@@ -83,11 +146,25 @@ function versions(): Scenario {
 function gaps(): Scenario {
   const s = widget('search', 700);
   s.create(OPERATOR, { spec: { replicas: 1, image: 'search:1' } });
-  s.unseen(MALLORY, (o) => { o.spec.image = 'search:evil'; }, 'metadata');
+  s.unseen(
+    MALLORY,
+    (o) => {
+      o.spec.image = 'search:evil';
+    },
+    'metadata',
+  );
   s.mergePatch(KUBECTL, { spec: { replicas: 4 } });
   s.mergePatch(OPERATOR, { metadata: { labels: { managed: 'yes' } } });
-  s.unseen(OPERATOR, (o) => { o.spec.replicas = 5; }, 'truncated');
-  s.update(K9S, (o) => { o.spec.image = 'search:2'; });
+  s.unseen(
+    OPERATOR,
+    (o) => {
+      o.spec.replicas = 5;
+    },
+    'truncated',
+  );
+  s.update(K9S, (o) => {
+    o.spec.image = 'search:2';
+  });
   s.mergePatch(KUBECTL, { spec: { replicas: 6 } });
   return { name: 'gaps', writes: s.out };
 }

@@ -60,12 +60,33 @@ interface Actor {
   groups?: string[];
 }
 
-export const KUBECTL: Actor = { user: 'alice@example.com', agent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/39683505', groups: ['system:authenticated'] };
-export const K9S: Actor = { user: 'bob@example.com', agent: 'k9s/v0.32.5 (linux/amd64) kubernetes/$Format', groups: ['system:authenticated'] };
-export const FLUX: Actor = { user: 'system:serviceaccount:flux-system:kustomize-controller', agent: 'kustomize-controller/v1.3.0 (linux/amd64) kubernetes/$Format' };
-export const CERT_MANAGER: Actor = { user: 'system:serviceaccount:cert-manager:cert-manager', agent: 'cert-manager-certificates-trigger/v1.15.1 (linux/amd64) cert-manager/1a2b3c' };
-export const OPERATOR: Actor = { user: 'system:serviceaccount:operators:widget-operator', agent: 'manager/v0.0.0 (linux/amd64) kubernetes/$Format' };
-export const MALLORY: Actor = { user: 'mallory', agent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/39683505', groups: ['system:authenticated'] };
+export const KUBECTL: Actor = {
+  user: 'alice@example.com',
+  agent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/39683505',
+  groups: ['system:authenticated'],
+};
+export const K9S: Actor = {
+  user: 'bob@example.com',
+  agent: 'k9s/v0.32.5 (linux/amd64) kubernetes/$Format',
+  groups: ['system:authenticated'],
+};
+export const FLUX: Actor = {
+  user: 'system:serviceaccount:flux-system:kustomize-controller',
+  agent: 'kustomize-controller/v1.3.0 (linux/amd64) kubernetes/$Format',
+};
+export const CERT_MANAGER: Actor = {
+  user: 'system:serviceaccount:cert-manager:cert-manager',
+  agent: 'cert-manager-certificates-trigger/v1.15.1 (linux/amd64) cert-manager/1a2b3c',
+};
+export const OPERATOR: Actor = {
+  user: 'system:serviceaccount:operators:widget-operator',
+  agent: 'manager/v0.0.0 (linux/amd64) kubernetes/$Format',
+};
+export const MALLORY: Actor = {
+  user: 'mallory',
+  agent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/39683505',
+  groups: ['system:authenticated'],
+};
 
 /** One custom resource's true history, and the events that told it. */
 export class Story {
@@ -107,11 +128,34 @@ export class Story {
   private served(state: Obj, version: string, manager: string, operation: 'Apply' | 'Update'): Obj {
     const out = clone(state);
     out.apiVersion = `${this.o.group}/${version}`;
-    out.metadata.managedFields = [{ manager, operation, apiVersion: out.apiVersion, time: '2026-11-30T12:00:00Z', fieldsType: 'FieldsV1', fieldsV1: {} }];
+    out.metadata.managedFields = [
+      {
+        manager,
+        operation,
+        apiVersion: out.apiVersion,
+        time: '2026-11-30T12:00:00Z',
+        fieldsType: 'FieldsV1',
+        fieldsV1: {},
+      },
+    ];
     return out;
   }
 
-  private event(verb: string, actor: Actor, code: number, parts: { version?: string; sub?: string; query?: string; request?: unknown; response?: unknown; level?: string; uid?: string; annotations?: Record<string, string> }): Obj {
+  private event(
+    verb: string,
+    actor: Actor,
+    code: number,
+    parts: {
+      version?: string;
+      sub?: string;
+      query?: string;
+      request?: unknown;
+      response?: unknown;
+      level?: string;
+      uid?: string;
+      annotations?: Record<string, string>;
+    },
+  ): Obj {
     const version = parts.version ?? this.versions[0]!;
     const received = new Date(this.t).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
     this.t += 700;
@@ -143,16 +187,34 @@ export class Story {
       ...(parts.response !== undefined ? { responseObject: parts.response } : {}),
       requestReceivedTimestamp: received,
       stageTimestamp: done,
-      annotations: { 'authorization.k8s.io/decision': code === 403 ? 'forbid' : 'allow', 'authorization.k8s.io/reason': '', ...(parts.annotations ?? {}) },
+      annotations: {
+        'authorization.k8s.io/decision': code === 403 ? 'forbid' : 'allow',
+        'authorization.k8s.io/reason': '',
+        ...(parts.annotations ?? {}),
+      },
     };
   }
 
   private status(code: number, reason: string, details: Obj = {}): Obj {
-    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: reason, reason, details: { name: this.o.name, group: this.o.group, kind: this.o.resource, ...details }, code };
+    return {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: reason,
+      reason,
+      details: { name: this.o.name, group: this.o.group, kind: this.o.resource, ...details },
+      code,
+    };
   }
 
   /** Moves the true state; the expected record of a write seen with bodies. */
-  private commit(next: Obj, event: Obj, expected: Partial<Expected> & Pick<Expected, 'kind'>, opsOverride?: Op[]): Written {
+  private commit(
+    next: Obj,
+    event: Obj,
+    expected: Partial<Expected> & Pick<Expected, 'kind'>,
+    opsOverride?: Op[],
+  ): Written {
     const prev = this.state;
     next.metadata.resourceVersion = String(++this.rv);
     this.state = next;
@@ -161,17 +223,28 @@ export class Story {
     const ops = opsOverride ?? (prev ? stateDiff(prev, next) : leaves(next, 'add'));
     const w: Written = {
       event,
-      expected: { action: event.verb, outcome: 'success', baseline: prev ? 'known' : 'none', ops, gap: false, uid: next.metadata.uid, version: event.objectRef.apiVersion, ...expected },
+      expected: {
+        action: event.verb,
+        outcome: 'success',
+        baseline: prev ? 'known' : 'none',
+        ops,
+        gap: false,
+        uid: next.metadata.uid,
+        version: event.objectRef.apiVersion,
+        ...expected,
+      },
     };
     this.out.push(w);
     return w;
   }
 
   private kindOf(ops: Op[]): string {
-    const classes = new Set(ops.map((o) => {
-      const top = o.path.split('/')[1];
-      return top === 'status' ? 'status' : top === 'metadata' ? 'metadata' : 'spec';
-    }));
+    const classes = new Set(
+      ops.map((o) => {
+        const top = o.path.split('/')[1];
+        return top === 'status' ? 'status' : top === 'metadata' ? 'metadata' : 'spec';
+      }),
+    );
     return classes.size === 0 ? 'noop' : classes.size > 1 ? 'mixed' : [...classes][0]!;
   }
 
@@ -189,8 +262,18 @@ export class Story {
   ssaCreate(actor: Actor, config: { spec: Obj; labels?: Obj }, defaults: Obj = {}): Written {
     this.incarnation++;
     const uid = this.uid();
-    const request = { apiVersion: `${this.o.group}/${this.versions[0]}`, kind: this.o.kind, metadata: { name: this.o.name, namespace: this.o.namespace, ...(config.labels ? { labels: config.labels } : {}) }, spec: config.spec };
-    const next: Obj = { apiVersion: request.apiVersion, kind: this.o.kind, metadata: { ...clone(request.metadata), uid, generation: 1, creationTimestamp: '2026-11-30T12:00:00Z' }, spec: { ...clone(config.spec), ...defaults } };
+    const request = {
+      apiVersion: `${this.o.group}/${this.versions[0]}`,
+      kind: this.o.kind,
+      metadata: { name: this.o.name, namespace: this.o.namespace, ...(config.labels ? { labels: config.labels } : {}) },
+      spec: config.spec,
+    };
+    const next: Obj = {
+      apiVersion: request.apiVersion,
+      kind: this.o.kind,
+      metadata: { ...clone(request.metadata), uid, generation: 1, creationTimestamp: '2026-11-30T12:00:00Z' },
+      spec: { ...clone(config.spec), ...defaults },
+    };
     const manager = actor.agent.split('/')[0]!;
     const response = () => this.served(next, this.versions[0]!, manager, 'Apply');
     const event = this.event('patch', actor, 201, { query: `fieldManager=${manager}&force=true`, request });
@@ -205,8 +288,20 @@ export class Story {
   create(actor: Actor, body: { spec: Obj; finalizers?: string[] }): Written {
     this.incarnation++;
     const uid = this.uid();
-    const request = { apiVersion: `${this.o.group}/${this.versions[0]}`, kind: this.o.kind, metadata: { name: this.o.name, namespace: this.o.namespace, ...(body.finalizers ? { finalizers: body.finalizers } : {}) }, spec: body.spec };
-    const next: Obj = { ...clone(request), metadata: { ...clone(request.metadata), uid, generation: 1, creationTimestamp: '2026-11-30T12:00:00Z' } };
+    const request = {
+      apiVersion: `${this.o.group}/${this.versions[0]}`,
+      kind: this.o.kind,
+      metadata: {
+        name: this.o.name,
+        namespace: this.o.namespace,
+        ...(body.finalizers ? { finalizers: body.finalizers } : {}),
+      },
+      spec: body.spec,
+    };
+    const next: Obj = {
+      ...clone(request),
+      metadata: { ...clone(request.metadata), uid, generation: 1, creationTimestamp: '2026-11-30T12:00:00Z' },
+    };
     const event = this.event('create', actor, 201, { request });
     this.state = undefined;
     this.gap = false;
@@ -221,7 +316,8 @@ export class Story {
   mergePatch(actor: Actor, doc: Obj, opts: { version?: string; sub?: 'status' } = {}): Written {
     const prev = this.state!;
     const next = applyMergePatch(prev, doc) as Obj;
-    if (opts.sub === 'status') for (const k of Object.keys(next)) if (k !== 'status' && k !== 'metadata') next[k] = clone(prev[k]);
+    if (opts.sub === 'status')
+      for (const k of Object.keys(next)) if (k !== 'status' && k !== 'metadata') next[k] = clone(prev[k]);
     next.apiVersion = prev.apiVersion;
     const version = opts.version ?? this.versions[0]!;
     const event = this.event('patch', actor, 200, { version, request: doc, ...(opts.sub ? { sub: opts.sub } : {}) });
@@ -250,11 +346,18 @@ export class Story {
     const sent = clone(prev);
     change(sent);
     const next = clone(sent);
-    if (opts.sub === 'status') for (const k of Object.keys(next)) if (k !== 'status' && k !== 'metadata') next[k] = clone(prev[k]);
-    if (opts.sub !== 'status' && JSON.stringify(sent.spec) !== JSON.stringify(prev.spec)) next.metadata.generation = (prev.metadata.generation ?? 1) + 1;
+    if (opts.sub === 'status')
+      for (const k of Object.keys(next)) if (k !== 'status' && k !== 'metadata') next[k] = clone(prev[k]);
+    if (opts.sub !== 'status' && JSON.stringify(sent.spec) !== JSON.stringify(prev.spec))
+      next.metadata.generation = (prev.metadata.generation ?? 1) + 1;
     const version = opts.version ?? this.versions[0]!;
     sent.apiVersion = `${this.o.group}/${version}`;
-    const event = this.event('update', actor, 200, { version, request: sent, uid: prev.metadata.uid, ...(opts.sub ? { sub: opts.sub } : {}) });
+    const event = this.event('update', actor, 200, {
+      version,
+      request: sent,
+      uid: prev.metadata.uid,
+      ...(opts.sub ? { sub: opts.sub } : {}),
+    });
     const prior = this.gap ? undefined : prev;
     const seenBefore = this.seen;
     const w = this.commit(next, event, { kind: 'spec' });
@@ -263,7 +366,9 @@ export class Story {
     if (this.gap && prior === undefined) {
       // A full body after a gap: against the last state seen, flagged.
       this.gap = false;
-      w.expected.ops = stateDiff(seenBefore, next).filter((o) => opts.sub !== 'status' || o.path === '/status' || o.path.startsWith('/status/'));
+      w.expected.ops = stateDiff(seenBefore, next).filter(
+        (o) => opts.sub !== 'status' || o.path === '/status' || o.path.startsWith('/status/'),
+      );
       w.expected.kind = this.kindOf(w.expected.ops);
       w.expected.baseline = 'unknown';
       w.expected.gap = true;
@@ -279,7 +384,13 @@ export class Story {
     const scaleOf = (o: Obj, rv?: string): Obj => ({
       kind: 'Scale',
       apiVersion: 'autoscaling/v1',
-      metadata: { name: this.o.name, namespace: this.o.namespace, uid: o.metadata.uid, resourceVersion: rv ?? o.metadata.resourceVersion, creationTimestamp: o.metadata.creationTimestamp },
+      metadata: {
+        name: this.o.name,
+        namespace: this.o.namespace,
+        uid: o.metadata.uid,
+        resourceVersion: rv ?? o.metadata.resourceVersion,
+        creationTimestamp: o.metadata.creationTimestamp,
+      },
       spec: replicas === 0 ? {} : { replicas },
       status: { replicas: o.status?.replicas ?? 0, selector: `app=${this.o.name}` },
     });
@@ -294,7 +405,13 @@ export class Story {
     this.seenVersion = seenVersion;
     if (gap) {
       // The Scale shows only the replicas: the object's state stays unknown past it.
-      w.expected = { ...w.expected, baseline: 'unknown', gap: true, ops: [{ op: 'replace', path: '/spec/replicas', new: replicas }], kind: 'spec' };
+      w.expected = {
+        ...w.expected,
+        baseline: 'unknown',
+        gap: true,
+        ops: [{ op: 'replace', path: '/spec/replicas', new: replicas }],
+        kind: 'spec',
+      };
       this.seen = seen;
       this.seenVersion = seenVersion;
     }
@@ -307,7 +424,9 @@ export class Story {
     const next = clone(prev);
     next.metadata.deletionTimestamp = '2026-11-30T13:00:00Z';
     next.metadata.deletionGracePeriodSeconds = 0;
-    const event = this.event('delete', actor, 200, { request: { kind: 'DeleteOptions', apiVersion: 'meta.k8s.io/v1', propagationPolicy: 'Background' } });
+    const event = this.event('delete', actor, 200, {
+      request: { kind: 'DeleteOptions', apiVersion: 'meta.k8s.io/v1', propagationPolicy: 'Background' },
+    });
     const seen = this.seen;
     const w = this.commit(next, event, { kind: 'metadata' });
     if (this.gap) {
@@ -333,14 +452,41 @@ export class Story {
     const prev = this.state!;
     const event = this.event('delete', actor, 200, {
       request: { kind: 'DeleteOptions', apiVersion: 'meta.k8s.io/v1' },
-      response: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: this.o.name, group: this.o.group, kind: this.o.resource, uid: prev.metadata.uid } },
+      response: {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Success',
+        details: { name: this.o.name, group: this.o.group, kind: this.o.resource, uid: prev.metadata.uid },
+      },
     });
-    const removed = { ...clone(this.seen ?? prev), apiVersion: `${this.o.group}/${this.seenVersion ?? this.versions[0]}` };
+    const removed = {
+      ...clone(this.seen ?? prev),
+      apiVersion: `${this.o.group}/${this.seenVersion ?? this.versions[0]}`,
+    };
     const w: Written = {
       event,
       expected: this.gap
-        ? { action: 'delete', outcome: 'success', kind: 'delete', baseline: 'unknown', ops: [], gap: true, uid: prev.metadata.uid, version: event.objectRef.apiVersion }
-        : { action: 'delete', outcome: 'success', kind: 'delete', baseline: 'known', ops: leaves(removed, 'remove'), gap: false, uid: prev.metadata.uid, version: event.objectRef.apiVersion },
+        ? {
+            action: 'delete',
+            outcome: 'success',
+            kind: 'delete',
+            baseline: 'unknown',
+            ops: [],
+            gap: true,
+            uid: prev.metadata.uid,
+            version: event.objectRef.apiVersion,
+          }
+        : {
+            action: 'delete',
+            outcome: 'success',
+            kind: 'delete',
+            baseline: 'known',
+            ops: leaves(removed, 'remove'),
+            gap: false,
+            uid: prev.metadata.uid,
+            version: event.objectRef.apiVersion,
+          },
     };
     this.gap = false;
     this.state = undefined;
@@ -352,7 +498,10 @@ export class Story {
   /** A write denied by RBAC: no request body is logged, only a Status. */
   denied(actor: Actor, verb: 'patch' | 'update' | 'delete'): Written {
     const event = this.event(verb, actor, 403, { response: this.status(403, 'Forbidden') });
-    const w: Written = { event, expected: { action: verb, outcome: 'failure', kind: 'noop', baseline: 'unknown', ops: [], gap: false } };
+    const w: Written = {
+      event,
+      expected: { action: verb, outcome: 'failure', kind: 'noop', baseline: 'unknown', ops: [], gap: false },
+    };
     this.out.push(w);
     return w;
   }
@@ -360,12 +509,35 @@ export class Story {
   /** A server-side apply refused with 409 Conflict: the attempt against the stored state. */
   applyConflict(actor: Actor, spec: Obj): Written {
     const prev = this.state!;
-    const request = { apiVersion: prev.apiVersion, kind: this.o.kind, metadata: { name: this.o.name, namespace: this.o.namespace }, spec };
+    const request = {
+      apiVersion: prev.apiVersion,
+      kind: this.o.kind,
+      metadata: { name: this.o.name, namespace: this.o.namespace },
+      spec,
+    };
     const manager = actor.agent.split('/')[0]!;
-    const event = this.event('patch', actor, 409, { query: `fieldManager=${manager}`, request, response: this.status(409, 'Conflict', { causes: [{ reason: 'FieldManagerConflict', message: 'conflict with "kustomize-controller"', field: '.spec' }] }) });
+    const event = this.event('patch', actor, 409, {
+      query: `fieldManager=${manager}`,
+      request,
+      response: this.status(409, 'Conflict', {
+        causes: [{ reason: 'FieldManagerConflict', message: 'conflict with "kustomize-controller"', field: '.spec' }],
+      }),
+    });
     // Against the state stored before it, when crtrail saw that one; else what the document shows.
-    const ops = this.gap ? mergeShown({ spec }, {}).map((o) => ({ ...o, path: o.path })) : stateDiff(this.seen, applyMergePatch(this.seen, request));
-    const w: Written = { event, expected: { action: 'patch', outcome: 'failure', kind: this.kindOf(ops), baseline: this.gap ? 'unknown' : 'known', ops, gap: false } };
+    const ops = this.gap
+      ? mergeShown({ spec }, {}).map((o) => ({ ...o, path: o.path }))
+      : stateDiff(this.seen, applyMergePatch(this.seen, request));
+    const w: Written = {
+      event,
+      expected: {
+        action: 'patch',
+        outcome: 'failure',
+        kind: this.kindOf(ops),
+        baseline: this.gap ? 'unknown' : 'known',
+        ops,
+        gap: false,
+      },
+    };
     this.out.push(w);
     return w;
   }
@@ -375,8 +547,20 @@ export class Story {
     const prev = this.state!;
     const event = this.event('patch', actor, 422, { request: ops, response: this.status(422, 'Invalid') });
     // After a gap the stored state is unknown: what the document shows (its values, no old ones).
-    const want = this.gap ? ops.filter((o) => o.op === 'replace').map((o): Op => ({ op: 'replace', path: o.path, new: o.value })) : stateDiff(prev, applyJsonPatch(prev, ops));
-    const w: Written = { event, expected: { action: 'patch', outcome: 'failure', kind: this.kindOf(want), baseline: this.gap ? 'unknown' : 'known', ops: want, gap: false } };
+    const want = this.gap
+      ? ops.filter((o) => o.op === 'replace').map((o): Op => ({ op: 'replace', path: o.path, new: o.value }))
+      : stateDiff(prev, applyJsonPatch(prev, ops));
+    const w: Written = {
+      event,
+      expected: {
+        action: 'patch',
+        outcome: 'failure',
+        kind: this.kindOf(want),
+        baseline: this.gap ? 'unknown' : 'known',
+        ops: want,
+        gap: false,
+      },
+    };
     this.out.push(w);
     return w;
   }
@@ -390,8 +574,16 @@ export class Story {
     change(next);
     next.metadata.resourceVersion = String(++this.rv);
     this.state = next;
-    const event = this.event('patch', actor, 200, how === 'metadata' ? { level: 'Metadata' } : { annotations: { 'audit.k8s.io/truncated': 'true' } });
-    const w: Written = { event, expected: { action: 'patch', outcome: 'success', kind: 'noop', baseline: 'unknown', ops: [], gap: false } };
+    const event = this.event(
+      'patch',
+      actor,
+      200,
+      how === 'metadata' ? { level: 'Metadata' } : { annotations: { 'audit.k8s.io/truncated': 'true' } },
+    );
+    const w: Written = {
+      event,
+      expected: { action: 'patch', outcome: 'success', kind: 'noop', baseline: 'unknown', ops: [], gap: false },
+    };
     this.gap = true;
     this.out.push(w);
     return w;
@@ -404,7 +596,8 @@ function mergeShown(doc: Obj, response: Obj, sub?: string): Op[] {
   const visit = (patch: unknown, path: string, at: unknown): void => {
     if (path === '/metadata/managedFields') return;
     if (patch !== null && typeof patch === 'object' && !Array.isArray(patch) && Object.keys(patch).length > 0) {
-      for (const k of Object.keys(patch).sort()) visit((patch as Obj)[k], `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, (at as Obj | undefined)?.[k]);
+      for (const k of Object.keys(patch).sort())
+        visit((patch as Obj)[k], `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, (at as Obj | undefined)?.[k]);
       return;
     }
     if (patch === null) ops.push({ op: 'remove', path });
@@ -416,9 +609,14 @@ function mergeShown(doc: Obj, response: Obj, sub?: string): Op[] {
 
 /** What a JSON Patch after a gap shows: its locations resolved in the response, no old values. */
 function jsonShown(ops: Obj[], response: Obj): Op[] {
-  const get = (path: string): unknown => path.slice(1).split('/').reduce<unknown>((n, k) => (n === undefined || n === null ? undefined : (n as Obj)[k]), response);
+  const get = (path: string): unknown =>
+    path
+      .slice(1)
+      .split('/')
+      .reduce<unknown>((n, k) => (n === undefined || n === null ? undefined : (n as Obj)[k]), response);
   const appends = new Map<string, number>();
-  for (const o of ops) if (o.op === 'add' && String(o.path).endsWith('/-')) appends.set(o.path, (appends.get(o.path) ?? 0) + 1);
+  for (const o of ops)
+    if (o.op === 'add' && String(o.path).endsWith('/-')) appends.set(o.path, (appends.get(o.path) ?? 0) + 1);
   const seen = new Map<string, number>();
   const out: Op[] = [];
   for (const o of ops) {

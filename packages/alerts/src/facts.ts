@@ -71,7 +71,9 @@ export function recordFacts(recordId: string, doc: Readonly<Obj>): RecordFacts {
   const change = obj(crtrail.change);
   const audit = obj(obj(doc.kubernetes).audit);
   const code = obj(audit.responseStatus).code;
-  const ops = Array.isArray(change.ops) ? (change.ops as unknown[]).map(obj).filter((o) => typeof o.path === 'string') : [];
+  const ops = Array.isArray(change.ops)
+    ? (change.ops as unknown[]).map(obj).filter((o) => typeof o.path === 'string')
+    : [];
   return {
     recordId,
     cluster: str(obj(obj(doc.orchestrator).cluster).name) ?? '',
@@ -100,7 +102,12 @@ export function recordFacts(recordId: string, doc: Readonly<Obj>): RecordFacts {
     },
     change: {
       kind: str(change.kind) ?? 'unknown',
-      ops: ops.map((o) => ({ op: String(o.op), path: o.path as string, ...('old' in o ? { old: o.old } : {}), ...('new' in o ? { new: o.new } : {}) })),
+      ops: ops.map((o) => ({
+        op: String(o.op),
+        path: o.path as string,
+        ...('old' in o ? { old: o.old } : {}),
+        ...('new' in o ? { new: o.new } : {}),
+      })),
       paths: strings(change.paths),
       critical: change.critical === true,
       criticalPaths: strings(change.critical_paths),
@@ -112,5 +119,11 @@ export function recordFacts(recordId: string, doc: Readonly<Obj>): RecordFacts {
 
 /** A stable key of the object a record is about (cluster, group, resource, namespace, name): alerts are grouped by it. */
 export function objectKeyOf(f: RecordFacts): string {
-  return [f.cluster, f.object.group, f.object.resource ?? f.object.kind ?? '', f.object.namespace ?? '', f.object.name ?? ''].join('/');
+  return [
+    f.cluster,
+    f.object.group,
+    f.object.resource ?? f.object.kind ?? '',
+    f.object.namespace ?? '',
+    f.object.name ?? '',
+  ].join('/');
 }

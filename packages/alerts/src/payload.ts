@@ -85,7 +85,17 @@ const kql = (s: string): string => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 /** A rison string (Kibana's URL state encoding): `'` and `!` are escaped with `!`. */
 const rison = (s: string): string => `'${s.replace(/[!']/g, (c) => `!${c}`)}'`;
 
-function discover(base: string, state: { query: string; language: 'kuery' | 'lucene'; from: string; to: string; dataView?: string; savedSearch?: string }): string {
+function discover(
+  base: string,
+  state: {
+    query: string;
+    language: 'kuery' | 'lucene';
+    from: string;
+    to: string;
+    dataView?: string;
+    savedSearch?: string;
+  },
+): string {
   const g = `(time:(from:${rison(state.from)},to:${rison(state.to)}))`;
   const a = `(${state.dataView ? `index:${rison(state.dataView)},` : ''}query:(language:${state.language},query:${rison(state.query)}))`;
   const view = state.savedSearch ? `view/${encodeURIComponent(state.savedSearch)}` : '';
@@ -104,9 +114,21 @@ export function kibanaLinks(f: RecordFacts, kibanaUrl: string | undefined, index
   const from = Number.isNaN(at) ? 'now-1d' : new Date(at - 3_600_000).toISOString();
   const to = Number.isNaN(at) ? 'now' : new Date(at + 3_600_000).toISOString();
   const dataView = indexPrefix !== undefined ? `${indexPrefix}-changes` : undefined;
-  const record = discover(kibanaUrl, { query: `_id:${kql(f.recordId)}`, language: 'kuery', from, to, ...(dataView ? { dataView } : {}) });
+  const record = discover(kibanaUrl, {
+    query: `_id:${kql(f.recordId)}`,
+    language: 'kuery',
+    from,
+    to,
+    ...(dataView ? { dataView } : {}),
+  });
   if (indexPrefix !== undefined && f.object.key) {
-    const timeline = discover(kibanaUrl, { query: `crtrail.object.key:${kql(f.object.key)}`, language: 'lucene', from: 'now-1y', to: 'now', savedSearch: `${indexPrefix}-search-object-history` });
+    const timeline = discover(kibanaUrl, {
+      query: `crtrail.object.key:${kql(f.object.key)}`,
+      language: 'lucene',
+      from: 'now-1y',
+      to: 'now',
+      savedSearch: `${indexPrefix}-search-object-history`,
+    });
     return { record, timeline };
   }
   const object = [
@@ -116,21 +138,46 @@ export function kibanaLinks(f: RecordFacts, kibanaUrl: string | undefined, index
     ...(f.object.namespace ? [`crtrail.object.namespace:${kql(f.object.namespace)}`] : []),
     ...(f.object.name ? [`crtrail.object.name:${kql(f.object.name)}`] : []),
   ].join(' and ');
-  return { record, timeline: discover(kibanaUrl, { query: object, language: 'kuery', from: 'now-1y', to: 'now', ...(dataView ? { dataView } : {}) }) };
+  return {
+    record,
+    timeline: discover(kibanaUrl, {
+      query: object,
+      language: 'kuery',
+      from: 'now-1y',
+      to: 'now',
+      ...(dataView ? { dataView } : {}),
+    }),
+  };
 }
 
-const PAST: Record<string, string> = { create: 'created', update: 'updated', patch: 'patched', delete: 'deleted', deletecollection: 'deleted' };
+const PAST: Record<string, string> = {
+  create: 'created',
+  update: 'updated',
+  patch: 'patched',
+  delete: 'deleted',
+  deletecollection: 'deleted',
+};
 
 function summaryOf(f: RecordFacts, shown: AlertChange[]): string {
   const who = `${f.actor.name} (${[f.actor.kind, f.actor.tool].filter(Boolean).join(', ')})`;
   const what = f.outcome === 'failure' ? `failed to ${f.verb} (${f.statusCode ?? 'error'})` : (PAST[f.verb] ?? f.verb);
-  const fields = shown.length > 0 ? `: ${shown.slice(0, 3).map((c) => c.path).join(', ')}${shown.length > 3 ? ` (+${shown.length - 3})` : ''}` : '';
+  const fields =
+    shown.length > 0
+      ? `: ${shown
+          .slice(0, 3)
+          .map((c) => c.path)
+          .join(', ')}${shown.length > 3 ? ` (+${shown.length - 3})` : ''}`
+      : '';
   const marks = [f.change.critical ? 'critical' : '', f.change.drift ? 'drift' : ''].filter(Boolean).join(', ');
   return `${who} ${what} ${objectLabel(f)} in ${f.cluster}${fields}${marks ? ` [${marks}]` : ''}`;
 }
 
 /** The alert of one record for the rules that fired. */
-export function buildAlert(f: RecordFacts, rules: readonly AlertRule[], options: { kibanaUrl?: string | undefined; indexPrefix?: string | undefined } = {}): Alert {
+export function buildAlert(
+  f: RecordFacts,
+  rules: readonly AlertRule[],
+  options: { kibanaUrl?: string | undefined; indexPrefix?: string | undefined } = {},
+): Alert {
   const critical = new Set(f.change.criticalPaths);
   const picked = critical.size > 0 ? f.change.ops.filter((o) => critical.has(o.path)) : f.change.ops;
   const ops = picked.slice(0, MAX_CHANGES).map(change);
@@ -145,7 +192,14 @@ export function buildAlert(f: RecordFacts, rules: readonly AlertRule[], options:
     verb: f.verb,
     outcome: f.outcome,
     ...(f.statusCode !== undefined ? { status_code: f.statusCode } : {}),
-    change: { kind: f.change.kind, critical: f.change.critical, drift: f.change.drift, critical_paths: f.change.criticalPaths, ops, ops_total: f.change.ops.length },
+    change: {
+      kind: f.change.kind,
+      critical: f.change.critical,
+      drift: f.change.drift,
+      critical_paths: f.change.criticalPaths,
+      ops,
+      ops_total: f.change.ops.length,
+    },
     links: kibanaLinks(f, options.kibanaUrl, options.indexPrefix),
   };
 }
@@ -157,7 +211,12 @@ export function buildAlert(f: RecordFacts, rules: readonly AlertRule[], options:
 export function groupAlerts(alerts: readonly Alert[], windowSeconds: number): AlertMessage {
   if (alerts.length === 0) throw new Error('groupAlerts: no alerts');
   const latest = alerts.reduce((a, b) => (b.time >= a.time ? b : a));
-  return { alert: latest, count: alerts.length, record_ids: alerts.map((a) => a.record_id), window_seconds: windowSeconds };
+  return {
+    alert: latest,
+    count: alerts.length,
+    record_ids: alerts.map((a) => a.record_id),
+    window_seconds: windowSeconds,
+  };
 }
 
 /** The message of a single alert. */

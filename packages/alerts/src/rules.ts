@@ -35,7 +35,6 @@ export interface AlertPlan {
   change: AlertRule;
 }
 
-
 /** Either path contains the other (`/spec` set wholesale changes `/spec/x`); `*` matches one segment. */
 function overlaps(changed: string[], wanted: string[]): boolean {
   const n = Math.min(changed.length, wanted.length);
@@ -83,7 +82,8 @@ export function defaultRules(config: Pick<CrtrailConfig, 'critical'>): AlertRule
     {
       name: 'failed-critical-attempt',
       description: 'a denied or failed attempt to change a critical field',
-      matches: (f) => f.outcome === 'failure' && (f.change.critical || (f.change.paths.length === 0 && isCriticalObject(f, config))),
+      matches: (f) =>
+        f.outcome === 'failure' && (f.change.critical || (f.change.paths.length === 0 && isCriticalObject(f, config))),
     },
     {
       name: 'critical-delete',
@@ -107,7 +107,8 @@ export function customRule(rule: AlertRuleConfig): AlertRule {
       if (rule.kind !== undefined && rule.kind !== f.object.kind) return false;
       if (rule.resource !== undefined && rule.resource !== f.object.resource) return false;
       if (namespace && !namespace.test(f.object.namespace ?? '')) return false;
-      if (rule.actor_kinds && !rule.actor_kinds.includes(f.actor.kind as (typeof rule.actor_kinds)[number])) return false;
+      if (rule.actor_kinds && !rule.actor_kinds.includes(f.actor.kind as (typeof rule.actor_kinds)[number]))
+        return false;
       if (actor && !actor.test(f.actor.name)) return false;
       if (rule.verbs && !rule.verbs.includes(f.verb as (typeof rule.verbs)[number])) return false;
       if (rule.outcome !== undefined && rule.outcome !== f.outcome) return false;
@@ -128,7 +129,13 @@ export function sinkName(sink: Pick<AlertSinkConfig, 'type' | 'url' | 'name'>): 
 export function alertPlan(config: Pick<CrtrailConfig, 'alerts' | 'critical'>): AlertPlan {
   return {
     rules: [...(config.alerts.default_rules ? defaultRules(config) : []), ...config.alerts.rules.map(customRule)],
-    sinks: config.alerts.sinks.map((s) => ({ name: sinkName(s), type: s.type, url: s.url, criticalOnly: s.critical_only, rules: s.rules })),
+    sinks: config.alerts.sinks.map((s) => ({
+      name: sinkName(s),
+      type: s.type,
+      url: s.url,
+      criticalOnly: s.critical_only,
+      rules: s.rules,
+    })),
     change: { name: 'change', description: 'a change was recorded', matches: () => true },
   };
 }
@@ -142,8 +149,9 @@ export function routeRecord(f: RecordFacts, plan: AlertPlan): AlertRoute[] {
   const fired = plan.rules.filter((r) => r.matches(f));
   const routes: AlertRoute[] = [];
   for (const sink of plan.sinks) {
-    let rules = sink.rules ? fired.filter((r) => sink.rules!.includes(r.name)) : fired;
-    if (rules.length === 0 && !sink.criticalOnly && (!sink.rules || sink.rules.includes('change'))) rules = [plan.change];
+    const named = sink.rules;
+    let rules = named ? fired.filter((r) => named.includes(r.name)) : fired;
+    if (rules.length === 0 && !sink.criticalOnly && (!named || named.includes('change'))) rules = [plan.change];
     if (rules.length > 0) routes.push({ sink, rules });
   }
   return routes;

@@ -49,9 +49,20 @@ export function slackBody(m: AlertMessage): unknown {
   const title = a.rules.map((r) => r.description).join('; ');
   const actor = [a.actor.name, a.actor.kind, a.actor.tool, a.actor.sourceIP].filter(Boolean).join(' · ');
   const changes = a.change.ops.map((c) => `\`${slackEscape(changeLine(c))}\``).join('\n');
-  const more = a.change.ops_total > a.change.ops.length ? `\n…and ${a.change.ops_total - a.change.ops.length} more` : '';
-  const links = [a.links.record ? `<${a.links.record}|record>` : '', a.links.timeline ? `<${a.links.timeline}|object timeline>` : ''].filter(Boolean).join(' · ');
-  const context = [`record \`${a.record_id}\``, `rules: ${a.rules.map((r) => r.name).join(', ')}`, ...(m.count > 1 ? [`${m.count} changes to this object within ${m.window_seconds ?? 0}s (latest shown)`] : []), ...(links ? [links] : [])];
+  const more =
+    a.change.ops_total > a.change.ops.length ? `\n…and ${a.change.ops_total - a.change.ops.length} more` : '';
+  const links = [
+    a.links.record ? `<${a.links.record}|record>` : '',
+    a.links.timeline ? `<${a.links.timeline}|object timeline>` : '',
+  ]
+    .filter(Boolean)
+    .join(' · ');
+  const context = [
+    `record \`${a.record_id}\``,
+    `rules: ${a.rules.map((r) => r.name).join(', ')}`,
+    ...(m.count > 1 ? [`${m.count} changes to this object within ${m.window_seconds ?? 0}s (latest shown)`] : []),
+    ...(links ? [links] : []),
+  ];
   return {
     text: shorten(`crtrail: ${a.summary}`, SLACK_TEXT_MAX, FIT),
     blocks: [
@@ -63,11 +74,24 @@ export function slackBody(m: AlertMessage): unknown {
           { type: 'mrkdwn', text: `*Cluster*\n${slackEscape(a.cluster)}` },
           { type: 'mrkdwn', text: `*Object*\n${slackEscape(objectLabel(a))}` },
           { type: 'mrkdwn', text: `*Actor*\n${slackEscape(actor)}` },
-          { type: 'mrkdwn', text: `*Verb / outcome*\n${a.verb} / ${a.outcome}${a.status_code !== undefined ? ` (${a.status_code})` : ''}` },
+          {
+            type: 'mrkdwn',
+            text: `*Verb / outcome*\n${a.verb} / ${a.outcome}${a.status_code !== undefined ? ` (${a.status_code})` : ''}`,
+          },
         ],
       },
-      ...(changes ? [{ type: 'section', text: { type: 'mrkdwn', text: shorten(`*Changes*\n${changes}${more}`, SLACK_TEXT_MAX, FIT) } }] : []),
-      { type: 'context', elements: context.map((text) => ({ type: 'mrkdwn', text: shorten(text, SLACK_TEXT_MAX, FIT) })) },
+      ...(changes
+        ? [
+            {
+              type: 'section',
+              text: { type: 'mrkdwn', text: shorten(`*Changes*\n${changes}${more}`, SLACK_TEXT_MAX, FIT) },
+            },
+          ]
+        : []),
+      {
+        type: 'context',
+        elements: context.map((text) => ({ type: 'mrkdwn', text: shorten(text, SLACK_TEXT_MAX, FIT) })),
+      },
     ],
   };
 }
@@ -84,7 +108,7 @@ export function alertmanagerEndpoint(url: string): string {
  */
 export function alertmanagerBody(m: AlertMessage): unknown[] {
   const a = m.alert;
-  const labels: Record<string, string> = {
+  const allLabels: Record<string, string> = {
     alertname: 'CrtrailChange',
     severity: a.change.critical || a.outcome === 'failure' ? 'critical' : 'warning',
     rule: a.rules[0]?.name ?? 'change',
@@ -110,8 +134,16 @@ export function alertmanagerBody(m: AlertMessage): unknown[] {
     ...(a.links.record ? { record_url: a.links.record } : {}),
     ...(a.links.timeline ? { timeline_url: a.links.timeline } : {}),
   };
-  for (const k of Object.keys(labels)) if (labels[k] === '') delete labels[k];
-  return [{ labels, annotations, startsAt: a.time || new Date().toISOString(), ...(a.links.record ? { generatorURL: a.links.record } : {}) }];
+  // Alertmanager reads an empty label as no label: left out rather than sent empty.
+  const labels = Object.fromEntries(Object.entries(allLabels).filter(([, v]) => v !== ''));
+  return [
+    {
+      labels,
+      annotations,
+      startsAt: a.time || new Date().toISOString(),
+      ...(a.links.record ? { generatorURL: a.links.record } : {}),
+    },
+  ];
 }
 
 /** The request a message makes for a sink type. */
@@ -152,5 +184,9 @@ export async function sendToSink(sink: ResolvedSink, m: AlertMessage, timeoutMs 
   const text = await res.text().catch(() => '');
   if (res.status >= 200 && res.status < 300) return;
   const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
-  throw new SinkError(`sink ${sink.name}: answered ${res.status}${text ? ` ${shorten(text.replace(/\s+/g, ' '), 200, FIT)}` : ''}`, retryable, res.status);
+  throw new SinkError(
+    `sink ${sink.name}: answered ${res.status}${text ? ` ${shorten(text.replace(/\s+/g, ' '), 200, FIT)}` : ''}`,
+    retryable,
+    res.status,
+  );
 }

@@ -1,7 +1,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { buildAlert, groupAlerts, kibanaLinks, MAX_VALUE_CHARS, recordFacts, sendToSink, singleMessage, SinkError, type ResolvedSink } from '../src/index.js';
+import {
+  buildAlert,
+  groupAlerts,
+  kibanaLinks,
+  MAX_VALUE_CHARS,
+  recordFacts,
+  sendToSink,
+  singleMessage,
+  SinkError,
+  type ResolvedSink,
+} from '../src/index.js';
 
 /** The parts of the three sinks' JSON bodies these assertions read. */
 interface WebhookJson {
@@ -34,7 +44,9 @@ before(async () => {
       const path = req.url ?? '';
       hits.push({ path, headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
       const status = answers.get(path) ?? 200;
-      res.writeHead(status, status === 302 ? { location: '/elsewhere' } : {}).end(status === 200 ? 'ok' : 'no such hook');
+      res
+        .writeHead(status, status === 302 ? { location: '/elsewhere' } : {})
+        .end(status === 200 ? 'ok' : 'no such hook');
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -51,7 +63,14 @@ const facts = recordFacts('rec-123', {
   kubernetes: { audit: { responseStatus: { code: 200 }, userAgent: 'kubectl/v1.29.3' } },
   crtrail: {
     actor: { kind: 'human', name: 'alice@example.com', tool: 'kubectl-edit' },
-    object: { group: 'db.example.com', kind: 'Database', resource: 'databases', namespace: 'pay', name: "o'brien<&>", version: 'v1' },
+    object: {
+      group: 'db.example.com',
+      kind: 'Database',
+      resource: 'databases',
+      namespace: 'pay',
+      name: "o'brien<&>",
+      version: 'v1',
+    },
     change: {
       ops: [
         { op: 'replace', path: '/spec/auth/password', old: SECRET, new: 'sha256:99aa' },
@@ -71,23 +90,46 @@ const rule = { name: 'critical-change', description: 'a critical field was chang
 const alert = buildAlert(facts, [rule], { kibanaUrl: 'https://kibana.example.com/base/' });
 
 test('the payload: every critical path with old and new (hashes as stored), long values cut, links to the record and the timeline', () => {
-  assert.deepEqual(alert.change.ops.map((o) => o.path), ['/spec/auth/password', '/spec/big'], 'only the critical paths');
+  assert.deepEqual(
+    alert.change.ops.map((o) => o.path),
+    ['/spec/auth/password', '/spec/big'],
+    'only the critical paths',
+  );
   assert.equal(alert.change.ops_total, 3);
   assert.equal(alert.change.ops[0]!.old, SECRET);
   const big = alert.change.ops[1]!;
   assert.equal(big.truncated, true);
   assert.equal(String(big.new).length, MAX_VALUE_CHARS + 1);
-  assert.match(alert.summary, /^alice@example\.com \(human, kubectl-edit\) patched db\.example\.com\/Database pay\/o'brien<&> in prod: \/spec\/auth\/password, \/spec\/big \[critical, drift\]$/);
+  assert.match(
+    alert.summary,
+    /^alice@example\.com \(human, kubectl-edit\) patched db\.example\.com\/Database pay\/o'brien<&> in prod: \/spec\/auth\/password, \/spec\/big \[critical, drift\]$/,
+  );
   // Kibana Discover: rison-quoted KQL (a `'` is `!'`), URL-encoded, on the record's _id / the object.
   const record = decodeURIComponent(alert.links.record!);
-  assert.ok(record.startsWith('https://kibana.example.com/base/app/discover#/?_g=(time:(from:\'2026-11-30T09:00:00.000Z\''), record);
+  assert.ok(
+    record.startsWith("https://kibana.example.com/base/app/discover#/?_g=(time:(from:'2026-11-30T09:00:00.000Z'"),
+    record,
+  );
   assert.match(record, /query:'_id:"rec-123"'/);
   assert.match(decodeURIComponent(alert.links.timeline!), /crtrail\.object\.name:"o!'brien<&>"/);
   assert.deepEqual(kibanaLinks(facts, undefined), {}, 'no Kibana URL, no links');
   // With the index prefix: the saved objects of `crtrail kibana setup`.
-  const keyed = recordFacts('rec-1', { crtrail: { object: { key: 'prod/db.example.com/databases/pay/main', group: 'db.example.com', resource: 'databases', namespace: 'pay', name: 'main' } } });
+  const keyed = recordFacts('rec-1', {
+    crtrail: {
+      object: {
+        key: 'prod/db.example.com/databases/pay/main',
+        group: 'db.example.com',
+        resource: 'databases',
+        namespace: 'pay',
+        name: 'main',
+      },
+    },
+  });
   const links = kibanaLinks(keyed, 'https://kibana.example.com', 'crtrail');
-  assert.match(decodeURIComponent(links.record!), /_a=\(index:'crtrail-changes',query:\(language:kuery,query:'_id:"rec-1"'\)\)$/);
+  assert.match(
+    decodeURIComponent(links.record!),
+    /_a=\(index:'crtrail-changes',query:\(language:kuery,query:'_id:"rec-1"'\)\)$/,
+  );
   assert.equal(
     decodeURIComponent(links.timeline!),
     `https://kibana.example.com/app/discover#/view/crtrail-search-object-history?_g=(time:(from:'now-1y',to:'now'))&_a=(query:(language:lucene,query:'crtrail.object.key:"prod/db.example.com/databases/pay/main"'))`,
@@ -96,16 +138,30 @@ test('the payload: every critical path with old and new (hashes as stored), long
 
 test('each sink type is POSTed its format on a real local receiver', async () => {
   hits.length = 0;
-  const sink = (type: ResolvedSink['type'], path: string): ResolvedSink => ({ name: type, type, url: `${base}${path}`, criticalOnly: true });
+  const sink = (type: ResolvedSink['type'], path: string): ResolvedSink => ({
+    name: type,
+    type,
+    url: `${base}${path}`,
+    criticalOnly: true,
+  });
   await sendToSink(sink('webhook', '/hook'), singleMessage(alert));
   await sendToSink(sink('slack', '/services/T/B/x'), singleMessage(alert));
   await sendToSink(sink('alertmanager', '/am/'), singleMessage(alert));
-  assert.deepEqual(hits.map((h) => h.path), ['/hook', '/services/T/B/x', '/am/api/v2/alerts']);
+  assert.deepEqual(
+    hits.map((h) => h.path),
+    ['/hook', '/services/T/B/x', '/am/api/v2/alerts'],
+  );
   assert.ok(hits.every((h) => h.headers['content-type'] === 'application/json'));
   const [hook, slack, am] = hits.map((h) => h.body) as [WebhookJson, SlackJson, AlertmanagerJson];
   assert.equal(hook.kind, 'crtrail.alert');
   assert.deepEqual(hook.record_ids, ['rec-123']);
-  assert.deepEqual(hook.alert.actor, { name: 'alice@example.com', kind: 'human', tool: 'kubectl-edit', sourceIP: '192.0.2.44', userAgent: 'kubectl/v1.29.3' });
+  assert.deepEqual(hook.alert.actor, {
+    name: 'alice@example.com',
+    kind: 'human',
+    tool: 'kubectl-edit',
+    sourceIP: '192.0.2.44',
+    userAgent: 'kubectl/v1.29.3',
+  });
   assert.match(slack.text, /alice@example\.com/);
   assert.equal(slack.blocks[0]?.type, 'header');
   const slackText = JSON.stringify(slack.blocks);
@@ -135,7 +191,12 @@ test('a grouped message names the count, the window and every record; the latest
 });
 
 test('failures: 5xx/429 are retryable, another 4xx or a redirect is not, an unreachable sink is; the URL is never in the message', async () => {
-  const sink = (path: string): ResolvedSink => ({ name: 'team-slack', type: 'slack', url: `${base}${path}`, criticalOnly: true });
+  const sink = (path: string): ResolvedSink => ({
+    name: 'team-slack',
+    type: 'slack',
+    url: `${base}${path}`,
+    criticalOnly: true,
+  });
   const cases: Array<[string, number, boolean]> = [
     ['/s500', 500, true],
     ['/s429', 429, true],
@@ -157,9 +218,15 @@ test('failures: 5xx/429 are retryable, another 4xx or a redirect is not, an unre
   await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
   const port = (closed.address() as { port: number }).port;
   await new Promise<void>((r) => closed.close(() => r()));
-  await assert.rejects(sendToSink({ name: 'gone', type: 'webhook', url: `http://127.0.0.1:${port}/x`, criticalOnly: true }, singleMessage(alert)), (err: unknown) => {
-    assert.ok(err instanceof SinkError && err.retryable);
-    assert.match(err.message, /sink gone: not reached \(ECONNREFUSED\)/);
-    return true;
-  });
+  await assert.rejects(
+    sendToSink(
+      { name: 'gone', type: 'webhook', url: `http://127.0.0.1:${port}/x`, criticalOnly: true },
+      singleMessage(alert),
+    ),
+    (err: unknown) => {
+      assert.ok(err instanceof SinkError && err.retryable);
+      assert.match(err.message, /sink gone: not reached \(ECONNREFUSED\)/);
+      return true;
+    },
+  );
 });

@@ -51,8 +51,10 @@ export function rememberCanonical(object: object, members = false): string {
   const parts: string[] = [];
   for (const k of Object.keys(object).sort()) {
     const v = (object as Record<string, unknown>)[k];
-    if (skipped(v)) continue;
-    parts.push(`${JSON.stringify(k)}:${v !== null && typeof v === 'object' ? rememberCanonical(v) : serialize(v, false)!}`);
+    // No text only for the values `skipped` names: the member is left out, as JSON.stringify does.
+    const text = v !== null && typeof v === 'object' ? rememberCanonical(v) : serialize(v, false);
+    if (text === undefined) continue;
+    parts.push(`${JSON.stringify(k)}:${text}`);
   }
   return `{${parts.join(',')}}`;
 }

@@ -33,7 +33,8 @@ export interface ParsePointerOptions {
  */
 export function parsePointer(pointer: string, options: ParsePointerOptions = {}): string[] {
   if (pointer === '') return [];
-  if (options.strict !== false && !pointer.startsWith('/')) throw new Error(`not a JSON pointer: ${JSON.stringify(pointer)}`);
+  if (options.strict !== false && !pointer.startsWith('/'))
+    throw new Error(`not a JSON pointer: ${JSON.stringify(pointer)}`);
   return pointer.slice(1).split('/').map(unescapeToken);
 }
 
@@ -51,7 +52,10 @@ export function formatPointer(tokens: readonly string[]): string {
  */
 export function pathTokens(path: string): string[] {
   if (path.startsWith('/')) return parsePointer(path);
-  return path.replace(/\[(\*|\d+)\]/g, '.$1').split('.').filter(Boolean);
+  return path
+    .replace(/\[(\*|\d+)\]/g, '.$1')
+    .split('.')
+    .filter(Boolean);
 }
 
 /** How {@link pathToPointer} reads a dot path. The defaults are the configuration's reading. */

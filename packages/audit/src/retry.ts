@@ -43,7 +43,11 @@ export interface RetryOptions {
  * attempts; rethrows the last failure, or at once one that `retryable` refuses. `fn` is told the
  * attempt number (0 first).
  */
-export async function retry<T>(fn: (attempt: number) => Promise<T>, policy: RetryPolicy, options: RetryOptions = {}): Promise<T> {
+export async function retry<T>(
+  fn: (attempt: number) => Promise<T>,
+  policy: RetryPolicy,
+  options: RetryOptions = {},
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn(attempt);

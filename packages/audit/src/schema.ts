@@ -22,7 +22,8 @@ const stringArray = { type: 'array', items: { type: 'string' } } as const;
  * Elasticsearch's `strict_date_optional_time` reads it: upper-case T, 1–9 fraction digits, Z or a
  * ±hh:mm offset, a real calendar date (no 2026-02-30), no leap second (Elasticsearch refuses :60).
  */
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(\.\d{1,9})?(Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(\.\d{1,9})?(Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
 function isRfc3339(value: string): boolean {
   const m = RFC3339.exec(value);
   if (!m) return false;
@@ -48,7 +49,10 @@ const userInfo = {
 const objectRef = {
   type: 'object',
   properties: Object.fromEntries(
-    ['resource', 'namespace', 'name', 'uid', 'apiGroup', 'apiVersion', 'resourceVersion', 'subresource'].map((k) => [k, { type: 'string' }]),
+    ['resource', 'namespace', 'name', 'uid', 'apiGroup', 'apiVersion', 'resourceVersion', 'subresource'].map((k) => [
+      k,
+      { type: 'string' },
+    ]),
   ),
 } as const;
 
@@ -104,8 +108,14 @@ export type ValidationResult<T> = { ok: true; value: T } | { ok: false; reason: 
 function describe(errors: ErrorObject[] | null | undefined, prefix: string): string {
   // A nullable field reports its `null` branch, its value branch and the `anyOf`: the value
   // branch's deepest error is the one that explains what is wrong.
-  const useful = (errors ?? []).filter((e) => e.keyword !== 'anyOf' && !(e.keyword === 'type' && (e.params as { type?: string }).type === 'null'));
-  const error = useful.reduce<ErrorObject | undefined>((best, e) => (!best || e.instancePath.length > best.instancePath.length ? e : best), undefined) ?? errors?.[0];
+  const useful = (errors ?? []).filter(
+    (e) => e.keyword !== 'anyOf' && !(e.keyword === 'type' && (e.params as { type?: string }).type === 'null'),
+  );
+  const error =
+    useful.reduce<ErrorObject | undefined>(
+      (best, e) => (!best || e.instancePath.length > best.instancePath.length ? e : best),
+      undefined,
+    ) ?? errors?.[0];
   if (!error) return `${prefix}: invalid`;
   let path = prefix;
   for (const key of parsePointer(error.instancePath)) {

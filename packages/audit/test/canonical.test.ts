@@ -13,7 +13,12 @@ test('canonical JSON equals the canonicalize reference on every real audit event
   let n = 0;
   for (const f of readdirSync(dir)) {
     const text = readFileSync(join(dir, f), 'utf8').replace(/^\uFEFF/, '');
-    const docs = f.endsWith('.json') ? JSON.parse(text).items : text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const docs = f.endsWith('.json')
+      ? JSON.parse(text).items
+      : text
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l));
     for (const d of docs) {
       assert.equal(canonicalJson(d), reference(d));
       n++;
@@ -42,18 +47,23 @@ test('property: equals the reference on any JSON value, sorted or not', async ()
 test('property: remembered texts are the canonical ones, and reused inside containing values', async () => {
   const fc = (await import('fast-check')).default;
   fc.assert(
-    fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.dictionary(fc.string(), fc.jsonValue()), fc.boolean(), (state, other, members) => {
-      const text = rememberCanonical(state, members);
-      // A response body sharing the state's members (as a stored state shares spec and status).
-      const container = { z: 1, body: { ...other, ...state }, a: state };
-      const reused = stringifyReusing({ entry: container, n: 1 });
-      return (
-        text === reference(state) &&
-        rememberCanonical(container) === reference(container) &&
-        canonicalJson(JSON.parse(reused)) === reference({ entry: container, n: 1 }) &&
-        canonicalJson(JSON.parse(stringifyReusing(container))) === reference(container)
-      );
-    }),
+    fc.property(
+      fc.dictionary(fc.string(), fc.jsonValue()),
+      fc.dictionary(fc.string(), fc.jsonValue()),
+      fc.boolean(),
+      (state, other, members) => {
+        const text = rememberCanonical(state, members);
+        // A response body sharing the state's members (as a stored state shares spec and status).
+        const container = { z: 1, body: { ...other, ...state }, a: state };
+        const reused = stringifyReusing({ entry: container, n: 1 });
+        return (
+          text === reference(state) &&
+          rememberCanonical(container) === reference(container) &&
+          canonicalJson(JSON.parse(reused)) === reference({ entry: container, n: 1 }) &&
+          canonicalJson(JSON.parse(stringifyReusing(container))) === reference(container)
+        );
+      },
+    ),
     { numRuns: 500 },
   );
 });

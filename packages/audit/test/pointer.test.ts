@@ -16,7 +16,11 @@ test('parsePointer: "" is the whole document, "/" the empty key, escapes decoded
   assert.deepEqual(parsePointer(''), []);
   assert.deepEqual(parsePointer('/'), ['']);
   assert.deepEqual(parsePointer('/spec/ports/0'), ['spec', 'ports', '0']);
-  assert.deepEqual(parsePointer('/metadata/labels/app.kubernetes.io~1name'), ['metadata', 'labels', 'app.kubernetes.io/name']);
+  assert.deepEqual(parsePointer('/metadata/labels/app.kubernetes.io~1name'), [
+    'metadata',
+    'labels',
+    'app.kubernetes.io/name',
+  ]);
   assert.deepEqual(parsePointer('/m/c~0d/~01'), ['m', 'c~d', '~1']);
   assert.deepEqual(parsePointer('/a//b/'), ['a', '', 'b', '']);
 });
@@ -32,7 +36,10 @@ test('parsePointer throws on a non-pointer unless strict is off, which reads pas
 test('formatPointer is the inverse of parsePointer', () => {
   assert.equal(formatPointer([]), '');
   assert.equal(formatPointer(['']), '/');
-  assert.equal(formatPointer(['metadata', 'annotations', 'example.com/tier']), '/metadata/annotations/example.com~1tier');
+  assert.equal(
+    formatPointer(['metadata', 'annotations', 'example.com/tier']),
+    '/metadata/annotations/example.com~1tier',
+  );
   for (const p of ['', '/', '/a/b', '/a~1b/~0/~01', '/x//y/']) assert.equal(formatPointer(parsePointer(p)), p);
 });
 
@@ -65,6 +72,10 @@ test('pathTokens reads both forms into unescaped tokens, skipping empty dot segm
   assert.deepEqual(pathTokens('spec.ports[2]'), ['spec', 'ports', '2']);
   assert.deepEqual(pathTokens('spec..x.'), ['spec', 'x']);
   assert.deepEqual(pathTokens(''), []);
-  assert.deepEqual(pathTokens('/metadata/annotations/example.com~1tier'), ['metadata', 'annotations', 'example.com/tier']);
+  assert.deepEqual(pathTokens('/metadata/annotations/example.com~1tier'), [
+    'metadata',
+    'annotations',
+    'example.com/tier',
+  ]);
   assert.deepEqual(pathTokens('/spec/*/x'), ['spec', '*', 'x']);
 });

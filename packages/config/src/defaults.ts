@@ -39,14 +39,32 @@ export const DEFAULTS: ConfigInput = {
     ],
     controllers: [],
     gitops: [
-      { name: 'argocd', userAgent: '^argocd-(application-controller|applicationset-controller)/', manager: '^argocd-(controller|application-controller)$', username: '^system:serviceaccount:[^:]+:argocd-application-controller$' },
-      { name: 'flux', userAgent: '^(kustomize|helm)-controller/', manager: '^(kustomize|helm)-controller$', username: '^system:serviceaccount:flux-system:(kustomize|helm)-controller$' },
+      {
+        name: 'argocd',
+        userAgent: '^argocd-(application-controller|applicationset-controller)/',
+        manager: '^argocd-(controller|application-controller)$',
+        username: '^system:serviceaccount:[^:]+:argocd-application-controller$',
+      },
+      {
+        name: 'flux',
+        userAgent: '^(kustomize|helm)-controller/',
+        manager: '^(kustomize|helm)-controller$',
+        username: '^system:serviceaccount:flux-system:(kustomize|helm)-controller$',
+      },
     ],
     interactive: ['^kubectl(\\.exe)?/', '^oc/', '^k9s/', '^(Lens|OpenLens)', '^Mozilla/'],
   },
   critical: [
-    { group: 'argoproj.io', kind: 'Application', paths: ['spec.source', 'spec.sources', 'spec.destination', 'spec.syncPolicy', 'spec.project'] },
-    { group: 'argoproj.io', kind: 'AppProject', paths: ['spec.destinations', 'spec.sourceRepos', 'spec.clusterResourceWhitelist'] },
+    {
+      group: 'argoproj.io',
+      kind: 'Application',
+      paths: ['spec.source', 'spec.sources', 'spec.destination', 'spec.syncPolicy', 'spec.project'],
+    },
+    {
+      group: 'argoproj.io',
+      kind: 'AppProject',
+      paths: ['spec.destinations', 'spec.sourceRepos', 'spec.clusterResourceWhitelist'],
+    },
     { group: 'cert-manager.io', kind: 'Certificate', paths: ['spec.dnsNames', 'spec.issuerRef', 'spec.secretName'] },
     { group: 'cert-manager.io', kind: 'ClusterIssuer', paths: ['spec'] },
     { group: 'security.istio.io', kind: 'AuthorizationPolicy', paths: ['spec'] },
@@ -54,9 +72,21 @@ export const DEFAULTS: ConfigInput = {
     { group: 'networking.istio.io', kind: 'VirtualService', paths: ['spec.http', 'spec.hosts'] },
     { group: 'monitoring.coreos.com', kind: 'PrometheusRule', paths: ['spec.groups'] },
     { group: 'monitoring.coreos.com', kind: 'Alertmanager', paths: ['spec'] },
-    { group: 'serving.kserve.io', kind: 'InferenceService', paths: ['spec.predictor.model.storageUri', 'spec.predictor.model.runtime', 'spec.predictor.model.modelFormat'] },
-    { group: 'kustomize.toolkit.fluxcd.io', kind: 'Kustomization', paths: ['spec.sourceRef', 'spec.path', 'spec.suspend'] },
-    { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', paths: ['spec.versions', 'spec.conversion'] },
+    {
+      group: 'serving.kserve.io',
+      kind: 'InferenceService',
+      paths: ['spec.predictor.model.storageUri', 'spec.predictor.model.runtime', 'spec.predictor.model.modelFormat'],
+    },
+    {
+      group: 'kustomize.toolkit.fluxcd.io',
+      kind: 'Kustomization',
+      paths: ['spec.sourceRef', 'spec.path', 'spec.suspend'],
+    },
+    {
+      group: 'apiextensions.k8s.io',
+      resource: 'customresourcedefinitions',
+      paths: ['spec.versions', 'spec.conversion'],
+    },
   ],
   redaction: {
     paths: [{ group: 'bitnami.com', kind: 'SealedSecret', paths: ['spec.encryptedData'] }],

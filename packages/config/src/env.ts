@@ -20,7 +20,8 @@ export function parseHostPorts(list: string): HostPort[] {
   return entries.map((entry) => {
     const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(entry);
     const port = m ? Number(m[2]) : NaN;
-    if (!m || port < 1 || port > 65535) throw new Error(`${JSON.stringify(entry)} is not host:port (a comma-separated list of host:port)`);
+    if (!m || port < 1 || port > 65535)
+      throw new Error(`${JSON.stringify(entry)} is not host:port (a comma-separated list of host:port)`);
     return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
   });
 }
@@ -45,7 +46,10 @@ const redisUrl = url.refine((u) => /^rediss?:\/\//i.test(u), 'a redis:// or redi
 const esUrlList = z.string().superRefine((value, ctx) => {
   for (const node of esNodeUrls(value)) {
     if (!/^https?:\/\/[^,\s]+$/i.test(node) || !URL.canParse(node)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${JSON.stringify(node)} is not an http(s) URL (a comma-separated list of Elasticsearch node URLs)` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `${JSON.stringify(node)} is not an http(s) URL (a comma-separated list of Elasticsearch node URLs)`,
+      });
     }
   }
 });
@@ -85,12 +89,12 @@ export const envSchema = z
     CRTRAIL_FIREHOSE_ACCESS_KEYS_FILE: optionalPath,
     CRTRAIL_PUBSUB_TOKENS_FILE: optionalPath,
     CRTRAIL_PUBSUB_AUDIENCE: z.string().min(1).optional(),
-    CRTRAIL_PUBSUB_SERVICE_ACCOUNT: z.string().email('an email address (the push subscription\'s service account)').optional(),
-    CRTRAIL_PUBSUB_JWKS_URL: url.optional(),
-    CRTRAIL_CLUSTER: z
+    CRTRAIL_PUBSUB_SERVICE_ACCOUNT: z
       .string()
-      .regex(CLUSTER_NAME, `a cluster name: ${CLUSTER_NAME_RULE}`)
-      .default('default'),
+      .email("an email address (the push subscription's service account)")
+      .optional(),
+    CRTRAIL_PUBSUB_JWKS_URL: url.optional(),
+    CRTRAIL_CLUSTER: z.string().regex(CLUSTER_NAME, `a cluster name: ${CLUSTER_NAME_RULE}`).default('default'),
     CRTRAIL_INDEX_PREFIX: z
       .string()
       .regex(/^[a-z0-9][a-z0-9._-]{0,100}$/, 'lowercase letters, digits, . _ - (an Elasticsearch index name prefix)')
@@ -98,7 +102,11 @@ export const envSchema = z
     CRTRAIL_CONFIG: optionalPath,
     CRTRAIL_SIGNING_KEY: optionalPath,
     CRTRAIL_REDACTION_SALT: z.string().min(16, 'at least 16 characters').optional(),
-    CRTRAIL_BODY_LIMIT: z.coerce.number().int().positive().default(32 * 1024 * 1024),
+    CRTRAIL_BODY_LIMIT: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(32 * 1024 * 1024),
     CRTRAIL_QUEUE_MAX_WAITING: z.coerce.number().int().min(0).default(10_000),
     CRTRAIL_MAX_CONNECTIONS: z.coerce.number().int().min(0).default(0),
     // After writing a batch the webhook runs `WAIT <n>`: the 200 then also means n replicas have it
@@ -157,7 +165,8 @@ export const envSchema = z
     path: ['CRTRAIL_REDIS_SENTINEL_NAME'],
   })
   .refine((e) => !(e.CRTRAIL_REDIS_SENTINELS && e.CRTRAIL_REDIS_CLUSTER_NODES), {
-    message: 'CRTRAIL_REDIS_CLUSTER_NODES and CRTRAIL_REDIS_SENTINELS exclude each other (a Redis Cluster has no sentinels)',
+    message:
+      'CRTRAIL_REDIS_CLUSTER_NODES and CRTRAIL_REDIS_SENTINELS exclude each other (a Redis Cluster has no sentinels)',
     path: ['CRTRAIL_REDIS_CLUSTER_NODES'],
   })
   .refine((e) => !e.CRTRAIL_REDIS_CA || /^rediss:/i.test(e.CRTRAIL_REDIS_URL), {

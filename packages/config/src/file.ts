@@ -60,7 +60,12 @@ function merge(defaults: ConfigInput, user: ConfigInput): ConfigInput {
       secretLikeKinds: cat(defaults.redaction?.secretLikeKinds, user.redaction?.secretLikeKinds),
     },
     // Scalars (windows, limits, default_rules) are the user's; rules and sinks append.
-    alerts: { ...defaults.alerts, ...user.alerts, rules: cat(defaults.alerts?.rules, user.alerts?.rules), sinks: cat(defaults.alerts?.sinks, user.alerts?.sinks) },
+    alerts: {
+      ...defaults.alerts,
+      ...user.alerts,
+      rules: cat(defaults.alerts?.rules, user.alerts?.rules),
+      sinks: cat(defaults.alerts?.sinks, user.alerts?.sinks),
+    },
   };
 }
 
@@ -76,7 +81,10 @@ export function checkConfigText(text: string, fileName: string): ConfigCheck {
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: true });
   if (doc.errors.length > 0) {
-    return { ok: false, errors: doc.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`) };
+    return {
+      ok: false,
+      errors: doc.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`),
+    };
   }
   const raw: unknown = doc.toJS() ?? {};
   const user = configSchema.safeParse(raw);

@@ -2,14 +2,17 @@ import { pathToPointer } from '@crtrail/audit';
 import { z } from 'zod';
 
 /** A regular expression given as a string; invalid ones are config errors, not crashes later. */
-const regex = z.string().min(1).refine((s) => {
-  try {
-    new RegExp(s);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'not a valid regular expression');
+const regex = z
+  .string()
+  .min(1)
+  .refine((s) => {
+    try {
+      new RegExp(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'not a valid regular expression');
 
 /** Which objects a rule applies to: an API group, and a kind and/or plural resource. */
 const target = {
@@ -49,10 +52,16 @@ const alertRule = z
     namespace: regex.optional(),
     /** Fires when a changed path is, or is inside, or contains one of these. */
     paths: z.array(fieldPath.transform(toPointer)).min(1).optional(),
-    actor_kinds: z.array(z.enum(['human', 'serviceaccount', 'controller', 'gitops', 'system', 'unknown'])).min(1).optional(),
+    actor_kinds: z
+      .array(z.enum(['human', 'serviceaccount', 'controller', 'gitops', 'system', 'unknown']))
+      .min(1)
+      .optional(),
     /** Actor names (regex). */
     actor: regex.optional(),
-    verbs: z.array(z.enum(['create', 'update', 'patch', 'delete', 'deletecollection'])).min(1).optional(),
+    verbs: z
+      .array(z.enum(['create', 'update', 'patch', 'delete', 'deletecollection']))
+      .min(1)
+      .optional(),
     outcome: z.enum(['success', 'failure']).optional(),
     critical: z.boolean().optional(),
     drift: z.boolean().optional(),
@@ -89,16 +98,27 @@ const alertsSchema = z
   .superRefine((alerts, ctx) => {
     const names = new Set<string>(alerts.default_rules ? [...DEFAULT_ALERT_RULES, 'change'] : ['change']);
     alerts.rules.forEach((r, i) => {
-      if (names.has(r.name)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `rule name "${r.name}" is already taken` });
+      if (names.has(r.name))
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `rule name "${r.name}" is already taken` });
       names.add(r.name);
     });
     const sinks = new Set<string>();
     alerts.sinks.forEach((s, i) => {
       for (const [j, r] of (s.rules ?? []).entries()) {
-        if (!names.has(r)) ctx.addIssue({ code: 'custom', path: ['sinks', i, 'rules', j], message: `no alert rule named "${r}" (known: ${[...names].join(', ')})` });
+        if (!names.has(r))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sinks', i, 'rules', j],
+            message: `no alert rule named "${r}" (known: ${[...names].join(', ')})`,
+          });
       }
       if (s.name !== undefined) {
-        if (sinks.has(s.name)) ctx.addIssue({ code: 'custom', path: ['sinks', i, 'name'], message: `sink name "${s.name}" is already taken` });
+        if (sinks.has(s.name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sinks', i, 'name'],
+            message: `sink name "${s.name}" is already taken`,
+          });
         sinks.add(s.name);
       }
     });
@@ -122,12 +142,23 @@ export const configSchema = z
     actors: z
       .object({
         /** `tool` of a write, from its userAgent and/or the request's field manager (`?fieldManager=`, else the apiserver's default from the userAgent). First match wins. */
-        tools: z.array(z.object({ tool: z.string().min(1), userAgent: regex.optional(), manager: regex.optional() }).strict()).default([]),
+        tools: z
+          .array(z.object({ tool: z.string().min(1), userAgent: regex.optional(), manager: regex.optional() }).strict())
+          .default([]),
         /** Usernames (regex) that are controllers/operators even with a kubectl-like userAgent. */
         controllers: z.array(regex).default([]),
         /** GitOps managers: a write by one (its service account, or a service account with its userAgent/field manager) is `gitops`; objects whose managedFields name its `manager` are drift-checked. */
         gitops: z
-          .array(z.object({ name: z.string().min(1), userAgent: regex.optional(), manager: regex.optional(), username: regex.optional() }).strict())
+          .array(
+            z
+              .object({
+                name: z.string().min(1),
+                userAgent: regex.optional(),
+                manager: regex.optional(),
+                username: regex.optional(),
+              })
+              .strict(),
+          )
           .default([]),
         /** userAgents (regex) of interactive clients: a service account using one is not a controller. */
         interactive: z.array(regex).default([]),

@@ -3,14 +3,40 @@ import assert from 'node:assert/strict';
 import { checkConfigText, defaultConfig, loadEnv, ConfigError } from '../src/index.js';
 
 test('a typo in the config names the key and its line', () => {
-  const r = checkConfigText(['actors:', '  tools:', '    - tool: mytool', '      useragent: "^mytool/"', 'critcal:', '  - group: a', '    paths: [spec.x]'].join('\n'), 'crtrail.yaml');
+  const r = checkConfigText(
+    [
+      'actors:',
+      '  tools:',
+      '    - tool: mytool',
+      '      useragent: "^mytool/"',
+      'critcal:',
+      '  - group: a',
+      '    paths: [spec.x]',
+    ].join('\n'),
+    'crtrail.yaml',
+  );
   assert.equal(r.ok, false);
   if (r.ok) return;
-  assert.deepEqual(r.errors.sort(), ['crtrail.yaml:4: actors.tools.0.useragent: unknown key', 'crtrail.yaml:5: critcal: unknown key']);
+  assert.deepEqual(r.errors.sort(), [
+    'crtrail.yaml:4: actors.tools.0.useragent: unknown key',
+    'crtrail.yaml:5: critcal: unknown key',
+  ]);
 });
 
 test('type errors, bad regexes and missing keys are reported with their line', () => {
-  const r = checkConfigText(['critical:', '  - group: a', '    paths: spec.x', 'redaction:', '  secretLikeKinds: ["(unclosed"]', '  paths:', '    - kind: X', '      paths: [spec.y]'].join('\n'), 'c.yaml');
+  const r = checkConfigText(
+    [
+      'critical:',
+      '  - group: a',
+      '    paths: spec.x',
+      'redaction:',
+      '  secretLikeKinds: ["(unclosed"]',
+      '  paths:',
+      '    - kind: X',
+      '      paths: [spec.y]',
+    ].join('\n'),
+    'c.yaml',
+  );
   assert.equal(r.ok, false);
   if (r.ok) return;
   const text = r.errors.join('\n');
@@ -33,7 +59,13 @@ test('a valid file merges over the defaults; the result is frozen', () => {
 });
 
 test('a bad environment variable fails with its name', () => {
-  assert.throws(() => loadEnv({ CRTRAIL_PORT: 'eighty' }), (e: unknown) => e instanceof ConfigError && /CRTRAIL_PORT="eighty"/.test(e.message));
-  assert.throws(() => loadEnv({ CRTRAIL_TLS_CERT: '/x.pem' }), /CRTRAIL_TLS_CERT and CRTRAIL_TLS_KEY must be set together/);
+  assert.throws(
+    () => loadEnv({ CRTRAIL_PORT: 'eighty' }),
+    (e: unknown) => e instanceof ConfigError && /CRTRAIL_PORT="eighty"/.test(e.message),
+  );
+  assert.throws(
+    () => loadEnv({ CRTRAIL_TLS_CERT: '/x.pem' }),
+    /CRTRAIL_TLS_CERT and CRTRAIL_TLS_KEY must be set together/,
+  );
   assert.equal(loadEnv({}).CRTRAIL_PORT, 8080);
 });

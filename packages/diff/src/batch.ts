@@ -1,5 +1,12 @@
 import { objectKeyString, type AuditEvent, type KubeObject, type ObjectKey } from '@crtrail/audit';
-import { applyMutation, expandMutations, type ApplyResult, type ChangeFields, type Mutation, type RepairFields } from './engine.js';
+import {
+  applyMutation,
+  expandMutations,
+  type ApplyResult,
+  type ChangeFields,
+  type Mutation,
+  type RepairFields,
+} from './engine.js';
 import type { History } from './history.js';
 
 /**
@@ -174,7 +181,13 @@ export function planBatch<A = unknown>(
         return;
       }
       history = result.history;
-      const record: PlannedRecord<A> = { id: m.recordId, event: m.event, object: m.object ?? undefined, change: result.record, previous: result.previous };
+      const record: PlannedRecord<A> = {
+        id: m.recordId,
+        event: m.event,
+        object: m.object ?? undefined,
+        change: result.record,
+        previous: result.previous,
+      };
       if (options.actorOf) record.actor = g.actors[n] as A;
       const own = recordAt.get(m.recordId);
       if (own !== undefined) records[own] = record;

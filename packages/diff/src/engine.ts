@@ -13,7 +13,16 @@ import {
   type KubeObject,
   type ObjectKey,
 } from '@crtrail/audit';
-import { DEFAULT_IGNORE_PATHS, diffValues, leaves, pathsOf, sanitize, toJsonPatch, type JsonPatchOp, type Op } from './ops.js';
+import {
+  DEFAULT_IGNORE_PATHS,
+  diffValues,
+  leaves,
+  pathsOf,
+  sanitize,
+  toJsonPatch,
+  type JsonPatchOp,
+  type Op,
+} from './ops.js';
 import { applyJsonPatch, applyMergePatch } from './patch-apply.js';
 import { classifyKind, type ChangeKind, type Outcome } from './kind.js';
 import {
@@ -58,7 +67,9 @@ export interface ChangeFields {
 }
 
 /** The fields of a record that depend on its predecessor: what a late event's repair rewrites. */
-export type RepairFields = Pick<ChangeFields, 'ops' | 'paths' | 'patch' | 'kind' | 'baseline' | 'gap'> & { server_mutations?: Op[] };
+export type RepairFields = Pick<ChangeFields, 'ops' | 'paths' | 'patch' | 'kind' | 'baseline' | 'gap'> & {
+  server_mutations?: Op[];
+};
 
 /** One record to make: an event, and for deletecollection one item of its List. */
 export interface Mutation {
@@ -141,7 +152,9 @@ export function patchTypeOf(event: AuditEvent, response: KubeObject | undefined)
   const manager = query.get('fieldManager');
   const entries = response?.metadata?.managedFields;
   if (!Array.isArray(entries) || query.has('force')) return 'apply';
-  const applied = (entries as Array<{ manager?: string; operation?: string }>).some((e) => e.operation === 'Apply' && (manager === null || e.manager === manager));
+  const applied = (entries as Array<{ manager?: string; operation?: string }>).some(
+    (e) => e.operation === 'Apply' && (manager === null || e.manager === manager),
+  );
   return applied ? 'apply' : 'merge';
 }
 
@@ -155,7 +168,8 @@ function pointerGet(doc: unknown, pointer: string): unknown {
   return node;
 }
 
-const ignored = (path: string, ignore: readonly string[]): boolean => ignore.some((p) => path === p || path.startsWith(`${p}/`));
+const ignored = (path: string, ignore: readonly string[]): boolean =>
+  ignore.some((p) => path === p || path.startsWith(`${p}/`));
 
 /**
  * Without a known previous state: the paths a patch document touches, with the values the response
@@ -164,14 +178,26 @@ const ignored = (path: string, ignore: readonly string[]): boolean => ignore.som
  * insertion into an array names the element it created (`add`); `move` removes its source and
  * adds its target, `copy` adds its target, `test` changes nothing.
  */
-function patchDocOps(request: unknown, type: string | undefined, response: KubeObject | undefined, ignore: readonly string[]): Op[] {
+function patchDocOps(
+  request: unknown,
+  type: string | undefined,
+  response: KubeObject | undefined,
+  ignore: readonly string[],
+): Op[] {
   const ops: Op[] = [];
   if (type === 'json' && Array.isArray(request)) {
-    const docOps = (request as unknown[]).filter(isObject) as Array<{ op?: unknown; path?: unknown; from?: unknown; value?: unknown }>;
+    const docOps = (request as unknown[]).filter(isObject) as Array<{
+      op?: unknown;
+      path?: unknown;
+      from?: unknown;
+      value?: unknown;
+    }>;
     // `/list/-` appends: name the element by its index in the response (the k-th of m appends to
     // one array is at length - m + k), so the path is the same one a known-baseline diff would give.
     const appends = new Map<string, number>();
-    for (const o of docOps) if ((o.op === 'add' || o.op === 'move' || o.op === 'copy') && typeof o.path === 'string' && o.path.endsWith('/-')) appends.set(o.path, (appends.get(o.path) ?? 0) + 1);
+    for (const o of docOps)
+      if ((o.op === 'add' || o.op === 'move' || o.op === 'copy') && typeof o.path === 'string' && o.path.endsWith('/-'))
+        appends.set(o.path, (appends.get(o.path) ?? 0) + 1);
     const seen = new Map<string, number>();
     const resolve = (path: string): string => {
       if (!path.endsWith('/-') || !response) return path;
@@ -190,7 +216,8 @@ function patchDocOps(request: unknown, type: string | undefined, response: KubeO
     for (const raw of docOps) {
       if (!pointer(raw.path) || raw.op === 'test') continue;
       // Old values stay unknown without a baseline, even a moved one's (the server may have changed it).
-      if (raw.op === 'move' && pointer(raw.from) && !ignored(raw.from, ignore)) ops.push({ op: 'remove', path: raw.from });
+      if (raw.op === 'move' && pointer(raw.from) && !ignored(raw.from, ignore))
+        ops.push({ op: 'remove', path: raw.from });
       const creates = (raw.op === 'add' || raw.op === 'move' || raw.op === 'copy') && intoArray(raw.path);
       const path = resolve(raw.path);
       if (ignored(path, ignore)) continue;
@@ -213,7 +240,11 @@ function patchDocOps(request: unknown, type: string | undefined, response: KubeO
       if (isObject(patch) && Object.keys(patch).length > 0) {
         for (const k of Object.keys(patch).sort()) {
           // An apply configuration (or a patch naming them) repeats the object's identity and served version: not changes.
-          if ((path === '' && (k === 'apiVersion' || k === 'kind')) || (type === 'apply' && path === '/metadata' && (k === 'name' || k === 'namespace'))) continue;
+          if (
+            (path === '' && (k === 'apiVersion' || k === 'kind')) ||
+            (type === 'apply' && path === '/metadata' && (k === 'name' || k === 'namespace'))
+          )
+            continue;
           visit(patch[k], `${path}/${escapeToken(k)}`);
         }
         return;
@@ -252,7 +283,11 @@ const scaleReplicas = (scale: unknown): unknown => pointerGet(scale, REPLICAS) ?
 function overlayScale(base: KubeObject, scale: unknown): KubeObject {
   const rv = resourceVersionOf(scale);
   const spec = isObject(base.spec) ? base.spec : {};
-  return { ...base, metadata: { ...base.metadata, ...(rv ? { resourceVersion: rv } : {}) }, spec: { ...spec, replicas: scaleReplicas(scale) } };
+  return {
+    ...base,
+    metadata: { ...base.metadata, ...(rv ? { resourceVersion: rv } : {}) },
+    spec: { ...spec, replicas: scaleReplicas(scale) },
+  };
 }
 
 /** A stored state we can take old values from: not removed, not unseen. */
@@ -289,11 +324,20 @@ function attempted(s: Subject, base: KubeObject): KubeObject | undefined {
     return s.object;
   }
   if (s.verb !== 'patch') return undefined;
-  const target: unknown = sub === 'scale' ? { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: base.metadata, spec: { replicas: pointerGet(base, REPLICAS) ?? 0 } } : base;
+  const target: unknown =
+    sub === 'scale'
+      ? {
+          apiVersion: 'autoscaling/v1',
+          kind: 'Scale',
+          metadata: base.metadata,
+          spec: { replicas: pointerGet(base, REPLICAS) ?? 0 },
+        }
+      : base;
   let patched: unknown;
   if (s.patchType === 'json' && Array.isArray(s.request)) patched = attemptJsonPatch(target, s.request);
   // Server-side apply merges by field ownership; for what a rejected apply tried, a merge is close.
-  else if ((s.patchType === 'merge' || s.patchType === 'apply') && isObject(s.request)) patched = applyMergePatch(target, s.request);
+  else if ((s.patchType === 'merge' || s.patchType === 'apply') && isObject(s.request))
+    patched = applyMergePatch(target, s.request);
   if (!isObject(patched)) return undefined;
   return sub === 'scale' ? overlayScale(base, patched) : (patched as KubeObject);
 }
@@ -305,8 +349,10 @@ function attempted(s: Subject, base: KubeObject): KubeObject | undefined {
 function shownOps(s: Subject, ignore: readonly string[]): Op[] {
   if (s.scale) return [{ op: 'replace', path: REPLICAS, new: scaleReplicas(s.scale) }];
   if (s.verb === 'patch') return restrict(patchDocOps(s.request, s.patchType, s.object, ignore), s.subresource);
-  if (s.subresource === 'status' && s.object.status !== undefined) return [{ op: 'replace', path: '/status', new: s.object.status }];
-  if (s.verb === 'delete' && s.object.metadata?.deletionTimestamp !== undefined) return [{ op: 'replace', path: '/metadata/deletionTimestamp', new: s.object.metadata.deletionTimestamp }];
+  if (s.subresource === 'status' && s.object.status !== undefined)
+    return [{ op: 'replace', path: '/status', new: s.object.status }];
+  if (s.verb === 'delete' && s.object.metadata?.deletionTimestamp !== undefined)
+    return [{ op: 'replace', path: '/metadata/deletionTimestamp', new: s.object.metadata.deletionTimestamp }];
   return [];
 }
 
@@ -316,9 +362,20 @@ function patchServerMutations(s: Subject, previous: Version | undefined, ignore:
     // Server-side apply creating: the apply configuration is the whole intended object.
     return diffValues(sanitize(s.request as KubeObject), s.object, [...stateIgnore(ignore), ...CREATE_REQUEST_IGNORE]);
   }
-  if (s.verb !== 'patch' || s.scale || !previous || previous.deleted || previous.opaque || (s.patchType !== 'json' && s.patchType !== 'merge')) return [];
+  if (
+    s.verb !== 'patch' ||
+    s.scale ||
+    !previous ||
+    previous.deleted ||
+    previous.opaque ||
+    (s.patchType !== 'json' && s.patchType !== 'merge')
+  )
+    return [];
   try {
-    const expected = s.patchType === 'json' ? applyJsonPatch(previous.object, s.request as unknown[]) : applyMergePatch(previous.object, s.request);
+    const expected =
+      s.patchType === 'json'
+        ? applyJsonPatch(previous.object, s.request as unknown[])
+        : applyMergePatch(previous.object, s.request);
     return restrict(diffValues(expected, s.object, stateIgnore(ignore)), s.subresource);
   } catch {
     // The patch does not apply to what we believe was stored: no honest expectation to compare with.
@@ -334,7 +391,14 @@ const isDeleteVerb = (verb: string): boolean => verb === 'delete' || verb === 'd
  * replays and repairs, which is what makes the final records independent of the delivery order.
  * `known`: when `pred` is opaque, the latest state seen before it ({@link knownBefore}).
  */
-function computeFields(s: Subject, role: Role, removal: boolean, pred: Version | undefined, ignore: readonly string[], known?: Version): RepairFields {
+function computeFields(
+  s: Subject,
+  role: Role,
+  removal: boolean,
+  pred: Version | undefined,
+  ignore: readonly string[],
+  known?: Version,
+): RepairFields {
   const same = stateIgnore(ignore);
   let ops: Op[];
   let baseline: Baseline;
@@ -366,10 +430,18 @@ function computeFields(s: Subject, role: Role, removal: boolean, pred: Version |
     if ((role === 'write' || role === 'dry-run') && removal && isDeleteVerb(s.verb)) {
       // The removed object is recorded field by field; from our state when we have it.
       // A Status answer (no resourceVersion) shows no object: nothing to list without our state.
-      ops = prior && !gap ? leaves(prior.object, 'remove', ignore) : s.resourceVersion === '' ? [] : leaves(s.object, 'remove', ignore);
+      ops =
+        prior && !gap
+          ? leaves(prior.object, 'remove', ignore)
+          : s.resourceVersion === ''
+            ? []
+            : leaves(s.object, 'remove', ignore);
       baseline = prior && !gap ? 'known' : 'unknown';
     } else if (prior && !gap) {
-      ops = restrict(diffValues(prior.object, s.scale ? overlayScale(prior.object, s.scale) : s.object, same), s.subresource);
+      ops = restrict(
+        diffValues(prior.object, s.scale ? overlayScale(prior.object, s.scale) : s.object, same),
+        s.subresource,
+      );
       baseline = 'known';
     } else if (prior && s.verb !== 'patch' && !s.scale) {
       // A full body after a gap: against the last state we saw, flagged (it may show the unseen change).
@@ -380,8 +452,16 @@ function computeFields(s: Subject, role: Role, removal: boolean, pred: Version |
       baseline = 'unknown';
     }
   }
-  const fields: RepairFields = { ops, paths: pathsOf(ops), patch: toJsonPatch(ops), kind: classifyKind(ops, outcome), baseline, gap };
-  if (s.verb === 'patch') fields.server_mutations = failed ? [] : patchServerMutations(s, gap ? undefined : pred, ignore);
+  const fields: RepairFields = {
+    ops,
+    paths: pathsOf(ops),
+    patch: toJsonPatch(ops),
+    kind: classifyKind(ops, outcome),
+    baseline,
+    gap,
+  };
+  if (s.verb === 'patch')
+    fields.server_mutations = failed ? [] : patchServerMutations(s, gap ? undefined : pred, ignore);
   return fields;
 }
 
@@ -389,7 +469,10 @@ function computeFields(s: Subject, role: Role, removal: boolean, pred: Version |
 function requestServerMutations(event: AuditEvent, stored: KubeObject | undefined, ignore: readonly string[]): Op[] {
   if ((event.verb !== 'create' && event.verb !== 'update') || !stored || !isObject(event.requestObject)) return [];
   const extra = event.verb === 'create' ? CREATE_REQUEST_IGNORE : [];
-  return restrict(diffValues(sanitize(event.requestObject as KubeObject), stored, [...ignore, ...extra]), event.objectRef?.subresource);
+  return restrict(
+    diffValues(sanitize(event.requestObject as KubeObject), stored, [...ignore, ...extra]),
+    event.objectRef?.subresource,
+  );
 }
 
 /** A write that removes the object: a delete not held by finalizers, or the last finalizer removed from an object being deleted. */
@@ -399,12 +482,15 @@ function isRemoval(verb: string, object: KubeObject): boolean {
   return verb !== 'create' && Boolean(object.metadata?.deletionTimestamp) && finalizers.length === 0;
 }
 
-const byRv = (list: Version[], uid: string, rv: string): Version | undefined => list.find((v) => v.uid === uid && v.resourceVersion === rv && !v.deleted && !v.opaque);
+const byRv = (list: Version[], uid: string, rv: string): Version | undefined =>
+  list.find((v) => v.uid === uid && v.resourceVersion === rv && !v.deleted && !v.opaque);
 
 function addDependent(history: History, d: Dependent): History {
   const others = (history.dependents ?? []).filter((x) => x.recordId !== d.recordId);
   // Sorted like versions so that the stored history, too, is the same whatever the delivery order.
-  const dependents = [...others, d].sort((a, b) => compareVersions({ ...a, deleted: false }, { ...b, deleted: false })).slice(-MAX_DEPENDENTS);
+  const dependents = [...others, d]
+    .sort((a, b) => compareVersions({ ...a, deleted: false }, { ...b, deleted: false }))
+    .slice(-MAX_DEPENDENTS);
   return { ...history, dependents };
 }
 
@@ -429,14 +515,30 @@ export function applyMutation(history: History | undefined, m: Mutation, options
   const failed = code >= 400;
   const subresource = event.objectRef?.subresource;
   // A DELETE answered by a Status names the object it removed in details.uid.
-  const status = isObject(event.responseObject) && event.responseObject.kind === 'Status' ? event.responseObject : undefined;
-  const detailsUid = status && isObject(status.details) && typeof status.details.uid === 'string' ? status.details.uid : undefined;
+  const status =
+    isObject(event.responseObject) && event.responseObject.kind === 'Status' ? event.responseObject : undefined;
+  const detailsUid =
+    status && isObject(status.details) && typeof status.details.uid === 'string' ? status.details.uid : undefined;
   // A failed update answers a Status: its uid is the one of the object it sent.
-  const requestUid = isObject(event.requestObject) && isObject(event.requestObject.metadata) ? event.requestObject.metadata.uid : undefined;
-  const uid = object?.metadata?.uid ?? (typeof requestUid === 'string' ? requestUid : undefined) ?? detailsUid ?? event.objectRef?.uid ?? '';
+  const requestUid =
+    isObject(event.requestObject) && isObject(event.requestObject.metadata)
+      ? event.requestObject.metadata.uid
+      : undefined;
+  const uid =
+    object?.metadata?.uid ??
+    (typeof requestUid === 'string' ? requestUid : undefined) ??
+    detailsUid ??
+    event.objectRef?.uid ??
+    '';
   // Bodies dropped (Metadata level, or truncated by the webhook backend): the event shows no state.
   const truncated = event.annotations?.['audit.k8s.io/truncated'] === 'true';
-  const stub = (): KubeObject => ({ metadata: { ...(event.objectRef?.name ? { name: event.objectRef.name } : {}), ...(event.objectRef?.namespace ? { namespace: event.objectRef.namespace } : {}), ...(uid ? { uid } : {}) } });
+  const stub = (): KubeObject => ({
+    metadata: {
+      ...(event.objectRef?.name ? { name: event.objectRef.name } : {}),
+      ...(event.objectRef?.namespace ? { namespace: event.objectRef.namespace } : {}),
+      ...(uid ? { uid } : {}),
+    },
+  });
   const subject = (obj: KubeObject, rv: string): Subject => ({
     recordId: m.recordId,
     auditID: event.auditID,
@@ -446,12 +548,19 @@ export function applyMutation(history: History | undefined, m: Mutation, options
     verb: event.verb,
     ...(subresource ? { subresource } : {}),
     object: obj,
-    ...(event.verb === 'patch' ? { request: truncated ? undefined : event.requestObject, ...(patchType ? { patchType } : {}) } : {}),
+    ...(event.verb === 'patch'
+      ? { request: truncated ? undefined : event.requestObject, ...(patchType ? { patchType } : {}) }
+      : {}),
     ...(event.verb === 'patch' && code === 201 && !failed ? { created: true } : {}),
     ...(m.meta ? { meta: m.meta } : {}),
   });
   // `gone`: the write removed the object, so no state is left to hash.
-  type Extra = { stored?: KubeObject | undefined; gone?: boolean; repairs?: ApplyResult['repairs']; duplicate?: boolean };
+  type Extra = {
+    stored?: KubeObject | undefined;
+    gone?: boolean;
+    repairs?: ApplyResult['repairs'];
+    duplicate?: boolean;
+  };
   const record = (fields: RepairFields, extra: Extra = {}): ChangeFields => ({
     ...fields,
     server_mutations: fields.server_mutations ?? requestServerMutations(event, extra.stored ?? object, ignore),
@@ -467,7 +576,14 @@ export function applyMutation(history: History | undefined, m: Mutation, options
     previous: fields.baseline === 'known' ? knownState(pred)?.object : undefined,
     duplicate: extra.duplicate ?? false,
   });
-  const plain = (ops: Op[], kind: ChangeKind, baseline: Baseline): RepairFields => ({ ops, paths: pathsOf(ops), patch: toJsonPatch(ops), kind, baseline, gap: false });
+  const plain = (ops: Op[], kind: ChangeKind, baseline: Baseline): RepairFields => ({
+    ops,
+    paths: pathsOf(ops),
+    patch: toJsonPatch(ops),
+    kind,
+    baseline,
+    gap: false,
+  });
 
   // A subresource we cannot follow (aggregated or custom): recorded, the object's state untouched.
   if (subresource && !FOLLOWED_SUBRESOURCES.has(subresource)) return result(h, plain([], 'noop', 'unknown'), undefined);
@@ -483,13 +599,18 @@ export function applyMutation(history: History | undefined, m: Mutation, options
       const ops = leaves(req, 'add', ignore);
       return result(h, plain(ops, ops.length > 0 ? 'create' : 'noop', 'none'), undefined);
     }
-    const attemptable = (event.verb === 'update' && req) || (event.verb === 'patch' && !truncated && event.requestObject !== undefined);
+    const attemptable =
+      (event.verb === 'update' && req) || (event.verb === 'patch' && !truncated && event.requestObject !== undefined);
     if (!attemptable) return result(h, plain([], 'noop', 'unknown'), undefined);
     const replay = replayDependent(h, m.recordId, ignore);
     if (replay) return result(h, replay.fields, replay.base, { duplicate: true });
-    const role: Dependent['role'] = event.verb === 'update' && rv ? 'failed-update' : 'failed';
-    const s = subject(event.verb === 'update' && req ? req : stub(), role === 'failed-update' ? rv! : '');
-    const pred = baseOf({ uid, resourceVersion: s.resourceVersion, role, stageTimestamp: s.stageTimestamp }, h.versions);
+    const expected = event.verb === 'update' && rv ? rv : undefined;
+    const role: Dependent['role'] = expected ? 'failed-update' : 'failed';
+    const s = subject(event.verb === 'update' && req ? req : stub(), expected ?? '');
+    const pred = baseOf(
+      { uid, resourceVersion: s.resourceVersion, role, stageTimestamp: s.stageTimestamp },
+      h.versions,
+    );
     const fields = computeFields(s, role, false, pred, ignore);
     return result(addDependent(h, remember({ ...s, role }, fields, pred)), fields, pred);
   }
@@ -531,24 +652,34 @@ export function applyMutation(history: History | undefined, m: Mutation, options
   }
   const version: Version = { ...s, deleted: removal };
   const repairs: ApplyResult['repairs'] = [];
-  const stateOf = (v: Version): KubeObject | undefined => (v.opaque || v.scale || v.resourceVersion === '' ? undefined : v.object);
+  const stateOf = (v: Version): KubeObject | undefined =>
+    v.opaque || v.scale || v.resourceVersion === '' ? undefined : v.object;
 
   // Replays (BullMQ retries, apiserver resends): recompute identically, change nothing.
   const seen = h.versions.find((v) => v.recordId === m.recordId);
   if (seen) {
     const pred = predecessorOf(seen, h.versions);
-    return result(h, recall(seen, 'write', pred, ignore, h.versions), pred, { stored: stateOf(seen), gone: seen.deleted, duplicate: true });
+    return result(h, recall(seen, 'write', pred, ignore, h.versions), pred, {
+      stored: stateOf(seen),
+      gone: seen.deleted,
+      duplicate: true,
+    });
   }
   const replay = replayDependent(h, m.recordId, ignore);
   if (replay) return result(h, replay.fields, replay.base, { stored: object, duplicate: true });
 
   // The same resourceVersion as a stored version: one of the two writes changed nothing (a no-op PUT
   // or apply answers the stored object). The earlier one produced the version; the later is a no-op.
-  const same = s.resourceVersion === '' || (removal && isDeleteVerb(event.verb)) ? undefined : byRv(h.versions, uid, s.resourceVersion);
+  const same =
+    s.resourceVersion === '' || (removal && isDeleteVerb(event.verb))
+      ? undefined
+      : byRv(h.versions, uid, s.resourceVersion);
   if (same) {
     if (compareVersions(version, same) >= 0) {
       const fields = computeFields(s, 'noop', false, same, ignore);
-      return result(addDependent(h, remember({ ...s, role: 'noop' }, fields, same)), fields, same, { stored: scale ? undefined : object });
+      return result(addDependent(h, remember({ ...s, role: 'noop' }, fields, same)), fields, same, {
+        stored: scale ? undefined : object,
+      });
     }
     // This write came first: it takes the version over, and the other becomes the no-op.
     const before = predecessorOf(same, h.versions);
@@ -557,12 +688,20 @@ export function applyMutation(history: History | undefined, m: Mutation, options
     const taken = remember(taken0, fields, before);
     // Records diffed against the demoted write were diffed against this same state (same
     // resourceVersion): their fields stand, their base is now this write.
-    const rebase = <T extends Subject>(x: T): T => (x.base && x.base.auditID === same.auditID && x.base.resourceVersion === same.resourceVersion ? { ...x, base: orderKey(taken) } : x);
+    const rebase = <T extends Subject>(x: T): T =>
+      x.base && x.base.auditID === same.auditID && x.base.resourceVersion === same.resourceVersion
+        ? { ...x, base: orderKey(taken) }
+        : x;
     const versions = h.versions.map((v) => (v === same ? taken : rebase(v)));
     const { deleted: _deleted, ...demoted } = same;
     const dependents = h.dependents?.map(rebase);
     // The demoted write is now a dependent of this version: repairDependents recomputes it as a no-op.
-    const next = repairDependents(addDependent({ ...h, versions, ...(dependents ? { dependents } : {}) }, { ...demoted, role: 'noop' }), taken, repairs, ignore);
+    const next = repairDependents(
+      addDependent({ ...h, versions, ...(dependents ? { dependents } : {}) }, { ...demoted, role: 'noop' }),
+      taken,
+      repairs,
+      ignore,
+    );
     return result(next, fields, before, { stored: stateOf(taken), gone: removal, repairs });
   }
 
@@ -580,7 +719,11 @@ export function applyMutation(history: History | undefined, m: Mutation, options
   // Each version is repaired at most once: writes ordered by time (no resourceVersion) and writes
   // ordered by resourceVersion need not agree when clocks or inputs are odd, and must not loop.
   const visited = new Set<string>([stored.recordId]);
-  for (let successor = successorOf(base, all); successor && !visited.has(successor.recordId) && (force || betterBase(base, successor)); successor = successorOf(base, all)) {
+  for (
+    let successor = successorOf(base, all);
+    successor && !visited.has(successor.recordId) && (force || betterBase(base, successor));
+    successor = successorOf(base, all)
+  ) {
     visited.add(successor.recordId);
     const fixed = materialize(successor, base);
     const change = computeFields(fixed, 'write', fixed.deleted, base, ignore, knownBefore(base, fixed.uid, all));
@@ -597,7 +740,11 @@ export function applyMutation(history: History | undefined, m: Mutation, options
   }
   let next = repairDependents({ ...h, versions: all }, stored, repairs, ignore);
   for (const v of rederived) next = repairDependents(next, v, repairs, ignore, true);
-  return result({ ...next, versions: boundVersions(next.versions) }, fields, pred, { stored: stateOf(stored), gone: removal, repairs });
+  return result({ ...next, versions: boundVersions(next.versions) }, fields, pred, {
+    stored: stateOf(stored),
+    gone: removal,
+    repairs,
+  });
 }
 /**
  * `x` with the record fields just computed for it against `base`, so that a replay gives them back
@@ -618,8 +765,22 @@ function remember<T extends Subject>(x: T, fields: RepairFields, base: Version |
 }
 
 /** The record fields of a write already made: as stored, else (a create, or a history stored before fields were kept) recomputed. */
-function recall(x: Subject, role: Role, base: Version | undefined, ignore: readonly string[], versions: Version[] = []): RepairFields {
-  if (!x.fields) return computeFields(x, role, role === 'write' ? (x as Version).deleted : dryRunRemoval(x), base, ignore, knownBefore(base, x.uid, versions));
+function recall(
+  x: Subject,
+  role: Role,
+  base: Version | undefined,
+  ignore: readonly string[],
+  versions: Version[] = [],
+): RepairFields {
+  if (!x.fields)
+    return computeFields(
+      x,
+      role,
+      role === 'write' ? (x as Version).deleted : dryRunRemoval(x),
+      base,
+      ignore,
+      knownBefore(base, x.uid, versions),
+    );
   const f = x.fields;
   return {
     ops: f.ops,
@@ -642,7 +803,11 @@ const betterBase = (candidate: Version, x: Subject): boolean => !x.base || compa
 const dryRunRemoval = (d: Subject): boolean => (d as Dependent).role === 'dry-run' && isRemoval(d.verb, d.object);
 
 /** A dependent record already made (same recordId): its fields, identical to the first time. */
-function replayDependent(h: History, recordId: string, ignore: readonly string[]): { fields: RepairFields; base: Version | undefined } | undefined {
+function replayDependent(
+  h: History,
+  recordId: string,
+  ignore: readonly string[],
+): { fields: RepairFields; base: Version | undefined } | undefined {
   const d = h.dependents?.find((x) => x.recordId === recordId);
   if (!d) return undefined;
   const base = baseOf(d, h.versions);
@@ -653,7 +818,13 @@ function replayDependent(h: History, recordId: string, ignore: readonly string[]
  * Dry runs, failed updates and no-ops whose base is now `version` (it arrived after them):
  * recompute them against it. `h` already holds `version`.
  */
-function repairDependents(h: History, version: Version, repairs: ApplyResult['repairs'], ignore: readonly string[], changed = false): History {
+function repairDependents(
+  h: History,
+  version: Version,
+  repairs: ApplyResult['repairs'],
+  ignore: readonly string[],
+  changed = false,
+): History {
   if (!h.dependents) return h;
   const dependents = h.dependents.map((d) => {
     if (!sameLife(d, version) || d.recordId === version.recordId) return d;
@@ -661,7 +832,12 @@ function repairDependents(h: History, version: Version, repairs: ApplyResult['re
     // `changed`: the version's own state was recomputed (a scale write after a late predecessor).
     if (named?.recordId !== version.recordId || !(changed || betterBase(version, d))) return d;
     const change = computeFields(d, d.role, dryRunRemoval(d), version, ignore);
-    repairs.push({ recordId: d.recordId, change, subject: d, previous: change.baseline === 'known' ? knownState(version)?.object : undefined });
+    repairs.push({
+      recordId: d.recordId,
+      change,
+      subject: d,
+      previous: change.baseline === 'known' ? knownState(version)?.object : undefined,
+    });
     return remember(d, change, version);
   });
   return { ...h, dependents };
@@ -682,7 +858,11 @@ export function expandMutations(event: AuditEvent, cluster: string): Array<{ key
     if (items && items.length > 0) {
       return items.map((item) => ({
         key: keyOf(item),
-        mutation: { event, object: item, recordId: recordIdOf(cluster, event.auditID, item.metadata?.uid ?? item.metadata?.name ?? '') },
+        mutation: {
+          event,
+          object: item,
+          recordId: recordIdOf(cluster, event.auditID, item.metadata?.uid ?? item.metadata?.name ?? ''),
+        },
       }));
     }
   }
@@ -699,7 +879,10 @@ export function importBaseline(history: History | undefined, object: KubeObject,
   const h: History = history ?? { versions: [] };
   const rv = resourceVersionOf(object);
   const uid = object.metadata?.uid;
-  if (!rv || !uid) throw new Error(`${object.kind ?? 'object'} ${object.metadata?.name ?? ''}: metadata.uid and metadata.resourceVersion are required`);
+  if (!rv || !uid)
+    throw new Error(
+      `${object.kind ?? 'object'} ${object.metadata?.name ?? ''}: metadata.uid and metadata.resourceVersion are required`,
+    );
   if (byRv(h.versions, uid, rv)) return h;
   const version: Version = {
     recordId: `baseline:${uid}:${rv}`,

@@ -134,14 +134,20 @@ export function boundVersions(sorted: Version[]): Version[] {
 
 /** The order key of a version (what {@link Subject.base} keeps of it). */
 export function orderKey(v: OrderKey): OrderKey {
-  return { resourceVersion: v.resourceVersion, stageTimestamp: v.stageTimestamp, auditID: v.auditID, deleted: v.deleted };
+  return {
+    resourceVersion: v.resourceVersion,
+    stageTimestamp: v.stageTimestamp,
+    auditID: v.auditID,
+    deleted: v.deleted,
+  };
 }
 
 /**
  * Whether two writes are of the same incarnation. A write that does not name its uid (logged
  * without bodies, a delete answered by a Status without details) belongs to whichever is live.
  */
-export const sameLife = (a: Pick<Subject, 'uid'>, b: Pick<Subject, 'uid'>): boolean => a.uid === b.uid || a.uid === '' || b.uid === '';
+export const sameLife = (a: Pick<Subject, 'uid'>, b: Pick<Subject, 'uid'>): boolean =>
+  a.uid === b.uid || a.uid === '' || b.uid === '';
 
 /** The latest version of the same incarnation (uid) strictly before `v`. */
 export function predecessorOf(v: Version, versions: Version[]): Version | undefined {
@@ -195,7 +201,10 @@ export function lastWriteBefore(d: Pick<Subject, 'uid' | 'stageTimestamp'>, vers
  * arriving late can repair it ({@link Dependent}). Failed updates and no-ops name their version
  * exactly or have none.
  */
-export function baseOf(d: Pick<Dependent, 'uid' | 'resourceVersion' | 'role' | 'stageTimestamp'>, versions: Version[]): Version | undefined {
+export function baseOf(
+  d: Pick<Dependent, 'uid' | 'resourceVersion' | 'role' | 'stageTimestamp'>,
+  versions: Version[],
+): Version | undefined {
   let earlier: Version | undefined;
   if (d.role === 'failed') {
     const last = lastWriteBefore(d, versions);

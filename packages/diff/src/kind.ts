@@ -38,7 +38,7 @@ export interface WriteFacts {
   response: unknown;
 }
 
-const isMap = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Whether a write created or removed its object, from the facts of its record alone, as the change
@@ -52,10 +52,20 @@ export function outcomeOf(w: WriteFacts, ops: Op[]): Outcome {
   if (w.code >= 400) return undefined;
   if (w.verb === 'patch' && w.code === 201) return 'create';
   const object = isMap(w.response) && w.response.kind !== 'Status' ? w.response : undefined;
-  const meta = isMap(object?.metadata) ? object!.metadata : undefined;
-  const finalizers = Array.isArray(meta?.finalizers) ? meta!.finalizers : [];
-  if (w.verb === 'delete' || w.verb === 'deletecollection') return object && finalizers.length > 0 ? undefined : 'delete';
+  const metadata = object?.metadata;
+  const meta = isMap(metadata) ? metadata : undefined;
+  const listed = meta?.finalizers;
+  const finalizers: unknown[] = Array.isArray(listed) ? listed : [];
+  if (w.verb === 'delete' || w.verb === 'deletecollection')
+    return object && finalizers.length > 0 ? undefined : 'delete';
   const rv = meta?.resourceVersion;
-  if (w.subresource !== 'scale' && typeof rv === 'string' && rv !== '' && meta?.deletionTimestamp && finalizers.length === 0) return 'delete';
+  if (
+    w.subresource !== 'scale' &&
+    typeof rv === 'string' &&
+    rv !== '' &&
+    meta?.deletionTimestamp &&
+    finalizers.length === 0
+  )
+    return 'delete';
   return undefined;
 }

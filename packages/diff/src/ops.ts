@@ -27,7 +27,8 @@ export const DEFAULT_IGNORE_PATHS: readonly string[] = Object.freeze([
   '/metadata/uid',
 ]);
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Structural equality of JSON values (object key order does not matter). */
 function deepEqual(a: unknown, b: unknown): boolean {
@@ -136,7 +137,12 @@ function walk(a: unknown, b: unknown, path: string, ignore: IgnoreNode | undefin
  * per scalar field (empty objects/arrays count as leaves), so a created object is searchable by the
  * same paths as later changes to it.
  */
-export function leaves(value: unknown, op: 'add' | 'remove', ignore: readonly string[] = DEFAULT_IGNORE_PATHS, path = ''): Op[] {
+export function leaves(
+  value: unknown,
+  op: 'add' | 'remove',
+  ignore: readonly string[] = DEFAULT_IGNORE_PATHS,
+  path = '',
+): Op[] {
   const out: Op[] = [];
   const skip = new Set(ignore);
   const visit = (v: unknown, p: string): void => {
@@ -144,7 +150,9 @@ export function leaves(value: unknown, op: 'add' | 'remove', ignore: readonly st
     const entries: Array<[string, unknown]> = Array.isArray(v)
       ? v.map((x, i) => [String(i), x])
       : isPlainObject(v)
-        ? Object.keys(v).sort().map((k) => [escapeToken(k), v[k]])
+        ? Object.keys(v)
+            .sort()
+            .map((k) => [escapeToken(k), v[k]])
         : [];
     if (entries.length === 0) {
       if (p !== '' && v !== undefined) out.push(op === 'add' ? { op, path: p, new: v } : { op, path: p, old: v });
@@ -158,7 +166,9 @@ export function leaves(value: unknown, op: 'add' | 'remove', ignore: readonly st
 
 /** RFC 6902 form of ops (old values dropped). */
 export function toJsonPatch(ops: Op[]): JsonPatchOp[] {
-  return ops.map((o) => (o.op === 'remove' ? { op: 'remove', path: o.path } : { op: o.op, path: o.path, value: o.new }));
+  return ops.map((o) =>
+    o.op === 'remove' ? { op: 'remove', path: o.path } : { op: o.op, path: o.path, value: o.new },
+  );
 }
 
 /** Sorted, distinct op paths (the searchable keywords). */

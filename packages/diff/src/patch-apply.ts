@@ -23,6 +23,8 @@ export function applyMergePatch(target: unknown, patch: unknown): unknown {
   if (isPlainObject(target)) for (const k of Object.keys(target)) setOwn(result, k, target[k]);
   for (const k of Object.keys(patch)) {
     const v = patch[k];
+    // RFC 7386: `null` removes the member the client named, whichever it is.
+    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
     if (v === null) delete result[k];
     else setOwn(result, k, applyMergePatch(hasOwn(result, k) ? result[k] : undefined, v));
   }
@@ -74,6 +76,8 @@ function remove(doc: unknown, pointer: string): void {
   else {
     const obj = container as Record<string, unknown>;
     if (!hasOwn(obj, key)) throw new Error(`path not found: ${pointer}`);
+    // RFC 6902 `remove`: the member is whichever the client's pointer names.
+    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
     delete obj[key];
   }
 }

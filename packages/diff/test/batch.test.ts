@@ -4,7 +4,12 @@ import { objectKeyString, type AuditEvent, type KubeObject } from '@crtrail/audi
 import { applyMutation, batchObjects, expandMutations, planBatch, type History } from '../src/index.js';
 
 function obj(name: string, rv: number, spec: Record<string, unknown>): KubeObject {
-  return { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name, namespace: 'ns', uid: `uid-${name}`, resourceVersion: String(rv) }, spec } as KubeObject;
+  return {
+    apiVersion: 'example.com/v1',
+    kind: 'Widget',
+    metadata: { name, namespace: 'ns', uid: `uid-${name}`, resourceVersion: String(rv) },
+    spec,
+  } as KubeObject;
 }
 
 /** A write of widget `name` at resourceVersion `rv` (the auditID and timestamp follow rv, so batch order = rv order unless shuffled). */
@@ -40,7 +45,13 @@ test('batchObjects: each object once, in the order of its first write, createdFi
 });
 
 test('planBatch gives what applying each mutation in batch order gives, per object, and the histories to save', () => {
-  const events = [write('a', 1, { x: 1 }), write('b', 1, { y: 1 }), write('a', 2, { x: 2 }), write('b', 2, { y: 2 }), write('a', 3, { x: 3 })];
+  const events = [
+    write('a', 1, { x: 1 }),
+    write('b', 1, { y: 1 }),
+    write('a', 2, { x: 2 }),
+    write('b', 2, { y: 2 }),
+    write('a', 3, { x: 3 }),
+  ];
   const plan = planBatch('c', events, new Map(), { actorOf });
   // By hand, the way the engine is used one mutation at a time.
   const hist = new Map<string, History>();
@@ -62,8 +73,15 @@ test('planBatch gives what applying each mutation in batch order gives, per obje
   assert.equal(plan.records[2]!.previous?.metadata?.resourceVersion, '2');
   assert.deepEqual(plan.repairs, []);
   assert.deepEqual(plan.poisoned, []);
-  assert.deepEqual(plan.historyWrites.map((w) => w.id), ['c/example.com/widgets/ns/a', 'c/example.com/widgets/ns/b']);
-  for (const w of plan.historyWrites) assert.deepEqual(w.history.versions.map((v) => v.resourceVersion), hist.get(w.id)!.versions.map((v) => v.resourceVersion));
+  assert.deepEqual(
+    plan.historyWrites.map((w) => w.id),
+    ['c/example.com/widgets/ns/a', 'c/example.com/widgets/ns/b'],
+  );
+  for (const w of plan.historyWrites)
+    assert.deepEqual(
+      w.history.versions.map((v) => v.resourceVersion),
+      hist.get(w.id)!.versions.map((v) => v.resourceVersion),
+    );
 });
 
 test('the actor is classified once per record, handed to the record and kept in the history', () => {
@@ -72,10 +90,18 @@ test('the actor is classified once per record, handed to the record and kept in 
     calls++;
     return actorOf(event);
   };
-  const plan = planBatch('c', [write('a', 1, { x: 1 }), write('a', 2, { x: 2 }, 'bob')], new Map(), { actorOf: counting });
+  const plan = planBatch('c', [write('a', 1, { x: 1 }), write('a', 2, { x: 2 }, 'bob')], new Map(), {
+    actorOf: counting,
+  });
   assert.equal(calls, 2);
-  assert.deepEqual(plan.records.map((r) => r.actor), [{ name: 'alice' }, { name: 'bob' }]);
-  assert.deepEqual(plan.historyWrites[0]!.history.versions.map((v) => v.meta), [{ actor: { name: 'alice' } }, { actor: { name: 'bob' } }]);
+  assert.deepEqual(
+    plan.records.map((r) => r.actor),
+    [{ name: 'alice' }, { name: 'bob' }],
+  );
+  assert.deepEqual(
+    plan.historyWrites[0]!.history.versions.map((v) => v.meta),
+    [{ actor: { name: 'alice' } }, { actor: { name: 'bob' } }],
+  );
   // Without actorOf: no actor, nothing annotated.
   const bare = planBatch('c', [write('a', 1, { x: 1 })], new Map());
   assert.equal(bare.records[0]!.actor, undefined);
@@ -88,7 +114,10 @@ test('a late event repairs a record of an earlier batch; within one batch the re
   const first = planBatch('c', [v1!, v3!], new Map(), { actorOf });
   const h1 = new Map([[first.historyWrites[0]!.id, first.historyWrites[0]!.history]]);
   const late = planBatch('c', [v2!], h1, { actorOf });
-  assert.deepEqual(late.records.map((r) => r.event.auditID), ['a-2']);
+  assert.deepEqual(
+    late.records.map((r) => r.event.auditID),
+    ['a-2'],
+  );
   assert.equal(late.repairs.length, 1);
   const repair = late.repairs[0]!;
   assert.equal(repair.id, first.records[1]!.id, "v3's record is repaired");
@@ -110,7 +139,10 @@ test('a replayed batch makes the identical records and no history write', () => 
   const first = planBatch('c', events, new Map(), { actorOf });
   const histories = new Map(first.historyWrites.map((w) => [w.id, w.history]));
   const again = planBatch('c', structuredClone(events), histories, { actorOf });
-  assert.deepEqual(again.records.map((r) => [r.id, r.change]), first.records.map((r) => [r.id, r.change]));
+  assert.deepEqual(
+    again.records.map((r) => [r.id, r.change]),
+    first.records.map((r) => [r.id, r.change]),
+  );
   assert.deepEqual(again.historyWrites, []);
 });
 
@@ -132,10 +164,16 @@ test('an event that throws is poisoned alone with its reason; the rest of the ba
       return actorOf(event);
     },
   });
-  assert.deepEqual(plan.records.map((r) => r.event.auditID), ['a-1', 'a-2']);
+  assert.deepEqual(
+    plan.records.map((r) => r.event.auditID),
+    ['a-1', 'a-2'],
+  );
   assert.equal(plan.poisoned.length, 1);
   assert.equal(plan.poisoned[0]!.event, bad);
   assert.equal(plan.poisoned[0]!.reason, 'change engine: cannot classify');
   assert.equal(plan.poisoned[0]!.error.message, 'cannot classify');
-  assert.deepEqual(plan.historyWrites.map((w) => w.id), ['c/example.com/widgets/ns/a']);
+  assert.deepEqual(
+    plan.historyWrites.map((w) => w.id),
+    ['c/example.com/widgets/ns/a'],
+  );
 });

@@ -6,11 +6,24 @@ import { applyMutation, expandMutations, MAX_VERSIONS, type ApplyResult, type Hi
 
 const REF = { apiGroup: 'example.com', apiVersion: 'v1', resource: 'widgets', namespace: 'ns', name: 'w' };
 
-function obj(rv: number, spec: Record<string, unknown>, extra: Record<string, unknown> = {}, uid = 'uid-1'): KubeObject {
+function obj(
+  rv: number,
+  spec: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+  uid = 'uid-1',
+): KubeObject {
   return {
     apiVersion: 'example.com/v1',
     kind: 'Widget',
-    metadata: { name: 'w', namespace: 'ns', uid, resourceVersion: String(rv), generation: rv, managedFields: [{ manager: 'm', operation: 'Update' }], ...((extra.metadata as object) ?? {}) },
+    metadata: {
+      name: 'w',
+      namespace: 'ns',
+      uid,
+      resourceVersion: String(rv),
+      generation: rv,
+      managedFields: [{ manager: 'm', operation: 'Update' }],
+      ...((extra.metadata as object) ?? {}),
+    },
     spec,
     ...(extra.status ? { status: extra.status } : {}),
   } as KubeObject;
@@ -55,11 +68,30 @@ function deliver(order: AuditEvent[]) {
 }
 
 test('create: every field an add, baseline none; server defaulting is a server mutation; status dropped by the server is not', () => {
-  const r = apply(undefined, ev('create', obj(1, { size: 1, mode: 'auto' }), { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { size: 1 }, status: { x: 1 } }));
+  const r = apply(
+    undefined,
+    ev('create', obj(1, { size: 1, mode: 'auto' }), {
+      apiVersion: 'example.com/v1',
+      kind: 'Widget',
+      metadata: { name: 'w' },
+      spec: { size: 1 },
+      status: { x: 1 },
+    }),
+  );
   assert.equal(r.record.kind, 'create');
   assert.equal(r.record.baseline, 'none');
-  assert.deepEqual(r.record.paths, ['/apiVersion', '/kind', '/metadata/name', '/metadata/namespace', '/spec/mode', '/spec/size']);
-  assert.deepEqual(r.record.server_mutations, [{ op: 'add', path: '/metadata/namespace', new: 'ns' }, { op: 'add', path: '/spec/mode', new: 'auto' }]);
+  assert.deepEqual(r.record.paths, [
+    '/apiVersion',
+    '/kind',
+    '/metadata/name',
+    '/metadata/namespace',
+    '/spec/mode',
+    '/spec/size',
+  ]);
+  assert.deepEqual(r.record.server_mutations, [
+    { op: 'add', path: '/metadata/namespace', new: 'ns' },
+    { op: 'add', path: '/spec/mode', new: 'auto' },
+  ]);
   assert.equal(r.history.versions.length, 1);
   assert.equal(r.history.versions[0]!.object.metadata!.managedFields, undefined, 'managedFields are never stored');
   assert.match(r.record.state_hash!, /^[0-9a-f]{64}$/);
@@ -75,11 +107,17 @@ test('update (PUT) against the known state: field, old, new', () => {
 });
 
 test('JSON Patch without a baseline: touched paths with their new values; with one: old values, and server mutations', () => {
-  const patch = [{ op: 'replace', path: '/spec/size', value: 5 }, { op: 'remove', path: '/spec/old' }];
+  const patch = [
+    { op: 'replace', path: '/spec/size', value: 5 },
+    { op: 'remove', path: '/spec/old' },
+  ];
   const cold = apply(undefined, ev('patch', obj(7, { size: 5 }), patch));
   assert.equal(cold.record.patch_type, 'json');
   assert.equal(cold.record.baseline, 'unknown');
-  assert.deepEqual(cold.record.ops, [{ op: 'replace', path: '/spec/size', new: 5 }, { op: 'remove', path: '/spec/old' }]);
+  assert.deepEqual(cold.record.ops, [
+    { op: 'replace', path: '/spec/size', new: 5 },
+    { op: 'remove', path: '/spec/old' },
+  ]);
   const h = apply(undefined, ev('create', obj(1, { size: 1, old: 'x' }))).history;
   // A mutating webhook also stamped spec.stamp: the server changed what the patch asked for.
   const warm = apply(h, ev('patch', obj(2, { size: 5, stamp: 'webhook' }), patch));
@@ -94,41 +132,87 @@ test('JSON Patch without a baseline: touched paths with their new values; with o
 test('merge patch and server-side apply are told apart by the managedFields Apply entry', () => {
   const merge = apply(undefined, ev('patch', obj(3, { size: 2 }), { spec: { size: 2, gone: null } }));
   assert.equal(merge.record.patch_type, 'merge');
-  assert.deepEqual(merge.record.ops, [{ op: 'remove', path: '/spec/gone' }, { op: 'replace', path: '/spec/size', new: 2 }]);
-  const applied = obj(3, { size: 2 }, { metadata: { managedFields: [{ manager: 'argocd-controller', operation: 'Apply' }] } });
-  const ssa = apply(undefined, ev('patch', applied, { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { size: 2 } }, { requestURI: '/apis/example.com/v1/namespaces/ns/widgets/w?fieldManager=argocd-controller' }));
+  assert.deepEqual(merge.record.ops, [
+    { op: 'remove', path: '/spec/gone' },
+    { op: 'replace', path: '/spec/size', new: 2 },
+  ]);
+  const applied = obj(
+    3,
+    { size: 2 },
+    { metadata: { managedFields: [{ manager: 'argocd-controller', operation: 'Apply' }] } },
+  );
+  const ssa = apply(
+    undefined,
+    ev(
+      'patch',
+      applied,
+      { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { size: 2 } },
+      { requestURI: '/apis/example.com/v1/namespaces/ns/widgets/w?fieldManager=argocd-controller' },
+    ),
+  );
   assert.equal(ssa.record.patch_type, 'apply');
   assert.deepEqual(ssa.record.ops, [{ op: 'replace', path: '/spec/size', new: 2 }]);
 });
 
 test('status subresource writes are kind status; metadata-only changes are kind metadata', () => {
   const h = apply(undefined, ev('create', obj(1, { size: 1 }))).history;
-  const s = apply(h, ev('update', obj(2, { size: 1 }, { status: { ready: true } }), undefined, { objectRef: { ...REF, subresource: 'status' } }));
+  const s = apply(
+    h,
+    ev('update', obj(2, { size: 1 }, { status: { ready: true } }), undefined, {
+      objectRef: { ...REF, subresource: 'status' },
+    }),
+  );
   assert.equal(s.record.kind, 'status');
   assert.deepEqual(s.record.ops, [{ op: 'add', path: '/status', new: { ready: true } }]);
-  const m = apply(s.history, ev('patch', obj(3, { size: 1 }, { status: { ready: true }, metadata: { labels: { a: 'b' } } }), { metadata: { labels: { a: 'b' } } }));
+  const m = apply(
+    s.history,
+    ev('patch', obj(3, { size: 1 }, { status: { ready: true }, metadata: { labels: { a: 'b' } } }), {
+      metadata: { labels: { a: 'b' } },
+    }),
+  );
   assert.equal(m.record.kind, 'metadata');
-  const mixed = apply(m.history, ev('update', obj(4, { size: 2 }, { status: { ready: false }, metadata: { labels: { a: 'b' } } })));
+  const mixed = apply(
+    m.history,
+    ev('update', obj(4, { size: 2 }, { status: { ready: false }, metadata: { labels: { a: 'b' } } })),
+  );
   assert.equal(mixed.record.kind, 'mixed');
 });
 
 test('delete: held by a finalizer is a metadata change that adds deletionTimestamp; a real removal records the removed fields', () => {
   const h = apply(undefined, ev('create', obj(1, { size: 1 }, { metadata: { finalizers: ['f'] } }))).history;
-  const held = apply(h, ev('delete', obj(2, { size: 1 }, { metadata: { finalizers: ['f'], deletionTimestamp: '2026-11-02T10:00:00Z' } })));
+  const held = apply(
+    h,
+    ev('delete', obj(2, { size: 1 }, { metadata: { finalizers: ['f'], deletionTimestamp: '2026-11-02T10:00:00Z' } })),
+  );
   assert.equal(held.record.kind, 'metadata');
   assert.deepEqual(held.record.ops, [{ op: 'add', path: '/metadata/deletionTimestamp', new: '2026-11-02T10:00:00Z' }]);
   assert.equal(held.history.versions.at(-1)!.deleted, false);
   const gone = apply(h, ev('delete', obj(1, { size: 1 })));
   assert.equal(gone.record.kind, 'delete');
-  assert.deepEqual(gone.record.ops.find((o) => o.path === '/spec/size'), { op: 'remove', path: '/spec/size', old: 1 });
+  assert.deepEqual(
+    gone.record.ops.find((o) => o.path === '/spec/size'),
+    { op: 'remove', path: '/spec/size', old: 1 },
+  );
   assert.equal(gone.history.versions.at(-1)!.deleted, true);
 });
 
 test('deletecollection: one mutation per listed object, each with its own record id', () => {
-  const list = { kind: 'WidgetList', apiVersion: 'example.com/v1', items: [obj(5, { a: 1 }, {}, 'u-a'), { ...obj(6, { b: 1 }, {}, 'u-b'), metadata: { name: 'v', namespace: 'ns', uid: 'u-b', resourceVersion: '6' } }] };
-  const e = ev('deletecollection', list, undefined, { objectRef: { apiGroup: 'example.com', resource: 'widgets', namespace: 'ns' } });
+  const list = {
+    kind: 'WidgetList',
+    apiVersion: 'example.com/v1',
+    items: [
+      obj(5, { a: 1 }, {}, 'u-a'),
+      { ...obj(6, { b: 1 }, {}, 'u-b'), metadata: { name: 'v', namespace: 'ns', uid: 'u-b', resourceVersion: '6' } },
+    ],
+  };
+  const e = ev('deletecollection', list, undefined, {
+    objectRef: { apiGroup: 'example.com', resource: 'widgets', namespace: 'ns' },
+  });
   const muts = expandMutations(e, 'c');
-  assert.deepEqual(muts.map((m) => m.key.name), ['w', 'v']);
+  assert.deepEqual(
+    muts.map((m) => m.key.name),
+    ['w', 'v'],
+  );
   assert.notEqual(muts[0]!.mutation.recordId, muts[1]!.mutation.recordId);
   assert.equal(applyMutation(undefined, muts[0]!.mutation).record.kind, 'delete');
 });
@@ -138,14 +222,25 @@ test('failed writes store nothing: 403 has no ops; a 409 update shows what was a
   const denied = apply(h, ev('patch', { kind: 'Status', code: 403 }, undefined, { responseStatus: { code: 403 } }));
   assert.deepEqual(denied.record.ops, []);
   assert.equal(denied.history.versions.length, 1);
-  const conflict = apply(h, ev('update', { kind: 'Status', code: 409 }, obj(1, { size: 9 }), { responseStatus: { code: 409 } }));
+  const conflict = apply(
+    h,
+    ev('update', { kind: 'Status', code: 409 }, obj(1, { size: 9 }), { responseStatus: { code: 409 } }),
+  );
   assert.deepEqual(conflict.record.ops, [{ op: 'replace', path: '/spec/size', old: 1, new: 9 }]);
   assert.equal(conflict.history.versions.length, 1);
 });
 
 test('dry run: diffed against the stored version it names, stores nothing', () => {
   const h = apply(undefined, ev('create', obj(1, { size: 1 }))).history;
-  const r = apply(h, ev('patch', obj(1, { size: 4 }), { spec: { size: 4 } }, { requestURI: '/apis/example.com/v1/namespaces/ns/widgets/w?dryRun=All' }));
+  const r = apply(
+    h,
+    ev(
+      'patch',
+      obj(1, { size: 4 }),
+      { spec: { size: 4 } },
+      { requestURI: '/apis/example.com/v1/namespaces/ns/widgets/w?dryRun=All' },
+    ),
+  );
   assert.equal(r.record.dry_run, true);
   assert.deepEqual(r.record.ops, [{ op: 'replace', path: '/spec/size', old: 1, new: 4 }]);
   assert.equal(r.history.versions.length, 1);
@@ -191,11 +286,15 @@ const writeArb = fc.record({
  * runs, conflicts, delete + recreate, storing at most 1 + `budget` versions. Order independence is
  * promised within the history window: an event arriving after MAX_VERSIONS newer versions is out of it.
  */
-function scenario(writes: Array<{ kind: string; size: number; label: string; ready: boolean }>, budget = MAX_VERSIONS - 1): AuditEvent[] {
+function scenario(
+  writes: Array<{ kind: string; size: number; label: string; ready: boolean }>,
+  budget = MAX_VERSIONS - 1,
+): AuditEvent[] {
   n = 0;
   type S = { size: number; label: string; ready: boolean };
   let uid = 1;
-  const mk = (v: number, s: S) => obj(v, { size: s.size }, { metadata: { labels: { l: s.label } }, status: { ready: s.ready } }, `uid-${uid}`);
+  const mk = (v: number, s: S) =>
+    obj(v, { size: s.size }, { metadata: { labels: { l: s.label } }, status: { ready: s.ready } }, `uid-${uid}`);
   let rv = 1;
   let state: S = { size: 0, label: 'a', ready: false };
   const events: AuditEvent[] = [ev('create', mk(1, state))];
@@ -204,8 +303,10 @@ function scenario(writes: Array<{ kind: string; size: number; label: string; rea
     if (stores > budget) continue;
     budget -= stores;
     const next = { size: w.size, label: w.label, ready: w.ready };
-    if (w.kind === 'dry') events.push(ev('patch', mk(rv, next), { spec: { size: next.size } }, { requestURI: '/x?dryRun=All' }));
-    else if (w.kind === 'fail') events.push(ev('update', { kind: 'Status' }, mk(rv, next), { responseStatus: { code: 409 } }));
+    if (w.kind === 'dry')
+      events.push(ev('patch', mk(rv, next), { spec: { size: next.size } }, { requestURI: '/x?dryRun=All' }));
+    else if (w.kind === 'fail')
+      events.push(ev('update', { kind: 'Status' }, mk(rv, next), { responseStatus: { code: 409 } }));
     else if (w.kind === 'noop') events.push(ev('update', mk(rv, state), mk(rv, state)));
     else if (w.kind === 'recreate') {
       events.push(ev('delete', mk(rv, state)));
@@ -219,7 +320,8 @@ function scenario(writes: Array<{ kind: string; size: number; label: string; rea
       const o = mk(rv, next);
       if (w.kind === 'update') events.push(ev('update', o, o));
       else if (w.kind === 'status') events.push(ev('update', o, o, { objectRef: { ...REF, subresource: 'status' } }));
-      else if (w.kind === 'patch-merge') events.push(ev('patch', o, { spec: { size: next.size }, metadata: { labels: { l: next.label } } }));
+      else if (w.kind === 'patch-merge')
+        events.push(ev('patch', o, { spec: { size: next.size }, metadata: { labels: { l: next.label } } }));
       else events.push(ev('patch', o, [{ op: 'replace', path: '/spec/size', value: next.size }]));
     }
   }
@@ -233,51 +335,92 @@ function shuffle(events: AuditEvent[], rand: Iterator<number>, dups: number): Au
     const j = rand.next().value % (i + 1);
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
-  for (let d = 0; d < dups; d++) out.splice(rand.next().value % (out.length + 1), 0, out[rand.next().value % out.length]!);
+  for (let d = 0; d < dups; d++)
+    out.splice(rand.next().value % (out.length + 1), 0, out[rand.next().value % out.length]!);
   return out;
 }
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 300);
 
-test('property: any delivery order (with duplicates) of one object\'s writes yields the in-order records and history', () => {
+test("property: any delivery order (with duplicates) of one object's writes yields the in-order records and history", () => {
   fc.assert(
-    fc.property(fc.array(writeArb, { minLength: 2, maxLength: 8 }), fc.infiniteStream(fc.nat()), fc.integer({ min: 0, max: 3 }), (writes, rand, dups) => {
-      const events = scenario(writes);
-      const run = (order: AuditEvent[]) => JSON.stringify(deliver(order));
-      assert.equal(run(shuffle(events, rand[Symbol.iterator](), dups)), run(events));
-    }),
+    fc.property(
+      fc.array(writeArb, { minLength: 2, maxLength: 8 }),
+      fc.infiniteStream(fc.nat()),
+      fc.integer({ min: 0, max: 3 }),
+      (writes, rand, dups) => {
+        const events = scenario(writes);
+        const run = (order: AuditEvent[]) => JSON.stringify(deliver(order));
+        assert.equal(run(shuffle(events, rand[Symbol.iterator](), dups)), run(events));
+      },
+    ),
     { numRuns: RUNS },
   );
 });
 
 test('property: at the window edge (MAX_VERSIONS + 1 versions: the oldest is dropped), records and history stay order-independent', () => {
-  const stateWrite = fc.record({ kind: fc.constantFrom('update', 'patch-merge', 'patch-json', 'status'), size: fc.integer({ min: 0, max: 5 }), label: fc.constantFrom('a', 'b', 'c'), ready: fc.boolean() });
+  const stateWrite = fc.record({
+    kind: fc.constantFrom('update', 'patch-merge', 'patch-json', 'status'),
+    size: fc.integer({ min: 0, max: 5 }),
+    label: fc.constantFrom('a', 'b', 'c'),
+    ready: fc.boolean(),
+  });
   fc.assert(
-    fc.property(fc.array(stateWrite, { minLength: MAX_VERSIONS, maxLength: MAX_VERSIONS }), fc.infiniteStream(fc.nat()), fc.integer({ min: 0, max: 3 }), (writes, rand, dups) => {
-      const events = scenario(writes, MAX_VERSIONS);
-      const run = (order: AuditEvent[]) => JSON.stringify(deliver(order));
-      assert.equal(run(shuffle(events, rand[Symbol.iterator](), dups)), run(events));
-    }),
+    fc.property(
+      fc.array(stateWrite, { minLength: MAX_VERSIONS, maxLength: MAX_VERSIONS }),
+      fc.infiniteStream(fc.nat()),
+      fc.integer({ min: 0, max: 3 }),
+      (writes, rand, dups) => {
+        const events = scenario(writes, MAX_VERSIONS);
+        const run = (order: AuditEvent[]) => JSON.stringify(deliver(order));
+        assert.equal(run(shuffle(events, rand[Symbol.iterator](), dups)), run(events));
+      },
+    ),
     { numRuns: RUNS },
   );
 });
 
 test('property: with lost events, any delivery order of what did arrive yields the records of its in-order delivery', () => {
   fc.assert(
-    fc.property(fc.array(writeArb, { minLength: 2, maxLength: 8 }), fc.infiniteStream(fc.nat()), fc.infiniteStream(fc.boolean()), (writes, rand, keep) => {
-      const it = keep[Symbol.iterator]();
-      const arrived = scenario(writes).filter(() => it.next().value);
-      fc.pre(arrived.length > 0);
-      const run = (order: AuditEvent[]) => JSON.stringify(deliver(order));
-      assert.equal(run(shuffle(arrived, rand[Symbol.iterator](), 1)), run(arrived));
-    }),
+    fc.property(
+      fc.array(writeArb, { minLength: 2, maxLength: 8 }),
+      fc.infiniteStream(fc.nat()),
+      fc.infiniteStream(fc.boolean()),
+      (writes, rand, keep) => {
+        const it = keep[Symbol.iterator]();
+        const arrived = scenario(writes).filter(() => it.next().value);
+        fc.pre(arrived.length > 0);
+        const run = (order: AuditEvent[]) => JSON.stringify(deliver(order));
+        assert.equal(run(shuffle(arrived, rand[Symbol.iterator](), 1)), run(arrived));
+      },
+    ),
     { numRuns: RUNS },
   );
 });
 
 test('JSON-pointer escaping and array index ops through the engine', () => {
-  const h = apply(undefined, ev('create', obj(1, { ports: [80, 443, 8080], rules: [{ host: 'a' }] }, { metadata: { labels: { 'app.kubernetes.io/name': 'w', 'a~b': 'x' } } }))).history;
-  const r = apply(h, ev('update', obj(2, { ports: [80, 8443], rules: [{ host: 'b' }, { host: 'c' }] }, { metadata: { labels: { 'app.kubernetes.io/name': 'v', 'a~b': 'y' } } })));
+  const h = apply(
+    undefined,
+    ev(
+      'create',
+      obj(
+        1,
+        { ports: [80, 443, 8080], rules: [{ host: 'a' }] },
+        { metadata: { labels: { 'app.kubernetes.io/name': 'w', 'a~b': 'x' } } },
+      ),
+    ),
+  ).history;
+  const r = apply(
+    h,
+    ev(
+      'update',
+      obj(
+        2,
+        { ports: [80, 8443], rules: [{ host: 'b' }, { host: 'c' }] },
+        { metadata: { labels: { 'app.kubernetes.io/name': 'v', 'a~b': 'y' } } },
+      ),
+    ),
+  );
   assert.deepEqual(r.record.ops, [
     { op: 'replace', path: '/metadata/labels/app.kubernetes.io~1name', old: 'w', new: 'v' },
     { op: 'replace', path: '/metadata/labels/a~0b', old: 'x', new: 'y' },
@@ -286,7 +429,14 @@ test('JSON-pointer escaping and array index ops through the engine', () => {
     { op: 'replace', path: '/spec/rules/0/host', old: 'a', new: 'b' },
     { op: 'add', path: '/spec/rules/1', new: { host: 'c' } },
   ]);
-  assert.deepEqual(r.record.paths, ['/metadata/labels/app.kubernetes.io~1name', '/metadata/labels/a~0b', '/spec/ports/1', '/spec/ports/2', '/spec/rules/0/host', '/spec/rules/1']);
+  assert.deepEqual(r.record.paths, [
+    '/metadata/labels/app.kubernetes.io~1name',
+    '/metadata/labels/a~0b',
+    '/spec/ports/1',
+    '/spec/ports/2',
+    '/spec/rules/0/host',
+    '/spec/rules/1',
+  ]);
   assert.deepEqual(r.record.patch, [
     { op: 'replace', path: '/metadata/labels/app.kubernetes.io~1name', value: 'v' },
     { op: 'replace', path: '/metadata/labels/a~0b', value: 'y' },
@@ -318,11 +468,27 @@ test('JSON Patch appends (`/-`) without a baseline are named by their index in t
 test('server-side apply is recognised without managedFields (omitManagedFields policy) by force=true', () => {
   const response = obj(3, { size: 2 });
   delete (response.metadata as Record<string, unknown>).managedFields;
-  const r = apply(undefined, ev('patch', response, { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'ns' }, spec: { size: 2 } }, { requestURI: '/apis/example.com/v1/namespaces/ns/widgets/w?fieldManager=flux&force=true' }));
+  const r = apply(
+    undefined,
+    ev(
+      'patch',
+      response,
+      { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'ns' }, spec: { size: 2 } },
+      { requestURI: '/apis/example.com/v1/namespaces/ns/widgets/w?fieldManager=flux&force=true' },
+    ),
+  );
   assert.equal(r.record.patch_type, 'apply');
   assert.deepEqual(r.record.ops, [{ op: 'replace', path: '/spec/size', new: 2 }]);
   // A merge patch document that happens to carry apiVersion/kind, with managedFields showing an Update: merge.
-  const merge = apply(undefined, ev('patch', obj(3, { size: 2 }), { apiVersion: 'example.com/v1', kind: 'Widget', spec: { size: 2 } }, { requestURI: '/apis/example.com/v1/namespaces/ns/widgets/w?fieldManager=m' }));
+  const merge = apply(
+    undefined,
+    ev(
+      'patch',
+      obj(3, { size: 2 }),
+      { apiVersion: 'example.com/v1', kind: 'Widget', spec: { size: 2 } },
+      { requestURI: '/apis/example.com/v1/namespaces/ns/widgets/w?fieldManager=m' },
+    ),
+  );
   assert.equal(merge.record.patch_type, 'merge');
 });
 
@@ -330,15 +496,28 @@ test('server mutations of a merge patch: the patch applied to the known state vs
   const h = apply(undefined, ev('create', obj(1, { size: 1, keep: true }))).history;
   const r = apply(h, ev('patch', obj(2, { size: 2, keep: true, mode: 'defaulted' }), { spec: { size: 2 } }));
   assert.equal(r.record.patch_type, 'merge');
-  assert.deepEqual(r.record.ops, [{ op: 'add', path: '/spec/mode', new: 'defaulted' }, { op: 'replace', path: '/spec/size', old: 1, new: 2 }]);
+  assert.deepEqual(r.record.ops, [
+    { op: 'add', path: '/spec/mode', new: 'defaulted' },
+    { op: 'replace', path: '/spec/size', old: 1, new: 2 },
+  ]);
   assert.deepEqual(r.record.server_mutations, [{ op: 'add', path: '/spec/mode', new: 'defaulted' }]);
 });
 
 test('a status write that changes nothing is noop; with an unknown baseline it shows its status', () => {
   const h = apply(undefined, ev('create', obj(1, { size: 1 }, { status: { ready: true } }))).history;
-  const same = apply(h, ev('update', obj(2, { size: 1 }, { status: { ready: true } }), undefined, { objectRef: { ...REF, subresource: 'status' } }));
+  const same = apply(
+    h,
+    ev('update', obj(2, { size: 1 }, { status: { ready: true } }), undefined, {
+      objectRef: { ...REF, subresource: 'status' },
+    }),
+  );
   assert.equal(same.record.kind, 'noop');
-  const cold = apply(undefined, ev('update', obj(2, { size: 1 }, { status: { ready: true } }), undefined, { objectRef: { ...REF, subresource: 'status' } }));
+  const cold = apply(
+    undefined,
+    ev('update', obj(2, { size: 1 }, { status: { ready: true } }), undefined, {
+      objectRef: { ...REF, subresource: 'status' },
+    }),
+  );
   assert.equal(cold.record.kind, 'status');
   assert.equal(cold.record.baseline, 'unknown');
   assert.deepEqual(cold.record.ops, [{ op: 'replace', path: '/status', new: { ready: true } }]);
@@ -378,7 +557,10 @@ test('a final delete records every removed field from the known state and leaves
 });
 
 test('deletecollection without a List body (Metadata level): one record for the request', () => {
-  const e = ev('deletecollection', undefined, undefined, { level: 'Metadata', objectRef: { apiGroup: 'example.com', resource: 'widgets', namespace: 'ns' } });
+  const e = ev('deletecollection', undefined, undefined, {
+    level: 'Metadata',
+    objectRef: { apiGroup: 'example.com', resource: 'widgets', namespace: 'ns' },
+  });
   const muts = expandMutations(e, 'c');
   assert.equal(muts.length, 1);
   const r = applyMutation(undefined, muts[0]!.mutation);
@@ -387,13 +569,31 @@ test('deletecollection without a List body (Metadata level): one record for the 
 });
 
 test('create with generateName: the object key takes the name from the response', () => {
-  const e = ev('create', obj(1, { size: 1 }), { metadata: { generateName: 'w-' }, spec: { size: 1 } }, { objectRef: { apiGroup: 'example.com', resource: 'widgets', namespace: 'ns' } });
+  const e = ev(
+    'create',
+    obj(1, { size: 1 }),
+    { metadata: { generateName: 'w-' }, spec: { size: 1 } },
+    { objectRef: { apiGroup: 'example.com', resource: 'widgets', namespace: 'ns' } },
+  );
   const [m] = expandMutations(e, 'c');
   assert.deepEqual(m!.key, { cluster: 'c', group: 'example.com', resource: 'widgets', namespace: 'ns', name: 'w' });
 });
 
 test('422 invalid create shows what was attempted; 422 patch its document; 409 update without a known version shows nothing', () => {
-  const create = apply(undefined, ev('create', { kind: 'Status', code: 422 }, { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', managedFields: [{}] }, spec: { size: -1 } }, { responseStatus: { code: 422 } }));
+  const create = apply(
+    undefined,
+    ev(
+      'create',
+      { kind: 'Status', code: 422 },
+      {
+        apiVersion: 'example.com/v1',
+        kind: 'Widget',
+        metadata: { name: 'w', managedFields: [{}] },
+        spec: { size: -1 },
+      },
+      { responseStatus: { code: 422 } },
+    ),
+  );
   assert.deepEqual(create.record.ops, [
     { op: 'add', path: '/apiVersion', new: 'example.com/v1' },
     { op: 'add', path: '/kind', new: 'Widget' },
@@ -404,11 +604,19 @@ test('422 invalid create shows what was attempted; 422 patch its document; 409 u
   assert.equal(create.record.baseline, 'none');
   assert.deepEqual(create.record.server_mutations, []);
   assert.deepEqual(create.history, { versions: [] });
-  const patch = apply(undefined, ev('patch', { kind: 'Status', code: 422 }, [{ op: 'replace', path: '/spec/size', value: -1 }], { responseStatus: { code: 422 } }));
+  const patch = apply(
+    undefined,
+    ev('patch', { kind: 'Status', code: 422 }, [{ op: 'replace', path: '/spec/size', value: -1 }], {
+      responseStatus: { code: 422 },
+    }),
+  );
   assert.deepEqual(patch.record.ops, [{ op: 'replace', path: '/spec/size', new: -1 }]);
   assert.equal(patch.record.kind, 'spec');
   assert.equal(patch.record.state_hash, undefined);
-  const conflict = apply(undefined, ev('update', { kind: 'Status', code: 409 }, obj(5, { size: 9 }), { responseStatus: { code: 409 } }));
+  const conflict = apply(
+    undefined,
+    ev('update', { kind: 'Status', code: 409 }, obj(5, { size: 9 }), { responseStatus: { code: 409 } }),
+  );
   assert.deepEqual(conflict.record.ops, []);
   assert.equal(conflict.record.baseline, 'unknown');
 });
@@ -429,7 +637,13 @@ test('dry runs: create shows all adds; delete shows removes; an unseen named ver
   const create = apply(undefined, ev('create', wouldBe, undefined, dry));
   assert.equal(create.record.dry_run, true);
   assert.equal(create.record.baseline, 'none');
-  assert.deepEqual(create.record.paths, ['/apiVersion', '/kind', '/metadata/name', '/metadata/namespace', '/spec/size']);
+  assert.deepEqual(create.record.paths, [
+    '/apiVersion',
+    '/kind',
+    '/metadata/name',
+    '/metadata/namespace',
+    '/spec/size',
+  ]);
   assert.equal(create.record.state_hash, undefined);
   assert.deepEqual(create.history, { versions: [] });
 
@@ -443,11 +657,18 @@ test('dry runs: create shows all adds; delete shows removes; an unseen named ver
 
   const d = ev('patch', obj(2, { size: 7 }), { spec: { size: 7 } }, dry);
   const early = apply(h1, d);
-  assert.deepEqual(early.record.ops, [{ op: 'replace', path: '/spec/size', old: 1, new: 7 }], 'against version 1 while version 2 is unseen');
+  assert.deepEqual(
+    early.record.ops,
+    [{ op: 'replace', path: '/spec/size', old: 1, new: 7 }],
+    'against version 1 while version 2 is unseen',
+  );
   assert.equal(early.record.baseline, 'known');
   const arrival = apply(early.history, e2);
   const dRecordId = expandMutations(d, 'c')[0]!.mutation.recordId;
-  assert.deepEqual(arrival.repairs.map((x) => [x.recordId, x.change.ops]), [[dRecordId, [{ op: 'replace', path: '/spec/size', old: 2, new: 7 }]]]);
+  assert.deepEqual(
+    arrival.repairs.map((x) => [x.recordId, x.change.ops]),
+    [[dRecordId, [{ op: 'replace', path: '/spec/size', old: 2, new: 7 }]]],
+  );
   assert.deepEqual(deliver([e1, d, e2]), deliver([e1, e2, d]));
 });
 
@@ -494,36 +715,78 @@ test('window edge: a replay after the predecessor left the history is identical;
   assert.deepEqual(stray.repairs, [], 'version 30 keeps its record');
   // One at 25 is: version 30 is repaired against it.
   const closer = apply(h, ev('update', obj(25, { size: 7 })));
-  assert.deepEqual(closer.repairs.map((r) => [r.recordId, r.change.ops]), [[expandMutations(oldest, 'c')[0]!.mutation.recordId, [{ op: 'replace', path: '/spec/size', old: 7, new: 3 }]]]);
+  assert.deepEqual(
+    closer.repairs.map((r) => [r.recordId, r.change.ops]),
+    [[expandMutations(oldest, 'c')[0]!.mutation.recordId, [{ op: 'replace', path: '/spec/size', old: 7, new: 3 }]]],
+  );
 });
-
 
 /** ev() with its own increasing time: writes without a resourceVersion are ordered by time, and n wraps every minute. */
 let clock = 0;
 function tev(verb: string, response: unknown, request?: unknown, over: Partial<AuditEvent> = {}): AuditEvent {
   clock++;
-  return ev(verb, response, request, { stageTimestamp: `2026-11-30T12:${String(Math.floor(clock / 60)).padStart(2, '0')}:${String(clock % 60).padStart(2, '0')}.000000Z`, ...over });
+  return ev(verb, response, request, {
+    stageTimestamp: `2026-11-30T12:${String(Math.floor(clock / 60)).padStart(2, '0')}:${String(clock % 60).padStart(2, '0')}.000000Z`,
+    ...over,
+  });
 }
 
 test('server-side apply that creates (PATCH 201): kind create, baseline none, every leaf an add, defaults are server mutations', () => {
-  const applied = obj(1, { size: 1, mode: 'auto' }, { metadata: { managedFields: [{ manager: 'flux', operation: 'Apply' }] } });
-  const config = { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'ns' }, spec: { size: 1 } };
-  const r = apply(undefined, tev('patch', applied, config, { responseStatus: { code: 201 }, requestURI: '/apis/example.com/v1/namespaces/ns/widgets/w?fieldManager=flux&force=true' }));
+  const applied = obj(
+    1,
+    { size: 1, mode: 'auto' },
+    { metadata: { managedFields: [{ manager: 'flux', operation: 'Apply' }] } },
+  );
+  const config = {
+    apiVersion: 'example.com/v1',
+    kind: 'Widget',
+    metadata: { name: 'w', namespace: 'ns' },
+    spec: { size: 1 },
+  };
+  const r = apply(
+    undefined,
+    tev('patch', applied, config, {
+      responseStatus: { code: 201 },
+      requestURI: '/apis/example.com/v1/namespaces/ns/widgets/w?fieldManager=flux&force=true',
+    }),
+  );
   assert.equal(r.record.kind, 'create');
   assert.equal(r.record.baseline, 'none');
   assert.equal(r.record.patch_type, 'apply');
   assert.ok(r.record.ops.every((o) => o.op === 'add' && !('old' in o)));
-  assert.deepEqual(r.record.paths, ['/apiVersion', '/kind', '/metadata/name', '/metadata/namespace', '/spec/mode', '/spec/size']);
+  assert.deepEqual(r.record.paths, [
+    '/apiVersion',
+    '/kind',
+    '/metadata/name',
+    '/metadata/namespace',
+    '/spec/mode',
+    '/spec/size',
+  ]);
   assert.deepEqual(r.record.server_mutations, [{ op: 'add', path: '/spec/mode', new: 'auto' }]);
 });
 
 test('JSON Patch: a failed append is resolved against the stored object; 403 without a body is a noop', () => {
   const h = apply(undefined, tev('create', obj(1, { names: ['a', 'b'] }))).history;
-  const bad = apply(h, tev('patch', { kind: 'Status', code: 422 }, [{ op: 'test', path: '/spec/names/0', value: 'a' }, { op: 'add', path: '/spec/names/-', value: 'c' }], { responseStatus: { code: 422 } }));
+  const bad = apply(
+    h,
+    tev(
+      'patch',
+      { kind: 'Status', code: 422 },
+      [
+        { op: 'test', path: '/spec/names/0', value: 'a' },
+        { op: 'add', path: '/spec/names/-', value: 'c' },
+      ],
+      { responseStatus: { code: 422 } },
+    ),
+  );
   assert.deepEqual(bad.record.ops, [{ op: 'add', path: '/spec/names/2', new: 'c' }]);
   assert.equal(bad.record.baseline, 'known');
   assert.equal(bad.record.kind, 'spec');
-  assert.deepEqual(bad.history.versions, h.versions, 'a failed write changes no state (it is kept only as a dependent, for repairs)');
+  assert.deepEqual(
+    bad.history.versions,
+    h.versions,
+    'a failed write changes no state (it is kept only as a dependent, for repairs)',
+  );
   const denied = apply(h, tev('patch', { kind: 'Status', code: 403 }, undefined, { responseStatus: { code: 403 } }));
   assert.deepEqual([denied.record.kind, denied.record.ops, denied.record.baseline], ['noop', [], 'unknown']);
 });
@@ -531,22 +794,46 @@ test('JSON Patch: a failed append is resolved against the stored object; 403 wit
 test('scale subresource: the replica change on the CR, never the Scale diffed against the object; unknown subresources touch no state', () => {
   const h = apply(undefined, tev('create', obj(1, { replicas: 1, image: 'x' }))).history;
   const scaleRef = { objectRef: { ...REF, subresource: 'scale' } };
-  const scaleBody = (rv: number, replicas: number) => ({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'w', namespace: 'ns', uid: 'uid-1', resourceVersion: String(rv) }, spec: { replicas }, status: { replicas: 1 } });
+  const scaleBody = (rv: number, replicas: number) => ({
+    kind: 'Scale',
+    apiVersion: 'autoscaling/v1',
+    metadata: { name: 'w', namespace: 'ns', uid: 'uid-1', resourceVersion: String(rv) },
+    spec: { replicas },
+    status: { replicas: 1 },
+  });
   const r = apply(h, tev('update', scaleBody(2, 4), scaleBody(1, 4), scaleRef));
   assert.deepEqual(r.record.ops, [{ op: 'replace', path: '/spec/replicas', old: 1, new: 4 }]);
   assert.equal(r.record.kind, 'spec');
   const next = apply(r.history, tev('patch', obj(3, { replicas: 4, image: 'y' }), { spec: { image: 'y' } }));
-  assert.deepEqual(next.record.ops, [{ op: 'replace', path: '/spec/image', old: 'x', new: 'y' }], 'the state after the scale write is the CR with its new replicas');
+  assert.deepEqual(
+    next.record.ops,
+    [{ op: 'replace', path: '/spec/image', old: 'x', new: 'y' }],
+    'the state after the scale write is the CR with its new replicas',
+  );
   const cold = apply(undefined, tev('update', scaleBody(2, 4), scaleBody(1, 4), scaleRef));
-  assert.deepEqual([cold.record.ops, cold.record.baseline], [[{ op: 'replace', path: '/spec/replicas', new: 4 }], 'unknown']);
-  const odd = apply(h, tev('update', obj(2, { replicas: 9 }), undefined, { objectRef: { ...REF, subresource: 'approval' } }));
+  assert.deepEqual(
+    [cold.record.ops, cold.record.baseline],
+    [[{ op: 'replace', path: '/spec/replicas', new: 4 }], 'unknown'],
+  );
+  const odd = apply(
+    h,
+    tev('update', obj(2, { replicas: 9 }), undefined, { objectRef: { ...REF, subresource: 'approval' } }),
+  );
   assert.deepEqual([odd.record.kind, odd.record.ops], ['noop', []]);
   assert.deepEqual(odd.history, h);
 });
 
 test('delete answered by a Status: the uid from details, removed fields from the known state', () => {
   const h = apply(undefined, tev('create', obj(1, { size: 1 }))).history;
-  const r = apply(h, tev('delete', { kind: 'Status', apiVersion: 'v1', status: 'Success', details: { name: 'w', kind: 'widgets', uid: 'uid-1' } }));
+  const r = apply(
+    h,
+    tev('delete', {
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Success',
+      details: { name: 'w', kind: 'widgets', uid: 'uid-1' },
+    }),
+  );
   assert.equal(r.record.kind, 'delete');
   assert.equal(r.record.baseline, 'known');
   assert.ok(r.record.ops.some((o) => o.op === 'remove' && o.path === '/spec/size' && o.old === 1));
@@ -567,7 +854,14 @@ test('a write logged without bodies is recorded with no ops; the next one shows 
   r = apply(r.history, tev('patch', undefined, undefined, { level: 'Metadata' }));
   assert.deepEqual([r.record.kind, r.record.baseline, r.record.ops, r.record.gap], ['noop', 'unknown', [], false]);
   r = apply(r.history, tev('patch', obj(3, { size: 2, image: 'evil' }), { spec: { size: 2 } }));
-  assert.deepEqual([r.record.baseline, r.record.gap, r.record.ops], ['unknown', true, [{ op: 'replace', path: '/spec/size', new: 2 }]], 'the unseen image change is not this write\'s');
+  assert.deepEqual(
+    [r.record.baseline, r.record.gap, r.record.ops],
+    ['unknown', true, [{ op: 'replace', path: '/spec/size', new: 2 }]],
+    "the unseen image change is not this write's",
+  );
   r = apply(r.history, tev('patch', obj(4, { size: 3, image: 'evil' }), { spec: { size: 3 } }));
-  assert.deepEqual([r.record.baseline, r.record.gap, r.record.ops], ['known', false, [{ op: 'replace', path: '/spec/size', old: 2, new: 3 }]]);
+  assert.deepEqual(
+    [r.record.baseline, r.record.gap, r.record.ops],
+    ['known', false, [{ op: 'replace', path: '/spec/size', old: 2, new: 3 }]],
+  );
 });

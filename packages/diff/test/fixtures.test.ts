@@ -9,17 +9,33 @@ const DIR = new URL('../../../examples/audit/public/', import.meta.url);
 const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 const FINAL = new Set(['ResponseComplete', 'Panic']);
 /** Built-in groups (the filter package owns the real list; this is enough to tell the fixtures' CRs apart). */
-const BUILT_IN = new Set(['', 'apps', 'batch', 'extensions', 'policy', 'autoscaling', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'authorization.k8s.io', 'authentication.k8s.io']);
+const BUILT_IN = new Set([
+  '',
+  'apps',
+  'batch',
+  'extensions',
+  'policy',
+  'autoscaling',
+  'networking.k8s.io',
+  'rbac.authorization.k8s.io',
+  'authorization.k8s.io',
+  'authentication.k8s.io',
+]);
 
 const POINTER = /^(\/([^~/]|~[01])*)*$/;
 const KINDS = new Set(['create', 'delete', 'spec', 'status', 'metadata', 'mixed', 'noop']);
 
 function load(): Array<{ file: string; events: AuditEvent[] }> {
-  const files = readdirSync(DIR).filter((f) => f.endsWith('.ndjson') || f.endsWith('.eventlist.json')).sort();
+  const files = readdirSync(DIR)
+    .filter((f) => f.endsWith('.ndjson') || f.endsWith('.eventlist.json'))
+    .sort();
   return files.map((file) => {
     const text = readFileSync(new URL(file, DIR), 'utf8');
     const events = file.endsWith('.ndjson')
-      ? text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as AuditEvent)
+      ? text
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .map((l) => JSON.parse(l) as AuditEvent)
       : (JSON.parse(text) as { items: AuditEvent[] }).items;
     return { file, events: events.filter((e) => MUTATING.has(e.verb) && FINAL.has(e.stage)) };
   });
@@ -51,10 +67,18 @@ function checkRecord(label: string, c: ChangeFields): void {
     assert.ok(['add', 'remove', 'replace'].includes(o.op), `${label}: op ${o.op}`);
     if (o.op === 'add') assert.equal('old' in o, false, `${label}: add with old`);
     if (o.op === 'remove') assert.equal('new' in o, false, `${label}: remove with new`);
-    assert.doesNotMatch(o.path, /^\/metadata\/(managedFields|resourceVersion|generation|uid|creationTimestamp)(\/|$)/, `${label}: ignored path`);
+    assert.doesNotMatch(
+      o.path,
+      /^\/metadata\/(managedFields|resourceVersion|generation|uid|creationTimestamp)(\/|$)/,
+      `${label}: ignored path`,
+    );
   }
   assert.deepEqual(c.paths, [...new Set(c.ops.map((o) => o.path))].sort(), `${label}: paths`);
-  assert.deepEqual(c.patch.map((p) => p.path), c.ops.map((o) => o.path), `${label}: patch`);
+  assert.deepEqual(
+    c.patch.map((p) => p.path),
+    c.ops.map((o) => o.path),
+    `${label}: patch`,
+  );
 }
 
 test('every mutation in the public fixtures goes through the engine and yields valid records', () => {
@@ -91,8 +115,14 @@ test('fixture custom resources: status subresource updates, a server-side apply,
   assert.equal(ssa.patch_type, 'apply');
   assert.equal(ssa.baseline, 'unknown');
   assert.ok(ssa.paths.includes('/spec/jobLabel'));
-  assert.ok(!ssa.paths.includes('/kind') && !ssa.paths.includes('/metadata/name'), 'apply identity fields are not changes');
-  assert.deepEqual(ssa.ops.find((o) => o.path === '/spec/jobLabel'), { op: 'replace', path: '/spec/jobLabel', new: 'app' });
+  assert.ok(
+    !ssa.paths.includes('/kind') && !ssa.paths.includes('/metadata/name'),
+    'apply identity fields are not changes',
+  );
+  assert.deepEqual(
+    ssa.ops.find((o) => o.path === '/spec/jobLabel'),
+    { op: 'replace', path: '/spec/jobLabel', new: 'app' },
+  );
   assert.equal(ssa.kind, 'mixed');
   // Deleting a PrometheusRule that does not exist: a failure that changed nothing.
   const gone = by('33d43935-2991-40e1-b3cd-af00fc8b214d');

@@ -1,7 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { applyJsonPatch, applyMergePatch, classifyKind, diffObjects, diffValues, leaves, sanitize, toJsonPatch } from '../src/index.js';
+import {
+  applyJsonPatch,
+  applyMergePatch,
+  classifyKind,
+  diffObjects,
+  diffValues,
+  leaves,
+  sanitize,
+  toJsonPatch,
+} from '../src/index.js';
 
 test('objects diff by key, with RFC 6901 escaping of ~ and /', () => {
   const a = { metadata: { labels: { 'app.kubernetes.io/name': 'x', 'a~b': '1' } }, spec: { n: 1, gone: true } };
@@ -27,8 +36,12 @@ test('arrays diff element by index; removed tail elements come last, highest fir
 });
 
 test('ignored bookkeeping paths never make ops', () => {
-  const a = { metadata: { resourceVersion: '1', generation: 1, managedFields: [{}], uid: 'u', creationTimestamp: 't' } };
-  const b = { metadata: { resourceVersion: '2', generation: 2, managedFields: [{}, {}], uid: 'u', creationTimestamp: 't' } };
+  const a = {
+    metadata: { resourceVersion: '1', generation: 1, managedFields: [{}], uid: 'u', creationTimestamp: 't' },
+  };
+  const b = {
+    metadata: { resourceVersion: '2', generation: 2, managedFields: [{}, {}], uid: 'u', creationTimestamp: 't' },
+  };
   assert.deepEqual(diffValues(a, b), []);
 });
 
@@ -51,9 +64,19 @@ test('the RFC 6902 form of ops applies: b = patch(a)', () => {
 });
 
 test('JSON Patch and merge patch application', () => {
-  assert.deepEqual(applyJsonPatch({ a: [1, 2] }, [{ op: 'add', path: '/a/-', value: 3 }, { op: 'replace', path: '/a/0', value: 0 }, { op: 'move', from: '/a/1', path: '/b' }]), { a: [0, 3], b: 2 });
+  assert.deepEqual(
+    applyJsonPatch({ a: [1, 2] }, [
+      { op: 'add', path: '/a/-', value: 3 },
+      { op: 'replace', path: '/a/0', value: 0 },
+      { op: 'move', from: '/a/1', path: '/b' },
+    ]),
+    { a: [0, 3], b: 2 },
+  );
   assert.throws(() => applyJsonPatch({ a: 1 }, [{ op: 'test', path: '/a', value: 2 }]), /test failed/);
-  assert.deepEqual(applyMergePatch({ a: { b: 1, c: 2 }, d: 1 }, { a: { b: null, e: 3 }, d: [1] }), { a: { c: 2, e: 3 }, d: [1] });
+  assert.deepEqual(applyMergePatch({ a: { b: 1, c: 2 }, d: 1 }, { a: { b: null, e: 3 }, d: [1] }), {
+    a: { c: 2, e: 3 },
+    d: [1],
+  });
 });
 
 test('JSON Patch failures throw as RFC 6902 says: missing paths, bad or out-of-range indices, move into itself', () => {
@@ -78,7 +101,13 @@ test('JSON Patch: escaped tokens, root replace, copy, test by value (key order f
     { op: 'copy', from: '/l/0', path: '/l/-' },
     { op: 'replace', path: '/l/1/x', value: 5 },
   ]);
-  assert.deepEqual(out, { m: { 'a/b': 10 }, l: [{ x: 1, y: 2 }, { x: 5, y: 2 }] });
+  assert.deepEqual(out, {
+    m: { 'a/b': 10 },
+    l: [
+      { x: 1, y: 2 },
+      { x: 5, y: 2 },
+    ],
+  });
   assert.deepEqual(doc, { m: { 'a/b': 1, 'c~d': 2 }, l: [{ x: 1, y: 2 }] });
   assert.deepEqual(applyJsonPatch({ a: 1 }, [{ op: 'replace', path: '', value: [1] }]), [1]);
 });
@@ -87,7 +116,10 @@ test('patches from clients cannot replace prototypes (__proto__ is an ordinary k
   const merged = applyMergePatch({}, JSON.parse('{"__proto__": {"polluted": true}}')) as Record<string, unknown>;
   assert.equal(Object.getPrototypeOf(merged), Object.prototype);
   assert.deepEqual(Object.keys(merged), ['__proto__']);
-  const patched = applyJsonPatch({}, [{ op: 'add', path: '/__proto__', value: { polluted: true } }]) as Record<string, unknown>;
+  const patched = applyJsonPatch({}, [{ op: 'add', path: '/__proto__', value: { polluted: true } }]) as Record<
+    string,
+    unknown
+  >;
   assert.equal(Object.getPrototypeOf(patched), Object.prototype);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
@@ -104,11 +136,16 @@ test('merge patch: null deletes, arrays replace, non-object patch replaces the t
 test('diffObjects: custom ignore list (whole subtrees), sanitize drops managedFields only', () => {
   const a = { metadata: { annotations: { x: '1' }, labels: { a: '1' } }, spec: { n: 1 } };
   const b = { metadata: { annotations: { x: '2' }, labels: { a: '2' } }, spec: { n: 1 } };
-  assert.deepEqual(diffObjects(a, b, ['/metadata/annotations']), [{ op: 'replace', path: '/metadata/labels/a', old: '1', new: '2' }]);
-  assert.deepEqual(sanitize({ metadata: { name: 'n', managedFields: [{}] }, spec: {} }), { metadata: { name: 'n' }, spec: {} });
+  assert.deepEqual(diffObjects(a, b, ['/metadata/annotations']), [
+    { op: 'replace', path: '/metadata/labels/a', old: '1', new: '2' },
+  ]);
+  assert.deepEqual(sanitize({ metadata: { name: 'n', managedFields: [{}] }, spec: {} }), {
+    metadata: { name: 'n' },
+    spec: {},
+  });
 });
 
-test('classifyKind: create/delete by what the write did to the object, else by the recorded ops\' top-level paths', () => {
+test("classifyKind: create/delete by what the write did to the object, else by the recorded ops' top-level paths", () => {
   const op = (path: string) => ({ op: 'replace' as const, path, old: 1, new: 2 });
   assert.equal(classifyKind([], 'create'), 'create');
   assert.equal(classifyKind([op('/metadata/finalizers')], 'delete'), 'delete');
@@ -122,7 +159,15 @@ test('classifyKind: create/delete by what the write did to the object, else by t
 test('property: the RFC 6902 form of any diff turns a into b', () => {
   const key = fc.constantFrom('a', 'b', 'c/d', 'e~f', '0', '');
   const json = fc.letrec((tie) => ({
-    value: fc.oneof({ depthSize: 'small' }, fc.integer(), fc.string({ maxLength: 3 }), fc.boolean(), fc.constant(null), tie('array'), tie('object')),
+    value: fc.oneof(
+      { depthSize: 'small' },
+      fc.integer(),
+      fc.string({ maxLength: 3 }),
+      fc.boolean(),
+      fc.constant(null),
+      tie('array'),
+      tie('object'),
+    ),
     array: fc.array(tie('value'), { maxLength: 4 }),
     object: fc.dictionary(key, tie('value'), { maxKeys: 4 }),
   })).value;

@@ -65,7 +65,11 @@ export function requestFieldManager(event: AuditEvent): string {
   return managerFromUserAgent(event.userAgent ?? '');
 }
 
-function matches(rule: { userAgent?: string | undefined; manager?: string | undefined }, ua: string, manager: string): boolean {
+function matches(
+  rule: { userAgent?: string | undefined; manager?: string | undefined },
+  ua: string,
+  manager: string,
+): boolean {
   const checks: boolean[] = [];
   if (rule.userAgent) checks.push(re(rule.userAgent).test(ua));
   if (rule.manager) checks.push(re(rule.manager).test(manager));
@@ -75,14 +79,22 @@ function matches(rule: { userAgent?: string | undefined; manager?: string | unde
 const SERVICE_ACCOUNT = 'system:serviceaccount:';
 
 /** The configured GitOps manager this request comes from, judged by the request's identity only. */
-function gitopsOf(config: CrtrailConfig, effective: string, authenticated: string, ua: string, manager: string): string | undefined {
+function gitopsOf(
+  config: CrtrailConfig,
+  effective: string,
+  authenticated: string,
+  ua: string,
+  manager: string,
+): string | undefined {
   const serviceAccount = effective.startsWith(SERVICE_ACCOUNT);
   const g = config.actors.gitops.find(
     (x) =>
       (x.username !== undefined && (re(x.username).test(effective) || re(x.username).test(authenticated))) ||
       // By userAgent or field manager only when a service account writes: a person who runs
       // `kubectl apply --server-side --field-manager=kustomize-controller` is still a person.
-      (serviceAccount && ((x.userAgent !== undefined && re(x.userAgent).test(ua)) || (x.manager !== undefined && re(x.manager).test(manager)))),
+      (serviceAccount &&
+        ((x.userAgent !== undefined && re(x.userAgent).test(ua)) ||
+          (x.manager !== undefined && re(x.manager).test(manager)))),
   );
   return g?.name;
 }
@@ -111,7 +123,10 @@ function gitopsOf(config: CrtrailConfig, effective: string, authenticated: strin
 export function classifyActor(event: AuditEvent, config: CrtrailConfig): Actor;
 /** @deprecated The object is not read (who wrote comes from the request): call `classifyActor(event, config)`. */
 export function classifyActor(event: AuditEvent, object: KubeObject | undefined, config: CrtrailConfig): Actor;
-export function classifyActor(event: AuditEvent, ...rest: [CrtrailConfig] | [KubeObject | undefined, CrtrailConfig]): Actor {
+export function classifyActor(
+  event: AuditEvent,
+  ...rest: [CrtrailConfig] | [KubeObject | undefined, CrtrailConfig]
+): Actor {
   const config = (rest.length === 1 ? rest[0] : rest[1]) as CrtrailConfig;
   const authenticated = event.user?.username ?? '';
   const impersonated = event.impersonatedUser?.username ?? '';

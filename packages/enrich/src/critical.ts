@@ -14,7 +14,10 @@ function overlaps(changed: string[], critical: string[]): boolean {
   return true;
 }
 
-export function appliesTo(rule: { group: string; kind?: string | undefined; resource?: string | undefined }, t: ObjectTarget): boolean {
+export function appliesTo(
+  rule: { group: string; kind?: string | undefined; resource?: string | undefined },
+  t: ObjectTarget,
+): boolean {
   if (rule.group !== t.group) return false;
   if (rule.kind && rule.kind !== t.kind) return false;
   if (rule.resource && rule.resource !== t.resource) return false;
@@ -38,10 +41,18 @@ export function criticalPaths(target: ObjectTarget, changedPaths: string[], conf
  * removed field was listed (a delete answered with a `Status` and no known state): deleting a critical
  * object removes every critical field it had.
  */
-export function criticalFor(target: ObjectTarget, change: { kind: string; paths: string[] }, config: CrtrailConfig): string[] {
+export function criticalFor(
+  target: ObjectTarget,
+  change: { kind: string; paths: string[] },
+  config: CrtrailConfig,
+): string[] {
   const hit = criticalPaths(target, change.paths, config);
   if (change.kind !== 'delete' || hit.length > 0) return hit;
-  return [...new Set(config.critical.filter((r) => appliesTo(r, target)).flatMap((r) => r.paths.map((p) => pathToPointer(p))))];
+  return [
+    ...new Set(
+      config.critical.filter((r) => appliesTo(r, target)).flatMap((r) => r.paths.map((p) => pathToPointer(p))),
+    ),
+  ];
 }
 
 /**
@@ -49,7 +60,10 @@ export function criticalFor(target: ObjectTarget, change: { kind: string; paths:
  * answers a `Status`), else the one kind learned for its group/resource (the resource → kind table):
  * never `Status` or a `…List`, which describe the answer, not the object.
  */
-export function subjectKind(candidates: Array<{ kind?: unknown } | undefined>, learned: readonly string[] = []): string | undefined {
+export function subjectKind(
+  candidates: Array<{ kind?: unknown } | undefined>,
+  learned: readonly string[] = [],
+): string | undefined {
   for (const c of candidates) {
     const k = c?.kind;
     if (typeof k === 'string' && k !== 'Status' && !k.endsWith('List')) return k;

@@ -35,8 +35,20 @@ export function gitopsManagersOf(object: KubeObject | undefined, config: Crtrail
   const configured = new Set(config.actors.gitops.map((g) => g.name));
   const labels = meta.labels ?? {};
   const annotations = meta.annotations ?? {};
-  if (configured.has('argocd') && (annotations['argocd.argoproj.io/tracking-id'] || labels['argocd.argoproj.io/instance'] || annotations['argocd.argoproj.io/instance'])) found.add('argocd');
-  if (configured.has('flux') && Object.keys(labels).some((k) => k.startsWith('kustomize.toolkit.fluxcd.io/') || k.startsWith('helm.toolkit.fluxcd.io/'))) found.add('flux');
+  if (
+    configured.has('argocd') &&
+    (annotations['argocd.argoproj.io/tracking-id'] ||
+      labels['argocd.argoproj.io/instance'] ||
+      annotations['argocd.argoproj.io/instance'])
+  )
+    found.add('argocd');
+  if (
+    configured.has('flux') &&
+    Object.keys(labels).some(
+      (k) => k.startsWith('kustomize.toolkit.fluxcd.io/') || k.startsWith('helm.toolkit.fluxcd.io/'),
+    )
+  )
+    found.add('flux');
   for (const e of (meta.managedFields ?? []) as ManagedFieldsEntry[]) {
     if (typeof e.manager !== 'string' || !managesObject(e)) continue;
     for (const g of config.actors.gitops) if (g.manager && re(g.manager).test(e.manager)) found.add(g.name);
@@ -54,7 +66,13 @@ const under = (path: string, top: string) => path === top || path.startsWith(`${
  */
 function driftClass(change: { kind: string; paths?: string[] | undefined }): string {
   // Removing the last finalizer ends the object (kind delete) but changed only metadata: judged as such.
-  if (change.kind === 'delete' && change.paths && change.paths.length > 0 && change.paths.every((p) => under(p, '/metadata'))) return 'metadata';
+  if (
+    change.kind === 'delete' &&
+    change.paths &&
+    change.paths.length > 0 &&
+    change.paths.every((p) => under(p, '/metadata'))
+  )
+    return 'metadata';
   if (change.kind !== 'mixed' || !change.paths) return change.kind;
   const rest = change.paths.filter((p) => !under(p, '/status'));
   if (rest.length === 0) return 'status';

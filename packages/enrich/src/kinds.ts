@@ -58,7 +58,8 @@ function crdEntry(crd: unknown): KindEntry | undefined {
   if (!isObject(crd) || !isObject(crd.spec) || !isObject(crd.spec.names)) return undefined;
   const { group } = crd.spec;
   const { plural, kind } = crd.spec.names;
-  if (typeof group !== 'string' || typeof plural !== 'string' || typeof kind !== 'string' || !plural || !kind) return undefined;
+  if (typeof group !== 'string' || typeof plural !== 'string' || typeof kind !== 'string' || !plural || !kind)
+    return undefined;
   return { group, resource: plural, kind };
 }
 
@@ -92,7 +93,8 @@ export function kindsTaught(event: AuditEvent): KindEntry[] {
   const list = event.responseObject;
   if (isObject(list) && Array.isArray(list.items)) {
     const kind = bodyKind(list, group);
-    if (kind && kind.endsWith('List') && kind.length > 4) out.push({ group, resource: ref.resource, kind: kind.slice(0, -4) });
+    if (kind && kind.endsWith('List') && kind.length > 4)
+      out.push({ group, resource: ref.resource, kind: kind.slice(0, -4) });
   }
   return out;
 }
@@ -115,6 +117,7 @@ export function resourceNames(resource: string): string[] {
 export async function learnKinds(events: readonly AuditEvent[], store: KindStore): Promise<void> {
   const taught = events.flatMap(kindsTaught);
   const wanted: ResourceRef[] = [];
-  for (const e of events) if (e.objectRef?.resource) wanted.push({ group: e.objectRef.apiGroup ?? '', resource: e.objectRef.resource });
+  for (const e of events)
+    if (e.objectRef?.resource) wanted.push({ group: e.objectRef.apiGroup ?? '', resource: e.objectRef.resource });
   await store.update(taught, wanted);
 }

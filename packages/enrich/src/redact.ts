@@ -58,10 +58,16 @@ function pathsFor(group: string, resource: string, kinds: readonly string[], con
   for (const rule of config.redaction.paths) {
     if (rule.group !== group) continue;
     if (rule.resource && rule.resource !== resource) continue;
-    const kindOk = !rule.kind || kinds.includes(rule.kind) || names.includes(rule.kind.toLowerCase()) || (Boolean(rule.resource) && kinds.length === 0);
+    const kindOk =
+      !rule.kind ||
+      kinds.includes(rule.kind) ||
+      names.includes(rule.kind.toLowerCase()) ||
+      (Boolean(rule.resource) && kinds.length === 0);
     if (kindOk) paths.push(...rule.paths.map(pathTokens));
   }
-  const secretLike = config.redaction.secretLikeKinds.some((p) => kinds.some((k) => re(p).test(k)) || names.some((n) => reI(p).test(n)));
+  const secretLike = config.redaction.secretLikeKinds.some(
+    (p) => kinds.some((k) => re(p).test(k)) || names.some((n) => reI(p).test(n)),
+  );
   if (secretLike) paths.push(...SECRET_MAPS.map((p) => [...p]));
   return paths;
 }
@@ -177,7 +183,6 @@ function redactObject(obj: unknown, paths: Paths, ctx: Ctx): unknown {
   return redactAt(out, LAST_APPLIED_PATH, ctx, (v) => redactLastApplied(v, paths, ctx));
 }
 
-
 /** Whether the first min(a, b) segments agree (`*` in the pattern matches any segment). */
 function prefixMatch(written: readonly string[], pattern: readonly string[]): boolean {
   const n = Math.min(written.length, pattern.length);
@@ -203,7 +208,10 @@ function redactWritten(value: unknown, written: readonly string[], paths: Paths,
   if (prefixMatch(written, LAST_APPLIED_PATH)) {
     if (written.length > LAST_APPLIED_PATH.length) return hash(out); // inside a string: not JSON Patch, hash it
     const lastApplied = (v: unknown): unknown => redactLastApplied(v, paths, ctx);
-    out = written.length === LAST_APPLIED_PATH.length ? lastApplied(out) : redactAt(out, LAST_APPLIED_PATH.slice(written.length), ctx, lastApplied);
+    out =
+      written.length === LAST_APPLIED_PATH.length
+        ? lastApplied(out)
+        : redactAt(out, LAST_APPLIED_PATH.slice(written.length), ctx, lastApplied);
   }
   return out;
 }
@@ -222,7 +230,10 @@ function redactJsonPatch(ops: unknown[], paths: Paths, ctx: Ctx): unknown[] {
 
 /** The kind named inside a last-applied annotation of `body`, when it is of `group`. */
 function lastAppliedKind(body: unknown, group: string): string | undefined {
-  const text = isObject(body) && isObject(body.metadata) && isObject(body.metadata.annotations) ? body.metadata.annotations[LAST_APPLIED] : undefined;
+  const text =
+    isObject(body) && isObject(body.metadata) && isObject(body.metadata.annotations)
+      ? body.metadata.annotations[LAST_APPLIED]
+      : undefined;
   if (typeof text !== 'string') return undefined;
   try {
     return bodyKind(JSON.parse(text), group);
@@ -283,7 +294,8 @@ export function redactEvent(event: AuditEvent, config: CrtrailConfig, salt: stri
     const annotations = redactAdmissionPatches(event.annotations, paths, ctx);
     if (annotations !== event.annotations) out.annotations = annotations;
   }
-  if (isObject(out.responseObject) && out.responseObject.kind === 'Status' && ctx.seen.size > 0) out.responseObject = scrub(out.responseObject, ctx);
+  if (isObject(out.responseObject) && out.responseObject.kind === 'Status' && ctx.seen.size > 0)
+    out.responseObject = scrub(out.responseObject, ctx);
   return out;
 }
 
@@ -330,7 +342,8 @@ function redactBody(body: unknown, paths: Paths, ctx: Ctx): unknown {
 function scrub(value: unknown, ctx: Ctx): unknown {
   if (typeof value === 'string') {
     let s = value;
-    for (const secret of [...ctx.seen].sort((a, b) => b.length - a.length)) if (s.includes(secret)) s = s.split(secret).join(redactValue(secret, ctx.salt, ctx.memo));
+    for (const secret of [...ctx.seen].sort((a, b) => b.length - a.length))
+      if (s.includes(secret)) s = s.split(secret).join(redactValue(secret, ctx.salt, ctx.memo));
     return s;
   }
   if (Array.isArray(value)) return value.map((v) => scrub(v, ctx));
@@ -342,10 +355,18 @@ function scrub(value: unknown, ctx: Ctx): unknown {
  * One stored object (a `crtrail baseline` import) redacted as its events would be, so the state
  * store never holds a secret and the first audited change compares hash with hash.
  */
-export function redactStoredObject(object: KubeObject, resource: string, config: CrtrailConfig, salt: string, kinds?: KindTable): KubeObject {
+export function redactStoredObject(
+  object: KubeObject,
+  resource: string,
+  config: CrtrailConfig,
+  salt: string,
+  kinds?: KindTable,
+): KubeObject {
   const group = groupOfApiVersion(object.apiVersion) ?? '';
   const known = [...(kinds?.kindsOf(group, resource) ?? [])];
   if (typeof object.kind === 'string') known.push(object.kind);
   const paths = cachedPathsFor(group, resource, known, config);
-  return paths.length === 0 ? object : (redactObject(object, paths, { salt, seen: new Set(), memo: new Map() }) as KubeObject);
+  return paths.length === 0
+    ? object
+    : (redactObject(object, paths, { salt, seen: new Set(), memo: new Map() }) as KubeObject);
 }

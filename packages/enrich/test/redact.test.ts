@@ -3,7 +3,18 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { AuditEvent } from '@crtrail/audit';
 import { checkConfigText, defaultConfig } from '@crtrail/config';
-import { kindField, kindsTaught, learnKinds, LAST_APPLIED, redactEvent, redactStoredObject, redactValue, resourceNames, type KindEntry, type KindStore } from '../src/index.js';
+import {
+  kindField,
+  kindsTaught,
+  learnKinds,
+  LAST_APPLIED,
+  redactEvent,
+  redactStoredObject,
+  redactValue,
+  resourceNames,
+  type KindEntry,
+  type KindStore,
+} from '../src/index.js';
 
 const salt = 'a-test-salt-of-enough-length';
 const config = defaultConfig();
@@ -73,21 +84,38 @@ test('Secret-like kinds: each data/stringData value is hashed, the keys stay vis
   assert.equal(res.data.password, (out.requestObject as Redacted).data.password, 'same value, same hash');
   assert.equal(res.data.password, redactValue(pw, salt));
   assert.deepEqual(redactEvent(out, config, salt), out, 'idempotent: redacting again changes nothing');
-  const rotated = redactEvent(base({ responseObject: vaultSecret({ password: `${pw}-2`, user: 'app' }) }), config, salt);
-  assert.notEqual((rotated.responseObject as Redacted).data.password, res.data.password, 'a changed secret is a changed hash');
+  const rotated = redactEvent(
+    base({ responseObject: vaultSecret({ password: `${pw}-2`, user: 'app' }) }),
+    config,
+    salt,
+  );
+  assert.notEqual(
+    (rotated.responseObject as Redacted).data.password,
+    res.data.password,
+    'a changed secret is a changed hash',
+  );
   assert.equal((rotated.responseObject as Redacted).data.user, res.data.user);
 });
 
 test('the decision comes from the objectRef: Request-level patches without a kind, refused writes answering a Status', () => {
   const pw = canary('merge');
   // A merge patch logged at level Request: no kind anywhere, only the resource name says it is secret-like.
-  const merge = redactEvent(base({ level: 'Request', verb: 'patch', requestObject: { data: { password: pw } }, responseObject: undefined }), config, salt);
+  const merge = redactEvent(
+    base({ level: 'Request', verb: 'patch', requestObject: { data: { password: pw } }, responseObject: undefined }),
+    config,
+    salt,
+  );
   assertNoCanary(merge, pw);
   assert.match((merge.requestObject as Redacted).data.password, HASH);
 
   const c409 = canary('409');
   const conflict = redactEvent(
-    base({ verb: 'update', requestObject: vaultSecret({ password: c409 }), responseObject: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Conflict', code: 409 }, responseStatus: { code: 409 } }),
+    base({
+      verb: 'update',
+      requestObject: vaultSecret({ password: c409 }),
+      responseObject: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Conflict', code: 409 },
+      responseStatus: { code: 409 },
+    }),
     config,
     salt,
   );
@@ -99,7 +127,15 @@ test('the decision comes from the objectRef: Request-level patches without a kin
     base({
       verb: 'create',
       requestObject: vaultSecret({ password: c422 }),
-      responseObject: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Invalid', code: 422, message: `VaultSecret "s" is invalid: data.password: Invalid value: "${c422}": too short`, details: { causes: [{ message: `Invalid value: "${c422}"`, field: 'data.password' }] } },
+      responseObject: {
+        kind: 'Status',
+        apiVersion: 'v1',
+        status: 'Failure',
+        reason: 'Invalid',
+        code: 422,
+        message: `VaultSecret "s" is invalid: data.password: Invalid value: "${c422}": too short`,
+        details: { causes: [{ message: `Invalid value: "${c422}"`, field: 'data.password' }] },
+      },
       responseStatus: { code: 422 },
     }),
     config,
@@ -117,7 +153,13 @@ test('the kind table: taught by CRDs and successful bodies only, used for resour
     metadata: { name: 'creds.vault.example.com' },
     spec: { group: 'vault.example.com', names: { plural: 'creds', singular: 'cred', kind: 'ServiceSecret' } },
   };
-  const crdEvent = base({ verb: 'create', objectRef: { apiGroup: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', name: crd.metadata.name }, requestObject: crd, responseObject: crd, responseStatus: { code: 201 } });
+  const crdEvent = base({
+    verb: 'create',
+    objectRef: { apiGroup: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', name: crd.metadata.name },
+    requestObject: crd,
+    responseObject: crd,
+    responseStatus: { code: 201 },
+  });
   assert.deepEqual(kindsTaught(crdEvent), [
     { group: 'vault.example.com', resource: 'creds', kind: 'ServiceSecret' },
     { group: 'vault.example.com', resource: 'creds', kind: 'ServiceSecret' },
@@ -125,12 +167,41 @@ test('the kind table: taught by CRDs and successful bodies only, used for resour
   // Refused requests and patch documents name whatever the client wrote: they teach nothing.
   assert.deepEqual(kindsTaught({ ...crdEvent, responseStatus: { code: 422 }, responseObject: { kind: 'Status' } }), []);
   const credRef = { apiGroup: 'vault.example.com', apiVersion: 'v1', resource: 'creds', namespace: 'ns', name: 'c' };
-  assert.deepEqual(kindsTaught(base({ verb: 'patch', objectRef: credRef, requestObject: { apiVersion: 'vault.example.com/v1', kind: 'Widget' }, responseObject: undefined })), []);
-  assert.deepEqual(kindsTaught(base({ verb: 'update', objectRef: { ...credRef, subresource: 'scale' }, responseObject: { apiVersion: 'autoscaling/v1', kind: 'Scale' } })), []);
+  assert.deepEqual(
+    kindsTaught(
+      base({
+        verb: 'patch',
+        objectRef: credRef,
+        requestObject: { apiVersion: 'vault.example.com/v1', kind: 'Widget' },
+        responseObject: undefined,
+      }),
+    ),
+    [],
+  );
+  assert.deepEqual(
+    kindsTaught(
+      base({
+        verb: 'update',
+        objectRef: { ...credRef, subresource: 'scale' },
+        responseObject: { apiVersion: 'autoscaling/v1', kind: 'Scale' },
+      }),
+    ),
+    [],
+  );
 
   const token = canary('crd-taught');
-  const write = base({ level: 'Request', verb: 'patch', objectRef: credRef, requestObject: [{ op: 'add', path: '/data/token', value: token }], responseObject: undefined });
-  assert.deepEqual(redactEvent(write, config, salt, kinds), write, 'nothing known yet: the name `creds` is not secret-like');
+  const write = base({
+    level: 'Request',
+    verb: 'patch',
+    objectRef: credRef,
+    requestObject: [{ op: 'add', path: '/data/token', value: token }],
+    responseObject: undefined,
+  });
+  assert.deepEqual(
+    redactEvent(write, config, salt, kinds),
+    write,
+    'nothing known yet: the name `creds` is not secret-like',
+  );
   await learnKinds([crdEvent], kinds);
   const out = redactEvent(write, config, salt, kinds);
   assertNoCanary(out, token);
@@ -139,7 +210,10 @@ test('the kind table: taught by CRDs and successful bodies only, used for resour
   // A wrong entry can only add redaction: vaultsecrets stays secret-like whatever the table says.
   kinds.entries.set(kindField('vault.example.com', 'vaultsecrets'), ['Widget']);
   const pw = canary('poison');
-  assertNoCanary(redactEvent(base({ level: 'Request', verb: 'patch', requestObject: { data: { pw } } }), config, salt, kinds), pw);
+  assertNoCanary(
+    redactEvent(base({ level: 'Request', verb: 'patch', requestObject: { data: { pw } } }), config, salt, kinds),
+    pw,
+  );
   assert.ok(resourceNames('policies').includes('policy'));
   assert.ok(resourceNames('VaultSecrets').includes('vaultsecret'));
 });
@@ -153,7 +227,11 @@ test('every JSON Patch form: values written at, under and above a redacted path,
     { op: 'test', path: '/stringData/token', value: c[3] },
     { op: 'add', path: '/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration', value: la },
     { op: 'add', path: '/metadata/annotations', value: { [LAST_APPLIED]: la, team: 'a' } },
-    { op: 'add', path: '', value: vaultSecret({ password: c[5] }, { metadata: { annotations: { [LAST_APPLIED]: la } } }) },
+    {
+      op: 'add',
+      path: '',
+      value: vaultSecret({ password: c[5] }, { metadata: { annotations: { [LAST_APPLIED]: la } } }),
+    },
     { op: 'add', path: '/data/nested', value: { deeper: [c[6]] } },
     { op: 'remove', path: '/data/old' },
     { op: 'add', path: '/spec/replicas', value: 3 },
@@ -161,7 +239,11 @@ test('every JSON Patch form: values written at, under and above a redacted path,
   const out = redactEvent(base({ verb: 'patch', requestObject: patch, responseObject: undefined }), config, salt);
   assertNoCanary(out, ...c);
   const ops = out.requestObject as Array<{ path: string; value: unknown }>;
-  assert.deepEqual(ops.map((o) => o.path), patch.map((o) => o.path), 'paths stay: the keys written are visible');
+  assert.deepEqual(
+    ops.map((o) => o.path),
+    patch.map((o) => o.path),
+    'paths stay: the keys written are visible',
+  );
   assert.equal(ops[8]!.value, 3, 'writes elsewhere are left alone');
   assert.match(ops[0]!.value as string, HASH);
   assert.equal(ops[0]!.value, redactValue(c[0], salt));
@@ -182,11 +264,18 @@ test('the last-applied annotation: parsed and redacted in requests, responses, m
     metadata: { name: 'd', annotations: { [LAST_APPLIED]: annotation, owner: 'team-a' } },
     spec: { auth: { password: pw, user: 'app' } },
   });
-  const cfg = checkConfigText('redaction:\n  paths:\n    - group: db.example.com\n      kind: Database\n      paths: [spec.auth.password]\n', 'r.yaml');
+  const cfg = checkConfigText(
+    'redaction:\n  paths:\n    - group: db.example.com\n      kind: Database\n      paths: [spec.auth.password]\n',
+    'r.yaml',
+  );
   assert.ok(cfg.ok);
   const applied = `${JSON.stringify(db(inAnnotation, ''))}\n`;
   const ref = { apiGroup: 'db.example.com', apiVersion: 'v1', resource: 'databases', namespace: 'ns', name: 'd' };
-  const event = base({ objectRef: ref, requestObject: db(inAnnotation, applied), responseObject: db(inAnnotation, applied) });
+  const event = base({
+    objectRef: ref,
+    requestObject: db(inAnnotation, applied),
+    responseObject: db(inAnnotation, applied),
+  });
   const out = redactEvent(event, cfg.config, salt);
   assertNoCanary(out, inAnnotation);
   const text = (out.responseObject as Redacted).metadata.annotations[LAST_APPLIED];
@@ -194,7 +283,11 @@ test('the last-applied annotation: parsed and redacted in requests, responses, m
   assert.equal(JSON.parse(text).spec.auth.password, redactValue(inAnnotation, salt));
   assert.equal((out.responseObject as Redacted).metadata.annotations.owner, 'team-a');
 
-  const bad = redactEvent(base({ objectRef: ref, responseObject: db('x-value', `{"spec":{"auth":{"password":"${broken}"`) }), cfg.config, salt);
+  const bad = redactEvent(
+    base({ objectRef: ref, responseObject: db('x-value', `{"spec":{"auth":{"password":"${broken}"`) }),
+    cfg.config,
+    salt,
+  );
   assertNoCanary(bad, broken);
   assert.match((bad.responseObject as Redacted).metadata.annotations[LAST_APPLIED], HASH);
   assert.deepEqual(redactEvent(bad, cfg.config, salt), bad, 'idempotent');
@@ -202,26 +295,75 @@ test('the last-applied annotation: parsed and redacted in requests, responses, m
   // kubectl apply to an existing object sends a merge patch whose only kind is inside the annotation.
   const mergeSecret = canary('merge-la');
   const credRef = { apiGroup: 'vault.example.com', apiVersion: 'v1', resource: 'creds', namespace: 'ns', name: 'c' };
-  const la = JSON.stringify({ apiVersion: 'vault.example.com/v1', kind: 'ServiceSecret', data: { token: mergeSecret } });
-  const merge = redactEvent(base({ level: 'Request', verb: 'patch', objectRef: credRef, requestObject: { metadata: { annotations: { [LAST_APPLIED]: la } }, data: { token: mergeSecret } } }), config, salt);
+  const la = JSON.stringify({
+    apiVersion: 'vault.example.com/v1',
+    kind: 'ServiceSecret',
+    data: { token: mergeSecret },
+  });
+  const merge = redactEvent(
+    base({
+      level: 'Request',
+      verb: 'patch',
+      objectRef: credRef,
+      requestObject: { metadata: { annotations: { [LAST_APPLIED]: la } }, data: { token: mergeSecret } },
+    }),
+    config,
+    salt,
+  );
   assertNoCanary(merge, mergeSecret);
 
   const listSecret = canary('list');
-  const items = [vaultSecret({ password: listSecret }, { metadata: { name: 'a', annotations: { [LAST_APPLIED]: JSON.stringify(vaultSecret({ password: listSecret })) } } }), vaultSecret({ password: `${listSecret}-b` })];
-  const list = redactEvent(base({ verb: 'deletecollection', objectRef: { apiGroup: 'vault.example.com', resource: 'vaultsecrets', namespace: 'ns' }, responseObject: { apiVersion: 'vault.example.com/v1', kind: 'VaultSecretList', items } }), config, salt);
+  const items = [
+    vaultSecret(
+      { password: listSecret },
+      {
+        metadata: { name: 'a', annotations: { [LAST_APPLIED]: JSON.stringify(vaultSecret({ password: listSecret })) } },
+      },
+    ),
+    vaultSecret({ password: `${listSecret}-b` }),
+  ];
+  const list = redactEvent(
+    base({
+      verb: 'deletecollection',
+      objectRef: { apiGroup: 'vault.example.com', resource: 'vaultsecrets', namespace: 'ns' },
+      responseObject: { apiVersion: 'vault.example.com/v1', kind: 'VaultSecretList', items },
+    }),
+    config,
+    salt,
+  );
   assertNoCanary(list, listSecret);
 });
 
 test('configured paths apply by resource when no kind is known; merge-patch deletions stay deletions', () => {
-  const byKind = checkConfigText('redaction:\n  paths:\n    - group: db.example.com\n      kind: Database\n      paths: [spec.auth.password]\n', 'r.yaml');
-  const byResource = checkConfigText('redaction:\n  paths:\n    - group: db.example.com\n      resource: databases\n      kind: Database\n      paths: [spec.auth.password]\n', 'r.yaml');
+  const byKind = checkConfigText(
+    'redaction:\n  paths:\n    - group: db.example.com\n      kind: Database\n      paths: [spec.auth.password]\n',
+    'r.yaml',
+  );
+  const byResource = checkConfigText(
+    'redaction:\n  paths:\n    - group: db.example.com\n      resource: databases\n      kind: Database\n      paths: [spec.auth.password]\n',
+    'r.yaml',
+  );
   assert.ok(byKind.ok && byResource.ok);
   const pw = canary('cfg');
   const ref = { apiGroup: 'db.example.com', apiVersion: 'v1', resource: 'databases', namespace: 'ns', name: 'd' };
   for (const cfg of [byKind.config, byResource.config]) {
-    const out = redactEvent(base({ level: 'Request', verb: 'patch', objectRef: ref, requestObject: { spec: { auth: { password: pw } } }, responseObject: undefined }), cfg, salt);
+    const out = redactEvent(
+      base({
+        level: 'Request',
+        verb: 'patch',
+        objectRef: ref,
+        requestObject: { spec: { auth: { password: pw } } },
+        responseObject: undefined,
+      }),
+      cfg,
+      salt,
+    );
     assertNoCanary(out, pw);
-    const removal = redactEvent(base({ level: 'Request', verb: 'patch', objectRef: ref, requestObject: { spec: { auth: { password: null } } } }), cfg, salt);
+    const removal = redactEvent(
+      base({ level: 'Request', verb: 'patch', objectRef: ref, requestObject: { spec: { auth: { password: null } } } }),
+      cfg,
+      salt,
+    );
     assert.equal((removal.requestObject as Redacted).spec.auth.password, null);
   }
 });
@@ -238,7 +380,15 @@ test("a mutating webhook's JSON Patch, logged in the event's annotations, is red
   const garbled = canary('admission-garbled');
   const annotations = {
     'authorization.k8s.io/decision': 'allow',
-    'patch.webhook.admission.k8s.io/round_0_index_0': JSON.stringify({ configuration: 'injector', webhook: 'inject.example.com', patch: [{ op: 'add', path: '/data/injected', value: injected }, { op: 'add', path: '/metadata/labels/x', value: 'y' }], patchType: 'JSONPatch' }),
+    'patch.webhook.admission.k8s.io/round_0_index_0': JSON.stringify({
+      configuration: 'injector',
+      webhook: 'inject.example.com',
+      patch: [
+        { op: 'add', path: '/data/injected', value: injected },
+        { op: 'add', path: '/metadata/labels/x', value: 'y' },
+      ],
+      patchType: 'JSONPatch',
+    }),
     'patch.webhook.admission.k8s.io/round_0_index_1': `{"patch":[{"value":"${garbled}"`,
   };
   const out = redactEvent(base({ annotations, responseObject: vaultSecret({ injected }) }), config, salt);

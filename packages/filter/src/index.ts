@@ -49,9 +49,7 @@ export interface FilterOptions {
   builtInGroups?: readonly string[];
 }
 
-export type FilterDecision =
-  | { keep: true }
-  | { keep: false; reason: 'stage' | 'verb' | 'no-object' | 'built-in' };
+export type FilterDecision = { keep: true } | { keep: false; reason: 'stage' | 'verb' | 'no-object' | 'built-in' };
 
 /** Decides whether one event is a custom-resource mutation crtrail records, and if not, why. */
 export function classifyEvent(event: AuditEvent, options: FilterOptions = {}): FilterDecision {

@@ -28,15 +28,27 @@ test('drops earlier stages, read verbs and built-in groups, saying why', () => {
   assert.deepEqual(classifyEvent(ev({ stage: 'RequestReceived' })), { keep: false, reason: 'stage' });
   assert.deepEqual(classifyEvent(ev({ verb: 'get' })), { keep: false, reason: 'verb' });
   assert.deepEqual(classifyEvent(ev({ verb: 'watch' })), { keep: false, reason: 'verb' });
-  assert.deepEqual(classifyEvent(ev({ objectRef: { resource: 'pods', apiGroup: '' } })), { keep: false, reason: 'built-in' });
+  assert.deepEqual(classifyEvent(ev({ objectRef: { resource: 'pods', apiGroup: '' } })), {
+    keep: false,
+    reason: 'built-in',
+  });
   assert.deepEqual(classifyEvent(ev({ objectRef: { resource: 'pods' } })), { keep: false, reason: 'built-in' });
-  assert.deepEqual(classifyEvent(ev({ objectRef: { resource: 'deployments', apiGroup: 'apps' } })), { keep: false, reason: 'built-in' });
+  assert.deepEqual(classifyEvent(ev({ objectRef: { resource: 'deployments', apiGroup: 'apps' } })), {
+    keep: false,
+    reason: 'built-in',
+  });
   assert.deepEqual(classifyEvent(ev({ objectRef: undefined })), { keep: false, reason: 'no-object' });
 });
 
 test('CRDs themselves and CRD-backed *.k8s.io groups are custom', () => {
-  assert.equal(classifyEvent(ev({ objectRef: { resource: 'customresourcedefinitions', apiGroup: 'apiextensions.k8s.io' } })).keep, true);
-  assert.equal(classifyEvent(ev({ objectRef: { resource: 'httproutes', apiGroup: 'gateway.networking.k8s.io' } })).keep, true);
+  assert.equal(
+    classifyEvent(ev({ objectRef: { resource: 'customresourcedefinitions', apiGroup: 'apiextensions.k8s.io' } })).keep,
+    true,
+  );
+  assert.equal(
+    classifyEvent(ev({ objectRef: { resource: 'httproutes', apiGroup: 'gateway.networking.k8s.io' } })).keep,
+    true,
+  );
 });
 
 test('the built-in list is configurable', () => {

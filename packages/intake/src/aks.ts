@@ -39,11 +39,14 @@ export interface AksRecord {
  * Metadata-level event (no state, a gap) instead of diffing a string as an object.
  */
 function dropSkippedBodies(event: AuditEvent): AuditEvent {
-  const skipped = (['requestObject', 'responseObject'] as const).filter((k) => typeof event[k] === 'string');
-  if (skipped.length === 0) return event;
+  if (typeof event.requestObject !== 'string' && typeof event.responseObject !== 'string') return event;
   const out: AuditEvent = { ...event };
-  for (const k of skipped) delete out[k];
-  return { ...out, annotations: { ...(out.annotations ?? {}), [TRUNCATED_ANNOTATION]: 'true', [BODIES_ANNOTATION]: 'skipped-too-big' } };
+  if (typeof out.requestObject === 'string') delete out.requestObject;
+  if (typeof out.responseObject === 'string') delete out.responseObject;
+  return {
+    ...out,
+    annotations: { ...(out.annotations ?? {}), [TRUNCATED_ANNOTATION]: 'true', [BODIES_ANNOTATION]: 'skipped-too-big' },
+  };
 }
 
 /**
@@ -53,17 +56,21 @@ function dropSkippedBodies(event: AuditEvent): AuditEvent {
 export function aksEventOfRecord(record: unknown, where: string): { event: AuditEvent } | { skipped: Skipped } {
   if (!isObject(record)) throw intakeErrors.invalidShape(where, 'expected a diagnostic-settings record object');
   const category = record.category;
-  if (typeof category !== 'string' || !AKS_AUDIT_CATEGORIES.includes(category)) return { skipped: { where, reason: 'not-audit-category' } };
+  if (typeof category !== 'string' || !AKS_AUDIT_CATEGORIES.includes(category))
+    return { skipped: { where, reason: 'not-audit-category' } };
   // `properties` is an object in Event Hub and storage exports; some pipelines re-serialise it.
-  const properties = typeof record.properties === 'string' ? parseJson(record.properties, `${where}.properties`) : record.properties;
-  if (!isObject(properties) || typeof properties.log !== 'string') throw intakeErrors.invalidShape(`${where}.properties.log`, 'must be a string holding one audit event');
+  const properties =
+    typeof record.properties === 'string' ? parseJson(record.properties, `${where}.properties`) : record.properties;
+  if (!isObject(properties) || typeof properties.log !== 'string')
+    throw intakeErrors.invalidShape(`${where}.properties.log`, 'must be a string holding one audit event');
   const event = nativeEventOf(parseJson(properties.log, `${where}.properties.log`), `${where}.properties.log`);
   return { event: withAnnotations(dropSkippedBodies(event), 'aks') };
 }
 
 /** The audit events of `{"records": [...]}` (one Event Hub message, or an exported file of that form). */
 export function aksEventsOfRecords(body: unknown, where = 'body'): Conversion {
-  if (!isObject(body) || !Array.isArray(body.records)) throw intakeErrors.invalidShape(where, 'expected {"records": [...]}');
+  if (!isObject(body) || !Array.isArray(body.records))
+    throw intakeErrors.invalidShape(where, 'expected {"records": [...]}');
   const events: AuditEvent[] = [];
   const skipped: Skipped[] = [];
   body.records.forEach((r, i) => {
@@ -81,7 +88,9 @@ export function aksEventsOfRecords(body: unknown, where = 'body'): Conversion {
  */
 export function readAksExport(content: Uint8Array | string, maxInflatedBytes = DEFAULT_MAX_INFLATED_BYTES): ExportRead {
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-  const text = maybeGunzip(bytes, 'file', maxInflatedBytes).toString('utf8').replace(/^\uFEFF/, '');
+  const text = maybeGunzip(bytes, 'file', maxInflatedBytes)
+    .toString('utf8')
+    .replace(/^\uFEFF/, '');
   const events: AuditEvent[] = [];
   const skipped: Skipped[] = [];
   const rejected: Rejected[] = [];

@@ -34,7 +34,8 @@ export const EKS_AUDIT_STREAM_PREFIX = 'kube-apiserver-audit-';
 
 /** Checks the shape of a decoded subscription payload; `where` names it in errors. */
 export function parseCloudWatchPayload(value: unknown, where: string): CloudWatchPayload {
-  if (!isObject(value)) throw intakeErrors.invalidShape(where, 'expected a CloudWatch Logs subscription payload object');
+  if (!isObject(value))
+    throw intakeErrors.invalidShape(where, 'expected a CloudWatch Logs subscription payload object');
   const { messageType, logEvents } = value;
   if (messageType !== 'DATA_MESSAGE' && messageType !== 'CONTROL_MESSAGE') {
     throw intakeErrors.invalidShape(`${where}.messageType`, 'must be DATA_MESSAGE or CONTROL_MESSAGE');
@@ -44,7 +45,8 @@ export function parseCloudWatchPayload(value: unknown, where: string): CloudWatc
   }
   if (!Array.isArray(logEvents)) throw intakeErrors.invalidShape(`${where}.logEvents`, 'must be an array');
   logEvents.forEach((e, i) => {
-    if (!isObject(e) || typeof e.message !== 'string') throw intakeErrors.invalidShape(`${where}.logEvents[${i}].message`, 'must be a string');
+    if (!isObject(e) || typeof e.message !== 'string')
+      throw intakeErrors.invalidShape(`${where}.logEvents[${i}].message`, 'must be a string');
   });
   return value as unknown as CloudWatchPayload;
 }
@@ -74,7 +76,11 @@ export function eksEventsOfPayload(payload: CloudWatchPayload, where: string): C
  * subscription: gzip'd JSON as CloudWatch sends it, or plain JSON when the Firehose stream's
  * "decompress source records from CloudWatch Logs" option is on.
  */
-export function eksEventsOfRecord(data: Uint8Array, where: string, maxInflatedBytes = DEFAULT_MAX_INFLATED_BYTES): Conversion {
+export function eksEventsOfRecord(
+  data: Uint8Array,
+  where: string,
+  maxInflatedBytes = DEFAULT_MAX_INFLATED_BYTES,
+): Conversion {
   if (data.length === 0) return { events: [], skipped: [{ where, reason: 'empty' }] };
   const payload = parseCloudWatchPayload(parseJson(maybeGunzip(data, where, maxInflatedBytes), where), where);
   return eksEventsOfPayload(payload, where);

@@ -38,7 +38,9 @@ export function gunzipBounded(bytes: Uint8Array, where: string, limit = DEFAULT_
 
 /** The bytes inflated when they are gzip, as they are otherwise. */
 export function maybeGunzip(bytes: Uint8Array, where: string, limit = DEFAULT_MAX_INFLATED_BYTES): Buffer {
-  return isGzip(bytes) ? gunzipBounded(bytes, where, limit) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return isGzip(bytes)
+    ? gunzipBounded(bytes, where, limit)
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /**
@@ -46,9 +48,13 @@ export function maybeGunzip(bytes: Uint8Array, where: string, limit = DEFAULT_MA
  * key is refused rather than passed on to code that merges objects.
  */
 export function parseJson(text: string | Uint8Array, where: string): unknown {
-  const s = typeof text === 'string' ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('utf8');
+  const s =
+    typeof text === 'string' ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('utf8');
   try {
-    return sjson.parse(s.charCodeAt(0) === 0xfeff ? s.slice(1) : s, undefined, { protoAction: 'error', constructorAction: 'error' });
+    return sjson.parse(s.charCodeAt(0) === 0xfeff ? s.slice(1) : s, undefined, {
+      protoAction: 'error',
+      constructorAction: 'error',
+    });
   } catch (err) {
     throw intakeErrors.invalidJson(where, (err as Error).message);
   }

@@ -17,17 +17,27 @@ export class IntakeError extends Error {
 }
 
 export const intakeErrors = {
-  invalidJson: (where: string, detail: string) => new IntakeError('CRTRAIL_ERR_INTAKE_INVALID_JSON', 400, `${where}: not valid JSON: ${detail}`),
-  invalidBase64: (where: string) => new IntakeError('CRTRAIL_ERR_INTAKE_INVALID_BASE64', 400, `${where}: not valid base64`),
-  invalidGzip: (where: string, detail: string) => new IntakeError('CRTRAIL_ERR_INTAKE_INVALID_GZIP', 400, `${where}: not valid gzip: ${detail}`),
-  invalidShape: (where: string, reason: string) => new IntakeError('CRTRAIL_ERR_INTAKE_INVALID_SHAPE', 400, `${where}: ${reason}`),
+  invalidJson: (where: string, detail: string) =>
+    new IntakeError('CRTRAIL_ERR_INTAKE_INVALID_JSON', 400, `${where}: not valid JSON: ${detail}`),
+  invalidBase64: (where: string) =>
+    new IntakeError('CRTRAIL_ERR_INTAKE_INVALID_BASE64', 400, `${where}: not valid base64`),
+  invalidGzip: (where: string, detail: string) =>
+    new IntakeError('CRTRAIL_ERR_INTAKE_INVALID_GZIP', 400, `${where}: not valid gzip: ${detail}`),
+  invalidShape: (where: string, reason: string) =>
+    new IntakeError('CRTRAIL_ERR_INTAKE_INVALID_SHAPE', 400, `${where}: ${reason}`),
   invalidEvent: (reason: string) => new IntakeError('CRTRAIL_ERR_INTAKE_INVALID_EVENT', 400, reason),
   // Decompression is bounded: a small gzip bomb must not take the process down.
-  tooLarge: (where: string, limit: number) => new IntakeError('CRTRAIL_ERR_INTAKE_TOO_LARGE', 413, `${where}: more than ${limit} bytes once decompressed`),
+  tooLarge: (where: string, limit: number) =>
+    new IntakeError('CRTRAIL_ERR_INTAKE_TOO_LARGE', 413, `${where}: more than ${limit} bytes once decompressed`),
   unsupportedEncoding: (encoding: string) =>
-    new IntakeError('CRTRAIL_ERR_INTAKE_UNSUPPORTED_ENCODING', 415, `content-encoding ${JSON.stringify(encoding)} is not supported: send identity or gzip`),
+    new IntakeError(
+      'CRTRAIL_ERR_INTAKE_UNSUPPORTED_ENCODING',
+      415,
+      `content-encoding ${JSON.stringify(encoding)} is not supported: send identity or gzip`,
+    ),
   // RFC 6750 for bearer tokens; the Firehose key header has no scheme of its own to name.
-  unauthorized: (reason: string, headers?: Record<string, string>) => new IntakeError('CRTRAIL_ERR_UNAUTHORIZED', 401, reason, headers),
+  unauthorized: (reason: string, headers?: Record<string, string>) =>
+    new IntakeError('CRTRAIL_ERR_UNAUTHORIZED', 401, reason, headers),
   forbidden: (reason: string) => new IntakeError('CRTRAIL_ERR_FORBIDDEN', 403, reason),
 } as const;
 

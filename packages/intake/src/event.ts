@@ -14,7 +14,11 @@ export function admitConverted(candidate: unknown, where: string): AuditEvent {
 }
 
 /** The event with `crtrail.dev/source` and any further annotations added (a new annotations map; other fields shared). */
-export function withAnnotations(event: AuditEvent, source: IntakeSource, extra: Record<string, string> = {}): AuditEvent {
+export function withAnnotations(
+  event: AuditEvent,
+  source: IntakeSource,
+  extra: Record<string, string> = {},
+): AuditEvent {
   return { ...event, annotations: { ...(event.annotations ?? {}), [SOURCE_ANNOTATION]: source, ...extra } };
 }
 

@@ -68,7 +68,8 @@ export function firehoseAccessCheck(accessKeys: readonly string[]): (headers: In
   const keys = new SecretSet(accessKeys);
   return (headers) => {
     const presented = header(headers, 'x-amz-firehose-access-key');
-    if (presented === undefined || presented === '') throw intakeErrors.unauthorized('X-Amz-Firehose-Access-Key is missing');
+    if (presented === undefined || presented === '')
+      throw intakeErrors.unauthorized('X-Amz-Firehose-Access-Key is missing');
     if (!keys.has(presented)) throw intakeErrors.forbidden('X-Amz-Firehose-Access-Key does not match a configured key');
   };
 }
@@ -79,18 +80,26 @@ export function firehoseAccessCheck(accessKeys: readonly string[]): (headers: In
  * Logs subscription payload of EKS audit events. The first bad part throws an {@link IntakeError}
  * naming it (`records[3].data: not valid base64`); nothing of such a request may be enqueued.
  */
-export function decodeFirehoseDelivery(request: FirehoseRequest, maxInflatedBytes = DEFAULT_MAX_INFLATED_BYTES): FirehoseDelivery {
+export function decodeFirehoseDelivery(
+  request: FirehoseRequest,
+  maxInflatedBytes = DEFAULT_MAX_INFLATED_BYTES,
+): FirehoseDelivery {
   const encoding = (header(request.headers, 'content-encoding') ?? 'identity').trim().toLowerCase();
   if (encoding !== 'identity' && encoding !== 'gzip') throw intakeErrors.unsupportedEncoding(encoding);
   const raw = typeof request.body === 'string' ? Buffer.from(request.body, 'utf8') : request.body;
   const bytes = encoding === 'gzip' ? gunzipBounded(raw, 'body', maxInflatedBytes) : raw;
   const body = parseJson(bytes, 'body');
-  if (!isObject(body)) throw intakeErrors.invalidShape('body', 'expected a Firehose request object {requestId, timestamp, records}');
-  if (typeof body.requestId !== 'string' || body.requestId === '') throw intakeErrors.invalidShape('body.requestId', 'required string');
-  if (body.timestamp !== undefined && !Number.isInteger(body.timestamp)) throw intakeErrors.invalidShape('body.timestamp', 'must be an integer (ms since epoch)');
+  if (!isObject(body))
+    throw intakeErrors.invalidShape('body', 'expected a Firehose request object {requestId, timestamp, records}');
+  if (typeof body.requestId !== 'string' || body.requestId === '')
+    throw intakeErrors.invalidShape('body.requestId', 'required string');
+  if (body.timestamp !== undefined && !Number.isInteger(body.timestamp))
+    throw intakeErrors.invalidShape('body.timestamp', 'must be an integer (ms since epoch)');
   const records = body.records;
-  if (!Array.isArray(records) || records.length === 0) throw intakeErrors.invalidShape('body.records', 'required, 1 or more records');
-  if (records.length > FIREHOSE_MAX_RECORDS) throw intakeErrors.invalidShape('body.records', `at most ${FIREHOSE_MAX_RECORDS} records`);
+  if (!Array.isArray(records) || records.length === 0)
+    throw intakeErrors.invalidShape('body.records', 'required, 1 or more records');
+  if (records.length > FIREHOSE_MAX_RECORDS)
+    throw intakeErrors.invalidShape('body.records', `at most ${FIREHOSE_MAX_RECORDS} records`);
   const events: AuditEvent[] = [];
   const skipped: Skipped[] = [];
   records.forEach((record, i) => {
@@ -107,8 +116,16 @@ export function decodeFirehoseDelivery(request: FirehoseRequest, maxInflatedByte
  * The documented response body: `{requestId, timestamp}` on success, plus `errorMessage` on
  * failure (at most 8192 characters, as the spec allows; Firehose copies it to its error bucket).
  */
-export function firehoseResponse(requestId: string, errorMessage?: string, now: () => number = Date.now): FirehoseResponseBody {
-  return { requestId, timestamp: now(), ...(errorMessage !== undefined ? { errorMessage: errorMessage.slice(0, 8192) } : {}) };
+export function firehoseResponse(
+  requestId: string,
+  errorMessage?: string,
+  now: () => number = Date.now,
+): FirehoseResponseBody {
+  return {
+    requestId,
+    timestamp: now(),
+    ...(errorMessage !== undefined ? { errorMessage: errorMessage.slice(0, 8192) } : {}),
+  };
 }
 
 /** What a route sends back: status, headers, the Firehose response body. */
@@ -133,7 +150,12 @@ export type EventSink = (events: AuditEvent[]) => Promise<unknown>;
  * response, 200 only after the sink resolved. A delivery with no audit events (control messages
  * only) is answered 200 without calling the sink.
  */
-export function firehoseHandler(options: FirehoseOptions): (request: FirehoseRequest, deliver: EventSink) => Promise<IntakeReply<FirehoseResponseBody> & { delivery?: FirehoseDelivery }> {
+export function firehoseHandler(
+  options: FirehoseOptions,
+): (
+  request: FirehoseRequest,
+  deliver: EventSink,
+) => Promise<IntakeReply<FirehoseResponseBody> & { delivery?: FirehoseDelivery }> {
   const check = firehoseAccessCheck(options.accessKeys);
   return async (request, deliver) => {
     // The spec: the response's requestId must match the request's; before the body is read (a
@@ -151,8 +173,16 @@ export function firehoseHandler(options: FirehoseOptions): (request: FirehoseReq
       const headers: Record<string, string> = { ...json, ...(err instanceof IntakeError ? (err.headers ?? {}) : {}) };
       const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
       if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter);
-      const message = status === 500 && !(err instanceof IntakeError) ? 'internal error; the delivery will be retried' : (err as Error).message;
-      return { status, headers, body: firehoseResponse(requestId, message), error: err instanceof Error ? err : new Error(String(err)) };
+      const message =
+        status === 500 && !(err instanceof IntakeError)
+          ? 'internal error; the delivery will be retried'
+          : (err as Error).message;
+      return {
+        status,
+        headers,
+        body: firehoseResponse(requestId, message),
+        error: err instanceof Error ? err : new Error(String(err)),
+      };
     }
   };
 }

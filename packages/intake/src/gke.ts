@@ -72,8 +72,16 @@ export function parseGkeMethod(methodName: string): GkeMethod | undefined {
   if (!verb) return undefined;
   for (let i = parts.length - 2; i >= 0 && i >= parts.length - 3; i--) {
     if (!VERSION.test(parts[i]!)) continue;
-    const [resource, subresource] = parts.slice(i + 1);
-    return { groupHint: parts.slice(0, i).join('.'), version: parts[i]!, resource: resource!, ...(subresource ? { subresource } : {}), verb };
+    // i starts two short of the end, so a resource always follows the version.
+    const resource = parts[i + 1]!;
+    const subresource = parts[i + 2];
+    return {
+      groupHint: parts.slice(0, i).join('.'),
+      version: parts[i]!,
+      resource,
+      ...(subresource ? { subresource } : {}),
+      verb,
+    };
   }
   return undefined;
 }
@@ -89,7 +97,11 @@ export function gkeObjectRef(resourceName: string, method: GkeMethod): ObjectRef
   else if (segs[0] === 'api') segs[0] = 'core';
   const [group, version, ...rest] = segs;
   if (!group || !version || rest.length === 0) return undefined;
-  const base: ObjectReference = { apiGroup: group === 'core' ? '' : group, apiVersion: version, resource: method.resource };
+  const base: ObjectReference = {
+    apiGroup: group === 'core' ? '' : group,
+    apiVersion: version,
+    resource: method.resource,
+  };
   let ns: string | undefined;
   let tail: string[];
   if (rest[0] === 'namespaces' && rest.length >= 3 && rest[2] === method.resource) {
@@ -102,7 +114,12 @@ export function gkeObjectRef(resourceName: string, method: GkeMethod): ObjectRef
   }
   const [name, sub] = tail;
   const subresource = sub ?? method.subresource;
-  return { ...base, ...(ns ? { namespace: ns } : {}), ...(name ? { name } : {}), ...(subresource ? { subresource } : {}) };
+  return {
+    ...base,
+    ...(ns ? { namespace: ns } : {}),
+    ...(name ? { name } : {}),
+    ...(subresource ? { subresource } : {}),
+  };
 }
 
 /** The request path the apiserver served (without its query, which GKE does not log). */
@@ -124,12 +141,21 @@ function bodyOf(value: unknown): Record<string, unknown> | undefined {
 
 const isTrue = (v: unknown): boolean => v === true || v === 'true';
 
-function responseStatusOf(payload: Record<string, unknown>, verb: string, response: Record<string, unknown> | undefined): { status: ResponseStatus; derived: boolean } {
+function responseStatusOf(
+  payload: Record<string, unknown>,
+  verb: string,
+  response: Record<string, unknown> | undefined,
+): { status: ResponseStatus; derived: boolean } {
   // A Status response body is the apiserver's own answer, code included.
   if (response && response.kind === 'Status' && typeof response.code === 'number') {
     const { code, status, reason, message } = response;
     return {
-      status: { code, ...(typeof status === 'string' ? { status } : {}), ...(typeof reason === 'string' ? { reason } : {}), ...(typeof message === 'string' ? { message } : {}) },
+      status: {
+        code,
+        ...(typeof status === 'string' ? { status } : {}),
+        ...(typeof reason === 'string' ? { reason } : {}),
+        ...(typeof message === 'string' ? { message } : {}),
+      },
       derived: false,
     };
   }
@@ -148,7 +174,9 @@ function decisionOf(payload: Record<string, unknown>): string | undefined {
 }
 
 const stringMap = (value: unknown): Record<string, string> =>
-  isObject(value) ? Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string')) : {};
+  isObject(value)
+    ? Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'))
+    : {};
 
 /** The cluster name of a GKE entry (`resource.labels.cluster_name`). */
 export function gkeClusterOf(entry: unknown): string | undefined {
@@ -174,20 +202,32 @@ export function gkeEventOfEntry(entry: unknown, where = 'entry'): { event: Audit
     return { skipped: { where, reason: 'not-k8s-audit' } };
   }
   const methodName = payload.methodName;
-  if (typeof methodName !== 'string') throw intakeErrors.invalidShape(`${where}.protoPayload.methodName`, 'required string');
+  if (typeof methodName !== 'string')
+    throw intakeErrors.invalidShape(`${where}.protoPayload.methodName`, 'required string');
   const method = parseGkeMethod(methodName);
   const resourceName = payload.resourceName;
   if (!method) return { skipped: { where, reason: 'non-resource' } };
-  if (typeof resourceName !== 'string') throw intakeErrors.invalidShape(`${where}.protoPayload.resourceName`, 'required string');
+  if (typeof resourceName !== 'string')
+    throw intakeErrors.invalidShape(`${where}.protoPayload.resourceName`, 'required string');
   const objectRef = gkeObjectRef(resourceName, method);
-  if (!objectRef) throw intakeErrors.invalidShape(`${where}.protoPayload.resourceName`, `${JSON.stringify(resourceName)} does not name the ${method.resource} of ${methodName}`);
-  if (typeof entry.insertId !== 'string' || entry.insertId === '') throw intakeErrors.invalidShape(`${where}.insertId`, 'required string (the audit ID is derived from it)');
+  if (!objectRef)
+    throw intakeErrors.invalidShape(
+      `${where}.protoPayload.resourceName`,
+      `${JSON.stringify(resourceName)} does not name the ${method.resource} of ${methodName}`,
+    );
+  if (typeof entry.insertId !== 'string' || entry.insertId === '')
+    throw intakeErrors.invalidShape(`${where}.insertId`, 'required string (the audit ID is derived from it)');
 
   const request = bodyOf(payload.request);
   const response = bodyOf(payload.response);
   const { status, derived: codeDerived } = responseStatusOf(payload, method.verb, response);
   const auth = isObject(payload.authenticationInfo) ? payload.authenticationInfo : {};
-  const username = typeof auth.principalEmail === 'string' ? auth.principalEmail : typeof auth.principalSubject === 'string' ? auth.principalSubject : undefined;
+  const username =
+    typeof auth.principalEmail === 'string'
+      ? auth.principalEmail
+      : typeof auth.principalSubject === 'string'
+        ? auth.principalSubject
+        : undefined;
   const meta = isObject(payload.requestMetadata) ? payload.requestMetadata : {};
   // One entry per request, written when it completed. `operation.first` / `last` cannot tell a
   // stage: a documented single entry of a finished get carries `first: true` and no `last`, and
@@ -198,7 +238,13 @@ export function gkeEventOfEntry(entry: unknown, where = 'entry'): { event: Audit
   const labels = stringMap(entry.labels);
   const decision = labels['authorization.k8s.io/decision'] ?? decisionOf(payload);
   const bodies = response && request ? 'request-response' : response ? 'response' : request ? 'request' : 'absent';
-  const derived = ['auditID', 'requestURI', 'stage', 'requestReceivedTimestamp', ...(codeDerived ? ['responseStatus.code'] : [])];
+  const derived = [
+    'auditID',
+    'requestURI',
+    'stage',
+    'requestReceivedTimestamp',
+    ...(codeDerived ? ['responseStatus.code'] : []),
+  ];
 
   const event: AuditEvent = {
     kind: 'Event',
@@ -219,7 +265,9 @@ export function gkeEventOfEntry(entry: unknown, where = 'entry'): { event: Audit
     annotations: { ...labels, ...(decision ? { 'authorization.k8s.io/decision': decision } : {}) },
   };
   const checked = admitConverted(event, where);
-  return { event: withAnnotations(checked, 'gke', { [BODIES_ANNOTATION]: bodies, [DERIVED_ANNOTATION]: derived.join(',') }) };
+  return {
+    event: withAnnotations(checked, 'gke', { [BODIES_ANNOTATION]: bodies, [DERIVED_ANNOTATION]: derived.join(',') }),
+  };
 }
 
 /**
@@ -229,7 +277,9 @@ export function gkeEventOfEntry(entry: unknown, where = 'entry'): { event: Audit
  */
 export function readGkeExport(content: Uint8Array | string, maxInflatedBytes = DEFAULT_MAX_INFLATED_BYTES): ExportRead {
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-  const text = maybeGunzip(bytes, 'file', maxInflatedBytes).toString('utf8').replace(/^\uFEFF/, '');
+  const text = maybeGunzip(bytes, 'file', maxInflatedBytes)
+    .toString('utf8')
+    .replace(/^\uFEFF/, '');
   const events: AuditEvent[] = [];
   const skipped: Skipped[] = [];
   const rejected: Rejected[] = [];

@@ -1,4 +1,10 @@
-export { BODIES_ANNOTATION, DERIVED_ANNOTATION, SOURCE_ANNOTATION, TRUNCATED_ANNOTATION, type IntakeSource } from './annotations.js';
+export {
+  BODIES_ANNOTATION,
+  DERIVED_ANNOTATION,
+  SOURCE_ANNOTATION,
+  TRUNCATED_ANNOTATION,
+  type IntakeSource,
+} from './annotations.js';
 export { IntakeError, intakeErrors, statusOf } from './errors.js';
 export { DEFAULT_MAX_INFLATED_BYTES } from './decode.js';
 export type { Conversion, ExportRead, Rejected, Skipped, SkipReason } from './result.js';
@@ -24,7 +30,15 @@ export {
   type IntakeHeaders,
   type IntakeReply,
 } from './firehose.js';
-export { AKS_AUDIT_CATEGORIES, AKS_SKIPPED_BODY, aksClusterOf, aksEventOfRecord, aksEventsOfRecords, readAksExport, type AksRecord } from './aks.js';
+export {
+  AKS_AUDIT_CATEGORIES,
+  AKS_SKIPPED_BODY,
+  aksClusterOf,
+  aksEventOfRecord,
+  aksEventsOfRecords,
+  readAksExport,
+  type AksRecord,
+} from './aks.js';
 export {
   GKE_AUDIT_LOG_TYPE,
   GKE_K8S_SERVICE,

@@ -78,7 +78,9 @@ const bearerOf = (headers: IntakeHeaders): string | undefined => {
  * the OIDC JWT's signature, issuer, audience, expiry, email and email_verified. With both
  * configured both must pass. With neither, it refuses to be built: an intake is never open.
  */
-export function pubsubAuthCheck(options: PubSubOptions): (request: Pick<PubSubRequest, 'headers' | 'query'>) => Promise<void> {
+export function pubsubAuthCheck(
+  options: PubSubOptions,
+): (request: Pick<PubSubRequest, 'headers' | 'query'>) => Promise<void> {
   const tokens = options.tokens && options.tokens.length > 0 ? new SecretSet(options.tokens) : undefined;
   const oidc = options.oidc;
   if (!tokens && !oidc) throw new Error('pubsub intake: configure push tokens, OIDC verification, or both');
@@ -109,7 +111,8 @@ export function pubsubAuthCheck(options: PubSubOptions): (request: Pick<PubSubRe
         }
         throw intakeErrors.unauthorized(`OIDC token rejected: ${(err as Error).message}`, challenge);
       }
-      if (claims.email !== oidc.serviceAccountEmail) throw intakeErrors.forbidden('OIDC token email is not the push service account');
+      if (claims.email !== oidc.serviceAccountEmail)
+        throw intakeErrors.forbidden('OIDC token email is not the push service account');
       if (claims.email_verified !== true) throw intakeErrors.forbidden('OIDC token email is not verified');
     }
   };
@@ -119,7 +122,10 @@ export function pubsubAuthCheck(options: PubSubOptions): (request: Pick<PubSubRe
 export function decodePubSubPush(body: unknown, maxInflatedBytes = DEFAULT_MAX_INFLATED_BYTES): PubSubDelivery {
   const parsed = body instanceof Uint8Array || typeof body === 'string' ? parseJson(body, 'body') : body;
   if (!isObject(parsed) || !isObject(parsed.message)) {
-    throw intakeErrors.invalidShape('body', 'expected a Pub/Sub push envelope {message: {data, attributes, messageId}, subscription} (push without payload unwrapping)');
+    throw intakeErrors.invalidShape(
+      'body',
+      'expected a Pub/Sub push envelope {message: {data, attributes, messageId}, subscription} (push without payload unwrapping)',
+    );
   }
   const message = parsed.message;
   const data = maybeGunzip(decodeBase64(message.data, 'message.data'), 'message.data', maxInflatedBytes);
@@ -145,7 +151,12 @@ export interface PubSubReplyBody {
  * acks the message). A skipped entry (not a Kubernetes audit entry) is acked with 200, so it is
  * not redelivered forever; bad input is a 400 (redelivered until a dead-letter topic takes it).
  */
-export function pubsubHandler(options: PubSubOptions): (request: PubSubRequest, deliver: EventSink) => Promise<IntakeReply<PubSubReplyBody> & { delivery?: PubSubDelivery }> {
+export function pubsubHandler(
+  options: PubSubOptions,
+): (
+  request: PubSubRequest,
+  deliver: EventSink,
+) => Promise<IntakeReply<PubSubReplyBody> & { delivery?: PubSubDelivery }> {
   const check = pubsubAuthCheck(options);
   return async (request, deliver) => {
     const json = { 'content-type': 'application/json' };
@@ -153,13 +164,21 @@ export function pubsubHandler(options: PubSubOptions): (request: PubSubRequest, 
       await check(request);
       const delivery = decodePubSubPush(request.body, options.maxInflatedBytes);
       if (delivery.events.length > 0) await deliver(delivery.events);
-      return { status: 200, headers: json, body: { accepted: delivery.events.length, skipped: delivery.skipped.length }, delivery };
+      return {
+        status: 200,
+        headers: json,
+        body: { accepted: delivery.events.length, skipped: delivery.skipped.length },
+        delivery,
+      };
     } catch (err) {
       const status = statusOf(err);
       const headers: Record<string, string> = { ...json, ...(err instanceof IntakeError ? (err.headers ?? {}) : {}) };
       const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
       if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter);
-      const message = status === 500 && !(err instanceof IntakeError) ? 'internal error; the message will be redelivered' : (err as Error).message;
+      const message =
+        status === 500 && !(err instanceof IntakeError)
+          ? 'internal error; the message will be redelivered'
+          : (err as Error).message;
       return { status, headers, body: { error: message }, error: err instanceof Error ? err : new Error(String(err)) };
     }
   };

@@ -10,7 +10,8 @@ export type ExportSource = 'aks' | 'gke' | 'native';
 function sourceOf(value: unknown): ExportSource | undefined {
   if (!isObject(value)) return undefined;
   if (isObject(value.protoPayload)) return 'gke';
-  if (Array.isArray(value.records) || (typeof value.category === 'string' && value.properties !== undefined)) return 'aks';
+  if (Array.isArray(value.records) || (typeof value.category === 'string' && value.properties !== undefined))
+    return 'aks';
   if (value.kind === 'EventList' || typeof value.auditID === 'string') return 'native';
   return undefined;
 }
@@ -21,9 +22,15 @@ function sourceOf(value: unknown): ExportSource | undefined {
  * and `properties` (or a `{"records"}` wrapper), an audit event `auditID` (an EventList `kind`).
  * `undefined` when the first record is none of these.
  */
-export function detectExportSource(content: Uint8Array | string, maxInflatedBytes = DEFAULT_MAX_INFLATED_BYTES): ExportSource | undefined {
+export function detectExportSource(
+  content: Uint8Array | string,
+  maxInflatedBytes = DEFAULT_MAX_INFLATED_BYTES,
+): ExportSource | undefined {
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-  const text = maybeGunzip(bytes, 'file', maxInflatedBytes).toString('utf8').replace(/^\uFEFF/, '').trimStart();
+  const text = maybeGunzip(bytes, 'file', maxInflatedBytes)
+    .toString('utf8')
+    .replace(/^\uFEFF/, '')
+    .trimStart();
   const tryParse = (s: string): unknown => {
     try {
       return JSON.parse(s) as unknown;
@@ -43,6 +50,10 @@ export function detectExportSource(content: Uint8Array | string, maxInflatedByte
 }
 
 /** Reads a provider export with the reader of its source. */
-export function readProviderExport(content: Uint8Array | string, source: 'aks' | 'gke', maxInflatedBytes = DEFAULT_MAX_INFLATED_BYTES): ExportRead {
+export function readProviderExport(
+  content: Uint8Array | string,
+  source: 'aks' | 'gke',
+  maxInflatedBytes = DEFAULT_MAX_INFLATED_BYTES,
+): ExportRead {
   return source === 'aks' ? readAksExport(content, maxInflatedBytes) : readGkeExport(content, maxInflatedBytes);
 }

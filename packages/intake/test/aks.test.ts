@@ -22,17 +22,24 @@ test('a storage export (JSON Lines PT1H.json), gzip\'d or not, and a {"records"}
   assert.deepEqual(readAksExport(fixtureText('aks-eventhub-message.json')).events, lines.events);
   // Event Hub messages dumped one per line (each a whole {"records"} body), split across two messages.
   const message = fixtureJson<{ records: unknown[] }>('aks-eventhub-message.json');
-  const dumped = [{ records: message.records.slice(0, 3) }, { records: message.records.slice(3) }].map((m) => JSON.stringify(m)).join('\n');
+  const dumped = [{ records: message.records.slice(0, 3) }, { records: message.records.slice(3) }]
+    .map((m) => JSON.stringify(m))
+    .join('\n');
   const fromDump = readAksExport(dumped);
   assert.deepEqual(fromDump.events, lines.events);
   assert.deepEqual(fromDump.skipped, [{ where: 'line 1.records[0]', reason: 'not-audit-category' }]);
 });
 
-test('a record captured from a real AKS Event Hub unwraps to the event the project\'s public examples hold', () => {
+test("a record captured from a real AKS Event Hub unwraps to the event the project's public examples hold", () => {
   const record = fixtureJson('aks-sysdig-record.json');
   const out = aksEventOfRecord(record, 'record');
   assert.ok('event' in out);
-  const examples = JSON.parse(readFileSync(new URL('../../../examples/audit/public/sysdig-aks-audit-log.eventlist.json', import.meta.url), 'utf8')) as EventList;
+  const examples = JSON.parse(
+    readFileSync(
+      new URL('../../../examples/audit/public/sysdig-aks-audit-log.eventlist.json', import.meta.url),
+      'utf8',
+    ),
+  ) as EventList;
   const same = examples.items.find((e) => e.auditID === 'c8a9b881-23a1-464b-8c82-dae1981b34c1');
   assert.deepEqual(withoutIntakeAnnotations(out.event), same);
   assert.equal(aksClusterOf((record as { resourceId: string }).resourceId), 'KUBETEST');
@@ -56,7 +63,10 @@ test('bad records: rejected one by one in a file (so replay can name each), thro
     '{"category":"kube-audit","properties":{"log":"I0302 10:00:00.1 klog line"}}',
     '{"category":"kube-audit","properties":{}}',
     'not json',
-    JSON.stringify({ category: 'kube-audit-admin', properties: { log: JSON.stringify({ ...nativeWrites()[0], stageTimestamp: '2026-02-30T00:00:00Z' }) } }),
+    JSON.stringify({
+      category: 'kube-audit-admin',
+      properties: { log: JSON.stringify({ ...nativeWrites()[0], stageTimestamp: '2026-02-30T00:00:00Z' }) },
+    }),
     '',
   ].join('\n');
   const out = readAksExport(text);
@@ -68,13 +78,19 @@ test('bad records: rejected one by one in a file (so replay can name each), thro
   assert.match(out.rejected[0]!.reason, /line 2\.properties\.log: not valid JSON/);
   assert.match(out.rejected[1]!.reason, /properties\.log: must be a string/);
   assert.match(out.rejected[3]!.reason, /event\.stageTimestamp: must be an RFC 3339 timestamp/);
-  assert.throws(() => aksEventsOfRecords({ records: [JSON.parse(good), { category: 'kube-audit', properties: { log: '{}' } }] }), /body\.records\[1\]\.properties\.log: event\.level: required/);
+  assert.throws(
+    () => aksEventsOfRecords({ records: [JSON.parse(good), { category: 'kube-audit', properties: { log: '{}' } }] }),
+    /body\.records\[1\]\.properties\.log: event\.level: required/,
+  );
   assert.throws(() => aksEventsOfRecords([]), /expected \{"records": \[\.\.\.\]\}/);
 });
 
 test('properties re-serialised as a JSON string by an intermediate pipeline are read too', () => {
   const native = nativeWrites()[2]!;
-  const out = aksEventOfRecord({ category: 'kube-audit', properties: JSON.stringify({ log: JSON.stringify(native), stream: 'stdout' }) }, 'r');
+  const out = aksEventOfRecord(
+    { category: 'kube-audit', properties: JSON.stringify({ log: JSON.stringify(native), stream: 'stdout' }) },
+    'r',
+  );
   assert.ok('event' in out);
   assert.deepEqual(withoutIntakeAnnotations(out.event), native);
 });

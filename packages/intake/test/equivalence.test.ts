@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AuditEvent } from '@crtrail/audit';
-import { aksEventsOfRecords, decodeFirehoseDelivery, readAksExport, readGkeExport, type CloudWatchPayload } from '../src/index.js';
+import {
+  aksEventsOfRecords,
+  decodeFirehoseDelivery,
+  readAksExport,
+  readGkeExport,
+  type CloudWatchPayload,
+} from '../src/index.js';
 import { firehoseBody, fixtureJson, fixtureText, nativeWrites, recordsOf } from './helpers.js';
 
 /*
@@ -12,15 +18,20 @@ import { firehoseBody, fixtureJson, fixtureText, nativeWrites, recordsOf } from 
  * the route wiring.
  */
 
-const eks = () => decodeFirehoseDelivery({ headers: {}, body: firehoseBody(fixtureJson<CloudWatchPayload[]>('eks-cloudwatch-payloads.json')) }).events;
+const eks = () =>
+  decodeFirehoseDelivery({
+    headers: {},
+    body: firehoseBody(fixtureJson<CloudWatchPayload[]>('eks-cloudwatch-payloads.json')),
+  }).events;
 const aks = () => aksEventsOfRecords(fixtureJson('aks-eventhub-message.json')).events;
 const gke = (file: string) => readGkeExport(fixtureText(file)).events;
 /** GKE logs no query string: the native events as GKE can show them. */
 const withoutQuery = (events: AuditEvent[]) => events.map((e) => ({ ...e, requestURI: e.requestURI.split('?')[0]! }));
 /** The native events as a Metadata-level audit policy would have logged them. */
-const asMetadata = (events: AuditEvent[]) => events.map(({ requestObject: _q, responseObject: _r, ...e }) => ({ ...e, level: 'Metadata' as const }));
+const asMetadata = (events: AuditEvent[]) =>
+  events.map(({ requestObject: _q, responseObject: _r, ...e }) => ({ ...e, level: 'Metadata' as const }));
 
-test('EKS (Firehose) and AKS (Event Hub) deliveries make exactly the webhook\'s records', () => {
+test("EKS (Firehose) and AKS (Event Hub) deliveries make exactly the webhook's records", () => {
   const native = recordsOf(nativeWrites());
   assert.equal(native.length, 5);
   assert.deepEqual(recordsOf(eks()), native);

@@ -48,7 +48,9 @@ export function pushEnvelope(entry: unknown): Record<string, unknown> {
 
 /** The event without the annotations an intake adds (to compare with the native event). */
 export function withoutIntakeAnnotations(event: AuditEvent): AuditEvent {
-  const annotations = Object.fromEntries(Object.entries(event.annotations ?? {}).filter(([k]) => !k.startsWith('crtrail.dev/')));
+  const annotations = Object.fromEntries(
+    Object.entries(event.annotations ?? {}).filter(([k]) => !k.startsWith('crtrail.dev/')),
+  );
   return { ...event, annotations };
 }
 
@@ -56,14 +58,16 @@ export function withoutIntakeAnnotations(event: AuditEvent): AuditEvent {
 export function recordsOf(events: AuditEvent[], cluster = 'shop') {
   const histories = new Map<string, History | undefined>();
   const config = defaultConfig();
-  return events.filter((e) => isCustomResourceMutation(e)).flatMap((event) =>
-    expandMutations(event, cluster).map(({ key, mutation }) => {
-      const k = JSON.stringify(key);
-      const applied = applyMutation(histories.get(k), mutation);
-      histories.set(k, applied.history);
-      const actor = classifyActor(event, mutation.object, config);
-      const { ops, kind, baseline, gap, paths } = applied.record;
-      return { auditID: event.auditID, verb: event.verb, ops, paths, kind, baseline, gap, actor };
-    }),
-  );
+  return events
+    .filter((e) => isCustomResourceMutation(e))
+    .flatMap((event) =>
+      expandMutations(event, cluster).map(({ key, mutation }) => {
+        const k = JSON.stringify(key);
+        const applied = applyMutation(histories.get(k), mutation);
+        histories.set(k, applied.history);
+        const actor = classifyActor(event, mutation.object, config);
+        const { ops, kind, baseline, gap, paths } = applied.record;
+        return { auditID: event.auditID, verb: event.verb, ops, paths, kind, baseline, gap, actor };
+      }),
+    );
 }

@@ -19,12 +19,27 @@ const { privateKey: strangerKey } = await generateKeyPair('RS256');
 /** A token shaped as Google's documented push JWT: RS256, kid, aud, azp, email, email_verified, iat/exp, iss. */
 async function pushToken(over: JWTPayload = {}, key = privateKey, kid = 'test-key-1'): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ aud: AUDIENCE, azp: '113774264463038321964', email: PUSHER, email_verified: true, sub: '113774264463038321964', iss: 'https://accounts.google.com', iat: now, exp: now + 3600, ...over })
+  return new SignJWT({
+    aud: AUDIENCE,
+    azp: '113774264463038321964',
+    email: PUSHER,
+    email_verified: true,
+    sub: '113774264463038321964',
+    iss: 'https://accounts.google.com',
+    iat: now,
+    exp: now + 3600,
+    ...over,
+  })
     .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
     .sign(key);
 }
 const oidc = { audience: AUDIENCE, serviceAccountEmail: PUSHER, keys };
-const request = (over: Partial<PubSubRequest> = {}): PubSubRequest => ({ headers: {}, query: {}, body: pushEnvelope(entries()[0]), ...over });
+const request = (over: Partial<PubSubRequest> = {}): PubSubRequest => ({
+  headers: {},
+  query: {},
+  body: pushEnvelope(entries()[0]),
+  ...over,
+});
 
 test('a push envelope carries one LogEntry, converted; ids kept for the logs', () => {
   const out = decodePubSubPush(pushEnvelope(entries()[1]));
@@ -38,14 +53,25 @@ test('a push envelope carries one LogEntry, converted; ids kept for the logs', (
 test('OIDC: a token signed by the configured keys, for the audience and the push service account, passes; 200 after the sink', async () => {
   const handler = pubsubHandler({ oidc });
   const got: AuditEvent[][] = [];
-  const reply = await handler(request({ headers: { authorization: `Bearer ${await pushToken()}` } }), async (events) => {
-    got.push(events);
-  });
+  const reply = await handler(
+    request({ headers: { authorization: `Bearer ${await pushToken()}` } }),
+    async (events) => {
+      got.push(events);
+    },
+  );
   assert.equal(reply.status, 200);
   assert.deepEqual(reply.body, { accepted: 1, skipped: 0 });
   assert.equal(got.length, 1);
   // Google's other issuer spelling is accepted too.
-  assert.equal((await handler(request({ headers: { authorization: `Bearer ${await pushToken({ iss: 'accounts.google.com' })}` } }), async () => {})).status, 200);
+  assert.equal(
+    (
+      await handler(
+        request({ headers: { authorization: `Bearer ${await pushToken({ iss: 'accounts.google.com' })}` } }),
+        async () => {},
+      )
+    ).status,
+    200,
+  );
 });
 
 test('OIDC refusals: no token 401, bad signature / expired / unknown key 401, wrong audience or issuer 403, other email or unverified 403', async () => {
@@ -66,7 +92,10 @@ test('OIDC refusals: no token 401, bad signature / expired / unknown key 401, wr
   assert.equal(await statusFor(`Bearer ${await pushToken({ iat: now - 7200, exp: now - 3600 })}`), 401);
   assert.equal(await statusFor(`Bearer ${await pushToken({ aud: 'https://elsewhere.example.com' })}`), 403);
   assert.equal(await statusFor(`Bearer ${await pushToken({ iss: 'https://evil.example.com' })}`), 403);
-  assert.equal(await statusFor(`Bearer ${await pushToken({ email: 'someone@shop-prod.iam.gserviceaccount.com' })}`), 403);
+  assert.equal(
+    await statusFor(`Bearer ${await pushToken({ email: 'someone@shop-prod.iam.gserviceaccount.com' })}`),
+    403,
+  );
   assert.equal(await statusFor(`Bearer ${await pushToken({ email_verified: false })}`), 403);
   assert.equal(await statusFor(`Bearer ${await pushToken()}`), 200);
 });
@@ -79,7 +108,9 @@ test('push token: ?token= checked against the configured tokens; with OIDC too, 
   await assert.rejects(tokenOnly({ headers: {}, query: { token: ['s3cret-a', 'x'] } }), { statusCode: 401 });
   const both = pubsubAuthCheck({ tokens: ['s3cret-a'], oidc });
   await assert.rejects(both({ headers: {}, query: { token: 's3cret-a' } }), { statusCode: 401 });
-  await assert.rejects(both({ headers: { authorization: `Bearer ${await pushToken()}` }, query: {} }), { statusCode: 401 });
+  await assert.rejects(both({ headers: { authorization: `Bearer ${await pushToken()}` }, query: {} }), {
+    statusCode: 401,
+  });
   await both({ headers: { authorization: `Bearer ${await pushToken()}` }, query: { token: 's3cret-a' } });
   assert.throws(() => pubsubAuthCheck({}), /configure push tokens, OIDC verification, or both/);
   assert.throws(() => pubsubAuthCheck({ tokens: [] }), /configure push tokens/);
@@ -108,7 +139,11 @@ test('bad input is a 400 naming the part; a skipped entry is acked (200) so Pub/
 
 test('backpressure from the sink is the push answer (Pub/Sub nacks and redelivers)', async () => {
   const handler = pubsubHandler({ tokens: ['t'] });
-  const reply = await handler(request({ query: { token: 't' } }), () => Promise.reject(Object.assign(new Error('queue unavailable: ECONNREFUSED'), { statusCode: 503, retryAfterSeconds: 10 })));
+  const reply = await handler(request({ query: { token: 't' } }), () =>
+    Promise.reject(
+      Object.assign(new Error('queue unavailable: ECONNREFUSED'), { statusCode: 503, retryAfterSeconds: 10 }),
+    ),
+  );
   assert.equal(reply.status, 503);
   assert.equal(reply.headers['retry-after'], '10');
 });

@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { detectExportSource, readProviderExport } from '../src/index.js';
 import { fixtureText, nativeWrites, withoutIntakeAnnotations } from './helpers.js';
 
-test('a replay file\'s source is told by its first record, gzip\'d or not', () => {
+test("a replay file's source is told by its first record, gzip'd or not", () => {
   const gke = fixtureText('gke-entries-request-response.ndjson');
   const cases: Array<[string | Buffer, string | undefined]> = [
     [gke, 'gke'],
@@ -20,8 +20,11 @@ test('a replay file\'s source is told by its first record, gzip\'d or not', () =
   for (const [content, want] of cases) assert.equal(detectExportSource(content), want, String(content).slice(0, 40));
 });
 
-test('readProviderExport dispatches to the source\'s reader', () => {
-  assert.deepEqual(readProviderExport(fixtureText('aks-storage-PT1H.json'), 'aks').events.map(withoutIntakeAnnotations), nativeWrites());
+test("readProviderExport dispatches to the source's reader", () => {
+  assert.deepEqual(
+    readProviderExport(fixtureText('aks-storage-PT1H.json'), 'aks').events.map(withoutIntakeAnnotations),
+    nativeWrites(),
+  );
   assert.deepEqual(
     readProviderExport(fixtureText('gke-entries-request-response.ndjson'), 'gke').events.map((e) => e.auditID),
     nativeWrites().map((e) => e.auditID),

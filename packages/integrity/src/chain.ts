@@ -40,7 +40,12 @@ export interface ChainedRecord {
  */
 export function chainedFields(record: ChainedRecord, cluster: string, seq: number): Record<string, unknown> {
   const { crtrail, event, ...rest } = record as ChainedRecord & Record<string, unknown>;
-  const { change, integrity: _integrity, received_at: _received, ...crtrailRest } = (crtrail ?? {}) as Record<string, unknown> & {
+  const {
+    change,
+    integrity: _integrity,
+    received_at: _received,
+    ...crtrailRest
+  } = (crtrail ?? {}) as Record<string, unknown> & {
     change?: { state_hash?: unknown; dry_run?: unknown };
   };
   const { ingested: _ingested, ...eventRest } = (event ?? {}) as Record<string, unknown>;
@@ -121,7 +126,12 @@ export interface ChainHead {
  * Links records to a chain, in order: each gets the next seq, the previous hash and its own hash.
  * Mutates the records (their `crtrail.integrity`), returns the new head.
  */
-export function sealRecords(head: ChainHead, cluster: string, records: ChainedRecord[], parts?: ChainParts[]): ChainHead {
+export function sealRecords(
+  head: ChainHead,
+  cluster: string,
+  records: ChainedRecord[],
+  parts?: ChainParts[],
+): ChainHead {
   let { seq, hash } = head;
   records.forEach((r, i) => {
     seq += 1;

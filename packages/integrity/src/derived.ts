@@ -1,7 +1,21 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, isObject, parsePointer, type AuditEvent, type KubeObject } from '@crtrail/audit';
 import type { CrtrailConfig } from '@crtrail/config';
-import { DEFAULT_IGNORE_PATHS, applyJsonPatch, applyMergePatch, classifyKind, diffValues, leaves, opsText, outcomeOf, pathsOf, patchTypeOf, sanitize, toJsonPatch, type Op } from '@crtrail/diff';
+import {
+  DEFAULT_IGNORE_PATHS,
+  applyJsonPatch,
+  applyMergePatch,
+  classifyKind,
+  diffValues,
+  leaves,
+  opsText,
+  outcomeOf,
+  pathsOf,
+  patchTypeOf,
+  sanitize,
+  toJsonPatch,
+  type Op,
+} from '@crtrail/diff';
 import { appliesTo, classifyActor, criticalFor, detectDrift, type ActorKind } from '@crtrail/enrich';
 
 /**
@@ -36,7 +50,9 @@ export interface Derivation {
 
 /** sha256 (hex) of the RFC 8785 JSON of a derivation. */
 function derivationDigest(derivation: Derivation): string {
-  return createHash('sha256').update(canonicalJson(derivation) ?? '').digest('hex');
+  return createHash('sha256')
+    .update(canonicalJson(derivation) ?? '')
+    .digest('hex');
 }
 
 const digests = new WeakMap<object, string>();
@@ -60,7 +76,8 @@ export function trustedDerivation(digest: string, value: unknown): Derivation | 
   if (!isObject(value) || value.derivation !== DERIVATION_VERSION) return undefined;
   const d = value as unknown as Derivation;
   if (!Array.isArray(d.ignore_paths) || !isObject(d.actors) || !Array.isArray(d.critical)) return undefined;
-  for (const k of ['tools', 'controllers', 'gitops', 'interactive'] as const) if (!Array.isArray(d.actors[k])) return undefined;
+  for (const k of ['tools', 'controllers', 'gitops', 'interactive'] as const)
+    if (!Array.isArray(d.actors[k])) return undefined;
   return derivationDigest(d) === digest ? d : undefined;
 }
 
@@ -68,7 +85,20 @@ export function trustedDerivation(digest: string, value: unknown): Derivation | 
 const asConfig = (d: Derivation): CrtrailConfig => ({ actors: d.actors, critical: d.critical }) as CrtrailConfig;
 
 /** Every field {@link checkDerived} recomputes (`actor` = kind, name and tool). */
-export const DERIVED_FIELDS = ['ops', 'paths', 'text', 'patch', 'kind', 'baseline', 'patch_type', 'server_mutations', 'critical', 'critical_paths', 'drift', 'actor'];
+export const DERIVED_FIELDS = [
+  'ops',
+  'paths',
+  'text',
+  'patch',
+  'kind',
+  'baseline',
+  'patch_type',
+  'server_mutations',
+  'critical',
+  'critical_paths',
+  'drift',
+  'actor',
+];
 
 /** One derived field whose stored value is not what the verified facts give. */
 export interface FieldEdit {
@@ -124,12 +154,15 @@ function objectOf(audit: Record<string, unknown>): KubeObject | undefined {
 function same(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((v, i) => same(v, b[i]));
-  if (!isObject(a) || !isObject(b) || Array.isArray(b)) return typeof a === 'number' && typeof b === 'number' ? a === b : false;
+  if (!isObject(a) || !isObject(b) || Array.isArray(b))
+    return typeof a === 'number' && typeof b === 'number' ? a === b : false;
   const ka = Object.keys(a).filter((k) => a[k] !== undefined);
   const kb = Object.keys(b).filter((k) => b[k] !== undefined);
-  return ka.length === kb.length && ka.every((k) => b[k] !== undefined && Object.prototype.hasOwnProperty.call(b, k) && same(a[k], b[k]));
+  return (
+    ka.length === kb.length &&
+    ka.every((k) => b[k] !== undefined && Object.prototype.hasOwnProperty.call(b, k) && same(a[k], b[k]))
+  );
 }
-
 
 /**
  * The ops the change engine gives this write, when every input is at hand: a create against
@@ -137,13 +170,20 @@ function same(a: unknown, b: unknown): boolean {
  * known state (the predecessor's leaves). Undefined when the engine read something the record does
  * not keep (a failed update's request, a patch document against an unknown state).
  */
-function expectedOps(change: StoredChange, audit: Record<string, unknown>, object: KubeObject | undefined, previous: KubeObject | undefined, ignore: readonly string[]): Op[] | undefined {
+function expectedOps(
+  change: StoredChange,
+  audit: Record<string, unknown>,
+  object: KubeObject | undefined,
+  previous: KubeObject | undefined,
+  ignore: readonly string[],
+): Op[] | undefined {
   const verb = audit.verb;
   const code = Number((audit.responseStatus as { code?: unknown } | undefined)?.code ?? 200);
   const sub = subresourceOf(audit);
   if (code >= 400 || !object) return undefined;
   // A server-side apply answered 201 created the object, like a create.
-  if (change.baseline === 'none' && (verb === 'create' || (verb === 'patch' && code === 201))) return leaves(sanitize(object), 'add', ignore);
+  if (change.baseline === 'none' && (verb === 'create' || (verb === 'patch' && code === 201)))
+    return leaves(sanitize(object), 'add', ignore);
   // A scale write answers a Scale, not the object; another subresource's write changes no state.
   if (change.baseline !== 'known' || !previous || (sub !== undefined && sub !== 'status')) return undefined;
   // States of one object read through two served versions differ in apiVersion: no change.
@@ -192,12 +232,19 @@ function serverMutations(
   const sub = subresourceOf(audit);
   if (object && code === 201 && isObject(audit.requestObject)) {
     // Server-side apply creating: the apply configuration against the stored object (`.status` is dropped on create).
-    return diffValues(sanitize(audit.requestObject as KubeObject), sanitize(object), [...ignore, '/apiVersion', '/status']);
+    return diffValues(sanitize(audit.requestObject as KubeObject), sanitize(object), [
+      ...ignore,
+      '/apiVersion',
+      '/status',
+    ]);
   }
   if (!object || (type !== 'json' && type !== 'merge') || change.baseline !== 'known' || sub === 'scale') return [];
   if (!previous) return previousUnknown ? 'waits' : [];
   try {
-    const expected = type === 'json' ? applyJsonPatch(previous, audit.requestObject as unknown[]) : applyMergePatch(previous, audit.requestObject);
+    const expected =
+      type === 'json'
+        ? applyJsonPatch(previous, audit.requestObject as unknown[])
+        : applyMergePatch(previous, audit.requestObject);
     const ops = diffValues(expected, sanitize(object), [...ignore, '/apiVersion']);
     return sub === 'status' ? ops.filter((o) => o.path === '/status' || o.path.startsWith('/status/')) : ops;
   } catch {
@@ -261,17 +308,39 @@ export function checkDerived(
   // predecessor's state, an unknown one has no old values to show, and only a create has none.
   const named = typeof change.prev_state_hash === 'string';
   const deletes = verb === 'delete' || verb === 'deletecollection';
-  if (change.baseline === 'known' && !named) out.edits.push({ field: 'crtrail.change.prev_state_hash', stored: change.prev_state_hash ?? null, recomputed: 'the state hash of its predecessor (baseline known)' });
-  else if (change.baseline !== 'known' && named) out.edits.push({ field: 'crtrail.change.baseline', stored: change.baseline, recomputed: 'known' });
-  else if (change.baseline === 'none' && verb !== 'create' && !(verb === 'patch' && code === 201)) out.edits.push({ field: 'crtrail.change.baseline', stored: 'none', recomputed: 'unknown' });
+  if (change.baseline === 'known' && !named)
+    out.edits.push({
+      field: 'crtrail.change.prev_state_hash',
+      stored: change.prev_state_hash ?? null,
+      recomputed: 'the state hash of its predecessor (baseline known)',
+    });
+  else if (change.baseline !== 'known' && named)
+    out.edits.push({ field: 'crtrail.change.baseline', stored: change.baseline, recomputed: 'known' });
+  else if (change.baseline === 'none' && verb !== 'create' && !(verb === 'patch' && code === 201))
+    out.edits.push({ field: 'crtrail.change.baseline', stored: 'none', recomputed: 'unknown' });
   // After a gap (`gap: true`) a full body is compared with the last state seen: old values, baseline unknown.
-  else if (change.baseline === 'unknown' && !deletes && change.gap !== true && ops.some((o) => isObject(o) && 'old' in o)) out.edits.push({ field: 'crtrail.change.baseline', stored: 'unknown', recomputed: 'known (its ops carry old values)' });
-  compare('kind', change.kind, classifyKind(ops, outcomeOf({ verb, code, subresource, response: audit.responseObject }, ops)));
+  else if (
+    change.baseline === 'unknown' &&
+    !deletes &&
+    change.gap !== true &&
+    ops.some((o) => isObject(o) && 'old' in o)
+  )
+    out.edits.push({
+      field: 'crtrail.change.baseline',
+      stored: 'unknown',
+      recomputed: 'known (its ops carry old values)',
+    });
+  compare(
+    'kind',
+    change.kind,
+    classifyKind(ops, outcomeOf({ verb, code, subresource, response: audit.responseObject }, ops)),
+  );
   if (verb === 'patch') compare('patch_type', change.patch_type ?? null, patchTypeOf(event, object) ?? null);
 
   // The enricher's fields: they depend on the configuration too.
   if (!derivation) {
-    for (const field of ['ops', 'server_mutations', 'critical', 'critical_paths', 'drift', 'actor']) out.unchecked.push({ field, reason: configReason });
+    for (const field of ['ops', 'server_mutations', 'critical', 'critical_paths', 'drift', 'actor'])
+      out.unchecked.push({ field, reason: configReason });
     return out;
   }
   const config = asConfig(derivation);
@@ -286,29 +355,48 @@ export function checkDerived(
     if (!same(ops, expected)) {
       const have = new Set(ops.map((o) => `${o.op} ${o.path}`));
       const lost = expected.filter((o) => !have.has(`${o.op} ${o.path}`)).map((o) => `${o.op} ${o.path}`);
-      out.edits.push({ field: 'crtrail.change.ops', stored: `${ops.length} ops`, recomputed: `${expected.length} ops${lost.length ? ` (${lost.slice(0, 3).join(', ')}${lost.length > 3 ? ', …' : ''} left out)` : ''}` });
+      out.edits.push({
+        field: 'crtrail.change.ops',
+        stored: `${ops.length} ops`,
+        recomputed: `${expected.length} ops${lost.length ? ` (${lost.slice(0, 3).join(', ')}${lost.length > 3 ? ', …' : ''} left out)` : ''}`,
+      });
     }
   } else if (change.baseline === 'known' && previousBody === 'unknown' && code < 400 && object) waitsFor('ops');
 
   const server = serverMutations(change, audit, object, previous, previousBody === 'unknown', ignore);
   if (server === 'waits') waitsFor('server_mutations');
   else if (Array.isArray(server)) compare('server_mutations', change.server_mutations, server);
-  else if (server !== undefined) out.edits.push({ field: 'crtrail.change.server_mutations', stored: `${server.op} ${server.path}`, recomputed: 'not in the stored response body' });
+  else if (server !== undefined)
+    out.edits.push({
+      field: 'crtrail.change.server_mutations',
+      stored: `${server.op} ${server.path}`,
+      recomputed: 'not in the stored response body',
+    });
 
   const actor = classifyActor(event, object, config);
-  const storedActor = (isObject(record.crtrail?.actor) ? record.crtrail!.actor : {}) as Record<string, unknown>;
+  const actorField = record.crtrail?.actor;
+  const storedActor = (isObject(actorField) ? actorField : {}) as Record<string, unknown>;
   for (const k of ['kind', 'name', 'tool'] as const) {
-    if (storedActor[k] !== actor[k]) out.edits.push({ field: `crtrail.actor.${k}`, stored: storedActor[k], recomputed: actor[k] });
+    if (storedActor[k] !== actor[k])
+      out.edits.push({ field: `crtrail.actor.${k}`, stored: storedActor[k], recomputed: actor[k] });
   }
 
   // Criticality: the paths against the rules that apply to this kind of object. The kind is the
   // object's own, or (a failed write answers a Status) its predecessor's.
-  const target = isObject(record.crtrail?.object) ? (record.crtrail!.object as Record<string, unknown>) : {};
+  const objectField = record.crtrail?.object;
+  const target = isObject(objectField) ? (objectField as Record<string, unknown>) : {};
   let kind = typeof target.kind === 'string' ? target.kind : undefined;
   if (kind === undefined && previous && typeof previous.kind === 'string') kind = previous.kind;
   const group = typeof ref.apiGroup === 'string' ? ref.apiGroup : '';
   const resource = typeof ref.resource === 'string' ? ref.resource : undefined;
-  const kindMatters = kind === undefined && named && paths.length > 0 && config.critical.some((r) => r.kind && appliesTo({ group: r.group, ...(r.resource ? { resource: r.resource } : {}) }, { group, resource }));
+  const kindMatters =
+    kind === undefined &&
+    named &&
+    paths.length > 0 &&
+    config.critical.some(
+      (r) =>
+        r.kind && appliesTo({ group: r.group, ...(r.resource ? { resource: r.resource } : {}) }, { group, resource }),
+    );
   if (kindMatters) {
     waitsFor('critical');
   } else {
@@ -320,10 +408,15 @@ export function checkDerived(
   // Drift reads the predecessor only to ask whether GitOps manages it: when the answer cannot
   // change the result (a GitOps write, a status write, the new state managed anyway…), it is not needed.
   const storedKind = typeof storedActor.kind === 'string' ? (storedActor.kind as ActorKind) : actor.kind;
-  const driftActor = { kind: storedKind, name: String(storedActor.name ?? actor.name), tool: String(storedActor.tool ?? actor.tool) };
+  const driftActor = {
+    kind: storedKind,
+    name: String(storedActor.name ?? actor.name),
+    tool: String(storedActor.tool ?? actor.tool),
+  };
   const driftChange = { kind: String(change.kind), dry_run: change.dry_run === true, paths };
   const succeeded = code < 400;
-  const drift = (prev: KubeObject | undefined, next: KubeObject | undefined): boolean => detectDrift(prev, next, driftActor, driftChange, succeeded, config);
+  const drift = (prev: KubeObject | undefined, next: KubeObject | undefined): boolean =>
+    detectDrift(prev, next, driftActor, driftChange, succeeded, config);
   const managed: KubeObject = { metadata: { labels: { 'argocd.argoproj.io/instance': '?' } } };
   const needsPrevious = named && !previous && drift(undefined, object) !== drift(managed, object);
   if (needsPrevious) {
@@ -332,7 +425,8 @@ export function checkDerived(
     // A repair re-enriches from the history, which keeps states without managedFields: either reading is the worker's.
     const a = drift(previous, object);
     const b = drift(previous, object && sanitize(object));
-    if (change.drift !== a && change.drift !== b) out.edits.push({ field: 'crtrail.change.drift', stored: change.drift, recomputed: a });
+    if (change.drift !== a && change.drift !== b)
+      out.edits.push({ field: 'crtrail.change.drift', stored: change.drift, recomputed: a });
   }
   return out;
 }

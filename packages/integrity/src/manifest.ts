@@ -1,4 +1,12 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { canonicalJson } from '@crtrail/audit';
 import type { Integrity } from './chain.js';
 import type { SeqRange } from './verify.js';
@@ -59,7 +67,10 @@ export interface Manifest {
  * listing them is what lets `verify` tell them from a deleted line.
  */
 export class SeqTally {
-  private readonly byCluster = new Map<string, { count: number; first?: Integrity; last?: Integrity; gaps: SeqRange[] }>();
+  private readonly byCluster = new Map<
+    string,
+    { count: number; first?: Integrity; last?: Integrity; gaps: SeqRange[] }
+  >();
 
   /**
    * Counts one exported record.
@@ -97,13 +108,18 @@ function signedBytes(manifest: Manifest): Buffer {
 }
 
 export function keyId(publicKey: KeyObject): string {
-  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+  return createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 }
 
 /** Signs with an Ed25519 private key (PEM); throws a clear error for any other key. */
 export function signManifest(manifest: Manifest, privateKeyPem: string | Buffer): Manifest {
   const key = createPrivateKey(privateKeyPem);
-  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`signing key is ${key.asymmetricKeyType ?? 'not asymmetric'}, not Ed25519 (make one with: crtrail keygen --out FILE)`);
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new Error(
+      `signing key is ${key.asymmetricKeyType ?? 'not asymmetric'}, not Ed25519 (make one with: crtrail keygen --out FILE)`,
+    );
   const publicKey = createPublicKey(key);
   const unsigned: Manifest = { ...manifest };
   delete unsigned.signature;
@@ -118,9 +134,7 @@ export function signManifest(manifest: Manifest, privateKeyPem: string | Buffer)
   };
 }
 
-export type SignatureCheck =
-  | { ok: true; keyId: string; pinned: boolean }
-  | { ok: false; reason: string };
+export type SignatureCheck = { ok: true; keyId: string; pinned: boolean } | { ok: false; reason: string };
 
 /**
  * Checks the manifest's signature. With `trustedPublicKeyPem` the signature must be by that key
@@ -138,9 +152,15 @@ export function checkSignature(manifest: Manifest, trustedPublicKeyPem?: string 
     return { ok: false, reason: `cannot read the public key: ${(err as Error).message}` };
   }
   const id = keyId(key);
-  if (trustedPublicKeyPem && id !== sig.key_id) return { ok: false, reason: `signed by key ${sig.key_id.slice(0, 16)}…, not by the trusted key ${id.slice(0, 16)}…` };
+  if (trustedPublicKeyPem && id !== sig.key_id)
+    return {
+      ok: false,
+      reason: `signed by key ${sig.key_id.slice(0, 16)}…, not by the trusted key ${id.slice(0, 16)}…`,
+    };
   const valid = verify(null, signedBytes(manifest), key, Buffer.from(sig.value, 'base64'));
-  return valid ? { ok: true, keyId: id, pinned: Boolean(trustedPublicKeyPem) } : { ok: false, reason: 'bad signature: the manifest was changed after signing' };
+  return valid
+    ? { ok: true, keyId: id, pinned: Boolean(trustedPublicKeyPem) }
+    : { ok: false, reason: 'bad signature: the manifest was changed after signing' };
 }
 
 /** A fresh Ed25519 key pair, PEM (PKCS#8 private, SPKI public). */

@@ -117,7 +117,8 @@ export function checkOps(record: ChainedRecord & { crtrail?: { change?: { ops?: 
     if (!isObject(op) || (op.op !== 'add' && op.op !== 'replace') || typeof op.path !== 'string') continue;
     const at = pointerGet(response, op.path);
     if (!at.found) return `${op.path} is not in the stored response body`;
-    if (canonicalJson(at.value) !== canonicalJson(op.new)) return `${op.path}: new value differs from the stored response body`;
+    if (canonicalJson(at.value) !== canonicalJson(op.new))
+      return `${op.path}: new value differs from the stored response body`;
   }
   return undefined;
 }
@@ -171,7 +172,8 @@ function checkOldValues(ops: unknown, predecessor: Record<string, unknown>): str
       if (at.found) return `${op.path}: added, but its predecessor's stored state already has it`;
     } else if (op.op === 'replace' || op.op === 'remove') {
       if (!at.found) return `${op.path} is not in its predecessor's stored state`;
-      if (canonicalJson(at.value) !== canonicalJson(op.old)) return `${op.path}: old value differs from its predecessor's stored state`;
+      if (canonicalJson(at.value) !== canonicalJson(op.old))
+        return `${op.path}: old value differs from its predecessor's stored state`;
     }
   }
   return undefined;
@@ -243,7 +245,13 @@ export class ChainVerifier {
     const at = `${where} (seq ${seq})`;
     if (!this.options.linksOnly) {
       if (recordHash(integrity.prev_hash, record, cluster, seq) !== integrity.hash) {
-        this.report({ kind: 'edited', cluster, seq, where, message: `${at}: content does not match its hash (edited)` });
+        this.report({
+          kind: 'edited',
+          cluster,
+          seq,
+          where,
+          message: `${at}: content does not match its hash (edited)`,
+        });
       }
       const opsProblem = checkOps(record);
       if (opsProblem) this.report({ kind: 'ops-mismatch', cluster, seq, where, message: `${at}: ${opsProblem}` });
@@ -254,7 +262,13 @@ export class ChainVerifier {
       const start = this.options.startSeq;
       if (start !== undefined && seq > start) state.gaps.push([start, seq - 1]);
       if (seq === 1 && integrity.prev_hash !== GENESIS_HASH) {
-        this.report({ kind: 'broken-link', cluster, seq, where, message: `${at}: the first record's prev_hash is not the genesis hash` });
+        this.report({
+          kind: 'broken-link',
+          cluster,
+          seq,
+          where,
+          message: `${at}: the first record's prev_hash is not the genesis hash`,
+        });
       }
       state.first = integrity;
       state.last = integrity;
@@ -277,7 +291,13 @@ export class ChainVerifier {
     }
     if (seq === last.seq + 1) {
       if (integrity.prev_hash !== last.hash) {
-        this.report({ kind: 'broken-link', cluster, seq, where, message: `${at}: prev_hash is not the hash of seq ${last.seq} (a record was replaced)` });
+        this.report({
+          kind: 'broken-link',
+          cluster,
+          seq,
+          where,
+          message: `${at}: prev_hash is not the hash of seq ${last.seq} (a record was replaced)`,
+        });
       }
     } else {
       state.gaps.push([last.seq + 1, seq - 1]);
@@ -292,7 +312,7 @@ export class ChainVerifier {
       const evicted = remember(this.states, own.hash, own.body);
       if (evicted !== undefined) {
         this.forgotten.add(evicted);
-        if (this.forgotten.size > MAX_FORGOTTEN) this.forgotten.delete(this.forgotten.values().next().value!);
+        if (this.forgotten.size > MAX_FORGOTTEN) this.forgotten.delete(oldest(this.forgotten));
       }
       this.forgotten.delete(own.hash);
       for (const w of this.waiting.get(own.hash) ?? []) w.resolve(own.body);
@@ -300,19 +320,20 @@ export class ChainVerifier {
     }
     const prev = change?.prev_state_hash;
     if (typeof prev !== 'string') {
-      if (change?.baseline === 'unknown' && Array.isArray(change.ops) && change.ops.length > 0) this.uncheckedOld('no predecessor known when recorded (baseline unknown)');
+      if (change?.baseline === 'unknown' && Array.isArray(change.ops) && change.ops.length > 0)
+        this.uncheckedOld('no predecessor known when recorded (baseline unknown)');
       this.derived(record, cluster, seq, at, undefined);
       return;
     }
     const predecessor = this.states.get(prev);
     if (predecessor) {
-      this.compare(change!.ops, predecessor, cluster, seq, at);
+      this.compare(change?.ops, predecessor, cluster, seq, at);
       this.derived(record, cluster, seq, at, predecessor);
       return;
     }
     const entry: Waiting = {
       resolve: (body) => {
-        this.compare(change!.ops, body, cluster, seq, at);
+        this.compare(change?.ops, body, cluster, seq, at);
         this.derived(record, cluster, seq, at, body);
       },
       giveUp: () => {
@@ -326,15 +347,17 @@ export class ChainVerifier {
     this.waiting.set(prev, list);
     // Bounded: the longest-waiting records give up first.
     if (this.waiting.size > MAX_KEPT_STATES) {
-      const [oldest, gone] = this.waiting.entries().next().value!;
-      this.waiting.delete(oldest);
+      const [key, gone] = oldest(this.waiting);
+      this.waiting.delete(key);
       for (const w of gone) w.giveUp();
     }
   }
 
   private missingPredecessorReason(prev: string): string {
-    if (this.forgotten.has(prev)) return `predecessor more than ${MAX_KEPT_STATES} states back (its state was no longer kept)`;
-    if (this.options.complete) return 'predecessor never stored as a record (a crtrail baseline import, or a write logged without its body)';
+    if (this.forgotten.has(prev))
+      return `predecessor more than ${MAX_KEPT_STATES} states back (its state was no longer kept)`;
+    if (this.options.complete)
+      return 'predecessor never stored as a record (a crtrail baseline import, or a write logged without its body)';
     return 'predecessor outside this walk (before the window, filtered out) or a crtrail baseline import';
   }
 
@@ -349,7 +372,13 @@ export class ChainVerifier {
   }
 
   /** The derived fields, recomputed (see checkDerived); a difference is an edit, named by field. */
-  private derived(record: ChainedRecord, cluster: string, seq: number, at: string, previous: Record<string, unknown> | 'unknown' | undefined): void {
+  private derived(
+    record: ChainedRecord,
+    cluster: string,
+    seq: number,
+    at: string,
+    previous: Record<string, unknown> | 'unknown' | undefined,
+  ): void {
     const digest = (record.crtrail as { config_digest?: unknown } | undefined)?.config_digest;
     const config = typeof digest === 'string' ? this.configs.get(digest) : undefined;
     const reason =
@@ -364,7 +393,13 @@ export class ChainVerifier {
         ? checkDerived(record, config, reason, previous)
         : { edits: [], unchecked: DERIVED_FIELDS.map((field) => ({ field, reason })) };
     for (const e of result.edits) {
-      this.report({ kind: 'edited', cluster, seq, where: at, message: `${at}: ${e.field} edited (stored ${shown(e.stored)}, recomputed ${shown(e.recomputed)})` });
+      this.report({
+        kind: 'edited',
+        cluster,
+        seq,
+        where: at,
+        message: `${at}: ${e.field} edited (stored ${shown(e.stored)}, recomputed ${shown(e.recomputed)})`,
+      });
     }
     if (result.unchecked.length === 0) {
       this.derivedChecked++;
@@ -397,7 +432,13 @@ export class ChainVerifier {
     for (const [cluster, state] of this.clusters) {
       for (const [from, to] of state.gaps) {
         if (state.allowed.some(([a, b]) => a <= from && to <= b)) continue;
-        this.report({ kind: 'missing', cluster, seq: from, where: `cluster ${cluster}`, message: `${seqRangeText([from, to])} missing (deleted?)` });
+        this.report({
+          kind: 'missing',
+          cluster,
+          seq: from,
+          where: `cluster ${cluster}`,
+          message: `${seqRangeText([from, to])} missing (deleted?)`,
+        });
       }
     }
   }
@@ -415,14 +456,25 @@ function remember<V>(map: Map<string, V>, key: string, value: V): string | undef
   map.delete(key);
   map.set(key, value);
   if (map.size <= MAX_KEPT_STATES) return undefined;
-  const oldest = map.keys().next().value!;
-  map.delete(oldest);
-  return oldest;
+  const forgotten = oldest(map.keys());
+  map.delete(forgotten);
+  return forgotten;
+}
+
+/** The first item of a Map or Set (its oldest insertion), which the caller knows is not empty. */
+function oldest<T>(items: Iterable<T>): T {
+  for (const item of items) return item;
+  throw new Error('verify: no oldest entry to forget in an empty map');
 }
 
 /** A value in a report line: JSON, shortened. */
 function shown(value: unknown): string {
   // Plain words stay plain (`stored status`); an empty or multi-line string is quoted, so a report line stays one line.
-  const text = value === undefined ? 'nothing' : typeof value === 'string' && /^[^\n\r]+$/.test(value) ? value : (JSON.stringify(value) ?? String(value));
+  const text =
+    value === undefined
+      ? 'nothing'
+      : typeof value === 'string' && /^[^\n\r]+$/.test(value)
+        ? value
+        : (JSON.stringify(value) ?? String(value));
   return text.length > 120 ? `${text.slice(0, 120)}…` : text;
 }

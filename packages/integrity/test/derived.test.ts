@@ -5,7 +5,15 @@ import { checkConfigText, defaultConfig, type CrtrailConfig } from '@crtrail/con
 import { applyMutation, stateHash, type History } from '@crtrail/diff';
 import { classifyActor, criticalPaths, detectDrift } from '@crtrail/enrich';
 import { buildRecord } from '@crtrail/store';
-import { ChainVerifier, GENESIS_HASH, configDigest, derivationConfig, sealRecords, trustedDerivation, type ChainedRecord } from '../src/index.js';
+import {
+  ChainVerifier,
+  GENESIS_HASH,
+  configDigest,
+  derivationConfig,
+  sealRecords,
+  trustedDerivation,
+  type ChainedRecord,
+} from '../src/index.js';
 
 /**
  * A record as these tests build, seal and tamper with it: the tampering reaches into any field. Loose
@@ -29,7 +37,13 @@ function isvc(rv: string, storageUri: string, replicas: number): KubeObject {
   return {
     apiVersion: 'serving.kserve.io/v1beta1',
     kind: 'InferenceService',
-    metadata: { name: 'm', namespace: 'ml', uid: 'u-1', resourceVersion: rv, labels: { 'argocd.argoproj.io/instance': 'ml' } },
+    metadata: {
+      name: 'm',
+      namespace: 'ml',
+      uid: 'u-1',
+      resourceVersion: rv,
+      labels: { 'argocd.argoproj.io/instance': 'ml' },
+    },
     spec: { predictor: { minReplicas: replicas, model: { storageUri, modelFormat: { name: 'sklearn' } } } },
   };
 }
@@ -46,7 +60,13 @@ function event(n: number, verb: string, object: KubeObject): AuditEvent {
     user: { username: 'alice@example.com', groups: ['devs'] },
     userAgent: 'kubectl/v1.29.3 (linux/amd64) kubernetes/6813625',
     sourceIPs: ['10.0.0.1'],
-    objectRef: { resource: 'inferenceservices', namespace: 'ml', name: 'm', apiGroup: 'serving.kserve.io', apiVersion: 'v1beta1' },
+    objectRef: {
+      resource: 'inferenceservices',
+      namespace: 'ml',
+      name: 'm',
+      apiGroup: 'serving.kserve.io',
+      apiVersion: 'v1beta1',
+    },
     responseStatus: { code: verb === 'create' ? 201 : 200 },
     requestObject: object,
     responseObject: object,
@@ -69,10 +89,29 @@ function records(): Array<TestRecord> {
     const result = applyMutation(history, { event: e, object, recordId: `r${i + 1}` });
     history = result.history;
     const actor = classifyActor(e, object, config);
-    const critical = criticalPaths({ group: 'serving.kserve.io', resource: 'inferenceservices', kind: 'InferenceService' }, result.record.paths, config);
+    const critical = criticalPaths(
+      { group: 'serving.kserve.io', resource: 'inferenceservices', kind: 'InferenceService' },
+      result.record.paths,
+      config,
+    );
     const drift = detectDrift(result.previous, object, actor, result.record, true, config);
-    const change = { ...result.record, critical: critical.length > 0, critical_paths: critical, drift, ...(result.previous ? { prev_state_hash: stateHash(result.previous) } : {}) };
-    out.push(buildRecord({ cluster: CLUSTER, event: e, object, change, actor, configDigest: configDigest(config) }) as TestRecord);
+    const change = {
+      ...result.record,
+      critical: critical.length > 0,
+      critical_paths: critical,
+      drift,
+      ...(result.previous ? { prev_state_hash: stateHash(result.previous) } : {}),
+    };
+    out.push(
+      buildRecord({
+        cluster: CLUSTER,
+        event: e,
+        object,
+        change,
+        actor,
+        configDigest: configDigest(config),
+      }) as TestRecord,
+    );
   });
   sealRecords({ seq: 0, hash: GENESIS_HASH }, CLUSTER, out);
   return out;
@@ -91,7 +130,11 @@ test('the configuration digest covers what derived fields depend on, and nothing
   assert.notEqual(configDigest(configOf('critical:\n  - group: x.io\n    paths: [spec]\n')), configDigest(config));
   assert.notEqual(configDigest(configOf('actors:\n  controllers: ["^bob$"]\n')), configDigest(config));
   assert.notEqual(configDigest(configOf('filter:\n  ignorePaths: [/metadata/annotations]\n')), configDigest(config));
-  assert.equal(configDigest(configOf('redaction:\n  secretLikeKinds: ["Token$"]\n')), configDigest(config), 'redaction changes chained bodies, not derived fields');
+  assert.equal(
+    configDigest(configOf('redaction:\n  secretLikeKinds: ["Token$"]\n')),
+    configDigest(config),
+    'redaction changes chained bodies, not derived fields',
+  );
 });
 
 test('records as the worker makes them: every derived field recomputes, nothing reported', () => {
@@ -107,17 +150,49 @@ test('records as the worker makes them: every derived field recomputes, nothing 
 });
 
 const edits: Array<[string, (r: TestRecord) => void, RegExp]> = [
-  ['critical', (r) => (r.crtrail.change.critical = false), /crtrail\.change\.critical edited \(stored false, recomputed true\)/],
-  ['critical_paths', (r) => (r.crtrail.change.critical_paths = []), /crtrail\.change\.critical_paths edited \(stored \[\], recomputed \["\/spec\/predictor\/model\/storageUri"\]\)/],
+  [
+    'critical',
+    (r) => (r.crtrail.change.critical = false),
+    /crtrail\.change\.critical edited \(stored false, recomputed true\)/,
+  ],
+  [
+    'critical_paths',
+    (r) => (r.crtrail.change.critical_paths = []),
+    /crtrail\.change\.critical_paths edited \(stored \[\], recomputed \["\/spec\/predictor\/model\/storageUri"\]\)/,
+  ],
   ['paths', (r) => (r.crtrail.change.paths = []), /crtrail\.change\.paths edited/],
-  ['text', (r) => (r.crtrail.change.text = ''), /crtrail\.change\.text edited \(stored "", recomputed \/spec\/predictor\/model\/storageUri: s3:\/\/models\/v1 → s3:\/\/models\/v2\)/],
+  [
+    'text',
+    (r) => (r.crtrail.change.text = ''),
+    /crtrail\.change\.text edited \(stored "", recomputed \/spec\/predictor\/model\/storageUri: s3:\/\/models\/v1 → s3:\/\/models\/v2\)/,
+  ],
   ['patch', (r) => (r.crtrail.change.patch = []), /crtrail\.change\.patch edited/],
-  ['kind', (r) => (r.crtrail.change.kind = 'status'), /crtrail\.change\.kind edited \(stored status, recomputed spec\)/],
+  [
+    'kind',
+    (r) => (r.crtrail.change.kind = 'status'),
+    /crtrail\.change\.kind edited \(stored status, recomputed spec\)/,
+  ],
   ['drift', (r) => (r.crtrail.change.drift = false), /crtrail\.change\.drift edited \(stored false, recomputed true\)/],
-  ['actor.kind', (r) => (r.crtrail.actor.kind = 'gitops'), /crtrail\.actor\.kind edited \(stored gitops, recomputed human\)/],
-  ['actor.tool', (r) => (r.crtrail.actor.tool = 'argocd'), /crtrail\.actor\.tool edited \(stored argocd, recomputed kubectl\)/],
-  ['baseline', (r) => (r.crtrail.change.baseline = 'unknown'), /crtrail\.change\.baseline edited \(stored unknown, recomputed known\)/],
-  ['server_mutations', (r) => (r.crtrail.change.server_mutations = [{ op: 'replace', path: '/spec/predictor/minReplicas', new: 9 }]), /crtrail\.change\.server_mutations edited \(stored replace \/spec\/predictor\/minReplicas, recomputed not in the stored response body\)/],
+  [
+    'actor.kind',
+    (r) => (r.crtrail.actor.kind = 'gitops'),
+    /crtrail\.actor\.kind edited \(stored gitops, recomputed human\)/,
+  ],
+  [
+    'actor.tool',
+    (r) => (r.crtrail.actor.tool = 'argocd'),
+    /crtrail\.actor\.tool edited \(stored argocd, recomputed kubectl\)/,
+  ],
+  [
+    'baseline',
+    (r) => (r.crtrail.change.baseline = 'unknown'),
+    /crtrail\.change\.baseline edited \(stored unknown, recomputed known\)/,
+  ],
+  [
+    'server_mutations',
+    (r) => (r.crtrail.change.server_mutations = [{ op: 'replace', path: '/spec/predictor/minReplicas', new: 9 }]),
+    /crtrail\.change\.server_mutations edited \(stored replace \/spec\/predictor\/minReplicas, recomputed not in the stored response body\)/,
+  ],
   ['prev_state_hash', (r) => delete r.crtrail.change.prev_state_hash, /crtrail\.change\.prev_state_hash edited/],
   [
     'ops (one left out)',
@@ -139,7 +214,10 @@ for (const [name, edit, message] of edits) {
     edit(list[1]!);
     const v = verify(list);
     const lines = v.problems.map((p) => `${p.kind}: ${p.message}`);
-    assert.ok(lines.some((l) => /^edited: line 2 \(seq 2\): /.test(l) && message.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /^edited: line 2 \(seq 2\): /.test(l) && message.test(l)),
+      lines.join('\n'),
+    );
   });
 }
 
@@ -175,12 +253,21 @@ test('a predecessor later in seq order is waited for; one never met is counted w
   // The create outside the walk (a filtered export): the first update's predecessor never comes.
   const fresh = records();
   v = verify([fresh[1]!, fresh[2]!], [config], false);
-  assert.deepEqual(v.problems.filter((p) => p.kind !== 'missing'), []);
+  assert.deepEqual(
+    v.problems.filter((p) => p.kind !== 'missing'),
+    [],
+  );
   assert.equal(v.oldValuesChecked, 1);
-  assert.deepEqual([...v.oldValuesUncheckedBy], [['predecessor outside this walk (before the window, filtered out) or a crtrail baseline import', 1]]);
+  assert.deepEqual(
+    [...v.oldValuesUncheckedBy],
+    [['predecessor outside this walk (before the window, filtered out) or a crtrail baseline import', 1]],
+  );
   // Its ops' completeness needs the predecessor; its drift would only if the object's own state did not say GitOps manages it.
   assert.equal(v.derivedChecked, 1);
-  assert.deepEqual([...v.derivedUncheckedBy].map(([r, e]) => [r, e.records, [...e.fields]]), [['predecessor not in this walk', 1, ['ops']]]);
+  assert.deepEqual(
+    [...v.derivedUncheckedBy].map(([r, e]) => [r, e.records, [...e.fields]]),
+    [['predecessor not in this walk', 1, ['ops']]],
+  );
 });
 
 test('a configuration carried by a manifest is trusted only if it is the one the chained digest names', () => {

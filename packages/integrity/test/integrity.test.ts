@@ -37,7 +37,12 @@ function record(i: number, cluster = 'c1', extra: Record<string, unknown> = {}):
     },
     crtrail: {
       actor: { kind: 'human', name: 'alice', tool: 'kubectl' },
-      change: { ops: [{ op: 'replace', path: '/spec/replicas', old: i - 1, new: i }], kind: 'spec', state_hash: `h${i}`, dry_run: false },
+      change: {
+        ops: [{ op: 'replace', path: '/spec/replicas', old: i - 1, new: i }],
+        kind: 'spec',
+        state_hash: `h${i}`,
+        dry_run: false,
+      },
       received_at: '2026-01-01T00:00:59Z',
     },
     ...extra,
@@ -50,7 +55,10 @@ function chain(n: number, cluster = 'c1'): Array<TestRecord> {
   return records;
 }
 
-function verifyAll(records: ChainedRecord[], options: ConstructorParameters<typeof ChainVerifier>[0] = { startSeq: 1 }): ChainVerifier {
+function verifyAll(
+  records: ChainedRecord[],
+  options: ConstructorParameters<typeof ChainVerifier>[0] = { startSeq: 1 },
+): ChainVerifier {
   const v = new ChainVerifier(options);
   records.forEach((r, i) => v.push(r, `line ${i + 1}`));
   v.finish();
@@ -59,9 +67,13 @@ function verifyAll(records: ChainedRecord[], options: ConstructorParameters<type
 
 test('sealed records link: seq 1.., genesis first, each prev_hash the previous hash', () => {
   const records = chain(4);
-  assert.deepEqual(records.map((r) => r.crtrail!.integrity!.seq), [1, 2, 3, 4]);
+  assert.deepEqual(
+    records.map((r) => r.crtrail!.integrity!.seq),
+    [1, 2, 3, 4],
+  );
   assert.equal(records[0]!.crtrail!.integrity!.prev_hash, GENESIS_HASH);
-  for (let i = 1; i < 4; i++) assert.equal(records[i]!.crtrail!.integrity!.prev_hash, records[i - 1]!.crtrail!.integrity!.hash);
+  for (let i = 1; i < 4; i++)
+    assert.equal(records[i]!.crtrail!.integrity!.prev_hash, records[i - 1]!.crtrail!.integrity!.hash);
   assert.deepEqual(verifyAll(records).problems, []);
 });
 
@@ -74,24 +86,68 @@ test('the hash covers who/what/when but not what repairs and ingestion rewrite',
     return recordHash(GENESIS_HASH, copy, 'c1', 1);
   };
   // Chained: a different user, time, object body, actor, top-level ECS copy, state hash.
-  assert.notEqual(changed((x) => (x.kubernetes.audit.user.username = 'mallory')), base);
-  assert.notEqual(changed((x) => (x['@timestamp'] = '2026-01-02T00:00:00Z')), base);
-  assert.notEqual(changed((x) => (x.kubernetes.audit.responseObject.spec.replicas = 99)), base);
-  assert.notEqual(changed((x) => (x.crtrail.actor.name = 'bob')), base);
-  assert.notEqual(changed((x) => (x.user.name = 'bob')), base);
-  assert.notEqual(changed((x) => (x.crtrail.change.state_hash = 'other')), base);
+  assert.notEqual(
+    changed((x) => (x.kubernetes.audit.user.username = 'mallory')),
+    base,
+  );
+  assert.notEqual(
+    changed((x) => (x['@timestamp'] = '2026-01-02T00:00:00Z')),
+    base,
+  );
+  assert.notEqual(
+    changed((x) => (x.kubernetes.audit.responseObject.spec.replicas = 99)),
+    base,
+  );
+  assert.notEqual(
+    changed((x) => (x.crtrail.actor.name = 'bob')),
+    base,
+  );
+  assert.notEqual(
+    changed((x) => (x.user.name = 'bob')),
+    base,
+  );
+  assert.notEqual(
+    changed((x) => (x.crtrail.change.state_hash = 'other')),
+    base,
+  );
   assert.notEqual(recordHash(GENESIS_HASH, r!, 'c1', 2), base, 'the seq is chained');
   // Not chained: a late event's repair of ops/kind/critical, ingestion times, key order.
-  assert.equal(changed((x) => (x.crtrail.change.ops = [])), base);
-  assert.equal(changed((x) => (x.crtrail.change.kind = 'mixed')), base);
-  assert.equal(changed((x) => (x.crtrail.change.critical = true)), base);
-  assert.equal(changed((x) => (x.event.ingested = '2030-01-01T00:00:00Z')), base);
-  assert.equal(changed((x) => (x.crtrail.received_at = '2030-01-01T00:00:00Z')), base);
-  assert.equal(changed((x) => (x.kubernetes.audit = { responseObject: x.kubernetes.audit.responseObject, verb: 'patch', user: x.kubernetes.audit.user })), base);
+  assert.equal(
+    changed((x) => (x.crtrail.change.ops = [])),
+    base,
+  );
+  assert.equal(
+    changed((x) => (x.crtrail.change.kind = 'mixed')),
+    base,
+  );
+  assert.equal(
+    changed((x) => (x.crtrail.change.critical = true)),
+    base,
+  );
+  assert.equal(
+    changed((x) => (x.event.ingested = '2030-01-01T00:00:00Z')),
+    base,
+  );
+  assert.equal(
+    changed((x) => (x.crtrail.received_at = '2030-01-01T00:00:00Z')),
+    base,
+  );
+  assert.equal(
+    changed(
+      (x) =>
+        (x.kubernetes.audit = {
+          responseObject: x.kubernetes.audit.responseObject,
+          verb: 'patch',
+          user: x.kubernetes.audit.user,
+        }),
+    ),
+    base,
+  );
 });
 
 test('the verifier names each kind of damage', () => {
-  const kinds = (records: ChainedRecord[], options?: ConstructorParameters<typeof ChainVerifier>[0]) => verifyAll(records, options).problems.map((p) => `${p.kind}@${p.seq}`);
+  const kinds = (records: ChainedRecord[], options?: ConstructorParameters<typeof ChainVerifier>[0]) =>
+    verifyAll(records, options).problems.map((p) => `${p.kind}@${p.seq}`);
   const edited = chain(5);
   edited[2]!.kubernetes.audit.user.username = 'mallory';
   assert.deepEqual(kinds(edited), ['edited@3']);
@@ -134,7 +190,10 @@ test('gaps a filter explains are not missing records; clusters are chained separ
   assert.deepEqual(v.summary().get('a')!.gaps, [[2, 3]]);
   assert.equal(v.summary().get('b')!.count, 2);
   const unexplained = verifyAll(exported, { allowedGaps: () => [[2, 2]] });
-  assert.deepEqual(unexplained.problems.map((p) => p.kind), ['missing']);
+  assert.deepEqual(
+    unexplained.problems.map((p) => p.kind),
+    ['missing'],
+  );
 });
 
 test('property: any single swap, deletion or edit of a sealed chain is detected', () => {
@@ -199,7 +258,10 @@ test('the hash assembled from cached parts is exactly sha256(prev ‖ RFC 8785 J
     const r = record(7, 'c9', extra);
     const parts = chainParts(r, 'c9');
     for (const seq of [1, 42, 100_000]) {
-      const direct = createHash('sha256').update(GENESIS_HASH).update(canonicalJson(chainedFields(r, 'c9', seq))!).digest('hex');
+      const direct = createHash('sha256')
+        .update(GENESIS_HASH)
+        .update(canonicalJson(chainedFields(r, 'c9', seq))!)
+        .digest('hex');
       assert.equal(hashOfParts(GENESIS_HASH, parts, seq), direct);
       assert.equal(recordHash(GENESIS_HASH, r, 'c9', seq), direct);
     }
@@ -213,8 +275,15 @@ test('old values are checked against the predecessor named by prev_state_hash, i
   first.kubernetes.audit.responseObject = { kind: 'Widget', spec: { replicas: 1, keep: 'x' } };
   const second = record(2);
   second.crtrail.change = {
-    ops: [{ op: 'replace', path: '/spec/replicas', old: 1, new: 2 }, { op: 'add', path: '/spec/extra', new: true }],
-    kind: 'spec', baseline: 'known', state_hash: 's2', prev_state_hash: 's1', dry_run: false,
+    ops: [
+      { op: 'replace', path: '/spec/replicas', old: 1, new: 2 },
+      { op: 'add', path: '/spec/extra', new: true },
+    ],
+    kind: 'spec',
+    baseline: 'known',
+    state_hash: 's2',
+    prev_state_hash: 's1',
+    dry_run: false,
   };
   second.kubernetes.audit.responseObject = { kind: 'Widget', spec: { replicas: 2, keep: 'x', extra: true } };
   const kinds = (records: ChainedRecord[]) => {
@@ -224,13 +293,20 @@ test('old values are checked against the predecessor named by prev_state_hash, i
     // Walked in the given order (a late event's predecessor can come after it in seq order).
     sealed.forEach((r, i) => v.push(r, `line ${i + 1}`));
     v.finish();
-    return { problems: v.problems.map((p) => `${p.kind}: ${p.message}`), checked: v.oldValuesChecked, unchecked: v.oldValuesUnchecked };
+    return {
+      problems: v.problems.map((p) => `${p.kind}: ${p.message}`),
+      checked: v.oldValuesChecked,
+      unchecked: v.oldValuesUnchecked,
+    };
   };
   assert.deepEqual(kinds([first, second]), { problems: [], checked: 1, unchecked: 0 });
   assert.deepEqual(kinds([second, first]), { problems: [], checked: 1, unchecked: 0 });
   const forged = structuredClone(second);
   forged.crtrail.change.ops[0].old = 7;
-  assert.match(kinds([first, forged]).problems.join(), /ops-mismatch: .*\/spec\/replicas: old value differs from its predecessor's stored state/);
+  assert.match(
+    kinds([first, forged]).problems.join(),
+    /ops-mismatch: .*\/spec\/replicas: old value differs from its predecessor's stored state/,
+  );
   const addedTwice = structuredClone(second);
   addedTwice.crtrail.change.ops[1].path = '/spec/keep';
   addedTwice.crtrail.change.ops[1].new = 'x';

@@ -24,7 +24,15 @@ test('SeqTally: count, first and last links, and the seqs left out between them,
   tally.add('unchained', undefined);
   const clusters = tally.clusters();
   assert.deepEqual(Object.keys(clusters), ['dev', 'prod'], 'sorted by name; a cluster without any link is left out');
-  assert.deepEqual(clusters.prod, { count: 6, first: link(3), last: link(12), gaps: [[5, 6], [9, 11]] });
+  assert.deepEqual(clusters.prod, {
+    count: 6,
+    first: link(3),
+    last: link(12),
+    gaps: [
+      [5, 6],
+      [9, 11],
+    ],
+  });
   assert.deepEqual(clusters.dev, { count: 2, first: link(1), last: link(2), gaps: [] });
 });
 
@@ -36,7 +44,13 @@ test('SeqTally agrees with ChainVerifier on the gaps of any ascending walk', () 
       const verifier = new ChainVerifier({ linksOnly: true });
       for (const seq of sorted) {
         tally.add('c', link(seq));
-        verifier.push({ orchestrator: { cluster: { name: 'c' } }, crtrail: { integrity: { seq, hash: 'a'.repeat(64), prev_hash: 'b'.repeat(64) } } }, `seq ${seq}`);
+        verifier.push(
+          {
+            orchestrator: { cluster: { name: 'c' } },
+            crtrail: { integrity: { seq, hash: 'a'.repeat(64), prev_hash: 'b'.repeat(64) } },
+          },
+          `seq ${seq}`,
+        );
       }
       const counted = tally.clusters().c!;
       assert.equal(counted.count, sorted.length);

@@ -78,7 +78,9 @@ function authFromEnv(env: RedisEnv): RedisAuth {
       try {
         ca = readFileSync(env.CRTRAIL_REDIS_CA);
       } catch (err) {
-        throw new RedisModeError(`CRTRAIL_REDIS_CA=${env.CRTRAIL_REDIS_CA}: cannot read it (${(err as Error).message})`);
+        throw new RedisModeError(
+          `CRTRAIL_REDIS_CA=${env.CRTRAIL_REDIS_CA}: cannot read it (${(err as Error).message})`,
+        );
       }
     }
     auth.tls = ca ? { ca } : {};
@@ -94,9 +96,11 @@ function authFromEnv(env: RedisEnv): RedisAuth {
  */
 export function redisTargetFromEnv(env: RedisEnv): RedisTarget {
   const auth = authFromEnv(env);
-  if (env.CRTRAIL_REDIS_CLUSTER_NODES) return { mode: 'cluster', nodes: parseHostPorts(env.CRTRAIL_REDIS_CLUSTER_NODES), auth };
+  if (env.CRTRAIL_REDIS_CLUSTER_NODES)
+    return { mode: 'cluster', nodes: parseHostPorts(env.CRTRAIL_REDIS_CLUSTER_NODES), auth };
   if (env.CRTRAIL_REDIS_SENTINELS) {
-    if (!env.CRTRAIL_REDIS_SENTINEL_NAME) throw new RedisModeError('CRTRAIL_REDIS_SENTINELS needs CRTRAIL_REDIS_SENTINEL_NAME (the master set)');
+    if (!env.CRTRAIL_REDIS_SENTINEL_NAME)
+      throw new RedisModeError('CRTRAIL_REDIS_SENTINELS needs CRTRAIL_REDIS_SENTINEL_NAME (the master set)');
     const db = Number(new URL(env.CRTRAIL_REDIS_URL).pathname.slice(1) || 0);
     return {
       mode: 'sentinel',
@@ -145,7 +149,13 @@ const CLUSTER_LEVEL = ['enableOfflineQueue', 'enableReadyCheck', 'lazyConnect'] 
  */
 export function redisPlan(target: RedisTarget, options: RedisOptions = {}): RedisPlan {
   const { tls, ...credentials } = target.auth;
-  const base: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, ...credentials, ...(tls ? { tls } : {}), ...options };
+  const base: RedisOptions = {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    ...credentials,
+    ...(tls ? { tls } : {}),
+    ...options,
+  };
   switch (target.mode) {
     case 'single':
       return { kind: 'redis', url: target.url, options: base };
@@ -171,6 +181,9 @@ export function redisPlan(target: RedisTarget, options: RedisOptions = {}): Redi
       for (const key of CLUSTER_LEVEL) {
         if (key in rest) {
           (clusterLevel as Record<string, unknown>)[key] = rest[key];
+          // Moved, not copied: the nodes' connections get only node-level options. The key is one
+          // of the fixed CLUSTER_LEVEL names, so nothing arbitrary is deleted.
+          // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
           delete redisOptions[key];
         }
       }
@@ -183,7 +196,12 @@ export function redisPlan(target: RedisTarget, options: RedisOptions = {}): Redi
           ...(retryStrategy !== undefined ? { clusterRetryStrategy: retryStrategy } : {}),
           // TLS certificates name the hosts the nodes announce: connect to them, not to a resolved IP
           // (what managed Redis Clusters behind one DNS name require).
-          ...(tls ? { dnsLookup: (address: string, callback: (err: Error | null, address: string) => void) => callback(null, address) } : {}),
+          ...(tls
+            ? {
+                dnsLookup: (address: string, callback: (err: Error | null, address: string) => void) =>
+                  callback(null, address),
+              }
+            : {}),
         },
       };
     }

@@ -72,7 +72,10 @@ export function jobBackoff(attemptsMade: number): number {
 
 /** The batch queue on `connection` (its name tagged when that is a Redis Cluster connection). */
 export function createBatchQueue(prefix: string, connection: RedisClient): Queue<BatchJob> {
-  return new Queue<BatchJob>(queueName(prefix, isRedisCluster(connection)), { connection: connection as ConnectionOptions, defaultJobOptions });
+  return new Queue<BatchJob>(queueName(prefix, isRedisCluster(connection)), {
+    connection: connection as ConnectionOptions,
+    defaultJobOptions,
+  });
 }
 export { addJobsAtomically } from './atomic.js';
 export { persistenceWarning, redactUrl, redisPersistence, type RedisPersistence } from './persistence.js';

@@ -34,7 +34,12 @@ async function fromInfo(redis: Redis): Promise<RedisPersistence> {
   // never one too few.
   const saves = Number(field('rdb_saves') ?? '0');
   const rdb = saves > 0;
-  return { aof, rdb, persistent: aof || rdb, how: `aof_enabled:${aof ? 1 : 0}, rdb_saves:${saves} (from INFO persistence; CONFIG is not available, the RDB schedule is not visible)` };
+  return {
+    aof,
+    rdb,
+    persistent: aof || rdb,
+    how: `aof_enabled:${aof ? 1 : 0}, rdb_saves:${saves} (from INFO persistence; CONFIG is not available, the RDB schedule is not visible)`,
+  };
 }
 
 /**
@@ -48,10 +53,22 @@ export async function redisPersistence(redis: RedisClient): Promise<RedisPersist
   await clusterReady(redis);
   const nodes = masters(redis);
   if (nodes.length === 1) return nodePersistence(nodes[0]!);
-  const all = await Promise.all(nodes.map(async (n) => ({ at: `${n.options.host}:${n.options.port}`, p: await nodePersistence(n) })));
+  const all = await Promise.all(
+    nodes.map(async (n) => ({ at: `${n.options.host}:${n.options.port}`, p: await nodePersistence(n) })),
+  );
   const weak = all.find((x) => !x.p.persistent) ?? all[0];
-  if (!weak) return { aof: false, rdb: false, persistent: false, unknown: true, how: 'unknown (no Redis Cluster master connected)' };
-  return { ...weak.p, how: `master ${weak.at}: ${weak.p.how}${all.length > 1 ? ` (${all.filter((x) => x.p.persistent).length} of ${all.length} masters persistent)` : ''}` };
+  if (!weak)
+    return {
+      aof: false,
+      rdb: false,
+      persistent: false,
+      unknown: true,
+      how: 'unknown (no Redis Cluster master connected)',
+    };
+  return {
+    ...weak.p,
+    how: `master ${weak.at}: ${weak.p.how}${all.length > 1 ? ` (${all.filter((x) => x.p.persistent).length} of ${all.length} masters persistent)` : ''}`,
+  };
 }
 
 async function nodePersistence(redis: Redis): Promise<RedisPersistence> {
@@ -61,7 +78,12 @@ async function nodePersistence(redis: Redis): Promise<RedisPersistence> {
     const fsync = appendonly === 'yes' ? await configGet(redis, 'appendfsync') : '';
     const aof = appendonly === 'yes';
     const rdb = save.trim() !== '';
-    return { aof, rdb, persistent: aof || rdb, how: `appendonly ${appendonly || 'no'}${fsync ? ` (appendfsync ${fsync})` : ''}, save '${save}'` };
+    return {
+      aof,
+      rdb,
+      persistent: aof || rdb,
+      how: `appendonly ${appendonly || 'no'}${fsync ? ` (appendfsync ${fsync})` : ''}, save '${save}'`,
+    };
   } catch (err) {
     if (!isUnknownCommand(err)) throw err;
   }
@@ -69,7 +91,13 @@ async function nodePersistence(redis: Redis): Promise<RedisPersistence> {
     return await fromInfo(redis);
   } catch (err) {
     if (!isUnknownCommand(err)) throw err;
-    return { aof: false, rdb: false, persistent: false, unknown: true, how: 'unknown (neither CONFIG GET nor INFO persistence is allowed)' };
+    return {
+      aof: false,
+      rdb: false,
+      persistent: false,
+      unknown: true,
+      how: 'unknown (neither CONFIG GET nor INFO persistence is allowed)',
+    };
   }
 }
 

@@ -28,14 +28,20 @@ export interface JobChunk<T> {
  * larger than `maxBytes` on its own gets a chunk of its own (it cannot be cut, and refusing it would
  * lose it). Pure: the caller measures, so the measuring cost stays visible where it is paid.
  */
-export function splitBySize<T>(events: readonly T[], sizes: readonly number[], bounds: JobBounds = JOB_BOUNDS): JobChunk<T>[] {
+export function splitBySize<T>(
+  events: readonly T[],
+  sizes: readonly number[],
+  bounds: JobBounds = JOB_BOUNDS,
+): JobChunk<T>[] {
   if (sizes.length !== events.length) throw new Error(`splitBySize: ${events.length} events but ${sizes.length} sizes`);
   if (!(bounds.maxEvents >= 1) || !(bounds.maxBytes >= 1)) throw new Error('splitBySize: bounds must be >= 1');
   const chunks: JobChunk<T>[] = [];
   let current: JobChunk<T> = { events: [], bytes: 0 };
   for (let i = 0; i < events.length; i++) {
     const size = sizes[i]!;
-    const full = current.events.length >= bounds.maxEvents || (current.events.length > 0 && current.bytes + size > bounds.maxBytes);
+    const full =
+      current.events.length >= bounds.maxEvents ||
+      (current.events.length > 0 && current.bytes + size > bounds.maxBytes);
     if (full) {
       chunks.push(current);
       current = { events: [], bytes: 0 };
@@ -55,7 +61,11 @@ export function splitBySize<T>(events: readonly T[], sizes: readonly number[], b
  * events' JSON: the raw body's size, with room for redaction) already fits the bounds, nothing is
  * measured and the batch is one chunk whose `bytes` is that bound — the common case pays nothing.
  */
-export function splitEvents<T>(events: readonly T[], bounds: JobBounds = JOB_BOUNDS, bytesAtMost?: number): JobChunk<T>[] {
+export function splitEvents<T>(
+  events: readonly T[],
+  bounds: JobBounds = JOB_BOUNDS,
+  bytesAtMost?: number,
+): JobChunk<T>[] {
   if (events.length === 0) return [];
   if (bytesAtMost !== undefined && bytesAtMost <= bounds.maxBytes && events.length <= bounds.maxEvents) {
     return [{ events: [...events], bytes: bytesAtMost }];

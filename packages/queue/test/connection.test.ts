@@ -4,14 +4,29 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadEnv } from '@crtrail/config';
-import { createRedis, deploymentTag, describeRedis, isRedisCluster, keySlot, queueName, redisPlan, redisTargetFromEnv } from '../src/index.js';
+import {
+  createRedis,
+  deploymentTag,
+  describeRedis,
+  isRedisCluster,
+  keySlot,
+  queueName,
+  redisPlan,
+  redisTargetFromEnv,
+} from '../src/index.js';
 
 test('the mode follows the environment: cluster nodes > sentinels > the URL', () => {
   const single = redisTargetFromEnv(loadEnv({ CRTRAIL_REDIS_URL: 'redis://:pw@10.0.0.1:6390/3' }));
   assert.equal(single.mode, 'single');
   assert.equal(describeRedis(single), 'redis://:***@10.0.0.1:6390/3');
 
-  const sentinel = redisTargetFromEnv(loadEnv({ CRTRAIL_REDIS_URL: 'redis://app:pw@ignored:1/2', CRTRAIL_REDIS_SENTINELS: 's1:26379,[::1]:26380', CRTRAIL_REDIS_SENTINEL_NAME: 'crtrail' }));
+  const sentinel = redisTargetFromEnv(
+    loadEnv({
+      CRTRAIL_REDIS_URL: 'redis://app:pw@ignored:1/2',
+      CRTRAIL_REDIS_SENTINELS: 's1:26379,[::1]:26380',
+      CRTRAIL_REDIS_SENTINEL_NAME: 'crtrail',
+    }),
+  );
   assert.equal(sentinel.mode, 'sentinel');
   assert.equal(describeRedis(sentinel), 'Sentinel master crtrail (sentinels s1:26379, [::1]:26380)');
 
@@ -35,14 +50,23 @@ test('a single node: the URL, crtrail defaults under the caller options (worker 
 
 test('Sentinel: master of the named set, credentials from the URL overridden by the variables, db from the URL', () => {
   const target = redisTargetFromEnv(
-    loadEnv({ CRTRAIL_REDIS_URL: 'redis://app:fromurl@x:1/2', CRTRAIL_REDIS_PASSWORD: 'fromenv', CRTRAIL_REDIS_SENTINELS: 's1:26379,s2:26379', CRTRAIL_REDIS_SENTINEL_NAME: 'crtrail', CRTRAIL_REDIS_SENTINEL_PASSWORD: 'sentinelpw' }),
+    loadEnv({
+      CRTRAIL_REDIS_URL: 'redis://app:fromurl@x:1/2',
+      CRTRAIL_REDIS_PASSWORD: 'fromenv',
+      CRTRAIL_REDIS_SENTINELS: 's1:26379,s2:26379',
+      CRTRAIL_REDIS_SENTINEL_NAME: 'crtrail',
+      CRTRAIL_REDIS_SENTINEL_PASSWORD: 'sentinelpw',
+    }),
   );
   const plan = redisPlan(target, { maxRetriesPerRequest: 1 });
   assert.equal(plan.kind, 'redis');
   if (plan.kind !== 'redis') return;
   assert.equal(plan.url, undefined, 'no URL: ioredis asks the sentinels');
   const o = plan.options;
-  assert.deepEqual(o.sentinels, [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }]);
+  assert.deepEqual(o.sentinels, [
+    { host: 's1', port: 26379 },
+    { host: 's2', port: 26379 },
+  ]);
   assert.equal(o.name, 'crtrail');
   assert.equal(o.role, 'master');
   assert.equal(o.db, 2);
@@ -58,26 +82,54 @@ test('TLS: rediss:// with the CA of CRTRAIL_REDIS_CA for the nodes and the senti
   try {
     const ca = join(dir, 'ca.pem');
     writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
-    const single = redisPlan(redisTargetFromEnv(loadEnv({ CRTRAIL_REDIS_URL: 'rediss://redis:6380', CRTRAIL_REDIS_CA: ca })));
+    const single = redisPlan(
+      redisTargetFromEnv(loadEnv({ CRTRAIL_REDIS_URL: 'rediss://redis:6380', CRTRAIL_REDIS_CA: ca })),
+    );
     assert.equal(single.kind === 'redis' && single.options.tls?.ca?.toString().includes('BEGIN CERTIFICATE'), true);
     const systemCas = redisPlan(redisTargetFromEnv(loadEnv({ CRTRAIL_REDIS_URL: 'rediss://redis:6380' })));
     assert.deepEqual(systemCas.kind === 'redis' && systemCas.options.tls, {});
-    const sentinel = redisPlan(redisTargetFromEnv(loadEnv({ CRTRAIL_REDIS_URL: 'rediss://redis:6380', CRTRAIL_REDIS_CA: ca, CRTRAIL_REDIS_SENTINELS: 's:26379', CRTRAIL_REDIS_SENTINEL_NAME: 'm' })));
+    const sentinel = redisPlan(
+      redisTargetFromEnv(
+        loadEnv({
+          CRTRAIL_REDIS_URL: 'rediss://redis:6380',
+          CRTRAIL_REDIS_CA: ca,
+          CRTRAIL_REDIS_SENTINELS: 's:26379',
+          CRTRAIL_REDIS_SENTINEL_NAME: 'm',
+        }),
+      ),
+    );
     assert.equal(sentinel.kind === 'redis' && sentinel.options.enableTLSForSentinelMode, true);
     assert.equal(sentinel.kind === 'redis' && Boolean(sentinel.options.sentinelTLS?.ca), true);
-    assert.throws(() => redisTargetFromEnv(loadEnv({ CRTRAIL_REDIS_URL: 'rediss://redis:6380', CRTRAIL_REDIS_CA: join(dir, 'missing.pem') })), /CRTRAIL_REDIS_CA=.*missing\.pem: cannot read it/);
+    assert.throws(
+      () =>
+        redisTargetFromEnv(
+          loadEnv({ CRTRAIL_REDIS_URL: 'rediss://redis:6380', CRTRAIL_REDIS_CA: join(dir, 'missing.pem') }),
+        ),
+      /CRTRAIL_REDIS_CA=.*missing\.pem: cannot read it/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('Cluster: node options (auth, TLS, retries) under redisOptions, queueing and ready check at the cluster level', () => {
-  const target = redisTargetFromEnv(loadEnv({ CRTRAIL_REDIS_URL: 'rediss://u:p@ignored:1', CRTRAIL_REDIS_CLUSTER_NODES: 'n1:7000,n2:7001' }));
+  const target = redisTargetFromEnv(
+    loadEnv({ CRTRAIL_REDIS_URL: 'rediss://u:p@ignored:1', CRTRAIL_REDIS_CLUSTER_NODES: 'n1:7000,n2:7001' }),
+  );
   const retry = (): null => null;
-  const plan = redisPlan(target, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, retryStrategy: retry, connectTimeout: 2000 });
+  const plan = redisPlan(target, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    retryStrategy: retry,
+    connectTimeout: 2000,
+  });
   assert.equal(plan.kind, 'cluster');
   if (plan.kind !== 'cluster') return;
-  assert.deepEqual(plan.nodes, [{ host: 'n1', port: 7000 }, { host: 'n2', port: 7001 }]);
+  assert.deepEqual(plan.nodes, [
+    { host: 'n1', port: 7000 },
+    { host: 'n2', port: 7001 },
+  ]);
   assert.equal(plan.options.enableOfflineQueue, false);
   assert.equal(plan.options.enableReadyCheck, true);
   assert.equal(plan.options.lazyConnect, true);
@@ -92,11 +144,17 @@ test('Cluster: node options (auth, TLS, retries) under redisOptions, queueing an
   assert.equal('enableOfflineQueue' in node, false);
   assert.equal('retryStrategy' in node, false);
   const workerPlan = redisPlan(target);
-  assert.equal(workerPlan.kind === 'cluster' && workerPlan.options.redisOptions?.maxRetriesPerRequest, null, 'BullMQ workers need null on every node');
+  assert.equal(
+    workerPlan.kind === 'cluster' && workerPlan.options.redisOptions?.maxRetriesPerRequest,
+    null,
+    'BullMQ workers need null on every node',
+  );
 });
 
 test('cluster mode is accepted: createRedis builds a Cluster for CRTRAIL_REDIS_CLUSTER_NODES, a Redis otherwise', () => {
-  const cluster = createRedis(redisTargetFromEnv(loadEnv({ CRTRAIL_REDIS_CLUSTER_NODES: '127.0.0.1:7000' })), { lazyConnect: true });
+  const cluster = createRedis(redisTargetFromEnv(loadEnv({ CRTRAIL_REDIS_CLUSTER_NODES: '127.0.0.1:7000' })), {
+    lazyConnect: true,
+  });
   const single = createRedis('redis://127.0.0.1:6379', { lazyConnect: true });
   try {
     assert.equal(isRedisCluster(cluster), true);

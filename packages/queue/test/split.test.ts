@@ -5,12 +5,24 @@ import { JOB_BOUNDS, splitBySize, splitEvents } from '../src/split.js';
 const bytes = (e: unknown) => Buffer.byteLength(JSON.stringify(e), 'utf8');
 
 /** Every chunk within bounds (or a lone oversized event), concatenation equal to the input in order. */
-function assertSplit<T>(events: T[], chunks: { events: T[]; bytes: number }[], bounds: { maxEvents: number; maxBytes: number }) {
-  assert.deepEqual(chunks.flatMap((c) => c.events), events, 'order kept, nothing dropped or added');
+function assertSplit<T>(
+  events: T[],
+  chunks: { events: T[]; bytes: number }[],
+  bounds: { maxEvents: number; maxBytes: number },
+) {
+  assert.deepEqual(
+    chunks.flatMap((c) => c.events),
+    events,
+    'order kept, nothing dropped or added',
+  );
   for (const c of chunks) {
     assert.ok(c.events.length >= 1, 'no empty chunk');
     assert.ok(c.events.length <= bounds.maxEvents, `${c.events.length} events > ${bounds.maxEvents}`);
-    assert.equal(c.bytes, c.events.reduce((n, e) => n + bytes(e), 0), 'bytes are the events’ JSON bytes');
+    assert.equal(
+      c.bytes,
+      c.events.reduce((n, e) => n + bytes(e), 0),
+      'bytes are the events’ JSON bytes',
+    );
     if (c.events.length > 1) assert.ok(c.bytes <= bounds.maxBytes, `${c.bytes} bytes > ${bounds.maxBytes}`);
   }
 }
@@ -45,7 +57,10 @@ test('an event larger than the byte bound gets a chunk of its own, between its n
   const events = [{ s: 'a' }, { s: 'b' }, { s: 'x'.repeat(500) }, { s: 'c' }];
   const chunks = splitEvents(events, bounds);
   assertSplit(events, chunks, bounds);
-  assert.deepEqual(chunks.map((c) => c.events.map((e) => e.s[0])), [['a', 'b'], ['x'], ['c']]);
+  assert.deepEqual(
+    chunks.map((c) => c.events.map((e) => e.s[0])),
+    [['a', 'b'], ['x'], ['c']],
+  );
 });
 
 test('multi-byte characters count in UTF-8 bytes, not in string length', () => {
@@ -53,7 +68,10 @@ test('multi-byte characters count in UTF-8 bytes, not in string length', () => {
   const events = [{ s: 'ééééé' }, { s: 'ééééé' }, { s: 'ééééé' }];
   // {"s":"ééééé"} is 18 bytes (13 characters): two fit in 40 bytes, three do not.
   const chunks = splitEvents(events, bounds);
-  assert.deepEqual(chunks.map((c) => c.events.length), [2, 1]);
+  assert.deepEqual(
+    chunks.map((c) => c.events.length),
+    [2, 1],
+  );
   assert.equal(chunks[0]!.bytes, 36);
 });
 
@@ -61,7 +79,10 @@ test('both bounds are respected whichever is hit first; bad arguments are refuse
   const sizes = [5, 5, 5, 5, 5, 90, 5];
   const events = sizes.map((_, i) => i);
   const chunks = splitBySize(events, sizes, { maxEvents: 3, maxBytes: 100 });
-  assert.deepEqual(chunks.map((c) => c.events), [[0, 1, 2], [3, 4, 5], [6]]);
+  assert.deepEqual(
+    chunks.map((c) => c.events),
+    [[0, 1, 2], [3, 4, 5], [6]],
+  );
   assert.throws(() => splitBySize([1], [], JOB_BOUNDS), /1 events but 0 sizes/);
   assert.throws(() => splitBySize([1], [1], { maxEvents: 0, maxBytes: 1 }), /bounds/);
 });

@@ -28,12 +28,20 @@ export class AlertMarks {
   /** Decides, atomically, whether `alertJson` of `recordId` is sent now, joins its object's window, or was sent already. */
   async route(sink: string, group: string, recordId: string, windowMs: number, alertJson: string): Promise<AlertRoute> {
     const { k } = this;
-    return (await routeScript(this.redis, [k.alertSent(sink, recordId), k.alertWindow(sink, group), k.alertGroup(sink, group)], [recordId, windowMs, alertJson])) as AlertRoute;
+    return (await routeScript(
+      this.redis,
+      [k.alertSent(sink, recordId), k.alertWindow(sink, group), k.alertGroup(sink, group)],
+      [recordId, windowMs, alertJson],
+    )) as AlertRoute;
   }
 
   /** The alerts of a closing window (moved aside once, so a retried flush finds the same ones). */
   async take(sink: string, group: string, window: string): Promise<string[]> {
-    return (await takeScript(this.redis, [this.k.alertGroup(sink, group), this.k.alertFlushing(sink, group, window)], [])) as string[];
+    return (await takeScript(
+      this.redis,
+      [this.k.alertGroup(sink, group), this.k.alertFlushing(sink, group, window)],
+      [],
+    )) as string[];
   }
 
   /** The window's flush is done: its moved-aside alerts are dropped. */

@@ -39,9 +39,10 @@ export async function importBaselineObjects(
     try {
       await withLocks(redis, [k.lock(keyString)], async () => {
         const stateKey = k.state(keyString);
-        const [before] = await loadHistories(redis, [stateKey], cache);
-        const next = importBaseline(before!.history, object, at);
-        await saveHistories(redis, [{ key: stateKey, before: before!, after: next }], cache);
+        // One loaded history per key asked for.
+        const before = (await loadHistories(redis, [stateKey], cache))[0]!;
+        const next = importBaseline(before.history, object, at);
+        await saveHistories(redis, [{ key: stateKey, before, after: next }], cache);
       });
       result.imported++;
     } catch (err) {

@@ -1,5 +1,12 @@
 import type { RedisClient } from '@crtrail/queue';
-import { GENESIS_HASH, chainParts, sealRecords, type ChainHead, type ChainedRecord, type Integrity } from '@crtrail/integrity';
+import {
+  GENESIS_HASH,
+  chainParts,
+  sealRecords,
+  type ChainHead,
+  type ChainedRecord,
+  type Integrity,
+} from '@crtrail/integrity';
 import { keysFor } from './keys.js';
 import { luaScript } from './lua.js';
 
@@ -23,6 +30,13 @@ const MAX_ATTEMPTS = 1_000;
 export interface SealInput {
   id: string;
   doc: ChainedRecord;
+}
+
+/** The `crtrail.integrity` that `sealRecords` has just set on a record. */
+function sealedIntegrity(input: SealInput): Partial<Integrity> {
+  const integrity = input.doc.crtrail?.integrity;
+  if (!integrity) throw new Error(`record ${input.id} has no crtrail.integrity after sealing`);
+  return integrity;
 }
 
 /**
@@ -63,8 +77,13 @@ export async function sealChain(
     // second one at seq 1. The compare-and-set still expects "no head", so if another worker
     // recovered first, this attempt fails and re-reads its head.
     if (seqText === null && recoverHead) head = (await (recovered ??= recoverHead())) ?? head;
-    const next = sealRecords(head, cluster, fresh.map((f) => f.doc), parts);
-    const links = fresh.flatMap((f) => [f.id, JSON.stringify(f.doc.crtrail!.integrity)]);
+    const next = sealRecords(
+      head,
+      cluster,
+      fresh.map((f) => f.doc),
+      parts,
+    );
+    const links = fresh.flatMap((f) => [f.id, JSON.stringify(sealedIntegrity(f))]);
     // Compared with what Redis held (no head at all after a recovery), not with the recovered seq.
     const ok = await advance(redis, [headKey, pendingKey], [seqText ?? '0', next.seq, next.hash, ...links]);
     if (ok === 1) return;
@@ -73,7 +92,12 @@ export async function sealChain(
 }
 
 /** Which of `ids` still have a pending link: sealed by an attempt whose write was never confirmed. */
-export async function pendingLinks(redis: RedisClient, prefix: string, cluster: string, ids: string[]): Promise<Set<string>> {
+export async function pendingLinks(
+  redis: RedisClient,
+  prefix: string,
+  cluster: string,
+  ids: string[],
+): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
   const links = await redis.hmget(keysFor(redis, prefix).chainPending(cluster), ...ids);
   return new Set(ids.filter((_, i) => links[i] !== null));
@@ -85,7 +109,11 @@ export async function confirmChain(redis: RedisClient, prefix: string, cluster: 
 }
 
 /** The stored head of a cluster's chain (seq 0 before the first record). */
-export async function chainHead(redis: RedisClient, prefix: string, cluster: string): Promise<ChainHead & { pending: number }> {
+export async function chainHead(
+  redis: RedisClient,
+  prefix: string,
+  cluster: string,
+): Promise<ChainHead & { pending: number }> {
   const [[, head], [, pending]] = (await redis
     .multi()
     .hmget(keysFor(redis, prefix).chainHead(cluster), 'seq', 'hash')

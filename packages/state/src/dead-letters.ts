@@ -50,22 +50,51 @@ export interface EventDeadLetter {
 export type DlqEntry = DeadLetter | EventDeadLetter;
 
 /** Appends refused records to the dead-letter list (`<prefix>:dlq`): never dropped. */
-export async function pushDeadLetters(redis: RedisClient, prefix: string, cluster: string, rejected: RefusedWrite[]): Promise<void> {
+export async function pushDeadLetters(
+  redis: RedisClient,
+  prefix: string,
+  cluster: string,
+  rejected: RefusedWrite[],
+): Promise<void> {
   if (rejected.length === 0) return;
   const at = new Date().toISOString();
   await redis.rpush(
     keysFor(redis, prefix).dlq,
-    ...rejected.map((r) => JSON.stringify({ type: 'record', id: r.action.id, at, cluster, status: r.status, reason: r.reason, action: r.action } satisfies DeadLetter)),
+    ...rejected.map((r) =>
+      JSON.stringify({
+        type: 'record',
+        id: r.action.id,
+        at,
+        cluster,
+        status: r.status,
+        reason: r.reason,
+        action: r.action,
+      } satisfies DeadLetter),
+    ),
   );
 }
 
 /** Appends events whose processing threw to the dead-letter list, each with its reason. */
-export async function pushEventDeadLetters(redis: RedisClient, prefix: string, cluster: string, poisoned: Array<{ event: AuditEvent; reason: string }>): Promise<void> {
+export async function pushEventDeadLetters(
+  redis: RedisClient,
+  prefix: string,
+  cluster: string,
+  poisoned: Array<{ event: AuditEvent; reason: string }>,
+): Promise<void> {
   if (poisoned.length === 0) return;
   const at = new Date().toISOString();
   await redis.rpush(
     keysFor(redis, prefix).dlq,
-    ...poisoned.map(({ event, reason }) => JSON.stringify({ type: 'event', id: `event:${cluster}:${event.auditID}`, at, cluster, reason, event } satisfies EventDeadLetter)),
+    ...poisoned.map(({ event, reason }) =>
+      JSON.stringify({
+        type: 'event',
+        id: `event:${cluster}:${event.auditID}`,
+        at,
+        cluster,
+        reason,
+        event,
+      } satisfies EventDeadLetter),
+    ),
   );
 }
 
@@ -98,7 +127,12 @@ export async function removeDlqEntry(redis: RedisClient, prefix: string, raw: st
 }
 
 /** Replaces one entry (by its exact stored text) in place, so the order of the list is kept; gone already: nothing. */
-export async function replaceDlqEntry(redis: RedisClient, prefix: string, raw: string, updated: DlqEntry): Promise<void> {
+export async function replaceDlqEntry(
+  redis: RedisClient,
+  prefix: string,
+  raw: string,
+  updated: DlqEntry,
+): Promise<void> {
   const key = keysFor(redis, prefix).dlq;
   const pos = await redis.lpos(key, raw);
   if (pos !== null) await redis.lset(key, pos, JSON.stringify(updated));

@@ -32,7 +32,11 @@ export async function forgetFailure(redis: RedisClient, prefix: string, jobId: s
 
 const PAGE = 200;
 
-export async function listFailedBatches(queue: Queue<BatchJob>, redis: RedisClient, prefix: string): Promise<FailedBatch[]> {
+export async function listFailedBatches(
+  queue: Queue<BatchJob>,
+  redis: RedisClient,
+  prefix: string,
+): Promise<FailedBatch[]> {
   const out: FailedBatch[] = [];
   for (let start = 0; ; start += PAGE) {
     // Oldest first, like the dead-letter list.
@@ -60,8 +64,16 @@ export async function listFailedBatches(queue: Queue<BatchJob>, redis: RedisClie
  * and stall counters, which `job.retry()` would not reset — and the failed one removed. Safe to
  * repeat: records have deterministic ids and are written with `create`.
  */
-export async function replayFailedBatches(queue: Queue<BatchJob>, redis: RedisClient, prefix: string, id?: string): Promise<number> {
-  const failed = id === undefined ? await queue.getJobs(['failed'], 0, -1, true) : [await queue.getJob(id)].filter((j) => j !== undefined);
+export async function replayFailedBatches(
+  queue: Queue<BatchJob>,
+  redis: RedisClient,
+  prefix: string,
+  id?: string,
+): Promise<number> {
+  const failed =
+    id === undefined
+      ? await queue.getJobs(['failed'], 0, -1, true)
+      : [await queue.getJob(id)].filter((j) => j !== undefined);
   let requeued = 0;
   for (const job of failed) {
     if (!(await job.isFailed())) continue;

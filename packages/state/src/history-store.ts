@@ -49,7 +49,8 @@ export class HistoryCache {
   remember(key: string, rev: number, history: History): void {
     this.forget(key);
     let bytes = 0;
-    for (const entry of [...history.versions, ...(history.dependents ?? [])]) bytes += sizes.get(entry) ?? UNKNOWN_ENTRY_BYTES;
+    for (const entry of [...history.versions, ...(history.dependents ?? [])])
+      bytes += sizes.get(entry) ?? UNKNOWN_ENTRY_BYTES;
     this.entries.set(key, { rev, history, bytes });
     this.bytes += bytes;
     for (const oldest of this.entries.keys()) {
@@ -147,9 +148,9 @@ export function historyRetention(ttlDays: number, deletedTtlDays: number): Histo
 /** The expiry a history gets at this save (undefined: none). */
 function expiryOf(after: History, retention: HistoryRetention): number | undefined {
   const newest = after.versions[after.versions.length - 1];
-  const deleted = newest?.deleted === true && retention.deletedTtlSeconds !== undefined;
-  if (deleted && retention.ttlSeconds !== undefined) return Math.min(retention.deletedTtlSeconds!, retention.ttlSeconds);
-  return deleted ? retention.deletedTtlSeconds : retention.ttlSeconds;
+  const deletedTtl = newest?.deleted === true ? retention.deletedTtlSeconds : undefined;
+  if (deletedTtl === undefined) return retention.ttlSeconds;
+  return retention.ttlSeconds === undefined ? deletedTtl : Math.min(deletedTtl, retention.ttlSeconds);
 }
 
 /**
@@ -158,7 +159,12 @@ function expiryOf(after: History, retention: HistoryRetention): number | undefin
  * written, the ones gone from the window deleted, `rev` bumped and the expiry of `retention` renewed
  * — in one MULTI.
  */
-export async function saveHistories(redis: RedisClient, writes: HistoryWrite[], cache: HistoryCache, retention: HistoryRetention = {}): Promise<void> {
+export async function saveHistories(
+  redis: RedisClient,
+  writes: HistoryWrite[],
+  cache: HistoryCache,
+  retention: HistoryRetention = {},
+): Promise<void> {
   if (writes.length === 0) return;
   const tx = redis.multi();
   const remembered: Array<[string, number, History]> = [];
@@ -167,7 +173,10 @@ export async function saveHistories(redis: RedisClient, writes: HistoryWrite[], 
     const oldEntries = new Set<object>([...(old?.versions ?? []), ...(old?.dependents ?? [])]);
     const set: string[] = [];
     const keep = new Set<string>();
-    for (const [prefix, list] of [['v:', after.versions], ['d:', after.dependents ?? []]] as const) {
+    for (const [prefix, list] of [
+      ['v:', after.versions],
+      ['d:', after.dependents ?? []],
+    ] as const) {
       for (const entry of list) {
         const field = `${prefix}${entry.recordId}`;
         keep.add(field);
@@ -178,7 +187,10 @@ export async function saveHistories(redis: RedisClient, writes: HistoryWrite[], 
       }
     }
     const gone: string[] = [];
-    for (const [prefix, list] of [['v:', old?.versions ?? []], ['d:', old?.dependents ?? []]] as const) {
+    for (const [prefix, list] of [
+      ['v:', old?.versions ?? []],
+      ['d:', old?.dependents ?? []],
+    ] as const) {
       for (const entry of list) if (!keep.has(`${prefix}${entry.recordId}`)) gone.push(`${prefix}${entry.recordId}`);
     }
     if (before.legacy) tx.del(key);
@@ -193,7 +205,8 @@ export async function saveHistories(redis: RedisClient, writes: HistoryWrite[], 
   }
   const results = await tx.exec();
   const failed = results?.find(([err]) => err);
-  if (!results || failed) throw new Error(`saving object histories failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
+  if (!results || failed)
+    throw new Error(`saving object histories failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
   // Only now: a cached rev Redis does not hold could otherwise match another worker's later save.
   for (const [key, rev, after] of remembered) cache.remember(key, rev, after);
 }

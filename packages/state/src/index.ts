@@ -1,5 +1,13 @@
 export { keys, keysFor, KEY_PERSISTENCE, type KeyOptions, type KeyPersistence, type StateKeys } from './keys.js';
-export { HistoryCache, historyRetention, loadHistories, saveHistories, type HistoryRetention, type HistoryWrite, type LoadedHistory } from './history-store.js';
+export {
+  HistoryCache,
+  historyRetention,
+  loadHistories,
+  saveHistories,
+  type HistoryRetention,
+  type HistoryWrite,
+  type LoadedHistory,
+} from './history-store.js';
 export { LOCK, LockTimeoutError, withLocks } from './object-locks.js';
 export { chainHead, confirmChain, pendingLinks, sealChain, type SealInput } from './chain.js';
 export {
@@ -17,7 +25,13 @@ export {
   type RefusedWrite,
   type StoredDlqEntry,
 } from './dead-letters.js';
-export { forgetFailure, listFailedBatches, noteFailure, replayFailedBatches, type FailedBatch } from './failed-batches.js';
+export {
+  forgetFailure,
+  listFailedBatches,
+  noteFailure,
+  replayFailedBatches,
+  type FailedBatch,
+} from './failed-batches.js';
 export { importBaselineObjects, type BaselineResult } from './baseline.js';
 export { RedisKindTable } from './kinds.js';
 export { redactionSalt, storedSalt } from './salt.js';

@@ -78,7 +78,7 @@ export const KEY_PERSISTENCE: Readonly<Record<keyof StateKeys, KeyPersistence>> 
     persist: true,
     why: 'the generated redaction salt; lost, the worker refuses to start (its fingerprint is in Elasticsearch) until CRTRAIL_REDACTION_SALT gives it back',
   },
-  firstFailure: { persist: false, why: 'shown by `dlq list`; lost, the job\'s own timestamp is shown instead' },
+  firstFailure: { persist: false, why: "shown by `dlq list`; lost, the job's own timestamp is shown instead" },
   alertSent: { persist: true, why: 'alert dedup markers; lost, a replay or re-drive alerts again' },
   alertWindow: { persist: false, why: 'an open group window; lost, the next alert opens a new one (one message more)' },
   alertGroup: { persist: true, why: 'alerts waiting for their window to close; lost, they are never sent' },

@@ -33,12 +33,16 @@ export class RedisKindTable {
     return this.cache.get(fieldOf(group, resource)) ?? [];
   }
 
-  async update(taught: ReadonlyArray<{ group: string; resource: string; kind: string }>, wanted: ReadonlyArray<{ group: string; resource: string }>): Promise<void> {
+  async update(
+    taught: ReadonlyArray<{ group: string; resource: string; kind: string }>,
+    wanted: ReadonlyArray<{ group: string; resource: string }>,
+  ): Promise<void> {
     const args: string[] = [];
     const queued = new Set<string>();
     for (const t of taught) {
       const field = fieldOf(t.group, t.resource);
-      if (t.kind.includes(',') || this.cache.get(field)?.includes(t.kind) || queued.has(`${field}\n${t.kind}`)) continue;
+      if (t.kind.includes(',') || this.cache.get(field)?.includes(t.kind) || queued.has(`${field}\n${t.kind}`))
+        continue;
       queued.add(`${field}\n${t.kind}`);
       args.push(field, t.kind);
     }

@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { RedisClient } from '@crtrail/queue';
 
-export type LuaScript = (redis: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number>) => Promise<unknown>;
+export type LuaScript = (
+  redis: RedisClient,
+  keys: readonly string[],
+  args: ReadonlyArray<string | number>,
+) => Promise<unknown>;
 
 /** The scripts' folder, beside `src/` and `dist/` alike, so the same URL works from either. */
 const LUA_DIR = new URL('../lua/', import.meta.url);
@@ -20,8 +24,12 @@ export function luaScript(file: string): LuaScript {
   const lua = readFileSync(new URL(file, LUA_DIR), 'utf8');
   const command = `crtrail_${parsed[1]!.replaceAll('-', '_')}`;
   return (redis, keys, args) => {
-    if (numKeys !== undefined && keys.length !== numKeys) throw new Error(`${file} takes ${numKeys} keys, got ${keys.length}`);
-    const methods = redis as unknown as Record<string, ((...a: Array<string | number>) => Promise<unknown>) | undefined>;
+    if (numKeys !== undefined && keys.length !== numKeys)
+      throw new Error(`${file} takes ${numKeys} keys, got ${keys.length}`);
+    const methods = redis as unknown as Record<
+      string,
+      ((...a: Array<string | number>) => Promise<unknown>) | undefined
+    >;
     if (typeof methods[command] !== 'function') redis.defineCommand(command, { lua });
     return methods[command]!.call(redis, keys.length, ...keys, ...args);
   };

@@ -24,7 +24,13 @@ export class RedactionSaltError extends Error {
  * persistence), so a webhook started afterwards reads the right salt instead of generating one;
  * a different salt found there is reported (a webhook generated it: restart it once this is fixed).
  */
-export function watchRedactionSalt(redis: RedisClient, prefix: string, salt: string, log: Logger, everyMs = 10_000): NodeJS.Timeout {
+export function watchRedactionSalt(
+  redis: RedisClient,
+  prefix: string,
+  salt: string,
+  log: Logger,
+  everyMs = 10_000,
+): NodeJS.Timeout {
   const key = keysFor(redis, prefix).salt;
   const timer = setInterval(() => {
     void (async () => {
@@ -35,7 +41,10 @@ export function watchRedactionSalt(redis: RedisClient, prefix: string, salt: str
       }
       const current = await redis.get(key);
       if (current !== null && current !== salt) {
-        log.error({ key }, 'the redaction salt in Redis differs from the checked one this worker uses: a webhook generated a new one after Redis lost its data? set CRTRAIL_REDACTION_SALT to the original salt and restart the webhook');
+        log.error(
+          { key },
+          'the redaction salt in Redis differs from the checked one this worker uses: a webhook generated a new one after Redis lost its data? set CRTRAIL_REDACTION_SALT to the original salt and restart the webhook',
+        );
       }
     })().catch(() => {});
   }, everyMs);

@@ -51,7 +51,8 @@ test('every key says whether it must persist, and why', () => {
     assert.ok(p.why.length > 10, `${name} explains itself`);
   }
   // The ones whose loss loses data outright.
-  for (const name of ['dlq', 'chainPending', 'salt', 'state'] as const) assert.equal(KEY_PERSISTENCE[name].persist, true, name);
+  for (const name of ['dlq', 'chainPending', 'salt', 'state'] as const)
+    assert.equal(KEY_PERSISTENCE[name].persist, true, name);
   assert.equal(KEY_PERSISTENCE.lock.persist, false);
 });
 
@@ -70,17 +71,29 @@ test('every Lua script is named <name>-<numkeys>.lua and starts with a header na
     const m = /^[a-z]+(?:-[a-z]+)*-(\d+|n)\.lua$/.exec(file);
     assert.ok(m, file);
     const text = readFileSync(new URL(file, dir), 'utf8');
-    const header = text.split('\n').filter((l) => l.startsWith('--')).join('\n');
+    const header = text
+      .split('\n')
+      .filter((l) => l.startsWith('--'))
+      .join('\n');
     assert.ok(text.startsWith('--'), `${file} starts with its header`);
     if (m[1] === 'n') assert.match(header, /KEYS\[1\.\.n\]/, file);
-    else for (let i = 1; i <= Number(m[1]); i++) assert.match(header, new RegExp(`KEYS\\[${i}\\]`), `${file} names KEYS[${i}]`);
+    else
+      for (let i = 1; i <= Number(m[1]); i++)
+        assert.match(header, new RegExp(`KEYS\\[${i}\\]`), `${file} names KEYS[${i}]`);
   }
 });
 
 test('Redis Cluster mode: every key carries the hash tag {<prefix>} (one slot per deployment); without it the keys are unchanged', () => {
   const tagged = build(keys('pfx', { redisCluster: true }));
   for (const [name, key] of Object.entries(tagged)) assert.ok(key.startsWith('{pfx}:'), `${name}: ${key}`);
-  assert.deepEqual(Object.values(tagged).map((k) => k.replace(/^\{pfx\}/, 'pfx')), Object.values(build(keys('pfx'))), 'the same keys, only tagged');
+  assert.deepEqual(
+    Object.values(tagged).map((k) => k.replace(/^\{pfx\}/, 'pfx')),
+    Object.values(build(keys('pfx'))),
+    'the same keys, only tagged',
+  );
   assert.equal(new Set(Object.values(tagged).map((k) => keySlot(k))).size, 1, 'one slot');
-  assert.ok(new Set(Object.values(build(keys('pfx'))).map((k) => keySlot(k))).size > 1, 'untagged, the same keys spread over slots');
+  assert.ok(
+    new Set(Object.values(build(keys('pfx'))).map((k) => keySlot(k))).size > 1,
+    'untagged, the same keys spread over slots',
+  );
 });

@@ -41,7 +41,6 @@ export function isRetryable(status: number): boolean {
   return status === 429 || status >= 500;
 }
 
-
 /** An action with its two NDJSON lines, serialized once (the size check and the request share them). */
 interface Serialized {
   action: BulkAction;
@@ -124,7 +123,11 @@ export async function bulkWrite(
           retry.push(pending[i]!);
         } else {
           const err = result?.error;
-          stats.rejected.push({ action, status, reason: err ? `${err.type}: ${err.reason ?? ''}` : `status ${status}` });
+          stats.rejected.push({
+            action,
+            status,
+            reason: err ? `${err.type}: ${err.reason ?? ''}` : `status ${status}`,
+          });
         }
       });
       if (retry.length > 0) {

@@ -2,7 +2,16 @@ export { authHeaders, createEsClient, esConnectionFromEnv, shownEsUrl, type EsCo
 export { indexNames, type IndexNames } from './names.js';
 export { recordMapping, recordSettings } from './mapping.js';
 export { deletePrefix, installTemplates } from './template.js';
-export { BULK_MAX_BYTES, BULK_MAX_DOCS, BULK_RETRY, bulkWrite, isRetryable, type BulkAction, type BulkRejection, type BulkStats } from './bulk.js';
+export {
+  BULK_MAX_BYTES,
+  BULK_MAX_DOCS,
+  BULK_RETRY,
+  bulkWrite,
+  isRetryable,
+  type BulkAction,
+  type BulkRejection,
+  type BulkStats,
+} from './bulk.js';
 export { buildRecord, objectKey, type RecordInput } from './record.js';
 export type {
   ChangeRecordDoc,

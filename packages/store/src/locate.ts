@@ -28,7 +28,9 @@ export class RecordLocator {
     const res = await this.es.indices.getAlias({ name: this.alias }, { ignore: [404] });
     let write: string | undefined;
     const older: string[] = [];
-    for (const [index, info] of Object.entries(res as Record<string, { aliases?: Record<string, { is_write_index?: boolean }> }>)) {
+    for (const [index, info] of Object.entries(
+      res as Record<string, { aliases?: Record<string, { is_write_index?: boolean }> }>,
+    )) {
       if (!info?.aliases) continue;
       if (info.aliases[this.alias]?.is_write_index) write = index;
       else older.push(index);

@@ -67,7 +67,9 @@ export const recordMapping: estypes.MappingTypeMapping = {
             objectRef: { properties: objectRefProperties },
             user: { properties: { username: keyword, uid: keyword, groups: keyword, extra: stored } },
             impersonatedUser: { properties: { username: keyword, groups: keyword, extra: stored } },
-            responseStatus: { properties: { code: { type: 'integer' }, reason: keyword, status: keyword, message: { type: 'text' } } },
+            responseStatus: {
+              properties: { code: { type: 'integer' }, reason: keyword, status: keyword, message: { type: 'text' } },
+            },
             annotations: { type: 'flattened', ignore_above: 1024 },
             requestObject: stored,
             responseObject: stored,
@@ -78,7 +80,19 @@ export const recordMapping: estypes.MappingTypeMapping = {
     crtrail: {
       properties: {
         actor: { properties: { kind: keyword, name: keyword, tool: keyword, manager: keyword, impersonator: keyword } },
-        object: { properties: { kind: keyword, group: keyword, version: keyword, resource: keyword, namespace: keyword, name: keyword, uid: keyword, resourceVersion: keyword, key: keyword } },
+        object: {
+          properties: {
+            kind: keyword,
+            group: keyword,
+            version: keyword,
+            resource: keyword,
+            namespace: keyword,
+            name: keyword,
+            uid: keyword,
+            resourceVersion: keyword,
+            key: keyword,
+          },
+        },
         change: {
           properties: {
             ops: stored,

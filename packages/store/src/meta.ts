@@ -19,9 +19,16 @@ export async function readSaltFingerprint(es: Client, prefix: string): Promise<S
  * Records the fingerprint if none is recorded yet (`create`: of several workers starting at once,
  * one wins) and returns the one that is recorded now — the caller compares it with its own.
  */
-export async function recordSaltFingerprint(es: Client, prefix: string, fingerprint: string): Promise<SaltFingerprintDoc> {
+export async function recordSaltFingerprint(
+  es: Client,
+  prefix: string,
+  fingerprint: string,
+): Promise<SaltFingerprintDoc> {
   const doc: SaltFingerprintDoc = { fingerprint, recorded_at: new Date().toISOString() };
-  const res = await es.create({ index: indexNames(prefix).meta, id: SALT_DOC, document: doc, refresh: 'wait_for' }, { ignore: [409] });
+  const res = await es.create(
+    { index: indexNames(prefix).meta, id: SALT_DOC, document: doc, refresh: 'wait_for' },
+    { ignore: [409] },
+  );
   if ((res as { result?: string }).result === 'created') return doc;
   const existing = await readSaltFingerprint(es, prefix);
   if (!existing) throw new Error(`${indexNames(prefix).meta}: the salt fingerprint could neither be created nor read`);

@@ -47,7 +47,10 @@ export function recordQuery(f: RecordFilters): estypes.QueryDslQueryContainer {
     const pointer = pathToPointer(f.path, { wildcardIndex: false, lenient: true });
     filter.push({
       bool: {
-        should: [{ term: { 'crtrail.change.paths': pointer } }, { prefix: { 'crtrail.change.paths': { value: pointer === '/' ? '/' : `${pointer}/` } } }],
+        should: [
+          { term: { 'crtrail.change.paths': pointer } },
+          { prefix: { 'crtrail.change.paths': { value: pointer === '/' ? '/' : `${pointer}/` } } },
+        ],
         minimum_should_match: 1,
       },
     });
@@ -64,7 +67,9 @@ export function recordQuery(f: RecordFilters): estypes.QueryDslQueryContainer {
     });
   }
   if (f.since || f.until) {
-    filter.push({ range: { '@timestamp': { ...(f.since ? { gte: f.since } : {}), ...(f.until ? { lt: f.until } : {}) } } });
+    filter.push({
+      range: { '@timestamp': { ...(f.since ? { gte: f.since } : {}), ...(f.until ? { lt: f.until } : {}) } },
+    });
   }
   return { bool: { filter } };
 }

@@ -40,7 +40,13 @@ function versionOf(event: AuditEvent, object?: KubeObject): string | undefined {
  * (namespace empty for a cluster-scoped object; no part can hold a `/`): what a Kibana link to an
  * object's history and a "most-changed objects" terms aggregation need as a single value.
  */
-export function objectKey(cluster: string, group: string, resource: string | undefined, namespace: string | undefined, name: string | undefined): string | undefined {
+export function objectKey(
+  cluster: string,
+  group: string,
+  resource: string | undefined,
+  namespace: string | undefined,
+  name: string | undefined,
+): string | undefined {
   if (!resource || !name) return undefined;
   return `${cluster}/${group}/${resource}/${namespace ?? ''}/${name}`;
 }
@@ -54,7 +60,8 @@ export function buildRecord(input: RecordInput): ChangeRecordDoc {
   const namespace = ref.namespace ?? meta.namespace;
   // A DELETE answered by a Status names the removed object's uid in its details.
   const response = event.responseObject as { kind?: unknown; details?: { uid?: unknown } } | undefined;
-  const statusUid = response?.kind === 'Status' && typeof response.details?.uid === 'string' ? response.details.uid : undefined;
+  const statusUid =
+    response?.kind === 'Status' && typeof response.details?.uid === 'string' ? response.details.uid : undefined;
   const uid = meta.uid ?? ref.uid ?? statusUid;
   const objectRef: RecordObjectRef = {
     apiGroup: ref.apiGroup ?? '',

@@ -23,8 +23,15 @@ export async function hasIlm(es: Client): Promise<boolean> {
  * Rolls the write alias over when a condition is met. crtrail calls this periodically itself where
  * ILM is absent; with ILM, the policy installed by `installTemplates` does the same.
  */
-export async function rolloverIfNeeded(es: Client, prefix: string, policy: RolloverPolicy = DEFAULT_ROLLOVER): Promise<string | undefined> {
-  const conditions: Record<string, unknown> = { max_primary_shard_size: policy.maxPrimaryShardSize, max_age: policy.maxAge };
+export async function rolloverIfNeeded(
+  es: Client,
+  prefix: string,
+  policy: RolloverPolicy = DEFAULT_ROLLOVER,
+): Promise<string | undefined> {
+  const conditions: Record<string, unknown> = {
+    max_primary_shard_size: policy.maxPrimaryShardSize,
+    max_age: policy.maxAge,
+  };
   if (policy.maxDocs) conditions.max_docs = policy.maxDocs;
   const res = await es.indices.rollover({ alias: indexNames(prefix).alias, conditions });
   return res.rolled_over ? res.new_index : undefined;

@@ -44,7 +44,12 @@ export async function* scanRecords<T>(es: Client, options: ScanOptions): AsyncGe
       first = false;
       pitId = res.pit_id ?? pitId;
       const hits = res.hits.hits;
-      for (const hit of hits) if (hit._source !== undefined) yield { id: hit._id!, source: hit._source };
+      for (const hit of hits) {
+        if (hit._source === undefined) continue;
+        // A search hit always carries its _id; the client's type has it optional.
+        if (hit._id === undefined) throw new Error(`a search hit of ${options.index} has no _id`);
+        yield { id: hit._id, source: hit._source };
+      }
       if (hits.length === 0 || hits.length < (options.pageSize ?? 1_000)) return;
       after = hits[hits.length - 1]!.sort;
     }

@@ -62,29 +62,39 @@ const rvOf = (o: KubeObject): bigint => {
  * flushed Redis). One `msearch` for all of them; undefined where no record has a state (never
  * written, or deleted).
  */
-export async function latestStoredStates(es: Client, alias: string, keys: ObjectKey[]): Promise<Array<StoredState | undefined>> {
+export async function latestStoredStates(
+  es: Client,
+  alias: string,
+  keys: ObjectKey[],
+): Promise<Array<StoredState | undefined>> {
   if (keys.length === 0) return [];
   const searches = keys.flatMap((key) => [
     { index: alias },
     {
       query: objectQuery(key),
       size: CANDIDATES,
-      sort: [{ 'crtrail.integrity.seq': { order: 'desc', unmapped_type: 'long' } }, { '@timestamp': { order: 'desc' } }],
+      sort: [
+        { 'crtrail.integrity.seq': { order: 'desc', unmapped_type: 'long' } },
+        { '@timestamp': { order: 'desc' } },
+      ],
       _source: ['@timestamp', 'kubernetes.audit.verb', 'kubernetes.audit.responseObject', 'crtrail.state.after'],
     },
   ]);
   const res = await es.msearch<StateHit>({ searches });
   return res.responses.map((r, i) => {
-    if ('error' in r) throw new Error(`looking up the stored state of ${keys[i]!.name} failed: ${JSON.stringify(r.error)}`);
+    if ('error' in r)
+      throw new Error(`looking up the stored state of ${keys[i]!.name} failed: ${JSON.stringify(r.error)}`);
     const newest = r.hits.hits[0]?._source;
     const state = newest ? stateOf(newest) : undefined;
-    if (!state) return undefined;
+    if (!newest || !state) return undefined;
     // Records are sealed in the order they were processed, which a late event can break: of the
     // newest few of the same object (uid), the highest resourceVersion is its current state.
-    let best = { object: state, at: newest!['@timestamp'] ?? new Date(0).toISOString() };
+    let best = { object: state, at: newest['@timestamp'] ?? new Date(0).toISOString() };
     for (const h of r.hits.hits.slice(1)) {
-      const other = h._source ? stateOf(h._source) : undefined;
-      if (other && other.metadata?.uid === best.object.metadata?.uid && rvOf(other) > rvOf(best.object)) best = { object: other, at: h._source!['@timestamp'] ?? best.at };
+      const source = h._source;
+      const other = source ? stateOf(source) : undefined;
+      if (source && other && other.metadata?.uid === best.object.metadata?.uid && rvOf(other) > rvOf(best.object))
+        best = { object: other, at: source['@timestamp'] ?? best.at };
     }
     return best;
   });

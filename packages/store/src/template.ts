@@ -15,7 +15,16 @@ export async function installTemplates(es: Client, prefix: string): Promise<void
     await es.ilm.putLifecycle({
       name: names.template,
       policy: {
-        phases: { hot: { actions: { rollover: { max_primary_shard_size: DEFAULT_ROLLOVER.maxPrimaryShardSize, max_age: DEFAULT_ROLLOVER.maxAge } } } },
+        phases: {
+          hot: {
+            actions: {
+              rollover: {
+                max_primary_shard_size: DEFAULT_ROLLOVER.maxPrimaryShardSize,
+                max_age: DEFAULT_ROLLOVER.maxAge,
+              },
+            },
+          },
+        },
         _meta: { managed_by: 'crtrail' },
       },
     });

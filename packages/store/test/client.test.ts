@@ -8,7 +8,10 @@ test('a node list becomes one client over every node', async () => {
   try {
     assert.equal(one.connectionPool.size, 1);
     assert.equal(three.connectionPool.size, 3);
-    assert.deepEqual(three.connectionPool.connections.map((c) => c.url.port), ['9201', '9202', '9203']);
+    assert.deepEqual(
+      three.connectionPool.connections.map((c) => c.url.port),
+      ['9201', '9202', '9203'],
+    );
   } finally {
     await one.close();
     await three.close();
@@ -16,6 +19,9 @@ test('a node list becomes one client over every node', async () => {
 });
 
 test('messages show each node without credentials', () => {
-  assert.equal(shownEsUrl('https://elastic:secret@es-0:9200,https://es-1:9200/'), 'https://es-0:9200,https://es-1:9200');
+  assert.equal(
+    shownEsUrl('https://elastic:secret@es-0:9200,https://es-1:9200/'),
+    'https://es-0:9200,https://es-1:9200',
+  );
   assert.equal(shownEsUrl('http://127.0.0.1:9200'), 'http://127.0.0.1:9200');
 });

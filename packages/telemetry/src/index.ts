@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 /** crtrail's version (this package's, which moves with the rest of the workspace). */
-export const CRTRAIL_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const CRTRAIL_VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 /**
  * A registry for one service (`webhook`, `worker`): the standard `process_*` / `nodejs_*` metrics
@@ -13,10 +15,12 @@ export function serviceRegistry(service: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
-  new Gauge({ name: 'crtrail_build_info', help: 'crtrail version and Node.js version of this process (always 1)', labelNames: ['version', 'node'], registers: [registry] }).set(
-    { version: CRTRAIL_VERSION, node: process.version },
-    1,
-  );
+  new Gauge({
+    name: 'crtrail_build_info',
+    help: 'crtrail version and Node.js version of this process (always 1)',
+    labelNames: ['version', 'node'],
+    registers: [registry],
+  }).set({ version: CRTRAIL_VERSION, node: process.version }, 1);
   return registry;
 }
 

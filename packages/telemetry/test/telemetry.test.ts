@@ -7,7 +7,13 @@ test('standard process metrics keep their names, told apart by a service label; 
   assert.match(text, /^process_cpu_user_seconds_total\{service="webhook"\} /m);
   assert.match(text, /^nodejs_heap_size_used_bytes\{service="webhook"\} /m);
   assert.doesNotMatch(text, /crtrail_webhook_process/);
-  assert.match(text, new RegExp(`^crtrail_build_info\\{version="${CRTRAIL_VERSION.replace(/\./g, '\\.')}",node="${process.version}",service="webhook"\\} 1$`, 'm'));
+  assert.match(
+    text,
+    new RegExp(
+      `^crtrail_build_info\\{version="${CRTRAIL_VERSION.replace(/\./g, '\\.')}",node="${process.version}",service="webhook"\\} 1$`,
+      'm',
+    ),
+  );
 });
 
 test('a label fed from requests stays bounded: known values, then the first N, then other', () => {

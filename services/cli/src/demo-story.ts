@@ -16,7 +16,8 @@ const KUBECTL_UA = 'kubectl/v1.29.3 (linux/amd64) kubernetes/6813625';
 const FLUX_SA = 'system:serviceaccount:flux-system:kustomize-controller';
 const FLUX_UA = 'kustomize-controller/v1.3.0 (linux/amd64) kubernetes/$Format';
 const CM_SA = 'system:serviceaccount:cert-manager:cert-manager';
-const CM_UA = 'cert-manager-certificates-readiness/v1.14.4 (linux/amd64) cert-manager/f09ca1a7b6d2f2bd27f9bd4f36d4e0d0d6b7d0b0';
+const CM_UA =
+  'cert-manager-certificates-readiness/v1.14.4 (linux/amd64) cert-manager/f09ca1a7b6d2f2bd27f9bd4f36d4e0d0d6b7d0b0';
 
 /** Kubernetes MicroTime: microseconds, UTC. */
 const micro = (ms: number): string => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
@@ -53,12 +54,29 @@ function event(w: Write): AuditEvent {
     ...(w.response !== undefined ? { responseObject: w.response } : {}),
     requestReceivedTimestamp: micro(w.at - 12),
     stageTimestamp: micro(w.at),
-    annotations: { 'authorization.k8s.io/decision': w.decision ?? 'allow', 'authorization.k8s.io/reason': w.reason ?? '' },
+    annotations: {
+      'authorization.k8s.io/decision': w.decision ?? 'allow',
+      'authorization.k8s.io/reason': w.reason ?? '',
+    },
   } as AuditEvent;
 }
 
-function managedField(manager: string, operation: 'Apply' | 'Update', time: number, fields: Obj, subresource?: string): Obj {
-  return { manager, operation, apiVersion: 'cert-manager.io/v1', time: seconds(time), fieldsType: 'FieldsV1', fieldsV1: fields, ...(subresource ? { subresource } : {}) };
+function managedField(
+  manager: string,
+  operation: 'Apply' | 'Update',
+  time: number,
+  fields: Obj,
+  subresource?: string,
+): Obj {
+  return {
+    manager,
+    operation,
+    apiVersion: 'cert-manager.io/v1',
+    time: seconds(time),
+    fieldsType: 'FieldsV1',
+    fieldsV1: fields,
+    ...(subresource ? { subresource } : {}),
+  };
 }
 
 /** The story's events, oldest first, ending just before `now`. */
@@ -69,14 +87,31 @@ export function demoStory(now = Date.now()): AuditEvent[] {
   // 1. Flux applies a Certificate (server-side apply that creates: PATCH answered 201).
   const certUid = randomUUID();
   const certBase = '/apis/cert-manager.io/v1/namespaces/payments/certificates';
-  const certRef = { resource: 'certificates', namespace: 'payments', name: 'payments-tls', apiGroup: 'cert-manager.io', apiVersion: 'v1' };
+  const certRef = {
+    resource: 'certificates',
+    namespace: 'payments',
+    name: 'payments-tls',
+    apiGroup: 'cert-manager.io',
+    apiVersion: 'v1',
+  };
   const applied = {
     apiVersion: 'cert-manager.io/v1',
     kind: 'Certificate',
-    metadata: { name: 'payments-tls', namespace: 'payments', labels: { 'kustomize.toolkit.fluxcd.io/name': 'apps', 'kustomize.toolkit.fluxcd.io/namespace': 'flux-system' } },
-    spec: { secretName: 'payments-tls', dnsNames: ['pay.example.com'], issuerRef: { name: 'letsencrypt-prod', kind: 'ClusterIssuer' } },
+    metadata: {
+      name: 'payments-tls',
+      namespace: 'payments',
+      labels: { 'kustomize.toolkit.fluxcd.io/name': 'apps', 'kustomize.toolkit.fluxcd.io/namespace': 'flux-system' },
+    },
+    spec: {
+      secretName: 'payments-tls',
+      dnsNames: ['pay.example.com'],
+      issuerRef: { name: 'letsencrypt-prod', kind: 'ClusterIssuer' },
+    },
   };
-  const fluxFields = { 'f:metadata': { 'f:labels': {} }, 'f:spec': { 'f:dnsNames': {}, 'f:issuerRef': {}, 'f:secretName': {} } };
+  const fluxFields = {
+    'f:metadata': { 'f:labels': {} },
+    'f:spec': { 'f:dnsNames': {}, 'f:issuerRef': {}, 'f:secretName': {} },
+  };
   const created = {
     ...applied,
     metadata: {
@@ -100,13 +135,23 @@ export function demoStory(now = Date.now()): AuditEvent[] {
       code: 201,
       request: applied,
       response: created,
-      reason: 'RBAC: allowed by ClusterRoleBinding "cluster-reconciler-flux-system" of ClusterRole "cluster-admin" to ServiceAccount "kustomize-controller/flux-system"',
+      reason:
+        'RBAC: allowed by ClusterRoleBinding "cluster-reconciler-flux-system" of ClusterRole "cluster-admin" to ServiceAccount "kustomize-controller/flux-system"',
     }),
   );
 
   // 2. cert-manager reports the certificate ready (a status write).
   const status = {
-    conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'Certificate is up to date and has not expired', lastTransitionTime: seconds(t(49)), observedGeneration: 1 }],
+    conditions: [
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'Ready',
+        message: 'Certificate is up to date and has not expired',
+        lastTransitionTime: seconds(t(49)),
+        observedGeneration: 1,
+      },
+    ],
     notAfter: seconds(now + 89 * 86_400_000),
     notBefore: seconds(t(49)),
     renewalTime: seconds(now + 59 * 86_400_000),
@@ -114,7 +159,14 @@ export function demoStory(now = Date.now()): AuditEvent[] {
   };
   const ready = {
     ...created,
-    metadata: { ...created.metadata, resourceVersion: '48240', managedFields: [...created.metadata.managedFields, managedField('cert-manager-certificates-readiness', 'Update', t(49), { 'f:status': {} }, 'status')] },
+    metadata: {
+      ...created.metadata,
+      resourceVersion: '48240',
+      managedFields: [
+        ...created.metadata.managedFields,
+        managedField('cert-manager-certificates-readiness', 'Update', t(49), { 'f:status': {} }, 'status'),
+      ],
+    },
     status,
   };
   events.push(
@@ -135,7 +187,15 @@ export function demoStory(now = Date.now()): AuditEvent[] {
   // 3. A human adds a name by hand: drift from Git, and spec.dnsNames is a critical field.
   const edited = {
     ...ready,
-    metadata: { ...ready.metadata, resourceVersion: '48675', generation: 2, managedFields: [...ready.metadata.managedFields, managedField('kubectl-edit', 'Update', t(20), { 'f:spec': { 'f:dnsNames': {} } })] },
+    metadata: {
+      ...ready.metadata,
+      resourceVersion: '48675',
+      generation: 2,
+      managedFields: [
+        ...ready.metadata.managedFields,
+        managedField('kubectl-edit', 'Update', t(20), { 'f:spec': { 'f:dnsNames': {} } }),
+      ],
+    },
     spec: { ...ready.spec, dnsNames: ['pay.example.com', 'pay-admin.example.com'] },
   };
   events.push(
@@ -150,14 +210,21 @@ export function demoStory(now = Date.now()): AuditEvent[] {
       code: 200,
       request: { spec: { dnsNames: ['pay.example.com', 'pay-admin.example.com'] } },
       response: edited,
-      reason: 'RBAC: allowed by ClusterRoleBinding "platform-admins" of ClusterRole "cluster-admin" to Group "platform-admins"',
+      reason:
+        'RBAC: allowed by ClusterRoleBinding "platform-admins" of ClusterRole "cluster-admin" to Group "platform-admins"',
     }),
   );
 
   // 4. An Argo CD Application is created with kubectl (client-side).
   const appUid = randomUUID();
   const appBase = '/apis/argoproj.io/v1alpha1/namespaces/argocd/applications';
-  const appRef = { resource: 'applications', namespace: 'argocd', name: 'checkout', apiGroup: 'argoproj.io', apiVersion: 'v1alpha1' };
+  const appRef = {
+    resource: 'applications',
+    namespace: 'argocd',
+    name: 'checkout',
+    apiGroup: 'argoproj.io',
+    apiVersion: 'v1alpha1',
+  };
   const app = {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'Application',
@@ -177,7 +244,16 @@ export function demoStory(now = Date.now()): AuditEvent[] {
       resourceVersion: '48302',
       generation: 1,
       creationTimestamp: seconds(t(40)),
-      managedFields: [{ manager: 'kubectl-create', operation: 'Update', apiVersion: 'argoproj.io/v1alpha1', time: seconds(t(40)), fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': {} } }],
+      managedFields: [
+        {
+          manager: 'kubectl-create',
+          operation: 'Update',
+          apiVersion: 'argoproj.io/v1alpha1',
+          time: seconds(t(40)),
+          fieldsType: 'FieldsV1',
+          fieldsV1: { 'f:spec': {} },
+        },
+      ],
     },
   };
   events.push(
@@ -212,7 +288,8 @@ export function demoStory(now = Date.now()): AuditEvent[] {
         apiVersion: 'v1',
         metadata: {},
         status: 'Failure',
-        message: 'applications.argoproj.io "checkout" is forbidden: User "mallory@example.com" cannot patch resource "applications" in API group "argoproj.io" in the namespace "argocd"',
+        message:
+          'applications.argoproj.io "checkout" is forbidden: User "mallory@example.com" cannot patch resource "applications" in API group "argoproj.io" in the namespace "argocd"',
         reason: 'Forbidden',
         details: { name: 'checkout', group: 'argoproj.io', kind: 'applications' },
         code: 403,
@@ -233,7 +310,13 @@ export function demoStory(now = Date.now()): AuditEvent[] {
       objectRef: appRef,
       code: 200,
       request: { kind: 'DeleteOptions', apiVersion: 'meta.k8s.io/v1', propagationPolicy: 'Background' },
-      response: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: 'checkout', group: 'argoproj.io', kind: 'applications', uid: appUid } },
+      response: {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Success',
+        details: { name: 'checkout', group: 'argoproj.io', kind: 'applications', uid: appUid },
+      },
       reason: 'RBAC: allowed by RoleBinding "argocd-apps" of Role "application-admin" to Group "payments-team"',
     }),
   );

@@ -8,14 +8,21 @@ import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../bin/crtrail.js', import.meta.url));
 const cli = (args: string[], env: Record<string, string> = {}) => {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 };
 
 test('an unreachable service is one line naming it and its variable, no stack trace', () => {
   const dlq = cli(['dlq', 'list'], { CRTRAIL_REDIS_URL: 'redis://127.0.0.1:9' });
   assert.equal(dlq.code, 1);
-  assert.match(dlq.stderr, /^crtrail: Redis at redis:\/\/127\.0\.0\.1:9 does not answer \(CRTRAIL_REDIS_URL\): .*ECONNREFUSED/m);
+  assert.match(
+    dlq.stderr,
+    /^crtrail: Redis at redis:\/\/127\.0\.0\.1:9 does not answer \(CRTRAIL_REDIS_URL\): .*ECONNREFUSED/m,
+  );
   assert.equal(dlq.stderr.trim().split('\n').length, 1, dlq.stderr);
   const changes = cli(['changes'], { CRTRAIL_ES_URL: 'http://127.0.0.1:9' });
   assert.equal(changes.code, 1);
@@ -23,9 +30,14 @@ test('an unreachable service is one line naming it and its variable, no stack tr
 });
 
 test('export into a folder that does not exist says so before anything is read', () => {
-  const r = cli(['export', '--since', 'now-1h', '--until', 'now', '--out', '/nonexistent-crtrail-dir/x.ndjson'], { CRTRAIL_ES_URL: 'http://127.0.0.1:9' });
+  const r = cli(['export', '--since', 'now-1h', '--until', 'now', '--out', '/nonexistent-crtrail-dir/x.ndjson'], {
+    CRTRAIL_ES_URL: 'http://127.0.0.1:9',
+  });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /--out \/nonexistent-crtrail-dir\/x\.ndjson: the folder \/nonexistent-crtrail-dir does not exist/);
+  assert.match(
+    r.stderr,
+    /--out \/nonexistent-crtrail-dir\/x\.ndjson: the folder \/nonexistent-crtrail-dir does not exist/,
+  );
   assert.doesNotMatch(r.stderr, /at .*\.js:\d+/);
 });
 
@@ -35,7 +47,10 @@ test('failureOf: a CliError gives its status and line, a reported one no line, a
   assert.deepEqual(failureOf(nothingChecked('no records')), { line: 'no records', exitCode: 2 });
   assert.deepEqual(failureOf(failedAsReported('BROKEN: seq 3 missing')), { line: undefined, exitCode: 1 });
   // An error that merely looks like it carries a status is not trusted with one.
-  assert.deepEqual(failureOf(Object.assign(new Error('ECONNRESET'), { exitCode: 7 })), { line: 'ECONNRESET', exitCode: 1 });
+  assert.deepEqual(failureOf(Object.assign(new Error('ECONNRESET'), { exitCode: 7 })), {
+    line: 'ECONNRESET',
+    exitCode: 1,
+  });
   assert.deepEqual(failureOf('plain string'), { line: 'plain string', exitCode: 1 });
 });
 
@@ -44,7 +59,10 @@ test('exit statuses: verify without a target is 2, a bad config file 1 with its 
   try {
     const verify = cli(['verify']);
     assert.equal(verify.code, 2);
-    assert.equal(verify.stderr, 'crtrail: give a FILE to check an export, or --cluster NAME to check the stored chain\n');
+    assert.equal(
+      verify.stderr,
+      'crtrail: give a FILE to check an export, or --cluster NAME to check the stored chain\n',
+    );
 
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'nosuchkey: 1\n');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { csvRows } from '../src/ops/export-csv.js';
+import { csvRows, type ExportDoc } from '../src/ops/export-csv.js';
 import { resolveTime } from '../src/ops/export.js';
 
 test('relative export bounds become the instants they meant when the export started', () => {
@@ -17,29 +17,44 @@ test('relative export bounds become the instants they meant when the export star
 test('CSV: one row per changed field, a record without ops is one row', () => {
   const doc = {
     '@timestamp': 't',
-    event: { id: 'a1', action: 'patch', outcome: 'success' },
+    event: { id: 'a1', action: 'patch', outcome: 'success' as const },
     orchestrator: { cluster: { name: 'prod' } },
-    kubernetes: { audit: { user: { username: 'alice' }, objectRef: { apiGroup: 'g', resource: 'rs', namespace: 'ns', name: 'n' } } },
+    kubernetes: {
+      audit: { user: { username: 'alice' }, objectRef: { apiGroup: 'g', resource: 'rs', namespace: 'ns', name: 'n' } },
+    },
     crtrail: {
-      actor: { kind: 'human', name: 'alice', tool: 'kubectl' },
-      change: { kind: 'spec', ops: [{ op: 'replace' as const, path: '/spec/a', old: 1, new: { b: 2 } }, { op: 'add' as const, path: '/spec/c', new: 'x' }] },
+      actor: { kind: 'human' as const, name: 'alice', tool: 'kubectl' },
+      change: {
+        kind: 'spec' as const,
+        ops: [
+          { op: 'replace' as const, path: '/spec/a', old: 1, new: { b: 2 } },
+          { op: 'add' as const, path: '/spec/c', new: 'x' },
+        ],
+      },
       integrity: { seq: 4, hash: 'h', prev_hash: 'p' },
     },
-  };
+  } satisfies ExportDoc;
   const rows = csvRows(doc);
   assert.equal(rows.length, 2);
   assert.deepEqual(rows[0]!.slice(0, 4), ['prod', '4', 'h', 'p']);
   assert.deepEqual(rows[0]!.slice(-4), ['replace', '/spec/a', '1', '{"b":2}']);
   assert.deepEqual(rows[1]!.slice(-4), ['add', '/spec/c', '', 'x']);
-  assert.equal(csvRows({ ...doc, crtrail: { ...doc.crtrail, change: { kind: 'noop', ops: [] } } }).length, 1);
+  assert.equal(csvRows({ ...doc, crtrail: { ...doc.crtrail, change: { kind: 'noop' as const, ops: [] } } }).length, 1);
 });
 
 test('CSV: a cell a spreadsheet would run as a formula is escaped with a leading quote', async () => {
   const { csvCell } = await import('../src/ops/export-csv.js');
   for (const v of ['=1+1', '+SUM(A1)', '-2+3', '@cmd', '\tx', '\rx']) assert.equal(csvCell(v), `'${v}`);
   for (const v of ['plain', 'sha256:ab', '1', '', "'already"]) assert.equal(csvCell(v), v);
-  const doc = { crtrail: { change: { kind: 'spec', ops: [{ op: 'replace' as const, path: '/spec/note', old: '=HYPERLINK("x")', new: -1 }] } } };
-  assert.deepEqual(csvRows(doc).map((r) => r.slice(-2)), [[`'=HYPERLINK("x")`, "'-1"]]);
+  const doc: ExportDoc = {
+    crtrail: {
+      change: { kind: 'spec', ops: [{ op: 'replace' as const, path: '/spec/note', old: '=HYPERLINK("x")', new: -1 }] },
+    },
+  };
+  assert.deepEqual(
+    csvRows(doc).map((r) => r.slice(-2)),
+    [[`'=HYPERLINK("x")`, "'-1"]],
+  );
 });
 
 test('changes: redaction hashes are shortened on screen, other text is left alone', async () => {

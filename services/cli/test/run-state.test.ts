@@ -8,7 +8,10 @@ test('a port in use is refused before anything starts, naming the variable; a fr
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   try {
-    await assert.rejects(assertPortFree('127.0.0.1', port, 'CRTRAIL_PORT'), new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use \\(CRTRAIL_PORT\\)`));
+    await assert.rejects(
+      assertPortFree('127.0.0.1', port, 'CRTRAIL_PORT'),
+      new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use \\(CRTRAIL_PORT\\)`),
+    );
   } finally {
     await new Promise<void>((r) => server.close(() => r()));
   }

@@ -59,7 +59,11 @@ export function checkClusterName(cluster: string): string {
  * the batch's event count (kept or not) only once the sink has every job; throws a webhook error
  * (429, 400, 503) having written nothing, or CRTRAIL_ERR_REPLICAS_BEHIND having written all.
  */
-export async function admitBatch(admission: Admission, backpressure: Backpressure, batch: AdmittedBatch): Promise<{ accepted: number }> {
+export async function admitBatch(
+  admission: Admission,
+  backpressure: Backpressure,
+  batch: AdmittedBatch,
+): Promise<{ accepted: number }> {
   const { metrics } = admission;
   const { cluster } = batch;
   backpressure.check();
@@ -71,7 +75,9 @@ export async function admitBatch(admission: Admission, backpressure: Backpressur
   // early stages) is dropped here rather than stored in Redis only for the worker to drop it.
   const mutations = events.filter((e) => isCustomResourceMutation(e, admission.filter));
   if (admission.prepareRedaction && mutations.length > 0) {
-    await admission.prepareRedaction(mutations).catch((err: Error) => Promise.reject(new errors.CRTRAIL_ERR_QUEUE_UNAVAILABLE(err.message)));
+    await admission
+      .prepareRedaction(mutations)
+      .catch((err: Error) => Promise.reject(new errors.CRTRAIL_ERR_QUEUE_UNAVAILABLE(err.message)));
   }
   const kept = admission.redact ? mutations.map(admission.redact) : mutations;
   if (kept.length > 0) {
@@ -79,14 +85,24 @@ export async function admitBatch(admission: Admission, backpressure: Backpressur
     // the 200 means all of them are stored, and a 503 means none is.
     // Redaction may lengthen a value (a salted hash in place of a short secret): ×2 of room.
     const rawBytes = batch.bodyBytes;
-    const chunks = splitEvents(kept, admission.jobBounds, rawBytes === undefined ? undefined : rawBytes * (admission.redact ? 2 : 1));
+    const chunks = splitEvents(
+      kept,
+      admission.jobBounds,
+      rawBytes === undefined ? undefined : rawBytes * (admission.redact ? 2 : 1),
+    );
     const receivedAt = Date.now();
     const id = chunks.length > 1 ? randomUUID() : undefined;
-    const jobs: BatchJob[] = chunks.map((c, i) => ({ cluster, receivedAt, events: c.events, ...(id ? { batch: id, part: i + 1, parts: chunks.length } : {}) }));
+    const jobs: BatchJob[] = chunks.map((c, i) => ({
+      cluster,
+      receivedAt,
+      events: c.events,
+      ...(id ? { batch: id, part: i + 1, parts: chunks.length } : {}),
+    }));
     try {
       await admission.sink.add(jobs);
     } catch (err) {
-      if (err instanceof ReplicasBehindError) throw new errors.CRTRAIL_ERR_REPLICAS_BEHIND(err.acked, err.wanted, err.waitedMs);
+      if (err instanceof ReplicasBehindError)
+        throw new errors.CRTRAIL_ERR_REPLICAS_BEHIND(err.acked, err.wanted, err.waitedMs);
       throw new errors.CRTRAIL_ERR_QUEUE_UNAVAILABLE((err as Error).message);
     }
     metrics.jobsPerBatch.observe(chunks.length);

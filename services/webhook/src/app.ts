@@ -1,4 +1,9 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { AuditEvent } from '@crtrail/audit';
 import type { FilterOptions } from '@crtrail/filter';
 import type { JobBounds } from '@crtrail/queue';
@@ -65,9 +70,15 @@ function createServer(options: WebhookOptions): FastifyInstance {
   const requestTimeout = options.timeouts?.requestMs ?? REQUEST_TIMEOUT_MS;
   // Node server options (http and https alike): without connectionsCheckingInterval the timeouts
   // above are only checked every 30 s.
-  const nodeServer = { connectionsCheckingInterval: options.timeouts?.checkingIntervalMs ?? CONNECTIONS_CHECKING_INTERVAL_MS, headersTimeout, requestTimeout };
+  const nodeServer = {
+    connectionsCheckingInterval: options.timeouts?.checkingIntervalMs ?? CONNECTIONS_CHECKING_INTERVAL_MS,
+    headersTimeout,
+    requestTimeout,
+  };
   const common = {
-    ...(isInstance ? { loggerInstance: logger as FastifyBaseLogger } : { logger: logger as FastifyServerOptions['logger'] }),
+    ...(isInstance
+      ? { loggerInstance: logger as FastifyBaseLogger }
+      : { logger: logger as FastifyServerOptions['logger'] }),
     bodyLimit: options.bodyLimit,
     requestTimeout,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
@@ -117,14 +128,23 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
   void app.register(requestLogPlugin, { metrics });
   // One admission path (filter, redaction, bounded jobs, the sink, the metrics) for /audit and the intakes.
   const admission = createAdmission(
-    { sink, metrics, filter: options.filter, redact: options.redact, prepareRedaction: options.prepareRedaction, jobBounds: options.jobBounds },
+    {
+      sink,
+      metrics,
+      filter: options.filter,
+      redact: options.redact,
+      prepareRedaction: options.prepareRedaction,
+      jobBounds: options.jobBounds,
+    },
     options.defaultCluster,
   );
   void app.register(auditRoutes, { admission, auth, defaultCluster: options.defaultCluster });
   // A provider intake exists only when its credentials are configured: otherwise its path is a 404.
   const intake = auth.intake;
-  if (intake?.firehose) void app.register(firehoseIntakeRoutes, { admission, keys: intake.firehose, bodyLimit: options.bodyLimit });
-  if (intake?.pubsub) void app.register(pubsubIntakeRoutes, { admission, auth: intake.pubsub, bodyLimit: options.bodyLimit });
+  if (intake?.firehose)
+    void app.register(firehoseIntakeRoutes, { admission, keys: intake.firehose, bodyLimit: options.bodyLimit });
+  if (intake?.pubsub)
+    void app.register(pubsubIntakeRoutes, { admission, auth: intake.pubsub, bodyLimit: options.bodyLimit });
   void app.register(healthRoutes, { sink, metrics });
   return app;
 }

@@ -16,7 +16,11 @@ export const errors = {
   CRTRAIL_ERR_INVALID_JSON: coded<[detail: string]>()('CRTRAIL_ERR_INVALID_JSON', 'body is not valid JSON: %s', 400),
   CRTRAIL_ERR_INVALID_BATCH: coded<[reason: string]>()('CRTRAIL_ERR_INVALID_BATCH', '%s', 400),
   /** The argument is the name as given, JSON-quoted (so an empty or spaced name shows). */
-  CRTRAIL_ERR_INVALID_CLUSTER: coded<[quotedName: string]>()('CRTRAIL_ERR_INVALID_CLUSTER', `cluster name %s: ${CLUSTER_NAME_RULE}`, 400),
+  CRTRAIL_ERR_INVALID_CLUSTER: coded<[quotedName: string]>()(
+    'CRTRAIL_ERR_INVALID_CLUSTER',
+    `cluster name %s: ${CLUSTER_NAME_RULE}`,
+    400,
+  ),
   CRTRAIL_ERR_UNAUTHORIZED: coded<[reason: string]>()('CRTRAIL_ERR_UNAUTHORIZED', '%s', 401),
   CRTRAIL_ERR_FORBIDDEN: coded<[reason: string]>()('CRTRAIL_ERR_FORBIDDEN', '%s', 403),
   /** The argument is the encoding as sent, JSON-quoted. */
@@ -25,14 +29,22 @@ export const errors = {
     'content-encoding %s is not supported: send identity or gzip',
     415,
   ),
-  CRTRAIL_ERR_QUEUE_FULL: coded<[waiting: number]>()('CRTRAIL_ERR_QUEUE_FULL', '%s batches are waiting for the workers; retry later', 429),
+  CRTRAIL_ERR_QUEUE_FULL: coded<[waiting: number]>()(
+    'CRTRAIL_ERR_QUEUE_FULL',
+    '%s batches are waiting for the workers; retry later',
+    429,
+  ),
   /** Arguments: replicas that confirmed, replicas wanted, milliseconds waited. */
   CRTRAIL_ERR_REPLICAS_BEHIND: coded<[acked: number, wanted: number, waitedMs: number]>()(
     'CRTRAIL_ERR_REPLICAS_BEHIND',
     'batch written, but only %s of %s Redis replicas confirmed it within %s ms (CRTRAIL_REDIS_WAIT_REPLICAS); retry later',
     503,
   ),
-  CRTRAIL_ERR_QUEUE_UNAVAILABLE: coded<[reason: string]>()('CRTRAIL_ERR_QUEUE_UNAVAILABLE', 'queue unavailable: %s', 503),
+  CRTRAIL_ERR_QUEUE_UNAVAILABLE: coded<[reason: string]>()(
+    'CRTRAIL_ERR_QUEUE_UNAVAILABLE',
+    'queue unavailable: %s',
+    503,
+  ),
 } as const;
 
 export type WebhookErrorCode = keyof typeof errors;

@@ -21,9 +21,13 @@ export class ClusterSecrets {
       if (line === '' || line.startsWith('#')) return;
       const where = `${source}:${i + 1}`;
       const fields = line.split(/\s+/);
-      if (fields.length !== 2) throw new ConfigError(`${where}: expected "<secret> <cluster>" (2 fields separated by spaces), found ${fields.length}`);
+      if (fields.length !== 2)
+        throw new ConfigError(
+          `${where}: expected "<secret> <cluster>" (2 fields separated by spaces), found ${fields.length}`,
+        );
       const [secret, cluster] = fields as [string, string];
-      if (!CLUSTER_NAME.test(cluster)) throw new ConfigError(`${where}: cluster name ${JSON.stringify(cluster)}: ${CLUSTER_NAME_RULE}`);
+      if (!CLUSTER_NAME.test(cluster))
+        throw new ConfigError(`${where}: cluster name ${JSON.stringify(cluster)}: ${CLUSTER_NAME_RULE}`);
       // The same secret for two clusters would let one provider stream write as the other.
       const first = seen.get(secret);
       if (first !== undefined) throw new ConfigError(`${where}: this secret is already listed on line ${first}`);
@@ -84,7 +88,8 @@ export function audienceFor(oidc: Pick<PubSubOidc, 'audience'>, cluster: string)
  */
 export function loadIntakeAuth(env: Env): IntakeAuth {
   const auth: IntakeAuth = {};
-  if (env.CRTRAIL_FIREHOSE_ACCESS_KEYS_FILE) auth.firehose = ClusterSecrets.load(env.CRTRAIL_FIREHOSE_ACCESS_KEYS_FILE, 'CRTRAIL_FIREHOSE_ACCESS_KEYS_FILE');
+  if (env.CRTRAIL_FIREHOSE_ACCESS_KEYS_FILE)
+    auth.firehose = ClusterSecrets.load(env.CRTRAIL_FIREHOSE_ACCESS_KEYS_FILE, 'CRTRAIL_FIREHOSE_ACCESS_KEYS_FILE');
   const audience = env.CRTRAIL_PUBSUB_AUDIENCE;
   const serviceAccountEmail = env.CRTRAIL_PUBSUB_SERVICE_ACCOUNT;
   if ((audience === undefined) !== (serviceAccountEmail === undefined)) {
@@ -93,12 +98,20 @@ export function loadIntakeAuth(env: Env): IntakeAuth {
     );
   }
   if (env.CRTRAIL_PUBSUB_JWKS_URL && audience === undefined) {
-    throw new ConfigError('CRTRAIL_PUBSUB_JWKS_URL needs CRTRAIL_PUBSUB_AUDIENCE and CRTRAIL_PUBSUB_SERVICE_ACCOUNT (it is where their tokens are verified)');
+    throw new ConfigError(
+      'CRTRAIL_PUBSUB_JWKS_URL needs CRTRAIL_PUBSUB_AUDIENCE and CRTRAIL_PUBSUB_SERVICE_ACCOUNT (it is where their tokens are verified)',
+    );
   }
-  const tokens = env.CRTRAIL_PUBSUB_TOKENS_FILE ? ClusterSecrets.load(env.CRTRAIL_PUBSUB_TOKENS_FILE, 'CRTRAIL_PUBSUB_TOKENS_FILE') : undefined;
+  const tokens = env.CRTRAIL_PUBSUB_TOKENS_FILE
+    ? ClusterSecrets.load(env.CRTRAIL_PUBSUB_TOKENS_FILE, 'CRTRAIL_PUBSUB_TOKENS_FILE')
+    : undefined;
   const oidc =
     audience !== undefined && serviceAccountEmail !== undefined
-      ? { audience, serviceAccountEmail, keys: createRemoteJWKSet(new URL(env.CRTRAIL_PUBSUB_JWKS_URL ?? GOOGLE_JWKS_URL)) }
+      ? {
+          audience,
+          serviceAccountEmail,
+          keys: createRemoteJWKSet(new URL(env.CRTRAIL_PUBSUB_JWKS_URL ?? GOOGLE_JWKS_URL)),
+        }
       : undefined;
   if (tokens || oidc) auth.pubsub = { ...(tokens ? { tokens } : {}), ...(oidc ? { oidc } : {}) };
   return auth;

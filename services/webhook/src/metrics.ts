@@ -5,11 +5,34 @@ export function createWebhookMetrics() {
   const registry = serviceRegistry('webhook');
   return {
     registry,
-    received: new Counter({ name: 'crtrail_webhook_events_received_total', help: 'Audit events received in POSTed batches', registers: [registry] }),
-    accepted: new Counter({ name: 'crtrail_webhook_events_accepted_total', help: 'Audit events acked (durably enqueued)', labelNames: ['cluster'], registers: [registry] }),
-    enqueued: new Counter({ name: 'crtrail_webhook_events_enqueued_total', help: 'Acked events that are custom-resource mutations, enqueued for the worker', registers: [registry] }),
-    rejected: new Counter({ name: 'crtrail_webhook_batches_rejected_total', help: 'Batches rejected, by reason code', labelNames: ['reason'], registers: [registry] }),
-    batchSize: new Histogram({ name: 'crtrail_webhook_batch_events', help: 'Events per accepted batch', buckets: [1, 10, 50, 100, 200, 400, 800, 2000], registers: [registry] }),
+    received: new Counter({
+      name: 'crtrail_webhook_events_received_total',
+      help: 'Audit events received in POSTed batches',
+      registers: [registry],
+    }),
+    accepted: new Counter({
+      name: 'crtrail_webhook_events_accepted_total',
+      help: 'Audit events acked (durably enqueued)',
+      labelNames: ['cluster'],
+      registers: [registry],
+    }),
+    enqueued: new Counter({
+      name: 'crtrail_webhook_events_enqueued_total',
+      help: 'Acked events that are custom-resource mutations, enqueued for the worker',
+      registers: [registry],
+    }),
+    rejected: new Counter({
+      name: 'crtrail_webhook_batches_rejected_total',
+      help: 'Batches rejected, by reason code',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'crtrail_webhook_batch_events',
+      help: 'Events per accepted batch',
+      buckets: [1, 10, 50, 100, 200, 400, 800, 2000],
+      registers: [registry],
+    }),
     jobsPerBatch: new Histogram({
       name: 'crtrail_webhook_jobs_per_batch',
       help: 'Jobs a batch with kept events was cut into (bounded in events and bytes, written in one transaction)',
@@ -19,7 +42,17 @@ export function createWebhookMetrics() {
     jobBytes: new Histogram({
       name: 'crtrail_webhook_job_bytes',
       help: 'Bytes of event JSON per job written',
-      buckets: [1024, 16 * 1024, 64 * 1024, 256 * 1024, 512 * 1024, 1024 * 1024, 2 * 1024 * 1024, 4 * 1024 * 1024, 16 * 1024 * 1024],
+      buckets: [
+        1024,
+        16 * 1024,
+        64 * 1024,
+        256 * 1024,
+        512 * 1024,
+        1024 * 1024,
+        2 * 1024 * 1024,
+        4 * 1024 * 1024,
+        16 * 1024 * 1024,
+      ],
       registers: [registry],
     }),
     queueWaiting: new Gauge({
@@ -27,7 +60,11 @@ export function createWebhookMetrics() {
       help: 'Batches waiting in the queue for a worker (read at each scrape and by the backpressure check)',
       registers: [registry],
     }),
-    bodyBytes: new Counter({ name: 'crtrail_webhook_body_bytes_total', help: 'Bytes of accepted request bodies', registers: [registry] }),
+    bodyBytes: new Counter({
+      name: 'crtrail_webhook_body_bytes_total',
+      help: 'Bytes of accepted request bodies',
+      registers: [registry],
+    }),
     ackLatency: new Histogram({
       name: 'crtrail_webhook_ack_latency_seconds',
       help: 'From request start to the 200 ack (includes the Redis write)',

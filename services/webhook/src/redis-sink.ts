@@ -96,7 +96,10 @@ const READY_TIMEOUT_MS = 10_000;
 function ready(redis: RedisClient, url: string): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Redis at ${url} did not answer within ${READY_TIMEOUT_MS / 1000}s`)), READY_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`Redis at ${url} did not answer within ${READY_TIMEOUT_MS / 1000}s`)),
+      READY_TIMEOUT_MS,
+    );
     redis.once('ready', () => {
       clearTimeout(timer);
       resolveReady();
@@ -142,9 +145,13 @@ export async function openRedisIntake(options: RedisIntakeOptions): Promise<Redi
   await ready(redis, options.url);
   const salt = await redactionSalt(redis, options.prefix, options.salt);
   const kinds = new RedisKindTable(redis, options.prefix);
-  const settings = await redisPersistence(redis).catch(
-    (err: Error): RedisPersistence => ({ aof: false, rdb: false, persistent: false, unknown: true, how: err.message }),
-  );
+  const settings = await redisPersistence(redis).catch((err: Error): RedisPersistence => ({
+    aof: false,
+    rdb: false,
+    persistent: false,
+    unknown: true,
+    how: err.message,
+  }));
   queue.on('error', () => {});
   const sink = new RedisBatchSink(queue, redis, { waitReplicas: options.waitReplicas ?? 0, url: options.url });
   return {

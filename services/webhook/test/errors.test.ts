@@ -7,9 +7,15 @@ test('each coded error carries its code, its status and its message with the arg
   assert.equal(full.code, 'CRTRAIL_ERR_QUEUE_FULL');
   assert.equal(full.statusCode, 429);
   assert.equal(full.message, '7 batches are waiting for the workers; retry later');
-  assert.equal(new errors.CRTRAIL_ERR_INVALID_CLUSTER('"a b"').message, 'cluster name "a b": letters, digits, . _ - (max 63)');
+  assert.equal(
+    new errors.CRTRAIL_ERR_INVALID_CLUSTER('"a b"').message,
+    'cluster name "a b": letters, digits, . _ - (max 63)',
+  );
   // A reason with a % in it is text, not a format string.
-  assert.equal(new errors.CRTRAIL_ERR_INVALID_JSON('Unexpected token % in JSON').message, 'body is not valid JSON: Unexpected token % in JSON');
+  assert.equal(
+    new errors.CRTRAIL_ERR_INVALID_JSON('Unexpected token % in JSON').message,
+    'body is not valid JSON: Unexpected token % in JSON',
+  );
   for (const [code, make] of Object.entries(errors)) {
     // Called as the table's type-erased constructor: each one's arguments differ, any three fill it.
     const err = new (make as new (...args: unknown[]) => { code: string; statusCode: number })('x', 1, 2);

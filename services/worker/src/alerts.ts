@@ -55,10 +55,30 @@ function createAlertMetrics(registry: Registry, queue: Queue<AlertJob>): AlertMe
     },
   });
   return {
-    sent: new Counter({ name: 'crtrail_alerts_sent_total', help: 'Alert messages delivered, by sink', labelNames: ['sink'], registers }),
-    failed: new Counter({ name: 'crtrail_alerts_failed_total', help: 'Alert messages dead-lettered after their last attempt, by sink', labelNames: ['sink'], registers }),
-    dropped: new Counter({ name: 'crtrail_alerts_dropped_total', help: 'Alerts not sent, by reason (duplicate: already sent; enqueue_error: Redis refused; unknown_sink: its sink is no longer configured)', labelNames: ['reason'], registers }),
-    grouped: new Counter({ name: 'crtrail_alerts_grouped_total', help: 'Alerts folded into a grouped message of their object, by sink', labelNames: ['sink'], registers }),
+    sent: new Counter({
+      name: 'crtrail_alerts_sent_total',
+      help: 'Alert messages delivered, by sink',
+      labelNames: ['sink'],
+      registers,
+    }),
+    failed: new Counter({
+      name: 'crtrail_alerts_failed_total',
+      help: 'Alert messages dead-lettered after their last attempt, by sink',
+      labelNames: ['sink'],
+      registers,
+    }),
+    dropped: new Counter({
+      name: 'crtrail_alerts_dropped_total',
+      help: 'Alerts not sent, by reason (duplicate: already sent; enqueue_error: Redis refused; unknown_sink: its sink is no longer configured)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    grouped: new Counter({
+      name: 'crtrail_alerts_grouped_total',
+      help: 'Alerts folded into a grouped message of their object, by sink',
+      labelNames: ['sink'],
+      registers,
+    }),
     latency: new Histogram({
       name: 'crtrail_alert_latency_seconds',
       help: 'From the record stored to its alert delivered',
@@ -130,7 +150,10 @@ export async function createAlerting(options: AlertingOptions): Promise<Alerting
 
   async function unsent(sink: string, alerts: Alert[]): Promise<Alert[]> {
     if (alerts.length === 0) return [];
-    const sent = await marks.sent(sink, alerts.map((a) => a.record_id));
+    const sent = await marks.sent(
+      sink,
+      alerts.map((a) => a.record_id),
+    );
     return alerts.filter((_, i) => !sent[i]);
   }
 
@@ -149,10 +172,18 @@ export async function createAlerting(options: AlertingOptions): Promise<Alerting
         alerts = await unsent(sink.name, [data.alert]);
       } else {
         const raw = await marks.take(sink.name, data.group, data.window);
-        alerts = await unsent(sink.name, raw.map((r) => JSON.parse(r) as Alert));
+        alerts = await unsent(
+          sink.name,
+          raw.map((r) => JSON.parse(r) as Alert),
+        );
       }
       if (alerts.length === 0) metrics.dropped.inc({ reason: 'duplicate' });
-      else await deliver(sink, data.type === 'send' ? singleMessage(alerts[0]!) : groupAlerts(alerts, config.alerts.group_window_seconds), data.enqueuedAt);
+      else
+        await deliver(
+          sink,
+          data.type === 'send' ? singleMessage(alerts[0]!) : groupAlerts(alerts, config.alerts.group_window_seconds),
+          data.enqueuedAt,
+        );
       if (data.type === 'flush') await marks.flushed(sink.name, data.group, data.window);
     },
     { connection: redis, concurrency: 4, limiter: { max: config.alerts.rate_limit_per_second, duration: 1000 } },
@@ -161,7 +192,10 @@ export async function createAlerting(options: AlertingOptions): Promise<Alerting
     if (!job) return;
     const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
     if (final) metrics.failed.inc({ sink: job.data.sink });
-    log?.[final ? 'error' : 'warn']({ job: job.id, sink: job.data.sink, attempt: job.attemptsMade, err: err.message }, final ? 'alert dead-lettered' : 'alert failed; will retry');
+    log?.[final ? 'error' : 'warn'](
+      { job: job.id, sink: job.data.sink, attempt: job.attemptsMade, err: err.message },
+      final ? 'alert dead-lettered' : 'alert failed; will retry',
+    );
   });
   worker.on('error', (err) => log?.warn({ err: err.message }, 'alert worker error'));
 
@@ -173,17 +207,30 @@ export async function createAlerting(options: AlertingOptions): Promise<Alerting
   type Add = { name: 'send' | 'flush'; data: AlertJob; opts: { jobId: string; delay?: number } };
 
   /** Decides, atomically in Redis, whether one alert is sent now, joins its object's window, or was sent already. */
-  async function route(item: { sink: ResolvedSink; alert: Alert; group: string }, enqueuedAt: number): Promise<Add | undefined> {
+  async function route(
+    item: { sink: ResolvedSink; alert: Alert; group: string },
+    enqueuedAt: number,
+  ): Promise<Add | undefined> {
     const { sink, alert, group } = item;
-    const [verdict, left, window] = await marks.route(sink.name, group, alert.record_id, windowMs, JSON.stringify(alert));
-    if (verdict === 2) {
+    const routed = await marks.route(sink.name, group, alert.record_id, windowMs, JSON.stringify(alert));
+    if (routed[0] === 2) {
       metrics.dropped.inc({ reason: 'duplicate' });
       return undefined;
     }
-    if (verdict === 1) return { name: 'send', data: { type: 'send', sink: sink.name, alert, enqueuedAt }, opts: { jobId: `${sink.name}.${alert.record_id}` } };
+    if (routed[0] === 1)
+      return {
+        name: 'send',
+        data: { type: 'send', sink: sink.name, alert, enqueuedAt },
+        opts: { jobId: `${sink.name}.${alert.record_id}` },
+      };
+    const [, left, window] = routed;
     metrics.grouped.inc({ sink: sink.name });
     // One flush per window (its id names the record that opened it), run just after the window closes.
-    return { name: 'flush', data: { type: 'flush', sink: sink.name, group, window: window!, enqueuedAt }, opts: { jobId: `${sink.name}.flush.${group}.${window!}`, delay: left! + 250 } };
+    return {
+      name: 'flush',
+      data: { type: 'flush', sink: sink.name, group, window, enqueuedAt },
+      opts: { jobId: `${sink.name}.flush.${group}.${window}`, delay: left + 250 },
+    };
   }
 
   return {
@@ -202,7 +249,13 @@ export async function createAlerting(options: AlertingOptions): Promise<Alerting
           if (routes.length === 0) continue;
           const group = hash(objectKeyOf(facts));
           const list = byObject.get(group) ?? [];
-          for (const route of routes) list.push({ sink: route.sink, alert: buildAlert(facts, route.rules, { kibanaUrl: options.kibanaUrl, indexPrefix: prefix }), group, id: r.id });
+          for (const route of routes)
+            list.push({
+              sink: route.sink,
+              alert: buildAlert(facts, route.rules, { kibanaUrl: options.kibanaUrl, indexPrefix: prefix }),
+              group,
+              id: r.id,
+            });
           byObject.set(group, list);
         } catch (err) {
           // A record this code cannot read must not fail its batch (it is stored; a retry would not alert it either).

@@ -42,7 +42,15 @@ export function createEnricher(config: CrtrailConfig, kindsOf: KindsOf = () => [
     // Histories written before the actor came from the request still hold the old classification; it is what the record shows.
     const actor = r.meta?.actor as RecordActor | undefined;
     // A failed write's subject is only its request: the kind comes from the state it was diffed against, as when first enriched.
-    const critical = criticalFor({ group: r.group, resource: r.resource, kind: subjectKind([r.object, r.previous], r.resource ? kindsOf(r.group, r.resource) : []) }, r.change, config);
+    const critical = criticalFor(
+      {
+        group: r.group,
+        resource: r.resource,
+        kind: subjectKind([r.object, r.previous], r.resource ? kindsOf(r.group, r.resource) : []),
+      },
+      r.change,
+      config,
+    );
     const change = { kind: r.change.kind, dry_run: r.dryRun, paths: r.change.paths };
     const drift = actor ? detectDrift(r.previous, r.object, actor, change, !r.failed, config) : false;
     return { critical: critical.length > 0, critical_paths: critical, drift };

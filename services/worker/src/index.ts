@@ -2,4 +2,12 @@ export { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 export { CHUNK_EVENTS, deadLetterEvents, processBatch, type BatchDeps, type BatchResult } from './process-batch.js';
 export { startWorker, workerReadiness, type RunningWorker, type WorkerOptions } from './worker.js';
 export { createEnricher, type Enricher, type KindsOf } from './enricher.js';
-export { alertQueueName, createAlerting, SENT_MARKER_TTL_SECONDS, type AlertJob, type Alerting, type AlertingOptions, type AlertMetrics } from './alerts.js';
+export {
+  alertQueueName,
+  createAlerting,
+  SENT_MARKER_TTL_SECONDS,
+  type AlertJob,
+  type Alerting,
+  type AlertingOptions,
+  type AlertMetrics,
+} from './alerts.js';

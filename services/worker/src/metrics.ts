@@ -5,9 +5,23 @@ export function createWorkerMetrics() {
   const registry = serviceRegistry('worker');
   return {
     registry,
-    events: new Counter({ name: 'crtrail_worker_events_total', help: 'Audit events seen, by filter decision', labelNames: ['decision'], registers: [registry] }),
-    records: new Counter({ name: 'crtrail_worker_records_total', help: 'Change records written, by result', labelNames: ['result'], registers: [registry] }),
-    bulkRetries: new Counter({ name: 'crtrail_worker_bulk_retries_total', help: 'Bulk items retried after 429/5xx', registers: [registry] }),
+    events: new Counter({
+      name: 'crtrail_worker_events_total',
+      help: 'Audit events seen, by filter decision',
+      labelNames: ['decision'],
+      registers: [registry],
+    }),
+    records: new Counter({
+      name: 'crtrail_worker_records_total',
+      help: 'Change records written, by result',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    bulkRetries: new Counter({
+      name: 'crtrail_worker_bulk_retries_total',
+      help: 'Bulk items retried after 429/5xx',
+      registers: [registry],
+    }),
     bulkErrors: new Counter({
       name: 'crtrail_worker_bulk_errors_total',
       help: 'Bulk requests that failed (Elasticsearch unreachable or refusing: the batch is retried) and items refused for good (dead-lettered)',
@@ -20,13 +34,43 @@ export function createWorkerMetrics() {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
-    dlq: new Counter({ name: 'crtrail_worker_dead_letters_total', help: 'Entries dead-lettered, by type (record: Elasticsearch refused it; event: processing it threw)', labelNames: ['type'], registers: [registry] }),
-    dlqSize: new Gauge({ name: 'crtrail_worker_dlq_size', help: 'Entries in the dead-letter list', registers: [registry] }),
-    failedBatches: new Gauge({ name: 'crtrail_worker_failed_batches', help: 'Batches whose processing finally failed (the failed set; `crtrail dlq list`)', registers: [registry] }),
-    oldestWaiting: new Gauge({ name: 'crtrail_worker_oldest_waiting_seconds', help: 'Age of the oldest batch waiting for a worker (0 when none waits)', registers: [registry] }),
-    activeJobs: new Gauge({ name: 'crtrail_worker_active_jobs', help: 'Batches being processed (all workers of the queue)', registers: [registry] }),
-    stalls: new Counter({ name: 'crtrail_worker_stalled_jobs_total', help: 'Batches found stalled (their worker crashed, was killed or lost its lock) and retried', registers: [registry] }),
-    failures: new Counter({ name: 'crtrail_worker_batch_failures_total', help: 'Failed batch attempts, by outcome (retry or gave_up)', labelNames: ['outcome'], registers: [registry] }),
+    dlq: new Counter({
+      name: 'crtrail_worker_dead_letters_total',
+      help: 'Entries dead-lettered, by type (record: Elasticsearch refused it; event: processing it threw)',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
+    dlqSize: new Gauge({
+      name: 'crtrail_worker_dlq_size',
+      help: 'Entries in the dead-letter list',
+      registers: [registry],
+    }),
+    failedBatches: new Gauge({
+      name: 'crtrail_worker_failed_batches',
+      help: 'Batches whose processing finally failed (the failed set; `crtrail dlq list`)',
+      registers: [registry],
+    }),
+    oldestWaiting: new Gauge({
+      name: 'crtrail_worker_oldest_waiting_seconds',
+      help: 'Age of the oldest batch waiting for a worker (0 when none waits)',
+      registers: [registry],
+    }),
+    activeJobs: new Gauge({
+      name: 'crtrail_worker_active_jobs',
+      help: 'Batches being processed (all workers of the queue)',
+      registers: [registry],
+    }),
+    stalls: new Counter({
+      name: 'crtrail_worker_stalled_jobs_total',
+      help: 'Batches found stalled (their worker crashed, was killed or lost its lock) and retried',
+      registers: [registry],
+    }),
+    failures: new Counter({
+      name: 'crtrail_worker_batch_failures_total',
+      help: 'Failed batch attempts, by outcome (retry or gave_up)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     lag: new Histogram({
       name: 'crtrail_worker_lag_seconds',
       help: 'From webhook ack to records written',

@@ -3,7 +3,17 @@ import type { Logger } from 'pino';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { AuditEvent, KubeObject } from '@crtrail/audit';
 import type { CrtrailConfig } from '@crtrail/config';
-import { batchObjects, DEFAULT_IGNORE_PATHS, importBaseline, opsText, planBatch, stateHash, type BatchObject, type BatchPlan, type History } from '@crtrail/diff';
+import {
+  batchObjects,
+  DEFAULT_IGNORE_PATHS,
+  importBaseline,
+  opsText,
+  planBatch,
+  stateHash,
+  type BatchObject,
+  type BatchPlan,
+  type History,
+} from '@crtrail/diff';
 import { learnKinds, redactEvent, type KindStore } from '@crtrail/enrich';
 import { classifyEvent, type FilterOptions } from '@crtrail/filter';
 import { configDigest } from '@crtrail/integrity';
@@ -57,7 +67,9 @@ export interface BatchDeps {
   metrics?: WorkerMetrics;
   log?: Logger;
   /** Alerts on the records this batch created (after they are stored); absent: no alerts configured. */
-  alerts?: { enqueue(cluster: string, records: ReadonlyArray<{ id: string; doc: Record<string, unknown> }>): Promise<void> };
+  alerts?: {
+    enqueue(cluster: string, records: ReadonlyArray<{ id: string; doc: Record<string, unknown> }>): Promise<void>;
+  };
   /** `wait_for` makes records searchable before the job completes (tests, replays); off for throughput. */
   refresh?: boolean | 'wait_for';
 }
@@ -94,7 +106,14 @@ const reasonOf = (err: unknown): string => (err instanceof Error ? err.message :
  * throw is dead-lettered alone instead: retrying it would throw again.
  */
 export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<BatchResult> {
-  const result: BatchResult = { events: job.events.length, mutations: 0, created: 0, duplicates: 0, repaired: 0, deadLettered: 0 };
+  const result: BatchResult = {
+    events: job.events.length,
+    mutations: 0,
+    created: 0,
+    duplicates: 0,
+    repaired: 0,
+    deadLettered: 0,
+  };
   const ignorePaths = [...DEFAULT_IGNORE_PATHS, ...deps.config.filter.ignorePaths];
   for (let start = 0; start < job.events.length; start += CHUNK_EVENTS) {
     // Lets BullMQ renew the job's lock, other jobs progress and /metrics answer.
@@ -113,7 +132,13 @@ export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<Batc
  * the histories are saved only after, so a crash anywhere is safe: the retried job recomputes
  * identical records (deterministic `_id`s, `create` → 409) and reuses their pending links.
  */
-async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps, ignorePaths: readonly string[], result: BatchResult): Promise<void> {
+async function processChunk(
+  job: BatchJob,
+  events: AuditEvent[],
+  deps: BatchDeps,
+  ignorePaths: readonly string[],
+  result: BatchResult,
+): Promise<void> {
   const { cluster } = job;
   const mutations: AuditEvent[] = [];
   const poisoned: Poisoned[] = [];
@@ -146,7 +171,10 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
   const k = keysFor(deps.redis, deps.prefix);
   const objects = batchObjects(cluster, kept);
   // The actor is classified here, once per record: kept in the history for repairs, and in the record.
-  const planOptions = { ignorePaths, actorOf: (event: AuditEvent, object: KubeObject | undefined) => deps.enrich.actorOf(event, object) };
+  const planOptions = {
+    ignorePaths,
+    actorOf: (event: AuditEvent, object: KubeObject | undefined) => deps.enrich.actorOf(event, object),
+  };
   if (objects.length === 0) {
     // Every event failed to expand: nothing to lock, only dead letters to write.
     await deadLetterPoisoned(deps, cluster, planBatch(cluster, kept, new Map(), planOptions));
@@ -157,7 +185,11 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
     deps.redis,
     objects.map((o) => k.lock(o.id)),
     async () => {
-      const loaded = await loadHistories(deps.redis, objects.map((o) => k.state(o.id)), deps.historyCache);
+      const loaded = await loadHistories(
+        deps.redis,
+        objects.map((o) => k.state(o.id)),
+        deps.historyCache,
+      );
       const histories = await withStoredStates(deps, objects, loaded);
       const plan = planBatch(cluster, kept, histories, planOptions);
       deps.metrics?.diffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -165,9 +197,14 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
       await writeRecords(job, plan, deps, result);
       // Saved against what Redis holds (`loaded`), so a state taken from Elasticsearch is written too.
       const before = new Map(objects.map((o, i) => [o.id, loaded[i]!]));
+      const loadedOf = (id: string): LoadedHistory => {
+        const history = before.get(id);
+        if (!history) throw new Error(`the batch plan writes the history of ${id}, which this batch did not load`);
+        return history;
+      };
       await saveHistories(
         deps.redis,
-        plan.historyWrites.map((w) => ({ key: k.state(w.id), before: before.get(w.id)!, after: w.history })),
+        plan.historyWrites.map((w) => ({ key: k.state(w.id), before: loadedOf(w.id), after: w.history })),
         deps.historyCache,
         deps.historyRetention,
       );
@@ -181,19 +218,33 @@ async function processChunk(job: BatchJob, events: AuditEvent[], deps: BatchDeps
  * diffed against it (`baseline: known`). An object whose first write here is a create needs none (a
  * new object), so a batch of new objects asks nothing.
  */
-async function withStoredStates(deps: BatchDeps, objects: BatchObject[], loaded: LoadedHistory[]): Promise<Map<string, History | undefined>> {
+async function withStoredStates(
+  deps: BatchDeps,
+  objects: BatchObject[],
+  loaded: LoadedHistory[],
+): Promise<Map<string, History | undefined>> {
   const histories = new Map<string, History | undefined>(objects.map((o, i) => [o.id, loaded[i]!.history]));
   const missing = objects.filter((o, i) => loaded[i]!.history === undefined && !o.createdFirst);
   if (missing.length === 0) return histories;
-  const states = await latestStoredStates(deps.es, indexNames(deps.prefix).alias, missing.map((o) => o.key));
+  const states = await latestStoredStates(
+    deps.es,
+    indexNames(deps.prefix).alias,
+    missing.map((o) => o.key),
+  );
   missing.forEach((o, n) => {
     const state = states[n];
     if (!state) return;
     try {
       histories.set(o.id, importBaseline(undefined, state.object, state.at));
-      deps.log?.info({ cluster: o.key.cluster, object: o.id }, 'object history not in Redis: continued from its stored state in Elasticsearch');
+      deps.log?.info(
+        { cluster: o.key.cluster, object: o.id },
+        'object history not in Redis: continued from its stored state in Elasticsearch',
+      );
     } catch (err) {
-      deps.log?.warn({ object: o.id, err: reasonOf(err) }, 'stored state in Elasticsearch unusable; diffing without a baseline');
+      deps.log?.warn(
+        { object: o.id, err: reasonOf(err) },
+        'stored state in Elasticsearch unusable; diffing without a baseline',
+      );
     }
   });
   return histories;
@@ -207,13 +258,21 @@ async function withStoredStates(deps: BatchDeps, objects: BatchObject[], loaded:
 async function deadLetterPoisoned(deps: BatchDeps, cluster: string, plan: Pick<BatchPlan, 'poisoned'>): Promise<void> {
   const { redis, prefix, metrics } = deps;
   for (const { event, reason, error } of plan.poisoned) {
-    deps.log?.error({ cluster, auditID: event.auditID, err: error.message }, 'event could not be diffed; dead-lettered');
+    deps.log?.error(
+      { cluster, auditID: event.auditID, err: error.message },
+      'event could not be diffed; dead-lettered',
+    );
     await deadLetterEvents({ redis, prefix, metrics }, cluster, [{ event, reason }]);
   }
 }
 
 /** Enrich → seal → bulk → alert → confirm: the plan's records and repairs into Elasticsearch. */
-async function writeRecords(job: BatchJob, plan: BatchPlan<RecordActor>, deps: BatchDeps, result: BatchResult): Promise<void> {
+async function writeRecords(
+  job: BatchJob,
+  plan: BatchPlan<RecordActor>,
+  deps: BatchDeps,
+  result: BatchResult,
+): Promise<void> {
   const { cluster } = job;
   const alias = indexNames(deps.prefix).alias;
   const ingestedAt = Date.now();
@@ -230,7 +289,17 @@ async function writeRecords(job: BatchJob, plan: BatchPlan<RecordActor>, deps: B
       creates.push({
         kind: 'create',
         id: r.id,
-        doc: buildRecord({ cluster, event: r.event, object: r.object, change, actor, kind, configDigest: digest, receivedAt: job.receivedAt, ingestedAt }),
+        doc: buildRecord({
+          cluster,
+          event: r.event,
+          object: r.object,
+          change,
+          actor,
+          kind,
+          configDigest: digest,
+          receivedAt: job.receivedAt,
+          ingestedAt,
+        }),
       });
     } catch (err) {
       // Its history is saved all the same, so a replay of the event finds the same predecessor
@@ -247,7 +316,9 @@ async function writeRecords(job: BatchJob, plan: BatchPlan<RecordActor>, deps: B
   const fresh = creates.filter((c) => !existing.has(c.id));
   // Stored by an attempt that then crashed before it confirmed its links — so before it enqueued
   // their alerts, which come between the write and the confirmation: they are alerted now.
-  const unconfirmed = deps.alerts ? await pendingLinks(deps.redis, deps.prefix, cluster, [...existing.keys()]) : new Set<string>();
+  const unconfirmed = deps.alerts
+    ? await pendingLinks(deps.redis, deps.prefix, cluster, [...existing.keys()])
+    : new Set<string>();
   await sealChain(deps.redis, deps.prefix, cluster, fresh, () => storedChainHead(deps.es, alias, cluster));
   result.duplicates += creates.length - fresh.length;
   deps.metrics?.records.inc({ result: 'duplicate' }, creates.length - fresh.length);
@@ -263,7 +334,10 @@ async function writeRecords(job: BatchJob, plan: BatchPlan<RecordActor>, deps: B
   }
   result.mutations += plan.records.length;
   // The locator's second look only matters for repairs (which backing index holds the record).
-  const stats = actions.length > 0 ? await timedBulk(deps, alias, actions, plan.repairs.length > 0 ? locator : undefined) : undefined;
+  const stats =
+    actions.length > 0
+      ? await timedBulk(deps, alias, actions, plan.repairs.length > 0 ? locator : undefined)
+      : undefined;
   // Alerts on what this write created (a replay's 409 or a repair never alerts again), and on what
   // an earlier attempt stored but never got to alert; enqueued before the links are confirmed, so a
   // crash in between leaves them pending and the retry alerts them (the alert queue dedupes by record).
@@ -271,7 +345,12 @@ async function writeRecords(job: BatchJob, plan: BatchPlan<RecordActor>, deps: B
   const toAlert = creates.filter((c) => created.has(c.id) || unconfirmed.has(c.id));
   if (deps.alerts && toAlert.length > 0) await deps.alerts.enqueue(cluster, toAlert);
   // Stored, duplicate or dead-lettered (the dead letter keeps its links): the pending links are done with.
-  await confirmChain(deps.redis, deps.prefix, cluster, creates.map((c) => c.id));
+  await confirmChain(
+    deps.redis,
+    deps.prefix,
+    cluster,
+    creates.map((c) => c.id),
+  );
   if (!stats) return;
   result.created += stats.created;
   result.duplicates += stats.duplicates;
@@ -287,7 +366,12 @@ async function writeRecords(job: BatchJob, plan: BatchPlan<RecordActor>, deps: B
   result.deadLettered += rejected.length;
 }
 
-async function timedBulk(deps: BatchDeps, alias: string, actions: BulkAction[], locator: RecordLocator | undefined): ReturnType<typeof bulkWrite> {
+async function timedBulk(
+  deps: BatchDeps,
+  alias: string,
+  actions: BulkAction[],
+  locator: RecordLocator | undefined,
+): ReturnType<typeof bulkWrite> {
   const end = deps.metrics?.bulkSeconds.startTimer();
   try {
     return await bulkWrite(deps.es, alias, actions, deps.refresh ?? false, locator);
@@ -304,13 +388,22 @@ async function deadLetterRecords(deps: BatchDeps, cluster: string, rejected: Bul
   await pushDeadLetters(deps.redis, deps.prefix, cluster, rejected);
   deps.metrics?.dlq.inc({ type: 'record' }, rejected.length);
   deps.metrics?.bulkErrors.inc({ kind: 'item_refused' }, rejected.length);
-  for (const r of rejected) deps.log?.error({ cluster, id: r.action.id, status: r.status, reason: r.reason }, 'record dead-lettered');
+  for (const r of rejected)
+    deps.log?.error({ cluster, id: r.action.id, status: r.status, reason: r.reason }, 'record dead-lettered');
 }
 
 /** Sets aside events whose processing threw (see `EventDeadLetter` in @crtrail/state); the rest of the batch goes on. */
-export async function deadLetterEvents(deps: Pick<BatchDeps, 'redis' | 'prefix' | 'metrics' | 'log'>, cluster: string, poisoned: Poisoned[]): Promise<void> {
+export async function deadLetterEvents(
+  deps: Pick<BatchDeps, 'redis' | 'prefix' | 'metrics' | 'log'>,
+  cluster: string,
+  poisoned: Poisoned[],
+): Promise<void> {
   if (poisoned.length === 0) return;
   await pushEventDeadLetters(deps.redis, deps.prefix, cluster, poisoned);
   deps.metrics?.dlq.inc({ type: 'event' }, poisoned.length);
-  for (const p of poisoned) deps.log?.error({ cluster, auditID: p.event.auditID, reason: p.reason }, 'event could not be processed; dead-lettered (crtrail dlq list)');
+  for (const p of poisoned)
+    deps.log?.error(
+      { cluster, auditID: p.event.auditID, reason: p.reason },
+      'event could not be processed; dead-lettered (crtrail dlq list)',
+    );
 }

@@ -3,9 +3,39 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Client } from '@elastic/elasticsearch';
 import { pino, type Logger } from 'pino';
 import type { Env } from '@crtrail/config';
-import { attemptsUsed, createRedis, describeRedis, isRedisCluster, JOB_RETRY, jobBackoff, persistenceWarning, queueName, redisPersistence, redisTargetFromEnv, STALL_RETRY, type BatchJob, type RedisClient } from '@crtrail/queue';
-import { forgetFailure, HistoryCache, historyRetention, keysFor, noteFailure, RedisKindTable, watchRedactionSalt } from '@crtrail/state';
-import { createEsClient, esConnectionFromEnv, hasIlm, indexNames, installTemplates, RecordLocator, rolloverIfNeeded } from '@crtrail/store';
+import {
+  attemptsUsed,
+  createRedis,
+  describeRedis,
+  isRedisCluster,
+  JOB_RETRY,
+  jobBackoff,
+  persistenceWarning,
+  queueName,
+  redisPersistence,
+  redisTargetFromEnv,
+  STALL_RETRY,
+  type BatchJob,
+  type RedisClient,
+} from '@crtrail/queue';
+import {
+  forgetFailure,
+  HistoryCache,
+  historyRetention,
+  keysFor,
+  noteFailure,
+  RedisKindTable,
+  watchRedactionSalt,
+} from '@crtrail/state';
+import {
+  createEsClient,
+  esConnectionFromEnv,
+  hasIlm,
+  indexNames,
+  installTemplates,
+  RecordLocator,
+  rolloverIfNeeded,
+} from '@crtrail/store';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { processBatch, type BatchResult } from './process-batch.js';
 import { createEnricher, type Enricher } from './enricher.js';
@@ -45,22 +75,48 @@ export interface RunningWorker {
 const READY_TIMEOUT_MS = 2_000;
 
 /** Redis and Elasticsearch both answer: what a worker needs to take a batch and write its records. */
-export async function workerReadiness(redis: RedisClient, es: Client): Promise<{ ready: boolean; redis: string; elasticsearch: string }> {
+export async function workerReadiness(
+  redis: RedisClient,
+  es: Client,
+): Promise<{ ready: boolean; redis: string; elasticsearch: string }> {
   const within = <T>(p: Promise<T>): Promise<T> =>
-    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS).unref())]);
-  const [r, e] = await Promise.allSettled([within(redis.ping()), within(es.cluster.health({ timeout: `${READY_TIMEOUT_MS}ms` }, { requestTimeout: READY_TIMEOUT_MS }))]);
-  const redisState = r.status === 'fulfilled' ? 'ok' : `unreachable (CRTRAIL_REDIS_URL): ${(r.reason as Error).message}`;
+    Promise.race([
+      p,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS).unref(),
+      ),
+    ]);
+  const [r, e] = await Promise.allSettled([
+    within(redis.ping()),
+    within(es.cluster.health({ timeout: `${READY_TIMEOUT_MS}ms` }, { requestTimeout: READY_TIMEOUT_MS })),
+  ]);
+  const redisState =
+    r.status === 'fulfilled' ? 'ok' : `unreachable (CRTRAIL_REDIS_URL): ${(r.reason as Error).message}`;
   const esState =
-    e.status === 'fulfilled' ? (e.value.status === 'red' ? 'red' : 'ok') : `unreachable (CRTRAIL_ES_URL): ${(e.reason as Error).message}`;
+    e.status === 'fulfilled'
+      ? e.value.status === 'red'
+        ? 'red'
+        : 'ok'
+      : `unreachable (CRTRAIL_ES_URL): ${(e.reason as Error).message}`;
   return { ready: redisState === 'ok' && esState === 'ok', redis: redisState, elasticsearch: esState };
 }
 
-function serve(metrics: WorkerMetrics, host: string, port: number, readiness: () => ReturnType<typeof workerReadiness>): Promise<Server> {
+function serve(
+  metrics: WorkerMetrics,
+  host: string,
+  port: number,
+  readiness: () => ReturnType<typeof workerReadiness>,
+): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url === '/readyz') {
       void readiness().then((r) => {
-        res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json', ...(r.ready ? {} : { 'retry-after': '5' }) });
-        res.end(JSON.stringify({ status: r.ready ? 'ready' : 'unavailable', redis: r.redis, elasticsearch: r.elasticsearch }));
+        res.writeHead(r.ready ? 200 : 503, {
+          'content-type': 'application/json',
+          ...(r.ready ? {} : { 'retry-after': '5' }),
+        });
+        res.end(
+          JSON.stringify({ status: r.ready ? 'ready' : 'unavailable', redis: r.redis, elasticsearch: r.elasticsearch }),
+        );
       });
     } else if (req.url === '/metrics') {
       void metrics.registry.metrics().then((text) => {
@@ -81,8 +137,17 @@ function serve(metrics: WorkerMetrics, host: string, port: number, readiness: ()
 
 const formatDelay = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`);
 
-async function readQueueGauges(queue: Queue<BatchJob>, redis: RedisClient, prefix: string, metrics: WorkerMetrics): Promise<void> {
-  const [counts, oldest, dlq] = await Promise.all([queue.getJobCounts('failed', 'active'), queue.getJobs(['waiting'], 0, 0, true), redis.llen(keysFor(redis, prefix).dlq)]);
+async function readQueueGauges(
+  queue: Queue<BatchJob>,
+  redis: RedisClient,
+  prefix: string,
+  metrics: WorkerMetrics,
+): Promise<void> {
+  const [counts, oldest, dlq] = await Promise.all([
+    queue.getJobCounts('failed', 'active'),
+    queue.getJobs(['waiting'], 0, 0, true),
+    redis.llen(keysFor(redis, prefix).dlq),
+  ]);
   metrics.failedBatches.set(counts.failed ?? 0);
   metrics.activeJobs.set(counts.active ?? 0);
   metrics.oldestWaiting.set(oldest[0] ? Math.max(0, (Date.now() - oldest[0].timestamp) / 1000) : 0);
@@ -100,7 +165,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const redis = createRedis(redisTarget);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
   // An ack is only as durable as this Redis: say it loudly when it keeps nothing on disk.
-  const unsafe = await redisPersistence(redis).then((p) => persistenceWarning(describeRedis(redisTarget), p), () => undefined);
+  const unsafe = await redisPersistence(redis).then(
+    (p) => persistenceWarning(describeRedis(redisTarget), p),
+    () => undefined,
+  );
   if (unsafe) log.warn({ code: 'CRTRAIL_WARN_REDIS_NOT_PERSISTENT' }, unsafe);
   const prefix = env.CRTRAIL_INDEX_PREFIX;
   // Before any job: a salt that differs from the one existing records were hashed with refuses the start.
@@ -115,7 +183,17 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const enrich = options.enricher ?? createEnricher(config, (group, resource) => kinds.kindsOf(group, resource));
   const alias = indexNames(prefix).alias;
   // Alerts only when a sink is configured: their queue and consumer share this Redis connection.
-  const alerts = config.alerts.sinks.length > 0 ? await createAlerting({ redis, prefix, config, kibanaUrl: env.CRTRAIL_KIBANA_URL, registry: metrics.registry, log }) : undefined;
+  const alerts =
+    config.alerts.sinks.length > 0
+      ? await createAlerting({
+          redis,
+          prefix,
+          config,
+          kibanaUrl: env.CRTRAIL_KIBANA_URL,
+          registry: metrics.registry,
+          log,
+        })
+      : undefined;
   const locator = new RecordLocator(es, alias);
   const deps = {
     es,
@@ -142,7 +220,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       // a batch that keeps killing its worker gives up like one that keeps failing, ~1 h later.
       const used = attemptsUsed(job);
       if (used >= JOB_RETRY.attempts) {
-        throw new UnrecoverableError(`gave up after ${used} attempts (${job.stalledCounter} of them crashed or stalled): ${job.failedReason ?? 'its worker never finished it'}`);
+        throw new UnrecoverableError(
+          `gave up after ${used} attempts (${job.stalledCounter} of them crashed or stalled): ${job.failedReason ?? 'its worker never finished it'}`,
+        );
       }
       const result = await processBatch(job.data, deps);
       log.info({ job: job.id, cluster: job.data.cluster, ...result }, 'batch done');
@@ -166,18 +246,28 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const fields = { job: job.id, cluster: job.data.cluster, events: job.data.events?.length, err: err.message };
     if (job.finishedOn) {
       // In the failed set now, kept (removeOnFail: false): `crtrail dlq list` shows it, `dlq replay` re-drives it.
-      log.error({ ...fields, attempts: attemptsUsed(job) }, `batch gave up after ${attemptsUsed(job)} attempts: moved to the dead letters (crtrail dlq list)`);
+      log.error(
+        { ...fields, attempts: attemptsUsed(job) },
+        `batch gave up after ${attemptsUsed(job)} attempts: moved to the dead letters (crtrail dlq list)`,
+      );
     } else {
       const delay = job.delay || jobBackoff(job.attemptsMade);
-      log.warn({ ...fields, attempt: attemptsUsed(job), delayMs: delay }, `batch failed; will retry in ${formatDelay(delay)} (attempt ${attemptsUsed(job)} of ${job.opts.attempts ?? JOB_RETRY.attempts})`);
+      log.warn(
+        { ...fields, attempt: attemptsUsed(job), delayMs: delay },
+        `batch failed; will retry in ${formatDelay(delay)} (attempt ${attemptsUsed(job)} of ${job.opts.attempts ?? JOB_RETRY.attempts})`,
+      );
     }
   });
   worker.on('completed', (job) => {
-    if (job.attemptsMade > 0 || job.stalledCounter > 0) void forgetFailure(redis, prefix, String(job.id)).catch(() => {});
+    if (job.attemptsMade > 0 || job.stalledCounter > 0)
+      void forgetFailure(redis, prefix, String(job.id)).catch(() => {});
   });
   worker.on('stalled', (jobId) => {
     metrics.stalls.inc();
-    log.warn({ job: jobId }, 'batch stalled (its worker crashed, was killed or held the event loop past its lock): retried now');
+    log.warn(
+      { job: jobId },
+      'batch stalled (its worker crashed, was killed or held the event loop past its lock): retried now',
+    );
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'worker error'));
   // Queue-wide gauges (all workers agree on them), read every few seconds rather than per scrape.
@@ -204,14 +294,17 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   }, ROLLOVER_CHECK_MS);
   rolloverTimer.unref();
   let server: Server | undefined;
-  if (options.serveMetrics ?? true) server = await serve(metrics, env.CRTRAIL_HOST, env.CRTRAIL_WORKER_PORT, () => workerReadiness(redis, es));
+  if (options.serveMetrics ?? true)
+    server = await serve(metrics, env.CRTRAIL_HOST, env.CRTRAIL_WORKER_PORT, () => workerReadiness(redis, es));
   const address = server?.address();
   return {
     worker,
     es,
     redis,
     metrics,
-    ...(address && typeof address === 'object' ? { metricsUrl: `http://${env.CRTRAIL_HOST}:${address.port}/metrics` } : {}),
+    ...(address && typeof address === 'object'
+      ? { metricsUrl: `http://${env.CRTRAIL_HOST}:${address.port}/metrics` }
+      : {}),
     async close() {
       clearInterval(gaugeTimer);
       if (saltTimer) clearInterval(saltTimer);

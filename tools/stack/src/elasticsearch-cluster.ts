@@ -80,7 +80,9 @@ export async function startElasticsearchCluster(options: EsClusterOptions = {}):
   // mkdtemp makes it 0700: the Elasticsearch user must be able to enter it.
   chmodSync(root, 0o755);
   const clusterName = `crtrail-test-${root.slice(-6).toLowerCase()}`;
-  const ports = await Promise.all(Array.from({ length: count }, async () => ({ http: await freeTcpPort(), transport: await freeTcpPort() })));
+  const ports = await Promise.all(
+    Array.from({ length: count }, async () => ({ http: await freeTcpPort(), transport: await freeTcpPort() })),
+  );
   const names = ports.map((_, i) => `node-${i}`);
   const javaHome = findJavaHome();
   const nodes: EsNode[] = [];
@@ -88,22 +90,34 @@ export async function startElasticsearchCluster(options: EsClusterOptions = {}):
   const exits = new Map<EsNode, number | null>();
   const living = (): EsNode[] => nodes.filter((n) => n.alive);
   const stopAll = async (): Promise<void> => {
-    await Promise.all(living().map(async (n) => {
-      n.alive = false;
-      await n.process.stop();
-    }));
+    await Promise.all(
+      living().map(async (n) => {
+        n.alive = false;
+        await n.process.stop();
+      }),
+    );
     rmSync(root, { recursive: true, force: true });
   };
-  const waitHealth = async (status: 'green' | 'yellow' = 'green', want?: number, timeoutMs = START_DEADLINE_MS): Promise<void> => {
-    await waitFor(`Elasticsearch cluster ${status}`, async () => {
-      const dead = nodes.find((n) => n.alive && exits.has(n));
-      if (dead) throw new Error(`${dead.name} exited (code ${exits.get(dead)}); last log lines:\n${tail(dead.logFile)}`);
-      const node = living()[0];
-      if (!node) throw new Error('no node running');
-      const h = await health(node.url);
-      const ok = status === 'green' ? h.status === 'green' : h.status !== 'red';
-      return ok && h.number_of_nodes === (want ?? living().length);
-    }, timeoutMs, 1_000);
+  const waitHealth = async (
+    status: 'green' | 'yellow' = 'green',
+    want?: number,
+    timeoutMs = START_DEADLINE_MS,
+  ): Promise<void> => {
+    await waitFor(
+      `Elasticsearch cluster ${status}`,
+      async () => {
+        const dead = nodes.find((n) => n.alive && exits.has(n));
+        if (dead)
+          throw new Error(`${dead.name} exited (code ${exits.get(dead)}); last log lines:\n${tail(dead.logFile)}`);
+        const node = living()[0];
+        if (!node) throw new Error('no node running');
+        const h = await health(node.url);
+        const ok = status === 'green' ? h.status === 'green' : h.status !== 'red';
+        return ok && h.number_of_nodes === (want ?? living().length);
+      },
+      timeoutMs,
+      1_000,
+    );
   };
   try {
     for (let i = 0; i < count; i++) {
@@ -162,7 +176,9 @@ export async function startElasticsearchCluster(options: EsClusterOptions = {}):
       });
       nodes.push(node);
     }
-    log(`starting a ${count}-node Elasticsearch cluster ${clusterName} on ${nodes.map((n) => n.httpPort).join(', ')} (logs under ${root})`);
+    log(
+      `starting a ${count}-node Elasticsearch cluster ${clusterName} on ${nodes.map((n) => n.httpPort).join(', ')} (logs under ${root})`,
+    );
     await waitHealth('green', count);
     log(`Elasticsearch cluster ${clusterName} is green with ${count} nodes`);
   } catch (err) {

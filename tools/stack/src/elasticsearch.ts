@@ -206,7 +206,9 @@ export async function ensureElasticsearch(
       }
       errors.push(`${node}: ${p.error ?? p.status}`);
     }
-    throw new Error(`no node of the Elasticsearch cluster answers (${errors.join('; ')}); check CRTRAIL_ES_URL and its credentials`);
+    throw new Error(
+      `no node of the Elasticsearch cluster answers (${errors.join('; ')}); check CRTRAIL_ES_URL and its credentials`,
+    );
   }
   const probe = await probeElasticsearch(url, headers);
   if (probe.ok) {

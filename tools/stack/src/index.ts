@@ -22,6 +22,16 @@ export {
   type EsHandle,
 } from './elasticsearch.js';
 export { freeTcpPort, infoFields, killNode, redisCli, waitFor } from './nodes.js';
-export { startRedisSentinel, type RedisNode, type RedisSentinelOptions, type RedisSentinelSetup } from './redis-sentinel.js';
+export {
+  startRedisSentinel,
+  type RedisNode,
+  type RedisSentinelOptions,
+  type RedisSentinelSetup,
+} from './redis-sentinel.js';
 export { startRedisCluster, type RedisClusterOptions, type RedisClusterSetup } from './redis-cluster.js';
-export { startElasticsearchCluster, type EsClusterOptions, type EsClusterSetup, type EsNode } from './elasticsearch-cluster.js';
+export {
+  startElasticsearchCluster,
+  type EsClusterOptions,
+  type EsClusterSetup,
+  type EsNode,
+} from './elasticsearch-cluster.js';

@@ -31,7 +31,12 @@ export async function killNode(node: Managed): Promise<void> {
 }
 
 /** Polls `check` until it returns true; throws `what` with the last error after `timeoutMs`. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 250): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  everyMs = 250,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
@@ -48,7 +53,10 @@ export async function waitFor(what: string, check: () => Promise<boolean> | bool
 /** `redis-cli -p <port> <args…>`: its output, or an Error with its stderr. */
 export function redisCli(port: number, args: string[]): string {
   const r = run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args]);
-  if (r.status !== 0) throw new Error(`redis-cli -p ${port} ${args.join(' ')}: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.status}`}`);
+  if (r.status !== 0)
+    throw new Error(
+      `redis-cli -p ${port} ${args.join(' ')}: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.status}`}`,
+    );
   return r.stdout;
 }
 

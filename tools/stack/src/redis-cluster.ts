@@ -47,20 +47,24 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   const nodes: RedisNode[] = [];
   const living = (): RedisNode[] => nodes.filter((n) => n.alive);
   const stopAll = async (): Promise<void> => {
-    await Promise.all(living().map(async (n) => {
-      n.alive = false;
-      await n.process.stop();
-    }));
+    await Promise.all(
+      living().map(async (n) => {
+        n.alive = false;
+        await n.process.stop();
+      }),
+    );
     if (!options.dir) rmSync(root, { recursive: true, force: true });
   };
   const servingMasters = (): string[][] => {
     const node = living()[0];
     if (!node) throw new Error('no node of the Redis Cluster is running');
-    return redisCli(node.port, ['CLUSTER', 'NODES'])
-      .split('\n')
-      .map((l) => l.trim().split(' '))
-      // <id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slot>…: a master serving slots.
-      .filter((f) => f.length > 8 && (f[2] ?? '').split(',').includes('master') && !(f[2] ?? '').includes('fail'));
+    return (
+      redisCli(node.port, ['CLUSTER', 'NODES'])
+        .split('\n')
+        .map((l) => l.trim().split(' '))
+        // <id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slot>…: a master serving slots.
+        .filter((f) => f.length > 8 && (f[2] ?? '').split(',').includes('master') && !(f[2] ?? '').includes('fail'))
+    );
   };
   const portOf = (f: string[]): number => Number(/:(\d+)@/.exec(f[1] ?? '')?.[1]);
   const masterPorts = (): number[] => servingMasters().map(portOf);
@@ -76,32 +80,60 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   // Healthy: every slot served (cluster_state:ok) by as many masters as at the start, all of them
   // running. Right after a kill the others still count the dead master in until its node timeout.
   const waitHealthy = (timeoutMs = 60_000): Promise<void> =>
-    waitFor('Redis Cluster state ok', () => {
-      if (!living().every((n) => infoFields(redisCli(n.port, ['CLUSTER', 'INFO'])).get('cluster_state') === 'ok')) return false;
-      const ports = masterPorts();
-      return ports.length === masters && ports.every((p) => living().some((n) => n.port === p));
-    }, timeoutMs);
+    waitFor(
+      'Redis Cluster state ok',
+      () => {
+        if (!living().every((n) => infoFields(redisCli(n.port, ['CLUSTER', 'INFO'])).get('cluster_state') === 'ok'))
+          return false;
+        const ports = masterPorts();
+        return ports.length === masters && ports.every((p) => living().some((n) => n.port === p));
+      },
+      timeoutMs,
+    );
   try {
     for (let i = 0; i < masters * (1 + replicas); i++) {
       const port = await freeTcpPort();
       const dir = join(root, `node-${port}`);
       mkdirSync(dir, { recursive: true });
-      const args = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', String(NODE_TIMEOUT_MS)];
-      const node: RedisNode = { port, process: await startRedisServer(port, { persistent: true, dir, args }), alive: true };
+      const args = [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, 'nodes.conf'),
+        '--cluster-node-timeout',
+        String(NODE_TIMEOUT_MS),
+      ];
+      const node: RedisNode = {
+        port,
+        process: await startRedisServer(port, { persistent: true, dir, args }),
+        alive: true,
+      };
       void node.process.exited.then(() => (node.alive = false));
       nodes.push(node);
     }
-    const create = run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes']);
-    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${(create.stdout + create.stderr).slice(-1500)}`);
+    const create = run('redis-cli', [
+      '--cluster',
+      'create',
+      ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      '--cluster-replicas',
+      String(replicas),
+      '--cluster-yes',
+    ]);
+    if (create.status !== 0)
+      throw new Error(`redis-cli --cluster create failed: ${(create.stdout + create.stderr).slice(-1500)}`);
     await waitHealthy();
     // A replica that never synced does not take over its master (its data counts as too old): wait for every link.
-    await waitFor('Redis Cluster replicas in sync', () => {
-      const linked = nodes.filter((n) => {
-        const info = infoFields(redisCli(n.port, ['INFO', 'replication']));
-        return info.get('role') === 'slave' && info.get('master_link_status') === 'up';
-      });
-      return linked.length === masters * replicas;
-    }, 60_000);
+    await waitFor(
+      'Redis Cluster replicas in sync',
+      () => {
+        const linked = nodes.filter((n) => {
+          const info = infoFields(redisCli(n.port, ['INFO', 'replication']));
+          return info.get('role') === 'slave' && info.get('master_link_status') === 'up';
+        });
+        return linked.length === masters * replicas;
+      },
+      60_000,
+    );
     log(`Redis Cluster: ${masters} masters, ${replicas} replica(s) each, on ${nodes.map((n) => n.port).join(', ')}`);
   } catch (err) {
     await stopAll();

@@ -60,28 +60,45 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
   const nodes: RedisNode[] = [];
   const sentinels: RedisNode[] = [];
   const stopAll = async (): Promise<void> => {
-    await Promise.all([...sentinels, ...nodes].filter((n) => n.alive).map(async (n) => {
-      n.alive = false;
-      await n.process.stop();
-    }));
+    await Promise.all(
+      [...sentinels, ...nodes]
+        .filter((n) => n.alive)
+        .map(async (n) => {
+          n.alive = false;
+          await n.process.stop();
+        }),
+    );
     if (!options.dir) rmSync(root, { recursive: true, force: true });
   };
   const startNode = async (args: string[]): Promise<RedisNode> => {
     const port = await freeTcpPort();
     const dir = join(root, `redis-${port}`);
     mkdirSync(dir, { recursive: true });
-    const node: RedisNode = { port, process: await startRedisServer(port, { persistent: true, dir, args }), alive: true };
+    const node: RedisNode = {
+      port,
+      process: await startRedisServer(port, { persistent: true, dir, args }),
+      alive: true,
+    };
     void node.process.exited.then(() => (node.alive = false));
     return node;
   };
   try {
     const master = await startNode([]);
     nodes.push(master);
-    for (let i = 0; i < (options.replicas ?? 2); i++) nodes.push(await startNode(['--replicaof', '127.0.0.1', String(master.port)]));
-    await waitFor('replicas in sync', () => {
-      const info = infoFields(redisCli(master.port, ['INFO', 'replication']));
-      return Number(info.get('connected_slaves') ?? 0) === nodes.length - 1 && [...info.entries()].filter(([k, v]) => /^slave\d+$/.test(k) && v.includes('state=online')).length === nodes.length - 1;
-    }, 30_000);
+    for (let i = 0; i < (options.replicas ?? 2); i++)
+      nodes.push(await startNode(['--replicaof', '127.0.0.1', String(master.port)]));
+    await waitFor(
+      'replicas in sync',
+      () => {
+        const info = infoFields(redisCli(master.port, ['INFO', 'replication']));
+        return (
+          Number(info.get('connected_slaves') ?? 0) === nodes.length - 1 &&
+          [...info.entries()].filter(([k, v]) => /^slave\d+$/.test(k) && v.includes('state=online')).length ===
+            nodes.length - 1
+        );
+      },
+      30_000,
+    );
     for (let i = 0; i < (options.sentinels ?? 3); i++) {
       const port = await freeTcpPort();
       const dir = join(root, `sentinel-${port}`);
@@ -107,14 +124,26 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       sentinels.push(node);
       await waitFor(`sentinel on ${port}`, () => pingRedis(`redis://127.0.0.1:${port}`, 500), 10_000);
     }
-    await waitFor('sentinels agree on the set', () =>
-      sentinels.every((s) => {
-        const lines = redisCli(s.port, ['SENTINEL', 'master', name]).trim().split('\n');
-        const fields = new Map<string, string>();
-        for (let i = 0; i + 1 < lines.length; i += 2) fields.set(lines[i]!, lines[i + 1]!);
-        return Number(fields.get('num-slaves')) === nodes.length - 1 && Number(fields.get('num-other-sentinels')) === sentinels.length - 1;
-      }), 30_000);
-    log(`Redis Sentinel ${name}: master 127.0.0.1:${master.port}, replicas ${nodes.slice(1).map((n) => n.port).join(', ')}, sentinels ${sentinels.map((s) => s.port).join(', ')}`);
+    await waitFor(
+      'sentinels agree on the set',
+      () =>
+        sentinels.every((s) => {
+          const lines = redisCli(s.port, ['SENTINEL', 'master', name]).trim().split('\n');
+          const fields = new Map<string, string>();
+          for (let i = 0; i + 1 < lines.length; i += 2) fields.set(lines[i]!, lines[i + 1]!);
+          return (
+            Number(fields.get('num-slaves')) === nodes.length - 1 &&
+            Number(fields.get('num-other-sentinels')) === sentinels.length - 1
+          );
+        }),
+      30_000,
+    );
+    log(
+      `Redis Sentinel ${name}: master 127.0.0.1:${master.port}, replicas ${nodes
+        .slice(1)
+        .map((n) => n.port)
+        .join(', ')}, sentinels ${sentinels.map((s) => s.port).join(', ')}`,
+    );
   } catch (err) {
     await stopAll();
     throw err;
@@ -134,7 +163,10 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
     name,
     nodes,
     sentinels,
-    env: { CRTRAIL_REDIS_SENTINELS: sentinels.map((s) => `127.0.0.1:${s.port}`).join(','), CRTRAIL_REDIS_SENTINEL_NAME: name },
+    env: {
+      CRTRAIL_REDIS_SENTINELS: sentinels.map((s) => `127.0.0.1:${s.port}`).join(','),
+      CRTRAIL_REDIS_SENTINEL_NAME: name,
+    },
     masterPort,
     async kill(node) {
       node.alive = false;
@@ -142,10 +174,14 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
     },
     async waitForFailover(oldPort, timeoutMs = 60_000) {
       let port = oldPort;
-      await waitFor(`failover of ${name} away from ${oldPort}`, () => {
-        port = masterPort();
-        return port !== oldPort && redisCli(port, ['ROLE']).startsWith('master');
-      }, timeoutMs);
+      await waitFor(
+        `failover of ${name} away from ${oldPort}`,
+        () => {
+          port = masterPort();
+          return port !== oldPort && redisCli(port, ['ROLE']).startsWith('master');
+        },
+        timeoutMs,
+      );
       log(`Redis Sentinel ${name}: failed over from ${oldPort} to ${port}`);
       return port;
     },

@@ -44,7 +44,11 @@ export async function deleteRedisPrefix(redis: Redis | Cluster, prefix: string):
         const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
         cursor = next;
         // One DEL per key on a cluster node: keys of one scan may lie in different slots.
-        if (keys.length > 0) deleted += redis instanceof Cluster ? (await Promise.all(keys.map((k) => node.del(k)))).reduce((a, b) => a + b, 0) : await node.del(...keys);
+        if (keys.length > 0)
+          deleted +=
+            redis instanceof Cluster
+              ? (await Promise.all(keys.map((k) => node.del(k)))).reduce((a, b) => a + b, 0)
+              : await node.del(...keys);
       } while (cursor !== '0');
     }
   }

@@ -13,7 +13,9 @@ export function registerConfig(program: Command): void {
       const r = checkConfigFile(file);
       if (r.ok) {
         const c = r.config;
-        process.stdout.write(`${file}: ok (${c.actors.tools.length} tool rules, ${c.actors.gitops.length} GitOps managers, ${c.critical.length} critical-field rules, ${c.redaction.paths.length} redaction rules)\n`);
+        process.stdout.write(
+          `${file}: ok (${c.actors.tools.length} tool rules, ${c.actors.gitops.length} GitOps managers, ${c.critical.length} critical-field rules, ${c.redaction.paths.length} redaction rules)\n`,
+        );
         return;
       }
       for (const e of r.errors) process.stderr.write(`${e}\n`);
@@ -21,7 +23,9 @@ export function registerConfig(program: Command): void {
     });
   config
     .command('show')
-    .description('print the effective configuration as YAML: the built-in defaults merged with FILE (default: CRTRAIL_CONFIG)')
+    .description(
+      'print the effective configuration as YAML: the built-in defaults merged with FILE (default: CRTRAIL_CONFIG)',
+    )
     .argument('[file]')
     .action((file: string | undefined) => {
       const path = file ?? (process.env.CRTRAIL_CONFIG || undefined);

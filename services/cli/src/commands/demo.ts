@@ -7,10 +7,16 @@ import { sendAndReport, type ReplayFlags } from './replay.js';
 export function registerDemo(program: Command, defaultUrl: string): void {
   program
     .command('demo')
-    .description('send a short story of the last hour (a GitOps drift on a critical field, a denied attempt, a delete) through the webhook, then wait for its records')
+    .description(
+      'send a short story of the last hour (a GitOps drift on a critical field, a denied attempt, a delete) through the webhook, then wait for its records',
+    )
     .option('--cluster <name>', 'cluster name to file the story under', 'demo')
     .option('--url <url>', 'webhook URL (default: from CRTRAIL_HOST/CRTRAIL_PORT)', defaultUrl)
-    .option('--token <token>', 'bearer token, when the webhook has CRTRAIL_AUTH_TOKENS_FILE (default: CRTRAIL_REPLAY_TOKEN)', process.env.CRTRAIL_REPLAY_TOKEN)
+    .option(
+      '--token <token>',
+      'bearer token, when the webhook has CRTRAIL_AUTH_TOKENS_FILE (default: CRTRAIL_REPLAY_TOKEN)',
+      process.env.CRTRAIL_REPLAY_TOKEN,
+    )
     .option('--ca <file>', "PEM CA that signed the webhook's certificate (https URLs)")
     .option('--cert <file>', 'PEM client certificate, when the webhook has CRTRAIL_TLS_CLIENT_CA')
     .option('--key <file>', 'PEM key of --cert')
@@ -19,7 +25,18 @@ export function registerDemo(program: Command, defaultUrl: string): void {
       const { wait, ...rest } = opts;
       const flags: ReplayFlags = { ...rest, batch: 400, ...(wait ? { wait: true as const } : {}) };
       // A demo that did not arrive (whole) has said why and throws: no hints then.
-      await sendAndReport((options, summary) => replayEvents(demoStory().map((event, i) => ({ event: event as unknown as Record<string, unknown>, where: `demo event ${i + 1}` })), options, summary), flags);
+      await sendAndReport(
+        (options, summary) =>
+          replayEvents(
+            demoStory().map((event, i) => ({
+              event: event as unknown as Record<string, unknown>,
+              where: `demo event ${i + 1}`,
+            })),
+            options,
+            summary,
+          ),
+        flags,
+      );
       process.stdout.write(
         [
           'try',

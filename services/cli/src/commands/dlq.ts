@@ -4,16 +4,24 @@ import { failedAsReported } from '../errors.js';
 import { BATCH, listDlq, replayDlq } from '../ops/dlq.js';
 
 export function registerDlq(program: Command): void {
-  const dlq = program.command('dlq').description('inspect and re-drive what could not be indexed: refused records, events that broke processing, failed batches');
+  const dlq = program
+    .command('dlq')
+    .description(
+      'inspect and re-drive what could not be indexed: refused records, events that broke processing, failed batches',
+    );
   dlq
     .command('list')
-    .description('list dead letters (id, when, cluster, status or type, reason) and failed batches (batch:<job>, first failure, cluster, events and attempts, reason)')
+    .description(
+      'list dead letters (id, when, cluster, status or type, reason) and failed batches (batch:<job>, first failure, cluster, events and attempts, reason)',
+    )
     .option('--json', 'one JSON entry per line (failed batches have type "batch")')
     .action(async (opts: { json?: boolean }) => {
       const { letters, batches } = await listDlq(loadEnv());
       for (const l of letters) {
         const what = l.type === 'event' ? 'event' : String(l.status);
-        process.stdout.write(opts.json ? `${JSON.stringify(l)}\n` : `${l.id}\t${l.at}\t${l.cluster}\t${what}\t${l.reason}\n`);
+        process.stdout.write(
+          opts.json ? `${JSON.stringify(l)}\n` : `${l.id}\t${l.at}\t${l.cluster}\t${what}\t${l.reason}\n`,
+        );
       }
       for (const b of batches) {
         const line = `${BATCH}${b.id}\t${b.firstFailedAt}\t${b.cluster}\t${b.events} events, ${b.attempts} attempts\t${b.reason}\n`;
@@ -33,6 +41,7 @@ export function registerDlq(program: Command): void {
       for (const f of r.stillFailing) process.stderr.write(`still failing: ${f.id}: ${f.reason}\n`);
       const unknownId = opts.id !== undefined && r.tried === 0 && batches === 0;
       if (unknownId) process.stderr.write(`no dead letter or failed batch with id ${opts.id} (see crtrail dlq list)\n`);
-      if (unknownId || r.stillFailing.length > 0) throw failedAsReported(unknownId ? `no entry ${opts.id}` : `${r.stillFailing.length} still failing`);
+      if (unknownId || r.stillFailing.length > 0)
+        throw failedAsReported(unknownId ? `no entry ${opts.id}` : `${r.stillFailing.length} still failing`);
     });
 }

@@ -24,8 +24,14 @@ export function addRecordFilterOptions(command: Command): Command {
     .option('--kind <kind>', 'object kind, e.g. Application (case-insensitive)')
     .option('--namespace <ns>', 'namespace')
     .option('--name <name>', 'object name, or its beginning (web finds web and web-2)')
-    .option('--actor <user>', 'effective actor or authenticated username, or its beginning (alice finds alice@example.com)')
-    .option('--path <path>', 'a changed field, dot path (spec.replicas) or JSON pointer (/spec/replicas); the field or anything under it')
+    .option(
+      '--actor <user>',
+      'effective actor or authenticated username, or its beginning (alice finds alice@example.com)',
+    )
+    .option(
+      '--path <path>',
+      'a changed field, dot path (spec.replicas) or JSON pointer (/spec/replicas); the field or anything under it',
+    )
     .option('--verb <verb>', `request verb: ${VERBS.join(', ')}`, verbArg)
     .option('--critical', 'only changes touching critical fields')
     .option('--drift', 'only changes of GitOps-managed objects by someone other than their GitOps manager')

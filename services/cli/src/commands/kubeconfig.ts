@@ -7,8 +7,13 @@ import { apiserverKubeconfig } from '../ops/kubeconfig.js';
 export function registerKubeconfig(program: Command): void {
   program
     .command('kubeconfig')
-    .description("write the kube-apiserver --audit-webhook-config-file for the webhook (auth as this environment's CRTRAIL_TLS_*/CRTRAIL_AUTH_TOKENS_FILE configure it)")
-    .option('--server <url>', 'the webhook as the apiserver reaches it, e.g. https://crtrail.example.internal:8443 (default: CRTRAIL_PUBLIC_URL)')
+    .description(
+      "write the kube-apiserver --audit-webhook-config-file for the webhook (auth as this environment's CRTRAIL_TLS_*/CRTRAIL_AUTH_TOKENS_FILE configure it)",
+    )
+    .option(
+      '--server <url>',
+      'the webhook as the apiserver reaches it, e.g. https://crtrail.example.internal:8443 (default: CRTRAIL_PUBLIC_URL)',
+    )
     .option('--cluster <name>', 'the cluster this apiserver belongs to (default: CRTRAIL_CLUSTER)')
     .option('--out <file>', 'write to FILE instead of standard output')
     .action((opts: { server?: string; cluster?: string; out?: string }) => {

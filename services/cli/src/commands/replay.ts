@@ -12,16 +12,34 @@ const DEFAULT_WAIT_S = 60;
 export function registerReplay(program: Command): void {
   program
     .command('replay')
-    .description('send audit events from files (NDJSON, EventList, JSON array, AKS diagnostic exports, GKE Cloud Audit Logs entries, .gz) through the webhook as an apiserver would')
+    .description(
+      'send audit events from files (NDJSON, EventList, JSON array, AKS diagnostic exports, GKE Cloud Audit Logs entries, .gz) through the webhook as an apiserver would',
+    )
     .argument('<files...>', 'event files, - for stdin')
-    .option('--cluster <name>', 'cluster name the events come from, whatever an AKS or GKE export names (default: CRTRAIL_CLUSTER, else "default")', process.env.CRTRAIL_CLUSTER || 'default')
-    .option('--url <url>', 'webhook URL: its base, or .../audit, or .../audit/<cluster> as in the kubeconfig (default: from CRTRAIL_HOST/CRTRAIL_PORT)', defaultWebhookUrl())
+    .option(
+      '--cluster <name>',
+      'cluster name the events come from, whatever an AKS or GKE export names (default: CRTRAIL_CLUSTER, else "default")',
+      process.env.CRTRAIL_CLUSTER || 'default',
+    )
+    .option(
+      '--url <url>',
+      'webhook URL: its base, or .../audit, or .../audit/<cluster> as in the kubeconfig (default: from CRTRAIL_HOST/CRTRAIL_PORT)',
+      defaultWebhookUrl(),
+    )
     .option('--batch <n>', 'events per EventList POST', positiveInt, 400)
-    .option('--token <token>', 'bearer token, when the webhook has CRTRAIL_AUTH_TOKENS_FILE (default: CRTRAIL_REPLAY_TOKEN)', process.env.CRTRAIL_REPLAY_TOKEN)
+    .option(
+      '--token <token>',
+      'bearer token, when the webhook has CRTRAIL_AUTH_TOKENS_FILE (default: CRTRAIL_REPLAY_TOKEN)',
+      process.env.CRTRAIL_REPLAY_TOKEN,
+    )
     .option('--ca <file>', "PEM CA that signed the webhook's certificate (https URLs)")
     .option('--cert <file>', 'PEM client certificate, when the webhook has CRTRAIL_TLS_CLIENT_CA')
     .option('--key <file>', 'PEM key of --cert')
-    .option('--wait [seconds]', 'then wait until the custom-resource writes are searchable (default 60 s; Elasticsearch at CRTRAIL_ES_URL)', positiveInt)
+    .option(
+      '--wait [seconds]',
+      'then wait until the custom-resource writes are searchable (default 60 s; Elasticsearch at CRTRAIL_ES_URL)',
+      positiveInt,
+    )
     .action(async (files: string[], opts: ReplayFlags) => {
       await sendAndReport((options, summary) => replay({ ...options, files }, summary), opts);
     });
@@ -43,10 +61,14 @@ export async function sendAndReport(sender: Sender, flags: ReplayFlags): Promise
     const found = await awaitRecords(cluster, summary.writeIds, timeoutS, progress.line);
     progress.end();
     if (found < summary.writeIds.size) {
-      process.stderr.write(`crtrail: only ${found} of ${summary.writeIds.size} custom-resource writes are searchable after ${timeoutS} s: the worker is behind or failing (npx crtrail dlq list)\n`);
+      process.stderr.write(
+        `crtrail: only ${found} of ${summary.writeIds.size} custom-resource writes are searchable after ${timeoutS} s: the worker is behind or failing (npx crtrail dlq list)\n`,
+      );
       throw failedAsReported('not searchable in time');
     }
-    process.stdout.write(`searchable: ${found} of ${summary.writeIds.size} custom-resource writes (npx crtrail changes --cluster ${cluster})\n`);
+    process.stdout.write(
+      `searchable: ${found} of ${summary.writeIds.size} custom-resource writes (npx crtrail changes --cluster ${cluster})\n`,
+    );
   }
   if (refused) throw failedAsReported('events were rejected or invalid');
 }

@@ -15,7 +15,9 @@ function lines(state: RunState): string[] {
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description('what a previous `crtrail up` (npm start) left running: webhook, workers, the Redis and Elasticsearch it started')
+    .description(
+      'what a previous `crtrail up` (npm start) left running: webhook, workers, the Redis and Elasticsearch it started',
+    )
     .action(() => {
       const state = readRunState();
       if (!state) {
@@ -24,12 +26,15 @@ export function registerStatus(program: Command): void {
       }
       for (const l of lines(state)) process.stdout.write(`${l}\n`);
       const all = [state.pid, ...state.workers.map((w) => w.pid), ...state.services.map((s) => s.pid)];
-      if (all.every((p) => !isAlive(p))) process.stdout.write(`(all gone; ${runStateFile()} is stale: npx crtrail down removes it)\n`);
+      if (all.every((p) => !isAlive(p)))
+        process.stdout.write(`(all gone; ${runStateFile()} is stale: npx crtrail down removes it)\n`);
     });
 
   program
     .command('down')
-    .description('stop what a previous `crtrail up` started: the up process drains and stops its children; what it left behind is stopped too')
+    .description(
+      'stop what a previous `crtrail up` started: the up process drains and stops its children; what it left behind is stopped too',
+    )
     .action(async () => {
       const state = readRunState();
       if (!state) {

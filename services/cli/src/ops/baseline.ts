@@ -32,13 +32,17 @@ export async function importBaseline(env: Env, input: BaselineInput) {
     throw new CliError(`${input.file}: not JSON (${(err as Error).message}); use kubectl get ... -o json`);
   }
   const config = loadConfig(env.CRTRAIL_CONFIG);
-  const resourceOf = (o: KubeObject): string => input.plurals.get(String(o.kind)) ?? defaultPlural(String(o.kind ?? ''));
+  const resourceOf = (o: KubeObject): string =>
+    input.plurals.get(String(o.kind)) ?? defaultPlural(String(o.kind ?? ''));
   const redis = createRedis(redisTargetFromEnv(env), { maxRetriesPerRequest: 1 });
   try {
     // The state store never holds a secret: objects are redacted as their audit events would be.
     const salt = await redactionSalt(redis, env.CRTRAIL_INDEX_PREFIX, env.CRTRAIL_REDACTION_SALT);
     const kinds = new RedisKindTable(redis, env.CRTRAIL_INDEX_PREFIX);
-    await kinds.update([], objects.map((o) => ({ group: groupOfApiVersion(o.apiVersion) ?? '', resource: resourceOf(o) })));
+    await kinds.update(
+      [],
+      objects.map((o) => ({ group: groupOfApiVersion(o.apiVersion) ?? '', resource: resourceOf(o) })),
+    );
     const redacted = objects.map((o) => redactStoredObject(o, resourceOf(o), config, salt, kinds));
     return await importBaselineObjects(redis, env.CRTRAIL_INDEX_PREFIX, input.cluster, redacted, resourceOf);
   } finally {

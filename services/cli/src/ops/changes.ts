@@ -1,6 +1,14 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
 import { loadEnv } from '@crtrail/config';
-import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, shownEsUrl, type ChangeRecordDoc, type RecordFilters } from '@crtrail/store';
+import {
+  createEsClient,
+  esConnectionFromEnv,
+  indexNames,
+  recordQuery,
+  shownEsUrl,
+  type ChangeRecordDoc,
+  type RecordFilters,
+} from '@crtrail/store';
 import { CliError } from '../errors.js';
 
 /** Records fetched per search: pages follow with search_after, so `--limit` may pass Elasticsearch's 10,000 window. */
@@ -27,7 +35,12 @@ export async function* records(
       query,
       // A total order, so search_after pages neither skip nor repeat a record (a deletecollection's
       // records share their event.id; seq is unique per cluster).
-      sort: [{ '@timestamp': order }, { 'event.id': order }, { 'orchestrator.cluster.name': order }, { 'crtrail.integrity.seq': { order, missing: '_last', unmapped_type: 'long' } }],
+      sort: [
+        { '@timestamp': order },
+        { 'event.id': order },
+        { 'orchestrator.cluster.name': order },
+        { 'crtrail.integrity.seq': { order, missing: '_last', unmapped_type: 'long' } },
+      ],
       size: Math.min(page, limit - seen),
       ignore_unavailable: true,
       track_total_hits: seen === 0 ? true : false,
@@ -67,7 +80,14 @@ export async function listChanges(
   const es = createEsClient(esConnectionFromEnv(env));
   const result: ChangesResult = { noIndex: false, shown: 0, total: 0 };
   try {
-    for await (const hit of records(es, indexNames(env.CRTRAIL_INDEX_PREFIX).alias, recordQuery(filters), order, limit, (n) => (result.total = n))) {
+    for await (const hit of records(
+      es,
+      indexNames(env.CRTRAIL_INDEX_PREFIX).alias,
+      recordQuery(filters),
+      order,
+      limit,
+      (n) => (result.total = n),
+    )) {
       if (!hit._source) continue;
       result.shown++;
       onRecord(hit._source, hit._id);
@@ -75,7 +95,11 @@ export async function listChanges(
   } catch (err) {
     const type = (err as { body?: { error?: { type?: string } } }).body?.error?.type;
     if (type === 'index_not_found_exception') return { ...result, noIndex: true };
-    throw new CliError(`cannot query Elasticsearch at ${shownEsUrl(env.CRTRAIL_ES_URL)} (CRTRAIL_ES_URL): ${(err as Error).message}`, undefined, { cause: err });
+    throw new CliError(
+      `cannot query Elasticsearch at ${shownEsUrl(env.CRTRAIL_ES_URL)} (CRTRAIL_ES_URL): ${(err as Error).message}`,
+      undefined,
+      { cause: err },
+    );
   } finally {
     await es.close();
   }

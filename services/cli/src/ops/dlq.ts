@@ -1,8 +1,22 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { Env } from '@crtrail/config';
-import { createBatchQueue, createRedis, describeRedis, JOB_NAME, redisTargetFromEnv, type BatchJob } from '@crtrail/queue';
+import {
+  createBatchQueue,
+  createRedis,
+  describeRedis,
+  JOB_NAME,
+  redisTargetFromEnv,
+  type BatchJob,
+} from '@crtrail/queue';
 import { bulkWrite, createEsClient, esConnectionFromEnv, indexNames, RecordLocator } from '@crtrail/store';
-import { listDlqEntries, listFailedBatches, removeDlqEntry, replaceDlqEntry, replayFailedBatches, storedDlqEntries } from '@crtrail/state';
+import {
+  listDlqEntries,
+  listFailedBatches,
+  removeDlqEntry,
+  replaceDlqEntry,
+  replayFailedBatches,
+  storedDlqEntries,
+} from '@crtrail/state';
 import { CliError } from '../errors.js';
 
 /** Failed batches are named `batch:<job id>` in `dlq list`, next to the dead letters' own ids. */
@@ -11,7 +25,12 @@ export const BATCH = 'batch:';
 /** Redis for the dead letters, or an error naming it and its variable (no ioredis retry noise). */
 async function connect(env: Env) {
   const target = redisTargetFromEnv(env);
-  const redis = createRedis(target, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null, connectTimeout: 5_000 });
+  const redis = createRedis(target, {
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    connectTimeout: 5_000,
+  });
   let cause: Error | undefined;
   redis.on('error', (err: Error) => {
     cause ??= err; // reported below, once
@@ -20,11 +39,20 @@ async function connect(env: Env) {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw new CliError(`Redis at ${describeRedis(target)} does not answer (CRTRAIL_REDIS_URL): ${(cause ?? (err as Error)).message}`);
+    throw new CliError(
+      `Redis at ${describeRedis(target)} does not answer (CRTRAIL_REDIS_URL): ${(cause ?? (err as Error)).message}`,
+    );
   }
   const queue = createBatchQueue(env.CRTRAIL_INDEX_PREFIX, redis);
   queue.on('error', () => {});
-  return { redis, queue, async close() { await queue.close(); redis.disconnect(); } };
+  return {
+    redis,
+    queue,
+    async close() {
+      await queue.close();
+      redis.disconnect();
+    },
+  };
 }
 
 /** `crtrail dlq list`: the dead letters, then the batches whose processing finally failed. */
@@ -48,8 +76,14 @@ export async function replayDlq(env: Env, id: string | undefined) {
   const es = createEsClient(esConnectionFromEnv(env));
   try {
     const onlyBatch = id?.startsWith(BATCH) ? id.slice(BATCH.length) : undefined;
-    const letters = onlyBatch !== undefined ? { tried: 0, indexed: 0, duplicates: 0, requeued: 0, stillFailing: [] } : await replayDeadLetters(c.redis, c.queue, es, env.CRTRAIL_INDEX_PREFIX, id);
-    const batches = id === undefined || onlyBatch !== undefined ? await replayFailedBatches(c.queue, c.redis, env.CRTRAIL_INDEX_PREFIX, onlyBatch) : 0;
+    const letters =
+      onlyBatch !== undefined
+        ? { tried: 0, indexed: 0, duplicates: 0, requeued: 0, stillFailing: [] }
+        : await replayDeadLetters(c.redis, c.queue, es, env.CRTRAIL_INDEX_PREFIX, id);
+    const batches =
+      id === undefined || onlyBatch !== undefined
+        ? await replayFailedBatches(c.queue, c.redis, env.CRTRAIL_INDEX_PREFIX, onlyBatch)
+        : 0;
     return { letters, batches };
   } finally {
     await c.close();
@@ -73,14 +107,24 @@ export interface ReplayResult {
  * own and leaves the list (should it fail again, it comes back as a new entry). Here, not in
  * @crtrail/state, because it joins Redis (the list, the queue) and Elasticsearch (the write).
  */
-export async function replayDeadLetters(redis: ReturnType<typeof createRedis>, queue: ReturnType<typeof createBatchQueue>, es: Client, prefix: string, id?: string): Promise<ReplayResult> {
+export async function replayDeadLetters(
+  redis: ReturnType<typeof createRedis>,
+  queue: ReturnType<typeof createBatchQueue>,
+  es: Client,
+  prefix: string,
+  id?: string,
+): Promise<ReplayResult> {
   const chosen = (await storedDlqEntries(redis, prefix)).filter((e) => id === undefined || e.entry.id === id);
   const result: ReplayResult = { tried: chosen.length, indexed: 0, duplicates: 0, requeued: 0, stillFailing: [] };
   const alias = indexNames(prefix).alias;
   const locator = new RecordLocator(es, alias);
   for (const { raw, entry: letter } of chosen) {
     if (letter.type === 'event') {
-      await queue.add(JOB_NAME, { cluster: letter.cluster, receivedAt: Date.now(), events: [letter.event] } satisfies BatchJob);
+      await queue.add(JOB_NAME, {
+        cluster: letter.cluster,
+        receivedAt: Date.now(),
+        events: [letter.event],
+      } satisfies BatchJob);
       await removeDlqEntry(redis, prefix, raw);
       result.requeued++;
       continue;
@@ -93,7 +137,12 @@ export async function replayDeadLetters(redis: ReturnType<typeof createRedis>, q
       await removeDlqEntry(redis, prefix, raw);
     } else {
       result.stillFailing.push({ id: letter.id, reason: refused.reason });
-      await replaceDlqEntry(redis, prefix, raw, { ...letter, reason: refused.reason, replays: (letter.replays ?? 0) + 1, at: new Date().toISOString() });
+      await replaceDlqEntry(redis, prefix, raw, {
+        ...letter,
+        reason: refused.reason,
+        replays: (letter.replays ?? 0) + 1,
+        at: new Date().toISOString(),
+      });
     }
   }
   return result;

@@ -24,12 +24,19 @@ export async function stopRunning(state: RunState, say: (line: string) => void):
     await waitGone([state.pid], DOWN_GRACE_MS);
   }
   // What is still there was left behind (a crash, a second Ctrl-C): stop it directly.
-  const left = [...state.workers.map((w) => ({ name: 'worker', pid: w.pid })), ...state.services].filter((p) => isAlive(p.pid));
+  const left = [...state.workers.map((w) => ({ name: 'worker', pid: w.pid })), ...state.services].filter((p) =>
+    isAlive(p.pid),
+  );
   for (const p of left) {
     say(`stopping ${p.name} (pid ${p.pid})…`);
     signalGroup(p.pid, 'SIGTERM');
   }
-  if (!(await waitGone(left.map((p) => p.pid), DOWN_GRACE_MS))) {
+  if (
+    !(await waitGone(
+      left.map((p) => p.pid),
+      DOWN_GRACE_MS,
+    ))
+  ) {
     for (const p of left.filter((x) => isAlive(x.pid))) signalGroup(p.pid, 'SIGKILL');
   }
   clearRunState(state.pid);

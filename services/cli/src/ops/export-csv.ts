@@ -3,16 +3,39 @@ import type { StoredRecordDoc } from '@crtrail/store';
 
 /** The columns of a CSV export: the chain links first, then one changed field per row. */
 export const CSV_COLUMNS = [
-  'cluster', 'seq', 'hash', 'prev_hash', 'timestamp', 'event_id', 'verb', 'outcome', 'actor_kind', 'actor_name', 'actor_tool',
-  'username', 'impersonated_user', 'source_ip', 'group', 'resource', 'subresource', 'namespace', 'name', 'change_kind',
-  'op', 'path', 'old', 'new',
+  'cluster',
+  'seq',
+  'hash',
+  'prev_hash',
+  'timestamp',
+  'event_id',
+  'verb',
+  'outcome',
+  'actor_kind',
+  'actor_name',
+  'actor_tool',
+  'username',
+  'impersonated_user',
+  'source_ip',
+  'group',
+  'resource',
+  'subresource',
+  'namespace',
+  'name',
+  'change_kind',
+  'op',
+  'path',
+  'old',
+  'new',
 ];
 
 /**
  * The fields of a record an export shows, as read back (any may be missing); its chain link, when
  * there is one, whole: sealing sets its three members together.
  */
-export type ExportDoc = StoredRecordDoc<'@timestamp' | 'event' | 'orchestrator' | 'source' | 'kubernetes' | 'crtrail'> & {
+export type ExportDoc = StoredRecordDoc<
+  '@timestamp' | 'event' | 'orchestrator' | 'source' | 'kubernetes' | 'crtrail'
+> & {
   crtrail?: { integrity?: Integrity };
 };
 
@@ -36,10 +59,26 @@ function rawCsvRows(doc: ExportDoc): string[][] {
   const ref = a.objectRef ?? {};
   const i = doc.crtrail?.integrity;
   const head = [
-    doc.orchestrator?.cluster?.name ?? '', i ? String(i.seq) : '', i?.hash ?? '', i?.prev_hash ?? '', doc['@timestamp'] ?? '',
-    doc.event?.id ?? '', doc.event?.action ?? '', doc.event?.outcome ?? '', doc.crtrail?.actor?.kind ?? '', doc.crtrail?.actor?.name ?? '',
-    doc.crtrail?.actor?.tool ?? '', a.user?.username ?? '', a.impersonatedUser?.username ?? '', doc.source?.ip ?? '', ref.apiGroup ?? '',
-    ref.resource ?? '', ref.subresource ?? '', ref.namespace ?? '', ref.name ?? '', doc.crtrail?.change?.kind ?? '',
+    doc.orchestrator?.cluster?.name ?? '',
+    i ? String(i.seq) : '',
+    i?.hash ?? '',
+    i?.prev_hash ?? '',
+    doc['@timestamp'] ?? '',
+    doc.event?.id ?? '',
+    doc.event?.action ?? '',
+    doc.event?.outcome ?? '',
+    doc.crtrail?.actor?.kind ?? '',
+    doc.crtrail?.actor?.name ?? '',
+    doc.crtrail?.actor?.tool ?? '',
+    a.user?.username ?? '',
+    a.impersonatedUser?.username ?? '',
+    doc.source?.ip ?? '',
+    ref.apiGroup ?? '',
+    ref.resource ?? '',
+    ref.subresource ?? '',
+    ref.namespace ?? '',
+    ref.name ?? '',
+    doc.crtrail?.change?.kind ?? '',
   ];
   const ops = doc.crtrail?.change?.ops ?? [];
   if (ops.length === 0) return [[...head, '', '', '', '']];

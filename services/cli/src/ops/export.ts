@@ -1,10 +1,33 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, readFileSync, renameSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  type WriteStream,
+} from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { loadConfig, loadEnv, type CrtrailConfig, type Env } from '@crtrail/config';
-import { createEsClient, esConnectionFromEnv, indexNames, recordQuery, scanRecords, type RecordFilters } from '@crtrail/store';
-import { configDigest, derivationConfig, manifestPathOf, SeqTally, signManifest, type Derivation, type Manifest } from '@crtrail/integrity';
+import {
+  createEsClient,
+  esConnectionFromEnv,
+  indexNames,
+  recordQuery,
+  scanRecords,
+  type RecordFilters,
+} from '@crtrail/store';
+import {
+  configDigest,
+  derivationConfig,
+  manifestPathOf,
+  SeqTally,
+  signManifest,
+  type Derivation,
+  type Manifest,
+} from '@crtrail/integrity';
 import { CliError } from '../errors.js';
 import { Progress } from '../print/progress.js';
 import { CSV_COLUMNS, csvRows, type ExportDoc } from './export-csv.js';
@@ -77,7 +100,8 @@ interface Written {
 export async function runExport(opts: ExportOptions, warn: (message: string) => void = () => {}): Promise<Manifest> {
   const env = loadEnv();
   const dir = dirname(resolve(opts.out));
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`--out ${opts.out}: the folder ${dir} does not exist (create it, or write elsewhere)`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new CliError(`--out ${opts.out}: the folder ${dir} does not exist (create it, or write elsewhere)`);
   const startedAt = Date.now();
   const since = resolveTime(opts.since, startedAt);
   const until = resolveTime(opts.until, startedAt);
@@ -89,7 +113,11 @@ export async function runExport(opts: ExportOptions, warn: (message: string) => 
     format: opts.format,
     file: { name: basename(opts.out), sha256: written.sha256, bytes: written.bytes },
     count: written.count,
-    range: { since, until, ...(since !== opts.since || until !== opts.until ? { requested: { since: opts.since, until: opts.until } } : {}) },
+    range: {
+      since,
+      until,
+      ...(since !== opts.since || until !== opts.until ? { requested: { since: opts.since, until: opts.until } } : {}),
+    },
     filters: Object.fromEntries(Object.entries(pickFilters(filters)).map(([k, v]) => [k, String(v)])),
     order: EXPORT_ORDER,
     chained_fields: CHAINED_FIELDS_NOTE,
@@ -117,7 +145,10 @@ async function writeRecords(env: Env, opts: ExportOptions, filters: RecordFilter
     const hits = scanRecords<ExportDoc>(es, {
       index: indexNames(env.CRTRAIL_INDEX_PREFIX).alias,
       query: recordQuery(filters),
-      sort: [{ 'orchestrator.cluster.name': 'asc' }, { 'crtrail.integrity.seq': { order: 'asc', missing: '_last', unmapped_type: 'long' } }],
+      sort: [
+        { 'orchestrator.cluster.name': 'asc' },
+        { 'crtrail.integrity.seq': { order: 'asc', missing: '_last', unmapped_type: 'long' } },
+      ],
       ...(opts.pageSize ? { pageSize: opts.pageSize } : {}),
       onTotal: (total) => progress.total(total),
     });
@@ -132,7 +163,9 @@ async function writeRecords(env: Env, opts: ExportOptions, filters: RecordFilter
   } catch (err) {
     await writer.end().catch(() => {});
     const type = (err as { body?: { error?: { type?: string } } }).body?.error?.type;
-    throw new CliError(`export failed${type ? ` (${type})` : ''}: ${(err as Error).message}`, undefined, { cause: err });
+    throw new CliError(`export failed${type ? ` (${type})` : ''}: ${(err as Error).message}`, undefined, {
+      cause: err,
+    });
   } finally {
     progress.done();
     await es.close();
@@ -147,7 +180,12 @@ async function writeRecords(env: Env, opts: ExportOptions, filters: RecordFilter
  * its derived fields are recomputed with (the chained digest vouches for it). CSV carries none: its
  * derived fields are not recomputed.
  */
-function ownConfiguration(env: Env, format: ExportOptions['format'], digests: Set<string>, warn: (message: string) => void): Manifest['configurations'] {
+function ownConfiguration(
+  env: Env,
+  format: ExportOptions['format'],
+  digests: Set<string>,
+  warn: (message: string) => void,
+): Manifest['configurations'] {
   let own: CrtrailConfig;
   try {
     own = loadConfig(env.CRTRAIL_CONFIG);

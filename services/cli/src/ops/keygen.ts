@@ -10,7 +10,8 @@ import { CliError } from '../errors.js';
 export function writeSigningKeys(out: string, force = false): { privateKey: string; publicKey: string; keyId: string } {
   const pub = `${out}.pub`;
   // Overwriting a signing key silently would orphan every manifest signed with it.
-  for (const f of [out, pub]) if (existsSync(f) && !force) throw new CliError(`${f} exists (pass --force to overwrite)`);
+  for (const f of [out, pub])
+    if (existsSync(f) && !force) throw new CliError(`${f} exists (pass --force to overwrite)`);
   const keys = generateSigningKeys();
   writeFileSync(out, keys.privateKey, { mode: 0o600 });
   writeFileSync(pub, keys.publicKey, { mode: 0o644 });

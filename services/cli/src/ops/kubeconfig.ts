@@ -2,8 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import type { Env } from '@crtrail/config';
-import { loadWebhookAuth, type WebhookAuth } from '@crtrail/webhook';
+import { loadApiserverAuth, type ApiserverAuth, type Env } from '@crtrail/config';
 import { CliError } from '../errors.js';
 
 /** How the webhook is reached and authenticated, as far as the apiserver's kubeconfig is concerned. */
@@ -72,8 +71,8 @@ export function webhookKubeconfig(serverUrl: string, cluster: string, auth: Kube
   }
   return [
     '# kube-apiserver --audit-webhook-config-file=<this file>',
-    '# written by crtrail (`crtrail up` or `crtrail kubeconfig`); the cluster these events come from is named by '
-      + (credentialNamesCluster ? "the apiserver's credential (client certificate CN or token)" : 'the path of the URL'),
+    '# written by crtrail (`crtrail up` or `crtrail kubeconfig`); the cluster these events come from is named by ' +
+      (credentialNamesCluster ? "the apiserver's credential (client certificate CN or token)" : 'the path of the URL'),
     'apiVersion: v1',
     'kind: Config',
     'clusters:',
@@ -103,9 +102,16 @@ export function reachableUrl(env: Pick<Env, 'CRTRAIL_PUBLIC_URL'>, listeningUrl:
 }
 
 /** The kubeconfig for the webhook at `serverUrl`, with the auth mode `env` configures. */
-export function kubeconfigFor(env: Env, serverUrl: string, auth: WebhookAuth | undefined, cluster = env.CRTRAIL_CLUSTER): string {
+export function kubeconfigFor(
+  env: Env,
+  serverUrl: string,
+  auth: ApiserverAuth | undefined,
+  cluster = env.CRTRAIL_CLUSTER,
+): string {
   return webhookKubeconfig(serverUrl, cluster, {
-    ...(env.CRTRAIL_TLS_CERT ? { tls: { certificateAuthority: serverCertificateAuthority(env.CRTRAIL_TLS_CERT, env.CRTRAIL_TLS_CLIENT_CA) } } : {}),
+    ...(env.CRTRAIL_TLS_CERT
+      ? { tls: { certificateAuthority: serverCertificateAuthority(env.CRTRAIL_TLS_CERT, env.CRTRAIL_TLS_CLIENT_CA) } }
+      : {}),
     clientCertificate: Boolean(env.CRTRAIL_TLS_CLIENT_CA),
     bearerToken: Boolean(auth?.tokens),
   });
@@ -116,15 +122,23 @@ export function kubeconfigFor(env: Env, serverUrl: string, auth: WebhookAuth | u
  * one ending in `/audit[/<cluster>]` as an older kubeconfig has it), with the auth `env` gives the webhook.
  */
 export function apiserverKubeconfig(env: Env, server: string | undefined, cluster: string): string {
-  if (!server) throw new CliError('--server is required (or set CRTRAIL_PUBLIC_URL): the address kube-apiserver uses to reach the webhook');
+  if (!server)
+    throw new CliError(
+      '--server is required (or set CRTRAIL_PUBLIC_URL): the address kube-apiserver uses to reach the webhook',
+    );
   let url: URL;
   try {
     url = new URL(server);
   } catch {
     throw new CliError(`--server ${JSON.stringify(server)} is not a URL (e.g. https://crtrail.example.internal:8443)`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`--server ${server}: use http:// or https://`);
-  if (env.CRTRAIL_TLS_CERT && url.protocol !== 'https:') throw new CliError(`--server ${server}: the webhook serves HTTPS (CRTRAIL_TLS_CERT is set): use https://`);
-  const base = url.toString().replace(/\/+$/, '').replace(/\/audit(\/[^/]*)?$/, '');
-  return kubeconfigFor(env, base, loadWebhookAuth(env), cluster);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new CliError(`--server ${server}: use http:// or https://`);
+  if (env.CRTRAIL_TLS_CERT && url.protocol !== 'https:')
+    throw new CliError(`--server ${server}: the webhook serves HTTPS (CRTRAIL_TLS_CERT is set): use https://`);
+  const base = url
+    .toString()
+    .replace(/\/+$/, '')
+    .replace(/\/audit(\/[^/]*)?$/, '');
+  return kubeconfigFor(env, base, loadApiserverAuth(env), cluster);
 }

@@ -136,7 +136,8 @@ function* fromExport(file: string, read: ExportRead, stats: ReadStats): Generato
     const detail = reason.startsWith(where) ? reason : `${where}: ${reason}`;
     stats.invalid.push(line ? `${file}:${line[1]}${detail.slice(line[0].length)}` : `${file} ${detail}`);
   }
-  for (let i = 0; i < read.events.length; i++) yield* accept(read.events[i] as unknown as Record<string, unknown>, `${file} event ${i + 1}`, stats);
+  for (let i = 0; i < read.events.length; i++)
+    yield* accept(read.events[i] as unknown as Record<string, unknown>, `${file} event ${i + 1}`, stats);
 }
 
 function isCompleteJson(s: string): boolean {
@@ -171,7 +172,11 @@ function* fromList(list: Record<string, unknown>, where: string, stats: ReadStat
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
     if (!isObject(item)) continue;
-    yield* accept(item.apiVersion === undefined ? { ...item, apiVersion: listVersion } : item, `${where} items[${i}]`, stats);
+    yield* accept(
+      item.apiVersion === undefined ? { ...item, apiVersion: listVersion } : item,
+      `${where} items[${i}]`,
+      stats,
+    );
   }
 }
 

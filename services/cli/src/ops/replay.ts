@@ -50,7 +50,9 @@ function transportOf(options: Omit<ReplayOptions, 'files'>): Transport {
   if (!options.ca && !options.cert) return { headers };
   const connect = {
     ...(options.ca ? { ca: readPem(options.ca, 'CA') } : {}),
-    ...(options.cert ? { cert: readPem(options.cert, 'client certificate'), key: readPem(options.key!, 'client key') } : {}),
+    ...(options.cert && options.key
+      ? { cert: readPem(options.cert, 'client certificate'), key: readPem(options.key, 'client key') }
+      : {}),
   };
   return { headers, dispatcher: new Agent({ connect }) };
 }
@@ -65,9 +67,12 @@ export function batchUrl(base: string, cluster: string): string {
   try {
     url = new URL(base);
   } catch {
-    throw new Error(`--url ${JSON.stringify(base)} is not a URL: give the webhook's address, e.g. http://127.0.0.1:8080`);
+    throw new Error(
+      `--url ${JSON.stringify(base)} is not a URL: give the webhook's address, e.g. http://127.0.0.1:8080`,
+    );
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`--url ${base}: only http:// and https:// webhooks exist`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`--url ${base}: only http:// and https:// webhooks exist`);
   const path = url.pathname.replace(/\/+$/, '');
   if (/\/audit\/[^/]+$/.test(path)) url.pathname = path;
   else if (path.endsWith('/audit')) url.pathname = `${path}/${encodeURIComponent(cluster)}`;
@@ -110,13 +115,17 @@ function unreachableCause(err: unknown, url: string): string | undefined {
     case 'UND_ERR_SOCKET':
     case 'ECONNRESET':
       // Plain HTTP to a TLS port: the server drops the connection at the first byte.
-      if (!https) return `${host} closed the connection before answering (${code}): is it an HTTPS webhook? use https:// and --ca`;
-      if (/certificate|handshake|alert/i.test(message)) return `TLS handshake with ${host} failed (${code}): a client certificate is required? pass --cert and --key`;
+      if (!https)
+        return `${host} closed the connection before answering (${code}): is it an HTTPS webhook? use https:// and --ca`;
+      if (/certificate|handshake|alert/i.test(message))
+        return `TLS handshake with ${host} failed (${code}): a client certificate is required? pass --cert and --key`;
       return undefined;
     default:
       // The fetch standard refuses some ports outright (1, 22, 25, 6000…): no request is ever made.
-      if (/\bbad port\b/.test(message)) return `port ${new URL(url).port} is one that HTTP clients refuse to use ("bad port"): run the webhook on another port`;
-      if (/alert|handshake/i.test(message)) return `TLS handshake with ${host} failed: a client certificate is required? pass --cert and --key`;
+      if (/\bbad port\b/.test(message))
+        return `port ${new URL(url).port} is one that HTTP clients refuse to use ("bad port"): run the webhook on another port`;
+      if (/alert|handshake/i.test(message))
+        return `TLS handshake with ${host} failed: a client certificate is required? pass --cert and --key`;
       return undefined;
   }
 }
@@ -140,7 +149,11 @@ export interface ReplaySummary extends ReadStats {
   notSent: number;
 }
 
-async function post(url: string, items: Record<string, unknown>[], transport: Transport): Promise<{ status: number; body: string; retryAfter?: number }> {
+async function post(
+  url: string,
+  items: Record<string, unknown>[],
+  transport: Transport,
+): Promise<{ status: number; body: string; retryAfter?: number }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: transport.headers,
@@ -179,7 +192,8 @@ async function send(url: string, items: AuditEvent[], summary: ReplaySummary, tr
       await sleep(res.retryAfter ? res.retryAfter * 1000 : backoff(REPLAY_RETRY, attempt));
     } catch (err) {
       const cause = unreachableCause(err, url);
-      if (cause && ++unreachable >= UNREACHABLE_TRIES) throw new WebhookUnreachableError(`cannot send to ${url} (--url): ${cause}`);
+      if (cause && ++unreachable >= UNREACHABLE_TRIES)
+        throw new WebhookUnreachableError(`cannot send to ${url} (--url): ${cause}`);
       lastError = cause ?? (err as Error).message;
       await sleep(cause ? UNREACHABLE_DELAY_MS : backoff(REPLAY_RETRY, attempt));
     }

@@ -29,7 +29,8 @@ export interface Sent {
 /** Sends with `sender` to the batch URL of `flags`; an unreachable webhook stops it, and is named in `stopped`. */
 export async function sendEvents(sender: Sender, flags: SendFlags, progress: (line: string) => void): Promise<Sent> {
   const url = batchUrl(flags.url, flags.cluster);
-  const cluster = decodeURIComponent(new URL(url).pathname.split('/').pop()!);
+  const path = new URL(url).pathname;
+  const cluster = decodeURIComponent(path.slice(path.lastIndexOf('/') + 1));
   const summary = emptySummary();
   const options = {
     url,
@@ -53,12 +54,28 @@ export async function sendEvents(sender: Sender, flags: SendFlags, progress: (li
  * Waits up to `timeoutS` for the accepted writes `ids` of `cluster` to be searchable (Elasticsearch
  * at CRTRAIL_ES_URL). Returns how many are.
  */
-export async function awaitRecords(cluster: string, ids: Set<string>, timeoutS: number, progress: (line: string) => void): Promise<number> {
+export async function awaitRecords(
+  cluster: string,
+  ids: Set<string>,
+  timeoutS: number,
+  progress: (line: string) => void,
+): Promise<number> {
   const env = loadEnv();
   const es = createEsClient(esConnectionFromEnv(env));
   try {
-    return await waitForRecords(es, indexNames(env.CRTRAIL_INDEX_PREFIX).alias, cluster, ids, timeoutS * 1000, progress).catch((err: Error) => {
-      throw new CliError(`cannot read the records from Elasticsearch at ${shownEsUrl(env.CRTRAIL_ES_URL)} (CRTRAIL_ES_URL): ${err.message}`, undefined, { cause: err });
+    return await waitForRecords(
+      es,
+      indexNames(env.CRTRAIL_INDEX_PREFIX).alias,
+      cluster,
+      ids,
+      timeoutS * 1000,
+      progress,
+    ).catch((err: Error) => {
+      throw new CliError(
+        `cannot read the records from Elasticsearch at ${shownEsUrl(env.CRTRAIL_ES_URL)} (CRTRAIL_ES_URL): ${err.message}`,
+        undefined,
+        { cause: err },
+      );
     });
   } finally {
     await es.close();

@@ -55,7 +55,8 @@ async function startWorkerProcess(env: Env, index: number): Promise<WorkerProces
   const metricsUrl = `http://${host}:${port}/metrics`;
   const deadline = Date.now() + WORKER_START_MS;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`worker ${index} exited with code ${child.exitCode} while starting (its messages are above)`);
+    if (child.exitCode !== null)
+      throw new Error(`worker ${index} exited with code ${child.exitCode} while starting (its messages are above)`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`worker ${index} did not answer on ${host}:${port} within ${WORKER_START_MS / 1000} s`);
@@ -97,7 +98,13 @@ function writeRepoKubeconfig(env: Env, listeningUrl: string, auth: WebhookAuth |
 function createLogger(env: Env): Logger {
   const options = { level: env.CRTRAIL_LOG_LEVEL, base: { pid: process.pid } };
   if (!process.stdout.isTTY) return pino(options);
-  return pino(options, transport({ target: 'pino-pretty', options: { colorize: !process.env.NO_COLOR, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }));
+  return pino(
+    options,
+    transport({
+      target: 'pino-pretty',
+      options: { colorize: !process.env.NO_COLOR, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+    }),
+  );
 }
 
 /** `npm start` / `crtrail up`: Redis and Elasticsearch (started if absent), templates, webhook and worker(s). */
@@ -114,7 +121,11 @@ export async function up(options: UpOptions): Promise<void> {
   if (!options.workerOnly) await assertPortFree(env.CRTRAIL_HOST, env.CRTRAIL_PORT, 'CRTRAIL_PORT');
   if (!options.webhookOnly && !options.supervised) {
     for (let i = 0; i < Math.max(1, options.workers ?? 1); i++) {
-      await assertPortFree(env.CRTRAIL_HOST, env.CRTRAIL_WORKER_PORT === 0 ? 0 : env.CRTRAIL_WORKER_PORT + i, 'CRTRAIL_WORKER_PORT');
+      await assertPortFree(
+        env.CRTRAIL_HOST,
+        env.CRTRAIL_WORKER_PORT === 0 ? 0 : env.CRTRAIL_WORKER_PORT + i,
+        'CRTRAIL_WORKER_PORT',
+      );
     }
   }
   const say = (m: string): void => {
@@ -151,7 +162,9 @@ export async function up(options: UpOptions): Promise<void> {
   // A second Ctrl-C cuts the drain short, but never leaves Redis and Elasticsearch running unseen:
   // they are told to stop at once (Redis's AOF is fsynced on SIGTERM), and `crtrail status` still lists them.
   const onSecondSignal = (signal: string): void => {
-    say(`second ${signal}: stopping ${[...workerProcesses.map(() => 'worker'), ...started.map((m) => m.name)].join(', ') || 'everything'} at once`);
+    say(
+      `second ${signal}: stopping ${[...workerProcesses.map(() => 'worker'), ...started.map((m) => m.name)].join(', ') || 'everything'} at once`,
+    );
     for (const w of workerProcesses) if (w.child.pid) signalGroup(w.child.pid, 'SIGTERM');
     for (const m of started) signalGroup(m.pid, 'SIGTERM');
     process.exit(EXIT.failed);
@@ -246,7 +259,9 @@ export async function up(options: UpOptions): Promise<void> {
   saveState();
   const lines: string[] = [''];
   if (webhook) {
-    lines.push(`webhook      ${webhook.url}/audit${auth?.tokens || auth?.tls?.clientCa ? '' : '/<cluster>'}   (POST audit.k8s.io/v1 EventList)`);
+    lines.push(
+      `webhook      ${webhook.url}/audit${auth?.tokens || auth?.tls?.clientCa ? '' : '/<cluster>'}   (POST audit.k8s.io/v1 EventList)`,
+    );
     // Only the all-in-one writes the repository's kubeconfig: a `--webhook-only` (tests run one on port
     // 0) must not overwrite the file a running `npm start` handed to an apiserver.
     if (!options.webhookOnly) {
@@ -258,12 +273,16 @@ export async function up(options: UpOptions): Promise<void> {
   for (const w of [...workers, ...workerProcesses]) if (w.metricsUrl) lines.push(`worker       ${w.metricsUrl}`);
   if (workers.length + workerProcesses.length > 0) {
     // One node's search URL is enough to look (any node of a cluster answers it).
-    lines.push(`records      ${shownEsUrl(env.CRTRAIL_ES_URL).split(',')[0]}/${indexNames(env.CRTRAIL_INDEX_PREFIX).alias}/_search`);
+    lines.push(
+      `records      ${shownEsUrl(env.CRTRAIL_ES_URL).split(',')[0]}/${indexNames(env.CRTRAIL_INDEX_PREFIX).alias}/_search`,
+    );
   }
   // The replay hint carries what this webhook demands, so it works as printed (credentials as placeholders).
   const replayFlags = [
     webhook && webhook.url !== 'http://127.0.0.1:8080' ? `--url ${webhook.url}` : '',
-    env.CRTRAIL_TLS_CERT ? `--ca ${serverCertificateAuthority(env.CRTRAIL_TLS_CERT, env.CRTRAIL_TLS_CLIENT_CA) ?? '<CA file>'}` : '',
+    env.CRTRAIL_TLS_CERT
+      ? `--ca ${serverCertificateAuthority(env.CRTRAIL_TLS_CERT, env.CRTRAIL_TLS_CLIENT_CA) ?? '<CA file>'}`
+      : '',
     env.CRTRAIL_TLS_CLIENT_CA ? '--cert <client.crt> --key <client.key>' : '',
     auth?.tokens ? '--token <token>' : '',
   ].filter(Boolean);

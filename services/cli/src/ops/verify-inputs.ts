@@ -20,7 +20,10 @@ export function verifyEnv(): Env {
  * The configurations derived fields are recomputed with: the `--config` files given, else
  * CRTRAIL_CONFIG (the built-in defaults when it is unset), as the worker reads it.
  */
-export function verifyConfigs(files: readonly string[] = [], fromEnv: string | undefined = process.env.CRTRAIL_CONFIG): CrtrailConfig[] {
+export function verifyConfigs(
+  files: readonly string[] = [],
+  fromEnv: string | undefined = process.env.CRTRAIL_CONFIG,
+): CrtrailConfig[] {
   if (files.length === 0) {
     try {
       return [loadConfig(fromEnv || undefined)];
@@ -54,10 +57,14 @@ export function readTrustedKey(path: string): Buffer {
       // Not a private key: good.
     }
   }
-  if (isPrivate) throw nothingChecked(`--public-key ${path}: this is a private key; pass the .pub file (made by crtrail keygen next to it)`);
+  if (isPrivate)
+    throw nothingChecked(
+      `--public-key ${path}: this is a private key; pass the .pub file (made by crtrail keygen next to it)`,
+    );
   try {
     const key = createPublicKey(pem);
-    if (key.asymmetricKeyType !== 'ed25519') throw new Error(`a ${key.asymmetricKeyType ?? 'non-asymmetric'} key, not Ed25519`);
+    if (key.asymmetricKeyType !== 'ed25519')
+      throw new Error(`a ${key.asymmetricKeyType ?? 'non-asymmetric'} key, not Ed25519`);
   } catch (err) {
     throw nothingChecked(`--public-key ${path}: not an Ed25519 public key (PEM): ${(err as Error).message}`);
   }
@@ -80,6 +87,7 @@ export function readManifest(path: string): Manifest {
     typeof manifest?.file?.sha256 !== 'string' && 'file.sha256',
     (typeof manifest?.clusters !== 'object' || manifest.clusters === null) && 'clusters',
   ].filter(Boolean);
-  if (missing.length > 0) throw nothingChecked(`manifest ${path} is not a crtrail export manifest (no ${missing.join(', ')})`);
+  if (missing.length > 0)
+    throw nothingChecked(`manifest ${path} is not a crtrail export manifest (no ${missing.join(', ')})`);
   return manifest as Manifest;
 }

@@ -22,7 +22,9 @@ export function problemLines(v: ChainVerifier): string[] {
 /** What the walk checked beyond the links, and what it could not check, by reason. */
 export function checkNotes(v: ChainVerifier, digests: readonly string[]): string[] {
   const old = [...v.oldValuesUncheckedBy].map(([reason, n]) => `${n} records, ${reason}`);
-  const derived = [...v.derivedUncheckedBy].map(([reason, d]) => `${d.records} records: ${reason} (${[...d.fields].join(', ')})`);
+  const derived = [...v.derivedUncheckedBy].map(
+    ([reason, d]) => `${d.records} records: ${reason} (${[...d.fields].join(', ')})`,
+  );
   return [
     `old values: ${v.oldValuesChecked} records checked against their predecessor's stored state${old.length ? `; not checkable: ${old.join('; ')}` : ''}`,
     `derived fields: ${v.derivedChecked} records recomputed in full (configuration ${digests.map((d) => `${d.slice(0, 16)}…${d.slice(64)}`).join(', ')})${derived.length ? `; NOT CHECKED in part: ${derived.join('; ')}` : ''}`,
@@ -33,6 +35,8 @@ export function checkNotes(v: ChainVerifier, digests: readonly string[]): string
 export function uncheckedOf(v: ChainVerifier): NonNullable<VerifyReport['unchecked']> {
   return {
     old_values: Object.fromEntries(v.oldValuesUncheckedBy),
-    derived: Object.fromEntries([...v.derivedUncheckedBy].map(([r, d]) => [r, { records: d.records, fields: [...d.fields] }])),
+    derived: Object.fromEntries(
+      [...v.derivedUncheckedBy].map(([r, d]) => [r, { records: d.records, fields: [...d.fields] }]),
+    ),
   };
 }

@@ -16,7 +16,9 @@ async function searchable(es: Client, alias: string, cluster: string, ids: strin
       size: 0,
       ignore_unavailable: true,
       allow_no_indices: true,
-      query: { bool: { filter: [{ term: { 'orchestrator.cluster.name': cluster } }, { terms: { 'event.id': chunk } }] } },
+      query: {
+        bool: { filter: [{ term: { 'orchestrator.cluster.name': cluster } }, { terms: { 'event.id': chunk } }] },
+      },
       aggs: { ids: { terms: { field: 'event.id', size: chunk.length } } },
     });
     found += ((res.aggregations?.ids as { buckets?: unknown[] } | undefined)?.buckets ?? []).length;
@@ -29,7 +31,14 @@ async function searchable(es: Client, alias: string, cluster: string, ids: strin
  * webhook's ack, so `changes` right after a replay could show nothing yet), or `timeoutMs` passes.
  * Returns how many are searchable.
  */
-export async function waitForRecords(es: Client, alias: string, cluster: string, ids: Set<string>, timeoutMs: number, progress?: (line: string) => void): Promise<number> {
+export async function waitForRecords(
+  es: Client,
+  alias: string,
+  cluster: string,
+  ids: Set<string>,
+  timeoutMs: number,
+  progress?: (line: string) => void,
+): Promise<number> {
   const all = [...ids];
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -10,7 +10,15 @@ export function shortenHashes(text: string): string {
   return text.replace(REDACTED, 'sha256:$1…');
 }
 
-const colours = { dim: '\x1b[2m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', cyan: '\x1b[36m', bold: '\x1b[1m', reset: '\x1b[0m' };
+const colours = {
+  dim: '\x1b[2m',
+  red: '\x1b[31m',
+  green: '\x1b[32m',
+  yellow: '\x1b[33m',
+  cyan: '\x1b[36m',
+  bold: '\x1b[1m',
+  reset: '\x1b[0m',
+};
 const plain = Object.fromEntries(Object.keys(colours).map((k) => [k, ''])) as typeof colours;
 
 /**
@@ -18,8 +26,13 @@ const plain = Object.fromEntries(Object.keys(colours).map((k) => [k, ''])) as ty
  * padded, a number or a literal), other JSON as JSON; a redacted value as its short hash.
  */
 export function showValue(v: unknown, wide = false): string {
-  const bare = typeof v === 'string' && v !== '' && v.trim() === v && !/^(true|false|null|-?\d+(\.\d+)?([eE][+-]?\d+)?)$/.test(v) && !/[\n\r\t]/.test(v);
-  const text = bare ? (v as string) : JSON.stringify(v) ?? 'undefined';
+  const bare =
+    typeof v === 'string' &&
+    v !== '' &&
+    v.trim() === v &&
+    !/^(true|false|null|-?\d+(\.\d+)?([eE][+-]?\d+)?)$/.test(v) &&
+    !/[\n\r\t]/.test(v);
+  const text = bare ? (v as string) : (JSON.stringify(v) ?? 'undefined');
   if (wide) return text;
   return shorten(shortenHashes(text), MAX_VALUE);
 }
@@ -52,7 +65,9 @@ export function formatChange(doc: ChangeDoc, options: FormatOptions): string[] {
     change.critical ? `${c.yellow}critical${c.reset}` : '',
     change.drift ? `${c.yellow}drift${c.reset}` : '',
     change.dry_run ? 'dry-run' : '',
-    failed ? `${c.red}FAILED${doc.kubernetes.audit.responseStatus?.code ? ` ${doc.kubernetes.audit.responseStatus.code}` : ''}${c.reset}` : '',
+    failed
+      ? `${c.red}FAILED${doc.kubernetes.audit.responseStatus?.code ? ` ${doc.kubernetes.audit.responseStatus.code}` : ''}${c.reset}`
+      : '',
     change.baseline === 'unknown' ? 'baseline unknown' : '',
   ].filter(Boolean);
   const head = [

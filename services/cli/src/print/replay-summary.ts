@@ -34,5 +34,8 @@ export function printReplaySummary(summary: ReplaySummary, stopped: string | und
   const unlisted = summary.invalidEvents + summary.invalidLines - listed;
   if (unlisted > 0) process.stderr.write(`invalid: … and ${unlisted} more\n`);
   for (const r of summary.rejections) process.stderr.write(`rejected: ${r}\n`);
-  if (stopped) process.stderr.write(`crtrail: ${stopped}\nstopped: ${summary.notSent} events of the current batch and the rest of the files were not sent\n`);
+  if (stopped)
+    process.stderr.write(
+      `crtrail: ${stopped}\nstopped: ${summary.notSent} events of the current batch and the rest of the files were not sent\n`,
+    );
 }

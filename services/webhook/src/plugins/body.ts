@@ -58,14 +58,16 @@ function deeperThan(v: unknown, left: number): boolean {
  */
 function parseJson(request: FastifyRequest, bytes: Buffer): unknown {
   request.bodyBytes = bytes.length;
-  if (!isUtf8(bytes)) throw new errors.CRTRAIL_ERR_INVALID_BATCH(`body: invalid UTF-8 at byte ${invalidUtf8Offset(bytes)}`);
+  if (!isUtf8(bytes))
+    throw new errors.CRTRAIL_ERR_INVALID_BATCH(`body: invalid UTF-8 at byte ${invalidUtf8Offset(bytes)}`);
   let parsed: unknown;
   try {
     parsed = sjson.parse(bytes.toString('utf8'), undefined, { protoAction: 'error', constructorAction: 'error' });
   } catch (err) {
     throw new errors.CRTRAIL_ERR_INVALID_JSON((err as Error).message);
   }
-  if (jsonDepthExceeds(parsed, MAX_JSON_DEPTH)) throw new errors.CRTRAIL_ERR_INVALID_BATCH(`body: nested deeper than ${MAX_JSON_DEPTH} levels`);
+  if (jsonDepthExceeds(parsed, MAX_JSON_DEPTH))
+    throw new errors.CRTRAIL_ERR_INVALID_BATCH(`body: nested deeper than ${MAX_JSON_DEPTH} levels`);
   return parsed;
 }
 

@@ -49,7 +49,16 @@ export function refusalOf(err: FastifyError, request: FastifyRequest, options: E
   const code = known ? err.code : stableCode(err.code, status);
   options.metrics.rejected.inc({ reason: code });
   if (status >= 500 && !known) request.log.error({ err, code }, 'request failed');
-  else request.log.warn({ code, reason: err.message, cluster: (request.params as { cluster?: string }).cluster, remoteAddress: request.ip }, 'request rejected');
+  else
+    request.log.warn(
+      {
+        code,
+        reason: err.message,
+        cluster: (request.params as { cluster?: string }).cluster,
+        remoteAddress: request.ip,
+      },
+      'request rejected',
+    );
   const reason =
     code === 'CRTRAIL_ERR_UNSUPPORTED_MEDIA_TYPE'
       ? `content-type ${JSON.stringify(request.headers['content-type'] ?? '')} is not supported: send application/json`
@@ -59,7 +68,12 @@ export function refusalOf(err: FastifyError, request: FastifyRequest, options: E
           ? 'internal error'
           : err.message;
   // An intake's refusal names the headers its status requires (WWW-Authenticate with an OIDC 401).
-  return { status, code, reason, headers: known ? responseHeadersOf(err.code) : err instanceof IntakeError ? (err.headers ?? {}) : {} };
+  return {
+    status,
+    code,
+    reason,
+    headers: known ? responseHeadersOf(err.code) : err instanceof IntakeError ? (err.headers ?? {}) : {},
+  };
 }
 
 /**

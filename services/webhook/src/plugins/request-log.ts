@@ -12,7 +12,10 @@ async function requestLog(app: FastifyInstance, options: { metrics: WebhookMetri
     if (request.method === 'POST') options.metrics.bodyBytes.inc(Number(request.headers['content-length'] ?? 0));
   });
   app.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    request.log.debug(
+      { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
   });
 }
 

@@ -7,7 +7,10 @@ import type { WebhookMetrics } from '../metrics.js';
 async function tlsRejections(app: FastifyInstance, options: { metrics: WebhookMetrics }): Promise<void> {
   app.server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
     options.metrics.rejected.inc({ reason: 'CRTRAIL_ERR_TLS_HANDSHAKE' });
-    app.log.warn({ code: 'CRTRAIL_ERR_TLS_HANDSHAKE', reason: err.code ?? err.message, remoteAddress: socket.remoteAddress }, 'TLS handshake rejected');
+    app.log.warn(
+      { code: 'CRTRAIL_ERR_TLS_HANDSHAKE', reason: err.code ?? err.message, remoteAddress: socket.remoteAddress },
+      'TLS handshake rejected',
+    );
     socket.destroy();
   });
 }

@@ -29,7 +29,9 @@ export interface AuditRouteOptions {
 export async function identify(options: AuditRouteOptions, request: FastifyRequest): Promise<void> {
   // Ack latency is what the apiserver waits: from the request's arrival, body transfer and parse included.
   request.arrivedAt = process.hrtime.bigint();
-  const cluster = checkClusterName(resolveCluster(request, options.auth, (request.params as { cluster?: string }).cluster, options.defaultCluster));
+  const cluster = checkClusterName(
+    resolveCluster(request, options.auth, (request.params as { cluster?: string }).cluster, options.defaultCluster),
+  );
   request.server.backpressure.check();
   request.cluster = cluster;
 }

@@ -30,7 +30,10 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRouteOpt
     try {
       await withTimeout(sink.ping(), READY_PING_TIMEOUT_MS, 'redis ping');
     } catch (err) {
-      return reply.code(503).header('retry-after', '5').send({ status: 'unavailable', reason: (err as Error).message });
+      return reply
+        .code(503)
+        .header('retry-after', '5')
+        .send({ status: 'unavailable', reason: (err as Error).message });
     }
     // Ready either way; the body says whether that Redis would keep an acked batch across its restart.
     try {

@@ -17,11 +17,20 @@ export interface IntakeRouteOptions {
  * EventList ({@link admitBatch}). A webhook refusal keeps its status for the intake handler, and its
  * `Retry-After` (the handler reads `retryAfterSeconds`), so a provider backs off as an apiserver does.
  */
-export function deliverTo(admission: Admission, request: FastifyRequest, cluster: string, arrivedAt: bigint): EventSink {
+export function deliverTo(
+  admission: Admission,
+  request: FastifyRequest,
+  cluster: string,
+  arrivedAt: bigint,
+): EventSink {
   return async (events: AuditEvent[]) => {
     try {
       // The intake's own body size does not bound the events' JSON (base64 of gzip may be smaller): measure.
-      return await admitBatch(admission, request.server.backpressure, { cluster, body: { kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: events }, arrivedAt });
+      return await admitBatch(admission, request.server.backpressure, {
+        cluster,
+        body: { kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: events },
+        arrivedAt,
+      });
     } catch (err) {
       if (isWebhookError(err)) {
         const retryAfter = responseHeadersOf(err.code)['retry-after'];

@@ -1,5 +1,11 @@
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
-import { firehoseAccessCheck, firehoseHandler, firehoseResponse, intakeErrors, type IntakeHeaders } from '@crtrail/intake';
+import {
+  firehoseAccessCheck,
+  firehoseHandler,
+  firehoseResponse,
+  intakeErrors,
+  type IntakeHeaders,
+} from '@crtrail/intake';
 import { checkClusterName } from '../admit.js';
 import type { ClusterSecrets } from '../intake-auth.js';
 import { JSON_TYPES } from '../plugins/body.js';
@@ -31,7 +37,10 @@ export async function firehoseIntakeRoutes(app: FastifyInstance, options: Fireho
   for (const cluster of keys.clusters()) {
     const accessKeys = keys.of(cluster);
     // Decompression of each record is bounded like the body: a gzip bomb ends as a 413.
-    byCluster.set(cluster, { check: firehoseAccessCheck(accessKeys), handle: firehoseHandler({ accessKeys, maxInflatedBytes: bodyLimit }) });
+    byCluster.set(cluster, {
+      check: firehoseAccessCheck(accessKeys),
+      handle: firehoseHandler({ accessKeys, maxInflatedBytes: bodyLimit }),
+    });
   }
   const arrival = new WeakMap<FastifyRequest, bigint>();
 
@@ -45,7 +54,9 @@ export async function firehoseIntakeRoutes(app: FastifyInstance, options: Fireho
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const refusal = refusalOf(err, request, { metrics: admission.metrics, bodyLimit });
     void reply.headers(refusal.headers);
-    void reply.code(refusal.status).send(firehoseResponse(header(request, 'x-amz-firehose-request-id') ?? '', `${refusal.code}: ${refusal.reason}`));
+    void reply
+      .code(refusal.status)
+      .send(firehoseResponse(header(request, 'x-amz-firehose-request-id') ?? '', `${refusal.code}: ${refusal.reason}`));
   });
 
   app.post('/intake/firehose/:cluster', {
@@ -55,7 +66,8 @@ export async function firehoseIntakeRoutes(app: FastifyInstance, options: Fireho
       const cluster = checkClusterName((request.params as { cluster: string }).cluster);
       const entry = byCluster.get(cluster);
       if (!entry) {
-        if (!header(request, 'x-amz-firehose-access-key')) throw intakeErrors.unauthorized('X-Amz-Firehose-Access-Key is missing');
+        if (!header(request, 'x-amz-firehose-access-key'))
+          throw intakeErrors.unauthorized('X-Amz-Firehose-Access-Key is missing');
         throw intakeErrors.forbidden(`no Firehose access key is configured for cluster ${JSON.stringify(cluster)}`);
       }
       entry.check(request.headers);
@@ -63,7 +75,11 @@ export async function firehoseIntakeRoutes(app: FastifyInstance, options: Fireho
     },
     handler: async (request, reply) => {
       const cluster = (request.params as { cluster: string }).cluster;
-      const { handle } = byCluster.get(cluster)!;
+      const entry = byCluster.get(cluster);
+      // Checked before the body was read (above); kept so the handler never runs without its cluster's intake.
+      if (!entry)
+        throw intakeErrors.forbidden(`no Firehose access key is configured for cluster ${JSON.stringify(cluster)}`);
+      const { handle } = entry;
       // The body plugin has inflated the body already: to the handler it is identity-encoded.
       const { 'content-encoding': _inflated, ...headers } = request.headers;
       const deliver = deliverTo(admission, request, cluster, arrival.get(request) ?? process.hrtime.bigint());

@@ -21,7 +21,15 @@ export async function pubsubIntakeRoutes(app: FastifyInstance, options: PubSubRo
   /** The handler's options for one cluster (cheap: digests of that cluster's tokens; the JWKS is shared). */
   const optionsFor = (cluster: string): PubSubOptions => ({
     ...(auth.tokens ? { tokens: auth.tokens.of(cluster) } : {}),
-    ...(auth.oidc ? { oidc: { audience: audienceFor(auth.oidc, cluster), serviceAccountEmail: auth.oidc.serviceAccountEmail, keys: auth.oidc.keys } } : {}),
+    ...(auth.oidc
+      ? {
+          oidc: {
+            audience: audienceFor(auth.oidc, cluster),
+            serviceAccountEmail: auth.oidc.serviceAccountEmail,
+            keys: auth.oidc.keys,
+          },
+        }
+      : {}),
     maxInflatedBytes: bodyLimit,
   });
 
@@ -36,13 +44,19 @@ export async function pubsubIntakeRoutes(app: FastifyInstance, options: PubSubRo
         if (typeof token !== 'string' || token === '') throw intakeErrors.unauthorized('the push URL has no ?token=');
         throw intakeErrors.forbidden(`no push token is configured for cluster ${JSON.stringify(cluster)}`);
       }
-      await pubsubAuthCheck(optionsFor(cluster))({ headers: request.headers, query: request.query as Record<string, unknown> });
+      await pubsubAuthCheck(optionsFor(cluster))({
+        headers: request.headers,
+        query: request.query as Record<string, unknown>,
+      });
       request.server.backpressure.check();
     },
     handler: async (request, reply) => {
       const cluster = (request.params as { cluster: string }).cluster;
       const deliver = deliverTo(admission, request, cluster, arrival.get(request) ?? process.hrtime.bigint());
-      const out = await pubsubHandler(optionsFor(cluster))({ headers: request.headers, query: request.query as Record<string, unknown>, body: request.body }, deliver);
+      const out = await pubsubHandler(optionsFor(cluster))(
+        { headers: request.headers, query: request.query as Record<string, unknown>, body: request.body },
+        deliver,
+      );
       if (out.error) recordRefusal(out.error, request, options);
       return reply.code(out.status).headers(out.headers).send(out.body);
     },

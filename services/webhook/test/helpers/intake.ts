@@ -25,7 +25,10 @@ export const nativeWrites = (): AuditEvent[] => ndjson<AuditEvent>('native-write
 export const gkeEntries = (): Array<Record<string, unknown>> => ndjson('gke-entries-request-response.ndjson');
 
 /** A Firehose HTTP endpoint request body of the EKS fixture's CloudWatch payloads (gzip'd, base64), as Firehose builds it. */
-export function firehoseBody(payloads: unknown[] = fixtureJson<unknown[]>('eks-cloudwatch-payloads.json'), requestId = 'ed4acda5-034f-9f42-bba1-f29aea6d7d8f'): string {
+export function firehoseBody(
+  payloads: unknown[] = fixtureJson<unknown[]>('eks-cloudwatch-payloads.json'),
+  requestId = 'ed4acda5-034f-9f42-bba1-f29aea6d7d8f',
+): string {
   return JSON.stringify({
     requestId,
     timestamp: 1578090901599,
@@ -34,7 +37,10 @@ export function firehoseBody(payloads: unknown[] = fixtureJson<unknown[]>('eks-c
 }
 
 /** Firehose's request headers (the spec's names) for a key. */
-export const firehoseHeaders = (key: string | undefined, requestId = 'ed4acda5-034f-9f42-bba1-f29aea6d7d8f'): Record<string, string> => ({
+export const firehoseHeaders = (
+  key: string | undefined,
+  requestId = 'ed4acda5-034f-9f42-bba1-f29aea6d7d8f',
+): Record<string, string> => ({
   'content-type': 'application/json',
   'x-amz-firehose-protocol-version': '1.0',
   'x-amz-firehose-request-id': requestId,
@@ -65,7 +71,17 @@ export async function pushSigner(kid = 'test-key-1') {
     keys: createLocalJWKSet({ keys: [jwk] }),
     async token(audience: string, over: JWTPayload = {}): Promise<string> {
       const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({ aud: audience, azp: '113774264463038321964', email: PUSHER, email_verified: true, sub: '113774264463038321964', iss: 'https://accounts.google.com', iat: now, exp: now + 3600, ...over })
+      return new SignJWT({
+        aud: audience,
+        azp: '113774264463038321964',
+        email: PUSHER,
+        email_verified: true,
+        sub: '113774264463038321964',
+        iss: 'https://accounts.google.com',
+        iat: now,
+        exp: now + 3600,
+        ...over,
+      })
         .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
         .sign(privateKey);
     },

@@ -33,7 +33,12 @@ export function testApp(options: Partial<Omit<WebhookOptions, 'sink'>> = {}): Te
     app,
     sink,
     post: (body, headers = {}, path = '/audit/c1') =>
-      app.inject({ method: 'POST', url: path, headers: { 'content-type': 'application/json', ...headers }, payload: body }),
+      app.inject({
+        method: 'POST',
+        url: path,
+        headers: { 'content-type': 'application/json', ...headers },
+        payload: body,
+      }),
     async metric(line) {
       const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
       const found = text.split('\n').find((l) => l.startsWith(line + ' '));

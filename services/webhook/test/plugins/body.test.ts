@@ -13,7 +13,13 @@ describe('request bodies (inject, in-memory sink)', () => {
       assert.equal(ok.statusCode, 200);
       assert.deepEqual(ok.json(), { accepted: 2 });
       // 50 MiB of spaces inside a valid JSON string compress to ~50 KiB.
-      const bomb = gzipSync(Buffer.concat([Buffer.from('{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[],"x":"'), Buffer.alloc(50 * 1024 * 1024, 32), Buffer.from('"}')]));
+      const bomb = gzipSync(
+        Buffer.concat([
+          Buffer.from('{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[],"x":"'),
+          Buffer.alloc(50 * 1024 * 1024, 32),
+          Buffer.from('"}'),
+        ]),
+      );
       assert.ok(bomb.length < 1024 * 1024);
       const boom = await t.post(bomb, { 'content-encoding': 'gzip' });
       assert.equal(boom.statusCode, 413);
@@ -39,7 +45,17 @@ describe('request bodies (inject, in-memory sink)', () => {
     const t = testApp({ bodyLimit: loadEnv({}).CRTRAIL_BODY_LIMIT });
     try {
       const blob = 'x'.repeat(16_000);
-      const items = Array.from({ length: 400 }, (_, i) => ({ ...event(i), level: 'RequestResponse', requestObject: { spec: { blob } }, responseObject: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', resourceVersion: String(i) }, spec: { blob } } }));
+      const items = Array.from({ length: 400 }, (_, i) => ({
+        ...event(i),
+        level: 'RequestResponse',
+        requestObject: { spec: { blob } },
+        responseObject: {
+          apiVersion: 'example.com/v1',
+          kind: 'Widget',
+          metadata: { name: 'w', resourceVersion: String(i) },
+          spec: { blob },
+        },
+      }));
       const body = eventList(items);
       assert.ok(body.length > 12 * 1024 * 1024);
       const res = await t.post(body);
@@ -62,7 +78,11 @@ describe('request bodies (inject, in-memory sink)', () => {
       ] as const) {
         const res = await t.post(body, headers);
         assert.equal(res.statusCode, 400);
-        assert.deepEqual(res.json(), { error: 'CRTRAIL_ERR_INVALID_BATCH', reason: `body: invalid UTF-8 at byte ${at}`, statusCode: 400 });
+        assert.deepEqual(res.json(), {
+          error: 'CRTRAIL_ERR_INVALID_BATCH',
+          reason: `body: invalid UTF-8 at byte ${at}`,
+          statusCode: 400,
+        });
       }
       assert.equal(t.sink.jobs.length, 0);
     } finally {

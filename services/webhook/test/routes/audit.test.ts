@@ -21,13 +21,23 @@ describe('POST /audit/<cluster> (inject, in-memory sink)', () => {
     const cases: Array<[string, Record<string, string> | undefined, number, RegExp]> = [
       ['{not json', undefined, 400, /JSON/i],
       [JSON.stringify({ kind: 'Pod', apiVersion: 'v1', items: [] }), undefined, 400, /body\.kind/],
-      [JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1beta1', items: [] }), undefined, 400, /body\.apiVersion/],
+      [
+        JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1beta1', items: [] }),
+        undefined,
+        400,
+        /body\.apiVersion/,
+      ],
       [JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1' }), undefined, 400, /body\.items/],
       [eventList([event(1), { ...event(2), auditID: undefined }]), undefined, 400, /items\[1\]\.auditID/],
       [eventList([event(1), { ...event(2), stage: 'Done' }]), undefined, 400, /items\[1\]\.stage/],
       [eventList([{ ...event(1), kind: 'Pod' }]), undefined, 400, /items\[0\]\.kind/],
       [eventList([event(1)]), { 'content-type': 'text/plain' }, 415, /content-type/i],
-      ['{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[],"__proto__":{"x":1}}', undefined, 400, /prototype/i],
+      [
+        '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[],"__proto__":{"x":1}}',
+        undefined,
+        400,
+        /prototype/i,
+      ],
     ];
     for (const [body, headers, status, reason] of cases) {
       const res = await t.post(body, headers);
@@ -50,7 +60,11 @@ describe('POST /audit/<cluster> (inject, in-memory sink)', () => {
   test('only custom-resource mutations are written; the ack counts every event of the batch', async () => {
     const before = t.sink.jobs.length;
     const read = { ...event('r-1'), verb: 'get' };
-    const builtIn = { ...event('p-1'), requestURI: '/api/v1/namespaces/x/pods/p', objectRef: { resource: 'pods', namespace: 'x', name: 'p' } };
+    const builtIn = {
+      ...event('p-1'),
+      requestURI: '/api/v1/namespaces/x/pods/p',
+      objectRef: { resource: 'pods', namespace: 'x', name: 'p' },
+    };
     const onlyDropped = await t.post(eventList([read, builtIn]));
     assert.equal(onlyDropped.statusCode, 200);
     assert.deepEqual(onlyDropped.json(), { accepted: 2 });
@@ -69,10 +83,19 @@ describe('what the sink says becomes the answer', () => {
       const res = await t.post(eventList([event(1)]));
       assert.equal(res.statusCode, 503);
       assert.equal(res.headers['retry-after'], '10');
-      assert.deepEqual(res.json(), { error: 'CRTRAIL_ERR_QUEUE_UNAVAILABLE', reason: 'queue unavailable: Connection is closed.', statusCode: 503 });
+      assert.deepEqual(res.json(), {
+        error: 'CRTRAIL_ERR_QUEUE_UNAVAILABLE',
+        reason: 'queue unavailable: Connection is closed.',
+        statusCode: 503,
+      });
       assert.equal(t.sink.jobs.length, 0);
       assert.equal(await t.metric('crtrail_webhook_events_accepted_total{cluster="c1",service="webhook"}'), 0);
-      assert.equal(await t.metric('crtrail_webhook_batches_rejected_total{reason="CRTRAIL_ERR_QUEUE_UNAVAILABLE",service="webhook"}'), 1);
+      assert.equal(
+        await t.metric(
+          'crtrail_webhook_batches_rejected_total{reason="CRTRAIL_ERR_QUEUE_UNAVAILABLE",service="webhook"}',
+        ),
+        1,
+      );
       // The next write goes through: the sink, not the webhook, held the failure.
       assert.equal((await t.post(eventList([event(2)]))).statusCode, 200);
     } finally {
@@ -88,7 +111,10 @@ describe('what the sink says becomes the answer', () => {
       assert.equal(res.statusCode, 503);
       assert.equal(res.headers['retry-after'], '5');
       assert.equal(res.json().error, 'CRTRAIL_ERR_REPLICAS_BEHIND');
-      assert.equal(res.json().reason, 'batch written, but only 0 of 1 Redis replicas confirmed it within 1000 ms (CRTRAIL_REDIS_WAIT_REPLICAS); retry later');
+      assert.equal(
+        res.json().reason,
+        'batch written, but only 0 of 1 Redis replicas confirmed it within 1000 ms (CRTRAIL_REDIS_WAIT_REPLICAS); retry later',
+      );
     } finally {
       await t.app.close();
     }
@@ -111,7 +137,10 @@ describe('what the sink says becomes the answer', () => {
       const ok = await redacting.post(eventList([{ ...event('g-1'), verb: 'get' }, event('k-1')]));
       assert.equal(ok.statusCode, 200);
       assert.deepEqual(seen, ['k-1']);
-      assert.deepEqual(redacting.sink.jobs.map((j) => j.events.map((e) => e.user.username)), [['redacted']]);
+      assert.deepEqual(
+        redacting.sink.jobs.map((j) => j.events.map((e) => e.user.username)),
+        [['redacted']],
+      );
     } finally {
       await failing.app.close();
       await redacting.app.close();
@@ -123,10 +152,20 @@ describe('what the sink says becomes the answer', () => {
     try {
       const res = await t.post(eventList([1, 2, 3, 4, 5].map(event)));
       assert.equal(res.statusCode, 200);
-      assert.deepEqual(t.sink.jobs.map((j) => j.events.map((e) => e.auditID)), [['a-1', 'a-2'], ['a-3', 'a-4'], ['a-5']]);
+      assert.deepEqual(
+        t.sink.jobs.map((j) => j.events.map((e) => e.auditID)),
+        [['a-1', 'a-2'], ['a-3', 'a-4'], ['a-5']],
+      );
       const batch = t.sink.jobs[0]!.batch;
       assert.ok(batch);
-      assert.deepEqual(t.sink.jobs.map((j) => [j.batch, j.part, j.parts]), [[batch, 1, 3], [batch, 2, 3], [batch, 3, 3]]);
+      assert.deepEqual(
+        t.sink.jobs.map((j) => [j.batch, j.part, j.parts]),
+        [
+          [batch, 1, 3],
+          [batch, 2, 3],
+          [batch, 3, 3],
+        ],
+      );
       assert.equal(await t.metric('crtrail_webhook_jobs_per_batch_sum{service="webhook"}'), 3);
     } finally {
       await t.app.close();

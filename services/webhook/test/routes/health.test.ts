@@ -16,7 +16,11 @@ describe('/healthz, /readyz, /metrics (inject, in-memory sink)', () => {
       const metrics = await t.app.inject({ method: 'GET', url: '/metrics' });
       assert.match(String(metrics.headers['content-type']), /^text\/plain/);
       assert.match(metrics.body, /crtrail_webhook_events_accepted_total\{cluster="c1",service="webhook"\} 3/);
-      assert.match(metrics.body, /crtrail_webhook_queue_waiting\{service="webhook"\} 1\b/, 'the depth as of the scrape');
+      assert.match(
+        metrics.body,
+        /crtrail_webhook_queue_waiting\{service="webhook"\} 1\b/,
+        'the depth as of the scrape',
+      );
     } finally {
       await t.app.close();
     }

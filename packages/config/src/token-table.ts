@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CLUSTER_NAME, CLUSTER_NAME_RULE, ConfigError } from '@crtrail/config';
+import { CLUSTER_NAME, CLUSTER_NAME_RULE } from './cluster-name.js';
+import { ConfigError } from './env.js';
 
 interface TokenEntry {
   /** sha256 of the token: every digest has the same length, so comparing them leaks no token length. */
@@ -30,7 +31,9 @@ export class TokenTable {
       const where = `${source}:${i + 1}`;
       const fields = line.split(/\s+/);
       if (fields.length !== 2) {
-        throw new ConfigError(`${where}: expected "<token> <cluster>" (2 fields separated by spaces), found ${fields.length}`);
+        throw new ConfigError(
+          `${where}: expected "<token> <cluster>" (2 fields separated by spaces), found ${fields.length}`,
+        );
       }
       const [token, cluster] = fields as [string, string];
       if (!CLUSTER_NAME.test(cluster)) {
