@@ -377,6 +377,54 @@ describe('worker durability', () => {
     }
   });
 
+  test('a history expired by CRTRAIL_STATE_TTL_DAYS: the next write gives the same record as with the history kept', async () => {
+    const cluster = 'ttl';
+    const kept = newPrefix('ttlkept');
+    const expiring = newPrefix('ttlexp');
+    const run = async (prefix: string, extra: Record<string, string>, beforeLast: () => Promise<void>) => {
+      const running = await startWorker({ env: envFor(prefix, extra), serveMetrics: false, refresh: 'wait_for' });
+      const queue = createBatchQueue(prefix, redis) as Queue<BatchJob>;
+      const send = async (events: AuditEvent[]) => {
+        const job = await queue.add(JOB_NAME, { cluster, receivedAt: Date.now(), events });
+        await eventually(async () => ((await job.isCompleted()) ? true : undefined), 60_000, 'the batch to complete');
+      };
+      try {
+        await send([widgetWrite('t-1', 'w', 1, 1), widgetWrite('t-2', 'w', 2, 2), widgetWrite('t-3', 'w', 3, 3)]);
+        await beforeLast();
+        await send([widgetWrite('t-4', 'w', 4, 4)]);
+      } finally {
+        await running.close();
+        await queue.close();
+      }
+      const hit = (await records(prefix, cluster)).find((h) => h._source.event.id === 't-4');
+      assert.ok(hit, `the last write of ${prefix} is stored`);
+      return hit._source.crtrail;
+    };
+    const withHistory = await run(kept, {}, async () => {
+      const [key] = await redis.keys(`${kept}:state:*`);
+      assert.ok(key);
+      assert.equal(await redis.ttl(key), -1, 'without CRTRAIL_STATE_TTL_DAYS a history never expires');
+    });
+    const afterExpiry = await run(expiring, { CRTRAIL_STATE_TTL_DAYS: '1' }, async () => {
+      const [key] = await redis.keys(`${expiring}:state:*`);
+      assert.ok(key);
+      const ttl = await redis.ttl(key);
+      assert.ok(ttl > 86_000 && ttl <= 86_400, `the history expires in a day (ttl ${ttl} s)`);
+      // Redis's own expiry, with the day shortened to a millisecond.
+      await redis.pexpire(key, 1);
+      await eventually(
+        async () => ((await redis.exists(key)) === 0 ? true : undefined),
+        5_000,
+        'the history to expire',
+      );
+    });
+    assert.deepEqual(afterExpiry.change.ops, [{ op: 'replace', path: '/spec/size', old: 3, new: 4 }]);
+    for (const field of ['kind', 'ops', 'baseline', 'paths', 'gap'] as const) {
+      assert.deepEqual(afterExpiry.change[field], withHistory.change[field], `change.${field}`);
+    }
+    assert.deepEqual(afterExpiry.actor, withHistory.actor);
+  });
+
   test('a redaction salt that differs from the recorded one, or a salt Redis lost, refuses the start', async () => {
     const prefix = newPrefix('salt');
     const first = await startWorker({
