@@ -13,4 +13,5 @@ export {
 export { type AlertRuleConfig, type AlertSinkConfig, type CrtrailConfig } from './schema.js';
 export { checkConfigFile, checkConfigText, defaultConfig, loadConfig } from './file.js';
 export { repoRoot } from './repo-root.js';
+export { parseSecretLines, readSecretFile, type SecretLine } from './secret-lines.js';
 export { TokenTable } from './token-table.js';

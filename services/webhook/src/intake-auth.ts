@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
-import { CLUSTER_NAME, CLUSTER_NAME_RULE, ConfigError, type Env } from '@crtrail/config';
+import { ConfigError, parseSecretLines, readSecretFile, type Env } from '@crtrail/config';
 import { GOOGLE_JWKS_URL } from '@crtrail/intake';
 
 /**
@@ -15,38 +14,15 @@ export class ClusterSecrets {
   /** Parses the file's text; `source` (the file name) prefixes every error as `source:line`. */
   static parse(text: string, source: string): ClusterSecrets {
     const byCluster = new Map<string, string[]>();
-    const seen = new Map<string, number>();
-    text.split(/\r?\n/).forEach((raw, i) => {
-      const line = raw.trim();
-      if (line === '' || line.startsWith('#')) return;
-      const where = `${source}:${i + 1}`;
-      const fields = line.split(/\s+/);
-      if (fields.length !== 2)
-        throw new ConfigError(
-          `${where}: expected "<secret> <cluster>" (2 fields separated by spaces), found ${fields.length}`,
-        );
-      const [secret, cluster] = fields as [string, string];
-      if (!CLUSTER_NAME.test(cluster))
-        throw new ConfigError(`${where}: cluster name ${JSON.stringify(cluster)}: ${CLUSTER_NAME_RULE}`);
-      // The same secret for two clusters would let one provider stream write as the other.
-      const first = seen.get(secret);
-      if (first !== undefined) throw new ConfigError(`${where}: this secret is already listed on line ${first}`);
-      seen.set(secret, i + 1);
+    for (const { secret, cluster } of parseSecretLines(text, source, 'secret')) {
       byCluster.set(cluster, [...(byCluster.get(cluster) ?? []), secret]);
-    });
-    if (byCluster.size === 0) throw new ConfigError(`${source}: no secrets (expected "<secret> <cluster>" lines)`);
+    }
     return new ClusterSecrets(byCluster);
   }
 
   /** Reads and parses a secrets file; an unreadable file is a {@link ConfigError} naming the variable. */
   static load(path: string, variable: string): ClusterSecrets {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (err) {
-      throw new ConfigError(`${variable}=${JSON.stringify(path)}: ${(err as Error).message}`);
-    }
-    return ClusterSecrets.parse(text, path);
+    return ClusterSecrets.parse(readSecretFile(path, variable), path);
   }
 
   /** The clusters that have at least one secret. */
