@@ -46,3 +46,29 @@ export function statusOf(err: unknown): number {
   const code = (err as { statusCode?: unknown } | null)?.statusCode;
   return typeof code === 'number' && code >= 400 && code <= 599 ? code : 500;
 }
+
+/** What a handler answers for an error: its status, headers (the error's own, Retry-After) and message. */
+export interface Refusal {
+  status: number;
+  headers: Record<string, string>;
+  message: string;
+  error: Error;
+}
+
+/**
+ * The answer to an error thrown while handling a delivery: the status of {@link statusOf}, the
+ * error's own headers and a `retry-after` from a sink's backpressure (`retryAfterSeconds`), over the
+ * base headers. An unexpected error (500, not an {@link IntakeError}) says only `internalMessage`,
+ * so nothing of its internals reaches the provider.
+ */
+export function refusalOf(err: unknown, baseHeaders: Record<string, string>, internalMessage: string): Refusal {
+  const status = statusOf(err);
+  const headers: Record<string, string> = {
+    ...baseHeaders,
+    ...(err instanceof IntakeError ? (err.headers ?? {}) : {}),
+  };
+  const retryAfter = (err as { retryAfterSeconds?: unknown } | null)?.retryAfterSeconds;
+  if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter);
+  const message = status === 500 && !(err instanceof IntakeError) ? internalMessage : (err as Error).message;
+  return { status, headers, message, error: err instanceof Error ? err : new Error(String(err)) };
+}

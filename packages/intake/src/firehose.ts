@@ -1,7 +1,7 @@
 import { isObject, type AuditEvent } from '@crtrail/audit';
 import { eksEventsOfRecord } from './cloudwatch.js';
 import { DEFAULT_MAX_INFLATED_BYTES, decodeBase64, gunzipBounded, parseJson } from './decode.js';
-import { IntakeError, intakeErrors, statusOf } from './errors.js';
+import { intakeErrors, refusalOf } from './errors.js';
 import type { Skipped } from './result.js';
 import { SecretSet } from './secrets.js';
 
@@ -169,20 +169,8 @@ export function firehoseHandler(
       if (delivery.events.length > 0) await deliver(delivery.events);
       return { status: 200, headers: json, body: firehoseResponse(requestId), delivery };
     } catch (err) {
-      const status = statusOf(err);
-      const headers: Record<string, string> = { ...json, ...(err instanceof IntakeError ? (err.headers ?? {}) : {}) };
-      const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
-      if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter);
-      const message =
-        status === 500 && !(err instanceof IntakeError)
-          ? 'internal error; the delivery will be retried'
-          : (err as Error).message;
-      return {
-        status,
-        headers,
-        body: firehoseResponse(requestId, message),
-        error: err instanceof Error ? err : new Error(String(err)),
-      };
+      const { status, headers, message, error } = refusalOf(err, json, 'internal error; the delivery will be retried');
+      return { status, headers, body: firehoseResponse(requestId, message), error };
     }
   };
 }

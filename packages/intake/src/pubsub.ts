@@ -1,7 +1,7 @@
 import { isObject, type AuditEvent } from '@crtrail/audit';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { decodeBase64, DEFAULT_MAX_INFLATED_BYTES, maybeGunzip, parseJson } from './decode.js';
-import { IntakeError, intakeErrors, statusOf } from './errors.js';
+import { intakeErrors, refusalOf } from './errors.js';
 import type { EventSink, IntakeHeaders, IntakeReply } from './firehose.js';
 import { gkeEventOfEntry } from './gke.js';
 import type { Skipped } from './result.js';
@@ -171,15 +171,12 @@ export function pubsubHandler(
         delivery,
       };
     } catch (err) {
-      const status = statusOf(err);
-      const headers: Record<string, string> = { ...json, ...(err instanceof IntakeError ? (err.headers ?? {}) : {}) };
-      const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
-      if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter);
-      const message =
-        status === 500 && !(err instanceof IntakeError)
-          ? 'internal error; the message will be redelivered'
-          : (err as Error).message;
-      return { status, headers, body: { error: message }, error: err instanceof Error ? err : new Error(String(err)) };
+      const { status, headers, message, error } = refusalOf(
+        err,
+        json,
+        'internal error; the message will be redelivered',
+      );
+      return { status, headers, body: { error: message }, error };
     }
   };
 }
