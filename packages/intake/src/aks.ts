@@ -1,6 +1,6 @@
 import { isObject, type AuditEvent } from '@crtrail/audit';
 import { BODIES_ANNOTATION, TRUNCATED_ANNOTATION } from './annotations.js';
-import { DEFAULT_MAX_INFLATED_BYTES, maybeGunzip, parseJson } from './decode.js';
+import { DEFAULT_MAX_INFLATED_BYTES, exportText, parseJson } from './decode.js';
 import { IntakeError, intakeErrors } from './errors.js';
 import { nativeEventOf, withAnnotations } from './event.js';
 import type { Conversion, ExportRead, Rejected, Skipped } from './result.js';
@@ -87,10 +87,7 @@ export function aksEventsOfRecords(body: unknown, where = 'body'): Conversion {
  * `rejected` and the rest is read, so replay can report every problem and exit ≠ 0.
  */
 export function readAksExport(content: Uint8Array | string, maxInflatedBytes = DEFAULT_MAX_INFLATED_BYTES): ExportRead {
-  const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-  const text = maybeGunzip(bytes, 'file', maxInflatedBytes)
-    .toString('utf8')
-    .replace(/^\uFEFF/, '');
+  const text = exportText(content, maxInflatedBytes);
   const events: AuditEvent[] = [];
   const skipped: Skipped[] = [];
   const rejected: Rejected[] = [];

@@ -43,6 +43,14 @@ export function maybeGunzip(bytes: Uint8Array, where: string, limit = DEFAULT_MA
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** An export file's text: inflated when gzip'd, decoded as UTF-8, without a leading byte-order mark. */
+export function exportText(content: Uint8Array | string, limit = DEFAULT_MAX_INFLATED_BYTES): string {
+  const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+  return maybeGunzip(bytes, 'file', limit)
+    .toString('utf8')
+    .replace(/^\uFEFF/, '');
+}
+
 /**
  * Parses JSON as the webhook does (secure-json-parse): a `__proto__` or `constructor.prototype`
  * key is refused rather than passed on to code that merges objects.

@@ -1,6 +1,6 @@
 import { isObject, type AuditEvent, type ObjectReference, type ResponseStatus } from '@crtrail/audit';
 import { BODIES_ANNOTATION, DERIVED_ANNOTATION } from './annotations.js';
-import { DEFAULT_MAX_INFLATED_BYTES, maybeGunzip, parseJson } from './decode.js';
+import { DEFAULT_MAX_INFLATED_BYTES, exportText, parseJson } from './decode.js';
 import { IntakeError, intakeErrors } from './errors.js';
 import { admitConverted, withAnnotations } from './event.js';
 import type { ExportRead, Rejected, Skipped } from './result.js';
@@ -276,10 +276,7 @@ export function gkeEventOfEntry(entry: unknown, where = 'entry'): { event: Audit
  * {@link readAksExport}: bad entries are listed in `rejected`.
  */
 export function readGkeExport(content: Uint8Array | string, maxInflatedBytes = DEFAULT_MAX_INFLATED_BYTES): ExportRead {
-  const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-  const text = maybeGunzip(bytes, 'file', maxInflatedBytes)
-    .toString('utf8')
-    .replace(/^\uFEFF/, '');
+  const text = exportText(content, maxInflatedBytes);
   const events: AuditEvent[] = [];
   const skipped: Skipped[] = [];
   const rejected: Rejected[] = [];

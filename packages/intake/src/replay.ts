@@ -1,6 +1,6 @@
 import { isObject } from '@crtrail/audit';
 import { readAksExport } from './aks.js';
-import { DEFAULT_MAX_INFLATED_BYTES, maybeGunzip } from './decode.js';
+import { DEFAULT_MAX_INFLATED_BYTES, exportText } from './decode.js';
 import { readGkeExport } from './gke.js';
 import type { ExportRead } from './result.js';
 
@@ -26,11 +26,7 @@ export function detectExportSource(
   content: Uint8Array | string,
   maxInflatedBytes = DEFAULT_MAX_INFLATED_BYTES,
 ): ExportSource | undefined {
-  const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-  const text = maybeGunzip(bytes, 'file', maxInflatedBytes)
-    .toString('utf8')
-    .replace(/^\uFEFF/, '')
-    .trimStart();
+  const text = exportText(content, maxInflatedBytes).trimStart();
   const tryParse = (s: string): unknown => {
     try {
       return JSON.parse(s) as unknown;
