@@ -27,6 +27,30 @@ const advance = luaScript('chain-advance-2.lua');
 
 const MAX_ATTEMPTS = 1_000;
 
+/**
+ * This process's seals of one chain, one after the other. The compare-and-set keeps any number of
+ * processes right, but two of a worker's own units sealing the same cluster at once made one of them
+ * lose, re-read the head and hash its records again; queued here, only other processes can make a
+ * seal retry.
+ */
+const sealing = new Map<string, Promise<void>>();
+
+async function oneAtATime(key: string, fn: () => Promise<void>): Promise<void> {
+  const before = sealing.get(key);
+  const mine = (before ?? Promise.resolve()).then(fn);
+  // Queued behind this seal whether it succeeds or not; the caller sees its own outcome.
+  const settled = mine.then(
+    () => undefined,
+    () => undefined,
+  );
+  sealing.set(key, settled);
+  try {
+    await mine;
+  } finally {
+    if (sealing.get(key) === settled) sealing.delete(key);
+  }
+}
+
 export interface SealInput {
   id: string;
   doc: ChainedRecord;
@@ -54,6 +78,17 @@ export async function sealChain(
 ): Promise<void> {
   if (inputs.length === 0) return;
   const headKey = keysFor(redis, prefix).chainHead(cluster);
+  await oneAtATime(headKey, () => seal(redis, prefix, cluster, headKey, inputs, recoverHead));
+}
+
+async function seal(
+  redis: RedisClient,
+  prefix: string,
+  cluster: string,
+  headKey: string,
+  inputs: SealInput[],
+  recoverHead: (() => Promise<ChainHead | undefined>) | undefined,
+): Promise<void> {
   const pendingKey = keysFor(redis, prefix).chainPending(cluster);
   const earlier = await redis.hmget(pendingKey, ...inputs.map((i) => i.id));
   const fresh: SealInput[] = [];

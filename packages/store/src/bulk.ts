@@ -31,7 +31,11 @@ export interface BulkStats {
   /** Ids of the records this call created (not the duplicates): what may be alerted on. */
   createdIds: string[];
   duplicates: number;
+  /** Ids of the creates that were already stored (409, or found in an older backing index). */
+  duplicateIds: string[];
   updated: number;
+  /** Ids of the records this call updated (repairs). */
+  updatedIds: string[];
   retries: number;
   rejected: BulkRejection[];
 }
@@ -89,7 +93,16 @@ export async function bulkWrite(
   refresh: boolean | 'wait_for' = false,
   locator?: RecordLocator,
 ): Promise<BulkStats> {
-  const stats: BulkStats = { created: 0, createdIds: [], duplicates: 0, updated: 0, retries: 0, rejected: [] };
+  const stats: BulkStats = {
+    created: 0,
+    createdIds: [],
+    duplicates: 0,
+    duplicateIds: [],
+    updated: 0,
+    updatedIds: [],
+    retries: 0,
+    rejected: [],
+  };
   let todo = actions;
   if (locator) {
     const found = await locator.findInOlder(actions.map((a) => a.id));
@@ -97,8 +110,10 @@ export async function bulkWrite(
     for (const a of actions) {
       const index = found.get(a.id);
       if (index === undefined) todo.push(a);
-      else if (a.kind === 'create') stats.duplicates++;
-      else todo.push({ ...a, index });
+      else if (a.kind === 'create') {
+        stats.duplicates++;
+        stats.duplicateIds.push(a.id);
+      } else todo.push({ ...a, index });
     }
   }
   for (const batch of chunk(todo.map((a) => serialize(a, alias)))) {
@@ -116,9 +131,13 @@ export async function bulkWrite(
           if (action.kind === 'create') {
             stats.created++;
             stats.createdIds.push(action.id);
-          } else stats.updated++;
+          } else {
+            stats.updated++;
+            stats.updatedIds.push(action.id);
+          }
         } else if (status === 409 && action.kind === 'create') {
           stats.duplicates++;
+          stats.duplicateIds.push(action.id);
         } else if (isRetryable(status) && attempt + 1 < BULK_RETRY.maxAttempts) {
           retry.push(pending[i]!);
         } else {

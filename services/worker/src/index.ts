@@ -1,5 +1,12 @@
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
-export { CHUNK_EVENTS, deadLetterEvents, processBatch, type BatchDeps, type BatchResult } from './process-batch.js';
+export {
+  CHUNK_EVENTS,
+  deadLetterEvents,
+  processBatch,
+  processJobs,
+  type BatchDeps,
+  type BatchResult,
+} from './process-batch.js';
 export { startWorker, workerReadiness, type RunningWorker, type WorkerOptions } from './worker.js';
 export { createEnricher, type Enricher, type KindsOf } from './enricher.js';
 export {

@@ -77,6 +77,12 @@ export function createWorkerMetrics() {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
+    unitJobs: new Histogram({
+      name: 'crtrail_worker_unit_jobs',
+      help: 'Jobs processed together as one unit of work (they share its round trips and bulk request)',
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers: [registry],
+    }),
     diffSeconds: new Histogram({
       name: 'crtrail_worker_diff_seconds',
       help: 'Time to compute the changes of one batch',

@@ -93,10 +93,20 @@ type Poisoned = { event: AuditEvent; reason: string };
  * chunks of 100 the longest block in such a job was 0.19 s (bench/worker-memory.ts), and a chunk of
  * 100 events of 25 KB is 2.5 MB of JSON, the size of the largest job the webhook writes.
  * Chunks are processed in order, one after the other, so one object's writes keep their order.
+ * Small jobs processed together ({@link processJobs}) share one chunk up to this many events.
  */
 export const CHUNK_EVENTS = 100;
 
 const reasonOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+const emptyResult = (events: number): BatchResult => ({
+  events,
+  mutations: 0,
+  created: 0,
+  duplicates: 0,
+  repaired: 0,
+  deadLettered: 0,
+});
 
 /**
  * One BullMQ job: keep the custom-resource mutations of the batch, turn them into change records
@@ -106,80 +116,132 @@ const reasonOf = (err: unknown): string => (err instanceof Error ? err.message :
  * throw is dead-lettered alone instead: retrying it would throw again.
  */
 export async function processBatch(job: BatchJob, deps: BatchDeps): Promise<BatchResult> {
-  const result: BatchResult = {
-    events: job.events.length,
-    mutations: 0,
-    created: 0,
-    duplicates: 0,
-    repaired: 0,
-    deadLettered: 0,
-  };
-  const ignorePaths = [...DEFAULT_IGNORE_PATHS, ...deps.config.filter.ignorePaths];
-  for (let start = 0; start < job.events.length; start += CHUNK_EVENTS) {
-    // Lets BullMQ renew the job's lock, other jobs progress and /metrics answer.
-    if (start > 0) await yieldToLoop();
-    await processChunk(job, job.events.slice(start, start + CHUNK_EVENTS), deps, ignorePaths, result);
-  }
-  deps.metrics?.lag.observe((Date.now() - job.receivedAt) / 1000);
+  const [result] = await processJobs([job], deps);
+  if (!result) throw new Error('processJobs returned no result for its one job');
   return result;
+}
+
+/** Part of one job's events, processed within a chunk; its counts go to that job's result. */
+interface Part {
+  job: BatchJob;
+  events: AuditEvent[];
+  result: BatchResult;
+}
+
+/**
+ * Several jobs as one unit of work, in order: a job's events are cut into pieces of at most
+ * {@link CHUNK_EVENTS}, and consecutive pieces share a chunk while it holds no more than that many
+ * events. A chunk costs a fixed number of round trips (locks, histories, chain, one bulk request,
+ * one existence check), whatever its size, so the webhook's small jobs (one apiserver batch keeps
+ * ~20 writes) processed one chunk each spent most of the worker's and Elasticsearch's time on
+ * requests rather than records (bench/ANALYSIS.md). Throws like {@link processBatch}: every job
+ * of the unit is then retried, which is safe for the same reasons. Results are per job, in order.
+ */
+export async function processJobs(jobs: readonly BatchJob[], deps: BatchDeps): Promise<BatchResult[]> {
+  const results = jobs.map((job) => emptyResult(job.events.length));
+  const ignorePaths = [...DEFAULT_IGNORE_PATHS, ...deps.config.filter.ignorePaths];
+  const chunks: Part[][] = [];
+  let current: Part[] = [];
+  let size = 0;
+  jobs.forEach((job, j) => {
+    for (let start = 0; start < job.events.length; start += CHUNK_EVENTS) {
+      const events = job.events.slice(start, start + CHUNK_EVENTS);
+      if (size > 0 && size + events.length > CHUNK_EVENTS) {
+        chunks.push(current);
+        current = [];
+        size = 0;
+      }
+      current.push({ job, events, result: results[j]! });
+      size += events.length;
+    }
+  });
+  if (current.length > 0) chunks.push(current);
+  for (const [n, chunk] of chunks.entries()) {
+    // Lets BullMQ renew the job's lock, other jobs progress and /metrics answer.
+    if (n > 0) await yieldToLoop();
+    await processChunk(chunk, deps, ignorePaths);
+  }
+  for (const job of jobs) deps.metrics?.lag.observe((Date.now() - job.receivedAt) / 1000);
+  return results;
+}
+
+/** A chunk's events of one cluster: planned together (their objects and chain are the cluster's). */
+interface ClusterWork {
+  cluster: string;
+  /** The kept (redacted) events, in part order. */
+  events: AuditEvent[];
+  /** Which part each of them came from: its counts and its job's receipt time. */
+  partOf: Map<AuditEvent, Part>;
+  objects: BatchObject[];
+  plan?: BatchPlan<RecordActor>;
 }
 
 /**
  * One chunk, top to bottom: filter → learn kinds → redact → lock the objects → load their histories
- * (from Elasticsearch for those Redis lost) → plan (the pure change engine) → enrich → seal the chain
- * → bulk write → alert → confirm the links → save the histories → unlock. The records are written
- * while the objects are locked, so a record always reaches Elasticsearch before any repair of it;
- * the histories are saved only after, so a crash anywhere is safe: the retried job recomputes
- * identical records (deterministic `_id`s, `create` → 409) and reuses their pending links.
+ * (from Elasticsearch for those Redis lost) → plan (the pure change engine, per cluster) → enrich →
+ * seal the chain → bulk write → alert → confirm the links → save the histories → unlock. The records
+ * are written while the objects are locked, so a record always reaches Elasticsearch before any
+ * repair of it; the histories are saved only after, so a crash anywhere is safe: the retried job
+ * recomputes identical records (deterministic `_id`s, `create` → 409) and reuses their pending links.
+ * Its parts may come from several jobs and clusters: every round trip serves all of them at once.
  */
-async function processChunk(
-  job: BatchJob,
-  events: AuditEvent[],
-  deps: BatchDeps,
-  ignorePaths: readonly string[],
-  result: BatchResult,
-): Promise<void> {
-  const { cluster } = job;
-  const mutations: AuditEvent[] = [];
-  const poisoned: Poisoned[] = [];
-  for (const event of events) {
-    try {
-      const decision = classifyEvent(event, deps.filter);
-      deps.metrics?.events.inc({ decision: decision.keep ? 'kept' : decision.reason });
-      if (decision.keep) mutations.push(event);
-    } catch (err) {
-      poisoned.push({ event, reason: `filter: ${reasonOf(err)}` });
+async function processChunk(parts: Part[], deps: BatchDeps, ignorePaths: readonly string[]): Promise<void> {
+  const kept: Array<{ part: Part; events: AuditEvent[] }> = [];
+  const poisoned: Array<Poisoned & { part: Part }> = [];
+  for (const part of parts) {
+    const events: AuditEvent[] = [];
+    for (const event of part.events) {
+      try {
+        const decision = classifyEvent(event, deps.filter);
+        deps.metrics?.events.inc({ decision: decision.keep ? 'kept' : decision.reason });
+        if (decision.keep) events.push(event);
+      } catch (err) {
+        poisoned.push({ event, reason: `filter: ${reasonOf(err)}`, part });
+      }
     }
+    kept.push({ part, events });
   }
   // What is secret is decided from the objectRef: the kinds these events teach are learned first
   // (a Redis failure here throws: the job is retried, nothing is written unredacted).
+  const mutations = kept.flatMap((k) => k.events);
   if (deps.kinds && mutations.length > 0) await learnKinds(mutations, deps.kinds);
-  const kept: AuditEvent[] = [];
-  for (const event of mutations) {
-    try {
-      // Redacted before anything else sees it: state store, records, logs, dead letters.
-      kept.push(redactEvent(event, deps.config, deps.salt, deps.kinds));
-    } catch (err) {
-      poisoned.push({ event, reason: `redaction: ${reasonOf(err)}` });
+  const work = new Map<string, ClusterWork>();
+  for (const { part, events } of kept) {
+    const { cluster } = part.job;
+    for (const event of events) {
+      try {
+        // Redacted before anything else sees it: state store, records, logs, dead letters.
+        const redacted = redactEvent(event, deps.config, deps.salt, deps.kinds);
+        let w = work.get(cluster);
+        if (!w) work.set(cluster, (w = { cluster, events: [], partOf: new Map(), objects: [] }));
+        w.events.push(redacted);
+        w.partOf.set(redacted, part);
+      } catch (err) {
+        poisoned.push({ event, reason: `redaction: ${reasonOf(err)}`, part });
+      }
     }
   }
-  await deadLetterEvents(deps, cluster, poisoned);
-  result.deadLettered += poisoned.length;
-  if (kept.length === 0) return;
+  for (const p of poisoned) {
+    await deadLetterEvents(deps, p.part.job.cluster, [p]);
+    p.part.result.deadLettered++;
+  }
+  if (work.size === 0) return;
 
   const started = process.hrtime.bigint();
   const k = keysFor(deps.redis, deps.prefix);
-  const objects = batchObjects(cluster, kept);
   // The actor is classified here, once per record: kept in the history for repairs, and in the record.
   const planOptions = {
     ignorePaths,
     actorOf: (event: AuditEvent, object: KubeObject | undefined) => deps.enrich.actorOf(event, object),
   };
-  if (objects.length === 0) {
+  for (const w of work.values()) w.objects = batchObjects(w.cluster, w.events);
+  const objects = [...work.values()].flatMap((w) => w.objects);
+  for (const w of work.values()) {
     // Every event failed to expand: nothing to lock, only dead letters to write.
-    await deadLetterPoisoned(deps, cluster, planBatch(cluster, kept, new Map(), planOptions));
-    return;
+    if (w.objects.length === 0)
+      await deadLetterPoisoned(deps, w.cluster, planBatch(w.cluster, w.events, new Map(), planOptions));
   }
+  if (objects.length === 0) return;
 
   await withLocks(
     deps.redis,
@@ -191,10 +253,11 @@ async function processChunk(
         deps.historyCache,
       );
       const histories = await withStoredStates(deps, objects, loaded);
-      const plan = planBatch(cluster, kept, histories, planOptions);
+      const planned = [...work.values()].filter((w) => w.objects.length > 0);
+      for (const w of planned) w.plan = planBatch(w.cluster, w.events, histories, planOptions);
       deps.metrics?.diffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      await deadLetterPoisoned(deps, cluster, plan);
-      await writeRecords(job, plan, deps, result);
+      for (const w of planned) await deadLetterPoisoned(deps, w.cluster, w.plan!);
+      await writeRecords(planned, deps);
       // Saved against what Redis holds (`loaded`), so a state taken from Elasticsearch is written too.
       const before = new Map(objects.map((o, i) => [o.id, loaded[i]!]));
       const loadedOf = (id: string): LoadedHistory => {
@@ -204,7 +267,9 @@ async function processChunk(
       };
       await saveHistories(
         deps.redis,
-        plan.historyWrites.map((w) => ({ key: k.state(w.id), before: loadedOf(w.id), after: w.history })),
+        planned.flatMap((w) =>
+          w.plan!.historyWrites.map((h) => ({ key: k.state(h.id), before: loadedOf(h.id), after: h.history })),
+        ),
         deps.historyCache,
         deps.historyRetention,
       );
@@ -266,95 +331,138 @@ async function deadLetterPoisoned(deps: BatchDeps, cluster: string, plan: Pick<B
   }
 }
 
-/** Enrich → seal → bulk → alert → confirm: the plan's records and repairs into Elasticsearch. */
-async function writeRecords(
-  job: BatchJob,
-  plan: BatchPlan<RecordActor>,
-  deps: BatchDeps,
-  result: BatchResult,
-): Promise<void> {
-  const { cluster } = job;
+/** Enrich → seal → bulk → alert → confirm: the plans' records and repairs into Elasticsearch, in one bulk request. */
+async function writeRecords(planned: readonly ClusterWork[], deps: BatchDeps): Promise<void> {
   const alias = indexNames(deps.prefix).alias;
   const ingestedAt = Date.now();
   // Chained into every record: which configuration its derived fields were computed with.
   const digest = configDigest(deps.config);
-  const creates: BulkAction[] = [];
-  const unbuildable: Poisoned[] = [];
-  for (const r of plan.records) {
-    try {
-      const { actor, change: enriched, kind } = deps.enrich(r);
-      // Which stored state the ops' old values come from: lets `verify` check them (not chained,
-      // as repairs rewrite it together with the ops).
-      const change = r.previous ? { ...enriched, prev_state_hash: stateHash(r.previous) } : enriched;
-      creates.push({
-        kind: 'create',
-        id: r.id,
-        doc: buildRecord({
-          cluster,
-          event: r.event,
-          object: r.object,
-          change,
-          actor,
-          kind,
-          configDigest: digest,
-          receivedAt: job.receivedAt,
-          ingestedAt,
-        }),
-      });
-    } catch (err) {
-      // Its history is saved all the same, so a replay of the event finds the same predecessor
-      // and makes the identical record.
-      unbuildable.push({ event: r.event, reason: `record: ${reasonOf(err)}` });
+  /** The part each record id counts for, and the cluster whose chain it is in. */
+  const owner = new Map<string, Part>();
+  const byCluster = planned.map((w) => {
+    const plan = w.plan!;
+    const creates: BulkAction[] = [];
+    const unbuildable: Array<Poisoned & { part: Part }> = [];
+    for (const r of plan.records) {
+      const part = w.partOf.get(r.event)!;
+      part.result.mutations++;
+      owner.set(r.id, part);
+      try {
+        const { actor, change: enriched, kind } = deps.enrich(r);
+        // Which stored state the ops' old values come from: lets `verify` check them (not chained,
+        // as repairs rewrite it together with the ops).
+        const change = r.previous ? { ...enriched, prev_state_hash: stateHash(r.previous) } : enriched;
+        creates.push({
+          kind: 'create',
+          id: r.id,
+          doc: buildRecord({
+            cluster: w.cluster,
+            event: r.event,
+            object: r.object,
+            change,
+            actor,
+            kind,
+            configDigest: digest,
+            receivedAt: part.job.receivedAt,
+            ingestedAt,
+          }),
+        });
+      } catch (err) {
+        // Its history is saved all the same, so a replay of the event finds the same predecessor
+        // and makes the identical record.
+        unbuildable.push({ event: r.event, reason: `record: ${reasonOf(err)}`, part });
+      }
     }
+    return { work: w, plan, creates, unbuildable };
+  });
+  for (const { work, unbuildable } of byCluster) {
+    await deadLetterEvents(deps, work.cluster, unbuildable);
+    for (const u of unbuildable) u.part.result.deadLettered++;
   }
-  await deadLetterEvents(deps, cluster, unbuildable);
-  result.deadLettered += unbuildable.length;
+  const allCreates = byCluster.flatMap((c) => c.creates);
   // Records already stored (a replay, or a retry after the write landed) keep their place in the
   // chain: only new ones are sealed, so a seq is never handed to a record that then answers 409.
   const locator = deps.locator ?? new RecordLocator(deps.es, alias);
-  const existing = await locator.findExisting(creates.map((c) => c.id));
-  const fresh = creates.filter((c) => !existing.has(c.id));
+  const existing = await locator.findExisting(allCreates.map((c) => c.id));
+  const count = (ids: Iterable<string>, field: 'created' | 'duplicates' | 'repaired'): void => {
+    for (const id of ids) {
+      const part = owner.get(id);
+      if (part) part.result[field]++;
+    }
+  };
+  const actions: BulkAction[] = [];
   // Stored by an attempt that then crashed before it confirmed its links — so before it enqueued
   // their alerts, which come between the write and the confirmation: they are alerted now.
-  const unconfirmed = deps.alerts
-    ? await pendingLinks(deps.redis, deps.prefix, cluster, [...existing.keys()])
-    : new Set<string>();
-  await sealChain(deps.redis, deps.prefix, cluster, fresh, () => storedChainHead(deps.es, alias, cluster));
-  result.duplicates += creates.length - fresh.length;
-  deps.metrics?.records.inc({ result: 'duplicate' }, creates.length - fresh.length);
-  const actions: BulkAction[] = [...fresh];
-  for (const repair of plan.repairs) {
-    const change = {
-      ...repair.change,
-      ...deps.enrich.repair(repair),
-      prev_state_hash: repair.previous ? stateHash(repair.previous) : null,
-      text: opsText(repair.change.ops),
-    };
-    actions.push({ kind: 'update', id: repair.id, doc: { crtrail: { change } } satisfies StoredRecordDoc<'crtrail'> });
+  const unconfirmed = new Set<string>();
+  await Promise.all(
+    byCluster.map(async ({ work, creates }) => {
+      const fresh = creates.filter((c) => !existing.has(c.id));
+      if (deps.alerts) {
+        const pending = await pendingLinks(deps.redis, deps.prefix, work.cluster, [
+          ...creates.filter((c) => existing.has(c.id)).map((c) => c.id),
+        ]);
+        for (const id of pending) unconfirmed.add(id);
+      }
+      await sealChain(deps.redis, deps.prefix, work.cluster, fresh, () =>
+        storedChainHead(deps.es, alias, work.cluster),
+      );
+    }),
+  );
+  let repairs = 0;
+  for (const { work, plan, creates } of byCluster) {
+    const known = creates.filter((c) => existing.has(c.id));
+    count(
+      known.map((c) => c.id),
+      'duplicates',
+    );
+    deps.metrics?.records.inc({ result: 'duplicate' }, known.length);
+    actions.push(...creates.filter((c) => !existing.has(c.id)));
+    for (const repair of plan.repairs) {
+      const change = {
+        ...repair.change,
+        ...deps.enrich.repair(repair),
+        prev_state_hash: repair.previous ? stateHash(repair.previous) : null,
+        text: opsText(repair.change.ops),
+      };
+      actions.push({
+        kind: 'update',
+        id: repair.id,
+        doc: { crtrail: { change } } satisfies StoredRecordDoc<'crtrail'>,
+      });
+      // A repair rewrites an earlier record: it counts for the first part of its cluster in this chunk.
+      if (!owner.has(repair.id)) {
+        const first = work.partOf.get(work.events[0]!);
+        if (first) owner.set(repair.id, first);
+      }
+      repairs++;
+    }
   }
-  result.mutations += plan.records.length;
   // The locator's second look only matters for repairs (which backing index holds the record).
   const stats =
-    actions.length > 0
-      ? await timedBulk(deps, alias, actions, plan.repairs.length > 0 ? locator : undefined)
-      : undefined;
+    actions.length > 0 ? await timedBulk(deps, alias, actions, repairs > 0 ? locator : undefined) : undefined;
   // Alerts on what this write created (a replay's 409 or a repair never alerts again), and on what
   // an earlier attempt stored but never got to alert; enqueued before the links are confirmed, so a
   // crash in between leaves them pending and the retry alerts them (the alert queue dedupes by record).
   const created = new Set(stats?.createdIds ?? []);
-  const toAlert = creates.filter((c) => created.has(c.id) || unconfirmed.has(c.id));
-  if (deps.alerts && toAlert.length > 0) await deps.alerts.enqueue(cluster, toAlert);
+  for (const { work, creates } of byCluster) {
+    const toAlert = creates.filter((c) => created.has(c.id) || unconfirmed.has(c.id));
+    if (deps.alerts && toAlert.length > 0) await deps.alerts.enqueue(work.cluster, toAlert);
+  }
   // Stored, duplicate or dead-lettered (the dead letter keeps its links): the pending links are done with.
-  await confirmChain(
-    deps.redis,
-    deps.prefix,
-    cluster,
-    creates.map((c) => c.id),
+  await Promise.all(
+    byCluster.map(({ work, creates }) =>
+      confirmChain(
+        deps.redis,
+        deps.prefix,
+        work.cluster,
+        creates.map((c) => c.id),
+      ),
+    ),
   );
   if (!stats) return;
-  result.created += stats.created;
-  result.duplicates += stats.duplicates;
-  result.repaired += stats.updated;
+  count(stats.createdIds, 'created');
+  count(stats.duplicateIds, 'duplicates');
+  count(stats.updatedIds, 'repaired');
   deps.metrics?.records.inc({ result: 'created' }, stats.created);
   deps.metrics?.records.inc({ result: 'duplicate' }, stats.duplicates);
   deps.metrics?.records.inc({ result: 'repaired' }, stats.updated);
@@ -362,8 +470,17 @@ async function writeRecords(
   // A repair of a record that is not in Elasticsearch yet (its own job crashed before writing and
   // will be retried against the repaired history) is not an error worth a dead letter.
   const rejected = stats.rejected.filter((r) => !(r.action.kind === 'update' && r.status === 404));
-  await deadLetterRecords(deps, cluster, rejected);
-  result.deadLettered += rejected.length;
+  for (const { work, creates } of byCluster) {
+    const mine = new Set(creates.map((c) => c.id));
+    const ofCluster = rejected.filter((r) =>
+      r.action.kind === 'create' ? mine.has(r.action.id) : owner.get(r.action.id)?.job.cluster === work.cluster,
+    );
+    await deadLetterRecords(deps, work.cluster, ofCluster);
+    for (const r of ofCluster) {
+      const part = owner.get(r.action.id);
+      if (part) part.result.deadLettered++;
+    }
+  }
 }
 
 async function timedBulk(

@@ -37,11 +37,18 @@ import {
   rolloverIfNeeded,
 } from '@crtrail/store';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
-import { processBatch, type BatchResult } from './process-batch.js';
+import { CHUNK_EVENTS, processJobs, type BatchResult } from './process-batch.js';
+import { JobJoiner } from './joiner.js';
 import { createEnricher, type Enricher } from './enricher.js';
 import { checkRedactionSalt } from './salt-check.js';
 import { loadConfig, type CrtrailConfig } from '@crtrail/config';
 import { createAlerting } from './alerts.js';
+
+/**
+ * Units of work (joined jobs) a worker runs at once: two, so one computes while the other waits on
+ * Redis or Elasticsearch; more would only split the held jobs into smaller units.
+ */
+const UNITS_INFLIGHT = 2;
 
 /** How often a worker checks the rollover conditions when ILM is absent. */
 const ROLLOVER_CHECK_MS = 60_000;
@@ -213,6 +220,14 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     refresh: options.refresh ?? false,
     ...(alerts ? { alerts } : {}),
   };
+  // The jobs this worker holds at once (CRTRAIL_WORKER_CONCURRENCY) are processed in joined units.
+  const joiner = new JobJoiner<BatchResult>(
+    (jobs) => {
+      metrics.unitJobs.observe(jobs.length);
+      return processJobs(jobs, deps);
+    },
+    { maxEvents: CHUNK_EVENTS, inflight: UNITS_INFLIGHT },
+  );
   const worker = new Worker<BatchJob, BatchResult>(
     queueName(env.CRTRAIL_INDEX_PREFIX, isRedisCluster(redis)),
     async (job: Job<BatchJob>) => {
@@ -224,7 +239,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           `gave up after ${used} attempts (${job.stalledCounter} of them crashed or stalled): ${job.failedReason ?? 'its worker never finished it'}`,
         );
       }
-      const result = await processBatch(job.data, deps);
+      const result = await joiner.submit(job.data, used > 0);
       log.info({ job: job.id, cluster: job.data.cluster, ...result }, 'batch done');
       return result;
     },

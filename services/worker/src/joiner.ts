@@ -1,0 +1,105 @@
+import type { BatchJob } from '@crtrail/queue';
+
+/**
+ * Joins the jobs a worker holds at once into units of work. The webhook writes one job per apiserver
+ * batch, and a batch keeps ~20 custom-resource writes of its 400 events; processed one by one, each
+ * paid the same locks, history load, chain seal, existence check and bulk request as a job ten times
+ * its size. Jobs that BullMQ hands this worker while a unit is running wait for the next unit and go
+ * into it together (up to `maxEvents`), so the fixed cost is shared by all of them.
+ *
+ * A job that already failed or stalled runs alone: whatever made it fail cannot make other jobs fail
+ * with it a second time, and its retries count only against itself.
+ */
+export interface JoinerOptions {
+  /** Events at most in one unit; a job bigger than this is a unit of its own (processed in chunks). */
+  maxEvents: number;
+  /** Units running at once: while one waits on Redis or Elasticsearch, the next can compute. */
+  inflight: number;
+}
+
+interface Waiting<R> {
+  job: BatchJob;
+  alone: boolean;
+  resolve: (result: R) => void;
+  reject: (err: unknown) => void;
+}
+
+export class JobJoiner<R> {
+  private readonly waiting: Waiting<R>[] = [];
+  private running = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly run: (jobs: BatchJob[]) => Promise<R[]>,
+    private readonly options: JoinerOptions,
+  ) {
+    if (!(options.maxEvents >= 1) || !(options.inflight >= 1))
+      throw new Error('JobJoiner: maxEvents and inflight must be >= 1');
+  }
+
+  /** Resolves with this job's result once the unit it went into is done; rejects if that unit failed. */
+  submit(job: BatchJob, alone = false): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.waiting.push({ job, alone, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Jobs submitted and not yet in a unit. */
+  get pending(): number {
+    return this.waiting.length;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running >= this.options.inflight || this.waiting.length === 0) return;
+    this.scheduled = true;
+    // After the I/O callbacks of this turn of the loop: the jobs BullMQ fetched together arrive together.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.startUnit();
+      this.schedule();
+    });
+  }
+
+  private startUnit(): void {
+    if (this.running >= this.options.inflight) return;
+    const unit = this.take();
+    if (unit.length === 0) return;
+    this.running++;
+    this.run(unit.map((w) => w.job))
+      .then(
+        (results) => {
+          if (results.length !== unit.length)
+            throw new Error(`a unit of ${unit.length} jobs returned ${results.length} results`);
+          unit.forEach((w, i) => w.resolve(results[i]!));
+        },
+        (err: unknown) => {
+          for (const w of unit) w.reject(err);
+        },
+      )
+      .catch((err: unknown) => {
+        for (const w of unit) w.reject(err);
+      })
+      .finally(() => {
+        this.running--;
+        this.schedule();
+      });
+  }
+
+  /** The next unit: the oldest waiting job, then the following ones while they fit (order kept). */
+  private take(): Waiting<R>[] {
+    const first = this.waiting.shift();
+    if (!first) return [];
+    const unit = [first];
+    if (first.alone) return unit;
+    let events = first.job.events.length;
+    while (this.waiting.length > 0) {
+      const next = this.waiting[0]!;
+      if (next.alone || events + next.job.events.length > this.options.maxEvents) break;
+      unit.push(next);
+      events += next.job.events.length;
+      this.waiting.shift();
+    }
+    return unit;
+  }
+}
