@@ -55,28 +55,32 @@ export async function runBigBatches(es: Client, prefix: string, workload: Worklo
   const alias = indexNames(prefix).alias;
   const searchable = new Map<string, number>();
   const acks = new Map<string, number>();
-  const t0 = performance.now();
   let failure: unknown;
-  const sending = Promise.all(
-    bodies.map(async (b) => {
-      await post(pipeline.url, b.cluster, b.buf);
-      acks.set(b.cluster, performance.now() - t0);
-    }),
-  ).catch((e: unknown) => {
-    failure = e;
-  });
-  while (searchable.size < bodies.length && failure === undefined) {
-    if (performance.now() - t0 > GIVE_UP_MS)
-      throw new Error(`big batches: not all searchable after ${GIVE_UP_MS / 1000} s`);
-    const counts = await countsByCluster(es, alias);
-    const at = performance.now() - t0;
-    for (const b of bodies)
-      if (!searchable.has(b.cluster) && (counts.get(b.cluster) ?? 0) >= b.crWrites) searchable.set(b.cluster, at);
-    await sleep(POLL_MS);
+  let rss: { webhook: number; worker: number };
+  try {
+    const t0 = performance.now();
+    const sending = Promise.all(
+      bodies.map(async (b) => {
+        await post(pipeline.url, b.cluster, b.buf);
+        acks.set(b.cluster, performance.now() - t0);
+      }),
+    ).catch((e: unknown) => {
+      failure = e;
+    });
+    while (searchable.size < bodies.length && failure === undefined) {
+      if (performance.now() - t0 > GIVE_UP_MS)
+        throw new Error(`big batches: not all searchable after ${GIVE_UP_MS / 1000} s`);
+      const counts = await countsByCluster(es, alias);
+      const at = performance.now() - t0;
+      for (const b of bodies)
+        if (!searchable.has(b.cluster) && (counts.get(b.cluster) ?? 0) >= b.crWrites) searchable.set(b.cluster, at);
+      await sleep(POLL_MS);
+    }
+    await sending;
+    rss = pipeline.rss();
+  } finally {
+    await pipeline.stop();
   }
-  await sending;
-  const rss = pipeline.rss();
-  await pipeline.stop();
   if (failure !== undefined) throw failure;
   const batches: BigBatchResult[] = bodies.map((b) => ({
     cluster: b.cluster,
