@@ -1,4 +1,5 @@
-// `npm run bench` (and `npm run bench:scale`, `npm run bench:export`): install + build, then bench/run.ts.
+// `npm run bench` (and `npm run bench:scale`, `npm run bench:export`): install + build, then bench/run.ts
+// (`npm run bench -- --only big`: the big-batch case alone).
 import { spawnSync } from 'node:child_process';
 import { bootstrap, root } from './bootstrap.mjs';
 
