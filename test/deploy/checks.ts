@@ -8,6 +8,7 @@ import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { ICertificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate';
 import type { IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import { workerHeapNeedMb } from '@crtrail/config';
 import { podReferences, podSpecOf, type K8sObject } from './kustomize.js';
 
 // The renders are schema-validated by the tests, so their objects are viewed through the models' types.
@@ -315,7 +316,6 @@ export function checkSecurity(render: K8sObject[], imageUid: number): string[] {
 }
 
 /** The worker's sizing rule (README "Memory and event loop"); its inputs are the webhook's job bound and the measured factor. */
-export const SIZING = { jobMb: 2, expansion: 25, baseMb: 60, gcHeadroom: 1.5 } as const;
 /** RSS beyond V8's old space: 3 × 16 MiB semi-spaces + ~200 MiB native and off-heap (see the Deployments' comments). */
 export const NON_HEAP_MIB = 48 + 200;
 
@@ -345,10 +345,10 @@ export function checkMemory(
     const heapMb = Number(env.get('CRTRAIL_WORKER_HEAP_MB') ?? defaults.CRTRAIL_WORKER_HEAP_MB);
     if (heapMb !== heap) problems.push(`${where}: CRTRAIL_WORKER_HEAP_MB=${heapMb} but NODE_OPTIONS gives ${heap}`);
     const concurrency = Number(env.get('CRTRAIL_WORKER_CONCURRENCY') ?? defaults.CRTRAIL_WORKER_CONCURRENCY);
-    const need = concurrency * SIZING.jobMb * SIZING.expansion + SIZING.baseMb;
-    if (need > heap / SIZING.gcHeadroom)
+    const need = workerHeapNeedMb(concurrency);
+    if (need > heap)
       problems.push(
-        `${where}: ${concurrency} × ${SIZING.jobMb} MB × ${SIZING.expansion} + ${SIZING.baseMb} = ${need} MB > heap ${heap} / ${SIZING.gcHeadroom}`,
+        `${where}: ${concurrency} held jobs need a heap of ${need} MB by the sizing rule, more than ${heap}`,
       );
   }
   return problems;

@@ -318,7 +318,7 @@ const BREAKAGES: [string, (objs: K8sObject[]) => void][] = [
   ],
   [
     'more concurrency than the heap holds',
-    (o) => void (envVar(containerOf(o, WORKER), 'CRTRAIL_WORKER_CONCURRENCY').value = '8'),
+    (o) => void (envVar(containerOf(o, WORKER), 'CRTRAIL_WORKER_CONCURRENCY').value = '64'),
   ],
   [
     'a NetworkPolicy that misses the webhook pods',

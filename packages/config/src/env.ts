@@ -118,13 +118,10 @@ export const envSchema = z
     // A deleted object's history expires this many days after its delete (0: kept like any other).
     CRTRAIL_STATE_DELETED_TTL_DAYS: z.coerce.number().min(0).max(36_500).default(0),
     CRTRAIL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    // Sizing rule of the worker's memory (README "Worker"): concurrency × largest job × expansion
-    // factor + base ≤ heap limit / 1.5 (headroom for GC). Jobs are bounded by the webhook (2 MB, 500
-    // events); a job's peak heap is ≤ 25× its JSON (2 MB of 25 KB creates, the worst case measured by
-    // bench/worker-memory.ts; ~10× for updates); the base (code, clients, the 32 MB history cache)
-    // is ~60 MB. So 4 × 2 MB × 25 + 60 = 260 MB → a 512 MB heap (the 256 MB before could hold one
-    // worst-case job less than 4 at once: OOM, restart, lost batches).
-    CRTRAIL_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    // Jobs a worker holds at once. It processes them as at most WORKER_SIZING.unitsInflight units of
+    // joined jobs, so more held jobs mean bigger units (fewer round trips per record), not more heap
+    // in processing: see workerHeapNeedMb for the sizing rule and bench/ANALYSIS.md for the measures.
+    CRTRAIL_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
     // How long a crashed worker's job stays locked before another worker retries it (BullMQ
     // lockDuration, also the stalled-check interval). A live worker renews its locks every half of it,
     // which it can as no job holds the event loop for more than about a second (chunks + yields).
@@ -133,10 +130,10 @@ export const envSchema = z
     // webhook's acks, which the apiserver waits for, come before indexing, which may lag and catch up.
     CRTRAIL_WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     // V8 old-space limit of the worker processes `crtrail up` starts (MB; 0: Node's default), from
-    // the sizing rule above (CRTRAIL_WORKER_CONCURRENCY). The steady live heap is ~50 MB, but a burst
-    // of big jobs needs the room; a lower limit keeps RSS lower (bench/ANALYSIS.md) only as long as
-    // concurrency × job size stays under it — raise one with the other.
-    CRTRAIL_WORKER_HEAP_MB: z.coerce.number().int().min(0).max(65536).default(512),
+    // the sizing rule (workerHeapNeedMb(8) = 267). The steady live heap is ~50 MB, but a burst of big
+    // jobs needs the room; a lower limit keeps RSS lower (V8 grows the heap eagerly up to it) only as
+    // long as the rule holds — raise it with the concurrency.
+    CRTRAIL_WORKER_HEAP_MB: z.coerce.number().int().min(0).max(65536).default(288),
     CRTRAIL_CACHE_DIR: optionalPath,
     // The webhook's address as the apiserver reaches it (a load balancer, a DNS name): written into the
     // kubeconfig instead of the address the webhook listens on.
@@ -208,6 +205,31 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     throw new ConfigError(`invalid environment:\n  ${lines.join('\n  ')}`);
   }
   return Object.freeze(result.data);
+}
+
+/**
+ * The worker's memory sizing rule (README "Worker"). A unit of joined jobs holds at most one full job
+ * of JSON (the webhook's 2 MB bound) and peaks at ≤ 25× it in heap (2 MB of 25 KB creates, the worst
+ * case measured by bench/worker-memory.ts; ~10× for updates); at most `unitsInflight` units run at
+ * once. The other held jobs are only parsed JSON (1.1–1.4× their text, measured on the bench's
+ * batches and the big-batch case). The base (code, clients, the 16 MB history cache) is ~60 MB, and
+ * the heap limit leaves ×1.5 of room for the garbage collector.
+ */
+export const WORKER_SIZING = Object.freeze({
+  jobMb: 2,
+  unitsInflight: 2,
+  expansion: 25,
+  heldExpansion: 1.5,
+  baseMb: 60,
+  gcHeadroom: 1.5,
+});
+
+/** Heap (MB) a worker holding `concurrency` jobs needs by {@link WORKER_SIZING}: 4 → 249, 8 → 267, 64 → 519. */
+export function workerHeapNeedMb(concurrency: number): number {
+  const s = WORKER_SIZING;
+  const units = Math.min(concurrency, s.unitsInflight);
+  const held = Math.max(0, concurrency - units);
+  return Math.ceil((units * s.jobMb * s.expansion + held * s.jobMb * s.heldExpansion + s.baseMb) * s.gcHeadroom);
 }
 
 /** Node options of a worker process (its heap limit), for whoever starts one. */

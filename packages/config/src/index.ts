@@ -7,6 +7,8 @@ export {
   loadEnv,
   parseHostPorts,
   workerExecArgv,
+  workerHeapNeedMb,
+  WORKER_SIZING,
   type Env,
   type HostPort,
 } from './env.js';

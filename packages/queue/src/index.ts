@@ -11,6 +11,12 @@ export interface BatchJob {
   /** Epoch ms when the webhook acked the batch (pipeline lag is measured from here). */
   receivedAt: number;
   events: AuditEvent[];
+  /**
+   * At most this many bytes of JSON in `events` (the webhook's measure or bound of them): a worker
+   * joins small jobs into one unit only up to the size of one full job. Absent on jobs of older
+   * webhooks (such a job is processed alone).
+   */
+  bytes?: number;
   /** Id of the POST this job is a part of (the same on all its parts). Absent on jobs of older webhooks. */
   batch?: string;
   /** 1-based index of this part among `parts`. */

@@ -35,12 +35,14 @@ const UNKNOWN_ENTRY_BYTES = 16 * 1024;
  * saved dropped first. Bounded by the JSON size of what it holds (the parsed heap is ~2–3× that), not by a count:
  * a miss reads an object's whole window (8 versions) back from Redis and parses it, the worker's
  * largest cost after the engine itself, so the hot set should fit (the bench's 80 hot objects take
- * ~7 MB) while a few huge objects cannot crowd the heap.
+ * ~7 MB) while a few huge objects cannot crowd the heap. 16 MB, not the 32 MB it was: with 50 KB
+ * objects (the bench's big-batch case) the cache filled and its parsed heap alone pushed the worker's
+ * peak RSS from 316 to 382 MB, while the bench's hot set needs 7 MB.
  */
 export class HistoryCache {
   private readonly entries = new Map<string, Cached>();
   private bytes = 0;
-  constructor(private readonly maxBytes = 32 * 1024 * 1024) {}
+  constructor(private readonly maxBytes = 16 * 1024 * 1024) {}
 
   get(key: string): Cached | undefined {
     return this.entries.get(key);

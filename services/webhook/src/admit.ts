@@ -96,6 +96,7 @@ export async function admitBatch(
       cluster,
       receivedAt,
       events: c.events,
+      bytes: c.bytes,
       ...(id ? { batch: id, part: i + 1, parts: chunks.length } : {}),
     }));
     try {

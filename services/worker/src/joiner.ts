@@ -13,6 +13,11 @@ import type { BatchJob } from '@crtrail/queue';
 export interface JoinerOptions {
   /** Events at most in one unit; a job bigger than this is a unit of its own (processed in chunks). */
   maxEvents: number;
+  /**
+   * JSON bytes at most in one unit (by the jobs' `bytes`): a unit's heap is then bounded like one
+   * full job's (the worker's sizing rule); a job without `bytes` (an older webhook's) is not joined.
+   */
+  maxBytes: number;
   /** Units running at once: while one waits on Redis or Elasticsearch, the next can compute. */
   inflight: number;
 }
@@ -91,13 +96,17 @@ export class JobJoiner<R> {
     const first = this.waiting.shift();
     if (!first) return [];
     const unit = [first];
-    if (first.alone) return unit;
+    if (first.alone || first.job.bytes === undefined) return unit;
     let events = first.job.events.length;
+    let bytes = first.job.bytes;
     while (this.waiting.length > 0) {
       const next = this.waiting[0]!;
-      if (next.alone || events + next.job.events.length > this.options.maxEvents) break;
+      const size = next.job.bytes;
+      if (next.alone || size === undefined) break;
+      if (events + next.job.events.length > this.options.maxEvents || bytes + size > this.options.maxBytes) break;
       unit.push(next);
       events += next.job.events.length;
+      bytes += size;
       this.waiting.shift();
     }
     return unit;

@@ -10,6 +10,7 @@ import {
   isRedisCluster,
   JOB_RETRY,
   jobBackoff,
+  JOB_BOUNDS,
   persistenceWarning,
   queueName,
   redisPersistence,
@@ -41,14 +42,8 @@ import { CHUNK_EVENTS, processJobs, type BatchResult } from './process-batch.js'
 import { JobJoiner } from './joiner.js';
 import { createEnricher, type Enricher } from './enricher.js';
 import { checkRedactionSalt } from './salt-check.js';
-import { loadConfig, type CrtrailConfig } from '@crtrail/config';
+import { loadConfig, WORKER_SIZING, type CrtrailConfig } from '@crtrail/config';
 import { createAlerting } from './alerts.js';
-
-/**
- * Units of work (joined jobs) a worker runs at once: two, so one computes while the other waits on
- * Redis or Elasticsearch; more would only split the held jobs into smaller units.
- */
-const UNITS_INFLIGHT = 2;
 
 /** How often a worker checks the rollover conditions when ILM is absent. */
 const ROLLOVER_CHECK_MS = 60_000;
@@ -226,7 +221,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       metrics.unitJobs.observe(jobs.length);
       return processJobs(jobs, deps);
     },
-    { maxEvents: CHUNK_EVENTS, inflight: UNITS_INFLIGHT },
+    { maxEvents: CHUNK_EVENTS, maxBytes: JOB_BOUNDS.maxBytes, inflight: WORKER_SIZING.unitsInflight },
   );
   const worker = new Worker<BatchJob, BatchResult>(
     queueName(env.CRTRAIL_INDEX_PREFIX, isRedisCluster(redis)),
