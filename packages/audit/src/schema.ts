@@ -29,7 +29,20 @@ function isRfc3339(value: string): boolean {
   if (!m) return false;
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
   if (mo < 1 || mo > 12 || d < 1) return false;
-  return d <= new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  return d <= daysInMonth(y, mo);
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Days in month `mo` (1–12) of year `y`, computed: two timestamps per event, 800 per batch, made a
+ * Date each before (a third of the batch's validation time). Years 0–99 are leap or not as
+ * 1900–1999 are, as `Date.UTC` (which maps them there) decided before.
+ */
+function daysInMonth(y: number, mo: number): number {
+  if (mo !== 2) return DAYS_IN_MONTH[mo - 1]!;
+  const year = y <= 99 ? 1900 + y : y;
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
 }
 const timestamp = { type: 'string', format: 'rfc3339' } as const;
 /** Elasticsearch `integer`: a 32-bit signed whole number. */

@@ -2,8 +2,8 @@ import type { BatchJob, RedisPersistence } from '@crtrail/queue';
 import type { BatchSink, SinkPersistence } from '../../src/batch-sink.js';
 
 /**
- * The webhook's BatchSink port held in memory: what the routes wrote, as it would be stored (a JSON
- * copy, so a later change to the objects the route holds cannot show here), and failures on demand.
+ * The webhook's BatchSink port held in memory: what the routes wrote, as it would be stored (the job's
+ * JSON bytes, parsed back), and failures on demand.
  */
 export class MemorySink implements BatchSink {
   readonly jobs: BatchJob[] = [];
@@ -16,11 +16,12 @@ export class MemorySink implements BatchSink {
   settings: RedisPersistence = { aof: true, rdb: false, persistent: true, how: 'appendonly yes (test sink)' };
   warning: string | undefined;
 
-  async add(jobs: readonly BatchJob[]): Promise<void> {
+  async add(jobs: readonly Buffer[]): Promise<void> {
     const failure = this.failNextAdd;
     this.failNextAdd = undefined;
     if (failure) throw failure;
-    this.jobs.push(...jobs.map((j) => JSON.parse(JSON.stringify(j)) as BatchJob));
+    // Parsed as a worker parses a job's data: a job that is not valid JSON fails here too.
+    this.jobs.push(...jobs.map((j) => JSON.parse(j.toString('utf8')) as BatchJob));
   }
 
   async waiting(): Promise<number> {
