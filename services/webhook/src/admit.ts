@@ -136,14 +136,15 @@ function encodeEvents(
   itemCount: number,
 ): Buffer[] {
   // The spans are of the body's root `items`, the array validated: one span per item, or none used.
+  const bytes = source?.bytes;
   const items = source?.items && source.items.spans.length === 2 * itemCount ? source.items : undefined;
   const out: Buffer[] = [];
   for (let k = 0; k < events.length; k++) {
     const event = events[k]!;
     const kept = redact ? redact(event) : event;
     const at = positions[k]!;
-    if (kept === event && items && !items.reserialize.has(at)) {
-      out.push(source!.bytes.subarray(items.spans[2 * at], items.spans[2 * at + 1]));
+    if (kept === event && bytes && items && !items.reserialize.has(at)) {
+      out.push(bytes.subarray(items.spans[2 * at], items.spans[2 * at + 1]));
     } else {
       out.push(Buffer.from(JSON.stringify(kept)));
     }
