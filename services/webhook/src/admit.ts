@@ -9,6 +9,7 @@ import { errors } from './errors.js';
 import { encodeBatchJob } from './job-bytes.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { BodySource } from './plugins/body.js';
+import { countKeys } from './plugins/json-shape.js';
 import type { Backpressure } from './plugins/backpressure.js';
 
 /** What every route that takes audit events needs: where they go and what is kept of them. */
@@ -125,8 +126,9 @@ export async function admitBatch(
 /**
  * Each kept event's JSON bytes, as its job will carry them. An event redaction left alone is the
  * span of the body the apiserver sent (the same value to the worker's JSON.parse, without
- * serializing it again); a redacted one, one from an intake (its body is not an EventList), or one
- * whose numbers would not read back the same (see `ItemSpans.reserialize`) is serialized.
+ * serializing it again); a redacted one, one from an intake (its body is not an EventList), one
+ * whose numbers would not read back the same (see `ItemSpans.reserialize`) or one with a repeated
+ * key (see `ItemSpans.keys`) is serialized.
  */
 function encodeEvents(
   events: readonly AuditEvent[],
@@ -143,7 +145,7 @@ function encodeEvents(
     const event = events[k]!;
     const kept = redact ? redact(event) : event;
     const at = positions[k]!;
-    if (kept === event && bytes && items && !items.reserialize.has(at)) {
+    if (kept === event && bytes && items && !items.reserialize.has(at) && items.keys[at] === countKeys(event)) {
       out.push(bytes.subarray(items.spans[2 * at], items.spans[2 * at + 1]));
     } else {
       out.push(Buffer.from(JSON.stringify(kept)));

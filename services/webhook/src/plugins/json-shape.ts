@@ -30,6 +30,12 @@ export interface ItemSpans {
   /** Start of element i at 2i, end (exclusive) at 2i + 1. */
   spans: number[];
   /**
+   * How many object keys each element's text holds, nested ones included. Its parsed value holds
+   * fewer only when a key repeats in one object (JSON.parse keeps the last): the text then carries
+   * a value the parsed event does not — one redaction never saw —, so it is not reused.
+   */
+  keys: number[];
+  /**
    * Elements holding a number whose value JSON.stringify would not give back the same way (`-0`,
    * an exponent that may overflow to Infinity, hundreds of digits): they are re-serialized, so the
    * job says what the parsed event says. Conservative: `-0.5` and `1e3` count too.
@@ -119,6 +125,9 @@ export function scanJson(b: Uint8Array, maxDepth: number): JsonShape {
   let items: ItemSpans | undefined;
   let itemStart = -1;
   let itemReserialize = false;
+  // Every `:` outside a string ends a key: the count at an item's start and end gives its keys.
+  let colons = 0;
+  let itemColons = 0;
   for (let i = 0; i < n; i++) {
     const c = b[i]!;
     if (c === QUOTE) {
@@ -148,24 +157,28 @@ export function scanJson(b: Uint8Array, maxDepth: number): JsonShape {
       else if (depth === 2 && c === OPEN_ARRAY && lastRootKeyIsItems && itemsDepth === -1) {
         lastRootKeyIsItems = false;
         itemsDepth = 2;
-        items = { spans: [], reserialize: new Set() };
+        items = { spans: [], keys: [], reserialize: new Set() };
         const first = skipSpace(b, i + 1);
         itemStart = b[first] === CLOSE_ARRAY ? -1 : first;
         itemReserialize = false;
+        itemColons = colons;
       }
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       if (depth === itemsDepth && items) {
-        if (itemStart >= 0) endItem(items, itemStart, trimBack(b, i), itemReserialize);
+        if (itemStart >= 0) endItem(items, itemStart, trimBack(b, i), itemReserialize, colons - itemColons);
         itemsDepth = -1;
       }
       depth--;
     } else if (c === COMMA) {
       if (depth === 1) rootKeyNext = true;
       else if (depth === itemsDepth && items) {
-        endItem(items, itemStart, trimBack(b, i), itemReserialize);
+        endItem(items, itemStart, trimBack(b, i), itemReserialize, colons - itemColons);
         itemStart = skipSpace(b, i + 1);
         itemReserialize = false;
+        itemColons = colons;
       }
+    } else if (c === COLON) {
+      colons++;
     } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
       // A number: kept as sent unless its value could read differently once re-serialized.
       const start = i;
@@ -183,7 +196,23 @@ export function scanJson(b: Uint8Array, maxDepth: number): JsonShape {
   return { tooDeep: false, suspectKeys, items };
 }
 
-function endItem(items: ItemSpans, start: number, end: number, reserialize: boolean): void {
+function endItem(items: ItemSpans, start: number, end: number, reserialize: boolean, keys: number): void {
   if (reserialize) items.reserialize.add(items.spans.length / 2);
   items.spans.push(start, end);
+  items.keys.push(keys);
+}
+
+/**
+ * How many object keys a parsed JSON value holds, nested ones included (compared with
+ * {@link ItemSpans.keys}). Recursive: only called on values the scan found at most `maxDepth` deep.
+ */
+export function countKeys(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  let n = 0;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) n += countKeys(value[i]);
+    return n;
+  }
+  for (const k in value) n += 1 + countKeys((value as Record<string, unknown>)[k]);
+  return n;
 }

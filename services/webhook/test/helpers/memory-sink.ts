@@ -7,6 +7,8 @@ import type { BatchSink, SinkPersistence } from '../../src/batch-sink.js';
  */
 export class MemorySink implements BatchSink {
   readonly jobs: BatchJob[] = [];
+  /** The same jobs as the text written. */
+  readonly raw: string[] = [];
   /** The next add() rejects with this (and writes nothing); cleared once thrown. */
   failNextAdd: Error | undefined;
   /** ping() rejects with this while set. */
@@ -21,6 +23,7 @@ export class MemorySink implements BatchSink {
     this.failNextAdd = undefined;
     if (failure) throw failure;
     // Parsed as a worker parses a job's data: a job that is not valid JSON fails here too.
+    this.raw.push(...jobs.map((j) => j.toString('utf8')));
     this.jobs.push(...jobs.map((j) => JSON.parse(j.toString('utf8')) as BatchJob));
   }
 

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scanJson } from '../../src/plugins/json-shape.js';
+import { countKeys, scanJson } from '../../src/plugins/json-shape.js';
 import { prng } from '../../../../test/fixtures/lifecycle.js';
 
 const scan = (text: string, maxDepth = 128) => scanJson(Buffer.from(text), maxDepth);
@@ -46,6 +46,18 @@ describe('scanJson: one pass over a parsed body’s bytes', () => {
         assert.deepEqual(itemsBack(text), items, text);
       }
     }
+  });
+
+  test('each item’s keys are counted as its parsed value counts them, unless a key repeats in one object', () => {
+    const rand = prng(11);
+    for (let round = 0; round < 100; round++) {
+      const items = Array.from({ length: 1 + Math.floor(rand() * 4) }, () => randomValue(rand, 4));
+      const shape = scan(JSON.stringify({ items }, null, rand() < 0.5 ? 1 : 0));
+      assert.deepEqual(shape.items!.keys, items.map(countKeys));
+    }
+    const repeated = scan('{"items":[{"a":{"s":"x:y","s":1}},{"b":[{"c":1}],"d":{}}]}');
+    assert.deepEqual(repeated.items!.keys, [3, 3]);
+    assert.deepEqual([countKeys({ a: { s: 1 } }), countKeys({ b: [{ c: 1 }], d: {} })], [2, 3]);
   });
 
   test('the last `items` key wins, as in JSON.parse; an escaped key is still `items`; no array, no spans', () => {

@@ -94,14 +94,22 @@ describe('what a job carries: the kept events as the worker reads them', () => {
       const secret = { ...event('secret'), requestObject: { data: { password: 'hunter2' } } };
       const negativeZero =
         '{"level":"Metadata","auditID":"zero","stage":"ResponseComplete","requestURI":"/apis/example.com/v1/namespaces/x/widgets/w","verb":"patch","user":{"username":"alice"},"objectRef":{"apiGroup":"example.com","resource":"widgets","namespace":"x","name":"w"},"requestObject":{"n":-0}}';
+      // A key repeated in one object: JSON.parse keeps the last, so the first (unseen by redaction) must not reach the job.
+      const repeated = JSON.stringify({ ...event('repeated'), requestObject: { data: 'hidden' } }).replace(
+        '"requestObject":{"data":"hidden"}',
+        '"requestObject":{"data":"hidden"},"requestObject":{"data":"shown"}',
+      );
       const dropped = { ...event('read'), verb: 'get' };
-      const body = `{ "kind" : "EventList", "apiVersion": "audit.k8s.io/v1", "items" : [\n ${JSON.stringify(spaced, null, 2)} ,${JSON.stringify(dropped)},${JSON.stringify(secret)}, ${negativeZero}\n] }`;
+      const body = `{ "kind" : "EventList", "apiVersion": "audit.k8s.io/v1", "items" : [\n ${JSON.stringify(spaced, null, 2)} ,${JSON.stringify(dropped)},${JSON.stringify(secret)}, ${negativeZero},${repeated}\n] }`;
       const res = await t.post(body);
       assert.equal(res.statusCode, 200, res.body);
-      assert.deepEqual(res.json(), { accepted: 4 });
+      assert.deepEqual(res.json(), { accepted: 5 });
       assert.deepEqual(
         t.sink.written().map((j) => j.ids),
-        [['spaced', 'secret'], ['zero']],
+        [
+          ['spaced', 'secret'],
+          ['zero', 'repeated'],
+        ],
       );
       const [first, second] = t.sink.jobs;
       assert.deepEqual(first!.events[0], spaced);
@@ -112,6 +120,8 @@ describe('what a job carries: the kept events as the worker reads them', () => {
       );
       assert.deepEqual([first!.part, first!.parts, second!.part, second!.parts], [1, 2, 2, 2]);
       assert.equal(first!.batch, second!.batch);
+      assert.ok(!t.sink.raw.some((j) => j.includes('hidden')), 'the repeated key’s first value is in no job');
+      assert.deepEqual(second!.events[1]!.requestObject, { data: 'shown' });
     } finally {
       await t.app.close();
     }
