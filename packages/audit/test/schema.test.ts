@@ -56,6 +56,9 @@ test('fields Elasticsearch types are typed at the door: timestamps, status code,
     '2026-01-02T03:04:05.123456Z',
     '2026-01-02T03:04:05.123456789+02:00',
     '2024-02-29T23:59:59.1-07:30',
+    '2000-02-29T00:00:00Z',
+    '2026-04-30T00:00:00Z',
+    '2026-12-31T23:59:59Z',
   ];
   for (const t of ok) assert.equal(reason(list([{ ...ev, stageTimestamp: t, requestReceivedTimestamp: t }])), 'ok', t);
   const bad = [
@@ -64,6 +67,13 @@ test('fields Elasticsearch types are typed at the door: timestamps, status code,
     '2026-01-02T03:04:05',
     '2026-13-02T03:04:05Z',
     '2026-02-30T03:04:05Z',
+    '2026-02-29T03:04:05Z',
+    '1900-02-29T00:00:00Z',
+    '2026-04-31T00:00:00Z',
+    '2026-00-10T00:00:00Z',
+    '2026-01-00T00:00:00Z',
+    // Years 0-99 are judged as Date.UTC judges them (as 1900-1999): 0000 is not a leap year here.
+    '0000-02-29T00:00:00Z',
     '2026-01-02T24:00:00Z',
     '2026-01-02T03:04:60Z',
     '2026-01-02T03:04:05.1234567890Z',

@@ -1,4 +1,4 @@
-import { Job, type Queue } from 'bullmq';
+import { Job, type JobJson, type JobsOptions, type Queue } from 'bullmq';
 
 /**
  * Adds `datas` as jobs of `queue` in ONE Redis transaction (MULTI … EXEC): all of them become
@@ -11,12 +11,55 @@ import { Job, type Queue } from 'bullmq';
  * `maxmemory`, for instance). ioredis sends each script as EVAL (full text) the first time on a
  * socket, so a NOSCRIPT inside the transaction cannot happen after a Redis restart.
  */
-export async function addJobsAtomically<T>(queue: Queue<T>, name: string, datas: readonly T[]): Promise<string[]> {
-  if (datas.length === 0) return [];
+export function addJobsAtomically<T>(queue: Queue<T>, name: string, datas: readonly T[]): Promise<string[]> {
+  const opts = queue.defaultJobOptions;
+  return writeAtomically(
+    queue,
+    datas.map((data) => new Job<T>(queue, name, data, opts)),
+  );
+}
+
+/**
+ * {@link addJobsAtomically} for data already serialized: each of `encoded` is the UTF-8 JSON text of
+ * one job's data, stored as it is — what BullMQ's own `JSON.stringify(job.data)` would have stored,
+ * and read back by workers the same way (`JSON.parse` of the job's `data` field). A producer that
+ * holds its data's bytes (the webhook holds the events as the apiserver sent them) skips
+ * serializing large objects again and converting that text to bytes for the socket.
+ */
+export function addEncodedJobsAtomically<T>(
+  queue: Queue<T>,
+  name: string,
+  encoded: readonly Buffer[],
+): Promise<string[]> {
+  const opts = queue.defaultJobOptions;
+  return writeAtomically(
+    queue,
+    encoded.map((bytes) => new EncodedJob<T>(queue, name, bytes, opts)),
+  );
+}
+
+/** A job whose data is given as its JSON bytes: BullMQ's `asJSON` puts them where its stringified data goes. */
+class EncodedJob<T> extends Job<T> {
+  constructor(
+    queue: Queue<T>,
+    name: string,
+    private readonly encoded: Buffer,
+    opts: JobsOptions,
+  ) {
+    // The data BullMQ stringifies itself is left empty; asJSON swaps in the bytes.
+    super(queue, name, {} as T, opts);
+  }
+
+  override asJSON(): JobJson {
+    // ioredis sends a Buffer argument as it is (a bulk string), so the script stores these bytes.
+    return { ...super.asJSON(), data: this.encoded as unknown as string };
+  }
+}
+
+async function writeAtomically<T>(queue: Queue<T>, jobs: readonly Job<T>[]): Promise<string[]> {
+  if (jobs.length === 0) return [];
   const client = await queue.client;
   const multi = client.multi();
-  const opts = queue.defaultJobOptions;
-  const jobs = datas.map((data) => new Job<T>(queue, name, data, opts));
   for (const job of jobs) {
     // addJob only queues the script call on the transaction (its promise resolves to the transaction,
     // not to an id); errors come back from exec() below.

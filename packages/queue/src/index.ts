@@ -83,7 +83,7 @@ export function createBatchQueue(prefix: string, connection: RedisClient): Queue
     defaultJobOptions,
   });
 }
-export { addJobsAtomically } from './atomic.js';
+export { addEncodedJobsAtomically, addJobsAtomically } from './atomic.js';
 export { persistenceWarning, redactUrl, redisPersistence, type RedisPersistence } from './persistence.js';
 export { JOB_BOUNDS, splitBySize, splitEvents, type JobBounds, type JobChunk } from './split.js';
 export {

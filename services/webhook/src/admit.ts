@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { validateEventList, type AuditEvent } from '@crtrail/audit';
 import { CLUSTER_NAME } from '@crtrail/config';
 import { isCustomResourceMutation, type FilterOptions } from '@crtrail/filter';
-import { JOB_BOUNDS, splitEvents, type BatchJob, type JobBounds } from '@crtrail/queue';
+import { JOB_BOUNDS, splitBySize, type JobBounds } from '@crtrail/queue';
 import { boundedLabel } from '@crtrail/telemetry';
 import { ReplicasBehindError, type BatchSink } from './batch-sink.js';
 import { errors } from './errors.js';
+import { encodeBatchJob } from './job-bytes.js';
 import type { WebhookMetrics } from './metrics.js';
+import type { BodySource } from './plugins/body.js';
+import { countKeys } from './plugins/json-shape.js';
 import type { Backpressure } from './plugins/backpressure.js';
 
 /** What every route that takes audit events needs: where they go and what is kept of them. */
@@ -35,8 +38,8 @@ export interface AdmittedBatch {
   cluster: string;
   /** The EventList (not yet checked). */
   body: unknown;
-  /** The parsed body's size when it bounds the events' JSON (see `request.bodyBytes`); undefined = measure. */
-  bodyBytes?: number | undefined;
+  /** The bytes `body` was parsed from (see `request.bodySource`); undefined = serialize the kept events. */
+  source?: BodySource | undefined;
   /** process.hrtime of the request's arrival: ack latency is measured from here. */
   arrivedAt: bigint;
 }
@@ -73,32 +76,41 @@ export async function admitBatch(
   metrics.received.inc(events.length);
   // Only custom-resource mutations are ever recorded; the ~95 % rest (reads, built-in resources,
   // early stages) is dropped here rather than stored in Redis only for the worker to drop it.
-  const mutations = events.filter((e) => isCustomResourceMutation(e, admission.filter));
+  const mutations: AuditEvent[] = [];
+  const positions: number[] = [];
+  for (let i = 0; i < events.length; i++) {
+    if (isCustomResourceMutation(events[i]!, admission.filter)) {
+      mutations.push(events[i]!);
+      positions.push(i);
+    }
+  }
   if (admission.prepareRedaction && mutations.length > 0) {
     await admission
       .prepareRedaction(mutations)
       .catch((err: Error) => Promise.reject(new errors.CRTRAIL_ERR_QUEUE_UNAVAILABLE(err.message)));
   }
-  const kept = admission.redact ? mutations.map(admission.redact) : mutations;
-  if (kept.length > 0) {
+  if (mutations.length > 0) {
+    const encoded = encodeEvents(mutations, positions, admission.redact, batch.source, events.length);
     // Bounded jobs, so no worker ever has to hold a 20 MB batch at once; all written at once, so
     // the 200 means all of them are stored, and a 503 means none is.
-    // Redaction may lengthen a value (a salted hash in place of a short secret): ×2 of room.
-    const rawBytes = batch.bodyBytes;
-    const chunks = splitEvents(
-      kept,
+    const chunks = splitBySize(
+      encoded,
+      encoded.map((e) => e.length),
       admission.jobBounds,
-      rawBytes === undefined ? undefined : rawBytes * (admission.redact ? 2 : 1),
     );
     const receivedAt = Date.now();
     const id = chunks.length > 1 ? randomUUID() : undefined;
-    const jobs: BatchJob[] = chunks.map((c, i) => ({
-      cluster,
-      receivedAt,
-      events: c.events,
-      bytes: c.bytes,
-      ...(id ? { batch: id, part: i + 1, parts: chunks.length } : {}),
-    }));
+    const jobs = chunks.map((c, i) =>
+      encodeBatchJob(
+        {
+          cluster,
+          receivedAt,
+          bytes: c.bytes,
+          ...(id ? { batch: id, part: i + 1, parts: chunks.length } : {}),
+        },
+        c.events,
+      ),
+    );
     try {
       await admission.sink.add(jobs);
     } catch (err) {
@@ -109,9 +121,40 @@ export async function admitBatch(
     metrics.jobsPerBatch.observe(chunks.length);
     for (const c of chunks) metrics.jobBytes.observe(c.bytes);
   }
-  metrics.enqueued.inc(kept.length);
+  metrics.enqueued.inc(mutations.length);
   metrics.accepted.inc({ cluster: admission.clusterLabel(cluster) }, events.length);
   metrics.batchSize.observe(events.length);
   metrics.ackLatency.observe(Number(process.hrtime.bigint() - batch.arrivedAt) / 1e9);
   return { accepted: events.length };
+}
+
+/**
+ * Each kept event's JSON bytes, as its job will carry them. An event redaction left alone is the
+ * span of the body the apiserver sent (the same value to the worker's JSON.parse, without
+ * serializing it again); a redacted one, one from an intake (its body is not an EventList), one
+ * whose numbers would not read back the same (see `ItemSpans.reserialize`) or one with a repeated
+ * key (see `ItemSpans.keys`) is serialized.
+ */
+function encodeEvents(
+  events: readonly AuditEvent[],
+  positions: readonly number[],
+  redact: ((event: AuditEvent) => AuditEvent) | undefined,
+  source: BodySource | undefined,
+  itemCount: number,
+): Buffer[] {
+  // The spans are of the body's root `items`, the array validated: one span per item, or none used.
+  const bytes = source?.bytes;
+  const items = source?.items && source.items.spans.length === 2 * itemCount ? source.items : undefined;
+  const out: Buffer[] = [];
+  for (let k = 0; k < events.length; k++) {
+    const event = events[k]!;
+    const kept = redact ? redact(event) : event;
+    const at = positions[k]!;
+    if (kept === event && bytes && items && !items.reserialize.has(at) && items.keys[at] === countKeys(event)) {
+      out.push(bytes.subarray(items.spans[2 * at], items.spans[2 * at + 1]));
+    } else {
+      out.push(Buffer.from(JSON.stringify(kept)));
+    }
+  }
+  return out;
 }

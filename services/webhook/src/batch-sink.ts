@@ -1,4 +1,4 @@
-import type { BatchJob, RedisPersistence } from '@crtrail/queue';
+import type { RedisPersistence } from '@crtrail/queue';
 
 /** What a sink keeps across a restart of its store, as /readyz reports it. */
 export interface SinkPersistence {
@@ -15,11 +15,11 @@ export interface SinkPersistence {
  */
 export interface BatchSink {
   /**
-   * Writes all of `jobs` atomically: resolved = every job is stored (and, if the sink was asked to,
+   * Writes all of `jobs` atomically, each the UTF-8 JSON of one `BatchJob` (as the workers read it): resolved = every job is stored (and, if the sink was asked to,
    * confirmed by its replicas); rejected = none is, or {@link ReplicasBehindError} = all are
    * written but not confirmed in time. An empty list resolves without writing anything.
    */
-  add(jobs: readonly BatchJob[]): Promise<void>;
+  add(jobs: readonly Buffer[]): Promise<void>;
   /** How many jobs wait for a worker (the backpressure signal). */
   waiting(): Promise<number>;
   /** Resolves when the store answers (readiness). */

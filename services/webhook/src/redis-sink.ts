@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import {
-  addJobsAtomically,
+  addEncodedJobsAtomically,
   createBatchQueue,
   createRedis,
   JOB_NAME,
@@ -46,9 +46,9 @@ export class RedisBatchSink implements BatchSink {
     this.waitTimeoutMs = options.waitTimeoutMs ?? WAIT_REPLICAS_TIMEOUT_MS;
   }
 
-  async add(jobs: readonly BatchJob[]): Promise<void> {
+  async add(jobs: readonly Buffer[]): Promise<void> {
     if (jobs.length === 0) return;
-    await addJobsAtomically(this.queue, JOB_NAME, jobs);
+    await addEncodedJobsAtomically(this.queue, JOB_NAME, jobs);
     if (this.waitReplicas === 0) return;
     let acked: number;
     try {

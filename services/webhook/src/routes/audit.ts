@@ -45,7 +45,7 @@ export function receive(options: AuditRouteOptions, request: FastifyRequest): Pr
   return admitBatch(options.admission, request.server.backpressure, {
     cluster: request.cluster,
     body: request.body,
-    bodyBytes: request.bodyBytes,
+    source: request.bodySource,
     arrivedAt: request.arrivedAt,
   });
 }

@@ -2,11 +2,13 @@ import type { BatchJob, RedisPersistence } from '@crtrail/queue';
 import type { BatchSink, SinkPersistence } from '../../src/batch-sink.js';
 
 /**
- * The webhook's BatchSink port held in memory: what the routes wrote, as it would be stored (a JSON
- * copy, so a later change to the objects the route holds cannot show here), and failures on demand.
+ * The webhook's BatchSink port held in memory: what the routes wrote, as it would be stored (the job's
+ * JSON bytes, parsed back), and failures on demand.
  */
 export class MemorySink implements BatchSink {
   readonly jobs: BatchJob[] = [];
+  /** The same jobs as the text written. */
+  readonly raw: string[] = [];
   /** The next add() rejects with this (and writes nothing); cleared once thrown. */
   failNextAdd: Error | undefined;
   /** ping() rejects with this while set. */
@@ -16,11 +18,13 @@ export class MemorySink implements BatchSink {
   settings: RedisPersistence = { aof: true, rdb: false, persistent: true, how: 'appendonly yes (test sink)' };
   warning: string | undefined;
 
-  async add(jobs: readonly BatchJob[]): Promise<void> {
+  async add(jobs: readonly Buffer[]): Promise<void> {
     const failure = this.failNextAdd;
     this.failNextAdd = undefined;
     if (failure) throw failure;
-    this.jobs.push(...jobs.map((j) => JSON.parse(JSON.stringify(j)) as BatchJob));
+    // Parsed as a worker parses a job's data: a job that is not valid JSON fails here too.
+    this.raw.push(...jobs.map((j) => j.toString('utf8')));
+    this.jobs.push(...jobs.map((j) => JSON.parse(j.toString('utf8')) as BatchJob));
   }
 
   async waiting(): Promise<number> {

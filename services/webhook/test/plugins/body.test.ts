@@ -2,7 +2,6 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { loadEnv } from '@crtrail/config';
-import { jsonDepthExceeds } from '../../src/plugins/body.js';
 import { event, eventList, testApp } from '../helpers/webhook.js';
 
 describe('request bodies (inject, in-memory sink)', () => {
@@ -90,11 +89,43 @@ describe('request bodies (inject, in-memory sink)', () => {
     }
   });
 
-  test('jsonDepthExceeds counts the root as level 1', () => {
-    const nest = (n: number): unknown => (n === 1 ? [] : [nest(n - 1)]);
-    assert.equal(jsonDepthExceeds(nest(128), 128), false);
-    assert.equal(jsonDepthExceeds(nest(129), 128), true);
-    assert.equal(jsonDepthExceeds({ a: { b: nest(127) } }, 128), true);
-    assert.equal(jsonDepthExceeds('scalar', 0), false);
+  test('the parse: a BOM is skipped, ASCII and UTF-8 bodies alike; nesting up to 128 levels passes; prototype keys are a 400', async () => {
+    const t = testApp();
+    try {
+      const bom = await t.post(
+        Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(eventList([event('bom')]))]),
+      );
+      assert.equal(bom.statusCode, 200, bom.body);
+      const utf8 = await t.post(eventList([{ ...event('u'), user: { username: 'zoë 😀' } }]));
+      assert.equal(utf8.statusCode, 200, utf8.body);
+      const nest = (n: number): unknown => (n === 0 ? 1 : { a: nest(n - 1) });
+      // The root (1), items (2), the event (3), requestObject (4) and 124 more: 128 in all.
+      const deepest = await t.post(eventList([{ ...event('deep'), requestObject: nest(125) }]));
+      assert.equal(deepest.statusCode, 200, deepest.body);
+      const deeper = await t.post(eventList([{ ...event('deeper'), requestObject: nest(126) }]));
+      assert.equal(deeper.statusCode, 400);
+      assert.match(deeper.json().reason, /nested deeper than 128/);
+      const deepProto = `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[],"x":${'['.repeat(200)}{"__proto__":{}}${']'.repeat(200)}}`;
+      const proto = await t.post(deepProto);
+      assert.equal(proto.statusCode, 400);
+      assert.equal(
+        proto.json().error,
+        'CRTRAIL_ERR_INVALID_JSON',
+        'the prototype key is found even past the depth limit',
+      );
+      const escaped = await t.post(
+        '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"constructor":{"prototype":{}}}]}',
+      );
+      assert.equal(escaped.statusCode, 400);
+      assert.match(escaped.json().reason, /prototype/);
+      const named = await t.post(eventList([{ ...event('v'), annotations: { note: '__proto__', constructor: 'x' } }]));
+      assert.equal(named.statusCode, 200, 'a key `constructor` without a prototype, and such values, are fine');
+      assert.deepEqual(
+        t.sink.written().map((j) => j.ids[0]),
+        ['bom', 'u', 'deep', 'v'],
+      );
+    } finally {
+      await t.app.close();
+    }
   });
 });

@@ -75,6 +75,59 @@ describe('POST /audit/<cluster> (inject, in-memory sink)', () => {
   });
 });
 
+describe('what a job carries: the kept events as the worker reads them', () => {
+  test('the events as sent (spacing, escapes, any field order), the redacted ones as redacted, in order, across parts', async () => {
+    const t = testApp({
+      // Redaction here: one event's secret is replaced; the others are returned as they are.
+      redact: (e) =>
+        (e as { auditID: string }).auditID === 'secret'
+          ? ({ ...e, requestObject: { data: { password: 'sha256:redacted' } } } as typeof e)
+          : e,
+      jobBounds: { maxEvents: 2, maxBytes: 1024 * 1024 },
+    });
+    try {
+      const spaced = {
+        ...event('spaced'),
+        annotations: { 'a"b': 'é \u00e9 ]}' },
+        requestObject: { n: [1.5, -2, 1e3] },
+      };
+      const secret = { ...event('secret'), requestObject: { data: { password: 'hunter2' } } };
+      const negativeZero =
+        '{"level":"Metadata","auditID":"zero","stage":"ResponseComplete","requestURI":"/apis/example.com/v1/namespaces/x/widgets/w","verb":"patch","user":{"username":"alice"},"objectRef":{"apiGroup":"example.com","resource":"widgets","namespace":"x","name":"w"},"requestObject":{"n":-0}}';
+      // A key repeated in one object: JSON.parse keeps the last, so the first (unseen by redaction) must not reach the job.
+      const repeated = JSON.stringify({ ...event('repeated'), requestObject: { data: 'hidden' } }).replace(
+        '"requestObject":{"data":"hidden"}',
+        '"requestObject":{"data":"hidden"},"requestObject":{"data":"shown"}',
+      );
+      const dropped = { ...event('read'), verb: 'get' };
+      const body = `{ "kind" : "EventList", "apiVersion": "audit.k8s.io/v1", "items" : [\n ${JSON.stringify(spaced, null, 2)} ,${JSON.stringify(dropped)},${JSON.stringify(secret)}, ${negativeZero},${repeated}\n] }`;
+      const res = await t.post(body);
+      assert.equal(res.statusCode, 200, res.body);
+      assert.deepEqual(res.json(), { accepted: 5 });
+      assert.deepEqual(
+        t.sink.written().map((j) => j.ids),
+        [
+          ['spaced', 'secret'],
+          ['zero', 'repeated'],
+        ],
+      );
+      const [first, second] = t.sink.jobs;
+      assert.deepEqual(first!.events[0], spaced);
+      assert.deepEqual(first!.events[1]!.requestObject, { data: { password: 'sha256:redacted' } });
+      assert.ok(
+        Object.is((second!.events[0]!.requestObject as { n: number }).n, 0),
+        '-0 is written as JSON.stringify writes it',
+      );
+      assert.deepEqual([first!.part, first!.parts, second!.part, second!.parts], [1, 2, 2, 2]);
+      assert.equal(first!.batch, second!.batch);
+      assert.ok(!t.sink.raw.some((j) => j.includes('hidden')), 'the repeated key’s first value is in no job');
+      assert.deepEqual(second!.events[1]!.requestObject, { data: 'shown' });
+    } finally {
+      await t.app.close();
+    }
+  });
+});
+
 describe('what the sink says becomes the answer', () => {
   test('a write that fails → 503 CRTRAIL_ERR_QUEUE_UNAVAILABLE with Retry-After, nothing counted as accepted', async () => {
     const t = testApp();
