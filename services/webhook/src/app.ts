@@ -121,7 +121,7 @@ export function buildWebhook(options: WebhookOptions): FastifyInstance {
   // Root-level plugins (fastify-plugin) first: the route plugins below inherit their hooks,
   // parser, error handler and decorators.
   if (auth.tls) void app.register(tlsRejectionsPlugin, { metrics });
-  void app.register(bodyPlugin);
+  void app.register(bodyPlugin, { bodyLimit: options.bodyLimit });
   void app.register(errorHandlerPlugin, { metrics, bodyLimit: options.bodyLimit });
   void app.register(gracefulClosePlugin);
   void app.register(backpressurePlugin, { sink, metrics, maxWaiting: options.maxWaiting });

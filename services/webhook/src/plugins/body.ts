@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import sjson from 'secure-json-parse';
 import { errors } from '../errors.js';
+import { BodyBudget } from './body-budget.js';
 import { scanJson, type ItemSpans } from './json-shape.js';
 import { invalidUtf8Offset } from './utf8.js';
 
@@ -15,6 +16,8 @@ declare module 'fastify' {
      * Undefined when no body was parsed.
      */
     bodySource: BodySource | undefined;
+    /** Bytes this request holds of the {@link BodyBudget} until its response is sent. */
+    bodyBudgetBytes: number;
   }
 }
 
@@ -77,8 +80,19 @@ function parseJson(request: FastifyRequest, bytes: Buffer): unknown {
  * How request bodies are read, for every route: gzip or identity, JSON only, well-formed UTF-8,
  * no prototype keys, at most {@link MAX_JSON_DEPTH} deep.
  */
-async function body(app: FastifyInstance): Promise<void> {
+async function body(app: FastifyInstance, options: { bodyLimit: number }): Promise<void> {
   app.decorateRequest('bodySource', undefined);
+  app.decorateRequest('bodyBudgetBytes', 0);
+  // As much body as one request may send: any single body fits when it is alone.
+  const budget = new BodyBudget(options.bodyLimit);
+  const release = (request: FastifyRequest): void => {
+    const held = request.bodyBudgetBytes;
+    request.bodyBudgetBytes = 0;
+    if (held > 0) budget.release(held);
+  };
+  // Held from before parsing until the answer (a stored batch, or its error) is sent, or the client left.
+  app.addHook('onResponse', async (request) => release(request));
+  app.addHook('onRequestAbort', async (request) => release(request));
 
   // `Content-Encoding: gzip` is inflated as a stream; Fastify counts the *inflated* bytes against
   // the body limit, so a gzip bomb ends as a 413 after bodyLimit bytes, never inflated in full.
@@ -97,11 +111,22 @@ async function body(app: FastifyInstance): Promise<void> {
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(JSON_TYPES, { parseAs: 'buffer' }, (request, raw, done) => {
-    try {
-      done(null, parseJson(request, raw as Buffer));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
+    const bytes = (raw as Buffer).length;
+    void budget.acquire(bytes).then(() => {
+      request.bodyBudgetBytes = bytes;
+      // The client may have gone while this body waited: nothing to answer, the room is given back.
+      // (The socket, not the request stream: that one is destroyed as soon as its body was read.)
+      if (request.raw.socket?.destroyed === true) {
+        release(request);
+        done(new errors.CRTRAIL_ERR_INVALID_BATCH('the client closed the connection'), undefined);
+        return;
+      }
+      try {
+        done(null, parseJson(request, raw as Buffer));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    });
   });
 }
 

@@ -18,7 +18,13 @@ export class MemorySink implements BatchSink {
   settings: RedisPersistence = { aof: true, rdb: false, persistent: true, how: 'appendonly yes (test sink)' };
   warning: string | undefined;
 
+  /** While set, add() waits for it before writing (a slow Redis); `addsStarted` counts the calls. */
+  gate: Promise<void> | undefined;
+  addsStarted = 0;
+
   async add(jobs: readonly Buffer[]): Promise<void> {
+    this.addsStarted++;
+    if (this.gate) await this.gate;
     const failure = this.failNextAdd;
     this.failNextAdd = undefined;
     if (failure) throw failure;
