@@ -98,7 +98,16 @@ async function body(app: FastifyInstance, options: { bodyLimit: number }): Promi
   // the body limit, so a gzip bomb ends as a 413 after bodyLimit bytes, never inflated in full.
   app.addHook('preParsing', async (request, _reply, payload) => {
     const encoding = String(request.headers['content-encoding'] ?? 'identity').toLowerCase();
-    if (encoding === 'identity') return payload;
+    if (encoding === 'identity') {
+      // A declared length (the apiserver sends one) takes its room before the body is read: a waiting
+      // body stays in the socket instead of in this process. One over the limit is refused unread.
+      const declared = Number(request.headers['content-length']);
+      if (Number.isSafeInteger(declared) && declared > 0 && declared <= options.bodyLimit) {
+        await budget.acquire(declared);
+        request.bodyBudgetBytes = declared;
+      }
+      return payload;
+    }
     if (encoding !== 'gzip') throw new errors.CRTRAIL_ERR_UNSUPPORTED_ENCODING(JSON.stringify(encoding));
     const inflated = payload.pipe(createGunzip());
     payload.on('error', (e) => inflated.destroy(e));
@@ -112,8 +121,14 @@ async function body(app: FastifyInstance, options: { bodyLimit: number }): Promi
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(JSON_TYPES, { parseAs: 'buffer' }, (request, raw, done) => {
     const bytes = (raw as Buffer).length;
-    void budget.acquire(bytes).then(() => {
-      request.bodyBudgetBytes = bytes;
+    // Taken already for a declared length; otherwise (chunked, gzip) now that the size is known.
+    const room =
+      request.bodyBudgetBytes > 0
+        ? Promise.resolve()
+        : budget.acquire(bytes).then(() => {
+            request.bodyBudgetBytes = bytes;
+          });
+    void room.then(() => {
       // The client may have gone while this body waited: nothing to answer, the room is given back.
       // (The socket, not the request stream: that one is destroyed as soon as its body was read.)
       if (request.raw.socket?.destroyed === true) {
