@@ -47,8 +47,15 @@ describe('jobs joined into one unit give the records they give one by one', () =
     for (const cluster of ['unit-a', 'unit-b'])
       jobs.push({ cluster, receivedAt: 1_700_000_000_000 + i, events: [...story.slice(i, i + 2), dropped] });
 
+  /** The parts of a stored record this test compares. */
+  interface Stored {
+    crtrail: { integrity: { seq: number }; change: Record<string, unknown>; actor: unknown };
+    cluster?: { name?: string };
+    orchestrator?: { cluster?: { name?: string } };
+    event?: { created?: string };
+  }
   async function recordsOf(prefix: string) {
-    const res = await es.search<Record<string, any>>({
+    const res = await es.search<Stored>({
       index: indexNames(prefix).alias,
       size: 1000,
       sort: [{ 'crtrail.integrity.seq': 'asc' }],

@@ -173,7 +173,11 @@ interface ClusterWork {
   /** Which part each of them came from: its counts and its job's receipt time. */
   partOf: Map<AuditEvent, Part>;
   objects: BatchObject[];
-  plan?: BatchPlan<RecordActor>;
+}
+
+/** A cluster's work with its plan. */
+interface PlannedWork extends ClusterWork {
+  plan: BatchPlan<RecordActor>;
 }
 
 /**
@@ -253,10 +257,11 @@ async function processChunk(parts: Part[], deps: BatchDeps, ignorePaths: readonl
         deps.historyCache,
       );
       const histories = await withStoredStates(deps, objects, loaded);
-      const planned = [...work.values()].filter((w) => w.objects.length > 0);
-      for (const w of planned) w.plan = planBatch(w.cluster, w.events, histories, planOptions);
+      const planned: PlannedWork[] = [...work.values()]
+        .filter((w) => w.objects.length > 0)
+        .map((w) => ({ ...w, plan: planBatch(w.cluster, w.events, histories, planOptions) }));
       deps.metrics?.diffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      for (const w of planned) await deadLetterPoisoned(deps, w.cluster, w.plan!);
+      for (const w of planned) await deadLetterPoisoned(deps, w.cluster, w.plan);
       await writeRecords(planned, deps);
       // Saved against what Redis holds (`loaded`), so a state taken from Elasticsearch is written too.
       const before = new Map(objects.map((o, i) => [o.id, loaded[i]!]));
@@ -268,7 +273,7 @@ async function processChunk(parts: Part[], deps: BatchDeps, ignorePaths: readonl
       await saveHistories(
         deps.redis,
         planned.flatMap((w) =>
-          w.plan!.historyWrites.map((h) => ({ key: k.state(h.id), before: loadedOf(h.id), after: h.history })),
+          w.plan.historyWrites.map((h) => ({ key: k.state(h.id), before: loadedOf(h.id), after: h.history })),
         ),
         deps.historyCache,
         deps.historyRetention,
@@ -332,7 +337,7 @@ async function deadLetterPoisoned(deps: BatchDeps, cluster: string, plan: Pick<B
 }
 
 /** Enrich → seal → bulk → alert → confirm: the plans' records and repairs into Elasticsearch, in one bulk request. */
-async function writeRecords(planned: readonly ClusterWork[], deps: BatchDeps): Promise<void> {
+async function writeRecords(planned: readonly PlannedWork[], deps: BatchDeps): Promise<void> {
   const alias = indexNames(deps.prefix).alias;
   const ingestedAt = Date.now();
   // Chained into every record: which configuration its derived fields were computed with.
@@ -340,11 +345,12 @@ async function writeRecords(planned: readonly ClusterWork[], deps: BatchDeps): P
   /** The part each record id counts for, and the cluster whose chain it is in. */
   const owner = new Map<string, Part>();
   const byCluster = planned.map((w) => {
-    const plan = w.plan!;
+    const { plan } = w;
     const creates: BulkAction[] = [];
     const unbuildable: Array<Poisoned & { part: Part }> = [];
     for (const r of plan.records) {
-      const part = w.partOf.get(r.event)!;
+      const part = w.partOf.get(r.event);
+      if (!part) throw new Error(`record ${r.id}: its event is not one of this chunk's`);
       part.result.mutations++;
       owner.set(r.id, part);
       try {
