@@ -1,4 +1,4 @@
-import { escapeToken, parsePointer, type KubeObject } from '@crtrail/audit';
+import { escapeToken, parsePointer, shareCanonical, type KubeObject } from '@crtrail/audit';
 
 /** One changed field: RFC 6901 pointer, old value (absent for add), new value (absent for remove). */
 export interface Op {
@@ -102,31 +102,73 @@ function ignoreTrie(ignore: readonly string[], base: string): IgnoreNode | undef
   return root;
 }
 
+/**
+ * Whether `keys` are sorted as `keys.sort()` would sort them (most objects' keys arrive sorted, and
+ * the sort was the diff walk's largest single cost): `<` on strings compares UTF-16 code units, as
+ * the default sort does, and an object's keys are distinct.
+ */
+function inOrder(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (!(keys[i - 1]! < keys[i]!)) return false;
+  return true;
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The ops of member `k` of two objects walked at `path`: absent on one side is an add or a remove. */
+function member(
+  k: string,
+  va: unknown,
+  vb: unknown,
+  path: string,
+  ignore: IgnoreNode | undefined,
+  out: Op[],
+): void {
+  if (va === vb) return;
+  const sub = ignore?.children.get(k);
+  if (sub?.ignored) return;
+  const p = `${path}/${escapeToken(k)}`;
+  if (va === undefined) out.push({ op: 'add', path: p, new: vb });
+  else if (vb === undefined) out.push({ op: 'remove', path: p, old: va });
+  else walk(va, vb, p, sub, out);
+}
+
+/**
+ * Appends to `out` the ops turning `a` into `b`. Two objects or arrays that gave no op, with no
+ * ignored path below them, are the same JSON value: `a`'s canonical text, if known, is `b`'s
+ * ({@link shareCanonical}), so the next state's hash does not serialize what did not change.
+ */
 function walk(a: unknown, b: unknown, path: string, ignore: IgnoreNode | undefined, out: Op[]): void {
   if (isPlainObject(a) && isPlainObject(b)) {
+    const before = out.length;
     const keys = Object.keys(a);
-    for (const k of Object.keys(b)) if (!Object.prototype.hasOwnProperty.call(a, k)) keys.push(k);
-    keys.sort();
-    for (const k of keys) {
-      const sub = ignore?.children.get(k);
-      if (sub?.ignored) continue;
-      const va = a[k];
-      const vb = b[k];
-      if (va === vb) continue;
-      const p = `${path}/${escapeToken(k)}`;
-      if (va === undefined) out.push({ op: 'add', path: p, new: vb });
-      else if (vb === undefined) out.push({ op: 'remove', path: p, old: va });
-      else walk(va, vb, p, sub, out);
+    const keysB = Object.keys(b);
+    if (sameKeys(keys, keysB) && inOrder(keys)) {
+      // The usual case (two states of one object): the same keys, sorted. The values are then
+      // read in one call per object, in that order, instead of two lookups by name per key.
+      const valuesA = Object.values(a);
+      const valuesB = Object.values(b);
+      for (let i = 0; i < keys.length; i++) member(keys[i]!, valuesA[i], valuesB[i], path, ignore, out);
+    } else {
+      for (const k of keysB) if (!Object.prototype.hasOwnProperty.call(a, k)) keys.push(k);
+      if (!inOrder(keys)) keys.sort();
+      for (const k of keys) member(k, a[k], b[k], path, ignore, out);
     }
+    if (ignore === undefined && out.length === before) shareCanonical(a, b);
     return;
   }
   if (Array.isArray(a) && Array.isArray(b)) {
+    const before = out.length;
     const common = Math.min(a.length, b.length);
     for (let i = 0; i < common; i++) {
       if (a[i] !== b[i]) walk(a[i], b[i], `${path}/${i}`, ignore?.children.get(String(i)), out);
     }
     for (let i = common; i < b.length; i++) out.push({ op: 'add', path: `${path}/${i}`, new: b[i] });
     for (let i = a.length - 1; i >= common; i--) out.push({ op: 'remove', path: `${path}/${i}`, old: a[i] });
+    if (ignore === undefined && out.length === before) shareCanonical(a, b);
     return;
   }
   if (!deepEqual(a, b)) out.push({ op: 'replace', path, old: a, new: b });
