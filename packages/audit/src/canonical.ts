@@ -54,8 +54,15 @@ const reusable = (v: object): string | undefined => remembered.get(v) ?? shared.
  */
 export function shareCanonical(from: object, to: object): void {
   const known = reusable(from);
-  if (known !== undefined && !shared.has(to) && !remembered.has(to)) shared.set(to, known);
+  // Another text `to` may have is this same one.
+  if (known !== undefined) shared.set(to, known);
 }
+
+/**
+ * How deep below a value passed to `rememberCanonical` texts are kept (its members, with `members`
+ * their members): below that, {@link shareCanonical} never finds one.
+ */
+export const SHARED_TEXT_DEPTH = 2;
 
 /**
  * The canonical JSON of an object that will not be mutated again. Remembered either whole (a

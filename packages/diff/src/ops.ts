@@ -1,4 +1,4 @@
-import { escapeToken, parsePointer, shareCanonical, type KubeObject } from '@crtrail/audit';
+import { escapeToken, parsePointer, shareCanonical, SHARED_TEXT_DEPTH, type KubeObject } from '@crtrail/audit';
 
 /** One changed field: RFC 6901 pointer, old value (absent for add), new value (absent for remove). */
 export interface Op {
@@ -59,7 +59,7 @@ function deepEqual(a: unknown, b: unknown): boolean {
 export function diffValues(a: unknown, b: unknown, ignore: readonly string[] = DEFAULT_IGNORE_PATHS, path = ''): Op[] {
   const out: Op[] = [];
   if (ignore.includes(path)) return out;
-  walk(a, b, path, ignoreTrie(ignore, path), out);
+  walk(a, b, path, ignoreTrie(ignore, path), out, 0);
   return out;
 }
 
@@ -126,6 +126,7 @@ function member(
   path: string,
   ignore: IgnoreNode | undefined,
   out: Op[],
+  depth: number,
 ): void {
   if (va === vb) return;
   const sub = ignore?.children.get(k);
@@ -133,7 +134,7 @@ function member(
   const p = `${path}/${escapeToken(k)}`;
   if (va === undefined) out.push({ op: 'add', path: p, new: vb });
   else if (vb === undefined) out.push({ op: 'remove', path: p, old: va });
-  else walk(va, vb, p, sub, out);
+  else walk(va, vb, p, sub, out, depth);
 }
 
 /**
@@ -141,7 +142,9 @@ function member(
  * ignored path below them, are the same JSON value: `a`'s canonical text, if known, is `b`'s
  * ({@link shareCanonical}), so the next state's hash does not serialize what did not change.
  */
-function walk(a: unknown, b: unknown, path: string, ignore: IgnoreNode | undefined, out: Op[]): void {
+function walk(a: unknown, b: unknown, path: string, ignore: IgnoreNode | undefined, out: Op[], depth: number): void {
+  // Texts exist down to SHARED_TEXT_DEPTH only: deeper, sharing would only cost lookups.
+  const share = ignore === undefined && depth <= SHARED_TEXT_DEPTH;
   if (isPlainObject(a) && isPlainObject(b)) {
     const before = out.length;
     const keys = Object.keys(a);
@@ -151,24 +154,24 @@ function walk(a: unknown, b: unknown, path: string, ignore: IgnoreNode | undefin
       // read in one call per object, in that order, instead of two lookups by name per key.
       const valuesA = Object.values(a);
       const valuesB = Object.values(b);
-      for (let i = 0; i < keys.length; i++) member(keys[i]!, valuesA[i], valuesB[i], path, ignore, out);
+      for (let i = 0; i < keys.length; i++) member(keys[i]!, valuesA[i], valuesB[i], path, ignore, out, depth + 1);
     } else {
       for (const k of keysB) if (!Object.prototype.hasOwnProperty.call(a, k)) keys.push(k);
       if (!inOrder(keys)) keys.sort();
-      for (const k of keys) member(k, a[k], b[k], path, ignore, out);
+      for (const k of keys) member(k, a[k], b[k], path, ignore, out, depth + 1);
     }
-    if (ignore === undefined && out.length === before) shareCanonical(a, b);
+    if (share && out.length === before) shareCanonical(a, b);
     return;
   }
   if (Array.isArray(a) && Array.isArray(b)) {
     const before = out.length;
     const common = Math.min(a.length, b.length);
     for (let i = 0; i < common; i++) {
-      if (a[i] !== b[i]) walk(a[i], b[i], `${path}/${i}`, ignore?.children.get(String(i)), out);
+      if (a[i] !== b[i]) walk(a[i], b[i], `${path}/${i}`, ignore?.children.get(String(i)), out, depth + 1);
     }
     for (let i = common; i < b.length; i++) out.push({ op: 'add', path: `${path}/${i}`, new: b[i] });
     for (let i = a.length - 1; i >= common; i--) out.push({ op: 'remove', path: `${path}/${i}`, old: a[i] });
-    if (ignore === undefined && out.length === before) shareCanonical(a, b);
+    if (share && out.length === before) shareCanonical(a, b);
     return;
   }
   if (!deepEqual(a, b)) out.push({ op: 'replace', path, old: a, new: b });
