@@ -59,7 +59,19 @@ function deepEqual(a: unknown, b: unknown): boolean {
 export function diffValues(a: unknown, b: unknown, ignore: readonly string[] = DEFAULT_IGNORE_PATHS, path = ''): Op[] {
   const out: Op[] = [];
   if (ignore.includes(path)) return out;
-  walk(a, b, path, ignoreTrie(ignore, path), out, 0);
+  // Deeper than any shared text from the start: a plain diff shares none.
+  walk(a, b, path, ignoreTrie(ignore, path), out, SHARED_TEXT_DEPTH + 1);
+  return out;
+}
+
+/**
+ * {@link diffValues} of a stored state `b` against its predecessor `a`: besides, `b`'s parts that
+ * did not change take `a`'s canonical texts (see {@link walk}), as `b` is hashed next.
+ */
+export function diffStates(a: unknown, b: unknown, ignore: readonly string[]): Op[] {
+  const out: Op[] = [];
+  if (ignore.includes('')) return out;
+  walk(a, b, '', ignoreTrie(ignore, ''), out, 0);
   return out;
 }
 
@@ -140,10 +152,11 @@ function member(
 /**
  * Appends to `out` the ops turning `a` into `b`. Two objects or arrays that gave no op, with no
  * ignored path below them, are the same JSON value: `a`'s canonical text, if known, is `b`'s
- * ({@link shareCanonical}), so the next state's hash does not serialize what did not change.
+ * ({@link shareCanonical}), so the next state's hash does not serialize what did not change. Only
+ * down to SHARED_TEXT_DEPTH below the states `diffStates` diffs (`depth` counts from there; a
+ * plain diff starts below it): deeper, no text is ever kept, and each try costs lookups.
  */
 function walk(a: unknown, b: unknown, path: string, ignore: IgnoreNode | undefined, out: Op[], depth: number): void {
-  // Texts exist down to SHARED_TEXT_DEPTH only: deeper, sharing would only cost lookups.
   const share = ignore === undefined && depth <= SHARED_TEXT_DEPTH;
   if (isPlainObject(a) && isPlainObject(b)) {
     const before = out.length;
