@@ -37,12 +37,20 @@ const remembered = new WeakMap<object, string>();
 
 /**
  * Canonical texts kept only to build other canonical texts from (never printed by
- * `stringifyReusing`, so what it prints is the same whichever of them exist): the members of a
- * stored state's members (a custom resource's spec sections), and the texts of objects a diff found
- * equal to one with a known text ({@link shareCanonical}). A write usually changes a field or two
- * of an object: its new state's text is then mostly the previous state's, not serialized again.
+ * `stringifyReusing`, so what it prints is the same whichever of them exist): the texts of objects
+ * a diff found equal to one with a known text ({@link shareCanonical}). A write usually changes a
+ * field or two of an object: its new state's text is then mostly the previous state's, not
+ * serialized again.
  */
 const shared = new WeakMap<object, string>();
+
+/**
+ * For a stored state's member (`spec`, `status`): the canonical texts of its object members, by
+ * key (a custom resource's spec sections), so that a next state whose `spec` differs in one section
+ * reuses the others' ({@link shareMemberTexts}). One entry per member rather than one per section:
+ * a WeakMap entry per section per state cost more than it saved. Never modified once set.
+ */
+const memberTexts = new WeakMap<object, ReadonlyMap<string, string>>();
 
 /** A canonical text of `v` known already (remembered or shared), for building a canonical text. */
 const reusable = (v: object): string | undefined => remembered.get(v) ?? shared.get(v);
@@ -56,13 +64,30 @@ export function shareCanonical(from: object, to: object): void {
   const known = reusable(from);
   // Another text `to` may have is this same one.
   if (known !== undefined) shared.set(to, known);
+  const texts = memberTexts.get(from);
+  if (texts !== undefined) memberTexts.set(to, texts);
 }
 
 /**
- * How deep below a value passed to `rememberCanonical` texts are kept (its members, with `members`
- * their members): below that, {@link shareCanonical} never finds one.
+ * `to[k]` is the same JSON value as `from[k]` for each key in `same` (a diff found no change there,
+ * though `from` and `to` differ): `from`'s member texts for those keys are `to`'s too.
  */
-export const SHARED_TEXT_DEPTH = 2;
+export function shareMemberTexts(from: object, to: object, same: readonly string[]): void {
+  const texts = memberTexts.get(from);
+  if (texts === undefined || same.length === 0) return;
+  const kept = new Map<string, string>();
+  for (const k of same) {
+    const t = texts.get(k);
+    if (t !== undefined) kept.set(k, t);
+  }
+  memberTexts.set(to, kept);
+}
+
+/**
+ * How deep below a value passed to `rememberCanonical` texts are kept: its members (with
+ * `members`, their member texts by key too); below that, {@link shareCanonical} never finds one.
+ */
+export const SHARED_TEXT_DEPTH = 1;
 
 /**
  * The canonical JSON of an object that will not be mutated again. Remembered either whole (a
@@ -92,8 +117,8 @@ export function rememberCanonical(object: object, members = false): string {
 }
 
 /**
- * A stored state's member (`spec`, `status`), remembered; its own members' texts are shared (see
- * {@link shared}), so that a next state whose `spec` differs in one section reuses the others.
+ * A stored state's member (`spec`, `status`), remembered; its object members' texts are kept (see
+ * {@link memberTexts}), and taken from there when a diff shared them.
  */
 function rememberWithMembers(v: object): string {
   const known = reusable(v);
@@ -104,24 +129,23 @@ function rememberWithMembers(v: object): string {
   let text: string;
   if (Array.isArray(v) || hasToJSON(v)) text = serialize(v, true) ?? 'null';
   else {
+    const texts = memberTexts.get(v);
+    const mine = new Map<string, string>();
     const out: string[] = [];
     for (const k of Object.keys(v).sort()) {
       const x = (v as Record<string, unknown>)[k];
-      const t = x !== null && typeof x === 'object' ? sharedText(x) : serialize(x, false);
+      let t: string | undefined;
+      if (x !== null && typeof x === 'object') {
+        t = texts?.get(k) ?? serialize(x, true) ?? 'null';
+        mine.set(k, t);
+      } else t = serialize(x, false);
       if (t === undefined) continue;
       out.push(`${JSON.stringify(k)}:${t}`);
     }
+    memberTexts.set(v, mine);
     text = `{${out.join(',')}}`;
   }
   remembered.set(v, text);
-  return text;
-}
-
-function sharedText(x: object): string {
-  const known = reusable(x);
-  if (known !== undefined) return known;
-  const text = serialize(x, true) ?? 'null';
-  shared.set(x, text);
   return text;
 }
 

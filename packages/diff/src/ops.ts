@@ -1,4 +1,11 @@
-import { escapeToken, parsePointer, shareCanonical, SHARED_TEXT_DEPTH, type KubeObject } from '@crtrail/audit';
+import {
+  escapeToken,
+  parsePointer,
+  shareCanonical,
+  shareMemberTexts,
+  SHARED_TEXT_DEPTH,
+  type KubeObject,
+} from '@crtrail/audit';
 
 /** One changed field: RFC 6901 pointer, old value (absent for add), new value (absent for remove). */
 export interface Op {
@@ -124,6 +131,8 @@ function inOrder(keys: readonly string[]): boolean {
   return true;
 }
 
+const isObjectValue = (v: unknown): boolean => v !== null && typeof v === 'object';
+
 function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -152,9 +161,10 @@ function member(
 /**
  * Appends to `out` the ops turning `a` into `b`. Two objects or arrays that gave no op, with no
  * ignored path below them, are the same JSON value: `a`'s canonical text, if known, is `b`'s
- * ({@link shareCanonical}), so the next state's hash does not serialize what did not change. Only
- * down to SHARED_TEXT_DEPTH below the states `diffStates` diffs (`depth` counts from there; a
- * plain diff starts below it): deeper, no text is ever kept, and each try costs lookups.
+ * ({@link shareCanonical}), so the next state's hash does not serialize what did not change; of
+ * two members of states (depth SHARED_TEXT_DEPTH) that differ, the unchanged object members'
+ * texts are shared ({@link shareMemberTexts}). `depth` counts from the states `diffStates` diffs
+ * (a plain diff starts below SHARED_TEXT_DEPTH): deeper, no text is ever kept.
  */
 function walk(a: unknown, b: unknown, path: string, ignore: IgnoreNode | undefined, out: Op[], depth: number): void {
   const share = ignore === undefined && depth <= SHARED_TEXT_DEPTH;
@@ -162,18 +172,29 @@ function walk(a: unknown, b: unknown, path: string, ignore: IgnoreNode | undefin
     const before = out.length;
     const keys = Object.keys(a);
     const keysB = Object.keys(b);
+    // A state's member (its spec): which object members did not change, for their texts.
+    const same: string[] | undefined = share && depth === SHARED_TEXT_DEPTH ? [] : undefined;
     if (sameKeys(keys, keysB) && inOrder(keys)) {
       // The usual case (two states of one object): the same keys, sorted. The values are then
       // read in one call per object, in that order, instead of two lookups by name per key.
       const valuesA = Object.values(a);
       const valuesB = Object.values(b);
-      for (let i = 0; i < keys.length; i++) member(keys[i]!, valuesA[i], valuesB[i], path, ignore, out, depth + 1);
+      for (let i = 0; i < keys.length; i++) {
+        const n = out.length;
+        member(keys[i]!, valuesA[i], valuesB[i], path, ignore, out, depth + 1);
+        if (same !== undefined && out.length === n && isObjectValue(valuesB[i])) same.push(keys[i]!);
+      }
     } else {
       for (const k of keysB) if (!Object.prototype.hasOwnProperty.call(a, k)) keys.push(k);
       if (!inOrder(keys)) keys.sort();
-      for (const k of keys) member(k, a[k], b[k], path, ignore, out, depth + 1);
+      for (const k of keys) {
+        const n = out.length;
+        member(k, a[k], b[k], path, ignore, out, depth + 1);
+        if (same !== undefined && out.length === n && isObjectValue(b[k])) same.push(k);
+      }
     }
     if (share && out.length === before) shareCanonical(a, b);
+    else if (same !== undefined) shareMemberTexts(a, b, same);
     return;
   }
   if (Array.isArray(a) && Array.isArray(b)) {
