@@ -68,7 +68,8 @@ for (const b of w.bodies) {
     const old = new Set<object>(histories.get(h.id)?.versions ?? []);
     for (const v of h.history.versions)
       if (!old.has(v)) emit('version', stringifyReusing(v as unknown as Record<string, unknown>));
-    for (const d of h.history.dependents ?? []) emit('dependent', stringifyReusing(d as unknown as Record<string, unknown>));
+    for (const d of h.history.dependents ?? [])
+      emit('dependent', stringifyReusing(d as unknown as Record<string, unknown>));
     emit('history', `${h.id} ${JSON.stringify(h.history)}`);
     histories.set(h.id, h.history);
   }
