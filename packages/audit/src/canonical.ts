@@ -16,12 +16,15 @@ export function canonicalJson(value: unknown): string | undefined {
 function serialize(value: unknown, reuse: boolean): string | undefined {
   if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return undefined;
   if (reuse && value !== null && typeof value === 'object') {
-    const known = remembered.get(value);
+    const known = reusable(value);
     if (known !== undefined) return known;
   }
   const unsorted = new Set<object>();
   mark(value, unsorted, reuse);
-  return unsorted.size === 0 ? JSON.stringify(value) : write(value, unsorted, reuse);
+  if (unsorted.size === 0) return JSON.stringify(value);
+  const out: string[] = [];
+  write(value, unsorted, reuse, out);
+  return out.join('');
 }
 
 /**
@@ -31,6 +34,60 @@ function serialize(value: unknown, reuse: boolean): string | undefined {
  * serialized once. Weak: a text lives as long as its object.
  */
 const remembered = new WeakMap<object, string>();
+
+/**
+ * Canonical texts kept only to build other canonical texts from (never printed by
+ * `stringifyReusing`, so what it prints is the same whichever of them exist): the texts of objects
+ * a diff found equal to one with a known text ({@link shareCanonical}). A write usually changes a
+ * field or two of an object: its new state's text is then mostly the previous state's, not
+ * serialized again.
+ */
+const shared = new WeakMap<object, string>();
+
+/**
+ * For a stored state's member (`spec`, `status`): the canonical texts of its object members, by
+ * key (a custom resource's spec sections), so that a next state whose `spec` differs in one section
+ * reuses the others' ({@link shareMemberTexts}). One entry per member rather than one per section:
+ * a WeakMap entry per section per state cost more than it saved. Never modified once set.
+ */
+const memberTexts = new WeakMap<object, ReadonlyMap<string, string>>();
+
+/** A canonical text of `v` known already (remembered or shared), for building a canonical text. */
+const reusable = (v: object): string | undefined => remembered.get(v) ?? shared.get(v);
+
+/**
+ * `to` is the same JSON value as `from` (a diff walked both and found no change): `from`'s canonical
+ * text, when known, is `to`'s too. Both must be JSON values never mutated again (stored states and
+ * what is derived from them); `canonicalJson` never reuses it.
+ */
+export function shareCanonical(from: object, to: object): void {
+  const known = reusable(from);
+  // Another text `to` may have is this same one.
+  if (known !== undefined) shared.set(to, known);
+  const texts = memberTexts.get(from);
+  if (texts !== undefined) memberTexts.set(to, texts);
+}
+
+/**
+ * `to[k]` is the same JSON value as `from[k]` for each key in `same` (a diff found no change there,
+ * though `from` and `to` differ): `from`'s member texts for those keys are `to`'s too.
+ */
+export function shareMemberTexts(from: object, to: object, same: readonly string[]): void {
+  const texts = memberTexts.get(from);
+  if (texts === undefined || same.length === 0) return;
+  const kept = new Map<string, string>();
+  for (const k of same) {
+    const t = texts.get(k);
+    if (t !== undefined) kept.set(k, t);
+  }
+  memberTexts.set(to, kept);
+}
+
+/**
+ * How deep below a value passed to `rememberCanonical` texts are kept: its members (with
+ * `members`, their member texts by key too); below that, {@link shareCanonical} never finds one.
+ */
+export const SHARED_TEXT_DEPTH = 1;
 
 /**
  * The canonical JSON of an object that will not be mutated again. Remembered either whole (a
@@ -52,11 +109,44 @@ export function rememberCanonical(object: object, members = false): string {
   for (const k of Object.keys(object).sort()) {
     const v = (object as Record<string, unknown>)[k];
     // No text only for the values `skipped` names: the member is left out, as JSON.stringify does.
-    const text = v !== null && typeof v === 'object' ? rememberCanonical(v) : serialize(v, false);
+    const text = v !== null && typeof v === 'object' ? rememberWithMembers(v) : serialize(v, false);
     if (text === undefined) continue;
     parts.push(`${JSON.stringify(k)}:${text}`);
   }
   return `{${parts.join(',')}}`;
+}
+
+/**
+ * A stored state's member (`spec`, `status`), remembered; its object members' texts are kept (see
+ * {@link memberTexts}), and taken from there when a diff shared them.
+ */
+function rememberWithMembers(v: object): string {
+  const known = reusable(v);
+  if (known !== undefined) {
+    remembered.set(v, known);
+    return known;
+  }
+  let text: string;
+  if (Array.isArray(v) || hasToJSON(v)) text = serialize(v, true) ?? 'null';
+  else {
+    const texts = memberTexts.get(v);
+    const mine = new Map<string, string>();
+    const out: string[] = [];
+    for (const k of Object.keys(v).sort()) {
+      const x = (v as Record<string, unknown>)[k];
+      let t: string | undefined;
+      if (x !== null && typeof x === 'object') {
+        t = texts?.get(k) ?? serialize(x, true) ?? 'null';
+        mine.set(k, t);
+      } else t = serialize(x, false);
+      if (t === undefined) continue;
+      out.push(`${JSON.stringify(k)}:${t}`);
+    }
+    memberTexts.set(v, mine);
+    text = `{${out.join(',')}}`;
+  }
+  remembered.set(v, text);
+  return text;
 }
 
 /**
@@ -99,7 +189,7 @@ function mark(v: unknown, unsorted: Set<object>, reuse: boolean): boolean {
   if (typeof v === 'bigint') throw new Error('BigInt is not allowed in canonical JSON');
   if (v === null || typeof v !== 'object') return true;
   // A remembered subtree is not walked: the writer takes its text as it is.
-  if (reuse && remembered.has(v)) {
+  if (reuse && reusable(v) !== undefined) {
     unsorted.add(v);
     return false;
   }
@@ -118,35 +208,49 @@ function mark(v: unknown, unsorted: Set<object>, reuse: boolean): boolean {
   return ok;
 }
 
-function write(v: unknown, unsorted: Set<object>, reuse: boolean): string {
-  if (v === null || typeof v !== 'object' || !unsorted.has(v)) return JSON.stringify(v) ?? 'null';
-  const known = reuse ? remembered.get(v) : undefined;
-  if (known !== undefined) return known;
+/**
+ * Appends `v`'s canonical text to `out`, in pieces joined once by the caller: the text comes out
+ * flat. Built with `+=`, it was a tree of thousands of small strings that every later use (a hash,
+ * a containing text, the bulk body) walked again — the chain's hash cost 4× a flat text's.
+ */
+function write(v: unknown, unsorted: Set<object>, reuse: boolean, out: string[]): void {
+  if (v === null || typeof v !== 'object' || !unsorted.has(v)) {
+    out.push(JSON.stringify(v) ?? 'null');
+    return;
+  }
+  const known = reuse ? reusable(v) : undefined;
+  if (known !== undefined) {
+    out.push(known);
+    return;
+  }
   if (hasToJSON(v)) {
     const json = (v as { toJSON: () => unknown }).toJSON();
     const inner = new Set<object>();
     mark(json, inner, false);
-    return write(json, inner, false);
+    write(json, inner, false, out);
+    return;
   }
   if (Array.isArray(v)) {
-    let s = '[';
+    out.push('[');
     for (let i = 0; i < v.length; i++) {
-      if (i > 0) s += ',';
-      s += skipped(v[i]) ? 'null' : write(v[i], unsorted, reuse);
+      if (i > 0) out.push(',');
+      if (skipped(v[i])) out.push('null');
+      else write(v[i], unsorted, reuse, out);
     }
-    return `${s}]`;
+    out.push(']');
+    return;
   }
   const obj = v as Record<string, unknown>;
   // Default sort compares UTF-16 code units, exactly as RFC 8785 §3.2.3 asks.
   const keys = Object.keys(obj).sort();
-  let s = '{';
+  out.push('{');
   let first = true;
   for (const k of keys) {
     const x = obj[k];
     if (skipped(x)) continue;
-    if (!first) s += ',';
+    out.push(first ? `${JSON.stringify(k)}:` : `,${JSON.stringify(k)}:`);
     first = false;
-    s += `${JSON.stringify(k)}:${write(x, unsorted, reuse)}`;
+    write(x, unsorted, reuse, out);
   }
-  return `${s}}`;
+  out.push('}');
 }

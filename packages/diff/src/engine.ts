@@ -15,6 +15,7 @@ import {
 } from '@crtrail/audit';
 import {
   DEFAULT_IGNORE_PATHS,
+  diffStates,
   diffValues,
   leaves,
   pathsOf,
@@ -439,13 +440,13 @@ function computeFields(
       baseline = prior && !gap ? 'known' : 'unknown';
     } else if (prior && !gap) {
       ops = restrict(
-        diffValues(prior.object, s.scale ? overlayScale(prior.object, s.scale) : s.object, same),
+        diffStates(prior.object, s.scale ? overlayScale(prior.object, s.scale) : s.object, same),
         s.subresource,
       );
       baseline = 'known';
     } else if (prior && s.verb !== 'patch' && !s.scale) {
       // A full body after a gap: against the last state we saw, flagged (it may show the unseen change).
-      ops = restrict(diffValues(prior.object, s.object, same), s.subresource);
+      ops = restrict(diffStates(prior.object, s.object, same), s.subresource);
       baseline = 'unknown';
     } else {
       ops = shownOps(s, ignore);

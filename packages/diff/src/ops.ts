@@ -1,4 +1,11 @@
-import { escapeToken, parsePointer, type KubeObject } from '@crtrail/audit';
+import {
+  escapeToken,
+  parsePointer,
+  shareCanonical,
+  shareMemberTexts,
+  SHARED_TEXT_DEPTH,
+  type KubeObject,
+} from '@crtrail/audit';
 
 /** One changed field: RFC 6901 pointer, old value (absent for add), new value (absent for remove). */
 export interface Op {
@@ -59,7 +66,19 @@ function deepEqual(a: unknown, b: unknown): boolean {
 export function diffValues(a: unknown, b: unknown, ignore: readonly string[] = DEFAULT_IGNORE_PATHS, path = ''): Op[] {
   const out: Op[] = [];
   if (ignore.includes(path)) return out;
-  walk(a, b, path, ignoreTrie(ignore, path), out);
+  // Deeper than any shared text from the start: a plain diff shares none.
+  walk(a, b, path, ignoreTrie(ignore, path), out, SHARED_TEXT_DEPTH + 1);
+  return out;
+}
+
+/**
+ * {@link diffValues} of a stored state `b` against its predecessor `a`: besides, `b`'s parts that
+ * did not change take `a`'s canonical texts (see {@link walk}), as `b` is hashed next.
+ */
+export function diffStates(a: unknown, b: unknown, ignore: readonly string[]): Op[] {
+  const out: Op[] = [];
+  if (ignore.includes('')) return out;
+  walk(a, b, '', ignoreTrie(ignore, ''), out, 0);
   return out;
 }
 
@@ -102,31 +121,91 @@ function ignoreTrie(ignore: readonly string[], base: string): IgnoreNode | undef
   return root;
 }
 
-function walk(a: unknown, b: unknown, path: string, ignore: IgnoreNode | undefined, out: Op[]): void {
+/**
+ * Whether `keys` are sorted as `keys.sort()` would sort them (most objects' keys arrive sorted, and
+ * the sort was the diff walk's largest single cost): `<` on strings compares UTF-16 code units, as
+ * the default sort does, and an object's keys are distinct.
+ */
+function inOrder(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (!(keys[i - 1]! < keys[i]!)) return false;
+  return true;
+}
+
+const isObjectValue = (v: unknown): boolean => v !== null && typeof v === 'object';
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The ops of member `k` of two objects walked at `path`: absent on one side is an add or a remove. */
+function member(
+  k: string,
+  va: unknown,
+  vb: unknown,
+  path: string,
+  ignore: IgnoreNode | undefined,
+  out: Op[],
+  depth: number,
+): void {
+  if (va === vb) return;
+  const sub = ignore?.children.get(k);
+  if (sub?.ignored) return;
+  const p = `${path}/${escapeToken(k)}`;
+  if (va === undefined) out.push({ op: 'add', path: p, new: vb });
+  else if (vb === undefined) out.push({ op: 'remove', path: p, old: va });
+  else walk(va, vb, p, sub, out, depth);
+}
+
+/**
+ * Appends to `out` the ops turning `a` into `b`. Two objects or arrays that gave no op, with no
+ * ignored path below them, are the same JSON value: `a`'s canonical text, if known, is `b`'s
+ * ({@link shareCanonical}), so the next state's hash does not serialize what did not change; of
+ * two members of states (depth SHARED_TEXT_DEPTH) that differ, the unchanged object members'
+ * texts are shared ({@link shareMemberTexts}). `depth` counts from the states `diffStates` diffs
+ * (a plain diff starts below SHARED_TEXT_DEPTH): deeper, no text is ever kept.
+ */
+function walk(a: unknown, b: unknown, path: string, ignore: IgnoreNode | undefined, out: Op[], depth: number): void {
+  const share = ignore === undefined && depth <= SHARED_TEXT_DEPTH;
   if (isPlainObject(a) && isPlainObject(b)) {
+    const before = out.length;
     const keys = Object.keys(a);
-    for (const k of Object.keys(b)) if (!Object.prototype.hasOwnProperty.call(a, k)) keys.push(k);
-    keys.sort();
-    for (const k of keys) {
-      const sub = ignore?.children.get(k);
-      if (sub?.ignored) continue;
-      const va = a[k];
-      const vb = b[k];
-      if (va === vb) continue;
-      const p = `${path}/${escapeToken(k)}`;
-      if (va === undefined) out.push({ op: 'add', path: p, new: vb });
-      else if (vb === undefined) out.push({ op: 'remove', path: p, old: va });
-      else walk(va, vb, p, sub, out);
+    const keysB = Object.keys(b);
+    // A state's member (its spec): which object members did not change, for their texts.
+    const same: string[] | undefined = share && depth === SHARED_TEXT_DEPTH ? [] : undefined;
+    if (sameKeys(keys, keysB) && inOrder(keys)) {
+      // The usual case (two states of one object): the same keys, sorted. The values are then
+      // read in one call per object, in that order, instead of two lookups by name per key.
+      const valuesA = Object.values(a);
+      const valuesB = Object.values(b);
+      for (let i = 0; i < keys.length; i++) {
+        const n = out.length;
+        member(keys[i]!, valuesA[i], valuesB[i], path, ignore, out, depth + 1);
+        if (same !== undefined && out.length === n && isObjectValue(valuesB[i])) same.push(keys[i]!);
+      }
+    } else {
+      for (const k of keysB) if (!Object.prototype.hasOwnProperty.call(a, k)) keys.push(k);
+      if (!inOrder(keys)) keys.sort();
+      for (const k of keys) {
+        const n = out.length;
+        member(k, a[k], b[k], path, ignore, out, depth + 1);
+        if (same !== undefined && out.length === n && isObjectValue(b[k])) same.push(k);
+      }
     }
+    if (share && out.length === before) shareCanonical(a, b);
+    else if (same !== undefined) shareMemberTexts(a, b, same);
     return;
   }
   if (Array.isArray(a) && Array.isArray(b)) {
+    const before = out.length;
     const common = Math.min(a.length, b.length);
     for (let i = 0; i < common; i++) {
-      if (a[i] !== b[i]) walk(a[i], b[i], `${path}/${i}`, ignore?.children.get(String(i)), out);
+      if (a[i] !== b[i]) walk(a[i], b[i], `${path}/${i}`, ignore?.children.get(String(i)), out, depth + 1);
     }
     for (let i = common; i < b.length; i++) out.push({ op: 'add', path: `${path}/${i}`, new: b[i] });
     for (let i = a.length - 1; i >= common; i--) out.push({ op: 'remove', path: `${path}/${i}`, old: a[i] });
+    if (share && out.length === before) shareCanonical(a, b);
     return;
   }
   if (!deepEqual(a, b)) out.push({ op: 'replace', path, old: a, new: b });

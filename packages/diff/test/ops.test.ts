@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { canonicalJson, rememberCanonical } from '@crtrail/audit';
+import { diffStates } from '../src/ops.js';
 import {
   applyJsonPatch,
   applyMergePatch,
@@ -10,6 +12,7 @@ import {
   leaves,
   sanitize,
   toJsonPatch,
+  DEFAULT_IGNORE_PATHS,
 } from '../src/index.js';
 
 test('objects diff by key, with RFC 6901 escaping of ~ and /', () => {
@@ -176,6 +179,32 @@ test('property: the RFC 6902 form of any diff turns a into b', () => {
       const ops = diffValues(a, b, []);
       assert.deepEqual(applyJsonPatch(a, toJsonPatch(ops)), b);
     }),
+    { numRuns: 500 },
+  );
+});
+
+test('property: a state diffed against its predecessor gets the canonical text of what it is, whatever the predecessor shared', () => {
+  const section = fc.dictionary(fc.string({ maxLength: 4 }), fc.jsonValue({ maxDepth: 3 }));
+  fc.assert(
+    fc.property(
+      fc.dictionary(fc.string({ maxLength: 4 }), section),
+      fc.array(fc.tuple(fc.nat(), fc.string({ maxLength: 4 }), fc.jsonValue({ maxDepth: 2 })), { maxLength: 3 }),
+      fc.boolean(),
+      (spec, edits, sameRv) => {
+        const prev = { metadata: { name: 'x', resourceVersion: '1' }, spec, status: { n: 1 } };
+        rememberCanonical(prev, true);
+        const next = JSON.parse(JSON.stringify(prev)) as typeof prev;
+        if (!sameRv) next.metadata.resourceVersion = '2';
+        const names = Object.keys(next.spec);
+        for (const [i, k, v] of edits) if (names.length > 0) next.spec[names[i % names.length]!]![k] = v;
+        assert.deepEqual(diffStates(prev, next, DEFAULT_IGNORE_PATHS), diffValues(prev, next));
+        // Shared from `prev` where the diff found no change; serialized where it did.
+        return (
+          rememberCanonical(next, true) === canonicalJson(next) &&
+          rememberCanonical(next.spec) === canonicalJson(next.spec)
+        );
+      },
+    ),
     { numRuns: 500 },
   );
 });

@@ -77,18 +77,50 @@ export function chainParts(
   /** Sealing a record just built (never when verifying): its bodies' canonical texts are remembered and reused. */
   reuse = false,
 ): ChainParts {
-  const fields = chainedFields(record, cluster, 0);
-  delete fields.seq;
+  // The members of `chainedFields(record, cluster, 0)` but `seq`, built without its object spreads
+  // (one per record, a measurable part of sealing): the record's own members but `crtrail` and
+  // `event` (and those it overrides), then `v`, `cluster` and the two rebuilt ones.
   const own = record as Record<string, unknown>;
-  return Object.keys(fields)
-    .sort()
-    .flatMap((k) => {
-      const v = fields[k];
-      // The record's own members (its bodies, in `kubernetes`) are remembered: the document sent
-      // to Elasticsearch reuses their text (records are not mutated there once sealed).
-      const c = reuse && own[k] === v && v !== null && typeof v === 'object' ? rememberCanonical(v) : canonicalJson(v);
-      return c === undefined ? [] : [[k, c] as [string, string]];
-    });
+  const fields: Array<[string, unknown, boolean]> = [];
+  for (const k of Object.keys(own)) if (!CHAIN_OWN_EXCLUDED.has(k)) fields.push([k, own[k], true]);
+  const crtrail = without(record.crtrail, CRTRAIL_EXCLUDED);
+  const change = record.crtrail?.change;
+  crtrail.change = { state_hash: change?.state_hash, dry_run: change?.dry_run };
+  fields.push(
+    ['v', CHAIN_VERSION, false],
+    ['cluster', cluster, false],
+    ['event', without(record.event, EVENT_EXCLUDED), false],
+    ['crtrail', crtrail, false],
+  );
+  fields.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  const parts: ChainParts = [];
+  for (const [k, v, isOwn] of fields) {
+    // The record's own members (its bodies, in `kubernetes`) are remembered: the document sent
+    // to Elasticsearch reuses their text (records are not mutated there once sealed).
+    const c = reuse && isOwn && v !== null && typeof v === 'object' ? rememberCanonical(v) : canonicalJson(v);
+    if (c !== undefined) parts.push([k, c]);
+  }
+  return parts;
+}
+
+/** Record members `chainedFields` replaces or leaves out (`seq` is no part: it is placed by `hashOfParts`). */
+const CHAIN_OWN_EXCLUDED = new Set(['crtrail', 'event', 'v', 'cluster', 'seq']);
+const CRTRAIL_EXCLUDED = new Set(['change', 'integrity', 'received_at']);
+const EVENT_EXCLUDED = new Set(['ingested']);
+
+/** A copy of `value`'s own members but `excluded` (`{}` for a missing value), as a rest pattern makes it. */
+function without(value: unknown, excluded: ReadonlySet<string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (value === null || value === undefined) return out;
+  for (const k of Object.keys(value)) {
+    if (excluded.has(k)) continue;
+    const v = (value as Record<string, unknown>)[k];
+    // A stored record is data: a `__proto__` member is a member, as a rest pattern copies it.
+    if (k === '__proto__')
+      Object.defineProperty(out, k, { value: v, writable: true, enumerable: true, configurable: true });
+    else out[k] = v;
+  }
+  return out;
 }
 
 /** Assembles `{…,"seq":n,…}` exactly as RFC 8785 orders it and hashes it after `prev_hash`. */

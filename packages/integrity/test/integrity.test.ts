@@ -314,3 +314,24 @@ test('old values are checked against the predecessor named by prev_state_hash, i
   // Predecessor not in the walk (filtered out): not checkable, not an error.
   assert.deepEqual(kinds([second]), { problems: [], checked: 0, unchecked: 1 });
 });
+
+test('chainParts covers exactly the chained fields, also of a stored record with odd members', async () => {
+  const { chainedFields, chainParts } = await import('../src/index.js');
+  const { canonicalJson } = await import('@crtrail/audit');
+  const odd = JSON.parse(
+    '{"v":9,"cluster":"other","seq":3,"a":{"x":1},"event":{"id":"e","ingested":"t","__proto__":{"p":1}},' +
+      '"crtrail":{"received_at":"t","integrity":{"seq":1},"change":{"ops":[],"state_hash":"h"},"__proto__":{"q":2},"actor":{"name":"n"}}}',
+  ) as Record<string, unknown>;
+  for (const record of [odd, {}, { crtrail: { change: { dry_run: true } } }]) {
+    const fields = chainedFields(record, 'c1', 0);
+    delete fields.seq;
+    const expected = Object.keys(fields)
+      .sort()
+      .flatMap((k) => {
+        const c = canonicalJson(fields[k]);
+        return c === undefined ? [] : [[k, c]];
+      });
+    assert.deepEqual(chainParts(record, 'c1'), expected);
+    assert.deepEqual(chainParts(record, 'c1', true), expected);
+  }
+});
