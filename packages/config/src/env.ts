@@ -130,7 +130,7 @@ export const envSchema = z
     // webhook's acks, which the apiserver waits for, come before indexing, which may lag and catch up.
     CRTRAIL_WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     // V8 old-space limit of the worker processes `crtrail up` starts (MB; 0: Node's default), from
-    // the sizing rule (workerHeapNeedMb(8) = 267). The steady live heap is ~50 MB, but a burst of big
+    // the sizing rule (workerHeapNeedMb(8) = 273). The steady live heap is ~50 MB, but a burst of big
     // jobs needs the room; a lower limit keeps RSS lower (V8 grows the heap eagerly up to it) only as
     // long as the rule holds — raise it with the concurrency.
     CRTRAIL_WORKER_HEAP_MB: z.coerce.number().int().min(0).max(65536).default(288),
@@ -209,7 +209,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
 
 /**
  * The worker's memory sizing rule (README "Worker"). A unit of joined jobs holds at most one full job
- * of JSON (the webhook's 2 MB bound) and peaks at ≤ 25× it in heap (2 MB of 25 KB creates, the worst
+ * of JSON (the webhook's 2 MB bound) and peaks at ≤ 26× it in heap (2 MB of 25 KB creates, the worst
  * case measured by bench/worker-memory.ts; ~10× for updates); at most `unitsInflight` units run at
  * once. The other held jobs are only parsed JSON (1.1–1.4× their text, measured on the bench's
  * batches and the big-batch case). The base (code, clients, the 16 MB history cache) is ~60 MB, and
@@ -218,13 +218,13 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
 export const WORKER_SIZING = Object.freeze({
   jobMb: 2,
   unitsInflight: 2,
-  expansion: 25,
+  expansion: 26,
   heldExpansion: 1.5,
   baseMb: 60,
   gcHeadroom: 1.5,
 });
 
-/** Heap (MB) a worker holding `concurrency` jobs needs by {@link WORKER_SIZING}: 4 → 249, 8 → 267, 64 → 519. */
+/** Heap (MB) a worker holding `concurrency` jobs needs by {@link WORKER_SIZING}: 4 → 255, 8 → 273, 64 → 525. */
 export function workerHeapNeedMb(concurrency: number): number {
   const s = WORKER_SIZING;
   const units = Math.min(concurrency, s.unitsInflight);
