@@ -7,9 +7,8 @@
  * writes). Deterministic, like bench/workload.ts; one cluster per batch (one apiserver each).
  */
 import { prng } from '../test/fixtures/lifecycle.js';
-import type { Workload } from './workload.js';
+import { eventHeader, type Workload } from './workload.js';
 
-const iso = (ms: number) => new Date(ms).toISOString().replace('Z', '000Z');
 const GROUP = 'argoproj.io';
 const VERSION = 'v1alpha1';
 const RESOURCE = 'applications';
@@ -69,15 +68,7 @@ export function generateBigBatches(count: number, mb: number, seed = 20261202): 
     let crWrites = 0;
     while (bytes < mb * 1024 * 1024) {
       n++;
-      const ts = t0 + n * 2;
-      const common = {
-        auditID: `big-${seed}-${n}`,
-        stage: 'ResponseComplete',
-        sourceIPs: ['10.1.2.3'],
-        requestReceivedTimestamp: iso(ts),
-        stageTimestamp: iso(ts + 1),
-        responseStatus: { metadata: {}, code: 200 },
-      };
+      const common = { ...eventHeader(`big-${seed}`, n, t0), responseStatus: { metadata: {}, code: 200 } };
       let event: unknown;
       if (rand() < 0.2) {
         const write = rand() < 0.3;

@@ -8,12 +8,12 @@ import { writeFileSync } from 'node:fs';
 import type { AuditEvent } from '@crtrail/audit';
 import { stringifyReusing } from '@crtrail/audit';
 import { defaultConfig } from '@crtrail/config';
-import { planBatch, stateHash, DEFAULT_IGNORE_PATHS, type History } from '@crtrail/diff';
+import { planBatch, DEFAULT_IGNORE_PATHS, type History } from '@crtrail/diff';
 import { classifyEvent } from '@crtrail/filter';
 import { redactEvent } from '@crtrail/enrich';
 import { chainParts, sealRecords, GENESIS_HASH, type ChainHead } from '@crtrail/integrity';
-import { buildRecord } from '@crtrail/store';
 import { createEnricher } from '@crtrail/worker';
+import { recordDocs } from './lib/records.js';
 import { generateWorkload } from './workload.js';
 
 const w = generateWorkload(Number(process.argv[2] || 300));
@@ -39,20 +39,7 @@ for (const b of w.bodies) {
   };
   const kept = data.events.filter((e) => classifyEvent(e).keep).map((e) => redactEvent(e, config, 'salt'));
   const plan = planBatch(data.cluster, kept, histories, { ignorePaths: DEFAULT_IGNORE_PATHS, actorOf: enrich.actorOf });
-  const docs = plan.records.map((r) => {
-    const { actor, change, kind } = enrich(r);
-    return buildRecord({
-      cluster: data.cluster,
-      event: r.event,
-      object: r.object,
-      change: r.previous ? { ...change, prev_state_hash: stateHash(r.previous) } : change,
-      actor,
-      kind,
-      configDigest: 'golden',
-      receivedAt,
-      ingestedAt,
-    });
-  });
+  const docs = recordDocs(plan, data.cluster, enrich, { receivedAt, ingestedAt, configDigest: 'golden' });
   const parts = docs.map((r) => chainParts(r, data.cluster, true));
   const head = sealRecords(heads.get(data.cluster) ?? { seq: 0, hash: GENESIS_HASH }, data.cluster, docs, parts);
   heads.set(data.cluster, head);

@@ -7,12 +7,12 @@ import { performance } from 'node:perf_hooks';
 import type { AuditEvent } from '@crtrail/audit';
 import { stringifyReusing } from '@crtrail/audit';
 import { defaultConfig } from '@crtrail/config';
-import { planBatch, stateHash, DEFAULT_IGNORE_PATHS, type History } from '@crtrail/diff';
+import { planBatch, DEFAULT_IGNORE_PATHS, type History } from '@crtrail/diff';
 import { classifyEvent } from '@crtrail/filter';
 import { redactEvent } from '@crtrail/enrich';
 import { chainParts, sealRecords, GENESIS_HASH, type ChainHead } from '@crtrail/integrity';
-import { buildRecord } from '@crtrail/store';
 import { createEnricher } from '@crtrail/worker';
+import { recordDocs } from './lib/records.js';
 import { generateWorkload } from './workload.js';
 
 const w = generateWorkload(Number(process.argv[2] || 300));
@@ -44,18 +44,7 @@ for (const job of jobs) {
     planBatch(data.cluster, kept, histories, { ignorePaths: DEFAULT_IGNORE_PATHS, actorOf: enrich.actorOf }),
   );
   const records = time('enrich + record', () =>
-    plan.records.map((r) => {
-      const { actor, change } = enrich(r);
-      return buildRecord({
-        cluster: data.cluster,
-        event: r.event,
-        object: r.object,
-        change: r.previous ? { ...change, prev_state_hash: stateHash(r.previous) } : change,
-        actor,
-        receivedAt: Date.now(),
-        ingestedAt: Date.now(),
-      });
-    }),
+    recordDocs(plan, data.cluster, enrich, { receivedAt: Date.now(), ingestedAt: Date.now() }),
   );
   time('hash chain', () => {
     const parts = records.map((r) => chainParts(r, data.cluster, true));

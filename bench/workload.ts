@@ -35,6 +35,18 @@ const CR_KINDS = [
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('Z', '000Z');
 
+/** The fields every generated event shares: the n-th event of a run, 2 ms after the one before. */
+export function eventHeader(label: string, n: number, t0: number) {
+  const ts = t0 + n * 2;
+  return {
+    auditID: `${label}-${n}`,
+    stage: 'ResponseComplete',
+    sourceIPs: ['10.1.2.3'],
+    requestReceivedTimestamp: iso(ts),
+    stageTimestamp: iso(ts + 1),
+  };
+}
+
 function body(rand: () => number, fields: number, seed: number): Record<string, unknown> {
   // A few hundred fields in nested groups, like a real CR spec (containers, env, volumes, rules…).
   const spec: Record<string, unknown> = {};
@@ -74,13 +86,7 @@ export function generateWorkload(batches: number, seed = 20261124): Workload {
     for (let i = 0; i < 400; i++) {
       n++;
       const ts = t0 + n * 2;
-      const common = {
-        auditID: `bench-${seed}-${n}`,
-        stage: 'ResponseComplete',
-        sourceIPs: ['10.1.2.3'],
-        requestReceivedTimestamp: iso(ts),
-        stageTimestamp: iso(ts + 1),
-      };
+      const common = eventHeader(`bench-${seed}`, n, t0);
       if (rand() < 0.05) {
         const candidates = hot.filter((h) => h.cluster === cluster);
         const o = candidates[Math.floor(rand() * candidates.length)]!;
