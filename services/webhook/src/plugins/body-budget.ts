@@ -29,8 +29,8 @@ export class BodyBudget {
 
   release(bytes: number): void {
     this.used -= bytes;
-    while (this.queue.length > 0 && this.fits(this.queue[0]!.bytes)) {
-      const next = this.queue.shift()!;
+    for (let next = this.queue[0]; next !== undefined && this.fits(next.bytes); next = this.queue[0]) {
+      this.queue.shift();
       this.used += next.bytes;
       next.go();
     }
