@@ -42,6 +42,11 @@ export interface AdmittedBatch {
   source?: BodySource | undefined;
   /** process.hrtime of the request's arrival: ack latency is measured from here. */
   arrivedAt: bigint;
+  /**
+   * Called once the batch's jobs are encoded, before they are written: the route drops what it holds
+   * of the body (`admitBatch` clears `body` and `source` here too).
+   */
+  release?: (() => void) | undefined;
 }
 
 /** Resolves the options once; `defaultCluster` is the one label always kept. */
@@ -68,12 +73,57 @@ export async function admitBatch(
   batch: AdmittedBatch,
 ): Promise<{ accepted: number }> {
   const { metrics } = admission;
-  const { cluster } = batch;
+  const { cluster, arrivedAt } = batch;
+  const { received, kept, jobs, jobBytes } = await encodeBatch(admission, backpressure, batch);
+  // The jobs are copies: the body's bytes and its parsed events are garbage from here on, while the
+  // jobs go to Redis — a big body would otherwise stay alive, next to its jobs, until the ack.
+  batch.body = undefined;
+  batch.source = undefined;
+  batch.release?.();
+  if (jobs.length > 0) {
+    try {
+      await admission.sink.add(jobs);
+    } catch (err) {
+      if (err instanceof ReplicasBehindError)
+        throw new errors.CRTRAIL_ERR_REPLICAS_BEHIND(err.acked, err.wanted, err.waitedMs);
+      throw new errors.CRTRAIL_ERR_QUEUE_UNAVAILABLE((err as Error).message);
+    }
+    metrics.jobsPerBatch.observe(jobs.length);
+    for (const bytes of jobBytes) metrics.jobBytes.observe(bytes);
+  }
+  metrics.enqueued.inc(kept);
+  metrics.accepted.inc({ cluster: admission.clusterLabel(cluster) }, received);
+  metrics.batchSize.observe(received);
+  metrics.ackLatency.observe(Number(process.hrtime.bigint() - arrivedAt) / 1e9);
+  return { accepted: received };
+}
+
+/** A batch made ready for the sink: its counts and its jobs; nothing of the parsed body. */
+interface EncodedBatch {
+  /** Events in the batch, kept or not. */
+  received: number;
+  /** Events kept (custom-resource mutations). */
+  kept: number;
+  /** Each job's UTF-8 JSON, and its `bytes` (the events' size, as JobBounds measure it). */
+  jobs: Buffer[];
+  jobBytes: number[];
+}
+
+/**
+ * Backpressure, the schema, the filter, redaction and the jobs of {@link admitBatch}, in a function of
+ * their own so that the parsed events and the spans end with it (nothing of them is held across the
+ * write to the sink).
+ */
+async function encodeBatch(
+  admission: Admission,
+  backpressure: Backpressure,
+  batch: AdmittedBatch,
+): Promise<EncodedBatch> {
   backpressure.check();
   const checked = validateEventList(batch.body);
   if (!checked.ok) throw new errors.CRTRAIL_ERR_INVALID_BATCH(checked.reason);
   const events = checked.value.items;
-  metrics.received.inc(events.length);
+  admission.metrics.received.inc(events.length);
   // Only custom-resource mutations are ever recorded; the ~95 % rest (reads, built-in resources,
   // early stages) is dropped here rather than stored in Redis only for the worker to drop it.
   const mutations: AuditEvent[] = [];
@@ -84,48 +134,34 @@ export async function admitBatch(
       positions.push(i);
     }
   }
-  if (admission.prepareRedaction && mutations.length > 0) {
+  if (mutations.length === 0) return { received: events.length, kept: 0, jobs: [], jobBytes: [] };
+  if (admission.prepareRedaction) {
     await admission
       .prepareRedaction(mutations)
       .catch((err: Error) => Promise.reject(new errors.CRTRAIL_ERR_QUEUE_UNAVAILABLE(err.message)));
   }
-  if (mutations.length > 0) {
-    const encoded = encodeEvents(mutations, positions, admission.redact, batch.source, events.length);
-    // Bounded jobs, so no worker ever has to hold a 20 MB batch at once; all written at once, so
-    // the 200 means all of them are stored, and a 503 means none is.
-    const chunks = splitBySize(
-      encoded,
-      encoded.map((e) => e.length),
-      admission.jobBounds,
-    );
-    const receivedAt = Date.now();
-    const id = chunks.length > 1 ? randomUUID() : undefined;
-    const jobs = chunks.map((c, i) =>
-      encodeBatchJob(
-        {
-          cluster,
-          receivedAt,
-          bytes: c.bytes,
-          ...(id ? { batch: id, part: i + 1, parts: chunks.length } : {}),
-        },
-        c.events,
-      ),
-    );
-    try {
-      await admission.sink.add(jobs);
-    } catch (err) {
-      if (err instanceof ReplicasBehindError)
-        throw new errors.CRTRAIL_ERR_REPLICAS_BEHIND(err.acked, err.wanted, err.waitedMs);
-      throw new errors.CRTRAIL_ERR_QUEUE_UNAVAILABLE((err as Error).message);
-    }
-    metrics.jobsPerBatch.observe(chunks.length);
-    for (const c of chunks) metrics.jobBytes.observe(c.bytes);
-  }
-  metrics.enqueued.inc(mutations.length);
-  metrics.accepted.inc({ cluster: admission.clusterLabel(cluster) }, events.length);
-  metrics.batchSize.observe(events.length);
-  metrics.ackLatency.observe(Number(process.hrtime.bigint() - batch.arrivedAt) / 1e9);
-  return { accepted: events.length };
+  const encoded = encodeEvents(mutations, positions, admission.redact, batch.source, events.length);
+  // Bounded jobs, so no worker ever has to hold a 20 MB batch at once; all written at once, so
+  // the 200 means all of them are stored, and a 503 means none is.
+  const chunks = splitBySize(
+    encoded,
+    encoded.map((e) => e.length),
+    admission.jobBounds,
+  );
+  const receivedAt = Date.now();
+  const id = chunks.length > 1 ? randomUUID() : undefined;
+  const jobs = chunks.map((c, i) =>
+    encodeBatchJob(
+      {
+        cluster: batch.cluster,
+        receivedAt,
+        bytes: c.bytes,
+        ...(id ? { batch: id, part: i + 1, parts: chunks.length } : {}),
+      },
+      c.events,
+    ),
+  );
+  return { received: events.length, kept: mutations.length, jobs, jobBytes: chunks.map((c) => c.bytes) };
 }
 
 /**
