@@ -44,7 +44,7 @@ const events = orderedEvents();
     const s = (performance.now() - t0) / 1000;
     const n = await p.count();
     console.log(
-      `pipeline (1 worker, concurrency 4): ${n} changes indexed in ${s.toFixed(2)} s = ${Math.round(n / s)} changes/s`,
+      `pipeline (1 worker, default concurrency): ${n} changes indexed in ${s.toFixed(2)} s = ${Math.round(n / s)} changes/s`,
     );
   } finally {
     await p.close();
