@@ -72,16 +72,12 @@ export class JobJoiner<R> {
     if (unit.length === 0) return;
     this.running++;
     this.run(unit.map((w) => w.job))
-      .then(
-        (results) => {
-          if (results.length !== unit.length)
-            throw new Error(`a unit of ${unit.length} jobs returned ${results.length} results`);
-          unit.forEach((w, i) => w.resolve(results[i]!));
-        },
-        (err: unknown) => {
-          for (const w of unit) w.reject(err);
-        },
-      )
+      .then((results) => {
+        if (results.length !== unit.length)
+          throw new Error(`a unit of ${unit.length} jobs returned ${results.length} results`);
+        unit.forEach((w, i) => w.resolve(results[i]!));
+      })
+      // The unit failed, or returned the wrong number of results: every job of it fails.
       .catch((err: unknown) => {
         for (const w of unit) w.reject(err);
       })

@@ -225,9 +225,11 @@ async function processChunk(parts: Part[], deps: BatchDeps, ignorePaths: readonl
       }
     }
   }
-  for (const p of poisoned) {
-    await deadLetterEvents(deps, p.part.job.cluster, [p]);
-    p.part.result.deadLettered++;
+  // One dead-letter write per cluster, as before units (not one per event).
+  for (const cluster of new Set(poisoned.map((p) => p.part.job.cluster))) {
+    const ofCluster = poisoned.filter((p) => p.part.job.cluster === cluster);
+    await deadLetterEvents(deps, cluster, ofCluster);
+    for (const p of ofCluster) p.part.result.deadLettered++;
   }
   if (work.size === 0) return;
 
@@ -400,13 +402,21 @@ async function writeRecords(planned: readonly PlannedWork[], deps: BatchDeps): P
   // Stored by an attempt that then crashed before it confirmed its links — so before it enqueued
   // their alerts, which come between the write and the confirmation: they are alerted now.
   const unconfirmed = new Set<string>();
+  // Split once: the stored ones keep their links and count as duplicates, the fresh ones are sealed and sent.
+  const split = byCluster.map((c) => ({
+    ...c,
+    fresh: c.creates.filter((a) => !existing.has(a.id)),
+    known: c.creates.filter((a) => existing.has(a.id)),
+  }));
   await Promise.all(
-    byCluster.map(async ({ work, creates }) => {
-      const fresh = creates.filter((c) => !existing.has(c.id));
+    split.map(async ({ work, fresh, known }) => {
       if (deps.alerts) {
-        const pending = await pendingLinks(deps.redis, deps.prefix, work.cluster, [
-          ...creates.filter((c) => existing.has(c.id)).map((c) => c.id),
-        ]);
+        const pending = await pendingLinks(
+          deps.redis,
+          deps.prefix,
+          work.cluster,
+          known.map((c) => c.id),
+        );
         for (const id of pending) unconfirmed.add(id);
       }
       await sealChain(deps.redis, deps.prefix, work.cluster, fresh, () =>
@@ -415,14 +425,13 @@ async function writeRecords(planned: readonly PlannedWork[], deps: BatchDeps): P
     }),
   );
   let repairs = 0;
-  for (const { work, plan, creates } of byCluster) {
-    const known = creates.filter((c) => existing.has(c.id));
+  for (const { work, plan, fresh, known } of split) {
     count(
       known.map((c) => c.id),
       'duplicates',
     );
     deps.metrics?.records.inc({ result: 'duplicate' }, known.length);
-    actions.push(...creates.filter((c) => !existing.has(c.id)));
+    actions.push(...fresh);
     for (const repair of plan.repairs) {
       const change = {
         ...repair.change,
