@@ -83,7 +83,7 @@ async function ownRedis(
 }
 
 /** Every job of the queue, oldest first, as the worker would take them. */
-async function jobsOf(hook: RunningWebhook): Promise<BatchJob[]> {
+async function jobsOf(hook: Pick<RunningWebhook, 'queue'>): Promise<BatchJob[]> {
   const jobs = await hook.queue.getJobs(['waiting'], 0, -1, true);
   return jobs.map((j) => j.data);
 }
@@ -150,7 +150,7 @@ describe('webhook durability: bounded jobs, written atomically', () => {
     });
   });
 
-  test('the connection to Redis dies in the middle of a batch’s write: 503 and not one of its jobs in Redis', async () => {
+  test('the connection to Redis dies in the middle of a batch’s write: 503 and not one of its jobs, or 200 and all of them once', async () => {
     // A proxy that passes Redis traffic through and, once armed, cuts both sides after 3 MB more of
     // requests: mid-way through a 10 MB batch's jobs. A plain pipeline (what BullMQ's addBulk uses)
     // would leave the first jobs written; the transaction leaves none.
@@ -194,17 +194,26 @@ describe('webhook durability: bounded jobs, written atomically', () => {
       const items = Array.from({ length: 200 }, (_, i) => event(i, 50_000));
       armed = true;
       const res = await post(hook.url, eventList(items));
-      assert.equal(res.status, 503);
-      assert.ok(Number(res.headers.get('retry-after')) > 0);
       assert.equal(armed, false, 'the proxy did cut the connection');
-      assert.deepEqual(await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused'), {
-        waiting: 0,
+      // Two outcomes are right, and the timing decides between them: ioredis had not finished writing
+      // the transaction when the cut came (it fails: 503, and Redis dropped the MULTI without its
+      // EXEC), or it had, and it sends the whole transaction again on its new connection (200, every
+      // job once). Seen both ways under CI load. What may never happen is a part of the batch.
+      const written = await jobsOf({ queue });
+      if (res.status === 503) {
+        assert.ok(Number(res.headers.get('retry-after')) > 0);
+        assert.deepEqual(written, [], 'not one job of the batch');
+        assert.equal(await direct.exists(`bull:${prefix}-batches:1`), 0, 'not even the first job');
+      } else {
+        assert.equal(res.status, 200, await res.text());
+        assertBounded(written, items);
+      }
+      assert.deepEqual(await queue.getJobCounts('active', 'delayed', 'prioritized', 'paused'), {
         active: 0,
         delayed: 0,
         prioritized: 0,
         paused: 0,
       });
-      assert.equal(await direct.exists(`bull:${prefix}-batches:1`), 0, 'not even the first job');
       // Reconnected: the next batch is written whole.
       const again = await eventually(
         async () => {
@@ -215,8 +224,9 @@ describe('webhook durability: bounded jobs, written atomically', () => {
         'an ack after the reconnect',
       );
       assert.equal(again.status, 200);
+      const after = await jobsOf({ queue });
       assert.deepEqual(
-        (await queue.getJobs(['waiting'])).map((j) => j.data.events.map((e) => e.auditID)),
+        after.slice(written.length).map((j) => j.events.map((e) => e.auditID)),
         [['d-7']],
       );
     } finally {
