@@ -195,10 +195,11 @@ describe('webhook durability: bounded jobs, written atomically', () => {
       armed = true;
       const res = await post(hook.url, eventList(items));
       assert.equal(armed, false, 'the proxy did cut the connection');
-      // Two outcomes are right, and the timing decides between them: ioredis had not finished writing
-      // the transaction when the cut came (it fails: 503, and Redis dropped the MULTI without its
-      // EXEC), or it had, and it sends the whole transaction again on its new connection (200, every
-      // job once). Seen both ways under CI load. What may never happen is a part of the batch.
+      // Two outcomes are right, and the timing decides between them. If Redis's +OK to MULTI had come
+      // back before the cut, ioredis rejects the transaction's fragments (503; Redis dropped the MULTI
+      // without its EXEC). If it had not (a loaded machine), ioredis keeps the whole MULTI … EXEC and
+      // sends it again on its new connection (200, every job once): see abortTransactionFragments and
+      // autoResendUnfulfilledCommands in ioredis. What may never happen is a part of the batch.
       const written = await jobsOf({ queue });
       if (res.status === 503) {
         assert.ok(Number(res.headers.get('retry-after')) > 0);
