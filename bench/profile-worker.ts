@@ -9,7 +9,7 @@ import { loadEnv, workerExecArgv } from '@crtrail/config';
 import { repoRoot } from '@crtrail/stack';
 import { startWebhook } from '@crtrail/webhook';
 import { testEs, testRedis, cleanupPrefix } from '@crtrail/testkit';
-import { cpuMs } from './lib/processes.js';
+import { cpuMs, peakRssMb } from './lib/processes.js';
 import { generateWorkload } from './workload.js';
 
 /** The parts of a V8 `.cpuprofile` (Chrome DevTools Profile) this summary reads. */
@@ -59,13 +59,12 @@ for (;;) {
   await sleep(100);
 }
 const s = (performance.now() - t0) / 1000;
-const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
 const cpu = cpuMs(child.pid!);
 console.log(
   `worker process CPU ${Math.round(cpu)} ms = ${(cpu / w.crWrites).toFixed(3)} ms per change (all its threads, start-up included)`,
 );
 console.log(
-  `${w.crWrites} changes in ${s.toFixed(1)} s = ${Math.round(w.crWrites / s)} changes/s (incl. start-up), peak RSS ${hwm ? Math.round(Number(hwm[1]) / 1024) : '?'} MB`,
+  `${w.crWrites} changes in ${s.toFixed(1)} s = ${Math.round(w.crWrites / s)} changes/s (incl. start-up), peak RSS ${Math.round(peakRssMb(child.pid!))} MB`,
 );
 child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
