@@ -20,6 +20,7 @@ import { deleteRedisPrefix } from '@crtrail/testkit';
 import { generateBigBatches } from './big-workload.js';
 import { runBigBatches } from './lib/big-batches.js';
 import { ceilingEsBulk, ceilingParseRedis } from './lib/ceilings.js';
+import { floorSection, workerFloor } from './lib/floor.js';
 import { runPipeline } from './lib/pipeline.js';
 import { crtrail, freePort, peakRssMb, stop, waitHttp } from './lib/processes.js';
 import { bigBatchSection, figure, mainReport, target } from './lib/report.js';
@@ -148,6 +149,10 @@ if (SCALE) {
   const ratedPrefix = `${prefix}-r`;
   const r = await runPipeline(es, ratedPrefix, 1, sendAtApiserverRate, workload.crWrites);
   await cleanup(ratedPrefix);
+  say("the worker's floor: its pure steps and its writes alone, against Elasticsearch's CPU…");
+  const floorPrefix = `${prefix}-floor`;
+  const floor = await workerFloor(es, redis, floorPrefix, workload);
+  await cleanup(floorPrefix);
   const b = await bigCase(prefix);
   const webhookEps = w.acked / w.seconds;
   const rssByCase = {
@@ -200,6 +205,7 @@ if (SCALE) {
       worker: Math.max(p.rss.worker, r.rss.worker, b.rss_mb.worker),
     },
     rss_mb_by_case: rssByCase,
+    worker_floor: floor,
     cpu_ms_per_change: { saturated: p.cpuPerChange, rated: r.cpuPerChange },
     big_batches: { ...b, mb: BIG_MB },
     targets: [] as ReturnType<typeof target>[],
@@ -234,6 +240,7 @@ if (SCALE) {
     target(`lag p99 ms (ack → searchable) ${rate}`, result.pipeline.lag_p99_ms, '≤', 2000),
     target('webhook peak RSS MB, every case incl. the big batches', result.rss_mb.webhook, '≤', 300),
     target('worker peak RSS MB, every case incl. the big batches', result.rss_mb.worker, '≤', 300),
+    figure("worker's floor ÷ Elasticsearch CPU (pure steps and writes alone, below)", floor.floor_vs_es),
     figure('pipeline CR changes/s (saturated)', result.pipeline.changes_per_s),
     figure('webhook events/s acked (saturated, webhook alone)', result.webhook.events_per_s),
     figure(`ack p99 ms ${rate}, whole pipeline on the same cores`, result.webhook.pipeline_ack_p99_ms),
@@ -263,6 +270,7 @@ if (SCALE) {
     result.targets,
     b,
   );
+  md.push(...floorSection(floor), '');
   try {
     md.push(readFileSync(join(root, 'bench', 'ANALYSIS.md'), 'utf8'));
   } catch {
