@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { BatchJob } from '@crtrail/queue';
 
 /**
@@ -9,6 +10,12 @@ import type { BatchJob } from '@crtrail/queue';
  *
  * A job that already failed or stalled runs alone: whatever made it fail cannot make other jobs fail
  * with it a second time, and its retries count only against itself.
+ *
+ * While a unit runs, the next one starts beside it only once it is full, or once its oldest job has
+ * waited `fillWaitMs`: otherwise BullMQ's jobs, which arrive one by one as slots free up, each
+ * started a unit of their own (~2 jobs per unit under load, ~40 events), and every unit pays an
+ * existence check and a bulk request that Elasticsearch pays for per request, not per record. With
+ * nothing running, a unit starts at once with what is there: an idle worker adds no wait.
  */
 export interface JoinerOptions {
   /** Events at most in one unit; a job bigger than this is a unit of its own (processed in chunks). */
@@ -20,11 +27,18 @@ export interface JoinerOptions {
   maxBytes: number;
   /** Units running at once: while one waits on Redis or Elasticsearch, the next can compute. */
   inflight: number;
+  /**
+   * How long (ms) the jobs of a unit that is not full wait for a running unit to finish before they
+   * start beside it (0: at once). Bounds the wait a slow unit (Elasticsearch retrying) imposes.
+   */
+  fillWaitMs?: number;
 }
 
 interface Waiting<R> {
   job: BatchJob;
   alone: boolean;
+  /** performance.now() at submit. */
+  since: number;
   resolve: (result: R) => void;
   reject: (err: unknown) => void;
 }
@@ -33,6 +47,7 @@ export class JobJoiner<R> {
   private readonly waiting: Waiting<R>[] = [];
   private running = 0;
   private scheduled = false;
+  private fillTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly run: (jobs: BatchJob[]) => Promise<R[]>,
@@ -45,7 +60,7 @@ export class JobJoiner<R> {
   /** Resolves with this job's result once the unit it went into is done; rejects if that unit failed. */
   submit(job: BatchJob, alone = false): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.waiting.push({ job, alone, resolve, reject });
+      this.waiting.push({ job, alone, since: performance.now(), resolve, reject });
       this.schedule();
     });
   }
@@ -57,6 +72,20 @@ export class JobJoiner<R> {
 
   private schedule(): void {
     if (this.scheduled || this.running >= this.options.inflight || this.waiting.length === 0) return;
+    if (this.running > 0 && !this.nextIsFull()) {
+      // Not full while another unit runs: wait for it to finish (it schedules again), at most fillWaitMs.
+      const waited = performance.now() - this.waiting[0]!.since;
+      const left = (this.options.fillWaitMs ?? 0) - waited;
+      if (left > 0) {
+        this.fillTimer ??= setTimeout(() => {
+          this.fillTimer = undefined;
+          this.schedule();
+        }, left);
+        return;
+      }
+    }
+    clearTimeout(this.fillTimer);
+    this.fillTimer = undefined;
     this.scheduled = true;
     // After the I/O callbacks of this turn of the loop: the jobs BullMQ fetched together arrive together.
     setImmediate(() => {
@@ -64,6 +93,21 @@ export class JobJoiner<R> {
       this.startUnit();
       this.schedule();
     });
+  }
+
+  /** Whether the unit {@link take} would make now is as big as it can be (a job alone counts as full). */
+  private nextIsFull(): boolean {
+    const first = this.waiting[0]!;
+    if (first.alone || first.job.bytes === undefined) return true;
+    let events = 0;
+    let bytes = 0;
+    for (const w of this.waiting) {
+      if (w !== first && (w.alone || w.job.bytes === undefined)) return true;
+      events += w.job.events.length;
+      bytes += w.job.bytes ?? 0;
+      if (events >= this.options.maxEvents || bytes >= this.options.maxBytes) return true;
+    }
+    return false;
   }
 
   private startUnit(): void {

@@ -45,6 +45,13 @@ import { checkRedactionSalt } from './salt-check.js';
 import { loadConfig, WORKER_SIZING, type CrtrailConfig } from '@crtrail/config';
 import { createAlerting } from './alerts.js';
 
+/**
+ * How long a unit that is not full waits for the running one before it starts beside it: about one
+ * unit's processing time under load, so that the next unit fills meanwhile; a unit slowed by
+ * Elasticsearch's retries holds the others back no longer than this.
+ */
+const UNIT_FILL_WAIT_MS = 250;
+
 /** How often a worker checks the rollover conditions when ILM is absent. */
 const ROLLOVER_CHECK_MS = 60_000;
 
@@ -221,7 +228,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       metrics.unitJobs.observe(jobs.length);
       return processJobs(jobs, deps);
     },
-    { maxEvents: CHUNK_EVENTS, maxBytes: JOB_BOUNDS.maxBytes, inflight: WORKER_SIZING.unitsInflight },
+    {
+      maxEvents: CHUNK_EVENTS,
+      maxBytes: JOB_BOUNDS.maxBytes,
+      inflight: WORKER_SIZING.unitsInflight,
+      fillWaitMs: UNIT_FILL_WAIT_MS,
+    },
   );
   const worker = new Worker<BatchJob, BatchResult>(
     queueName(env.CRTRAIL_INDEX_PREFIX, isRedisCluster(redis)),

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setImmediate as tick } from 'node:timers/promises';
+import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import type { AuditEvent } from '@crtrail/audit';
 import type { BatchJob } from '@crtrail/queue';
 import { JobJoiner } from '../src/joiner.js';
@@ -114,5 +114,59 @@ describe('JobJoiner', () => {
     r.finish[2]!();
     r.finish[3]!();
     assert.equal((await Promise.all(results)).length, 4);
+  });
+
+  test('beside a running unit, the next starts only once full; not full, it waits for the running one to finish', async () => {
+    const r = recorder();
+    const joiner = new JobJoiner(r.run, { maxEvents: 20, maxBytes: 1e6, inflight: 2, fillWaitMs: 60_000 });
+    const a = joiner.submit(jobOf('a', 10));
+    await tick();
+    assert.deepEqual(r.units, [['a']], 'nothing running: a unit starts at once with what is there');
+    const b = joiner.submit(jobOf('b', 10));
+    for (let i = 0; i < 3; i++) await tick();
+    assert.deepEqual(r.units, [['a']], 'b alone is not full: it waits while a runs');
+    const c = joiner.submit(jobOf('c', 10));
+    for (let i = 0; i < 3; i++) await tick();
+    assert.deepEqual(r.units, [['a'], ['b', 'c']], 'b + c fill a unit: it starts beside a');
+    const d = joiner.submit(jobOf('d', 5));
+    r.finish[0]!();
+    assert.equal(await a, 'done a');
+    for (let i = 0; i < 3; i++) await tick();
+    assert.deepEqual(r.units, [['a'], ['b', 'c']], 'd waits for the unit still running');
+    r.finish[1]!();
+    assert.deepEqual(await Promise.all([b, c]), ['done b', 'done c']);
+    for (let i = 0; i < 3; i++) await tick();
+    assert.deepEqual(r.units, [['a'], ['b', 'c'], ['d']], 'nothing running: d starts');
+    r.finish[2]!();
+    assert.equal(await d, 'done d');
+  });
+
+  test('a unit that is not full starts beside a running one after fillWaitMs', async () => {
+    const r = recorder();
+    const joiner = new JobJoiner(r.run, { maxEvents: 100, maxBytes: 1e6, inflight: 2, fillWaitMs: 30 });
+    const a = joiner.submit(jobOf('a', 1));
+    await tick();
+    const b = joiner.submit(jobOf('b', 1));
+    for (let i = 0; i < 3; i++) await tick();
+    assert.deepEqual(r.units, [['a']]);
+    await sleep(80);
+    assert.deepEqual(r.units, [['a'], ['b']], 'b waited its fillWaitMs, then ran beside the unit still running');
+    r.finish[1]!();
+    assert.equal(await b, 'done b');
+    r.finish[0]!();
+    assert.equal(await a, 'done a');
+  });
+
+  test('a job to run alone (retried) starts beside a running unit at once', async () => {
+    const r = recorder();
+    const joiner = new JobJoiner(r.run, { maxEvents: 100, maxBytes: 1e6, inflight: 2, fillWaitMs: 60_000 });
+    const a = joiner.submit(jobOf('a', 1));
+    await tick();
+    const retried = joiner.submit(jobOf('retried', 1), true);
+    for (let i = 0; i < 3; i++) await tick();
+    assert.deepEqual(r.units, [['a'], ['retried']]);
+    r.finish[0]!();
+    r.finish[1]!();
+    assert.deepEqual(await Promise.all([a, retried]), ['done a', 'done retried']);
   });
 });
