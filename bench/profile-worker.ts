@@ -9,7 +9,7 @@ import { loadEnv, workerExecArgv } from '@crtrail/config';
 import { repoRoot } from '@crtrail/stack';
 import { startWebhook } from '@crtrail/webhook';
 import { testEs, testRedis, cleanupPrefix } from '@crtrail/testkit';
-import { cpuMs, peakRssMb } from './lib/processes.js';
+import { cpuMs, peakRssMb, threadCpuMs } from './lib/processes.js';
 import { generateWorkload } from './workload.js';
 
 /** The parts of a V8 `.cpuprofile` (Chrome DevTools Profile) this summary reads. */
@@ -60,8 +60,9 @@ for (;;) {
 }
 const s = (performance.now() - t0) / 1000;
 const cpu = cpuMs(child.pid!);
+const threads = threadCpuMs(child.pid!);
 console.log(
-  `worker process CPU ${Math.round(cpu)} ms = ${(cpu / w.crWrites).toFixed(3)} ms per change (all its threads, start-up included)`,
+  `worker process CPU ${Math.round(cpu)} ms = ${(cpu / w.crWrites).toFixed(3)} ms per change (all its threads, start-up included): main thread ${(threads.main / w.crWrites).toFixed(3)}, other threads ${(threads.others / w.crWrites).toFixed(3)} (the profiler's sampling thread among them)`,
 );
 console.log(
   `${w.crWrites} changes in ${s.toFixed(1)} s = ${Math.round(w.crWrites / s)} changes/s (incl. start-up), peak RSS ${Math.round(peakRssMb(child.pid!))} MB`,

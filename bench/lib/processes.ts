@@ -26,15 +26,32 @@ export function peakRssMb(pid: number): number {
 
 const CLOCK_TICKS = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
 
-/** CPU time (user + system) a process has used so far, in ms; 0 if it is gone. */
-export function cpuMs(pid: number): number {
+/** CPU time (user + system) in ms of a `/proc/.../stat` file; 0 if it is gone. */
+function statCpuMs(path: string): number {
   try {
     // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const text = readFileSync(path, 'utf8');
+    const fields = text.slice(text.lastIndexOf(') ') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU ms of a process's main thread, and of its other live threads together (for Node: V8's
+ * garbage-collection and compiler helpers, libuv's pool), so far.
+ */
+export function threadCpuMs(pid: number): { main: number; others: number } {
+  const main = statCpuMs(`/proc/${pid}/task/${pid}/stat`);
+  let all = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) all += statCpuMs(`/proc/${pid}/task/${tid}/stat`);
+  return { main, others: all - main };
+}
+
+/** CPU time (user + system) a process has used so far, in ms; 0 if it is gone. */
+export function cpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/stat`);
 }
 
 /** The pid of the process whose command line contains `needle`. */

@@ -9,6 +9,7 @@ export {
 } from './process-batch.js';
 export { startWorker, workerReadiness, type RunningWorker, type WorkerOptions } from './worker.js';
 export { createEnricher, type Enricher, type KindsOf } from './enricher.js';
+export { tuneWorkerProcessGc } from './gc-tuning.js';
 export {
   alertQueueName,
   createAlerting,

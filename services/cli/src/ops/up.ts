@@ -12,7 +12,7 @@ import type { Managed } from '@crtrail/stack';
 import { describeRedis, pingRedis, redactUrl, redisTargetFromEnv } from '@crtrail/queue';
 import { authHeaders, esConnectionFromEnv, indexNames, probeElasticsearch, shownEsUrl } from '@crtrail/store';
 import { loadWebhookAuth, startWebhook, type RunningWebhook, type WebhookAuth } from '@crtrail/webhook';
-import { startWorker, type RunningWorker } from '@crtrail/worker';
+import { startWorker, tuneWorkerProcessGc, type RunningWorker } from '@crtrail/worker';
 import { EXIT } from '../errors.js';
 import { kubeconfigFor, reachableUrl, serverCertificateAuthority } from './kubeconfig.js';
 import { assertPortFree, clearRunState, signalGroup, writeRunState } from './run-state.js';
@@ -179,6 +179,7 @@ export async function up(options: UpOptions): Promise<void> {
     // Workers are throughput work; the webhook (its own process) answers the apiserver first.
     setPriority(Math.min(19, getPriority() + env.CRTRAIL_WORKER_NICE));
   }
+  if (options.workerOnly) tuneWorkerProcessGc();
   // A worker process that dies (out of memory, killed) is started again: the webhook keeps queueing
   // meanwhile, and its batches are retried from Redis. A Ctrl-C reaches the workers too: no restart then.
   const supervise = (index: number, w: WorkerProcess): void => {
