@@ -11,7 +11,7 @@ import { setFlagsFromString } from 'node:v8';
  * 247–263 MB by default, 258–260 at 50, 283–296 at 100 (the target is 300). The heap limit still
  * bounds the heap: near it V8 collects early whatever the factor.
  */
-export const WORKER_HEAP_GROWING_PERCENT = 50;
+const WORKER_HEAP_GROWING_PERCENT = 50;
 
 /**
  * Tunes the garbage collector of a process that is only a worker (`crtrail up --worker-only`), not
