@@ -8,7 +8,7 @@ import { setFlagsFromString } from 'node:v8';
  * promoted, and V8's helper threads spent 0.5–0.6 ms of CPU per change marking beside the main
  * thread's 0.7–0.9. Drains of 6,117 changes, 3 alternated rounds (bench/ANALYSIS.md, session 7):
  * worker CPU per change 1.33 by default, 1.13 at 50, 1.09 at 100; peak RSS in the 3 × 20 MB case
- * 247–263 MB by default, 258–260 at 50, 283–296 at 100 (the target is 300). The heap limit still
+ * 247–263 MB by default, 258–277 at 50, 283–296 at 100 (the target is 300). The heap limit still
  * bounds the heap: near it V8 collects early whatever the factor.
  */
 const WORKER_HEAP_GROWING_PERCENT = 50;
