@@ -95,21 +95,6 @@ export class JobJoiner<R> {
     });
   }
 
-  /** Whether the unit {@link take} would make now is as big as it can be (a job alone counts as full). */
-  private nextIsFull(): boolean {
-    const first = this.waiting[0]!;
-    if (first.alone || first.job.bytes === undefined) return true;
-    let events = 0;
-    let bytes = 0;
-    for (const w of this.waiting) {
-      if (w !== first && (w.alone || w.job.bytes === undefined)) return true;
-      events += w.job.events.length;
-      bytes += w.job.bytes ?? 0;
-      if (events >= this.options.maxEvents || bytes >= this.options.maxBytes) return true;
-    }
-    return false;
-  }
-
   private startUnit(): void {
     if (this.running >= this.options.inflight) return;
     const unit = this.take();
@@ -133,22 +118,37 @@ export class JobJoiner<R> {
 
   /** The next unit: the oldest waiting job, then the following ones while they fit (order kept). */
   private take(): Waiting<R>[] {
-    const first = this.waiting.shift();
-    if (!first) return [];
-    const unit = [first];
-    if (first.alone || first.job.bytes === undefined) return unit;
+    return this.waiting.splice(0, this.nextUnit().jobs);
+  }
+
+  /** Whether the next unit is as big as it can be: a job is left over, or it reached a bound (a job alone counts as full). */
+  private nextIsFull(): boolean {
+    const next = this.nextUnit();
+    return (
+      next.jobs < this.waiting.length ||
+      next.alone ||
+      next.events >= this.options.maxEvents ||
+      next.bytes >= this.options.maxBytes
+    );
+  }
+
+  /** How many waiting jobs the next unit takes, and their events and bytes; `alone` when its first job runs alone. */
+  private nextUnit(): { jobs: number; events: number; bytes: number; alone: boolean } {
+    const first = this.waiting[0];
+    if (!first) return { jobs: 0, events: 0, bytes: 0, alone: false };
+    if (first.alone || first.job.bytes === undefined)
+      return { jobs: 1, events: first.job.events.length, bytes: first.job.bytes ?? 0, alone: true };
     let events = first.job.events.length;
     let bytes = first.job.bytes;
-    while (this.waiting.length > 0) {
-      const next = this.waiting[0]!;
+    let jobs = 1;
+    for (; jobs < this.waiting.length; jobs++) {
+      const next = this.waiting[jobs]!;
       const size = next.job.bytes;
       if (next.alone || size === undefined) break;
       if (events + next.job.events.length > this.options.maxEvents || bytes + size > this.options.maxBytes) break;
-      unit.push(next);
       events += next.job.events.length;
       bytes += size;
-      this.waiting.shift();
     }
-    return unit;
+    return { jobs, events, bytes, alone: false };
   }
 }
