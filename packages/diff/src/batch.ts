@@ -26,6 +26,12 @@ export interface BatchObject {
    * store needs no stored state to start from.
    */
   createdFirst: boolean;
+  /**
+   * The ids of the records its writes in the batch would make (one per write): what the worker
+   * asks Elasticsearch about (stored by an earlier attempt?) while the engine runs. A superset:
+   * a replay or a poisoned event makes none.
+   */
+  recordIds: string[];
 }
 
 /** One record to create, as the change engine computed it; enrichment and the record document come after. */
@@ -102,9 +108,11 @@ export function batchObjects(cluster: string, events: readonly AuditEvent[]): Ba
     } catch {
       continue;
     }
-    for (const { key } of expanded) {
+    for (const { key, mutation } of expanded) {
       const id = objectKeyString(key);
-      if (!objects.has(id)) objects.set(id, { key, id, createdFirst: event.verb === 'create' });
+      let object = objects.get(id);
+      if (!object) objects.set(id, (object = { key, id, createdFirst: event.verb === 'create', recordIds: [] }));
+      object.recordIds.push(mutation.recordId);
     }
   }
   return [...objects.values()];

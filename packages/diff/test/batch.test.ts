@@ -44,6 +44,22 @@ test('batchObjects: each object once, in the order of its first write, createdFi
   assert.equal(objects[0]!.id, objectKeyString(objects[0]!.key));
 });
 
+test('batchObjects: recordIds hold, per object, the id of every record planBatch makes for it', () => {
+  const events = [write('a', 1, { x: 1 }), write('b', 2, { x: 1 }), write('a', 2, { x: 2 }), write('a', 3, { x: 3 })];
+  const objects = batchObjects('c', events);
+  assert.deepEqual(
+    objects.map((o) => o.recordIds.length),
+    [3, 1],
+  );
+  const plan = planBatch('c', events, new Map(), { actorOf });
+  assert.equal(plan.records.length, 4);
+  for (const r of plan.records) {
+    const owner = objects.find((o) => o.recordIds.includes(r.id));
+    assert.ok(owner, `record ${r.id} is in no object's recordIds`);
+    assert.equal(owner.key.name, r.event.objectRef?.name);
+  }
+});
+
 test('planBatch gives what applying each mutation in batch order gives, per object, and the histories to save', () => {
   const events = [
     write('a', 1, { x: 1 }),

@@ -49,14 +49,15 @@ export class RecordLocator {
    * chain needs this before a record is created: a seq handed to a record that then answers 409
    * (it was already there) would be a hole in the chain.
    */
-  async findExisting(ids: string[]): Promise<Map<string, string>> {
-    return this.find(ids, true);
+  async findExisting(ids: string[], backing?: BackingIndices): Promise<Map<string, string>> {
+    return this.find(ids, true, backing);
   }
 
-  private async find(ids: string[], includeWrite: boolean): Promise<Map<string, string>> {
+  /** `backing`: as {@link backing} read them for this batch (read now when absent). */
+  private async find(ids: string[], includeWrite: boolean, backing?: BackingIndices): Promise<Map<string, string>> {
     const found = new Map<string, string>();
     if (ids.length === 0) return found;
-    const { write, older } = await this.backing();
+    const { write, older } = backing ?? (await this.backing());
     const indices = includeWrite && write ? [write, ...older] : older;
     if (indices.length === 0) return found;
     const docs = indices.flatMap((index) => ids.map((id) => ({ _index: index, _id: id })));
