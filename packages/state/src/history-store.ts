@@ -155,19 +155,25 @@ function expiryOf(after: History, retention: HistoryRetention): number | undefin
   return retention.ttlSeconds === undefined ? deletedTtl : Math.min(deletedTtl, retention.ttlSeconds);
 }
 
+/** A history save built and not yet sent: {@link PreparedHistorySave.exec} sends it. */
+export interface PreparedHistorySave {
+  /** Sends the MULTI; once Redis has applied it, the cache holds the saved histories. */
+  exec(): Promise<void>;
+}
+
 /**
- * Saves new histories (the caller holds the objects' locks): only versions and dependents that
- * are new or changed (a new object: histories are immutable, a changed entry is a new object) are
- * written, the ones gone from the window deleted, `rev` bumped and the expiry of `retention` renewed
- * — in one MULTI.
+ * Builds the save of new histories without sending anything (ioredis queues a MULTI's commands
+ * until `exec`): the worker builds it while its records' bulk request is in flight, where its
+ * main thread would otherwise wait (~3.6 ms per unit of ~80 changes), and sends it only once the
+ * records are stored. What is saved, and when, is {@link saveHistories}'s.
  */
-export async function saveHistories(
+export function prepareHistorySave(
   redis: RedisClient,
   writes: HistoryWrite[],
   cache: HistoryCache,
   retention: HistoryRetention = {},
-): Promise<void> {
-  if (writes.length === 0) return;
+): PreparedHistorySave {
+  if (writes.length === 0) return { exec: async () => {} };
   const tx = redis.multi();
   const remembered: Array<[string, number, History]> = [];
   for (const { key, before, after } of writes) {
@@ -205,10 +211,29 @@ export async function saveHistories(
     else if (retention.deletedTtlSeconds !== undefined) tx.persist(key);
     remembered.push([key, rev, after]);
   }
-  const results = await tx.exec();
-  const failed = results?.find(([err]) => err);
-  if (!results || failed)
-    throw new Error(`saving object histories failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
-  // Only now: a cached rev Redis does not hold could otherwise match another worker's later save.
-  for (const [key, rev, after] of remembered) cache.remember(key, rev, after);
+  return {
+    async exec() {
+      const results = await tx.exec();
+      const failed = results?.find(([err]) => err);
+      if (!results || failed)
+        throw new Error(`saving object histories failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
+      // Only now: a cached rev Redis does not hold could otherwise match another worker's later save.
+      for (const [key, rev, after] of remembered) cache.remember(key, rev, after);
+    },
+  };
+}
+
+/**
+ * Saves new histories (the caller holds the objects' locks): only versions and dependents that
+ * are new or changed (a new object: histories are immutable, a changed entry is a new object) are
+ * written, the ones gone from the window deleted, `rev` bumped and the expiry of `retention` renewed
+ * — in one MULTI.
+ */
+export async function saveHistories(
+  redis: RedisClient,
+  writes: HistoryWrite[],
+  cache: HistoryCache,
+  retention: HistoryRetention = {},
+): Promise<void> {
+  await prepareHistorySave(redis, writes, cache, retention).exec();
 }

@@ -3,8 +3,10 @@ export {
   HistoryCache,
   historyRetention,
   loadHistories,
+  prepareHistorySave,
   saveHistories,
   type HistoryRetention,
+  type PreparedHistorySave,
   type HistoryWrite,
   type LoadedHistory,
 } from './history-store.js';

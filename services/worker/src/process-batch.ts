@@ -25,11 +25,12 @@ import {
   pendingLinks,
   pushDeadLetters,
   pushEventDeadLetters,
-  saveHistories,
+  prepareHistorySave,
   sealChain,
   withLocks,
   type HistoryCache,
   type HistoryRetention,
+  type PreparedHistorySave,
   type LoadedHistory,
 } from '@crtrail/state';
 import {
@@ -41,6 +42,7 @@ import {
   storedChainHead,
   type BulkAction,
   type BulkRejection,
+  type BulkStats,
   type RecordActor,
   type StoredRecordDoc,
 } from '@crtrail/store';
@@ -279,7 +281,6 @@ async function processChunk(parts: Part[], deps: BatchDeps, ignorePaths: readonl
         .map((w) => ({ ...w, plan: planBatch(w.cluster, w.events, histories, planOptions) }));
       deps.metrics?.diffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       for (const w of planned) await deadLetterPoisoned(deps, w.cluster, w.plan);
-      await writeRecords(planned, deps, locator, existing);
       // Saved against what Redis holds (`loaded`), so a state taken from Elasticsearch is written too.
       const before = new Map(objects.map((o, i) => [o.id, loaded[i]!]));
       const loadedOf = (id: string): LoadedHistory => {
@@ -287,14 +288,19 @@ async function processChunk(parts: Part[], deps: BatchDeps, ignorePaths: readonl
         if (!history) throw new Error(`the batch plan writes the history of ${id}, which this batch did not load`);
         return history;
       };
-      await saveHistories(
-        deps.redis,
-        planned.flatMap((w) =>
-          w.plan.historyWrites.map((h) => ({ key: k.state(h.id), before: loadedOf(h.id), after: h.history })),
-        ),
-        deps.historyCache,
-        deps.historyRetention,
-      );
+      const prepare = (): PreparedHistorySave =>
+        prepareHistorySave(
+          deps.redis,
+          planned.flatMap((w) =>
+            w.plan.historyWrites.map((h) => ({ key: k.state(h.id), before: loadedOf(h.id), after: h.history })),
+          ),
+          deps.historyCache,
+          deps.historyRetention,
+        );
+      // Built while the records' bulk request is in flight, sent only once writeRecords is done.
+      let save: PreparedHistorySave | undefined;
+      await writeRecords(planned, deps, locator, existing, () => (save = prepare()));
+      await (save ?? prepare()).exec();
     },
   );
 }
@@ -365,6 +371,8 @@ async function writeRecords(
   deps: BatchDeps,
   locator: RecordLocator,
   asked: AskedExisting,
+  /** Run once the bulk request is on its way, while Elasticsearch indexes (not run without one). */
+  whileIndexing: () => void,
 ): Promise<void> {
   const alias = indexNames(deps.prefix).alias;
   const ingestedAt = Date.now();
@@ -481,8 +489,15 @@ async function writeRecords(
     }
   }
   // The locator's second look only matters for repairs (which backing index holds the record).
-  const stats =
-    actions.length > 0 ? await timedBulk(deps, alias, actions, repairs > 0 ? locator : undefined) : undefined;
+  let stats: BulkStats | undefined;
+  if (actions.length > 0) {
+    const writing = timedBulk(deps, alias, actions, repairs > 0 ? locator : undefined);
+    // One turn of the event loop hands the request to the socket; a failure surfaces at the await.
+    writing.catch(() => {});
+    await yieldToLoop();
+    whileIndexing();
+    stats = await writing;
+  }
   // Alerts on what this write created (a replay's 409 or a repair never alerts again), and on what
   // an earlier attempt stored but never got to alert; enqueued before the links are confirmed, so a
   // crash in between leaves them pending and the retry alerts them (the alert queue dedupes by record).
