@@ -10,7 +10,7 @@ export {
   type HistoryWrite,
   type LoadedHistory,
 } from './history-store.js';
-export { LOCK, LockTimeoutError, withLocks } from './object-locks.js';
+export { LOCK, LockTimeoutError, SharedLocks, withLocks } from './object-locks.js';
 export { chainHead, confirmChain, pendingLinks, sealChain, type SealInput } from './chain.js';
 export {
   listDeadLetters,

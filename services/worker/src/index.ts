@@ -6,7 +6,9 @@ export {
   processJobs,
   type BatchDeps,
   type BatchResult,
+  type UnitOptions,
 } from './process-batch.js';
+export { UnitPipeline, type UnitStage, type UnitTurn } from './unit-pipeline.js';
 export { startWorker, workerReadiness, type RunningWorker, type WorkerOptions } from './worker.js';
 export { createEnricher, type Enricher, type KindsOf } from './enricher.js';
 export { tuneWorkerProcessGc } from './gc-tuning.js';

@@ -50,7 +50,8 @@ export class JobJoiner<R> {
   private fillTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly run: (jobs: BatchJob[]) => Promise<R[]>,
+    /** `alone`: the unit is one job that already failed or stalled (see {@link JobJoiner.submit}). */
+    private readonly run: (jobs: BatchJob[], alone: boolean) => Promise<R[]>,
     private readonly options: JoinerOptions,
   ) {
     if (!(options.maxEvents >= 1) || !(options.inflight >= 1))
@@ -100,7 +101,10 @@ export class JobJoiner<R> {
     const unit = this.take();
     if (unit.length === 0) return;
     this.running++;
-    this.run(unit.map((w) => w.job))
+    this.run(
+      unit.map((w) => w.job),
+      unit.length === 1 && unit[0]!.alone,
+    )
       .then((results) => {
         if (results.length !== unit.length)
           throw new Error(`a unit of ${unit.length} jobs returned ${results.length} results`);

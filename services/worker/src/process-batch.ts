@@ -27,7 +27,6 @@ import {
   pushEventDeadLetters,
   prepareHistorySave,
   sealChain,
-  withLocks,
   type HistoryCache,
   type HistoryRetention,
   type PreparedHistorySave,
@@ -48,6 +47,7 @@ import {
 } from '@crtrail/store';
 import type { WorkerMetrics } from './metrics.js';
 import type { Enricher } from './enricher.js';
+import { runAlone, type UnitPipeline, type UnitTurn } from './unit-pipeline.js';
 
 export interface BatchDeps {
   es: Client;
@@ -74,6 +74,16 @@ export interface BatchDeps {
   };
   /** `wait_for` makes records searchable before the job completes (tests, replays); off for throughput. */
   refresh?: boolean | 'wait_for';
+  /**
+   * The worker's units pipelined on the objects they share (one per worker process); absent: each
+   * unit holds its objects alone, the next one on them waits for it to end.
+   */
+  pipeline?: UnitPipeline;
+}
+
+export interface UnitOptions {
+  /** The unit neither follows nor is followed by another of the pipeline (a retried job's). */
+  exclusive?: boolean;
 }
 
 export interface BatchResult {
@@ -139,7 +149,11 @@ interface Part {
  * requests rather than records (bench/ANALYSIS.md). Throws like {@link processBatch}: every job
  * of the unit is then retried, which is safe for the same reasons. Results are per job, in order.
  */
-export async function processJobs(jobs: readonly BatchJob[], deps: BatchDeps): Promise<BatchResult[]> {
+export async function processJobs(
+  jobs: readonly BatchJob[],
+  deps: BatchDeps,
+  options: UnitOptions = {},
+): Promise<BatchResult[]> {
   const results = jobs.map((job) => emptyResult(job.events.length));
   const ignorePaths = [...DEFAULT_IGNORE_PATHS, ...deps.config.filter.ignorePaths];
   const chunks: Part[][] = [];
@@ -161,7 +175,7 @@ export async function processJobs(jobs: readonly BatchJob[], deps: BatchDeps): P
   for (const [n, chunk] of chunks.entries()) {
     // Lets BullMQ renew the job's lock, other jobs progress and /metrics answer.
     if (n > 0) await yieldToLoop();
-    await processChunk(chunk, deps, ignorePaths);
+    await processChunk(chunk, deps, ignorePaths, options);
   }
   for (const job of jobs) deps.metrics?.lag.observe((Date.now() - job.receivedAt) / 1000);
   return results;
@@ -191,7 +205,12 @@ interface PlannedWork extends ClusterWork {
  * recomputes identical records (deterministic `_id`s, `create` → 409) and reuses their pending links.
  * Its parts may come from several jobs and clusters: every round trip serves all of them at once.
  */
-async function processChunk(parts: Part[], deps: BatchDeps, ignorePaths: readonly string[]): Promise<void> {
+async function processChunk(
+  parts: Part[],
+  deps: BatchDeps,
+  ignorePaths: readonly string[],
+  options: UnitOptions,
+): Promise<void> {
   const kept: Array<{ part: Part; events: AuditEvent[] }> = [];
   const poisoned: Array<Poisoned & { part: Part }> = [];
   for (const part of parts) {
@@ -252,57 +271,86 @@ async function processChunk(parts: Part[], deps: BatchDeps, ignorePaths: readonl
   if (objects.length === 0) return;
 
   const locator = deps.locator ?? new RecordLocator(deps.es, indexNames(deps.prefix).alias);
-  await withLocks(
+  const unitObjects = {
+    locks: new Map(objects.map((o) => [o.id, k.lock(o.id)])),
+    recordIds: objects.flatMap((o) => o.recordIds),
+  };
+  const locked = async (turn: UnitTurn): Promise<void> => {
+    // Which records these writes would make an earlier attempt stored is asked under the locks
+    // (from here no other worker can store them) and before the engine runs, so that
+    // Elasticsearch answers while it does: asked after it, its two round trips kept the unit
+    // waiting 6–9 ms (of ~100) with the worker's main thread idle, in drains of the bench's
+    // workload; now 1.3–1.4 ms. The backing indices are read beside the histories; the multi-get
+    // is handed to the socket (one turn of the event loop) before the engine holds the loop.
+    // Not awaited if a step before fails: never an unhandled rejection. Ids a unit before this
+    // one may still store are asked only once it has (in writeRecords).
+    const backing = locator.backing();
+    backing.catch(() => {});
+    const loaded = await historiesAfter(deps, objects, turn);
+    const histories = await withStoredStates(deps, objects, loaded);
+    const candidates = unitObjects.recordIds.filter((id) => !turn.late.has(id));
+    const indices = await backing;
+    const existing = { ids: new Set(candidates), found: locator.findExisting(candidates, indices) };
+    existing.found.catch(() => {});
+    await yieldToLoop();
+    const planned: PlannedWork[] = [...work.values()]
+      .filter((w) => w.objects.length > 0)
+      .map((w) => ({ ...w, plan: planBatch(w.cluster, w.events, histories, planOptions) }));
+    deps.metrics?.diffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    // Saved against what Redis holds (`loaded`), so a state taken from Elasticsearch is written too.
+    const before = new Map(objects.map((o, i) => [o.id, loaded[i]!]));
+    const loadedOf = (id: string): LoadedHistory => {
+      const history = before.get(id);
+      if (!history) throw new Error(`the batch plan writes the history of ${id}, which this batch did not load`);
+      return history;
+    };
+    const writes = planned.flatMap((w) =>
+      w.plan.historyWrites.map((h) => ({ key: k.state(h.id), id: h.id, before: loadedOf(h.id), after: h.history })),
+    );
+    // What the next unit on these objects plans on: Redis's histories once this unit's save is applied.
+    const after = new Map(before);
+    for (const w of writes) after.set(w.id, { history: w.after, rev: w.before.rev + 1, legacy: false });
+    turn.planned(after);
+    for (const w of planned) await deadLetterPoisoned(deps, w.cluster, w.plan);
+    const prepare = (): PreparedHistorySave =>
+      prepareHistorySave(deps.redis, writes, deps.historyCache, deps.historyRetention);
+    // Built while the records' bulk request is in flight, sent only once writeRecords is done.
+    let save: PreparedHistorySave | undefined;
+    await writeRecords(planned, deps, locator, existing, turn, () => (save = prepare()));
+    // Over the save of the unit before (the one this unit planned on), never before it.
+    await turn.savedBefore();
+    await (save ?? prepare()).exec();
+    turn.saved();
+  };
+  await (deps.pipeline
+    ? deps.pipeline.run(unitObjects, locked, options.exclusive)
+    : runAlone(deps.redis, unitObjects, locked));
+}
+
+/**
+ * Each object's history as this unit starts from it: as the unit of this process before it on the
+ * object left it (planned, maybe not saved yet), or else as Redis holds it.
+ */
+async function historiesAfter(deps: BatchDeps, objects: BatchObject[], turn: UnitTurn): Promise<LoadedHistory[]> {
+  const k = keysFor(deps.redis, deps.prefix);
+  const fromRedis = objects.filter((o) => !turn.earlier.has(o.id));
+  const reading = loadHistories(
     deps.redis,
-    objects.map((o) => k.lock(o.id)),
-    async () => {
-      // Which records these writes would make an earlier attempt stored is asked under the locks
-      // (from here no other worker can store them) and before the engine runs, so that
-      // Elasticsearch answers while it does: asked after it, its two round trips kept the unit
-      // waiting 6–9 ms (of ~100) with the worker's main thread idle, in drains of the bench's
-      // workload; now 1.3–1.4 ms. The backing indices are read beside the histories; the multi-get
-      // is handed to the socket (one turn of the event loop) before the engine holds the loop.
-      // Not awaited if a step before fails: never an unhandled rejection.
-      const backing = locator.backing();
-      backing.catch(() => {});
-      const loaded = await loadHistories(
-        deps.redis,
-        objects.map((o) => k.state(o.id)),
-        deps.historyCache,
-      );
-      const histories = await withStoredStates(deps, objects, loaded);
-      const candidates = objects.flatMap((o) => o.recordIds);
-      const indices = await backing;
-      const existing = { ids: new Set(candidates), found: locator.findExisting(candidates, indices) };
-      existing.found.catch(() => {});
-      await yieldToLoop();
-      const planned: PlannedWork[] = [...work.values()]
-        .filter((w) => w.objects.length > 0)
-        .map((w) => ({ ...w, plan: planBatch(w.cluster, w.events, histories, planOptions) }));
-      deps.metrics?.diffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      for (const w of planned) await deadLetterPoisoned(deps, w.cluster, w.plan);
-      // Saved against what Redis holds (`loaded`), so a state taken from Elasticsearch is written too.
-      const before = new Map(objects.map((o, i) => [o.id, loaded[i]!]));
-      const loadedOf = (id: string): LoadedHistory => {
-        const history = before.get(id);
-        if (!history) throw new Error(`the batch plan writes the history of ${id}, which this batch did not load`);
-        return history;
-      };
-      const prepare = (): PreparedHistorySave =>
-        prepareHistorySave(
-          deps.redis,
-          planned.flatMap((w) =>
-            w.plan.historyWrites.map((h) => ({ key: k.state(h.id), before: loadedOf(h.id), after: h.history })),
-          ),
-          deps.historyCache,
-          deps.historyRetention,
-        );
-      // Built while the records' bulk request is in flight, sent only once writeRecords is done.
-      let save: PreparedHistorySave | undefined;
-      await writeRecords(planned, deps, locator, existing, () => (save = prepare()));
-      await (save ?? prepare()).exec();
-    },
+    fromRedis.map((o) => k.state(o.id)),
+    deps.historyCache,
   );
+  // Not awaited if a unit before fails first: never an unhandled rejection.
+  reading.catch(() => {});
+  const stages = [...new Set(turn.earlier.values())];
+  const plannedBefore = await Promise.all(stages.map((s) => s.planned));
+  const read = await reading;
+  const byId = new Map(fromRedis.map((o, i) => [o.id, read[i]!]));
+  return objects.map((o) => {
+    const stage = turn.earlier.get(o.id);
+    const history = stage ? plannedBefore[stages.indexOf(stage)]!.get(o.id) : byId.get(o.id);
+    if (!history) throw new Error(`no history of ${o.id} from the unit before this one`);
+    return history;
+  });
 }
 
 /**
@@ -371,6 +419,8 @@ async function writeRecords(
   deps: BatchDeps,
   locator: RecordLocator,
   asked: AskedExisting,
+  /** Where this unit is among the worker's units on the same objects: what it waits for, whom it tells. */
+  turn: UnitTurn,
   /** Run once the bulk request is on its way, while Elasticsearch indexes (not run without one). */
   whileIndexing: () => void,
 ): Promise<void> {
@@ -425,8 +475,11 @@ async function writeRecords(
   // Records already stored (a replay, or a retry after the write landed) keep their place in the
   // chain: only new ones are sealed, so a seq is never handed to a record that then answers 409.
   const existing = await asked.found;
-  // A record under an id batchObjects did not foresee (none today) is asked about now, under the same locks.
+  // A record under an id batchObjects did not foresee (none today), or one a unit before this one
+  // may be storing (the same event in two jobs), is asked about now, under the same locks: the
+  // latter once that unit's records are stored.
   const unasked = allCreates.filter((c) => !asked.ids.has(c.id)).map((c) => c.id);
+  if (unasked.some((id) => turn.late.has(id))) await turn.storedBefore();
   if (unasked.length > 0) for (const [id, index] of await locator.findExisting(unasked)) existing.set(id, index);
   const count = (ids: Iterable<string>, field: 'created' | 'duplicates' | 'repaired'): void => {
     for (const id of ids) {
@@ -490,6 +543,8 @@ async function writeRecords(
   }
   // The locator's second look only matters for repairs (which backing index holds the record).
   let stats: BulkStats | undefined;
+  // After the records of the units before this one: a repair here may rewrite one of them.
+  await turn.storedBefore();
   if (actions.length > 0) {
     const writing = timedBulk(deps, alias, actions, repairs > 0 ? locator : undefined);
     // One turn of the event loop hands the request to the socket; a failure surfaces at the await.
@@ -498,6 +553,7 @@ async function writeRecords(
     whileIndexing();
     stats = await writing;
   }
+  turn.stored();
   // Alerts on what this write created (a replay's 409 or a repair never alerts again), and on what
   // an earlier attempt stored but never got to alert; enqueued before the links are confirmed, so a
   // crash in between leaves them pending and the retry alerts them (the alert queue dedupes by record).

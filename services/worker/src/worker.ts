@@ -40,6 +40,7 @@ import {
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { CHUNK_EVENTS, processJobs, type BatchResult } from './process-batch.js';
 import { JobJoiner } from './joiner.js';
+import { UnitPipeline } from './unit-pipeline.js';
 import { createEnricher, type Enricher } from './enricher.js';
 import { checkRedactionSalt } from './salt-check.js';
 import { loadConfig, WORKER_SIZING, type CrtrailConfig } from '@crtrail/config';
@@ -221,12 +222,15 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     log,
     refresh: options.refresh ?? false,
     ...(alerts ? { alerts } : {}),
+    // One per worker process: its units take over the objects they share from one another.
+    pipeline: new UnitPipeline(redis),
   };
   // The jobs this worker holds at once (CRTRAIL_WORKER_CONCURRENCY) are processed in joined units.
   const joiner = new JobJoiner<BatchResult>(
-    (jobs) => {
+    (jobs, alone) => {
       metrics.unitJobs.observe(jobs.length);
-      return processJobs(jobs, deps);
+      // A retried job's unit runs exclusive: whatever made it fail cannot fail the units around it.
+      return processJobs(jobs, deps, { exclusive: alone });
     },
     {
       maxEvents: CHUNK_EVENTS,
