@@ -121,7 +121,7 @@ export const envSchema = z
     // Jobs a worker holds at once. It processes them as at most WORKER_SIZING.unitsInflight units of
     // joined jobs, so more held jobs mean bigger units (fewer round trips per record), not more heap
     // in processing: see workerHeapNeedMb for the sizing rule and bench/ANALYSIS.md for the measures.
-    CRTRAIL_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+    CRTRAIL_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(10),
     // How long a crashed worker's job stays locked before another worker retries it (BullMQ
     // lockDuration, also the stalled-check interval). A live worker renews its locks every half of it,
     // which it can as no job holds the event loop for more than about a second (chunks + yields).
@@ -130,7 +130,7 @@ export const envSchema = z
     // webhook's acks, which the apiserver waits for, come before indexing, which may lag and catch up.
     CRTRAIL_WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     // V8 old-space limit of the worker processes `crtrail up` starts (MB; 0: Node's default), from
-    // the sizing rule (workerHeapNeedMb(8) = 273). The steady live heap is ~50 MB, but a burst of big
+    // the sizing rule (workerHeapNeedMb(10) = 282). The steady live heap is ~50 MB, but a burst of big
     // jobs needs the room; a lower limit keeps RSS lower (V8 grows the heap eagerly up to it) only as
     // long as the rule holds — raise it with the concurrency.
     CRTRAIL_WORKER_HEAP_MB: z.coerce.number().int().min(0).max(65536).default(288),
@@ -224,7 +224,7 @@ export const WORKER_SIZING = Object.freeze({
   gcHeadroom: 1.5,
 });
 
-/** Heap (MB) a worker holding `concurrency` jobs needs by {@link WORKER_SIZING}: 4 → 255, 8 → 273, 64 → 525. */
+/** Heap (MB) a worker holding `concurrency` jobs needs by {@link WORKER_SIZING}: 4 → 255, 8 → 273, 10 → 282, 64 → 525. */
 export function workerHeapNeedMb(concurrency: number): number {
   const s = WORKER_SIZING;
   const units = Math.min(concurrency, s.unitsInflight);

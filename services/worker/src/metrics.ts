@@ -83,6 +83,11 @@ export function createWorkerMetrics() {
       buckets: [1, 2, 4, 8, 16, 32, 64],
       registers: [registry],
     }),
+    takenOver: new Counter({
+      name: 'crtrail_worker_objects_taken_over_total',
+      help: 'Objects a unit took over from the unit of the same worker before it (pipelined on its planned histories instead of waiting for it to end)',
+      registers: [registry],
+    }),
     diffSeconds: new Histogram({
       name: 'crtrail_worker_diff_seconds',
       help: 'Time to compute the changes of one batch',

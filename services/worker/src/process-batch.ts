@@ -286,6 +286,7 @@ async function processChunk(
     // one may still store are asked only once it has (in writeRecords).
     const backing = locator.backing();
     backing.catch(() => {});
+    deps.metrics?.takenOver.inc(turn.earlier.size);
     const loaded = await historiesAfter(deps, objects, turn);
     const histories = await withStoredStates(deps, objects, loaded);
     const candidates = unitObjects.recordIds.filter((id) => !turn.late.has(id));

@@ -16,14 +16,17 @@ const jobOf = (name: string, events: number, bytes: number | null = events * 100
 /** A unit runner that records each unit's jobs and finishes when told. */
 function recorder() {
   const units: string[][] = [];
+  /** Per unit: whether it was run as a retried job's (exclusive in the worker's pipeline). */
+  const alone: boolean[] = [];
   const finish: Array<(fail?: Error) => void> = [];
-  const run = (jobs: BatchJob[]) => {
+  const run = (jobs: BatchJob[], retried: boolean) => {
     units.push(jobs.map((j) => j.cluster));
+    alone.push(retried);
     return new Promise<string[]>((resolve, reject) =>
       finish.push((fail) => (fail ? reject(fail) : resolve(jobs.map((j) => `done ${j.cluster}`)))),
     );
   };
-  return { units, finish, run };
+  return { units, alone, finish, run };
 }
 
 describe('JobJoiner', () => {
@@ -82,6 +85,7 @@ describe('JobJoiner', () => {
     }
     await Promise.all(results);
     assert.deepEqual(r.units, [['a', 'b'], ['retried'], ['c'], ['old'], ['d']]);
+    assert.deepEqual(r.alone, [false, true, false, false, false], 'only the retried job is run as one');
   });
 
   test('a failed unit fails every job in it, and the next unit still runs', async () => {
