@@ -5,10 +5,11 @@
 import type { AuditEvent } from '@crtrail/audit';
 import { defaultConfig } from '@crtrail/config';
 import { classifyEvent } from '@crtrail/filter';
-import { indexNames, installTemplates, RecordLocator } from '@crtrail/store';
+import { installTemplates } from '@crtrail/store';
 import { testRedis, testEs, cleanupPrefix, uniquePrefix } from '@crtrail/testkit';
-import { HistoryCache, keys } from '@crtrail/state';
-import { processBatch, createEnricher, type BatchDeps } from '@crtrail/worker';
+import { keys } from '@crtrail/state';
+import { processBatch } from '@crtrail/worker';
+import { batchDeps } from '../test/helpers/batch-deps.js';
 import { generateWorkload } from './workload.js';
 
 const w = generateWorkload(Number(process.env.N || 300));
@@ -18,17 +19,7 @@ const redis = testRedis();
 try {
   await installTemplates(es, prefix);
   const config = defaultConfig();
-  const deps: BatchDeps = {
-    es,
-    redis,
-    prefix,
-    historyCache: new HistoryCache(),
-    enrich: createEnricher(config),
-    config,
-    salt: 's',
-    locator: new RecordLocator(es, indexNames(prefix).alias),
-    refresh: false as const,
-  };
+  const deps = batchDeps(es, redis, prefix, { config, salt: 's', refresh: false });
   for (const b of w.bodies) {
     const events = (JSON.parse(b.body).items as AuditEvent[]).filter((e) => classifyEvent(e).keep);
     await processBatch({ cluster: b.cluster, receivedAt: Date.now(), events }, deps);

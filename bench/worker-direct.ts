@@ -5,10 +5,10 @@ import { performance } from 'node:perf_hooks';
 import type { AuditEvent } from '@crtrail/audit';
 import { defaultConfig } from '@crtrail/config';
 import { classifyEvent } from '@crtrail/filter';
-import { indexNames, installTemplates, RecordLocator } from '@crtrail/store';
+import { installTemplates } from '@crtrail/store';
 import { testRedis, testEs, cleanupPrefix, uniquePrefix } from '@crtrail/testkit';
-import { HistoryCache } from '@crtrail/state';
-import { processBatch, createEnricher, type BatchDeps } from '@crtrail/worker';
+import { processBatch, createEnricher } from '@crtrail/worker';
+import { batchDeps } from '../test/helpers/batch-deps.js';
 import { generateWorkload } from './workload.js';
 const w = generateWorkload(Number(process.env.N || 300));
 const prefix = uniquePrefix('direct');
@@ -17,17 +17,7 @@ const redis = testRedis();
 await installTemplates(es, prefix);
 const config = defaultConfig();
 const enrich = createEnricher(config);
-const deps: BatchDeps = {
-  es,
-  redis,
-  prefix,
-  historyCache: new HistoryCache(),
-  enrich,
-  config,
-  salt: 's',
-  locator: new RecordLocator(es, indexNames(prefix).alias),
-  refresh: false as const,
-};
+const deps = batchDeps(es, redis, prefix, { config, enrich, salt: 's', refresh: false });
 const texts = w.bodies.map((b) =>
   JSON.stringify({
     cluster: b.cluster,

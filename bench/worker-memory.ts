@@ -7,10 +7,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { AuditEvent } from '@crtrail/audit';
 import { defaultConfig } from '@crtrail/config';
-import { indexNames, installTemplates, RecordLocator } from '@crtrail/store';
+import { installTemplates } from '@crtrail/store';
 import { testRedis, testEs, cleanupPrefix, uniquePrefix } from '@crtrail/testkit';
-import { HistoryCache } from '@crtrail/state';
-import { processBatch, createEnricher, type BatchDeps } from '@crtrail/worker';
+import { processBatch, createEnricher } from '@crtrail/worker';
+import { batchDeps } from '../test/helpers/batch-deps.js';
 import { generateWorkload } from './workload.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -71,17 +71,7 @@ const redis = testRedis();
 await installTemplates(es, prefix);
 const config = defaultConfig();
 const enrich = createEnricher(config);
-const deps: BatchDeps = {
-  es,
-  redis,
-  prefix,
-  historyCache: new HistoryCache(),
-  enrich,
-  config,
-  salt: 'bench-salt-bench-salt',
-  locator: new RecordLocator(es, indexNames(prefix).alias),
-  refresh: false,
-};
+const deps = batchDeps(es, redis, prefix, { config, enrich, salt: 'bench-salt-bench-salt', refresh: false });
 
 /** Peak heap above the baseline while `work` runs, sampled every millisecond the loop is free and at each yield. */
 async function peakHeap(work: () => Promise<unknown>): Promise<{ peak: number; base: number }> {

@@ -7,7 +7,7 @@ import { loadConfig } from '@crtrail/config';
 import { batchObjects } from '@crtrail/diff';
 import { classifyEvent } from '@crtrail/filter';
 import type { BatchJob } from '@crtrail/queue';
-import { HistoryCache, keysFor, SharedLocks } from '@crtrail/state';
+import { keysFor, SharedLocks } from '@crtrail/state';
 import { indexNames, installTemplates, RecordLocator } from '@crtrail/store';
 import {
   cleanupPrefix,
@@ -28,6 +28,7 @@ import {
   type Enricher,
 } from '@crtrail/worker';
 import { demoStory } from '../services/cli/src/demo-story.js';
+import { batchDeps } from './helpers/batch-deps.js';
 import { runCli } from './helpers/cli.js';
 
 /**
@@ -194,18 +195,8 @@ describe('units pipelined on shared objects give the records of one unit at a ti
     redis.disconnect();
   });
 
-  const depsFor = (prefix: string, extra: Partial<BatchDeps> = {}): BatchDeps => ({
-    es,
-    redis,
-    prefix,
-    historyCache: new HistoryCache(),
-    enrich: createEnricher(config),
-    config,
-    salt: 'a-salt-of-sixteen-chars',
-    locator: new RecordLocator(es, indexNames(prefix).alias),
-    refresh: 'wait_for',
-    ...extra,
-  });
+  const depsFor = (prefix: string, extra: Partial<BatchDeps> = {}): BatchDeps =>
+    batchDeps(es, redis, prefix, { config, ...extra });
 
   // The demo story (creates, SSA, patches, a status update, deletes, a failed write…) for two
   // clusters in jobs of 2 events, interleaved: consecutive jobs of a cluster share objects.
@@ -280,6 +271,13 @@ describe('units pipelined on shared objects give the records of one unit at a ti
       }
     throw new Error('the demo story has no two jobs writing a same object');
   };
+  /** The records (and histories) of `first` then `second`, one unit at a time, on a fresh prefix. */
+  const oneAtATime = async (label: string, first: BatchJob, second: BatchJob): Promise<string> => {
+    const prefix = await fresh(label);
+    await processBatch(structuredClone(first), depsFor(prefix));
+    await processBatch(structuredClone(second), depsFor(prefix));
+    return prefix;
+  };
   let serial: { prefix: string; records: Awaited<ReturnType<typeof recordsOf>> };
   before(async () => {
     const prefix = await fresh('pipe-serial');
@@ -311,9 +309,7 @@ describe('units pipelined on shared objects give the records of one unit at a ti
 
   test('a unit that dies after its bulk: the unit that took over fails too; retried out of order, the same records', async () => {
     const [first, second] = overlappingPair();
-    const expected = await fresh('pipe-crash-serial');
-    await processBatch(structuredClone(first), depsFor(expected));
-    await processBatch(structuredClone(second), depsFor(expected));
+    const expected = await oneAtATime('pipe-crash-serial', first, second);
 
     const prefix = await fresh('pipe-crash');
     const pipeline = new UnitPipeline(redis);
@@ -347,9 +343,7 @@ describe('units pipelined on shared objects give the records of one unit at a ti
 
   test('a unit whose worker dies after its save: the unit after it, retried, gives the same records', async () => {
     const [first, second] = overlappingPair();
-    const expected = await fresh('pipe-crash2-serial');
-    await processBatch(structuredClone(first), depsFor(expected));
-    await processBatch(structuredClone(second), depsFor(expected));
+    const expected = await oneAtATime('pipe-crash2-serial', first, second);
 
     const prefix = await fresh('pipe-crash2');
     const pipeline = new UnitPipeline(redis);
@@ -372,9 +366,7 @@ describe('units pipelined on shared objects give the records of one unit at a ti
 
   test('Elasticsearch cut during a unit: the unit after it writes nothing; retried, the same records', async () => {
     const [first, second] = overlappingPair();
-    const expected = await fresh('pipe-cut-serial');
-    await processBatch(structuredClone(first), depsFor(expected));
-    await processBatch(structuredClone(second), depsFor(expected));
+    const expected = await oneAtATime('pipe-cut-serial', first, second);
 
     const prefix = await fresh('pipe-cut');
     const url = new URL(testEsUrl());

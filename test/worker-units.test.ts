@@ -1,14 +1,13 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AuditEvent } from '@crtrail/audit';
-import { loadConfig } from '@crtrail/config';
 import { classifyEvent } from '@crtrail/filter';
 import type { BatchJob } from '@crtrail/queue';
-import { HistoryCache } from '@crtrail/state';
-import { indexNames, installTemplates, RecordLocator } from '@crtrail/store';
+import { indexNames, installTemplates } from '@crtrail/store';
 import { cleanupPrefix, testEs, testRedis, uniquePrefix } from '@crtrail/testkit';
-import { createEnricher, processBatch, processJobs, type BatchDeps, type BatchResult } from '@crtrail/worker';
+import { processBatch, processJobs, type BatchDeps, type BatchResult } from '@crtrail/worker';
 import { demoStory } from '../services/cli/src/demo-story.js';
+import { batchDeps } from './helpers/batch-deps.js';
 
 /**
  * A worker joins the small jobs it holds into one unit of work (one lock call, one history load, one
@@ -25,18 +24,7 @@ describe('jobs joined into one unit give the records they give one by one', () =
     redis.disconnect();
   });
 
-  const config = loadConfig(undefined);
-  const depsFor = (prefix: string): BatchDeps => ({
-    es,
-    redis,
-    prefix,
-    historyCache: new HistoryCache(),
-    enrich: createEnricher(config),
-    config,
-    salt: 'a-salt-of-sixteen-chars',
-    locator: new RecordLocator(es, indexNames(prefix).alias),
-    refresh: 'wait_for',
-  });
+  const depsFor = (prefix: string): BatchDeps => batchDeps(es, redis, prefix);
 
   // The demo story (creates, SSA, patches, a status update, deletes, a failed write…) for two
   // clusters, cut into jobs of 2 events interleaved by cluster, plus events the filter drops.
