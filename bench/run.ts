@@ -23,7 +23,7 @@ import { ceilingEsBulk, ceilingParseRedis } from './lib/ceilings.js';
 import { floorSection, workerFloor } from './lib/floor.js';
 import { runPipeline } from './lib/pipeline.js';
 import { crtrail, freePort, peakRssMb, stop, waitHttp } from './lib/processes.js';
-import { bigBatchSection, figure, mainReport, target } from './lib/report.js';
+import { bigBatchSection, figure, mainReport, provenance, target } from './lib/report.js';
 import { runScale } from './lib/scale.js';
 import { APISERVER_BURST, APISERVER_QPS, senders, type Sender, type Sent } from './lib/senders.js';
 import { ES_URL, outDir, REDIS_URL, root, say } from './lib/setup.js';
@@ -99,7 +99,7 @@ if (SCALE) {
   const md = [
     '# crtrail benchmark: big batches alone',
     '',
-    `${json.at} · commit ${commit.slice(0, 12)}`,
+    provenance(json.at, commit, machine),
     '',
     ...bigBatchSection(b),
     '',

@@ -58,10 +58,21 @@ export function bigBatchSection(big: BigBatches): string[] {
   ];
 }
 
+/** The machine a run was measured on, as every report states it. */
+export interface Machine {
+  cores: number;
+  memory_gb: number;
+  node: string;
+}
+
+/** A report's second line: when, on which commit and on what the figures were measured. */
+export const provenance = (at: string, commit: string, machine: Machine): string =>
+  `${at} · commit ${commit.slice(0, 12)} · ${machine.cores} cores, ${machine.memory_gb} GiB, Node ${machine.node} · Redis and Elasticsearch on the same machine`;
+
 interface Summary {
   at: string;
   commit: string;
-  machine: { cores: number; memory_gb: number; node: string };
+  machine: Machine;
   batches: number;
   events: number;
   crWrites: number;
@@ -89,7 +100,7 @@ export function mainReport(s: Summary, targets: Target[], big: BigBatches): stri
   return [
     '# crtrail benchmark',
     '',
-    `${s.at} · commit ${s.commit.slice(0, 12)} · ${s.machine.cores} cores, ${s.machine.memory_gb} GiB, Node ${s.machine.node} · Redis and Elasticsearch on the same machine`,
+    provenance(s.at, s.commit, s.machine),
     '',
     `Workload: ${s.batches} EventList batches of 400 events (${s.events} events, ${s.crWrites} custom-resource writes at RequestResponse level), ${n} senders on loopback (two load models, below the table), then the big-batch case (below).`,
     '',

@@ -7,6 +7,7 @@ import { runPerCore } from './per-core.js';
 import { runPipeline } from './pipeline.js';
 import type { Sender } from './senders.js';
 import { outDir, say } from './setup.js';
+import { provenance, type Machine } from './report.js';
 import { round } from './stats.js';
 
 export async function runScale(
@@ -14,7 +15,7 @@ export async function runScale(
   workload: Workload,
   send: Sender,
   cleanup: (prefix: string) => Promise<void>,
-  meta: Record<string, unknown>,
+  meta: { machine: Machine; git: { commit: string }; workload: Record<string, number> },
 ): Promise<string> {
   const rows = [];
   for (const workers of [1, 2, 3]) {
@@ -38,11 +39,13 @@ export async function runScale(
   } finally {
     await cleanup(corePrefix);
   }
-  const json = { scale: rows, per_worker_core: perCore, ...meta };
+  const json = { scale: rows, per_worker_core: perCore, ...meta, at: new Date().toISOString() };
   writeFileSync(join(outDir, 'latest-scale.json'), JSON.stringify(json, null, 2) + '\n');
   const cpuCell = (c: Record<string, number>) => `${c.worker} / ${c.elasticsearch} / ${c.webhook}`;
   const md = [
     '# crtrail bench:scale',
+    '',
+    provenance(json.at, meta.git.commit, meta.machine),
     '',
     `## One worker core (${perCore.pinned ? 'pinned' : '**not pinned**'})`,
     '',
