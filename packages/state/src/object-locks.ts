@@ -66,28 +66,13 @@ function wakeLocal(keys: string[]): void {
   }
 }
 
-/** Runs `fn` holding the locks of all `keys` (from `keys(prefix).lock`), renewed while it runs, released after. */
+/**
+ * Runs `fn` holding the locks of all `keys` (from `keys(prefix).lock`), renewed while it runs,
+ * released after: alone, under a token of its own, sharing them with nobody (a one-off
+ * {@link SharedLocks}, exclusive).
+ */
 export async function withLocks<T>(redis: RedisClient, keys: string[], fn: () => Promise<T>): Promise<T> {
-  const all = [...new Set(keys)];
-  const token = randomBytes(12).toString('hex');
-  const deadline = Date.now() + LOCK.acquireDeadlineMs;
-  for (;;) {
-    const ok = await acquireAll(redis, all, [token, LOCK.leaseMs]);
-    if (ok === 1) break;
-    if (Date.now() > deadline) throw new LockTimeoutError(all.join(', '));
-    // Other processes' releases are only seen by polling; this process's wake the waiter at once.
-    await releasedLocally(all, LOCK.retryMinMs + Math.random() * (LOCK.retryMaxMs - LOCK.retryMinMs));
-  }
-  const renew = setInterval(() => {
-    void renewAll(redis, all, [token, LOCK.leaseMs]).catch(() => {});
-  }, LOCK.renewEveryMs);
-  try {
-    return await fn();
-  } finally {
-    clearInterval(renew);
-    await releaseAll(redis, all, [token]).catch(() => 0);
-    wakeLocal(all);
-  }
+  return new SharedLocks<undefined>(redis).hold(keys, undefined, () => undefined, fn, true);
 }
 
 /** A lock key this process holds, shared by its units (see {@link SharedLocks}). */
@@ -151,12 +136,13 @@ export class SharedLocks<S> {
         if (!older.some((o) => all.some((k) => o.has(k)))) earlier = await this.attempt(all, stage, exclusive);
         if (earlier) break;
         if (Date.now() > deadline) throw new LockTimeoutError(all.join(', '));
+        // Other processes' releases are only seen by polling; this process's wake the waiter at once.
         await releasedLocally(all, LOCK.retryMinMs + Math.random() * (LOCK.retryMaxMs - LOCK.retryMinMs));
       }
     } finally {
       this.queue.splice(this.queue.indexOf(mine), 1);
-      // The units behind this one on its keys may go now.
-      wakeLocal(all);
+      // The units queued behind this one on its keys may go now.
+      if (this.queue.length > 0) wakeLocal(all);
     }
     try {
       return await fn(joined(earlier));
