@@ -7,7 +7,8 @@
  * Writes bench/results/latest.json + latest.md (BENCH_OUT_DIR: elsewhere).
  *   --scale      latest-scale.*: 1–3 worker processes, and one worker pinned to its own core
  *   --only big   latest-big.*: the big-batch case alone
- * Knobs: BENCH_BATCHES (300), BENCH_SENDERS (5), BENCH_BIG_BATCHES (3), BENCH_BIG_MB (20).
+ * Knobs: BENCH_BATCHES (300), BENCH_SENDERS (5), BENCH_WARMUP_BATCHES (60: each measured webhook and
+ * pipeline takes them first, unmeasured; 0 = none), BENCH_BIG_BATCHES (3), BENCH_BIG_MB (20).
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -44,7 +45,14 @@ if (!only)
   say(
     `workload: ${workload.bodies.length} batches, ${workload.events} events, ${workload.crWrites} custom-resource writes`,
   );
-const { eachBody, send, sendAtApiserverRate } = senders(workload, SENDERS);
+const { eachBody, send, sendAtApiserverRate, warmUp } = senders(workload, SENDERS);
+/**
+ * Batches each measured webhook and pipeline takes first, unmeasured (BENCH_WARMUP_BATCHES): a
+ * deployment runs warm, and a fresh process's first second (V8 compiling its hot code, on the
+ * worker also Elasticsearch's JIT on a freshly started node) is not what it sustains.
+ */
+const WARMUP_BATCHES = Number(process.env.BENCH_WARMUP_BATCHES ?? Math.min(60, Math.floor(BATCHES / 5)));
+const warm = (url: string) => warmUp(url, WARMUP_BATCHES);
 
 // What the bench starts itself it stops at the end (as `npm test` does), or its process never exits.
 const startedRedis = (await ensureRedis(REDIS_URL, say)).started;
@@ -86,10 +94,15 @@ async function bigCase(prefix: string) {
 }
 
 if (SCALE) {
-  const md = await runScale(es, workload, send, cleanup, {
+  const md = await runScale(es, workload, send, warm, cleanup, {
     machine,
     git: { commit },
-    workload: { batches: BATCHES, events: workload.events, cr_writes: workload.crWrites },
+    workload: {
+      batches: BATCHES,
+      events: workload.events,
+      cr_writes: workload.crWrites,
+      warmup_batches: WARMUP_BATCHES,
+    },
   });
   process.stdout.write(md);
 } else if (only === 'big') {
@@ -118,6 +131,7 @@ if (SCALE) {
       CRTRAIL_REDIS_URL: REDIS_URL,
     });
     await waitHttp(`http://127.0.0.1:${hookPort}/healthz`);
+    await warm(`http://127.0.0.1:${hookPort}`);
     const sent = await sender(`http://127.0.0.1:${hookPort}`);
     const rss = peakRssMb(hook.pid!);
     await stop(hook);
@@ -140,14 +154,14 @@ if (SCALE) {
   say(`webhook alone (no worker) at the apiserver rate, ${SENDERS} × ${APISERVER_QPS} batches/s…`);
   const { sent: wr, rss: webhookRatedRss } = await webhookAlone(sendAtApiserverRate, 'wr');
   say('whole pipeline (webhook + 1 worker), saturated…');
-  const p = await runPipeline(es, prefix, 1, send, workload.crWrites);
+  const p = await runPipeline(es, prefix, 1, send, workload.crWrites, warm);
   say('ceiling: raw bulk of the same documents…');
   const esBulk = await ceilingEsBulk(es, prefix);
   await cleanup(prefix);
   // Latency at the load the targets are about; the same bodies again, into a fresh prefix.
   say(`whole pipeline (webhook + 1 worker) at the apiserver rate, ${SENDERS} × ${APISERVER_QPS} batches/s…`);
   const ratedPrefix = `${prefix}-r`;
-  const r = await runPipeline(es, ratedPrefix, 1, sendAtApiserverRate, workload.crWrites);
+  const r = await runPipeline(es, ratedPrefix, 1, sendAtApiserverRate, workload.crWrites, warm);
   await cleanup(ratedPrefix);
   say("the worker's floor: its pure steps and its writes alone, against Elasticsearch's CPU…");
   const floorPrefix = `${prefix}-floor`;
@@ -217,6 +231,7 @@ if (SCALE) {
       cr_writes: workload.crWrites,
       senders: SENDERS,
       batch_events: 400,
+      warmup_batches: WARMUP_BATCHES,
     },
     at: new Date().toISOString(),
   };
@@ -262,6 +277,7 @@ if (SCALE) {
       events: workload.events,
       crWrites: workload.crWrites,
       senders: SENDERS,
+      warmupBatches: WARMUP_BATCHES,
       rated: result.rated,
       changesPerS: result.pipeline.changes_per_s,
       cpu: result.cpu_ms_per_change,

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type { Client } from '@elastic/elasticsearch';
 import { indexNames, recordMapping } from '@crtrail/store';
+import { WARMUP_CLUSTER_PREFIX } from './senders.js';
 
 /** What the webhook cannot beat: JSON.parse of each body and one Redis write of it, from the same concurrent loops. */
 export async function ceilingParseRedis(
@@ -22,7 +23,10 @@ export async function ceilingParseRedis(
   return events / s;
 }
 
-/** What the pipeline cannot beat: raw `_bulk` of the final documents it indexed under `prefix`, into a scratch index. */
+/**
+ * What the pipeline cannot beat: raw `_bulk` of the final documents it indexed under `prefix` (not
+ * its warm-up's), into a scratch index.
+ */
 export async function ceilingEsBulk(es: Client, prefix: string): Promise<number> {
   const alias = indexNames(prefix).alias;
   const docs: unknown[] = [];
@@ -31,6 +35,7 @@ export async function ceilingEsBulk(es: Client, prefix: string): Promise<number>
     const res = await es.search({
       index: alias,
       size: 2000,
+      query: { bool: { must_not: { prefix: { 'orchestrator.cluster.name': WARMUP_CLUSTER_PREFIX } } } },
       sort: [{ 'event.id': 'asc' }],
       ...(after ? { search_after: after as never } : {}),
     });

@@ -14,6 +14,8 @@ export async function runScale(
   es: Client,
   workload: Workload,
   send: Sender,
+  /** Runs before each measured pipeline (see runPipeline's `warmUp`). */
+  warmUp: (url: string) => Promise<number>,
   cleanup: (prefix: string) => Promise<void>,
   meta: { machine: Machine; git: { commit: string }; workload: Record<string, number> },
 ): Promise<string> {
@@ -21,7 +23,7 @@ export async function runScale(
   for (const workers of [1, 2, 3]) {
     const prefix = `bench-scale-${workers}-${Date.now().toString(36)}`;
     say(`pipeline with ${workers} worker process(es)…`);
-    const r = await runPipeline(es, prefix, workers, send, workload.crWrites);
+    const r = await runPipeline(es, prefix, workers, send, workload.crWrites, warmUp);
     rows.push({
       workers,
       changes_per_s: round(r.changesPerS),
@@ -61,6 +63,8 @@ export async function runScale(
     `| worker peak RSS MB | ${perCore.rss_mb_worker} |`,
     '',
     '## 1–3 worker processes, unpinned, whole pipeline at saturation',
+    '',
+    `Each pipeline warmed first with ${meta.workload.warmup_batches} of the same batches to other clusters, left out of the figures.`,
     '',
     '| workers | changes/s | lag p99 ms | webhook events/s | worker RSS MB | CPU ms/change: workers / Elasticsearch / webhook |',
     '|---|---|---|---|---|---|',
