@@ -28,14 +28,38 @@ function cannotPin(es: number | undefined, redis: number | undefined): string | 
   return undefined;
 }
 
-export async function runPerCore(es: Client, prefix: string, fill: Sender, expected: number) {
+/**
+ * `warmUp` (see `senders().warmUp`) is queued before the measured batches: the window starts once
+ * the worker has taken all of it, so V8's compiling of the worker's hot code is not counted either.
+ */
+export async function runPerCore(
+  es: Client,
+  prefix: string,
+  fill: Sender,
+  expected: number,
+  warmUp?: (url: string) => Promise<number>,
+) {
   const env = { CRTRAIL_INDEX_PREFIX: prefix, CRTRAIL_REDIS_URL: REDIS_URL, CRTRAIL_ES_URL: ES_URL };
   const port = await freePort();
   const hook = crtrail(['up', '--webhook-only'], { ...env, CRTRAIL_PORT: String(port) });
   await waitHttp(`http://127.0.0.1:${port}/healthz`);
-  say(`per worker core: filling the queue (${expected} changes)…`);
-  await fill(`http://127.0.0.1:${port}`);
-  await stop(hook);
+  const queueRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = createBatchQueue(prefix, queueRedis);
+  say(`per worker core: filling the queue (${expected} changes${warmUp ? ', after a warm-up' : ''})…`);
+  let warm = 0;
+  let measuredJobs = 0;
+  try {
+    if (warmUp) warm = await warmUp(`http://127.0.0.1:${port}`);
+    const warmJobs = await queue.getWaitingCount();
+    await fill(`http://127.0.0.1:${port}`);
+    measuredJobs = (await queue.getWaitingCount()) - warmJobs;
+  } catch (err) {
+    await queue.close();
+    queueRedis.disconnect();
+    throw err;
+  } finally {
+    await stop(hook);
+  }
 
   const esP = esPid();
   const redisP = redisPid();
@@ -44,8 +68,6 @@ export async function runPerCore(es: Client, prefix: string, fill: Sender, expec
   const workerCpu = '0';
   const othersCpus = last === 1 ? '1' : `1-${last}`;
   const pinWorker = hasTaskset() && cpus().length >= 2;
-  const queueRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const queue = createBatchQueue(prefix, queueRedis);
   const alias = indexNames(prefix).alias;
   let worker: ChildProcess | undefined;
   try {
@@ -62,8 +84,9 @@ export async function runPerCore(es: Client, prefix: string, fill: Sender, expec
     );
     say(`per worker core: draining with one worker${pinWorker ? ` on CPU ${workerCpu}` : ''}…`);
     await waitHttp(`http://127.0.0.1:${wport}/healthz`);
-    // The window starts once the worker is up (its start-up is not per-change work): what was
-    // already indexed by then is subtracted.
+    // The window starts once the worker is up (its start-up is not per-change work) and has taken
+    // the warm-up's jobs: what was already indexed by then is subtracted.
+    while ((await queue.getWaitingCount()) > measuredJobs) await sleep(20);
     await es.indices.refresh({ index: alias }).catch(() => undefined);
     const before = (await es.count({ index: alias }).catch(() => ({ count: 0 }))).count;
     const cpu = cpuMeter({ worker: [worker.pid], elasticsearch: [esP], redis: [redisP] });
@@ -80,7 +103,7 @@ export async function runPerCore(es: Client, prefix: string, fill: Sender, expec
     await stop(worker);
     await es.indices.refresh({ index: alias });
     const total = (await es.count({ index: alias })).count;
-    if (total < expected) throw new Error(`per worker core: ${total} of ${expected} changes indexed`);
+    if (total < warm + expected) throw new Error(`per worker core: ${total} of ${warm + expected} changes indexed`);
     const changes = total - before;
     const perChange = (ms: number) => round(ms / Math.max(1, changes), 3);
     return {

@@ -37,7 +37,7 @@ export async function runScale(
   const corePrefix = `bench-core-${Date.now().toString(36)}`;
   let perCore;
   try {
-    perCore = await runPerCore(es, corePrefix, send, workload.crWrites);
+    perCore = await runPerCore(es, corePrefix, send, workload.crWrites, warmUp);
   } finally {
     await cleanup(corePrefix);
   }
@@ -51,7 +51,7 @@ export async function runScale(
     '',
     `## One worker core (${perCore.pinned ? 'pinned' : '**not pinned**'})`,
     '',
-    `The queue filled first with the workload (${workload.bodies.length} batches, ${perCore.changes} changes drained after the worker was up), then one worker process drains it: ${perCore.note}.`,
+    `The queue filled first with a warm-up of ${meta.workload.warmup_batches} batches (to other clusters) and then the workload (${workload.bodies.length} batches), then one worker process drains it: ${perCore.note}. The window starts once the worker has taken the warm-up's jobs (${perCore.changes} changes indexed in it, a few of the warm-up's among them).`,
     '',
     '| figure | measured |',
     '|---|---|',
