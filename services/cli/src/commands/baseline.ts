@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { loadEnv } from '@crtrail/config';
 import { failedAsReported } from '../errors.js';
-import { importBaseline } from '../ops/baseline.js';
 
 export function registerBaseline(program: Command): void {
   program
@@ -18,6 +17,7 @@ export function registerBaseline(program: Command): void {
     .action(async (file: string, opts: { cluster: string; resource?: string[] }) => {
       const env = loadEnv();
       const plurals = new Map((opts.resource ?? []).map((r) => r.split('=', 2) as [string, string]));
+      const { importBaseline } = await import('../ops/baseline.js');
       const r = await importBaseline(env, { file, cluster: opts.cluster, plurals });
       process.stdout.write(
         `imported ${r.imported} object(s) into cluster ${opts.cluster}, skipped ${r.skipped.length}\n`,

@@ -1,9 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { RecordFilters } from '@crtrail/store';
 import { CliError } from '../errors.js';
-import { listChanges } from '../ops/changes.js';
-import { pickFilters } from '../ops/record-filters.js';
-import { formatChange } from '../print/change-lines.js';
 import { addRecordFilterOptions, timeArg } from './filter-options.js';
 
 function limitArg(value: string): number {
@@ -46,6 +43,11 @@ export function registerChanges(program: Command): void {
     )
     .option('--json', 'the same as --format json')
     .action(async (opts: ChangesOptions) => {
+      const [{ listChanges }, { pickFilters }, { formatChange }] = await Promise.all([
+        import('../ops/changes.js'),
+        import('../ops/record-filters.js'),
+        import('../print/change-lines.js'),
+      ]);
       const asJson = opts.json === true || opts.format === 'json';
       if (opts.timeline && !opts.name) throw new CliError('--timeline needs --name (the object whose history to show)');
       const filters = {

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { demoStory } from '../demo-story.js';
-import { replayEvents } from '../ops/replay.js';
 import { sendAndReport, type ReplayFlags } from './replay.js';
 
 /** `crtrail demo`: a realistic story of the last hour sent through the webhook, so every README example shows something. */
@@ -24,6 +22,10 @@ export function registerDemo(program: Command, defaultUrl: string): void {
     .action(async (opts: Omit<ReplayFlags, 'batch' | 'wait'> & { wait: boolean }) => {
       const { wait, ...rest } = opts;
       const flags: ReplayFlags = { ...rest, batch: 400, ...(wait ? { wait: true as const } : {}) };
+      const [{ demoStory }, { replayEvents }] = await Promise.all([
+        import('../demo-story.js'),
+        import('../ops/replay.js'),
+      ]);
       // A demo that did not arrive (whole) has said why and throws: no hints then.
       await sendAndReport(
         (options, summary) =>

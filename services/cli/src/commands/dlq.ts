@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { loadEnv } from '@crtrail/config';
 import { failedAsReported } from '../errors.js';
-import { BATCH, listDlq, replayDlq } from '../ops/dlq.js';
 
 export function registerDlq(program: Command): void {
   const dlq = program
@@ -16,6 +15,7 @@ export function registerDlq(program: Command): void {
     )
     .option('--json', 'one JSON entry per line (failed batches have type "batch")')
     .action(async (opts: { json?: boolean }) => {
+      const { BATCH, listDlq } = await import('../ops/dlq.js');
       const { letters, batches } = await listDlq(loadEnv());
       for (const l of letters) {
         const what = l.type === 'event' ? 'event' : String(l.status);
@@ -34,6 +34,7 @@ export function registerDlq(program: Command): void {
     .description('re-drive dead letters and failed batches (all, or --id) after fixing the cause')
     .option('--id <id>', 'only this entry (a record id, event:<cluster>:<auditID>, or batch:<job id>)')
     .action(async (opts: { id?: string }) => {
+      const { replayDlq } = await import('../ops/dlq.js');
       const { letters: r, batches } = await replayDlq(loadEnv(), opts.id);
       process.stdout.write(
         `tried ${r.tried}, indexed ${r.indexed}, already present ${r.duplicates}, events re-enqueued ${r.requeued}, still failing ${r.stillFailing.length}; failed batches re-enqueued ${batches}\n`,

@@ -1,6 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { manifestPathOf } from '@crtrail/integrity';
-import { runExport, type ExportOptions } from '../ops/export.js';
+import type { ExportOptions } from '../ops/export.js';
 import { addRecordFilterOptions, timeArg } from './filter-options.js';
 
 export function registerExport(program: Command): void {
@@ -24,6 +23,10 @@ export function registerExport(program: Command): void {
     )
     .requiredOption('--out <file>', 'file to write; the manifest goes to FILE.manifest.json')
     .action(async (opts: ExportOptions) => {
+      const [{ manifestPathOf }, { runExport }] = await Promise.all([
+        import('@crtrail/integrity'),
+        import('../ops/export.js'),
+      ]);
       const manifest = await runExport(opts, (message) => process.stderr.write(`export: ${message}\n`));
       const signed = manifest.signature
         ? `signed by key ${manifest.signature.key_id.slice(0, 16)}…`

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { loadEnv } from '@crtrail/config';
 import { CliError } from '../errors.js';
-import { setupKibana } from '../kibana/setup.js';
 
 /** `crtrail kibana setup`: the bundled data view, saved searches and dashboard, imported into a Kibana. */
 export function registerKibana(program: Command): void {
@@ -22,6 +21,7 @@ export function registerKibana(program: Command): void {
         throw new CliError(
           '--kibana-url is required (or set CRTRAIL_KIBANA_URL): the Kibana to import the saved objects into',
         );
+      const { setupKibana } = await import('../kibana/setup.js');
       const result = await setupKibana(
         {
           url,

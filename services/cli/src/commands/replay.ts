@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { failedAsReported } from '../errors.js';
-import { replay } from '../ops/replay.js';
-import { awaitRecords, sendEvents, type Sender, type SendFlags } from '../ops/send-events.js';
-import { printReplaySummary, progressLine } from '../print/replay-summary.js';
+import type { Sender, SendFlags } from '../ops/send-events.js';
 import { defaultWebhookUrl, positiveInt } from './arguments.js';
 
 export type ReplayFlags = SendFlags & { wait?: number | true };
@@ -41,6 +39,7 @@ export function registerReplay(program: Command): void {
       positiveInt,
     )
     .action(async (files: string[], opts: ReplayFlags) => {
+      const { replay } = await import('../ops/replay.js');
       await sendAndReport((options, summary) => replay({ ...options, files }, summary), opts);
     });
 }
@@ -50,6 +49,10 @@ export function registerReplay(program: Command): void {
  * `--wait`; exit 1 if anything was not taken or is not searchable in time.
  */
 export async function sendAndReport(sender: Sender, flags: ReplayFlags): Promise<void> {
+  const [{ awaitRecords, sendEvents }, { printReplaySummary, progressLine }] = await Promise.all([
+    import('../ops/send-events.js'),
+    import('../print/replay-summary.js'),
+  ]);
   const progress = progressLine();
   const { cluster, summary, stopped } = await sendEvents(sender, flags, progress.line);
   progress.end();

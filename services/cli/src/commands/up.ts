@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { up, type UpOptions } from '../ops/up.js';
+import type { UpOptions } from '../ops/up.js';
 import { positiveInt } from './arguments.js';
 
 export function registerUp(program: Command): void {
@@ -12,6 +12,8 @@ export function registerUp(program: Command): void {
     // Set by `up` on the worker processes it starts: their parent prints the summary.
     .addOption(new Option('--supervised').hideHelp())
     .action(async (opts: UpOptions & { workers: number }) => {
+      // Loaded here: see main.ts (a command loads its modules when it runs).
+      const { up } = await import('../ops/up.js');
       await up(opts);
     });
 }

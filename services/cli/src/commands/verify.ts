@@ -1,9 +1,5 @@
 import type { Command } from 'commander';
 import { failedAsReported, nothingChecked } from '../errors.js';
-import { verifyStoredChain } from '../ops/verify-chain.js';
-import { verifyExport } from '../ops/verify-export.js';
-import { verifyConfigs } from '../ops/verify-inputs.js';
-import { printVerifyReport } from '../print/verify-report.js';
 
 interface VerifyFlags {
   manifest?: string;
@@ -42,6 +38,12 @@ export function registerVerify(program: Command): void {
       if (file && opts.cluster) throw nothingChecked('give either a FILE or --cluster, not both');
       if (opts.since && !opts.cluster) throw nothingChecked('--since goes with --cluster (an export is checked whole)');
       if (opts.publicKey && !file) throw nothingChecked("--public-key checks an export's signature: give the FILE");
+      const [{ verifyStoredChain }, { verifyExport }, { verifyConfigs }, { printVerifyReport }] = await Promise.all([
+        import('../ops/verify-chain.js'),
+        import('../ops/verify-export.js'),
+        import('../ops/verify-inputs.js'),
+        import('../print/verify-report.js'),
+      ]);
       const configs = verifyConfigs(opts.config ?? []);
       const report =
         'file' in target
