@@ -1,17 +1,20 @@
 /**
- * One pass over the bytes of a JSON text that JSON.parse has already accepted, for what the parsed
- * value no longer tells cheaply: how deep it nests, whether a key may be `__proto__`/`constructor`,
- * and where each item of the root object's `items` array lies in the bytes — so a kept audit event
- * can go into its job as the bytes the apiserver sent instead of being serialized again (that
- * serialization and its conversion back to bytes were ~30 % of the webhook's CPU per batch).
- * Only valid JSON is ever scanned: the loop does not check syntax, and relies on every string
- * being closed.
+ * One pass over the bytes of a JSON text, for what a parsed value does not tell cheaply: how deep it
+ * nests, whether a key may be `__proto__`/`constructor`, and where each item of the root object's
+ * `items` array lies in the bytes — so a kept audit event can go into its job as the bytes the
+ * apiserver sent instead of being serialized again (that serialization and its conversion back to
+ * bytes were ~30 % of the webhook's CPU per batch), and so the body can be parsed item by item
+ * (`plugins/body.ts`). The scan does not check syntax: on a text JSON.parse would refuse it says
+ * `broken` when it meets what no JSON text has (a string left open, a bracket closing what it did
+ * not open), and otherwise its findings mean nothing until JSON.parse accepted the text's pieces.
  */
 
 /** What {@link scanJson} found. */
 export interface JsonShape {
   /** Nesting went beyond the limit (the scan stopped there; nothing else is filled in). */
   tooDeep: boolean;
+  /** Certainly not JSON (a string left open, a bracket closing what it did not open): nothing else is filled in. */
+  broken: boolean;
   /**
    * Some object key is, or may be after unescaping, `__proto__` or `constructor`: the parsed
    * value must be checked (secure-json-parse's `scan`). A string value that reads so counts too.
@@ -27,6 +30,9 @@ export interface JsonShape {
 
 /** Byte spans of the elements of an array, and which of them may not be reused as they are. */
 export interface ItemSpans {
+  /** Byte offsets of the array's `[` and of its `]`. */
+  open: number;
+  close: number;
   /** Start of element i at 2i, end (exclusive) at 2i + 1. */
   spans: number[];
   /**
@@ -72,7 +78,7 @@ function suspectString(b: Uint8Array, start: number, end: number, escaped: boole
   }
   // Escapes are rare in keys: decode and compare (`\u005f_proto__` is `__proto__` to JSON.parse).
   if (length < 9) return false;
-  const text = JSON.parse(Buffer.from(b.buffer, b.byteOffset + start, end - start + 1).toString('utf8')) as string;
+  const text = decodeToken(b, start, end);
   return text === '__proto__' || text === 'constructor';
 }
 
@@ -94,7 +100,19 @@ function isItemsKey(b: Uint8Array, start: number, end: number, escaped: boolean)
       b[start + 5] === 0x73
     );
   }
-  return JSON.parse(Buffer.from(b.buffer, b.byteOffset + start, end - start + 1).toString('utf8')) === 'items';
+  return decodeToken(b, start, end) === 'items';
+}
+
+/** Thrown inside {@link scanJson} when the text cannot be JSON. */
+class Broken extends Error {}
+
+/** The string token at `[start, end]` (quotes included), decoded as JSON.parse decodes it. */
+function decodeToken(b: Uint8Array, start: number, end: number): string {
+  try {
+    return JSON.parse(Buffer.from(b.buffer, b.byteOffset + start, end - start + 1).toString('utf8')) as string;
+  } catch {
+    throw new Broken();
+  }
 }
 
 /** Index of the first non-whitespace byte at or after `i`. */
@@ -114,6 +132,15 @@ function trimBack(b: Uint8Array, i: number): number {
  * arrays allowed, the root counting as 1.
  */
 export function scanJson(b: Uint8Array, maxDepth: number): JsonShape {
+  try {
+    return scan(b, maxDepth);
+  } catch (err) {
+    if (err instanceof Broken) return { tooDeep: false, broken: true, suspectKeys: false, items: undefined };
+    throw err;
+  }
+}
+
+function scan(b: Uint8Array, maxDepth: number): JsonShape {
   const n = b.length;
   let depth = 0;
   let suspectKeys = false;
@@ -134,6 +161,7 @@ export function scanJson(b: Uint8Array, maxDepth: number): JsonShape {
       const start = i;
       let escaped = false;
       for (i++; ; i++) {
+        if (i >= n) throw new Broken();
         const d = b[i];
         if (d === QUOTE) break;
         if (d === BACKSLASH) {
@@ -152,12 +180,12 @@ export function scanJson(b: Uint8Array, maxDepth: number): JsonShape {
       }
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       depth++;
-      if (depth > maxDepth) return { tooDeep: true, suspectKeys, items: undefined };
+      if (depth > maxDepth) return { tooDeep: true, broken: false, suspectKeys, items: undefined };
       if (depth === 1) rootKeyNext = c === OPEN_OBJECT;
       else if (depth === 2 && c === OPEN_ARRAY && lastRootKeyIsItems && itemsDepth === -1) {
         lastRootKeyIsItems = false;
         itemsDepth = 2;
-        items = { spans: [], keys: [], reserialize: new Set() };
+        items = { open: i, close: -1, spans: [], keys: [], reserialize: new Set() };
         const first = skipSpace(b, i + 1);
         itemStart = b[first] === CLOSE_ARRAY ? -1 : first;
         itemReserialize = false;
@@ -165,9 +193,13 @@ export function scanJson(b: Uint8Array, maxDepth: number): JsonShape {
       }
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       if (depth === itemsDepth && items) {
+        // The items array closed by a `}`: not JSON (other brackets are JSON.parse's to check).
+        if (c !== CLOSE_ARRAY) throw new Broken();
         if (itemStart >= 0) endItem(items, itemStart, trimBack(b, i), itemReserialize, colons - itemColons);
+        items.close = i;
         itemsDepth = -1;
       }
+      if (depth === 0) throw new Broken();
       depth--;
     } else if (c === COMMA) {
       if (depth === 1) rootKeyNext = true;
@@ -193,7 +225,8 @@ export function scanJson(b: Uint8Array, maxDepth: number): JsonShape {
     }
     // Anything else (`:`, whitespace, the letters of true/false/null) changes nothing tracked here.
   }
-  return { tooDeep: false, suspectKeys, items };
+  if (depth !== 0) throw new Broken();
+  return { tooDeep: false, broken: false, suspectKeys, items };
 }
 
 function endItem(items: ItemSpans, start: number, end: number, reserialize: boolean, keys: number): void {

@@ -2,7 +2,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { loadEnv } from '@crtrail/config';
+import { ITEMWISE_MAX_BYTES, parseBody } from '../../src/plugins/body.js';
 import { event, eventList, testApp } from '../helpers/webhook.js';
+import { prng, randomValue } from '../helpers/random-json.js';
 
 describe('request bodies (inject, in-memory sink)', () => {
   test('gzip bodies are accepted; a gzip bomb is a 413; unknown encodings a 415; deep nesting a 400; over the limit a 413', async () => {
@@ -127,5 +129,91 @@ describe('request bodies (inject, in-memory sink)', () => {
     } finally {
       await t.app.close();
     }
+  });
+});
+
+/** What JSON.parse makes of the bytes (as the body plugin decodes them), or the error it throws. */
+function wholeParse(bytes: Buffer): { value: unknown } | { error: string } {
+  try {
+    const text = bytes.toString('utf8');
+    return { value: JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+/** parseBody's value, or its error's code and message. */
+function bodyParse(bytes: Buffer): { value: unknown } | { error: string; code: string } {
+  try {
+    return { value: parseBody(bytes).value };
+  } catch (err) {
+    return { error: (err as Error).message, code: (err as { code: string }).code };
+  }
+}
+
+describe('parseBody: an EventList parsed item by item is what JSON.parse makes of it', () => {
+  test('the same value, keys in the same order, however the body is spaced, encoded or repeats its items key', () => {
+    const rand = prng(23);
+    for (let round = 0; round < 300; round++) {
+      const items = Array.from({ length: 1 + Math.floor(rand() * 6) }, () => randomValue(rand, 4));
+      const doc = { kind: 'EventList', apiVersion: 'audit.k8s.io/v1', before: randomValue(rand, 2), items, z: 1 };
+      const texts = [JSON.stringify(doc), JSON.stringify(doc, null, 2), `\uFEFF${JSON.stringify(doc, null, '\t')}`];
+      texts.push(`{"items":[1],${JSON.stringify(doc).slice(1)}`, ` \r\n${JSON.stringify(doc)}\n `);
+      for (const text of texts) {
+        const got = parseBody(Buffer.from(text)).value;
+        const want = wholeParse(Buffer.from(text));
+        assert.ok('value' in want, text);
+        assert.deepStrictEqual(got, want.value, text);
+        assert.equal(JSON.stringify(got), JSON.stringify(want.value), 'keys in the same order');
+      }
+    }
+  });
+
+  test('a body JSON.parse refuses is refused with its error, whatever was cut, added or swapped', () => {
+    const rand = prng(29);
+    const pieces = ['[', ']', '{', '}', ',', ':', '"', '\\', ' ', 'x', '1', 'é'];
+    let refused = 0;
+    for (let round = 0; round < 3000; round++) {
+      const items = Array.from({ length: 1 + Math.floor(rand() * 4) }, () => randomValue(rand, 3));
+      const text = JSON.stringify({ kind: 'EventList', items }, null, rand() < 0.5 ? 1 : 0);
+      const at = Math.floor(rand() * text.length);
+      const cut = Math.floor(rand() * 3);
+      const mutated =
+        text.slice(0, at) + (rand() < 0.7 ? pieces[Math.floor(rand() * pieces.length)] : '') + text.slice(at + cut);
+      const bytes = Buffer.from(mutated);
+      const want = wholeParse(bytes);
+      const got = bodyParse(bytes);
+      if ('error' in want) {
+        refused++;
+        assert.ok('error' in got && got.code === 'CRTRAIL_ERR_INVALID_JSON', mutated);
+        assert.equal(got.error, `body is not valid JSON: ${want.error}`, mutated);
+      } else {
+        assert.ok('value' in got, mutated);
+        assert.deepStrictEqual(got.value, want.value, mutated);
+      }
+    }
+    assert.ok(refused > 1000, `most mutations break the JSON (${refused} of 3000)`);
+  });
+
+  test('a body over ITEMWISE_MAX_BYTES is parsed whole, to the same value and spans', () => {
+    const items = Array.from({ length: 60 }, (_, i) => ({ i, blob: 'é'.repeat(50_000), n: [i, { x: null }] }));
+    const bytes = Buffer.from(JSON.stringify({ kind: 'EventList', items }));
+    assert.ok(bytes.length > ITEMWISE_MAX_BYTES);
+    const { value, source } = parseBody(bytes);
+    assert.deepStrictEqual(value, { kind: 'EventList', items });
+    assert.equal(source.items!.spans.length, 120);
+  });
+
+  test('each kept item keeps its span: the bytes of an item parse to that item', () => {
+    const text = '{"kind":"EventList", "items": [ {"a":"é,]"} ,\n [1, {"b":null}] ] }';
+    const { value, source } = parseBody(Buffer.from(text));
+    const spans = source.items!.spans;
+    const items = (value as { items: unknown[] }).items;
+    assert.equal(spans.length, 2 * items.length);
+    for (let i = 0; i < items.length; i++)
+      assert.deepStrictEqual(
+        JSON.parse(source.bytes.subarray(spans[2 * i], spans[2 * i + 1]).toString('utf8')),
+        items[i],
+      );
   });
 });

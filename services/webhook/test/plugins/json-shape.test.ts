@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { countKeys, scanJson } from '../../src/plugins/json-shape.js';
-import { prng } from '../../../../test/fixtures/lifecycle.js';
+import { prng, randomValue } from '../helpers/random-json.js';
 
 const scan = (text: string, maxDepth = 128) => scanJson(Buffer.from(text), maxDepth);
 
@@ -15,25 +15,6 @@ function itemsBack(text: string): unknown[] | undefined {
     out.push(JSON.parse(bytes.subarray(items.spans[i], items.spans[i + 1]).toString('utf8')));
   }
   return out;
-}
-
-/** A random JSON value with the awkward parts: brackets, quotes and backslashes inside strings, non-ASCII, nesting. */
-function randomValue(rand: () => number, depth: number): unknown {
-  const r = rand();
-  if (depth <= 0 || r < 0.3) {
-    const pick = Math.floor(rand() * 6);
-    if (pick === 0) return Math.floor(rand() * 1e6) / (rand() < 0.5 ? 1 : 100);
-    if (pick === 1) return rand() < 0.5;
-    if (pick === 2) return null;
-    const pieces = ['a', '"', '\\', '{', '}', '[', ']', ',', ':', 'é', '😀', '\n', 'items', ' '];
-    let s = '';
-    for (let i = Math.floor(rand() * 8); i > 0; i--) s += pieces[Math.floor(rand() * pieces.length)];
-    return s;
-  }
-  if (r < 0.65) return Array.from({ length: Math.floor(rand() * 4) }, () => randomValue(rand, depth - 1));
-  const o: Record<string, unknown> = {};
-  for (let i = Math.floor(rand() * 4); i > 0; i--) o[`k${Math.floor(rand() * 10)}"]`] = randomValue(rand, depth - 1);
-  return o;
 }
 
 describe('scanJson: one pass over a parsed body’s bytes', () => {
@@ -95,5 +76,19 @@ describe('scanJson: one pass over a parsed body’s bytes', () => {
     assert.deepEqual([...items.reserialize].sort(), [1, 2, 3, 4]);
     assert.equal(scan(`{"items":[${'9'.repeat(301)}]}`).items!.reserialize.has(0), true);
     assert.equal(scan(`{"items":[${'9'.repeat(20)}]}`).items!.reserialize.has(0), false);
+  });
+
+  test('a text no JSON has is `broken`; the items array’s brackets are where they stand', () => {
+    assert.equal(scan('{"a":"b').broken, true, 'a string left open');
+    assert.equal(scan('{"items":[1,2}').broken, true, 'the items array closed by a brace');
+    assert.equal(scan('{"a":1}}').broken, true, 'a bracket closing what was not open');
+    assert.equal(scan('{"a":[1]').broken, true, 'left open at the end');
+    assert.equal(scan('{"\\u00zz":1}').broken, true, 'a key whose escape JSON.parse refuses');
+    assert.equal(scan('{"items":[1, 2]} ').broken, false);
+    const text = ' {"kind":"EventList", "items" : [ {"a":1} , 2 ] , "z":0}';
+    const items = scan(text).items!;
+    assert.equal(text[items.open], '[');
+    assert.equal(text[items.close], ']');
+    assert.equal(text.slice(items.open, items.close + 1), '[ {"a":1} , 2 ]');
   });
 });
