@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { testEsUrl, uniquePrefix } from '@crtrail/testkit';
-import { indexNames } from '@crtrail/store';
+import { testEs, testEsUrl, uniquePrefix } from '@crtrail/testkit';
+import { deletePrefix, indexNames, installTemplates } from '@crtrail/store';
 import { startPipeline, type Pipeline } from './helpers/pipeline.js';
 import { runCli } from './helpers/cli.js';
 import { records } from '../services/cli/src/ops/changes.js';
@@ -39,6 +39,31 @@ test('values on screen: bare strings, quoted when they would mislead, short hash
   assert.equal(showValue(hash, true), hash);
   assert.equal(showValue('x'.repeat(100)).length, 81);
   assert.equal(showValue('x'.repeat(100), true).length, 100);
+});
+
+test('the meta index has the records’ replica rule, new or made before with the default of one replica', async () => {
+  const es = testEs();
+  const prefix = uniquePrefix('meta-replicas');
+  try {
+    const { meta } = indexNames(prefix);
+    // As a first write made it before: Elasticsearch's default settings.
+    await es.indices.create({ index: meta, settings: { number_of_replicas: 1 } });
+    await installTemplates(es, prefix);
+    const settings = await es.indices.getSettings({ index: meta });
+    assert.equal(settings[meta]!.settings!.index!.auto_expand_replicas, '0-1');
+    const fresh = uniquePrefix('meta-replicas');
+    try {
+      await installTemplates(es, fresh);
+      const created = await es.indices.getSettings({ index: indexNames(fresh).meta });
+      assert.equal(created[indexNames(fresh).meta]!.settings!.index!.auto_expand_replicas, '0-1');
+      assert.equal(created[indexNames(fresh).meta]!.settings!.index!.number_of_shards, '1');
+    } finally {
+      await deletePrefix(es, fresh);
+    }
+  } finally {
+    await deletePrefix(es, prefix);
+    await es.close();
+  }
 });
 
 describe('store: mapping and queries', () => {

@@ -38,6 +38,7 @@ export async function installTemplates(es: Client, prefix: string): Promise<void
     template: { settings, mappings: recordMapping },
     _meta: { managed_by: 'crtrail', description: 'custom-resource change records' },
   });
+  await ensureMetaIndex(es, names.meta);
   const aliasExists = await es.indices.existsAlias({ name: names.alias });
   if (aliasExists) return;
   try {
@@ -48,6 +49,22 @@ export async function installTemplates(es: Client, prefix: string): Promise<void
   } catch (err) {
     // Another process bootstrapped it between our check and our create.
     if (!isAlreadyExists(err)) throw err;
+  }
+}
+
+/**
+ * The meta index (one document: the redaction salt's fingerprint) with the records' replica rule:
+ * created on its first write, it took Elasticsearch's default of one replica, which a single node
+ * never assigns, and left every one-node deployment's cluster yellow. An existing one is given the
+ * rule too (replicas are a dynamic setting).
+ */
+async function ensureMetaIndex(es: Client, meta: string): Promise<void> {
+  const settings = { auto_expand_replicas: recordSettings.auto_expand_replicas };
+  try {
+    await es.indices.create({ index: meta, settings: { ...settings, number_of_shards: 1 } });
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+    await es.indices.putSettings({ index: meta, settings });
   }
 }
 

@@ -71,7 +71,7 @@ export function parseBody(bytes: Buffer): { value: unknown; source: BodySource }
  * Bodies up to this size are parsed item by item ({@link parseByItems}), bigger ones whole. A 20 MB
  * body's item texts, allocated young by the hundreds, fill the young generation and push the parsed
  * items into the old one sooner than one large text that is dropped at once: with 3 × 20 MB batches
- * at once the webhook's peak RSS was 269–273 MB item by item against 247–250 MB whole (3 rounds
+ * at once the webhook's peak RSS was 269–273 MB item by item against 229–250 MB whole (3 rounds
  * each), while what item by item saves (the large text's pages) matters little beside such a body.
  */
 export const ITEMWISE_MAX_BYTES = 4 * 1024 * 1024;
@@ -97,8 +97,8 @@ function parseWhole(bytes: Buffer, encoding: 'latin1' | 'utf8'): { value: unknow
  * wherever it stands. Why: one text of a whole 0.5–20 MB body is a large object V8 allocates in
  * pages of its own, copied from the bytes and faulted in page by page, and promoted to the old
  * generation whenever a young collection happens while it is parsed; the items' texts are small
- * young objects. Webhook alone, saturated, 3 alternated rounds: main thread 2.6–2.7 against 3.3–3.8
- * ms per 400-event batch, minor page faults 6–31 against 123–135 per batch (bench/ANALYSIS.md).
+ * young objects. Webhook alone, saturated, 3 alternated rounds: main thread 2.5–2.8 against 3.3–3.5
+ * ms per 400-event batch, minor page faults 0–11 against 124–141 per batch (bench/ANALYSIS.md).
  */
 function parseByItems(
   bytes: Buffer,
