@@ -72,7 +72,8 @@ export function parseBody(bytes: Buffer): { value: unknown; source: BodySource }
  * body's item texts, allocated young by the hundreds, fill the young generation and push the parsed
  * items into the old one sooner than one large text that is dropped at once: with 3 × 20 MB batches
  * at once the webhook's peak RSS was 269–273 MB item by item against 229–250 MB whole (3 rounds
- * each), while what item by item saves (the large text's pages) matters little beside such a body.
+ * each in one quarter hour; that figure spreads widely, bench/ANALYSIS.md), while what item by item
+ * saves (the large text's pages) matters little beside such a body.
  */
 export const ITEMWISE_MAX_BYTES = 4 * 1024 * 1024;
 
