@@ -93,12 +93,15 @@ export function senders(workload: Workload, count: number) {
   const encoded = new Map(workload.bodies.map((b) => [b, Buffer.from(b.body)]));
   const postBody = (url: string, b: Body) => post(url, b.cluster, encoded.get(b)!);
 
-  /** Runs `fn` over every body from `count` concurrent loops (like that many apiservers). */
-  async function eachBody(fn: (b: Body, index: number) => Promise<void>): Promise<void> {
+  /** Runs `fn` over every body (of the workload, or `bodies`) from `count` concurrent loops (like that many apiservers). */
+  async function eachBody(
+    fn: (b: Body, index: number) => Promise<void>,
+    bodies: readonly Body[] = workload.bodies,
+  ): Promise<void> {
     let next = 0;
     await Promise.all(
       Array.from({ length: count }, async () => {
-        for (let i = next++; i < workload.bodies.length; i = next++) await fn(workload.bodies[i]!, i);
+        for (let i = next++; i < bodies.length; i = next++) await fn(bodies[i]!, i);
       }),
     );
   }
@@ -174,19 +177,9 @@ export function senders(workload: Workload, count: number) {
    * ones'. Resolves with the custom-resource writes sent (the records the pipeline makes of them).
    */
   async function warmUp(url: string, batches: number): Promise<number> {
-    let next = 0;
-    let crWrites = 0;
     const bodies = workload.bodies.slice(0, batches);
-    await Promise.all(
-      Array.from({ length: count }, async () => {
-        for (let i = next++; i < bodies.length; i = next++) {
-          const b = bodies[i]!;
-          await post(url, `${WARMUP_CLUSTER_PREFIX}${b.cluster}`, encoded.get(b)!);
-          crWrites += b.crWrites;
-        }
-      }),
-    );
-    return crWrites;
+    await eachBody((b) => post(url, `${WARMUP_CLUSTER_PREFIX}${b.cluster}`, encoded.get(b)!), bodies);
+    return bodies.reduce((n, b) => n + b.crWrites, 0);
   }
 
   return { eachBody, send, sendAtApiserverRate, warmUp };

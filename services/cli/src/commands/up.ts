@@ -12,7 +12,7 @@ export function registerUp(program: Command): void {
     // Set by `up` on the worker processes it starts: their parent prints the summary.
     .addOption(new Option('--supervised').hideHelp())
     .action(async (opts: UpOptions & { workers: number }) => {
-      // Loaded here: see main.ts (a command loads its modules when it runs).
+      // Loaded here, not at start: see main.ts.
       const { up } = await import('../ops/up.js');
       await up(opts);
     });
