@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Registry } from 'prom-client';
-import { eventually, testRedisUrl, uniquePrefix } from '@crtrail/testkit';
+import { eventually, testEsUrl, testRedisUrl, uniquePrefix } from '@crtrail/testkit';
+import { runCli } from './helpers/cli.js';
 import { createRedis } from '@crtrail/queue';
 import { loadConfig } from '@crtrail/config';
 import { alertQueueName, createAlerting } from '@crtrail/worker';
@@ -23,8 +24,9 @@ interface Received {
 }
 
 /** A local HTTP receiver for every sink: records each request and answers per path. */
-async function receiver(): Promise<{ server: Server; base: string; got: Received[] }> {
+async function receiver(): Promise<{ server: Server; base: string; got: Received[]; fixDown(): void }> {
   const got: Received[] = [];
+  let downFixed = false;
   let flaky = 0;
   let flakyGroup = 0;
   const server = createServer((req, res) => {
@@ -32,11 +34,11 @@ async function receiver(): Promise<{ server: Server; base: string; got: Received
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const path = req.url ?? '';
-      // `/flaky` fails its first request, then works; `/down` never works.
+      // `/flaky` fails its first request, then works; `/down` works only once fixed.
       // `/flaky-group` fails the first grouped message, then works.
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       const status =
-        path === '/down'
+        path === '/down' && !downFixed
           ? 500
           : path === '/flaky' && flaky++ === 0
             ? 500
@@ -48,7 +50,14 @@ async function receiver(): Promise<{ server: Server; base: string; got: Received
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, base: `http://127.0.0.1:${(server.address() as { port: number }).port}`, got };
+  return {
+    server,
+    base: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    got,
+    fixDown: () => {
+      downFixed = true;
+    },
+  };
 }
 
 async function post(url: string, cluster: string, events: unknown[]): Promise<void> {
@@ -65,7 +74,7 @@ function delivered(got: Received[], path: string): string[] {
   return got
     .filter((r) => r.path === path && r.status === 200)
     .flatMap((r) =>
-      path === '/webhook' || path === '/flaky'
+      path === '/webhook' || path === '/flaky' || path === '/down'
         ? [r.body.alert.record_id]
         : path === '/slack'
           ? [/record `([^`]+)`/.exec(JSON.stringify(r.body))![1]!]
@@ -278,6 +287,75 @@ describe('alerts through the real pipeline: every sink type, once per record, re
       await q.close();
     }
   });
+
+  test('the alerts no sink took are listed by `dlq list` and, once the sink is fixed, sent by `dlq replay`, once each', async () => {
+    const env = {
+      CRTRAIL_INDEX_PREFIX: p.prefix,
+      CRTRAIL_ES_URL: testEsUrl(),
+      CRTRAIL_REDIS_URL: testRedisUrl(),
+      CRTRAIL_LOG_LEVEL: 'warn',
+    };
+    const q = new Queue(alertQueueName(p.prefix), { connection: p.redis });
+    try {
+      const failed = await q.getFailed();
+      assert.ok(failed.length > 0, 'the first test left the `down` sink its dead letters');
+      const ids = failed.map((j) => j.data.alert.record_id as string).sort();
+
+      const list = await runCli(['dlq', 'list'], env);
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(
+        list.stderr,
+        new RegExp(`0 dead letter\\(s\\), 0 failed batch\\(es\\), ${ids.length} failed alert\\(s\\)`),
+      );
+      const lines = list.stdout.trim().split('\n');
+      for (const job of failed) {
+        const line = lines.find((l) => l.startsWith(`alert:${job.id}\t`));
+        assert.ok(line, list.stdout);
+        const [, at, cluster, what, reason] = line!.split('\t');
+        assert.ok(!Number.isNaN(Date.parse(at!)), line);
+        assert.equal(cluster, 'demo');
+        assert.equal(what, `sink down, record ${job.data.alert.record_id}, 3 attempts`);
+        assert.match(reason!, /500/);
+      }
+      const json = (await runCli(['dlq', 'list', '--json'], env)).stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.deepEqual(
+        json.map((j) => [j.type, j.message, j.sink, j.records.length]),
+        ids.map(() => ['alert', 'send', 'down', 1]),
+      );
+
+      // An unknown id is an error naming it; nothing moves.
+      const unknown = await runCli(['dlq', 'replay', '--id', 'alert:no-such-job'], env);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /no dead letter, failed batch or failed alert with id alert:no-such-job/);
+      assert.equal(await q.getFailedCount(), ids.length);
+
+      // The sink fixed: one alert by its id, then the rest; the running worker sends each once.
+      rx.fixDown();
+      const one = await runCli(['dlq', 'replay', '--id', `alert:${failed[0]!.id}`], env);
+      assert.equal(one.code, 0, one.stderr);
+      assert.match(one.stdout, /failed alerts re-queued 1\b/);
+      const rest = await runCli(['dlq', 'replay'], env);
+      assert.equal(rest.code, 0, rest.stderr);
+      assert.match(rest.stdout, /failed alerts re-queued \d+/);
+      await eventually(
+        async () => (delivered(rx.got, '/down').length >= ids.length ? true : undefined),
+        60_000,
+        'the re-driven alerts delivered',
+      );
+      await eventually(async () => {
+        const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
+        return Object.values(c).every((n) => n === 0) ? true : undefined;
+      });
+      assert.deepEqual(delivered(rx.got, '/down').sort(), ids, 'each failed alert delivered once');
+      const empty = await runCli(['dlq', 'list'], env);
+      assert.match(empty.stderr, /0 failed alert\(s\)/);
+    } finally {
+      await q.close();
+    }
+  });
 });
 
 /** The demo's Certificate, then `n` more hand edits of its critical `spec.dnsNames` (a flapping object). */
@@ -314,9 +392,11 @@ describe('alerts of a flapping object are grouped', () => {
       [
         'alerts:',
         '  group_window_seconds: 2',
+        '  attempts: 2',
         '  sinks:',
         `    - { type: webhook, url: "${rx.base}/webhook" }`,
         `    - { type: webhook, name: flaky-group, url: "${rx.base}/flaky-group" }`,
+        `    - { type: webhook, name: down-group, url: "${rx.base}/down" }`,
       ].join('\n'),
     );
     p = await startPipeline(uniquePrefix('alerts-group'), { env: { CRTRAIL_CONFIG: configFile } });
@@ -380,6 +460,24 @@ describe('alerts of a flapping object are grouped', () => {
     } finally {
       await q.close();
     }
-    assert.equal(rx.got.length, 5, 'nothing more after the replay');
+    assert.equal(rx.got.filter((r) => r.path !== '/down').length, 5, 'nothing more after the replay');
+
+    // The sink that never works: its single message and its grouped one are the alert dead letters,
+    // the grouped one listed with the records of its window.
+    const list = await runCli(['dlq', 'list', '--json'], {
+      CRTRAIL_INDEX_PREFIX: p.prefix,
+      CRTRAIL_ES_URL: testEsUrl(),
+      CRTRAIL_REDIS_URL: testRedisUrl(),
+    });
+    assert.equal(list.code, 0, list.stderr);
+    const failed = list.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((j) => j.type === 'alert');
+    assert.deepEqual(failed.map((j) => [j.message, j.sink, j.cluster, [...j.records].sort(), j.attempts]).sort(), [
+      ['flush', 'down-group', 'flap', edits.map((r) => r._id).sort(), 2],
+      ['send', 'down-group', 'flap', [create._id], 2],
+    ]);
   });
 });

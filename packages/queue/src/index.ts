@@ -43,6 +43,14 @@ export function queueName(prefix: string, redisCluster = false): string {
   return `${deploymentTag(prefix, redisCluster)}-batches`;
 }
 
+/**
+ * The alert queue of a prefix, beside `<prefix>-batches`: `<prefix>-alerts` (hash-tagged like it in
+ * Redis Cluster mode). Here, not with the alert consumer, because `dlq list` reads its failed set.
+ */
+export function alertQueueName(prefix: string, redisCluster = false): string {
+  return `${deploymentTag(prefix, redisCluster)}-alerts`;
+}
+
 export const defaultJobOptions: JobsOptions = {
   attempts: JOB_RETRY.attempts,
   backoff: { type: 'crtrail' },
@@ -82,6 +90,10 @@ export function createBatchQueue(prefix: string, connection: RedisClient): Queue
     connection: connection as ConnectionOptions,
     defaultJobOptions,
   });
+}
+/** The alert queue on `connection`, to read and re-drive its failed set (the consumer sets its own job options). */
+export function openAlertQueue(prefix: string, connection: RedisClient): Queue {
+  return new Queue(alertQueueName(prefix, isRedisCluster(connection)), { connection: connection as ConnectionOptions });
 }
 export { addEncodedJobsAtomically, addJobsAtomically } from './atomic.js';
 export { persistenceWarning, redactUrl, redisPersistence, type RedisPersistence } from './persistence.js';

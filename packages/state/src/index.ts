@@ -39,3 +39,4 @@ export { RedisKindTable } from './kinds.js';
 export { redactionSalt, storedSalt } from './salt.js';
 export { RedactionSaltError, saltFingerprint, watchRedactionSalt } from './salt-guard.js';
 export { AlertMarks, type AlertRoute } from './alert-marks.js';
+export { listFailedAlerts, retryFailedAlerts, type FailedAlert } from './failed-alerts.js';

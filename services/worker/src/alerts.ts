@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { deploymentTag, isRedisCluster, type RedisClient } from '@crtrail/queue';
+import { alertQueueName, isRedisCluster, type RedisClient } from '@crtrail/queue';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CrtrailConfig } from '@crtrail/config';
@@ -28,10 +28,7 @@ export type AlertJob =
   | { type: 'send'; sink: string; alert: Alert; enqueuedAt: number }
   | { type: 'flush'; sink: string; group: string; window: string; enqueuedAt: number };
 
-/** The alert queue of a prefix, beside `<prefix>-batches` (hash-tagged like it in Redis Cluster mode). */
-export function alertQueueName(prefix: string, redisCluster = false): string {
-  return `${deploymentTag(prefix, redisCluster)}-alerts`;
-}
+export { alertQueueName };
 
 /** How long a record's "sent" marker is kept: a replay or re-drive within it never alerts again. */
 export const SENT_MARKER_TTL_SECONDS = 30 * 86_400;

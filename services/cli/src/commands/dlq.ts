@@ -6,17 +6,17 @@ export function registerDlq(program: Command): void {
   const dlq = program
     .command('dlq')
     .description(
-      'inspect and re-drive what could not be indexed: refused records, events that broke processing, failed batches',
+      'inspect and re-drive what could not be indexed or sent: refused records, events that broke processing, failed batches, failed alerts',
     );
   dlq
     .command('list')
     .description(
-      'list dead letters (id, when, cluster, status or type, reason) and failed batches (batch:<job>, first failure, cluster, events and attempts, reason)',
+      'list dead letters (id, when, cluster, status or type, reason), failed batches (batch:<job>, first failure, cluster, events and attempts, reason) and failed alerts (alert:<job>, last failure, cluster, sink, records and attempts, reason)',
     )
-    .option('--json', 'one JSON entry per line (failed batches have type "batch")')
+    .option('--json', 'one JSON entry per line (failed batches have type "batch", failed alerts "alert")')
     .action(async (opts: { json?: boolean }) => {
-      const { BATCH, listDlq } = await import('../ops/dlq.js');
-      const { letters, batches } = await listDlq(loadEnv());
+      const { ALERT, BATCH, listDlq } = await import('../ops/dlq.js');
+      const { letters, batches, alerts } = await listDlq(loadEnv());
       for (const l of letters) {
         const what = l.type === 'event' ? 'event' : String(l.status);
         process.stdout.write(
@@ -27,21 +27,35 @@ export function registerDlq(program: Command): void {
         const line = `${BATCH}${b.id}\t${b.firstFailedAt}\t${b.cluster}\t${b.events} events, ${b.attempts} attempts\t${b.reason}\n`;
         process.stdout.write(opts.json ? `${JSON.stringify({ type: 'batch', ...b, id: `${BATCH}${b.id}` })}\n` : line);
       }
-      process.stderr.write(`${letters.length} dead letter(s), ${batches.length} failed batch(es)\n`);
+      for (const a of alerts) {
+        const what = `sink ${a.sink}, ${a.records.length === 1 ? `record ${a.records[0]}` : `${a.records.length} records (grouped)`}, ${a.attempts} attempts`;
+        const line = `${ALERT}${a.id}\t${a.failedAt ?? ''}\t${a.cluster}\t${what}\t${a.reason}\n`;
+        process.stdout.write(
+          opts.json ? `${JSON.stringify({ ...a, type: 'alert', message: a.type, id: `${ALERT}${a.id}` })}\n` : line,
+        );
+      }
+      process.stderr.write(
+        `${letters.length} dead letter(s), ${batches.length} failed batch(es), ${alerts.length} failed alert(s)\n`,
+      );
     });
   dlq
     .command('replay')
-    .description('re-drive dead letters and failed batches (all, or --id) after fixing the cause')
-    .option('--id <id>', 'only this entry (a record id, event:<cluster>:<auditID>, or batch:<job id>)')
+    .description(
+      're-drive dead letters, failed batches and failed alerts (all, or --id) after fixing the cause; a failed alert is sent again by the running worker',
+    )
+    .option('--id <id>', 'only this entry (a record id, event:<cluster>:<auditID>, batch:<job id> or alert:<job id>)')
     .action(async (opts: { id?: string }) => {
       const { replayDlq } = await import('../ops/dlq.js');
-      const { letters: r, batches } = await replayDlq(loadEnv(), opts.id);
+      const { letters: r, batches, alerts } = await replayDlq(loadEnv(), opts.id);
       process.stdout.write(
-        `tried ${r.tried}, indexed ${r.indexed}, already present ${r.duplicates}, events re-enqueued ${r.requeued}, still failing ${r.stillFailing.length}; failed batches re-enqueued ${batches}\n`,
+        `tried ${r.tried}, indexed ${r.indexed}, already present ${r.duplicates}, events re-enqueued ${r.requeued}, still failing ${r.stillFailing.length}; failed batches re-enqueued ${batches}; failed alerts re-queued ${alerts}\n`,
       );
       for (const f of r.stillFailing) process.stderr.write(`still failing: ${f.id}: ${f.reason}\n`);
-      const unknownId = opts.id !== undefined && r.tried === 0 && batches === 0;
-      if (unknownId) process.stderr.write(`no dead letter or failed batch with id ${opts.id} (see crtrail dlq list)\n`);
+      const unknownId = opts.id !== undefined && r.tried === 0 && batches === 0 && alerts === 0;
+      if (unknownId)
+        process.stderr.write(
+          `no dead letter, failed batch or failed alert with id ${opts.id} (see crtrail dlq list)\n`,
+        );
       if (unknownId || r.stillFailing.length > 0)
         throw failedAsReported(unknownId ? `no entry ${opts.id}` : `${r.stillFailing.length} still failing`);
     });

@@ -5,13 +5,16 @@ import {
   createRedis,
   describeRedis,
   JOB_NAME,
+  openAlertQueue,
   redisTargetFromEnv,
   type BatchJob,
 } from '@crtrail/queue';
 import { bulkWrite, createEsClient, esConnectionFromEnv, indexNames, RecordLocator } from '@crtrail/store';
 import {
   listDlqEntries,
+  listFailedAlerts,
   listFailedBatches,
+  retryFailedAlerts,
   removeDlqEntry,
   replaceDlqEntry,
   replayFailedBatches,
@@ -21,6 +24,8 @@ import { CliError } from '../errors.js';
 
 /** Failed batches are named `batch:<job id>` in `dlq list`, next to the dead letters' own ids. */
 export const BATCH = 'batch:';
+/** Alert messages that finally failed are named `alert:<job id>`. */
+export const ALERT = 'alert:';
 
 /** Redis for the dead letters, or an error naming it and its variable (no ioredis retry noise). */
 async function connect(env: Env) {
@@ -45,46 +50,57 @@ async function connect(env: Env) {
   }
   const queue = createBatchQueue(env.CRTRAIL_INDEX_PREFIX, redis);
   queue.on('error', () => {});
+  const alerts = openAlertQueue(env.CRTRAIL_INDEX_PREFIX, redis);
+  alerts.on('error', () => {});
   return {
     redis,
     queue,
+    alerts,
     async close() {
       await queue.close();
+      await alerts.close();
       redis.disconnect();
     },
   };
 }
 
-/** `crtrail dlq list`: the dead letters, then the batches whose processing finally failed. */
+/**
+ * `crtrail dlq list`: the dead letters, the batches whose processing finally failed, then the alert
+ * messages no sink took.
+ */
 export async function listDlq(env: Env) {
   const c = await connect(env);
   try {
     const letters = await listDlqEntries(c.redis, env.CRTRAIL_INDEX_PREFIX);
     const batches = await listFailedBatches(c.queue, c.redis, env.CRTRAIL_INDEX_PREFIX);
-    return { letters, batches };
+    const alerts = await listFailedAlerts(c.alerts, c.redis, env.CRTRAIL_INDEX_PREFIX);
+    return { letters, batches, alerts };
   } finally {
     await c.close();
   }
 }
 
 /**
- * `crtrail dlq replay`: re-drives the dead letters and failed batches, or only the entry `id` (a
- * `batch:<job id>` names a failed batch, anything else a dead letter).
+ * `crtrail dlq replay`: re-drives the dead letters, failed batches and failed alerts, or only the
+ * entry `id` (a `batch:<job id>` names a failed batch, an `alert:<job id>` a failed alert, anything
+ * else a dead letter). A failed alert goes back to the alert queue, which the worker sends from.
  */
 export async function replayDlq(env: Env, id: string | undefined) {
   const c = await connect(env);
   const es = createEsClient(esConnectionFromEnv(env));
   try {
     const onlyBatch = id?.startsWith(BATCH) ? id.slice(BATCH.length) : undefined;
+    const onlyAlert = id?.startsWith(ALERT) ? id.slice(ALERT.length) : undefined;
     const letters =
-      onlyBatch !== undefined
+      onlyBatch !== undefined || onlyAlert !== undefined
         ? { tried: 0, indexed: 0, duplicates: 0, requeued: 0, stillFailing: [] }
         : await replayDeadLetters(c.redis, c.queue, es, env.CRTRAIL_INDEX_PREFIX, id);
     const batches =
       id === undefined || onlyBatch !== undefined
         ? await replayFailedBatches(c.queue, c.redis, env.CRTRAIL_INDEX_PREFIX, onlyBatch)
         : 0;
-    return { letters, batches };
+    const alerts = id === undefined || onlyAlert !== undefined ? await retryFailedAlerts(c.alerts, onlyAlert) : 0;
+    return { letters, batches, alerts };
   } finally {
     await c.close();
     await es.close();

@@ -1,0 +1,86 @@
+import type { Job, Queue } from 'bullmq';
+import type { RedisClient } from '@crtrail/queue';
+import { keysFor } from './keys.js';
+
+/**
+ * What `dlq list` reads of an alert job (the worker's `AlertJob`): a `send` carries one record's
+ * alert, a `flush` names the group window whose collected alerts it sends as one message.
+ */
+interface AlertJobShape {
+  type: 'send' | 'flush';
+  sink: string;
+  alert?: { record_id: string; cluster: string };
+  group?: string;
+  window?: string;
+}
+
+/**
+ * An alert message that finally failed: the failed set of `<prefix>-alerts` (kept, `removeOnFail:
+ * false`), the alert dead letters. The receiver never got it, so `dlq list` shows it and `dlq replay`
+ * sends it again once the sink is fixed.
+ */
+export interface FailedAlert {
+  /** The job id (`<sink>.<record id>` for a single alert). */
+  id: string;
+  sink: string;
+  type: 'send' | 'flush';
+  /** The records whose alerts the message carries: one, or a group window's (a `flush`). */
+  records: string[];
+  cluster: string;
+  reason: string;
+  failedAt: string | undefined;
+  attempts: number;
+}
+
+const PAGE = 200;
+
+async function describe(job: Job<AlertJobShape>, redis: RedisClient, prefix: string): Promise<FailedAlert> {
+  const d = job.data;
+  let alerts = d.alert ? [d.alert] : [];
+  if (d.type === 'flush' && d.group !== undefined && d.window !== undefined) {
+    // A failed flush left its window's alerts aside (where its retry takes them from): read, not taken.
+    const raw = await redis.lrange(keysFor(redis, prefix).alertFlushing(d.sink, d.group, d.window), 0, -1);
+    alerts = raw.map((r) => JSON.parse(r) as { record_id: string; cluster: string });
+  }
+  return {
+    id: String(job.id),
+    sink: d.sink,
+    type: d.type,
+    records: alerts.map((a) => a.record_id),
+    cluster: alerts[0]?.cluster ?? '',
+    reason: job.failedReason ?? '',
+    failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : undefined,
+    attempts: job.attemptsMade,
+  };
+}
+
+/** The alert dead letters, oldest first (like the dead-letter list). */
+export async function listFailedAlerts(queue: Queue, redis: RedisClient, prefix: string): Promise<FailedAlert[]> {
+  const out: FailedAlert[] = [];
+  for (let start = 0; ; start += PAGE) {
+    const jobs = (await queue.getJobs(['failed'], start, start + PAGE - 1, true)) as Array<Job<AlertJobShape>>;
+    for (const job of jobs) out.push(await describe(job, redis, prefix));
+    if (jobs.length < PAGE) break;
+  }
+  return out;
+}
+
+/**
+ * Sends failed alert messages again (all, or the job `id`): each goes back to wait under its own id,
+ * with its attempts counted afresh. Its own id, not a new job: that id is what keeps an alert once
+ * per record while the job exists (and a `flush` job's window is keyed by it). A message already
+ * delivered in the meantime (its sent marker set) is dropped by the consumer as a duplicate.
+ */
+export async function retryFailedAlerts(queue: Queue, id?: string): Promise<number> {
+  const failed =
+    id === undefined
+      ? await queue.getJobs(['failed'], 0, -1, true)
+      : [await queue.getJob(id)].filter((j) => j !== undefined);
+  let retried = 0;
+  for (const job of failed) {
+    if (!(await job.isFailed())) continue;
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    retried++;
+  }
+  return retried;
+}
