@@ -78,6 +78,14 @@ function matches(
 
 const SERVICE_ACCOUNT = 'system:serviceaccount:';
 
+/**
+ * Users that are the platform itself: Kubernetes' own (`system:`) and EKS's control-plane components
+ * (`eks:addon-manager`, `eks:node-manager`, `eks:certificate-controller`, …). EKS reserves the
+ * `eks:` prefix (an access entry's username may not start with it), so no person or workload of the
+ * cluster's owner carries it: without this they were classed `human`.
+ */
+const PLATFORM_PREFIXES = ['system:', 'eks:'];
+
 /** The configured GitOps manager this request comes from, judged by the request's identity only. */
 function gitopsOf(
   config: CrtrailConfig,
@@ -112,7 +120,7 @@ function gitopsOf(
  * | 3 | a GitOps account (`actors.gitops[].username`), or impersonated by one, or a service account writing with a GitOps userAgent/manager (`kustomize-controller/…`, `fieldManager=kustomize-controller`, `argocd-application-controller/…`, `fieldManager=argocd-controller`) | non-interactive | `gitops` | the GitOps manager's name: `flux`, `argocd` |
  * | 4 | matches `actors.controllers` | any | `controller` | userAgent |
  * | 5 | other `system:serviceaccount:*` (`cert-manager:cert-manager`, `kube-system:replicaset-controller`, operators) | non-interactive | `controller` | userAgent: `cert-manager`, `strimzi-cluster-operator`, … |
- * | 6 | other `system:*` (`system:apiserver` — the CRD naming/establishing controllers —, `system:kube-controller-manager`, `system:kube-scheduler`, `system:node:*`, `system:admin`) | any | `system` | `kube-apiserver`, `kubelet`, … |
+ * | 6 | other `system:*` (`system:apiserver` — the CRD naming/establishing controllers —, `system:kube-controller-manager`, `system:kube-scheduler`, `system:node:*`, `system:admin`), and a managed control plane's own components (EKS: `eks:*`, such as `eks:addon-manager`, `eks:node-manager`) | any | `system` | `kube-apiserver`, `kubelet`, `eks-addon-manager`, … |
  * | 7 | anyone else (`alice@example.com`, `oidc:alice`, `kube:admin`) | any (kubectl, k9s, Lens, Helm, Terraform) | `human` | userAgent / field manager |
  *
  * The tool: the first `actors.tools` rule whose userAgent and manager patterns all match (so
@@ -146,7 +154,7 @@ export function classifyActor(
     kind = 'gitops';
     tool = gitops;
   } else if (configuredController || serviceAccount) kind = 'controller';
-  else if (name.startsWith('system:')) kind = 'system';
+  else if (PLATFORM_PREFIXES.some((p) => name.startsWith(p))) kind = 'system';
   else kind = 'human';
   const actor: Actor = { kind, name, tool };
   if (manager) actor.manager = manager;

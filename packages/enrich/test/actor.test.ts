@@ -359,6 +359,27 @@ const rows: Row[] = [
     want: { kind: 'system', name: 'system:node:oscar7', tool: 'kubelet', manager: 'kubelet' },
   },
   {
+    what: "EKS's add-on manager (a managed control plane's component: EKS reserves the eks: prefix)",
+    user: 'eks:addon-manager',
+    groups: ['system:authenticated'],
+    ua: 'eks-addon-manager/v1.29.0-eks-1234567 (linux/amd64) kubernetes/$Format',
+    uri: CERT,
+    want: { kind: 'system', name: 'eks:addon-manager', tool: 'eks-addon-manager', manager: 'eks-addon-manager' },
+  },
+  {
+    what: "EKS's node manager, no userAgent",
+    user: 'eks:node-manager',
+    uri: CERT,
+    want: { kind: 'system', name: 'eks:node-manager', tool: 'unknown' },
+  },
+  {
+    what: 'a person whose name only contains eks: is still a person',
+    user: 'alice-eks:admin',
+    ua: KUBECTL_UA,
+    uri: `${CERT}?fieldManager=kubectl-edit`,
+    want: { kind: 'human', name: 'alice-eks:admin', tool: 'kubectl-edit', manager: 'kubectl-edit' },
+  },
+  {
     what: 'a kube-system controller with service-account credentials and no userAgent (falco sample)',
     user: 'system:serviceaccount:kube-system:replicaset-controller',
     uri: CERT,
