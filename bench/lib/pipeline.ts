@@ -91,15 +91,47 @@ export async function runPipeline<S extends Sent>(
   warmUp?: (url: string) => Promise<number>,
 ) {
   const pipeline = await startPipeline(prefix, workers);
-  const alias = indexNames(prefix).alias;
   const queueRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = createBatchQueue(prefix, queueRedis);
-  /** Until the queue is empty and `count` records are searchable. */
+  try {
+    return await measurePipeline(es, prefix, pipeline, queue, sender, expected, warmUp);
+  } finally {
+    // Also when a run throws (a stall, a refused request): no webhook or worker is left running
+    // to load the machine under the next case or keep the bench from exiting.
+    await pipeline.stop();
+    await queue.close();
+    // BullMQ leaves open a connection it was handed; left open, it kept the bench from exiting.
+    queueRedis.disconnect();
+  }
+}
+
+/** A run without progress this long (no job taken, no record searchable) is reported, not waited on forever. */
+const STALL_MS = Number(process.env.BENCH_STALL_MS || 120_000);
+
+async function measurePipeline<S extends Sent>(
+  es: Client,
+  prefix: string,
+  pipeline: Awaited<ReturnType<typeof startPipeline>>,
+  queue: ReturnType<typeof createBatchQueue>,
+  sender: Sender<S>,
+  expected: number,
+  warmUp: ((url: string) => Promise<number>) | undefined,
+) {
+  const alias = indexNames(prefix).alias;
+  /** Until the queue is empty and `count` records are searchable; throws once nothing moved for {@link STALL_MS}. */
   const drained = async (count: number): Promise<void> => {
+    let last = '';
+    let since = performance.now();
     for (;;) {
       const c = await queue.getJobCounts('waiting', 'active', 'delayed');
       const n = (await es.count({ index: alias }).catch(() => ({ count: 0 }))).count;
       if (Object.values(c).every((x) => x === 0) && n >= count) return;
+      const state = `${JSON.stringify(c)} ${n}`;
+      if (state !== last) [last, since] = [state, performance.now()];
+      else if (performance.now() - since > STALL_MS)
+        throw new Error(
+          `pipeline ${prefix} stalled for ${STALL_MS / 1000} s: ${n} of ${count} records searchable, jobs ${JSON.stringify(c)} (a worker down? its log is above)`,
+        );
       await sleep(50);
     }
   };
@@ -141,10 +173,6 @@ export async function runPipeline<S extends Sent>(
     if (seen) lags.push(seen.at - a.at);
   }
   const rss = pipeline.rss();
-  await pipeline.stop();
-  await queue.close();
-  // BullMQ leaves open a connection it was handed; left open, it kept the bench from exiting.
-  queueRedis.disconnect();
   return {
     sent,
     changesPerS: indexed / ((end - sent.t0) / 1000),
