@@ -46,7 +46,8 @@ describe('jobs joined into one unit give the records they give one by one', () =
     const res = await es.search<Stored>({
       index: indexNames(prefix).alias,
       size: 1000,
-      sort: [{ 'crtrail.integrity.seq': 'asc' }],
+      // Each cluster has its own chain: seq alone ties across clusters, and ties come back in no set order.
+      sort: [{ 'crtrail.integrity.seq': 'asc' }, { 'orchestrator.cluster.name': 'asc' }],
     });
     return res.hits.hits.map((h) => {
       const c = h._source!.crtrail;
