@@ -1,5 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import type { RedisClient } from '@crtrail/queue';
+import { failedJobs } from './failed-batches.js';
 import { keysFor } from './keys.js';
 
 /**
@@ -72,13 +73,8 @@ export async function listFailedAlerts(queue: Queue, redis: RedisClient, prefix:
  * delivered in the meantime (its sent marker set) is dropped by the consumer as a duplicate.
  */
 export async function retryFailedAlerts(queue: Queue, id?: string): Promise<number> {
-  const failed =
-    id === undefined
-      ? await queue.getJobs(['failed'], 0, -1, true)
-      : [await queue.getJob(id)].filter((j) => j !== undefined);
   let retried = 0;
-  for (const job of failed) {
-    if (!(await job.isFailed())) continue;
+  for (const job of await failedJobs(queue, id)) {
     await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     retried++;
   }

@@ -1,5 +1,5 @@
 import type { RedisClient } from '@crtrail/queue';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import { attemptsUsed, JOB_NAME, type BatchJob } from '@crtrail/queue';
 import { keysFor } from './keys.js';
 
@@ -31,6 +31,17 @@ export async function forgetFailure(redis: RedisClient, prefix: string, jobId: s
 }
 
 const PAGE = 200;
+
+/** The failed jobs of `queue` to re-drive: all of them, or the one `id` names if it is failed. */
+export async function failedJobs<T>(queue: Queue<T>, id?: string): Promise<Array<Job<T>>> {
+  const chosen =
+    id === undefined
+      ? await queue.getJobs(['failed'], 0, -1, true)
+      : [await queue.getJob(id)].filter((j) => j !== undefined);
+  const out: Array<Job<T>> = [];
+  for (const job of chosen) if (await job.isFailed()) out.push(job as Job<T>);
+  return out;
+}
 
 export async function listFailedBatches(
   queue: Queue<BatchJob>,
@@ -70,13 +81,8 @@ export async function replayFailedBatches(
   prefix: string,
   id?: string,
 ): Promise<number> {
-  const failed =
-    id === undefined
-      ? await queue.getJobs(['failed'], 0, -1, true)
-      : [await queue.getJob(id)].filter((j) => j !== undefined);
   let requeued = 0;
-  for (const job of failed) {
-    if (!(await job.isFailed())) continue;
+  for (const job of await failedJobs(queue, id)) {
     await queue.add(JOB_NAME, job.data);
     await job.remove();
     await forgetFailure(redis, prefix, String(job.id));
