@@ -41,7 +41,13 @@ async function describe(job: Job<AlertJobShape>, redis: RedisClient, prefix: str
   if (d.type === 'flush' && d.group !== undefined && d.window !== undefined) {
     // A failed flush left its window's alerts aside (where its retry takes them from): read, not taken.
     const raw = await redis.lrange(keysFor(redis, prefix).alertFlushing(d.sink, d.group, d.window), 0, -1);
-    alerts = raw.map((r) => JSON.parse(r) as { record_id: string; cluster: string });
+    alerts = raw.flatMap((r) => {
+      try {
+        return [JSON.parse(r) as { record_id: string; cluster: string }];
+      } catch {
+        return []; // one unreadable entry must not keep the list from showing the rest
+      }
+    });
   }
   return {
     id: String(job.id),
