@@ -8,7 +8,8 @@
  *   --scale      latest-scale.*: 1–3 worker processes, and one worker pinned to its own core
  *   --only big   latest-big.*: the big-batch case alone
  * Knobs: BENCH_BATCHES (300), BENCH_SENDERS (5), BENCH_WARMUP_BATCHES (60: each measured webhook and
- * pipeline takes them first, unmeasured; 0 = none), BENCH_BIG_BATCHES (3), BENCH_BIG_MB (20).
+ * pipeline takes them first, unmeasured; 0 = none), BENCH_BIG_BATCHES (3), BENCH_BIG_MB (20),
+ * BENCH_STALL_MS (120000: a pipeline case whose drain makes no progress this long fails).
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
