@@ -155,10 +155,15 @@ async function measurePipeline<S extends Sent>(
     redis: [redisPid()],
     'load generator': [process.pid],
   });
-  const sent = await sender(pipeline.url);
-  await drained(warm + expected);
-  polling = false;
-  await poller;
+  let sent: S;
+  try {
+    sent = await sender(pipeline.url);
+    await drained(warm + expected);
+  } finally {
+    // Also on a throw: a poller left running would keep the bench process alive.
+    polling = false;
+    await poller;
+  }
   const end = polls.at(-1)!.at;
   const spent = cpu.spent();
   await es.indices.refresh({ index: alias });

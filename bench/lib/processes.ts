@@ -98,7 +98,8 @@ export async function waitHttp(url: string): Promise<void> {
 }
 
 export async function stop(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null) return;
+  // A child killed by a signal has no exit code, only a signal code: it will never emit 'exit' again.
+  if (p.exitCode !== null || p.signalCode !== null) return;
   const done = new Promise((r) => p.once('exit', r));
   p.kill('SIGTERM');
   await done;
