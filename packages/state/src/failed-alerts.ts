@@ -1,6 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import type { RedisClient } from '@crtrail/queue';
-import { failedJobs } from './failed-batches.js';
+import { failedJobs, failedPages } from './failed-batches.js';
 import { keysFor } from './keys.js';
 
 /**
@@ -33,8 +33,6 @@ export interface FailedAlert {
   attempts: number;
 }
 
-const PAGE = 200;
-
 async function describe(job: Job<AlertJobShape>, redis: RedisClient, prefix: string): Promise<FailedAlert> {
   const d = job.data;
   let alerts = d.alert ? [d.alert] : [];
@@ -61,14 +59,11 @@ async function describe(job: Job<AlertJobShape>, redis: RedisClient, prefix: str
   };
 }
 
-/** The alert dead letters, oldest first (like the dead-letter list). */
+/** The alert dead letters, oldest first. */
 export async function listFailedAlerts(queue: Queue, redis: RedisClient, prefix: string): Promise<FailedAlert[]> {
   const out: FailedAlert[] = [];
-  for (let start = 0; ; start += PAGE) {
-    const jobs = (await queue.getJobs(['failed'], start, start + PAGE - 1, true)) as Array<Job<AlertJobShape>>;
+  for await (const jobs of failedPages(queue as Queue<AlertJobShape>))
     for (const job of jobs) out.push(await describe(job, redis, prefix));
-    if (jobs.length < PAGE) break;
-  }
   return out;
 }
 

@@ -32,6 +32,15 @@ export async function forgetFailure(redis: RedisClient, prefix: string, jobId: s
 
 const PAGE = 200;
 
+/** The failed set of `queue`, oldest first (like the dead-letter list), a page at a time. */
+export async function* failedPages<T>(queue: Queue<T>): AsyncGenerator<Array<Job<T>>> {
+  for (let start = 0; ; start += PAGE) {
+    const jobs = (await queue.getJobs(['failed'], start, start + PAGE - 1, true)) as Array<Job<T>>;
+    if (jobs.length > 0) yield jobs;
+    if (jobs.length < PAGE) return;
+  }
+}
+
 /** The failed jobs of `queue` to re-drive: all of them, or the one `id` names if it is failed. */
 export async function failedJobs<T>(queue: Queue<T>, id?: string): Promise<Array<Job<T>>> {
   const chosen =
@@ -49,10 +58,7 @@ export async function listFailedBatches(
   prefix: string,
 ): Promise<FailedBatch[]> {
   const out: FailedBatch[] = [];
-  for (let start = 0; ; start += PAGE) {
-    // Oldest first, like the dead-letter list.
-    const jobs = await queue.getJobs(['failed'], start, start + PAGE - 1, true);
-    if (jobs.length === 0) break;
+  for await (const jobs of failedPages(queue)) {
     const firsts = await redis.hmget(keysFor(redis, prefix).firstFailure, ...jobs.map((j) => String(j.id)));
     jobs.forEach((job, i) => {
       out.push({
@@ -65,7 +71,6 @@ export async function listFailedBatches(
         attempts: attemptsUsed(job),
       });
     });
-    if (jobs.length < PAGE) break;
   }
   return out;
 }
